@@ -1,0 +1,204 @@
+/**
+ * Tests of the benchmark harness: the relay process (pub/sub fan-out, RPC routing by caller
+ * header, echo), the bench WAMP client's framing through the relay, config overrides and the
+ * case filter.
+ *
+ * Run: `deno test --allow-net=127.0.0.1 --allow-read --allow-run --allow-env bench/bench_test.ts`
+ *
+ * @module
+ */
+
+import type { Payload, Serializer } from "../src/serializer/serializer.ts";
+import { selectCases } from "./cases.ts";
+import {
+  buildNodeConfig,
+  type JsonObject,
+  OverrideError,
+  parseOverride,
+  setPath,
+} from "./config.ts";
+import { inBatches, openIdle } from "./loads.ts";
+import { startRelay } from "./targets.ts";
+import { WampClient } from "./wamp_client.ts";
+import { connectWebSocket, type WsMessage } from "./ws_client.ts";
+
+function assert(cond: unknown, message: string): asserts cond {
+  if (!cond) throw new Error(`assertion failed: ${message}`);
+}
+
+function assertEquals<T>(actual: T, expected: T, message = ""): void {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`assertion failed: ${message}\n  actual:   ${a}\n  expected: ${e}`);
+}
+
+/** A JSON serializer local to the test, so it does not depend on `src/serializer/json.ts`. */
+const testJson: Serializer = {
+  name: "json",
+  subprotocol: "wamp.2.json",
+  rawSocketId: 1,
+  binary: false,
+  index: 0,
+  encode: (m) => JSON.stringify(m),
+  decode: (p: Payload) => JSON.parse(typeof p === "string" ? p : new TextDecoder().decode(p)),
+  byteLength: (p) => typeof p === "string" ? new TextEncoder().encode(p).length : p.length,
+};
+
+function collect(n: number): { got: WsMessage[]; done: Promise<void>; push(m: WsMessage): void } {
+  const got: WsMessage[] = [];
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => (resolve = r));
+  return {
+    got,
+    done,
+    push(m) {
+      got.push(m);
+      if (got.length === n) resolve();
+    },
+  };
+}
+
+Deno.test("relay: every frame of a publisher reaches every subscriber, text and binary", async () => {
+  const relay = await startRelay();
+  try {
+    const subs = await Promise.all(
+      [0, 1, 2].map(() =>
+        connectWebSocket({ port: relay.port, path: "/sub/t1", protocols: ["wamp.2.json"] })
+      ),
+    );
+    const other = await connectWebSocket({ port: relay.port, path: "/sub/t2" });
+    const pub = await connectWebSocket({ port: relay.port, path: "/pub/t1" });
+    await Promise.all([...subs, other, pub].map((ws) => ws.ping()));
+    assertEquals(subs[0].protocol, "wamp.2.json", "relay accepts the offered subprotocol");
+    const sinks = subs.map((ws) => {
+      const c = collect(2);
+      ws.onmessage = c.push;
+      return c;
+    });
+    let leaked = 0;
+    other.onmessage = () => leaked++;
+    pub.send('[16,1,{},"t",[0]]');
+    pub.send(new Uint8Array(5000).fill(7));
+    await Promise.all(sinks.map((s) => s.done));
+    for (const s of sinks) {
+      assertEquals(s.got[0], '[16,1,{},"t",[0]]');
+      const bin = s.got[1];
+      assert(bin instanceof Uint8Array && bin.length === 5000 && bin[4999] === 7, "binary frame");
+    }
+    await pub.ping();
+    assertEquals(leaked, 0, "other channels receive nothing");
+    await Promise.all([...subs, other, pub].map((ws) => ws.close()));
+  } finally {
+    await relay.close();
+  }
+});
+
+Deno.test("relay: each RESULT goes back to the caller that sent the CALL", async () => {
+  const relay = await startRelay();
+  try {
+    const callee = await connectWebSocket({ port: relay.port, path: "/callee/r1" });
+    callee.onmessage = (data) => {
+      assert(typeof data === "string", "text frame for JSON");
+      const m = testJson.decode(data.slice(8)) as unknown[];
+      callee.send(data.slice(0, 8) + testJson.encode([50, m[1], {}, m[4]]));
+    };
+    const callers = await Promise.all([0, 1, 2, 3].map(async () => {
+      const ws = await connectWebSocket({ port: relay.port, path: "/caller/r1" });
+      return WampClient.attach(ws, testJson);
+    }));
+    await Promise.all([callee, ...callers.map((c) => c.ws)].map((ws) => ws.ping()));
+    const results = await Promise.all(
+      callers.flatMap((c, i) => [0, 1, 2].map((k) => c.call("p", [i, k]))),
+    );
+    assertEquals(
+      results.map((r) => r.args),
+      [0, 1, 2, 3].flatMap((i) => [0, 1, 2].map((k) => [i, k])),
+      "args echoed to the right caller",
+    );
+    await Promise.all([callee, ...callers.map((c) => c.ws)].map((ws) => ws.close()));
+  } finally {
+    await relay.close();
+  }
+});
+
+Deno.test("relay: binary RPC header and echo path; idle connections in batches", async () => {
+  const relay = await startRelay();
+  try {
+    const callee = await connectWebSocket({ port: relay.port, path: "/callee/r2" });
+    const seen: number[] = [];
+    callee.onmessage = (data) => {
+      assert(data instanceof Uint8Array, "binary frame");
+      seen.push(new DataView(data.buffer, data.byteOffset).getUint32(0));
+      callee.send(data); // header + body back: the caller gets the body
+    };
+    const caller = await connectWebSocket({ port: relay.port, path: "/caller/r2" });
+    await Promise.all([callee.ping(), caller.ping()]);
+    const back = collect(1);
+    caller.onmessage = back.push;
+    caller.send(new Uint8Array([1, 2, 3]));
+    await back.done;
+    assertEquals([...(back.got[0] as Uint8Array)], [1, 2, 3]);
+    assertEquals(seen.length, 1);
+    const idle = await inBatches(
+      20,
+      8,
+      () => openIdle({ target: "relay", port: relay.port }, testJson),
+    );
+    assertEquals(idle.length, 20);
+    await Promise.all([callee, caller, ...idle].map((ws) => ws.close()));
+  } finally {
+    await relay.close();
+  }
+});
+
+Deno.test("relay: an unknown path is closed with 4404; control commands answer", async () => {
+  const relay = await startRelay();
+  try {
+    const ws = await connectWebSocket({ port: relay.port, path: "/nope" });
+    const info = await ws.closed;
+    assertEquals(info.code, 4404);
+    assert(await relay.gc(), "relay runs with --expose-gc");
+    const rss = await relay.rss();
+    assert(rss.kb > 1000, `plausible RSS, got ${rss.kb} KiB`);
+    assert((await relay.cpuSeconds()) > 0, "cpu time reported");
+  } finally {
+    await relay.close();
+  }
+});
+
+Deno.test("config overrides set nested paths and create missing objects", () => {
+  const config = buildNodeConfig([
+    { path: "workers[0].realms[0].stats.trigger_after_rated_messages", value: 10 },
+    parseOverride("workers[0].realms[0].options.enable_meta_api=false"),
+    parseOverride("workers[0].realms[0].name=realm2"),
+  ]);
+  const realm = ((config.workers as JsonObject[])[0].realms as JsonObject[])[0];
+  assertEquals(realm.stats, { trigger_after_rated_messages: 10 });
+  assertEquals(realm.options, { enable_meta_api: false });
+  assertEquals(realm.name, "realm2");
+  let error: unknown = null;
+  try {
+    setPath(config, "version[0]", 1);
+  } catch (err) {
+    error = err;
+  }
+  assert(error instanceof OverrideError, "indexing a number is an error");
+});
+
+Deno.test("case filter: names, prefixes, opt-in cases and unknown names", () => {
+  const all = selectCases(undefined).map((c) => c.name);
+  assert(!all.includes("fanout-manysubs"), "opt-in case not run by default");
+  assert(all.includes("fanout") && all.includes("rpc"), "default cases");
+  assertEquals(selectCases("fanout-4k,rpc").map((c) => c.name), ["fanout-4k", "rpc"]);
+  assertEquals(
+    selectCases("fanout*").map((c) => c.name),
+    ["fanout", "fanout-4k", "fanout-manysubs"],
+  );
+  let error: unknown = null;
+  try {
+    selectCases("nosuch");
+  } catch (err) {
+    error = err;
+  }
+  assert(error instanceof Error && error.message.includes("nosuch"), "unknown case named");
+});

@@ -1,0 +1,312 @@
+/**
+ * Load drivers: set up clients against a target, run the load for a fixed time, count
+ * deliveries, tear down. Every client uses the bench's own WebSocket client (`TCP_NODELAY`).
+ *
+ * Against the router the clients are WAMP sessions. Against the relay they send the very same
+ * encoded PUBLISH and CALL messages and decode what they receive, so the client-side work per
+ * delivery is the same; only the server differs.
+ *
+ * @module
+ */
+
+import type { Payload, Serializer } from "../src/serializer/serializer.ts";
+import { MessageType as T } from "../src/wamp/message_type.ts";
+import type { PubSubLoad, RpcLoad } from "./cases.ts";
+import type { TargetName } from "./targets.ts";
+import { WampClient } from "./wamp_client.ts";
+import { connectWebSocket, type WebSocketClient, type WsMessage } from "./ws_client.ts";
+
+/** Where to send the load. */
+export interface Endpoint {
+  readonly target: TargetName;
+  readonly port: number;
+}
+
+/** A load that is set up and can be started. */
+export interface PreparedLoad {
+  /** Starts sending. */
+  start(): void;
+  /** Deliveries so far (pub/sub: events received by all subscribers; RPC: calls completed). */
+  deliveries(): number;
+  /** Stops sending and waits (bounded) until what was sent has arrived. */
+  stop(): Promise<void>;
+  /** Closes every connection. */
+  close(): Promise<void>;
+}
+
+let uniqueCounter = 0;
+
+/** A name no earlier measurement of this process used (topics, procedures, relay channels). */
+function uniqueName(prefix: string): string {
+  uniqueCounter++;
+  return `${prefix}${uniqueCounter}x${Math.floor(Math.random() * 1e9).toString(36)}`;
+}
+
+function payloadOf(bytes: number): string {
+  const unit = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  return unit.repeat(Math.ceil(bytes / unit.length)).slice(0, bytes);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Waits until `done()` or `timeoutMs` passed; true when done. */
+async function waitUntil(done: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done()) {
+    if (performance.now() > deadline) return false;
+    await sleep(5);
+  }
+  return true;
+}
+
+/** Runs `count` async jobs at most `width` at a time, preserving order of results. */
+export async function inBatches<R>(
+  count: number,
+  width: number,
+  job: (i: number) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = [];
+  for (let at = 0; at < count; at += width) {
+    const n = Math.min(width, count - at);
+    out.push(...await Promise.all(Array.from({ length: n }, (_, k) => job(at + k))));
+  }
+  return out;
+}
+
+function relaySocket(endpoint: Endpoint, path: string, ser: Serializer): Promise<WebSocketClient> {
+  return connectWebSocket({ port: endpoint.port, path, protocols: [ser.subprotocol] });
+}
+
+function wampSession(endpoint: Endpoint, ser: Serializer): Promise<WampClient> {
+  return WampClient.connect({ port: endpoint.port, serializer: ser });
+}
+
+async function closeAll(sockets: readonly WebSocketClient[]): Promise<void> {
+  await Promise.all(sockets.map((ws) => ws.close(1000, "", 1000)));
+}
+
+/** Extracts the publisher index from the args of a received publication. */
+function publisherOf(args: unknown): number {
+  const first = Array.isArray(args) ? args[0] : undefined;
+  if (typeof first !== "number") throw new Error("publication without a publisher index");
+  return first;
+}
+
+/**
+ * Sets up a pub/sub load. Each publisher publishes `[publisherIndex, payload]` to one topic.
+ * Flow control: subscriber 0 reports which publisher each event came from, and a publisher
+ * keeps at most `window` publications that subscriber 0 has not received yet.
+ */
+export async function preparePubSub(
+  endpoint: Endpoint,
+  ser: Serializer,
+  load: PubSubLoad,
+): Promise<PreparedLoad> {
+  const counts = new Array<number>(load.subscribers).fill(0);
+  const inflight = new Array<number>(load.publishers).fill(0);
+  const args = Array.from({ length: load.publishers }, (_, i) => [i, payloadOf(load.payloadBytes)]);
+  let published = 0;
+  let running = false;
+  const publishFns: Array<() => void> = [];
+
+  const pump = (p: number): void => {
+    const send = publishFns[p];
+    while (running && inflight[p] < load.window) {
+      inflight[p]++;
+      published++;
+      send();
+    }
+  };
+  const onTracked = (p: number): void => {
+    inflight[p]--;
+    pump(p);
+  };
+
+  const sockets: WebSocketClient[] = [];
+  const sessions: WampClient[] = [];
+  try {
+    if (endpoint.target === "router") {
+      const topic = uniqueName("bench.pubsub.t");
+      for (let s = 0; s < load.subscribers; s++) {
+        const c = await wampSession(endpoint, ser);
+        sessions.push(c);
+        await c.subscribe(
+          topic,
+          s === 0
+            ? (ev) => {
+              counts[0]++;
+              onTracked(publisherOf(ev.args));
+            }
+            : () => counts[s]++,
+        );
+        const extra = load.extraSubscriptions ?? 0;
+        await inBatches(extra, 100, (j) => c.subscribe(`${topic}.other${j}`, () => {}));
+      }
+      for (let p = 0; p < load.publishers; p++) {
+        const c = await wampSession(endpoint, ser);
+        sessions.push(c);
+        const a = args[p];
+        publishFns.push(() => c.publish(topic, a));
+      }
+    } else {
+      const channel = uniqueName("ps");
+      for (let s = 0; s < load.subscribers; s++) {
+        const ws = await relaySocket(endpoint, `/sub/${channel}`, ser);
+        sockets.push(ws);
+        ws.onmessage = (data: WsMessage) => {
+          // Decode like a WAMP client would; the relay delivers the PUBLISH as sent.
+          const m = ser.decode(data as Payload) as unknown[];
+          counts[s]++;
+          if (s === 0) onTracked(publisherOf(m[4]));
+        };
+      }
+      for (let p = 0; p < load.publishers; p++) {
+        const ws = await relaySocket(endpoint, `/pub/${channel}`, ser);
+        sockets.push(ws);
+        const c = WampClient.attach(ws, ser);
+        const a = args[p];
+        publishFns.push(() => c.publish("bench.relay", a));
+      }
+      // One round trip per socket: the relay has opened them all before the load starts.
+      await Promise.all(sockets.map((ws) => ws.ping()));
+    }
+  } catch (err) {
+    await Promise.all([...sessions.map((c) => c.leave(500)), closeAll(sockets)]);
+    throw err;
+  }
+
+  const total = () => counts.reduce((a, b) => a + b, 0);
+  return {
+    start() {
+      running = true;
+      for (let p = 0; p < load.publishers; p++) pump(p);
+    },
+    deliveries: total,
+    async stop() {
+      running = false;
+      const drained = await waitUntil(
+        () => inflight.every((n) => n === 0) && counts.every((n) => n >= published),
+        3000,
+      );
+      if (!drained) {
+        console.error(
+          `  warning: not all publications arrived (published ${published}, received ${counts})`,
+        );
+      }
+    },
+    async close() {
+      await Promise.all([...sessions.map((c) => c.leave(1000)), closeAll(sockets)]);
+    },
+  };
+}
+
+/**
+ * Sets up an RPC load: one callee echoes its args; every caller runs `inFlight` loops of
+ * call-await-call.
+ */
+export async function prepareRpc(
+  endpoint: Endpoint,
+  ser: Serializer,
+  load: RpcLoad,
+): Promise<PreparedLoad> {
+  const args = [payloadOf(load.payloadBytes)];
+  let completed = 0;
+  let running = false;
+  let loops: Promise<void>[] = [];
+  const callFns: Array<() => Promise<unknown>> = [];
+  const sockets: WebSocketClient[] = [];
+  const sessions: WampClient[] = [];
+  try {
+    if (endpoint.target === "router") {
+      const procedure = uniqueName("bench.rpc.p");
+      const callee = await wampSession(endpoint, ser);
+      sessions.push(callee);
+      await callee.register(procedure, (inv) => inv.args);
+      for (let i = 0; i < load.callers; i++) {
+        const c = await wampSession(endpoint, ser);
+        sessions.push(c);
+        callFns.push(() => c.call(procedure, args));
+      }
+    } else {
+      const channel = uniqueName("rpc");
+      const callee = await relaySocket(endpoint, `/callee/${channel}`, ser);
+      sockets.push(callee);
+      callee.onmessage = (data: WsMessage) => {
+        // Strip the relay's caller header, decode the CALL, answer with a RESULT behind the
+        // same header: the work a callee does for INVOCATION → YIELD.
+        if (typeof data === "string") {
+          const m = ser.decode(data.slice(8)) as unknown[];
+          callee.send(data.slice(0, 8) + (ser.encode([T.RESULT, m[1], {}, m[4]]) as string));
+        } else {
+          const m = ser.decode(data.subarray(4)) as unknown[];
+          const body = ser.encode([T.RESULT, m[1], {}, m[4]]) as Uint8Array;
+          const out = new Uint8Array(4 + body.length);
+          out.set(data.subarray(0, 4));
+          out.set(body, 4);
+          callee.send(out);
+        }
+      };
+      for (let i = 0; i < load.callers; i++) {
+        const ws = await relaySocket(endpoint, `/caller/${channel}`, ser);
+        sockets.push(ws);
+        const c = WampClient.attach(ws, ser);
+        callFns.push(() => c.call("bench.relay", args));
+      }
+      await Promise.all(sockets.map((ws) => ws.ping()));
+    }
+  } catch (err) {
+    await Promise.all([...sessions.map((c) => c.leave(500)), closeAll(sockets)]);
+    throw err;
+  }
+
+  let failure: unknown = null;
+  const loop = async (call: () => Promise<unknown>): Promise<void> => {
+    try {
+      while (running) {
+        await call();
+        completed++;
+      }
+    } catch (err) {
+      // Remember the first failure; stop() reports it once the other loops have ended.
+      failure ??= err;
+      running = false;
+    }
+  };
+  return {
+    start() {
+      running = true;
+      loops = callFns.flatMap((call) => Array.from({ length: load.inFlight }, () => loop(call)));
+    },
+    deliveries: () => completed,
+    async stop() {
+      running = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const settled = await Promise.race([
+        Promise.all(loops).then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 3000))),
+      ]);
+      clearTimeout(timer);
+      if (!settled) console.error("  warning: calls still outstanding 3 s after the load stopped");
+      if (failure !== null) throw failure;
+    },
+    async close() {
+      await Promise.all([...sessions.map((c) => c.leave(1000)), closeAll(sockets)]);
+    },
+  };
+}
+
+/** Opens one idle connection for the memory case: a joined WAMP session, or a relay echo socket. */
+export async function openIdle(endpoint: Endpoint, ser: Serializer): Promise<WebSocketClient> {
+  if (endpoint.target === "router") return (await wampSession(endpoint, ser)).ws;
+  const ws = await relaySocket(endpoint, "/echo", ser);
+  // One round trip of a HELLO-sized frame, as the router's HELLO → WELCOME.
+  const echoed = new Promise<void>((resolve) => (ws.onmessage = () => resolve()));
+  ws.send(ser.encode([T.HELLO, "realm1", {
+    roles: { publisher: {}, subscriber: {}, caller: {}, callee: {} },
+  }]));
+  await echoed;
+  ws.onmessage = null;
+  return ws;
+}

@@ -1,0 +1,34 @@
+/**
+ * Starts Switchboard for the benchmark, as its own process.
+ *
+ * Usage: `deno run --allow-net=127.0.0.1 --allow-read --allow-env bench/router_server.ts '<config JSON>'`
+ *
+ * The only argument is a Crossbar-shaped node config (see `config.ts` in this folder for the one
+ * the benchmark uses: one `websocket` transport on 127.0.0.1, port 0). The router serves it,
+ * this prints `{"port": <n>, "pid": <n>}` with the port actually bound, and then follows the
+ * control protocol of `server_control.ts`.
+ *
+ * Uses the public API of `mod.ts`: `createRouter(config)`, `router.serve()` → listeners,
+ * `router.close()`. This is the file to adapt if that API changes.
+ *
+ * @module
+ */
+
+import { createRouter } from "../mod.ts";
+import { announce, serveControl } from "./server_control.ts";
+
+if (import.meta.main) {
+  const raw = Deno.args[0];
+  if (raw === undefined) {
+    console.error("usage: router_server.ts '<node config JSON>'");
+    Deno.exit(2);
+  }
+  const router = createRouter(JSON.parse(raw));
+  const listeners = await router.serve();
+  if (listeners.length === 0) {
+    console.error("router_server.ts: the config has no transport to serve");
+    Deno.exit(2);
+  }
+  announce(listeners[0].port);
+  await serveControl(() => router.close());
+}

@@ -1,0 +1,500 @@
+/**
+ * `deno task bench`: Switchboard against a bare WebSocket relay, measured in the same run.
+ *
+ * The load generator is this process; each server under test runs in its own child process
+ * (`targets.ts`). Every throughput case runs over JSON and MessagePack, for several rounds,
+ * router and relay interleaved (the order alternates per round); the report gives for each
+ * the median deliveries per second of both and their ratio. The idle-memory case starts a
+ * fresh process per target and reports RSS growth per idle session.
+ *
+ * Flags:
+ *   --quick            1 round, 0.2 s warm-up + 0.5 s per measurement, 1,000 idle sessions
+ *   --case LIST        comma-separated case names (`fan*` for a prefix); default: all but opt-in
+ *   --serializer LIST  json,msgpack (default both)
+ *   --targets LIST     router,relay (default both)
+ *   --rounds N         rounds per case (default 3)
+ *   --duration S       measured seconds per measurement (default 2)
+ *   --warmup S         warm-up seconds before each measurement (default 0.5)
+ *   --sessions N       idle sessions for the memory case (default 5,000)
+ *   --stats N          router config: realms[0].stats.trigger_after_rated_messages = N
+ *   --set PATH=JSON    router config override, repeatable (path from the node config root)
+ *   --json             print one JSON document instead of tables
+ *   --list             list the cases and exit
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import type { Serializer } from "../src/serializer/serializer.ts";
+import { type BenchCase, CASES, type MemoryLoad, selectCases } from "./cases.ts";
+import { buildNodeConfig, type ConfigOverride, parseOverride, statsOverride } from "./config.ts";
+import { inBatches, openIdle, type PreparedLoad, preparePubSub, prepareRpc } from "./loads.ts";
+import { BENCH_SERIALIZERS } from "./serializers.ts";
+import {
+  openFileLimit,
+  ownCpuSeconds,
+  type ServerProcess,
+  startTarget,
+  type TargetName,
+  TargetStartError,
+} from "./targets.ts";
+import type { WebSocketClient } from "./ws_client.ts";
+
+/** Resolved command-line options. */
+interface Options {
+  readonly cases: BenchCase[];
+  readonly serializers: Array<[string, Serializer]>;
+  readonly targets: TargetName[];
+  readonly rounds: number;
+  readonly durationS: number;
+  readonly warmupS: number;
+  readonly sessions: number | null;
+  readonly quick: boolean;
+  readonly json: boolean;
+  readonly overrides: ConfigOverride[];
+}
+
+/** One measurement. */
+interface Sample {
+  readonly round: number;
+  /** Deliveries per second over the measured window. */
+  readonly rate: number;
+  readonly deliveries: number;
+  readonly seconds: number;
+  /** CPU use of the server process during the window, in cores (1.0 = one core busy). */
+  readonly serverCpu: number;
+  /** CPU use of the load generator (this process) during the window, in cores. */
+  readonly loadgenCpu: number;
+}
+
+/** Results of one throughput case over one serializer. */
+interface ThroughputResult {
+  readonly case: string;
+  readonly description: string;
+  readonly serializer: string;
+  readonly samples: Record<TargetName, Sample[]>;
+  readonly median: Record<TargetName, number | null>;
+  /** router median / relay median. */
+  readonly ratio: number | null;
+}
+
+/** Result of the idle-memory case for one target. */
+interface MemoryResult {
+  readonly target: TargetName;
+  readonly serializer: string;
+  readonly sessions: number;
+  readonly rssBeforeKb: number;
+  readonly rssAfterKb: number;
+  readonly kbPerSession: number;
+  /** `proc`: VmRSS of /proc/<pid>/status; `self-report`: the child's Deno.memoryUsage().rss. */
+  readonly rssSource: "proc" | "self-report";
+  readonly gc: boolean;
+  readonly note?: string;
+}
+
+const HELP = `deno task bench [flags]   (see the module doc of bench/run.ts)
+  --quick  --case LIST  --serializer LIST  --targets LIST  --rounds N  --duration S
+  --warmup S  --sessions N  --stats N  --set PATH=JSON (repeatable)  --json  --list`;
+
+function positiveNumber(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${flag}: expected a positive number`);
+  return n;
+}
+
+function parseOptions(argv: string[]): Options | null {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: "boolean", default: false },
+      case: { type: "string" },
+      serializer: { type: "string" },
+      targets: { type: "string" },
+      rounds: { type: "string" },
+      duration: { type: "string" },
+      warmup: { type: "string" },
+      sessions: { type: "string" },
+      stats: { type: "string" },
+      set: { type: "string", multiple: true },
+      json: { type: "boolean", default: false },
+      list: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(HELP);
+    return null;
+  }
+  if (values.list) {
+    for (const c of CASES) {
+      console.log(`${c.name.padEnd(18)} ${c.description}${c.optIn ? "  (opt-in)" : ""}`);
+    }
+    return null;
+  }
+  const quick = values.quick;
+  const serializers = (values.serializer ?? [...BENCH_SERIALIZERS.keys()].join(","))
+    .split(",").map((name): [string, Serializer] => {
+      const s = BENCH_SERIALIZERS.get(name.trim());
+      if (s === undefined) throw new Error(`--serializer: unknown serializer '${name}'`);
+      return [name.trim(), s];
+    });
+  const targets = (values.targets ?? "router,relay").split(",").map((t): TargetName => {
+    const name = t.trim();
+    if (name !== "router" && name !== "relay") throw new Error(`--targets: unknown '${name}'`);
+    return name;
+  });
+  const overrides: ConfigOverride[] = [];
+  if (values.stats !== undefined) {
+    const n = Number(values.stats);
+    if (!Number.isInteger(n) || n < 0) throw new Error("--stats: expected an integer ≥ 0");
+    overrides.push(statsOverride(n));
+  }
+  for (const text of values.set ?? []) overrides.push(parseOverride(text));
+  return {
+    cases: selectCases(values.case),
+    serializers,
+    targets,
+    rounds: Math.round(positiveNumber("--rounds", values.rounds, quick ? 1 : 3)),
+    durationS: positiveNumber("--duration", values.duration, quick ? 0.5 : 2),
+    warmupS: positiveNumber("--warmup", values.warmup, quick ? 0.2 : 0.5),
+    sessions: values.sessions === undefined
+      ? null
+      : Math.round(positiveNumber("--sessions", values.sessions, 1)),
+    quick,
+    json: values.json,
+    overrides,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function median(xs: readonly number[]): number | null {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function log(text: string): void {
+  console.error(text);
+}
+
+/** Server processes, started on first use and kept for the whole run (one per router config). */
+class ServerPool {
+  readonly #servers = new Map<string, ServerProcess>();
+  readonly #failed = new Map<string, string>();
+
+  /** The server for a target and config, or the reason it is unavailable. */
+  async get(target: TargetName, config: unknown): Promise<ServerProcess | string> {
+    const key = target === "router" ? `router ${JSON.stringify(config)}` : "relay";
+    const known = this.#servers.get(key);
+    if (known !== undefined) return known;
+    const failed = this.#failed.get(key);
+    if (failed !== undefined) return failed;
+    try {
+      const server = await startTarget(target, config);
+      this.#servers.set(key, server);
+      return server;
+    } catch (err) {
+      if (!(err instanceof TargetStartError)) throw err;
+      this.#failed.set(key, err.message);
+      log(`\n*** ${target} target unavailable; its cells stay empty.\n${err.message}\n`);
+      return err.message;
+    }
+  }
+
+  /** Stops every server. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#servers.values()].map((s) => s.close()));
+    this.#servers.clear();
+  }
+}
+
+function routerConfigFor(c: BenchCase, options: Options): unknown {
+  return buildNodeConfig([...options.overrides, ...(c.routerOverrides ?? [])]);
+}
+
+async function measureThroughput(
+  server: ServerProcess,
+  ser: Serializer,
+  c: BenchCase,
+  options: Options,
+  round: number,
+): Promise<Sample> {
+  const endpoint = { target: server.name, port: server.port };
+  let load: PreparedLoad;
+  if (c.load.kind === "pubsub") load = await preparePubSub(endpoint, ser, c.load);
+  else if (c.load.kind === "rpc") load = await prepareRpc(endpoint, ser, c.load);
+  else throw new Error(`case ${c.name} is not a throughput case`);
+  try {
+    load.start();
+    await sleep(options.warmupS * 1000);
+    const d0 = load.deliveries();
+    const t0 = performance.now();
+    const l0 = ownCpuSeconds();
+    const s0 = await server.cpuSeconds();
+    await sleep(options.durationS * 1000);
+    const d1 = load.deliveries();
+    const t1 = performance.now();
+    const l1 = ownCpuSeconds();
+    const s1 = await server.cpuSeconds();
+    await load.stop();
+    const seconds = (t1 - t0) / 1000;
+    return {
+      round,
+      rate: (d1 - d0) / seconds,
+      deliveries: d1 - d0,
+      seconds,
+      serverCpu: (s1 - s0) / seconds,
+      loadgenCpu: (l1 - l0) / seconds,
+    };
+  } finally {
+    await load.close();
+  }
+}
+
+async function runThroughput(options: Options, pool: ServerPool): Promise<ThroughputResult[]> {
+  const cases = options.cases.filter((c) => c.load.kind !== "memory");
+  const results = new Map<string, ThroughputResult>();
+  for (const c of cases) {
+    for (const [serName] of options.serializers) {
+      results.set(`${c.name}/${serName}`, {
+        case: c.name,
+        description: c.description,
+        serializer: serName,
+        samples: { router: [], relay: [] },
+        median: { router: null, relay: null },
+        ratio: null,
+      });
+    }
+  }
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const c of cases) {
+      for (const [serName, ser] of options.serializers) {
+        const result = results.get(`${c.name}/${serName}`)!;
+        const order = round % 2 === 1 ? options.targets : [...options.targets].reverse();
+        for (const target of order) {
+          const server = await pool.get(target, routerConfigFor(c, options));
+          if (typeof server === "string") continue;
+          const sample = await measureThroughput(server, ser, c, options, round);
+          result.samples[target].push(sample);
+          log(
+            `round ${round}/${options.rounds}  ${c.name.padEnd(16)} ${serName.padEnd(8)} ` +
+              `${target.padEnd(6)} ${fmtRate(sample.rate).padStart(9)}/s  ` +
+              `cpu server ${sample.serverCpu.toFixed(2)} loadgen ${sample.loadgenCpu.toFixed(2)}`,
+          );
+        }
+      }
+    }
+  }
+  return [...results.values()].map((r) => {
+    const router = median(r.samples.router.map((s) => s.rate));
+    const relay = median(r.samples.relay.map((s) => s.rate));
+    return {
+      ...r,
+      median: { router, relay },
+      ratio: router !== null && relay !== null && relay > 0 ? router / relay : null,
+    };
+  });
+}
+
+async function measureMemory(
+  target: TargetName,
+  ser: [string, Serializer],
+  load: MemoryLoad,
+  sessions: number,
+  config: unknown,
+  note: string | undefined,
+): Promise<MemoryResult | string> {
+  let server: ServerProcess;
+  try {
+    server = await startTarget(target, config);
+  } catch (err) {
+    if (!(err instanceof TargetStartError)) throw err;
+    log(`\n*** ${target} target unavailable for idle-memory.\n${err.message}\n`);
+    return err.message;
+  }
+  const sockets: WebSocketClient[] = [];
+  try {
+    await sleep(300);
+    const gc = await server.gc();
+    const before = await server.rss();
+    const endpoint = { target, port: server.port };
+    sockets.push(...await inBatches(sessions, load.batch, () => openIdle(endpoint, ser[1])));
+    await sleep(500);
+    await server.gc();
+    await sleep(100);
+    const after = await server.rss();
+    const rssBeforeKb = before.kb;
+    const rssAfterKb = after.kb;
+    const result: MemoryResult = {
+      target,
+      serializer: ser[0],
+      sessions,
+      rssBeforeKb,
+      rssAfterKb,
+      kbPerSession: (rssAfterKb - rssBeforeKb) / sessions,
+      rssSource: after.source,
+      gc,
+      ...(note === undefined ? {} : { note }),
+    };
+    log(
+      `idle-memory ${
+        target.padEnd(6)
+      } ${sessions} sessions: RSS ${rssBeforeKb} → ${rssAfterKb} KiB` +
+        ` = ${result.kbPerSession.toFixed(2)} KiB/session${gc ? " (after GC)" : ""}`,
+    );
+    return result;
+  } finally {
+    // Stop the server first: the idle sockets then end on EOF instead of 5,000 close handshakes.
+    await server.close();
+    await Promise.all(sockets.map((ws) => ws.close(1000, "", 1000)));
+  }
+}
+
+async function runMemory(options: Options): Promise<MemoryResult[]> {
+  const c = options.cases.find((x) => x.load.kind === "memory");
+  if (c === undefined || c.load.kind !== "memory") return [];
+  let sessions = options.sessions ?? (options.quick ? 1000 : c.load.sessions);
+  let note: string | undefined;
+  const limit = await openFileLimit();
+  // This process holds one descriptor per session; the server child (same limit) one too.
+  const reserve = 200;
+  if (limit !== null && sessions + reserve > limit) {
+    note = `open-file limit ${limit} too low for ${sessions} sessions; ran ${limit - reserve}` +
+      ` (raise it with 'ulimit -n ${sessions + 1024}' before 'deno task bench')`;
+    log(`note: ${note}`);
+    sessions = Math.max(1, limit - reserve);
+  }
+  const ser = options.serializers[0];
+  const out: MemoryResult[] = [];
+  for (const target of options.targets) {
+    const r = await measureMemory(
+      target,
+      ser,
+      c.load,
+      sessions,
+      routerConfigFor(c, options),
+      note,
+    );
+    if (typeof r !== "string") out.push(r);
+  }
+  return out;
+}
+
+function fmtRate(rate: number | null): string {
+  if (rate === null) return "n/a";
+  return rate >= 10_000 ? `${(rate / 1000).toFixed(1)}k` : rate.toFixed(0);
+}
+
+function printTables(
+  throughput: readonly ThroughputResult[],
+  memory: readonly MemoryResult[],
+  options: Options,
+): void {
+  if (throughput.length > 0) {
+    console.log(
+      `\nDeliveries per second, median of ${options.rounds} round(s) of ${options.durationS} s ` +
+        `(router and relay interleaved in the same run)`,
+    );
+    const head = ["case", "serializer", "router", "relay", "ratio", "router cpu", "relay cpu"];
+    const rows = throughput.map((r) => [
+      r.case,
+      r.serializer,
+      fmtRate(r.median.router),
+      fmtRate(r.median.relay),
+      r.ratio === null ? "n/a" : r.ratio.toFixed(2),
+      cpuCell(r.samples.router),
+      cpuCell(r.samples.relay),
+    ]);
+    printRows([head, ...rows]);
+    console.log("cpu = median cores used by server/loadgen during the window");
+  }
+  if (memory.length > 0) {
+    console.log("\nIdle memory (fresh process, RSS after GC)");
+    printRows([
+      ["target", "sessions", "RSS before KiB", "RSS after KiB", "KiB/session"],
+      ...memory.map((m) => [
+        m.target,
+        String(m.sessions),
+        String(m.rssBeforeKb),
+        String(m.rssAfterKb),
+        m.kbPerSession.toFixed(2),
+      ]),
+    ]);
+    for (const m of memory) if (m.note !== undefined) console.log(`note: ${m.note}`);
+  }
+}
+
+function cpuCell(samples: readonly Sample[]): string {
+  const s = median(samples.map((x) => x.serverCpu));
+  const l = median(samples.map((x) => x.loadgenCpu));
+  return s === null || l === null ? "n/a" : `${s.toFixed(2)}/${l.toFixed(2)}`;
+}
+
+function printRows(rows: readonly string[][]): void {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const [n, row] of rows.entries()) {
+    console.log(
+      row.map((cell, i) => i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))
+        .join("  "),
+    );
+    if (n === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  }
+}
+
+async function main(): Promise<number> {
+  let options: Options | null;
+  try {
+    options = parseOptions(Deno.args);
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}\n${HELP}`);
+    return 2;
+  }
+  if (options === null) return 0;
+  log(
+    `bench: ${options.cases.map((c) => c.name).join(", ")} × ` +
+      `${options.serializers.map(([n]) => n).join("/")}; targets ${options.targets.join(", ")}; ` +
+      `${options.rounds} round(s), ${options.warmupS} s warm-up + ${options.durationS} s each` +
+      (options.overrides.length > 0
+        ? `; router overrides ${JSON.stringify(options.overrides)}`
+        : ""),
+  );
+  const pool = new ServerPool();
+  let throughput: ThroughputResult[];
+  try {
+    throughput = await runThroughput(options, pool);
+  } finally {
+    await pool.close();
+  }
+  const memory = await runMemory(options);
+  if (options.json) {
+    console.log(JSON.stringify(
+      {
+        settings: {
+          rounds: options.rounds,
+          durationS: options.durationS,
+          warmupS: options.warmupS,
+          targets: options.targets,
+          overrides: options.overrides,
+        },
+        throughput,
+        memory,
+      },
+      null,
+      2,
+    ));
+  } else {
+    printTables(throughput, memory, options);
+  }
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main());
+}

@@ -1,0 +1,62 @@
+/**
+ * The small control protocol between the benchmark (parent) and a server under test (child).
+ *
+ * The child prints one JSON line `{"port": <n>, "pid": <n>}` on stdout once it listens. It then
+ * reads its stdin line by line and answers each command with one JSON line: `gc` runs a full
+ * garbage collection when the child was started with `--v8-flags=--expose-gc` and answers
+ * `{"gc": true|false}`; `rss` answers `{"rss": <bytes>}` (`Deno.memoryUsage().rss`); `cpu`
+ * answers `{"cpu": <seconds>}` (user + system CPU time of the process). These need no
+ * permissions, whereas reading `/proc/<pid>/*` from Deno requires `--allow-all`. End of input (the parent exited
+ * or closed the pipe) shuts the server down (at most 1 s) and ends the process, so no server outlives its
+ * benchmark.
+ *
+ * @module
+ */
+
+import process from "node:process";
+
+const encoder = new TextEncoder();
+
+/** Writes one JSON line to stdout. */
+export function reply(value: unknown): void {
+  const bytes = encoder.encode(JSON.stringify(value) + "\n");
+  let off = 0;
+  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+}
+
+/** Announces the listening port to the parent. */
+export function announce(port: number): void {
+  reply({ port, pid: Deno.pid });
+}
+
+/**
+ * Serves control commands from stdin until end of input, then calls `shutdown` and exits.
+ * Never returns.
+ */
+export async function serveControl(shutdown: () => Promise<void>): Promise<never> {
+  const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
+  let pending = "";
+  for await (const chunk of lines) {
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      const command = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (command === "gc") {
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (gc !== undefined) gc();
+        reply({ gc: gc !== undefined });
+      } else if (command === "rss") {
+        reply({ rss: Deno.memoryUsage().rss });
+      } else if (command === "cpu") {
+        const { user, system } = process.cpuUsage();
+        reply({ cpu: (user + system) / 1e6 });
+      } else if (command !== "") {
+        reply({ error: `unknown command: ${command}` });
+      }
+    }
+  }
+  // Graceful shutdown may wait on open connections; give it a moment, then exit regardless.
+  await Promise.race([shutdown(), new Promise((resolve) => setTimeout(resolve, 1000))]);
+  Deno.exit(0);
+}

@@ -1,0 +1,290 @@
+/**
+ * Servers under test, each started as its own child process.
+ *
+ * - `relay`: the bare `Deno.serve` + `Deno.upgradeWebSocket` baseline (`relay.ts`).
+ * - `router`: Switchboard, started by `router_server.ts` with a node config passed as JSON.
+ *
+ * This is the one place that knows how the router is started; adapt {@linkcode startRouter} and
+ * `router_server.ts` when the router's public API changes. Both children follow the control
+ * protocol of `server_control.ts` (port announcement on stdout, `gc` on stdin, exit on EOF).
+ *
+ * @module
+ */
+
+/** Which server a measurement runs against. */
+export type TargetName = "router" | "relay";
+
+/** A running server child process. */
+export interface ServerProcess {
+  /** `router` or `relay`. */
+  readonly name: TargetName;
+  /** Listening port on 127.0.0.1. */
+  readonly port: number;
+  /** Process id of the child (the Deno process itself). */
+  readonly pid: number;
+  /** Runs a full GC in the child; false when the child has no `gc()`. */
+  gc(): Promise<boolean>;
+  /**
+   * Resident set size of the child in KiB: `VmRSS` of `/proc/<pid>/status` when this process
+   * may read it (Deno allows that only with `--allow-all`), else the child's own report
+   * (`Deno.memoryUsage().rss`).
+   */
+  rss(): Promise<RssReading>;
+  /** CPU time of the child so far (user + system), in seconds, as the child reports it. */
+  cpuSeconds(): Promise<number>;
+  /** Ends the child: closes its stdin, then kills it if it has not exited within 3 s. */
+  close(): Promise<void>;
+}
+
+/** A resident-set-size reading and where it came from. */
+export interface RssReading {
+  readonly kb: number;
+  readonly source: "proc" | "self-report";
+}
+
+/** Options shared by both targets. */
+export interface StartOptions {
+  /** Start the child with `--v8-flags=--expose-gc` so `gc()` works. Default true. */
+  readonly exposeGc?: boolean;
+  /** How long to wait for the port announcement; default 30 s. */
+  readonly startTimeoutMs?: number;
+}
+
+/** Raised when a child server fails to start. */
+export class TargetStartError extends Error {
+  override name = "TargetStartError";
+}
+
+import process from "node:process";
+
+const BENCH_DIR = new URL(".", import.meta.url);
+/** Permissions of the server children: the loopback network only, plus what the router reads. */
+const CHILD_PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-read", "--allow-env"];
+
+/** Starts the bare relay baseline in a child process. */
+export function startRelay(options: StartOptions = {}): Promise<ServerProcess> {
+  return spawnServer("relay", "relay.ts", [], options);
+}
+
+/**
+ * Starts the Switchboard router in a child process with the given Crossbar-shaped node config.
+ *
+ * @throws {TargetStartError} when the router does not come up (e.g. `mod.ts` not there yet); the
+ *   message carries the tail of the child's stderr.
+ */
+export function startRouter(config: unknown, options: StartOptions = {}): Promise<ServerProcess> {
+  return spawnServer("router", "router_server.ts", [JSON.stringify(config)], options);
+}
+
+/** Starts the named target; `config` is only used by the router. */
+export function startTarget(
+  name: TargetName,
+  config: unknown,
+  options: StartOptions = {},
+): Promise<ServerProcess> {
+  return name === "router" ? startRouter(config, options) : startRelay(options);
+}
+
+/**
+ * Reads `VmRSS` of a process in KiB, or returns null when Deno refuses the read (`/proc` needs
+ * `--allow-all`).
+ */
+export async function readProcRssKb(pid: number): Promise<number | null> {
+  let status: string;
+  try {
+    status = await Deno.readTextFile(`/proc/${pid}/status`);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+      return null;
+    }
+    throw err;
+  }
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (m === null) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+/** User + system CPU time of this process in seconds. */
+export function ownCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/**
+ * Soft limit on open files of this process (children inherit it), or null if unknown. Asks
+ * `sh -c 'ulimit -n'` (covered by `--allow-run`), since `/proc/self/limits` needs `--allow-all`.
+ */
+export async function openFileLimit(): Promise<number | null> {
+  const out = await new Deno.Command("sh", { args: ["-c", "ulimit -n"], stderr: "inherit" })
+    .output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success || text === "") return null;
+  return text === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(text);
+}
+
+/** Splits a byte stream into text lines. */
+async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let pending = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      yield pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+    }
+  }
+  if (pending !== "") yield pending;
+}
+
+async function spawnServer(
+  name: TargetName,
+  script: string,
+  args: readonly string[],
+  options: StartOptions,
+): Promise<ServerProcess> {
+  const flags = [...CHILD_PERMISSIONS];
+  if (options.exposeGc ?? true) flags.push("--v8-flags=--expose-gc");
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...flags, new URL(script, BENCH_DIR).pathname, ...args],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+
+  // Keep the last stderr lines for error messages; after start-up, forward them prefixed.
+  const stderrTail: string[] = [];
+  let started = false;
+  const stderrDone = (async () => {
+    for await (const line of lines(child.stderr)) {
+      if (started) {
+        console.error(`[${name}] ${line}`);
+      } else {
+        stderrTail.push(line);
+        if (stderrTail.length > 20) stderrTail.shift();
+      }
+    }
+  })();
+
+  // stdout: JSON lines; the first with `port` is the announcement, later ones answer commands.
+  const replies: Array<Record<string, unknown>> = [];
+  const waiter: { wake: (() => void) | null } = { wake: null };
+  let stdoutEnded = false;
+  const stdoutDone = (async () => {
+    for await (const line of lines(child.stdout)) {
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch (err) {
+        if (!(err instanceof SyntaxError)) throw err;
+        console.error(`[${name}] (stdout) ${line}`);
+        continue;
+      }
+      if (typeof value === "object" && value !== null) {
+        replies.push(value as Record<string, unknown>);
+        waiter.wake?.();
+      }
+    }
+    stdoutEnded = true;
+    waiter.wake?.();
+  })();
+
+  const nextReply = async (timeoutMs: number, what: string): Promise<Record<string, unknown>> => {
+    const deadline = Date.now() + timeoutMs;
+    while (replies.length === 0) {
+      if (stdoutEnded) throw new TargetStartError(`${name} exited while waiting for ${what}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new TargetStartError(`${name}: no ${what} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        waiter.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      waiter.wake = null;
+    }
+    return replies.shift()!;
+  };
+
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    try {
+      await stdin.close();
+    } catch (err) {
+      // The child may already be gone; its exit status below tells what happened.
+      if (!(err instanceof Error)) throw err;
+    }
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch (err) {
+        if (!(err instanceof TypeError)) throw err; // already exited
+      }
+    }, 3000);
+    await child.status;
+    clearTimeout(timer);
+    await Promise.all([stdoutDone, stderrDone]);
+  };
+
+  let port: number;
+  try {
+    const hello = await nextReply(options.startTimeoutMs ?? 30_000, "port announcement");
+    if (typeof hello.port !== "number") {
+      throw new TargetStartError(`${name}: unexpected first line ${JSON.stringify(hello)}`);
+    }
+    port = hello.port;
+  } catch (err) {
+    await close();
+    const status = await child.status;
+    await stderrDone;
+    const tail = stderrTail.join("\n").trim();
+    throw new TargetStartError(
+      `${name} did not start (${(err as Error).message}; exit code ${status.code})` +
+        (tail === "" ? "" : `\n--- ${name} stderr (tail) ---\n${tail}`),
+    );
+  }
+  started = true;
+  for (const line of stderrTail) console.error(`[${name}] ${line}`);
+
+  // One command at a time: replies come back in order on stdout.
+  let lastCommand: Promise<unknown> = Promise.resolve();
+  const command = (text: string): Promise<Record<string, unknown>> => {
+    const run = async () => {
+      await stdin.write(new TextEncoder().encode(text + "\n"));
+      return await nextReply(10_000, `reply to '${text}'`);
+    };
+    const result = lastCommand.then(run, run);
+    lastCommand = result;
+    return result;
+  };
+  const numberOf = (r: Record<string, unknown>, key: string): number => {
+    const v = r[key];
+    if (typeof v !== "number") throw new Error(`${name}: bad reply ${JSON.stringify(r)}`);
+    return v;
+  };
+
+  return {
+    name,
+    port,
+    pid: child.pid,
+    async gc() {
+      return (await command("gc")).gc === true;
+    },
+    async rss() {
+      const kb = await readProcRssKb(child.pid);
+      if (kb !== null) return { kb, source: "proc" };
+      return {
+        kb: Math.round(numberOf(await command("rss"), "rss") / 1024),
+        source: "self-report",
+      };
+    },
+    async cpuSeconds() {
+      return numberOf(await command("cpu"), "cpu");
+    },
+    close,
+  };
+}

@@ -1,0 +1,117 @@
+/**
+ * Switchboard's command line: parses flags, loads the config and runs the router.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import defaultConfig from "./config.example.json" with { type: "json" };
+import denoJson from "./deno.json" with { type: "json" };
+import {
+  applyOverrides,
+  ConfigError,
+  consoleLogger,
+  isLogLevel,
+  loadConfigFile,
+  parseConfig,
+  Router,
+} from "./mod.ts";
+
+const HELP = `Switchboard ${denoJson.version}: a WAMP v2 router
+
+Usage: switchboard [options]
+
+Options:
+  --config FILE      Crossbar-style node config (JSON). Default: the embedded
+                     config.example.json (realm1 on ws://127.0.0.1:8080/ws).
+  --host HOST        Override the first transport's listening interface.
+  --port PORT        Override the first transport's port (0 = any free port).
+  --log-level LEVEL  error | warn | info | debug (default: info).
+  --help             Show this help and exit.
+  --version          Show the version and exit.
+
+Permissions: --allow-net (listen), --allow-read (config file), --allow-env (none required
+unless your config refers to environment variables).
+`;
+
+function fail(message: string): never {
+  console.error(`switchboard: ${message}`);
+  Deno.exit(1);
+}
+
+async function main(): Promise<void> {
+  let flags;
+  try {
+    flags = parseArgs({
+      args: Deno.args,
+      options: {
+        config: { type: "string" },
+        host: { type: "string" },
+        port: { type: "string" },
+        "log-level": { type: "string", default: "info" },
+        help: { type: "boolean", default: false },
+        version: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    fail(`${e instanceof Error ? e.message : String(e)} (see --help)`);
+  }
+  if (flags.help) {
+    console.log(HELP);
+    return;
+  }
+  if (flags.version) {
+    console.log(`switchboard ${denoJson.version}`);
+    return;
+  }
+  const level = flags["log-level"] ?? "info";
+  if (!isLogLevel(level)) fail(`--log-level must be error, warn, info or debug, got "${level}"`);
+  let port: number | undefined;
+  if (flags.port !== undefined) {
+    port = Number(flags.port);
+    if (!/^\d+$/.test(flags.port) || port > 65535) {
+      fail(`--port must be an integer 0..65535, got "${flags.port}"`);
+    }
+  }
+
+  let config;
+  try {
+    config = flags.config ? await loadConfigFile(flags.config) : parseConfig(defaultConfig);
+    config = applyOverrides(config, { host: flags.host, port });
+  } catch (e) {
+    if (e instanceof ConfigError) fail(`config error: ${e.message}`);
+    throw e;
+  }
+
+  const logger = consoleLogger(level);
+  const router = new Router(config, { logger });
+  const listeners = await router.serve();
+  const realms = router.realmNames.join(", ") || "none";
+  for (const l of listeners) {
+    const serializers = l.transport.type === "websocket"
+      ? l.transport.websocket?.serializers ?? []
+      : [...new Set([...l.transport.paths.values()].flatMap((p) => p.serializers))];
+    console.log(
+      `Switchboard ${denoJson.version} listening on ${l.urls.join(", ")} ` +
+        `(realms: ${realms}; serializers: ${serializers.join(", ")})`,
+    );
+  }
+  if (listeners.length === 0) {
+    console.log(`Switchboard ${denoJson.version}: no transports configured (realms: ${realms})`);
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal} received: closing every session with wamp.close.system_shutdown`);
+    await router.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,867 @@
+/**
+ * Config validation: turns a Crossbar-shaped node config
+ * (`{"version": 2, "workers": [{"type": "router", "realms": [...], "transports": [...]}]}`)
+ * into a fully resolved {@link RouterConfig}, or throws one {@link ConfigError} naming the JSON
+ * path of the first problem found and the reason.
+ *
+ * Every key Switchboard does not implement is rejected, never silently ignored. Within one
+ * object, unknown or unsupported keys are reported before bad values, and values are checked in
+ * a fixed order, so the same input always yields the same error.
+ *
+ * @module
+ */
+
+import type { SerializerName } from "../serializer/serializer.ts";
+import type {
+  Action,
+  AnonymousAuthConfig,
+  MatchPolicy,
+  Permission,
+  RealmConfig,
+  RealmOptions,
+  RoleConfig,
+  RouterConfig,
+  StatsConfig,
+  TransportConfig,
+  WebSocketEndpointConfig,
+} from "./types.ts";
+
+/**
+ * A config that cannot be used. `path` is the JSON path of the offending value
+ * (e.g. `workers[0].realms[0].stats.trigger_on_joins`), `(root)` for the whole document and
+ * `(file)` for problems reading or parsing the file; `reason` says what was expected and what
+ * was found. The message is `"<path>: <reason>"`.
+ */
+export class ConfigError extends Error {
+  /** Always `"ConfigError"`. */
+  override name = "ConfigError";
+  /** JSON path of the offending value, `(root)` or `(file)`. */
+  readonly path: string;
+  /** What was expected and what was found. */
+  readonly reason: string;
+
+  /**
+   * Creates an error whose message is `"<path>: <reason>"`.
+   *
+   * @param path JSON path of the offending value.
+   * @param reason What was expected and what was found.
+   * @param options Standard error options (e.g. the underlying `cause`).
+   */
+  constructor(path: string, reason: string, options?: ErrorOptions) {
+    super(`${path}: ${reason}`, options);
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+/** Largest allowed `rated_message_size`: 2^30. */
+const MAX_RATED_MESSAGE_SIZE = 2 ** 30;
+/** Default `max_message_size` of a WebSocket endpoint: 16 MiB. */
+const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+/** Crossbar's realm name pattern. */
+const REALM_NAME = /^[A-Za-z][A-Za-z\d_\-@\.]{2,254}$/;
+/** Loose URI with empty components allowed (Crossbar's rule for permission URIs). */
+const LOOSE_URI_EMPTY_ALLOWED = /^(([^\s\.#]+\.)|\.)*([^\s\.#]+)?$/;
+/** A `web` transport path key: one segment without slashes (or `/` for the root). */
+const WEB_PATH_SEGMENT = /^[A-Za-z0-9_\-]+$/;
+/** Path keys that print without brackets. */
+const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+/** Root path in errors. */
+const ROOT = "(root)";
+
+const ACTIONS: readonly Action[] = ["call", "register", "publish", "subscribe"];
+const MATCH_POLICIES: readonly MatchPolicy[] = ["exact", "prefix", "wildcard"];
+const SERIALIZERS: readonly SerializerName[] = ["json", "msgpack", "cbor"];
+/** Crossbar serializers Switchboard does not speak. */
+const UNSUPPORTED_SERIALIZERS: readonly string[] = ["ubjson", "flatbuffers"];
+/** Crossbar auth methods Switchboard does not implement yet. */
+const UNIMPLEMENTED_AUTH_METHODS: readonly string[] = [
+  "ticket",
+  "wampcra",
+  "cryptosign",
+  "scram",
+  "cookie",
+  "tls",
+];
+/** Crossbar transport types Switchboard does not implement yet. */
+const UNIMPLEMENTED_TRANSPORTS: readonly string[] = [
+  "rawsocket",
+  "universal",
+  "mqtt",
+  "flashpolicy",
+  "websocket.testee",
+  "stream.testee",
+];
+/** Crossbar worker types Switchboard does not implement. */
+const UNIMPLEMENTED_WORKERS: readonly string[] = [
+  "container",
+  "guest",
+  "proxy",
+  "websocket-testee",
+  "xbrmm",
+  "hostmonitor",
+  "marketplace",
+];
+/** Hosts that bind every interface of their address family. */
+const WILDCARD_HOSTS: readonly string[] = ["0.0.0.0", "::"];
+
+/** Keys of one object level: the accepted ones and those rejected with a specific reason. */
+interface KeySpec {
+  readonly allowed: readonly string[];
+  readonly rejected?: Readonly<Record<string, string>>;
+}
+
+/** Appends an object key to a JSON path. */
+function keyPath(path: string, key: string): string {
+  if (!PLAIN_KEY.test(key)) return `${path === ROOT ? "" : path}[${JSON.stringify(key)}]`;
+  return path === ROOT ? key : `${path}.${key}`;
+}
+
+/** Appends an array index to a JSON path. */
+function indexPath(path: string, index: number): string {
+  return path === ROOT ? `[${index}]` : `${path}[${index}]`;
+}
+
+/** Short description of a found value for error reasons. */
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "nothing";
+  if (Array.isArray(value)) return "an array";
+  switch (typeof value) {
+    case "string": {
+      const text = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+      return `string ${JSON.stringify(text)}`;
+    }
+    case "number":
+      return Number.isInteger(value) ? `${value}` : `non-integer ${value}`;
+    case "boolean":
+      return `boolean ${value}`;
+    case "object":
+      return "an object";
+    default:
+      return typeof value;
+  }
+}
+
+/** A plain JSON-like object. */
+type Obj = Readonly<Record<string, unknown>>;
+
+function isObject(value: unknown): value is Obj {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** The own property `key` of `obj`, or `undefined` when absent. */
+function own(obj: Obj, key: string): unknown {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+function has(obj: Obj, key: string): boolean {
+  return Object.hasOwn(obj, key);
+}
+
+function expectObject(value: unknown, path: string): Obj {
+  if (!isObject(value)) throw new ConfigError(path, `must be an object, got ${describe(value)}`);
+  return value;
+}
+
+function expectArray(value: unknown, path: string): readonly unknown[] {
+  if (!Array.isArray(value)) {
+    throw new ConfigError(path, `must be an array, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function expectString(value: unknown, path: string): string {
+  if (typeof value !== "string") {
+    throw new ConfigError(path, `must be a string, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function expectNonEmptyString(value: unknown, path: string): string {
+  const text = expectString(value, path);
+  if (text.length === 0) throw new ConfigError(path, 'must be a non-empty string, got ""');
+  return text;
+}
+
+function expectBoolean(value: unknown, path: string): boolean {
+  if (typeof value !== "boolean") {
+    throw new ConfigError(path, `must be a boolean (true or false), got ${describe(value)}`);
+  }
+  return value;
+}
+
+function expectInteger(value: unknown, path: string): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new ConfigError(path, `must be an integer, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function expectRequired(obj: Obj, key: string, path: string): unknown {
+  if (!has(obj, key)) throw new ConfigError(keyPath(path, key), "is required but missing");
+  return obj[key];
+}
+
+/** Rejects keys that are not in `spec.allowed`, with the specific reason for known ones. */
+function checkKeys(obj: Obj, path: string, spec: KeySpec): void {
+  for (const key of Object.keys(obj)) {
+    const rejected = spec.rejected;
+    if (rejected !== undefined && Object.hasOwn(rejected, key)) {
+      throw new ConfigError(keyPath(path, key), rejected[key]);
+    }
+    if (!spec.allowed.includes(key)) {
+      const expected = spec.allowed.length === 0 ? "none" : spec.allowed.join(", ");
+      throw new ConfigError(
+        keyPath(path, key),
+        `unknown key, not supported by Switchboard (supported keys here: ${expected})`,
+      );
+    }
+  }
+}
+
+/** `"a", "b" or "c"` for reasons. */
+function oneOf(values: readonly string[]): string {
+  const quoted = values.map((v) => JSON.stringify(v));
+  return quoted.length <= 1
+    ? quoted.join("")
+    : `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Top level and worker
+
+/**
+ * Validates a Crossbar-shaped node config and resolves every default.
+ *
+ * Accepted shape: `{"version"?: 2, "workers": [{"type": "router", "id"?: string,
+ * "realms": [...], "transports"?: [...]}]}` with exactly one worker, of type `router`.
+ * Zero transports are allowed (a router embedded in another program).
+ *
+ * @param input The parsed JSON document.
+ * @returns The resolved configuration.
+ * @throws {ConfigError} For the first problem found, naming its JSON path.
+ */
+export function parseConfig(input: unknown): RouterConfig {
+  const root = expectObject(input, ROOT);
+  checkKeys(root, ROOT, {
+    allowed: ["version", "workers"],
+    rejected: {
+      controller: "the node controller is not implemented by Switchboard; remove this key",
+    },
+  });
+  if (has(root, "version")) {
+    const version = root.version;
+    if (version !== 2) {
+      throw new ConfigError(
+        "version",
+        `must be 2 (Crossbar config version), got ${describe(version)}`,
+      );
+    }
+  }
+  const workers = expectArray(expectRequired(root, "workers", ROOT), "workers");
+  if (workers.length === 0) {
+    throw new ConfigError("workers", 'must contain exactly one worker of type "router", got none');
+  }
+  const config = parseWorker(workers[0], "workers[0]");
+  if (workers.length > 1) {
+    throw new ConfigError(
+      "workers[1]",
+      `only one worker (of type "router") is supported, got ${workers.length} workers`,
+    );
+  }
+  return config;
+}
+
+function parseWorker(value: unknown, path: string): RouterConfig {
+  const worker = expectObject(value, path);
+  const type = expectString(expectRequired(worker, "type", path), keyPath(path, "type"));
+  if (type !== "router") {
+    const reason = UNIMPLEMENTED_WORKERS.includes(type)
+      ? `worker type ${JSON.stringify(type)} is not implemented by Switchboard; only "router" is`
+      : `must be "router", got ${describe(type)}`;
+    throw new ConfigError(keyPath(path, "type"), reason);
+  }
+  checkKeys(worker, path, {
+    allowed: ["type", "id", "realms", "transports"],
+    rejected: {
+      options: "worker options are not supported by Switchboard",
+      components: "router components are not implemented by Switchboard",
+      connections: "router connections are not implemented by Switchboard",
+    },
+  });
+  if (has(worker, "id")) expectString(worker.id, keyPath(path, "id"));
+
+  const realmsPath = keyPath(path, "realms");
+  const realmList = expectArray(expectRequired(worker, "realms", path), realmsPath);
+  const realms: RealmConfig[] = [];
+  const realmNames = new Map<string, number>();
+  realmList.forEach((item, i) => {
+    const realmPath = indexPath(realmsPath, i);
+    const realm = parseRealm(item, realmPath);
+    const previous = realmNames.get(realm.name);
+    if (previous !== undefined) {
+      throw new ConfigError(
+        keyPath(realmPath, "name"),
+        `duplicate realm name ${JSON.stringify(realm.name)} (already used by ${
+          indexPath(realmsPath, previous)
+        })`,
+      );
+    }
+    realmNames.set(realm.name, i);
+    realms.push(realm);
+  });
+
+  const transportsPath = keyPath(path, "transports");
+  const transportList = has(worker, "transports")
+    ? expectArray(worker.transports, transportsPath)
+    : [];
+  const transports: TransportConfig[] = transportList.map((item, i) =>
+    parseTransport(item, indexPath(transportsPath, i))
+  );
+  checkEndpointCollisions(transports, transportsPath);
+  return { realms, transports };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Realms, roles, permissions
+
+function parseRealm(value: unknown, path: string): RealmConfig {
+  const realm = expectObject(value, path);
+  checkKeys(realm, path, { allowed: ["name", "roles", "options", "stats"] });
+
+  const namePath = keyPath(path, "name");
+  const name = expectString(expectRequired(realm, "name", path), namePath);
+  if (!REALM_NAME.test(name)) {
+    throw new ConfigError(
+      namePath,
+      `invalid realm name ${
+        JSON.stringify(name)
+      }: must be 3 to 255 characters, start with a letter and contain only letters, digits, _, -, @ and .`,
+    );
+  }
+
+  const rolesPath = keyPath(path, "roles");
+  const roleList = has(realm, "roles") ? expectArray(realm.roles, rolesPath) : [];
+  const roles: RoleConfig[] = [];
+  const roleNames = new Map<string, number>();
+  roleList.forEach((item, i) => {
+    const rolePath = indexPath(rolesPath, i);
+    const role = parseRole(item, rolePath);
+    const previous = roleNames.get(role.name);
+    if (previous !== undefined) {
+      throw new ConfigError(
+        keyPath(rolePath, "name"),
+        `duplicate role name ${JSON.stringify(role.name)} (already used by ${
+          indexPath(rolesPath, previous)
+        })`,
+      );
+    }
+    roleNames.set(role.name, i);
+    roles.push(role);
+  });
+
+  const options = parseRealmOptions(own(realm, "options"), keyPath(path, "options"));
+  const stats = has(realm, "stats") ? parseStats(realm.stats, keyPath(path, "stats")) : null;
+  return { name, roles, options, stats };
+}
+
+function parseRealmOptions(value: unknown, path: string): RealmOptions {
+  if (value === undefined) return { uri_check: "loose", enable_meta_api: true };
+  const options = expectObject(value, path);
+  checkKeys(options, path, {
+    allowed: ["uri_check", "enable_meta_api"],
+    rejected: {
+      bridge_meta_api: "bridging the meta API is not supported by Switchboard",
+      event_dispatching_chunk_size: "event_dispatching_chunk_size is not supported by Switchboard",
+    },
+  });
+  let uriCheck: RealmOptions["uri_check"] = "loose";
+  if (has(options, "uri_check")) {
+    const check = options.uri_check;
+    if (check !== "loose" && check !== "strict") {
+      throw new ConfigError(
+        keyPath(path, "uri_check"),
+        `must be "loose" or "strict", got ${describe(check)}`,
+      );
+    }
+    uriCheck = check;
+  }
+  const enableMetaApi = has(options, "enable_meta_api")
+    ? expectBoolean(options.enable_meta_api, keyPath(path, "enable_meta_api"))
+    : true;
+  return { uri_check: uriCheck, enable_meta_api: enableMetaApi };
+}
+
+function parseStats(value: unknown, path: string): StatsConfig {
+  const stats = expectObject(value, path);
+  checkKeys(stats, path, {
+    allowed: [
+      "rated_message_size",
+      "trigger_after_rated_messages",
+      "trigger_after_duration",
+      "trigger_on_join",
+      "trigger_on_leave",
+    ],
+  });
+
+  let ratedMessageSize = 512;
+  if (has(stats, "rated_message_size")) {
+    const sizePath = keyPath(path, "rated_message_size");
+    const size = expectInteger(stats.rated_message_size, sizePath);
+    if (size < 1 || size > MAX_RATED_MESSAGE_SIZE || (size & (size - 1)) !== 0) {
+      throw new ConfigError(
+        sizePath,
+        `must be a power of two between 1 and ${MAX_RATED_MESSAGE_SIZE}, got ${size}`,
+      );
+    }
+    ratedMessageSize = size;
+  }
+  const nonNegative = (key: string): number => {
+    if (!has(stats, key)) return 0;
+    const keyed = keyPath(path, key);
+    const n = expectInteger(stats[key], keyed);
+    if (n < 0) throw new ConfigError(keyed, `must be an integer >= 0 (0 disables), got ${n}`);
+    return n;
+  };
+  const flag = (key: string): boolean =>
+    has(stats, key) ? expectBoolean(stats[key], keyPath(path, key)) : true;
+
+  return {
+    rated_message_size: ratedMessageSize,
+    trigger_after_rated_messages: nonNegative("trigger_after_rated_messages"),
+    trigger_after_duration: nonNegative("trigger_after_duration"),
+    trigger_on_join: flag("trigger_on_join"),
+    trigger_on_leave: flag("trigger_on_leave"),
+  };
+}
+
+function parseRole(value: unknown, path: string): RoleConfig {
+  const role = expectObject(value, path);
+  checkKeys(role, path, {
+    allowed: ["name", "permissions"],
+    rejected: {
+      authorizer: "dynamic authorizers are not implemented yet; use static permissions",
+    },
+  });
+  const namePath = keyPath(path, "name");
+  const name = expectNonEmptyString(expectRequired(role, "name", path), namePath);
+  if (name === "trusted") {
+    throw new ConfigError(
+      namePath,
+      'role name "trusted" is reserved for the router\'s internal sessions',
+    );
+  }
+  const permissionsPath = keyPath(path, "permissions");
+  const list = has(role, "permissions") ? expectArray(role.permissions, permissionsPath) : [];
+  const permissions: Permission[] = [];
+  const seen = new Map<string, number>();
+  list.forEach((item, i) => {
+    const permissionPath = indexPath(permissionsPath, i);
+    const permission = parsePermission(item, permissionPath);
+    const id = `${permission.match} ${permission.uri}`;
+    const previous = seen.get(id);
+    if (previous !== undefined) {
+      throw new ConfigError(
+        keyPath(permissionPath, "uri"),
+        `duplicate permission for ${permission.match} URI ${
+          JSON.stringify(permission.uri)
+        } (already given by ${indexPath(permissionsPath, previous)})`,
+      );
+    }
+    seen.set(id, i);
+    permissions.push(permission);
+  });
+  return { name, permissions };
+}
+
+/**
+ * Resolves a starred URI (used when a permission has no explicit `match`): no `*` → exact;
+ * one trailing `*` only → prefix on the text before it; otherwise wildcard with every `*` removed.
+ */
+function resolveStarredUri(uri: string): { uri: string; match: MatchPolicy } {
+  const stars = uri.split("*").length - 1;
+  if (stars === 0) return { uri, match: "exact" };
+  if (stars === 1 && uri.endsWith("*")) return { uri: uri.slice(0, -1), match: "prefix" };
+  return { uri: uri.replaceAll("*", ""), match: "wildcard" };
+}
+
+/** Crossbar's permission URI check: loose, empty components allowed, one trailing `*` ignored. */
+function isValidPermissionUri(uri: string): boolean {
+  const stripped = uri.endsWith("*") ? uri.slice(0, -1) : uri;
+  return LOOSE_URI_EMPTY_ALLOWED.test(stripped);
+}
+
+function parseFlags<K extends string>(
+  obj: Obj,
+  key: string,
+  path: string,
+  names: readonly K[],
+): Record<K, boolean> {
+  const result = {} as Record<K, boolean>;
+  for (const name of names) result[name] = false;
+  if (!has(obj, key)) return result;
+  const flagsPath = keyPath(path, key);
+  const flags = expectObject(obj[key], flagsPath);
+  checkKeys(flags, flagsPath, { allowed: names });
+  for (const name of names) {
+    if (has(flags, name)) result[name] = expectBoolean(flags[name], keyPath(flagsPath, name));
+  }
+  return result;
+}
+
+function parsePermission(value: unknown, path: string): Permission {
+  const permission = expectObject(value, path);
+  checkKeys(permission, path, {
+    allowed: ["uri", "match", "allow", "disclose", "cache"],
+    rejected: {
+      validate: 'payload validation ("validate") is not supported by Switchboard',
+    },
+  });
+  const uriPath = keyPath(path, "uri");
+  const rawUri = expectString(expectRequired(permission, "uri", path), uriPath);
+  if (!isValidPermissionUri(rawUri)) {
+    throw new ConfigError(
+      uriPath,
+      `invalid permission URI ${
+        JSON.stringify(rawUri)
+      }: components may not contain whitespace, "." or "#" (empty components mark wildcards)`,
+    );
+  }
+  let resolved: { uri: string; match: MatchPolicy };
+  if (has(permission, "match")) {
+    const match = permission.match;
+    if (typeof match !== "string" || !(MATCH_POLICIES as readonly string[]).includes(match)) {
+      throw new ConfigError(
+        keyPath(path, "match"),
+        `must be ${oneOf(MATCH_POLICIES)}, got ${describe(match)}`,
+      );
+    }
+    // An explicit policy takes the URI literally, as Crossbar does.
+    resolved = { uri: rawUri, match: match as MatchPolicy };
+  } else {
+    resolved = resolveStarredUri(rawUri);
+  }
+  const allow = parseFlags(permission, "allow", path, ACTIONS);
+  const disclose = parseFlags(permission, "disclose", path, ["caller", "publisher"] as const);
+  const cache = has(permission, "cache")
+    ? expectBoolean(permission.cache, keyPath(path, "cache"))
+    : false;
+  return { uri: resolved.uri, match: resolved.match, allow, disclose, cache };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transports
+
+/** Keys of a WebSocket endpoint (a `websocket` transport or a `web` path). */
+const WEBSOCKET_KEYS: readonly string[] = ["serializers", "auth", "options"];
+const WEBSOCKET_REJECTED: Readonly<Record<string, string>> = {
+  url: '"url" is not supported by Switchboard',
+  debug: '"debug" is not supported by Switchboard',
+};
+
+function parseTransport(value: unknown, path: string): TransportConfig {
+  const transport = expectObject(value, path);
+  const typePath = keyPath(path, "type");
+  const type = expectString(expectRequired(transport, "type", path), typePath);
+  if (type !== "websocket" && type !== "web") {
+    const reason = UNIMPLEMENTED_TRANSPORTS.includes(type)
+      ? `transport type ${JSON.stringify(type)} is not implemented yet; use "websocket" or "web"`
+      : `must be "websocket" or "web", got ${describe(type)}`;
+    throw new ConfigError(typePath, reason);
+  }
+  if (type === "websocket") {
+    checkKeys(transport, path, {
+      allowed: ["type", "id", "endpoint", ...WEBSOCKET_KEYS],
+      rejected: WEBSOCKET_REJECTED,
+    });
+  } else {
+    checkKeys(transport, path, { allowed: ["type", "id", "endpoint", "paths"] });
+  }
+  if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
+  const endpoint = parseEndpoint(
+    expectRequired(transport, "endpoint", path),
+    keyPath(path, "endpoint"),
+  );
+  if (type === "websocket") {
+    return {
+      type,
+      endpoint,
+      websocket: parseWebSocketEndpoint(transport, path),
+      paths: new Map(),
+    };
+  }
+  return { type, endpoint, websocket: null, paths: parseWebPaths(transport, path) };
+}
+
+/**
+ * `endpoint`: `{type: "tcp", port, interface?, version?}`. Without `interface` the transport
+ * listens on all interfaces, as Crossbar does: `0.0.0.0`, or `::` when `version` is 6.
+ */
+function parseEndpoint(value: unknown, path: string): TransportConfig["endpoint"] {
+  const endpoint = expectObject(value, path);
+  checkKeys(endpoint, path, {
+    allowed: ["type", "port", "interface", "version"],
+    rejected: { tls: "TLS is not implemented yet; terminate TLS in a reverse proxy" },
+  });
+  const typePath = keyPath(path, "type");
+  const type = expectString(expectRequired(endpoint, "type", path), typePath);
+  if (type !== "tcp") {
+    const reason = type === "unix"
+      ? 'endpoint type "unix" is not implemented yet; use "tcp"'
+      : `must be "tcp", got ${describe(type)}`;
+    throw new ConfigError(typePath, reason);
+  }
+  const port = checkPort(expectRequired(endpoint, "port", path), keyPath(path, "port"));
+  let version = 4;
+  if (has(endpoint, "version")) {
+    const v = endpoint.version;
+    if (v !== 4 && v !== 6) {
+      throw new ConfigError(keyPath(path, "version"), `must be 4 or 6, got ${describe(v)}`);
+    }
+    version = v;
+  }
+  const host = has(endpoint, "interface")
+    ? expectNonEmptyString(endpoint.interface, keyPath(path, "interface"))
+    : version === 6
+    ? "::"
+    : "0.0.0.0";
+  return { host, port };
+}
+
+function checkPort(value: unknown, path: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new ConfigError(
+      path,
+      `must be an integer port between 0 and 65535 (0 = any free port), got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Reads the WebSocket keys (`serializers`, `auth`, `options`) of an already key-checked object. */
+function parseWebSocketEndpoint(obj: Obj, path: string): WebSocketEndpointConfig {
+  return {
+    serializers: parseSerializers(own(obj, "serializers"), keyPath(path, "serializers")),
+    auth: { anonymous: parseAuth(own(obj, "auth"), keyPath(path, "auth")) },
+    max_message_size: parseWebSocketOptions(own(obj, "options"), keyPath(path, "options")),
+  };
+}
+
+function parseSerializers(value: unknown, path: string): readonly SerializerName[] {
+  if (value === undefined) return [...SERIALIZERS];
+  const list = expectArray(value, path);
+  if (list.length === 0) {
+    throw new ConfigError(path, `must list at least one of ${oneOf(SERIALIZERS)}, got []`);
+  }
+  const result: SerializerName[] = [];
+  list.forEach((item, i) => {
+    const itemPath = indexPath(path, i);
+    const name = expectString(item, itemPath);
+    if (!(SERIALIZERS as readonly string[]).includes(name)) {
+      const reason = UNSUPPORTED_SERIALIZERS.includes(name)
+        ? `serializer ${JSON.stringify(name)} is not supported by Switchboard; use ${
+          oneOf(SERIALIZERS)
+        }`
+        : `must be ${oneOf(SERIALIZERS)}, got ${describe(name)}`;
+      throw new ConfigError(itemPath, reason);
+    }
+    const serializer = name as SerializerName;
+    if (result.includes(serializer)) {
+      throw new ConfigError(itemPath, `duplicate serializer ${JSON.stringify(name)}`);
+    }
+    result.push(serializer);
+  });
+  return result;
+}
+
+/**
+ * `auth`: only `anonymous` (`{type: "static", role?, authid?}`). Without an `auth` block the
+ * endpoint allows anonymous sessions with role `anonymous` and a random authid.
+ */
+function parseAuth(value: unknown, path: string): AnonymousAuthConfig | null {
+  if (value === undefined) return { role: "anonymous", authid: null };
+  const auth = expectObject(value, path);
+  const rejected: Record<string, string> = {};
+  for (const method of UNIMPLEMENTED_AUTH_METHODS) {
+    rejected[method] = `authentication method ${
+      JSON.stringify(method)
+    } is not implemented yet; only "anonymous" is`;
+  }
+  checkKeys(auth, path, { allowed: ["anonymous"], rejected });
+  if (!has(auth, "anonymous")) {
+    throw new ConfigError(
+      path,
+      'must configure at least one authentication method ("anonymous"), got an empty object',
+    );
+  }
+  const anonPath = keyPath(path, "anonymous");
+  const anonymous = expectObject(auth.anonymous, anonPath);
+  checkKeys(anonymous, anonPath, { allowed: ["type", "role", "authid"] });
+  const typePath = keyPath(anonPath, "type");
+  const type = expectString(expectRequired(anonymous, "type", anonPath), typePath);
+  if (type !== "static") {
+    const reason = type === "dynamic"
+      ? 'dynamic authenticators are not implemented yet; use "static"'
+      : `must be "static", got ${describe(type)}`;
+    throw new ConfigError(typePath, reason);
+  }
+  const role = has(anonymous, "role")
+    ? expectNonEmptyString(anonymous.role, keyPath(anonPath, "role"))
+    : "anonymous";
+  const authid = has(anonymous, "authid")
+    ? expectNonEmptyString(anonymous.authid, keyPath(anonPath, "authid"))
+    : null;
+  return { role, authid };
+}
+
+/** WebSocket `options`: only `max_message_size`. Returns the resolved size. */
+function parseWebSocketOptions(value: unknown, path: string): number {
+  if (value === undefined) return DEFAULT_MAX_MESSAGE_SIZE;
+  const options = expectObject(value, path);
+  checkKeys(options, path, { allowed: ["max_message_size"] });
+  if (!has(options, "max_message_size")) return DEFAULT_MAX_MESSAGE_SIZE;
+  const sizePath = keyPath(path, "max_message_size");
+  const size = expectInteger(options.max_message_size, sizePath);
+  if (size < 1) throw new ConfigError(sizePath, `must be a positive number of bytes, got ${size}`);
+  return size;
+}
+
+/**
+ * `paths` of a `web` transport: key = one path segment without slashes (`/` = the root, resolved
+ * as the empty string), value = a WebSocket endpoint with `type: "websocket"`.
+ */
+function parseWebPaths(transport: Obj, path: string): ReadonlyMap<string, WebSocketEndpointConfig> {
+  const pathsPath = keyPath(path, "paths");
+  const paths = expectObject(expectRequired(transport, "paths", path), pathsPath);
+  const result = new Map<string, WebSocketEndpointConfig>();
+  for (const key of Object.keys(paths)) {
+    const itemPath = keyPath(pathsPath, key);
+    if (key !== "/" && !WEB_PATH_SEGMENT.test(key)) {
+      throw new ConfigError(
+        itemPath,
+        `invalid path ${
+          JSON.stringify(key)
+        }: must be "/" or one path segment of letters, digits, "-" and "_"`,
+      );
+    }
+    const service = expectObject(paths[key], itemPath);
+    const typePath = keyPath(itemPath, "type");
+    const type = expectString(expectRequired(service, "type", itemPath), typePath);
+    if (type !== "websocket") {
+      throw new ConfigError(typePath, `path type ${JSON.stringify(type)} is not implemented yet`);
+    }
+    checkKeys(service, itemPath, {
+      allowed: ["type", ...WEBSOCKET_KEYS],
+      rejected: WEBSOCKET_REJECTED,
+    });
+    result.set(key === "/" ? "" : key, parseWebSocketEndpoint(service, itemPath));
+  }
+  if (result.size === 0) {
+    throw new ConfigError(pathsPath, "must contain at least one websocket path, got none");
+  }
+  return result;
+}
+
+/**
+ * Two transports may not listen on the same port (port 0 = ephemeral never collides) of the
+ * same host; a wildcard host (`0.0.0.0`, `::`) collides with every host on that port.
+ */
+function checkEndpointCollisions(transports: readonly TransportConfig[], path: string): void {
+  transports.forEach((t, i) => {
+    if (t.endpoint.port === 0) return;
+    for (let j = 0; j < i; j++) {
+      const other = transports[j].endpoint;
+      if (other.port !== t.endpoint.port) continue;
+      if (
+        other.host === t.endpoint.host || WILDCARD_HOSTS.includes(other.host) ||
+        WILDCARD_HOSTS.includes(t.endpoint.host)
+      ) {
+        throw new ConfigError(
+          keyPath(indexPath(path, i), "endpoint"),
+          `endpoint ${t.endpoint.host} port ${t.endpoint.port} collides with ${
+            indexPath(path, j)
+          } (${other.host} port ${other.port})`,
+        );
+      }
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// File loading and overrides
+
+/**
+ * Reads, parses and validates a config file (needs `--allow-read` for `path`).
+ *
+ * @param path File name of a JSON node config.
+ * @returns The resolved configuration.
+ * @throws {ConfigError} With path `(file)` when the file cannot be read or is not valid JSON
+ * (the reason names the file), or as {@link parseConfig} throws.
+ */
+export async function loadConfigFile(path: string): Promise<RouterConfig> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const detail = error instanceof Deno.errors.NotFound
+      ? "file not found"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new ConfigError("(file)", `cannot read config file ${JSON.stringify(path)}: ${detail}`, {
+      cause: error,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    throw new ConfigError("(file)", `invalid JSON in ${JSON.stringify(path)}: ${detail}`, {
+      cause: error,
+    });
+  }
+  return parseConfig(json);
+}
+
+/** Command-line overrides of the first transport's listening address. */
+export interface ConfigOverrides {
+  /** Replaces the first transport's endpoint host. */
+  readonly host?: string;
+  /** Replaces the first transport's endpoint port (0 = any free port). */
+  readonly port?: number;
+}
+
+/**
+ * Returns a copy of `config` whose first transport listens on `o.host` / `o.port` where given.
+ * With neither given the config is returned unchanged.
+ *
+ * @param config A resolved configuration.
+ * @param o The overrides.
+ * @returns The new configuration (the input is not modified).
+ * @throws {ConfigError} When an override is given but there is no transport (path
+ * `workers[0].transports`), when `o.host` is empty or `o.port` is not an integer 0..65535
+ * (path `(override).host` / `(override).port`), or when the new endpoint collides with another
+ * transport.
+ */
+export function applyOverrides(config: RouterConfig, o: ConfigOverrides): RouterConfig {
+  if (o.host === undefined && o.port === undefined) return config;
+  const transportsPath = "workers[0].transports";
+  const first = config.transports[0];
+  if (first === undefined) {
+    throw new ConfigError(
+      transportsPath,
+      "cannot apply the host/port override: the config has no transport",
+    );
+  }
+  const host = o.host === undefined
+    ? first.endpoint.host
+    : expectNonEmptyString(o.host, "(override).host");
+  const port = o.port === undefined ? first.endpoint.port : checkPort(o.port, "(override).port");
+  const transports = [{ ...first, endpoint: { host, port } }, ...config.transports.slice(1)];
+  checkEndpointCollisions(transports, transportsPath);
+  return { ...config, transports };
+}

@@ -1,0 +1,62 @@
+/**
+ * A small leveled logger. The router logs through this interface only; the default writes
+ * human-readable lines to stderr.
+ *
+ * @module
+ */
+
+/** Log levels, most severe first. */
+export type LogLevel = "error" | "warn" | "info" | "debug";
+
+const ORDER: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+
+/** Where the router writes its log lines. */
+export interface Logger {
+  error(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  debug(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** True when `s` names a log level. */
+export function isLogLevel(s: string): s is LogLevel {
+  return Object.hasOwn(ORDER, s);
+}
+
+function format(fields?: Record<string, unknown>): string {
+  if (!fields) return "";
+  let out = "";
+  for (const [k, v] of Object.entries(fields)) {
+    out += ` ${k}=${
+      typeof v === "string"
+        ? v
+        : JSON.stringify(v, (_k, x) => typeof x === "bigint" ? x.toString() : x)
+    }`;
+  }
+  return out;
+}
+
+/** A logger that prints lines at or above `level` to stderr. */
+export function consoleLogger(level: LogLevel = "info"): Logger {
+  const max = ORDER[level];
+  const line = (lvl: LogLevel, message: string, fields?: Record<string, unknown>) => {
+    if (ORDER[lvl] > max) return;
+    console.error(
+      `${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} ${message}${format(fields)}`,
+    );
+  };
+  return {
+    error: (m, f) => line("error", m, f),
+    warn: (m, f) => line("warn", m, f),
+    info: (m, f) => line("info", m, f),
+    debug: (m, f) => line("debug", m, f),
+  };
+}
+
+/** A logger that discards everything (tests, embedding). */
+export const silentLogger: Logger = {
+  error() {},
+  warn() {},
+  info() {},
+  debug() {},
+};

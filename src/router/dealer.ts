@@ -1,0 +1,353 @@
+/**
+ * Remote procedure calls for one realm: registrations keyed by (procedure, match) with shared
+ * invocation policies, CALL → INVOCATION → YIELD/ERROR → RESULT/ERROR routing, progressive
+ * results, cancelation, dealer-side timeouts and cleanup when callers or callees leave.
+ *
+ * @module
+ */
+
+import type { Clock, TimerId } from "../clock.ts";
+import type { MatchPolicy } from "../config/types.ts";
+import { ProtocolError, WampError } from "../wamp/errors.ts";
+import { freshId } from "../wamp/ids.ts";
+import { MessageType as T } from "../wamp/message_type.ts";
+import type { Call, Cancel, Dict, ErrorMessage, Invocation, Yield } from "../wamp/messages.ts";
+import { Uri } from "../wamp/uris.ts";
+import { UriIndex } from "./uri_index.ts";
+import type { Session } from "./session.ts";
+
+/** Invocation policies of shared registrations. */
+export type InvokePolicy = "single" | "roundrobin" | "random" | "first" | "last";
+const POLICIES: ReadonlySet<string> = new Set(["single", "roundrobin", "random", "first", "last"]);
+
+/** One callee of a registration, with its REGISTER options. */
+export interface Callee {
+  readonly session: Session;
+  readonly discloseCaller: boolean;
+  readonly forwardTimeout: boolean;
+}
+
+/** A registration: one per (procedure, match), holding its callees in registration order. */
+export interface Registration {
+  readonly id: number;
+  readonly uri: string;
+  readonly match: MatchPolicy;
+  readonly invoke: InvokePolicy;
+  readonly created: string;
+  readonly callees: Callee[];
+  next: number;
+}
+
+/** An open call. */
+export interface PendingCall {
+  readonly caller: Session;
+  readonly callerRequest: number;
+  readonly callee: Session;
+  readonly invocation: number;
+  readonly registration: Registration;
+  /** The caller asked for progressive results and the callee supports them. */
+  readonly progress: boolean;
+  timer: TimerId | null;
+  /** Set by CANCEL mode `kill`: the callee's answer is forwarded when it comes. */
+  killed: boolean;
+}
+
+/** Hooks the realm uses to publish registration meta events. */
+export interface DealerObserver {
+  onCreate?(session: Session, reg: Registration): void;
+  onRegister?(session: Session, reg: Registration): void;
+  onUnregister?(session: Session, reg: Registration): void;
+  onDelete?(session: Session, reg: Registration): void;
+}
+
+/** Features this dealer implements, as announced in WELCOME. */
+export const DEALER_FEATURES = {
+  caller_identification: true,
+  pattern_based_registration: true,
+  shared_registration: true,
+  progressive_call_results: true,
+  call_canceling: true,
+  call_timeout: true,
+  session_meta_api: true,
+} as const;
+
+/** The dealer of one realm. */
+export class Dealer {
+  readonly #index = new UriIndex<Registration>();
+  readonly #byId = new Map<number, Registration>();
+
+  constructor(readonly clock: Clock, readonly observer: DealerObserver = {}) {}
+
+  /** The registration with `id`. */
+  get(id: number): Registration | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** The registration for (uri, match). */
+  lookup(uri: string, match: MatchPolicy): Registration | undefined {
+    return this.#index.get(uri, match);
+  }
+
+  /** The registration a CALL to `procedure` would use. */
+  match(procedure: string): Registration | undefined {
+    return this.#index.best(procedure)?.value;
+  }
+
+  /** All registrations. */
+  all(): IterableIterator<Registration> {
+    return this.#byId.values();
+  }
+
+  /**
+   * Registers `session` for (uri, match).
+   * @throws {WampError} `procedure_already_exists`, `procedure_exists_with_different_invocation_policy`,
+   *   `invalid_argument`.
+   */
+  register(session: Session, uri: string, match: MatchPolicy, options: Dict): Registration {
+    const invoke = options.invoke ?? "single";
+    if (typeof invoke !== "string" || !POLICIES.has(invoke)) {
+      throw new WampError(
+        Uri.INVALID_ARGUMENT,
+        `REGISTER.Options.invoke must be one of single, roundrobin, random, first, last`,
+      );
+    }
+    const callee: Callee = {
+      session,
+      discloseCaller: options.disclose_caller === true,
+      forwardTimeout: options.forward_timeout === true,
+    };
+    let reg = this.#index.get(uri, match);
+    if (reg) {
+      if (reg.invoke === "single") {
+        throw new WampError(
+          Uri.PROCEDURE_ALREADY_EXISTS,
+          `procedure "${uri}" is already registered`,
+        );
+      }
+      if (reg.invoke !== invoke) {
+        throw new WampError(
+          Uri.PROCEDURE_EXISTS_WITH_DIFFERENT_INVOCATION_POLICY,
+          `procedure "${uri}" is registered with invoke "${reg.invoke}", not "${invoke}"`,
+        );
+      }
+      if (reg.callees.some((c) => c.session === session)) return reg;
+      reg.callees.push(callee);
+      session.registrations.add(reg);
+      this.observer.onRegister?.(session, reg);
+      return reg;
+    }
+    reg = {
+      id: freshId(this.#byId),
+      uri,
+      match,
+      invoke: invoke as InvokePolicy,
+      created: new Date().toISOString(),
+      callees: [callee],
+      next: 0,
+    };
+    this.#index.set(uri, match, reg);
+    this.#byId.set(reg.id, reg);
+    session.registrations.add(reg);
+    this.observer.onCreate?.(session, reg);
+    this.observer.onRegister?.(session, reg);
+    return reg;
+  }
+
+  /**
+   * Removes `session` as a callee of registration `id`.
+   * @throws {WampError} `wamp.error.no_such_registration`.
+   */
+  unregister(session: Session, id: number): Registration {
+    const reg = this.#byId.get(id);
+    if (!reg || !reg.callees.some((c) => c.session === session)) {
+      throw new WampError(Uri.NO_SUCH_REGISTRATION, `no registration with id ${id}`);
+    }
+    this.#removeCallee(session, reg);
+    return reg;
+  }
+
+  #removeCallee(session: Session, reg: Registration): void {
+    const i = reg.callees.findIndex((c) => c.session === session);
+    if (i >= 0) reg.callees.splice(i, 1);
+    session.registrations.delete(reg);
+    this.observer.onUnregister?.(session, reg);
+    if (reg.callees.length === 0) {
+      this.#index.delete(reg.uri, reg.match);
+      this.#byId.delete(reg.id);
+      this.observer.onDelete?.(session, reg);
+    }
+  }
+
+  #pick(reg: Registration): Callee {
+    const c = reg.callees;
+    switch (reg.invoke) {
+      case "single":
+      case "first":
+        return c[0];
+      case "last":
+        return c[c.length - 1];
+      case "random":
+        return c[Math.floor(Math.random() * c.length)];
+      case "roundrobin": {
+        const callee = c[reg.next % c.length];
+        reg.next = (reg.next + 1) % c.length;
+        return callee;
+      }
+    }
+  }
+
+  /**
+   * Routes a CALL to a callee.
+   * @throws {WampError} `wamp.error.no_such_procedure`, `wamp.error.invalid_argument`.
+   */
+  call(caller: Session, msg: Call, disclose: boolean): void {
+    if (caller.callsAsCaller.has(msg.request)) {
+      throw new ProtocolError(`CALL request id ${msg.request} is already in use by an open call`);
+    }
+    const found = this.#index.best(msg.procedure);
+    if (!found) {
+      throw new WampError(Uri.NO_SUCH_PROCEDURE, `no callee registered for "${msg.procedure}"`);
+    }
+    const timeout = msg.options.timeout ?? 0;
+    if (typeof timeout !== "number" || !Number.isInteger(timeout) || timeout < 0) {
+      throw new WampError(
+        Uri.INVALID_ARGUMENT,
+        "CALL.Options.timeout must be a non-negative integer (milliseconds)",
+      );
+    }
+    const reg = found.value;
+    const callee = this.#pick(reg);
+    const progress = msg.options.receive_progress === true &&
+      callee.session.hasFeature("callee", "progressive_call_results");
+    const details: Dict = {};
+    if (disclose || callee.discloseCaller) {
+      details.caller = caller.id;
+      details.caller_authid = caller.authid;
+      details.caller_authrole = caller.authrole;
+    }
+    if (reg.match !== "exact") details.procedure = msg.procedure;
+    if (progress) details.receive_progress = true;
+    if (timeout > 0 && callee.forwardTimeout) details.timeout = timeout;
+    const pending: PendingCall = {
+      caller,
+      callerRequest: msg.request,
+      callee: callee.session,
+      invocation: callee.session.invocationIds.next(),
+      registration: reg,
+      progress,
+      timer: null,
+      killed: false,
+    };
+    caller.callsAsCaller.set(msg.request, pending);
+    callee.session.callsAsCallee.set(pending.invocation, pending);
+    if (timeout > 0) {
+      pending.timer = this.clock.setTimer(() => this.#timedOut(pending, timeout), timeout);
+    }
+    const inv: Invocation = {
+      type: T.INVOCATION,
+      request: pending.invocation,
+      registration: reg.id,
+      details,
+    };
+    if (msg.args !== undefined) inv.args = msg.args;
+    if (msg.kwargs !== undefined) inv.kwargs = msg.kwargs;
+    callee.session.send(inv);
+  }
+
+  #end(p: PendingCall): void {
+    p.caller.callsAsCaller.delete(p.callerRequest);
+    p.callee.callsAsCallee.delete(p.invocation);
+    if (p.timer !== null) this.clock.clearTimer(p.timer);
+    p.timer = null;
+  }
+
+  #interrupt(p: PendingCall, mode: string, reason?: string): boolean {
+    if (!p.callee.hasFeature("callee", "call_canceling")) return false;
+    const options: Dict = { mode };
+    if (reason) options.reason = reason;
+    p.callee.send({ type: T.INTERRUPT, request: p.invocation, options });
+    return true;
+  }
+
+  #timedOut(p: PendingCall, ms: number): void {
+    p.timer = null;
+    this.#end(p);
+    this.#interrupt(p, "killnowait", Uri.CANCELED);
+    p.caller.sendError(T.CALL, p.callerRequest, Uri.CANCELED, [
+      `call timed out after ${ms} ms`,
+    ]);
+  }
+
+  /** A callee's YIELD. Late answers to ended invocations are dropped. */
+  yield(callee: Session, msg: Yield): void {
+    const p = callee.callsAsCallee.get(msg.request);
+    if (!p) return this.#unknownInvocation(callee, msg.request, "YIELD");
+    const progressive = msg.options.progress === true;
+    if (progressive && !p.progress) return; // the caller did not ask for progressive results
+    if (!progressive) this.#end(p);
+    const details: Dict = progressive ? { progress: true } : {};
+    const result = {
+      type: T.RESULT,
+      request: p.callerRequest,
+      details,
+      args: msg.args,
+      kwargs: msg.kwargs,
+    };
+    if (result.args === undefined) delete result.args;
+    if (result.kwargs === undefined) delete result.kwargs;
+    p.caller.send(result);
+  }
+
+  /** A callee's ERROR for an INVOCATION. */
+  error(callee: Session, msg: ErrorMessage): void {
+    const p = callee.callsAsCallee.get(msg.request);
+    if (!p) return this.#unknownInvocation(callee, msg.request, "ERROR");
+    this.#end(p);
+    p.caller.sendError(T.CALL, p.callerRequest, msg.error, msg.args, msg.kwargs);
+  }
+
+  #unknownInvocation(callee: Session, request: number, what: string): void {
+    // Ids at or below the last one issued belong to invocations that already ended
+    // (canceled, timed out): their late answers are dropped, as the spec asks.
+    if (request > callee.invocationIds.last) {
+      throw new ProtocolError(`${what} for INVOCATION ${request}, which was never sent`);
+    }
+  }
+
+  /** A caller's CANCEL. Unknown or finished calls are ignored. */
+  cancel(caller: Session, msg: Cancel): void {
+    const p = caller.callsAsCaller.get(msg.request);
+    if (!p || p.killed) return;
+    const mode = msg.options.mode ?? "killnowait";
+    if (mode !== "skip" && mode !== "kill" && mode !== "killnowait") {
+      throw new WampError(
+        Uri.INVALID_ARGUMENT,
+        `CANCEL.Options.mode must be skip, kill or killnowait`,
+      );
+    }
+    const canInterrupt = p.callee.hasFeature("callee", "call_canceling");
+    if (mode === "kill" && canInterrupt) {
+      p.killed = true;
+      this.#interrupt(p, "kill", Uri.CANCELED);
+      return;
+    }
+    this.#end(p);
+    if (mode !== "skip") this.#interrupt(p, "killnowait", Uri.CANCELED);
+    caller.sendError(T.CALL, p.callerRequest, Uri.CANCELED, ["call canceled by the caller"]);
+  }
+
+  /** Cleans up after a leaving session: its registrations, its calls and calls made to it. */
+  removeSession(session: Session): void {
+    for (const p of [...session.callsAsCaller.values()]) {
+      this.#end(p);
+      this.#interrupt(p, "killnowait", Uri.CANCELED);
+    }
+    for (const p of [...session.callsAsCallee.values()]) {
+      this.#end(p);
+      p.caller.sendError(T.CALL, p.callerRequest, Uri.CANCELED, [
+        "the callee left before answering",
+      ]);
+    }
+    for (const reg of [...session.registrations]) this.#removeCallee(session, reg);
+  }
+}

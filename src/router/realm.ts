@@ -1,0 +1,298 @@
+/**
+ * A realm: its sessions, broker, dealer and permissions. Every message of an established
+ * session comes here; the realm checks URIs and permissions, then one exhaustive switch hands
+ * it to the broker or the dealer. Session join/leave drive meta events and statistics.
+ *
+ * @module
+ */
+
+import { Permissions } from "../auth/permissions.ts";
+import type { WampClient } from "../client.ts";
+import type { Clock } from "../clock.ts";
+import type { Action, MatchPolicy, RealmConfig } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import { type StatsSnapshot, StatsTracker } from "../stats/session_stats.ts";
+import { ProtocolError, WampError } from "../wamp/errors.ts";
+import { messageName, MessageType as T } from "../wamp/message_type.ts";
+import type { Dict, Message } from "../wamp/messages.ts";
+import { isReservedUri, isValidUri, Uri } from "../wamp/uris.ts";
+import { Broker, BROKER_FEATURES } from "./broker.ts";
+import { Dealer, DEALER_FEATURES } from "./dealer.ts";
+import { registerSessionMeta } from "./session_meta.ts";
+import { type Session, withoutStatsTriggers } from "./session.ts";
+
+/** The role of the router's own sessions; no client can obtain it. */
+export const TRUSTED_ROLE = "trusted";
+
+const MATCHES: ReadonlySet<string> = new Set(["exact", "prefix", "wildcard"]);
+
+function matchOption(options: Dict, what: string): MatchPolicy {
+  const m = options.match ?? "exact";
+  if (typeof m !== "string" || !MATCHES.has(m)) {
+    throw new WampError(
+      Uri.INVALID_ARGUMENT,
+      `${what}.Options.match must be exact, prefix or wildcard`,
+    );
+  }
+  return m as MatchPolicy;
+}
+
+/** One realm of the router. */
+export class Realm {
+  readonly name: string;
+  readonly sessions: Map<number, Session> = new Map();
+  readonly broker: Broker;
+  readonly dealer: Dealer;
+  #permissions: Permissions;
+  #config: RealmConfig;
+  #service: WampClient | null = null;
+
+  constructor(config: RealmConfig, readonly clock: Clock, readonly logger: Logger) {
+    this.name = config.name;
+    this.#config = config;
+    this.#permissions = new Permissions(config.roles);
+    this.broker = new Broker();
+    this.dealer = new Dealer(clock);
+  }
+
+  /** The realm's current configuration. */
+  get config(): RealmConfig {
+    return this.#config;
+  }
+
+  /** True when sessions may join with `role` (built-in `anonymous` and `trusted` always). */
+  hasRole(role: string): boolean {
+    return role === TRUSTED_ROLE || role === "anonymous" || this.#permissions.has(role);
+  }
+
+  /** WELCOME.Details.roles: exactly the features implemented. */
+  routerRoles(): Dict {
+    const meta = this.#config.options.enable_meta_api;
+    const broker: Dict = { ...BROKER_FEATURES };
+    const dealer: Dict = { ...DEALER_FEATURES };
+    if (!meta) {
+      delete broker.session_meta_api;
+      delete dealer.session_meta_api;
+    }
+    return { broker: { features: broker }, dealer: { features: dealer } };
+  }
+
+  /**
+   * Connects the realm's service session (role `trusted`, in-process), which publishes meta
+   * events and provides the meta procedures.
+   */
+  async attachService(service: WampClient): Promise<void> {
+    this.#service = service;
+    if (this.#config.options.enable_meta_api) await registerSessionMeta(this, service);
+  }
+
+  /** Decides whether `session` may do `action` on `uri`. */
+  authorize(
+    session: Session,
+    uri: string,
+    action: Action,
+  ): { allowed: boolean; disclose: boolean } {
+    if (session.authrole === TRUSTED_ROLE) return { allowed: true, disclose: true };
+    return this.#permissions.authorize(session.authrole, uri, action);
+  }
+
+  // ---- membership --------------------------------------------------------------------
+
+  /** A session joined (WELCOME was sent): publish on_join and start its statistics. */
+  join(session: Session): void {
+    this.sessions.set(session.id, session);
+    if (session.internal) return;
+    this.#meta("wamp.session.on_join", [session.details()]);
+    const stats = this.#config.stats;
+    if (stats && session.meter) {
+      const info = {
+        session: session.id,
+        realm: this.name,
+        authid: session.authid,
+        authrole: session.authrole,
+      };
+      session.stats = new StatsTracker(
+        session.meter,
+        stats,
+        this.clock,
+        (snap) => this.#publishStats(info, snap),
+      );
+      session.stats.join();
+    }
+  }
+
+  /** A session left (GOODBYE, ABORT, transport loss, kill): clean up, then final stats and on_leave. */
+  leave(session: Session): void {
+    this.sessions.delete(session.id);
+    this.broker.removeSession(session);
+    this.dealer.removeSession(session);
+    if (session.internal) return;
+    const tracker = session.stats;
+    session.stats = null;
+    // decisions.md: the final on_stats goes out before on_leave, so a monitor still knows
+    // the session when its last figures arrive.
+    const final = tracker?.leave() ?? null;
+    if (final) {
+      this.#publishStats(
+        {
+          session: session.id,
+          realm: this.name,
+          authid: session.authid,
+          authrole: session.authrole,
+        },
+        final,
+      );
+    }
+    this.#meta("wamp.session.on_leave", [session.id, session.authid, session.authrole]);
+  }
+
+  #publishStats(info: Dict, snap: StatsSnapshot): void {
+    // Stats events are counted like any traffic for their receivers, but never trigger a
+    // new stats publication by themselves: monitors subscribed to on_stats (their own or
+    // each other's) cannot feed back into an endless chain.
+    withoutStatsTriggers(() => this.#meta("wamp.session.on_stats", [info, snap]));
+  }
+
+  #meta(topic: string, args: unknown[]): void {
+    const service = this.#service;
+    if (!service || !this.#config.options.enable_meta_api || !service.isOpen) return;
+    service.publish(topic, args).catch((e) =>
+      this.logger.error("meta publish failed", { topic, error: String(e) })
+    );
+  }
+
+  /** Ends every session of the realm with GOODBYE `reason`. */
+  closeAll(reason: string, message?: string): void {
+    for (const s of [...this.sessions.values()]) {
+      if (!s.internal) s.goodbye(reason, message);
+    }
+  }
+
+  // ---- routing -----------------------------------------------------------------------
+
+  /** Handles one message of an established session. */
+  dispatch(session: Session, msg: Message): void {
+    switch (msg.type) {
+      case T.PUBLISH:
+        return this.#publish(session, msg);
+      case T.SUBSCRIBE:
+        return this.#guard(session, T.SUBSCRIBE, msg.request, () => {
+          const match = matchOption(msg.options, "SUBSCRIBE");
+          this.#checkUri(session, msg.topic, match, "subscribe");
+          const sub = this.broker.subscribe(session, msg.topic, match);
+          session.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
+        });
+      case T.UNSUBSCRIBE:
+        return this.#guard(session, T.UNSUBSCRIBE, msg.request, () => {
+          this.broker.unsubscribe(session, msg.subscription);
+          session.send({ type: T.UNSUBSCRIBED, request: msg.request });
+        });
+      case T.CALL:
+        return this.#guard(session, T.CALL, msg.request, () => {
+          const { disclose } = this.#checkUri(session, msg.procedure, "exact", "call");
+          this.dealer.call(session, msg, disclose || msg.options.disclose_me === true);
+        });
+      case T.REGISTER:
+        return this.#guard(session, T.REGISTER, msg.request, () => {
+          const match = matchOption(msg.options, "REGISTER");
+          this.#checkUri(session, msg.procedure, match, "register");
+          const reg = this.dealer.register(session, msg.procedure, match, msg.options);
+          session.send({ type: T.REGISTERED, request: msg.request, registration: reg.id });
+        });
+      case T.UNREGISTER:
+        return this.#guard(session, T.UNREGISTER, msg.request, () => {
+          this.dealer.unregister(session, msg.registration);
+          session.send({ type: T.UNREGISTERED, request: msg.request });
+        });
+      case T.YIELD:
+        return this.dealer.yield(session, msg);
+      case T.ERROR:
+        if (msg.requestType !== T.INVOCATION) {
+          throw new ProtocolError(
+            `a client may send ERROR only for INVOCATION (68), not for ${
+              messageName(msg.requestType)
+            }`,
+          );
+        }
+        return this.dealer.error(session, msg);
+      case T.CANCEL:
+        return this.#guard(session, T.CALL, msg.request, () => this.dealer.cancel(session, msg));
+      case T.WELCOME:
+      case T.CHALLENGE:
+      case T.AUTHENTICATE:
+      case T.PUBLISHED:
+      case T.SUBSCRIBED:
+      case T.UNSUBSCRIBED:
+      case T.EVENT:
+      case T.RESULT:
+      case T.REGISTERED:
+      case T.UNREGISTERED:
+      case T.INVOCATION:
+      case T.INTERRUPT:
+      case T.HELLO:
+      case T.GOODBYE:
+      case T.ABORT:
+        throw new ProtocolError(`${messageName(msg.type)} is not a message a client may send here`);
+    }
+  }
+
+  /** Runs `fn`; a `WampError` it throws becomes an ERROR reply to the request. */
+  #guard(session: Session, requestType: number, request: number, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      if (!(e instanceof WampError)) throw e;
+      session.sendError(requestType, request, e.uri, e.payloadArgs(), e.kwargs);
+    }
+  }
+
+  /**
+   * Validates `uri` for `match`, refuses reserved `wamp.*` URIs for publish/register by
+   * non-trusted sessions, and checks the permission.
+   * @throws {WampError} `invalid_uri` or `not_authorized`.
+   */
+  #checkUri(
+    session: Session,
+    uri: string,
+    match: MatchPolicy,
+    action: Action,
+  ): { disclose: boolean } {
+    const strict = this.#config.options.uri_check === "strict";
+    if (!isValidUri(uri, match, strict)) {
+      throw new WampError(Uri.INVALID_URI, `"${uri}" is not a valid ${match} URI`);
+    }
+    if (
+      (action === "publish" || action === "register") && session.authrole !== TRUSTED_ROLE &&
+      isReservedUri(uri)
+    ) {
+      throw new WampError(
+        Uri.INVALID_URI,
+        `"${uri}" is reserved: clients may not ${action} wamp.* URIs`,
+      );
+    }
+    const decision = this.authorize(session, uri, action);
+    if (!decision.allowed) {
+      throw new WampError(
+        Uri.NOT_AUTHORIZED,
+        `session is not authorized to ${action} "${uri}" (role "${session.authrole}")`,
+      );
+    }
+    return decision;
+  }
+
+  #publish(session: Session, msg: Message & { type: typeof T.PUBLISH }): void {
+    const ack = msg.options.acknowledge === true;
+    try {
+      const { disclose } = this.#checkUri(session, msg.topic, "exact", "publish");
+      const publication = this.broker.publish(
+        session,
+        msg,
+        disclose || msg.options.disclose_me === true,
+      );
+      if (ack) session.send({ type: T.PUBLISHED, request: msg.request, publication });
+    } catch (e) {
+      if (!(e instanceof WampError)) throw e;
+      if (ack) session.sendError(T.PUBLISH, msg.request, e.uri, e.payloadArgs(), e.kwargs);
+    }
+  }
+}

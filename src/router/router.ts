@@ -1,0 +1,256 @@
+/**
+ * The router: realm registry, HTTP/WebSocket handler, listeners, in-process sessions and
+ * shutdown.
+ *
+ * @module
+ */
+
+import { WampClient } from "../client.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { parseConfig } from "../config/config.ts";
+import type { RouterConfig, TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
+import { type Logger, silentLogger } from "../log.ts";
+import { linkedPeers } from "../transport/local.ts";
+import { upgrade } from "../transport/websocket.ts";
+import { freshId } from "../wamp/ids.ts";
+import type { Dict } from "../wamp/messages.ts";
+import { Uri } from "../wamp/uris.ts";
+import { Realm, TRUSTED_ROLE } from "./realm.ts";
+import { Session, type SessionHost } from "./session.ts";
+
+/** Options for creating a router. */
+export interface RouterOptions {
+  /** Where log lines go; default: nothing. */
+  logger?: Logger;
+  /** Time source; default: the system clock. */
+  clock?: Clock;
+}
+
+/** A listening transport. */
+export interface Listener {
+  /** The transport's config. */
+  readonly transport: TransportConfig;
+  /** The bound host and (actual) port. */
+  readonly hostname: string;
+  readonly port: number;
+  /** WebSocket URLs served (one per WAMP path; `ws://host:port/` for `websocket` transports). */
+  readonly urls: readonly string[];
+}
+
+/** Options for an in-process session. */
+export interface LocalSessionOptions {
+  /** Role of the session; default `trusted` (the embedding program is trusted). */
+  authrole?: string;
+  /** Authid; default `local-<n>`. */
+  authid?: string;
+}
+
+/** An HTTP handler as `Deno.serve` takes it. */
+export type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Response;
+
+const DEFAULT_ENDPOINT: WebSocketEndpointConfig = {
+  serializers: ["json", "msgpack", "cbor"],
+  auth: { anonymous: { role: "anonymous", authid: null } },
+  max_message_size: 16 * 1024 * 1024,
+};
+
+/** A WAMP router. */
+export class Router implements SessionHost {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly #realms = new Map<string, Realm>();
+  readonly #sessions = new Map<number, Session>();
+  readonly #connections = new Set<Session>();
+  readonly #servers: Deno.HttpServer[] = [];
+  readonly #ready: Promise<void>;
+  #localCount = 0;
+  #closed = false;
+  readonly config: RouterConfig;
+
+  constructor(config: RouterConfig, options: RouterOptions = {}) {
+    this.config = config;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    for (const rc of config.realms) {
+      this.#realms.set(rc.name, new Realm(rc, this.clock, this.logger));
+    }
+    this.#ready = Promise.all(
+      [...this.#realms.values()].map(async (realm) => {
+        const service = this.#connectLocal(realm.name, {
+          authrole: TRUSTED_ROLE,
+          authid: `switchboard-service-${realm.name}`,
+        }, true);
+        await service.join(realm.name);
+        await realm.attachService(service);
+      }),
+    ).then(() => {});
+  }
+
+  /** Resolves when every realm's service session is up (meta API registered). */
+  get ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  // ---- SessionHost -------------------------------------------------------------------
+
+  realm(name: string): Realm | undefined {
+    return this.#realms.get(name);
+  }
+
+  newSessionId(): number {
+    return freshId(this.#sessions);
+  }
+
+  track(session: Session, joined: boolean): void {
+    if (joined) this.#sessions.set(session.id, session);
+    else this.#sessions.delete(session.id);
+  }
+
+  /** Names of the realms. */
+  get realmNames(): string[] {
+    return [...this.#realms.keys()];
+  }
+
+  /** Number of joined sessions across realms (the router's own service sessions excluded). */
+  get sessionCount(): number {
+    let n = 0;
+    for (const s of this.#sessions.values()) if (!s.internal) n++;
+    return n;
+  }
+
+  // ---- HTTP --------------------------------------------------------------------------
+
+  /**
+   * The HTTP handler for a transport (default: the first configured transport, or a
+   * `websocket` endpoint on any path with all serializers and anonymous auth when the config
+   * has none). Mount it in any `Deno.serve`.
+   */
+  handler(transport: TransportConfig | null = this.config.transports[0] ?? null): Handler {
+    return (req, info) => {
+      let endpoint: WebSocketEndpointConfig | undefined;
+      if (!transport) endpoint = DEFAULT_ENDPOINT;
+      else if (transport.type === "websocket") endpoint = transport.websocket ?? DEFAULT_ENDPOINT;
+      else {
+        const path = new URL(req.url).pathname.replace(/^\/+|\/+$/g, "");
+        endpoint = transport.paths.get(path);
+      }
+      if (!endpoint) {
+        return new Response("Not found\n", {
+          status: 404,
+          headers: { "content-type": "text/plain" },
+        });
+      }
+      if (this.#closed) {
+        return new Response("Router is shutting down\n", { status: 503 });
+      }
+      const addr = info?.remoteAddr;
+      const remote = addr && addr.transport === "tcp"
+        ? `tcp4:${addr.hostname}:${addr.port}`
+        : "unknown";
+      const result = upgrade(req, endpoint, remote, this.logger);
+      if (!result.ok) return result.response;
+      const session = new Session(result.peer, { anonymous: endpoint.auth.anonymous }, this);
+      result.peer.attach({
+        receive: (m, b) => session.receive(m, b),
+        protocolViolation: (r) => session.protocolViolation(r),
+        transportClosed: () => {
+          session.transportClosed();
+          this.#connections.delete(session);
+        },
+      });
+      this.#connections.add(session);
+      return result.response;
+    };
+  }
+
+  /** Starts a listener for every configured transport. */
+  async serve(): Promise<Listener[]> {
+    const listeners: Listener[] = [];
+    for (const t of this.config.transports) {
+      const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
+      const server = Deno.serve({
+        hostname: t.endpoint.host,
+        port: t.endpoint.port,
+        onListen: (addr) => resolve(addr as Deno.NetAddr),
+      }, this.handler(t));
+      this.#servers.push(server);
+      const addr = await promise;
+      const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+      const urls = t.type === "websocket"
+        ? [`ws://${host}:${addr.port}/`]
+        : [...t.paths.keys()].map((p) => `ws://${host}:${addr.port}/${p}`);
+      listeners.push({ transport: t, hostname: addr.hostname, port: addr.port, urls });
+    }
+    await this.#ready;
+    return listeners;
+  }
+
+  // ---- in-process sessions -----------------------------------------------------------
+
+  #connectLocal(realm: string, options: LocalSessionOptions, internal: boolean): WampClient {
+    const { peer, link, connect } = linkedPeers();
+    const authrole = options.authrole ?? TRUSTED_ROLE;
+    const authid = options.authid ?? `local-${++this.#localCount}`;
+    const session = new Session(peer, { anonymous: null, fixed: { authid, authrole } }, this);
+    session.internal = internal || authrole === TRUSTED_ROLE;
+    const client = new WampClient(link);
+    connect(session, client);
+    this.#connections.add(session);
+    client.onClose = () => this.#connections.delete(session);
+    void realm;
+    return client;
+  }
+
+  /**
+   * Opens an in-process session on `realm`: a full WAMP client without a socket.
+   * @throws {WampError} `wamp.error.no_such_realm` (rejects) for unknown realms.
+   */
+  async session(
+    realm: string,
+    options: LocalSessionOptions = {},
+    details: Dict = {},
+  ): Promise<WampClient> {
+    await this.#ready;
+    const client = this.#connectLocal(realm, options, false);
+    await client.join(realm, details);
+    return client;
+  }
+
+  // ---- shutdown ----------------------------------------------------------------------
+
+  /**
+   * Ends every session with GOODBYE `wamp.close.system_shutdown`, waits briefly for the
+   * clients' GOODBYE replies, closes every transport and stops the listeners.
+   */
+  async close(graceMs = 1000): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const realm of this.#realms.values()) {
+      realm.closeAll(Uri.SYSTEM_SHUTDOWN, "the router is shutting down");
+    }
+    const deadline = this.clock.nowMs() + graceMs;
+    while (
+      this.clock.nowMs() < deadline &&
+      [...this.#connections].some((s) => !s.internal && !s.closed && s.state !== "closed")
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const s of [...this.#connections]) s.close();
+    this.#connections.clear();
+    await Promise.all(this.#servers.map((s) => s.shutdown()));
+    this.#servers.length = 0;
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Creates a router from a Crossbar-shaped node config object, validated exactly like a config
+ * file. Throws `ConfigError` naming the offending key.
+ */
+export function createRouter(config: unknown, options: RouterOptions = {}): Router {
+  return new Router(parseConfig(config), options);
+}

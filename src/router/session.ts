@@ -1,0 +1,341 @@
+/**
+ * One connection's WAMP state machine: closed → established → shutting_down → closed.
+ * It authenticates HELLO, hands every message of an established session to its realm, and
+ * turns protocol violations into ABORT `wamp.error.protocol_violation` plus a close.
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import type { AnonymousAuthConfig } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import { SessionMeter } from "../stats/session_stats.ts";
+import type { StatsTracker } from "../stats/session_stats.ts";
+import type { EncodeCache, Peer, PeerHandler } from "../transport/peer.ts";
+import { isDict } from "../wamp/codec.ts";
+import { ProtocolError } from "../wamp/errors.ts";
+import { SequentialIds, serialNumber } from "../wamp/ids.ts";
+import { messageName, MessageType as T } from "../wamp/message_type.ts";
+import type { Args, Dict, Hello, Kwargs, Message } from "../wamp/messages.ts";
+import { Uri } from "../wamp/uris.ts";
+import type { PendingCall, Registration } from "./dealer.ts";
+import type { Subscription } from "./broker.ts";
+import type { Realm } from "./realm.ts";
+
+/** Lifecycle of a session on its connection. */
+export type SessionState = "closed" | "established" | "shutting_down";
+
+/** What a session needs from the router that owns it. */
+export interface SessionHost {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The realm called `name`, if the router has it. */
+  realm(name: string): Realm | undefined;
+  /** A fresh global session id, unique among the router's sessions. */
+  newSessionId(): number;
+  /** Called when a session joins (`true`) or leaves (`false`) any realm. */
+  track(session: Session, joined: boolean): void;
+}
+
+/** How a connection may authenticate. */
+export interface AuthPolicy {
+  /** Anonymous authentication, or null when the endpoint does not offer it. */
+  readonly anonymous: AnonymousAuthConfig | null;
+  /** For in-process sessions only: the identity to take without negotiation. */
+  readonly fixed?: { readonly authid: string; readonly authrole: string } | null;
+}
+
+/** Details of a session as the session meta API reports them. */
+export interface SessionDetails {
+  session: number;
+  realm: string;
+  authid: string;
+  authrole: string;
+  authmethod: string;
+  authprovider: string;
+  authextra: Dict;
+  serializer: string;
+  transport: Dict;
+}
+
+const CLIENT_ROLES = ["publisher", "subscriber", "caller", "callee"];
+
+let quietCounting = false;
+
+/**
+ * Runs `fn` with statistics triggers suspended: messages sent meanwhile are counted, but do
+ * not fire a stats publication by themselves (used while delivering `wamp.session.on_stats`).
+ */
+export function withoutStatsTriggers(fn: () => void): void {
+  const outer = quietCounting;
+  quietCounting = true;
+  try {
+    fn();
+  } finally {
+    quietCounting = outer;
+  }
+}
+
+/** A connection and the WAMP session it carries. */
+export class Session implements PeerHandler {
+  /** The WAMP session id while joined, else 0. */
+  id = 0;
+  state: SessionState = "closed";
+  realm: Realm | null = null;
+  authid = "";
+  authrole = "";
+  authmethod = "";
+  authprovider = "";
+  authextra: Dict = {};
+  /** `HELLO.Details.roles` of the client. */
+  clientRoles: Dict = {};
+  /** Per-connection counters fed at the serializer boundary; null for in-process sessions. */
+  readonly meter: SessionMeter | null;
+  /** The session's statistics tracker while joined to a realm with `stats`. */
+  stats: StatsTracker | null = null;
+  /** True for the router's own service sessions (hidden from the session meta API). */
+  internal = false;
+
+  /** Subscriptions this session holds (maintained by the broker). */
+  readonly subscriptions: Set<Subscription> = new Set();
+  /** Registrations this session holds (maintained by the dealer). */
+  readonly registrations: Set<Registration> = new Set();
+  /** Calls this session made that are still open, by CALL request id (dealer). */
+  readonly callsAsCaller: Map<number, PendingCall> = new Map();
+  /** Invocations sent to this session that are still open, by INVOCATION id (dealer). */
+  readonly callsAsCallee: Map<number, PendingCall> = new Map();
+  /** Router → callee INVOCATION ids (session scope). */
+  readonly invocationIds: SequentialIds = new SequentialIds();
+
+  #closed = false;
+
+  constructor(
+    readonly peer: Peer,
+    readonly auth: AuthPolicy,
+    readonly host: SessionHost,
+  ) {
+    this.meter = peer.serializer ? new SessionMeter(host.clock, peer.serializer.name) : null;
+  }
+
+  /** The serializer's name, or `local` for in-process sessions. */
+  get serializerName(): string {
+    return this.peer.serializer?.name ?? "local";
+  }
+
+  /** True when the client announced `feature` for `role` in HELLO. */
+  hasFeature(role: string, feature: string): boolean {
+    const r = this.clientRoles[role];
+    if (!isDict(r)) return false;
+    const f = r.features;
+    return isDict(f) && f[feature] === true;
+  }
+
+  /** The session's details for the meta API. */
+  details(): SessionDetails {
+    return {
+      session: this.id,
+      realm: this.realm?.name ?? "",
+      authid: this.authid,
+      authrole: this.authrole,
+      authmethod: this.authmethod,
+      authprovider: this.authprovider,
+      authextra: this.authextra,
+      serializer: this.serializerName,
+      transport: { ...this.peer.details },
+    };
+  }
+
+  /** Sends a message, counting it at the serializer boundary. Returns false if it was not sent. */
+  send(message: Message, cache?: EncodeCache): boolean {
+    const bytes = this.peer.send(message, cache);
+    if (bytes < 0) return false;
+    const meter = this.meter;
+    if (bytes > 0 && meter) {
+      if (quietCounting && meter.onCounted) {
+        const hook = meter.onCounted;
+        meter.onCounted = null;
+        meter.count(bytes);
+        meter.onCounted = hook;
+      } else {
+        meter.count(bytes);
+      }
+    }
+    return true;
+  }
+
+  /** Sends ERROR for a request of this session. */
+  sendError(requestType: number, request: number, error: string, args?: Args, kwargs?: Kwargs) {
+    const msg: Message = { type: T.ERROR, requestType, request, details: {}, error };
+    if (args) msg.args = args;
+    if (kwargs) msg.kwargs = kwargs;
+    this.send(msg);
+  }
+
+  // ---- PeerHandler -------------------------------------------------------------------
+
+  receive(message: Message, bytes: number): void {
+    if (this.#closed) return;
+    if (bytes > 0 && this.meter) {
+      if (message.type === T.HELLO && this.state === "closed") {
+        const stats = this.host.realm(message.realm)?.config.stats;
+        if (stats) this.meter.setRatedMessageSize(stats.rated_message_size);
+      }
+      this.meter.count(bytes);
+    }
+    try {
+      this.#dispatch(message);
+    } catch (e) {
+      if (e instanceof ProtocolError) this.protocolViolation(e.message);
+      else throw e;
+    }
+  }
+
+  protocolViolation(reason: string): void {
+    if (this.#closed) return;
+    this.host.logger.warn("protocol violation", { session: this.id, reason });
+    this.abort(Uri.PROTOCOL_VIOLATION, reason);
+  }
+
+  transportClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#leaveRealm();
+    this.state = "closed";
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------
+
+  /** Sends ABORT, ends the session and closes the transport. */
+  abort(reason: string, message: string): void {
+    if (this.#closed) return;
+    this.send({ type: T.ABORT, details: { message }, reason });
+    this.#leaveRealm();
+    this.state = "closed";
+    this.#closed = true;
+    this.peer.close(1000, reason.slice(0, 120));
+  }
+
+  /**
+   * Router-initiated end of the session (kill, realm close, shutdown): GOODBYE with `reason`,
+   * then the session leaves its realm at once and waits for the client's GOODBYE.
+   */
+  goodbye(reason: string, message?: string): void {
+    if (this.#closed || this.state !== "established") return;
+    this.send({ type: T.GOODBYE, details: message ? { message } : {}, reason });
+    this.state = "shutting_down";
+    this.#leaveRealm();
+  }
+
+  /** Closes the transport without any WAMP message. */
+  close(): void {
+    if (this.#closed) return;
+    this.transportClosed();
+    this.peer.close(1000, "closed");
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #dispatch(msg: Message): void {
+    switch (this.state) {
+      case "closed":
+        if (msg.type === T.HELLO) return this.#hello(msg);
+        if (msg.type === T.ABORT) return this.close();
+        throw new ProtocolError(`${messageName(msg.type)} received before HELLO`);
+      case "established":
+        switch (msg.type) {
+          case T.HELLO:
+            throw new ProtocolError("HELLO received on an established session");
+          case T.GOODBYE:
+            this.send({ type: T.GOODBYE, details: {}, reason: Uri.GOODBYE_AND_OUT });
+            this.#leaveRealm();
+            this.state = "closed";
+            return;
+          case T.ABORT:
+            this.#leaveRealm();
+            return this.close();
+          default:
+            return this.realm!.dispatch(this, msg);
+        }
+      case "shutting_down":
+        // We sent GOODBYE; the client's GOODBYE completes the closing handshake.
+        if (msg.type === T.GOODBYE || msg.type === T.ABORT) this.state = "closed";
+        return;
+    }
+  }
+
+  #hello(msg: Hello): void {
+    const roles = msg.details.roles;
+    if (!isDict(roles) || !CLIENT_ROLES.some((r) => isDict(roles[r]))) {
+      throw new ProtocolError(
+        "HELLO.Details.roles must announce at least one of publisher, subscriber, caller, callee",
+      );
+    }
+    const realm = this.host.realm(msg.realm);
+    if (!realm) {
+      this.abort(Uri.NO_SUCH_REALM, `no realm named "${msg.realm}" exists on this router`);
+      return;
+    }
+    const methods = msg.details.authmethods ?? ["anonymous"];
+    if (!Array.isArray(methods) || methods.some((m) => typeof m !== "string")) {
+      throw new ProtocolError("HELLO.Details.authmethods must be a list of strings");
+    }
+    if (this.auth.fixed) {
+      this.authid = this.auth.fixed.authid;
+      this.authrole = this.auth.fixed.authrole;
+      this.authmethod = "trusted";
+      this.authprovider = "programcode";
+    } else if (this.auth.anonymous && methods.includes("anonymous")) {
+      this.authid = this.auth.anonymous.authid ?? serialNumber();
+      this.authrole = this.auth.anonymous.role;
+      this.authmethod = "anonymous";
+      this.authprovider = "static";
+    } else {
+      this.abort(
+        Uri.NO_AUTH_METHOD,
+        `none of the offered authentication methods (${methods.join(", ")}) is available; ` +
+          `this transport offers: ${this.auth.anonymous ? "anonymous" : "none"}`,
+      );
+      return;
+    }
+    if (!realm.hasRole(this.authrole)) {
+      this.abort(
+        Uri.NO_SUCH_ROLE,
+        `role "${this.authrole}" is not defined on realm "${realm.name}"`,
+      );
+      return;
+    }
+    this.authextra = {};
+    this.clientRoles = roles;
+    this.id = this.host.newSessionId();
+    this.realm = realm;
+    this.state = "established";
+    this.meter?.beginSession();
+    this.send({
+      type: T.WELCOME,
+      session: this.id,
+      details: {
+        realm: realm.name,
+        authid: this.authid,
+        authrole: this.authrole,
+        authmethod: this.authmethod,
+        authprovider: this.authprovider,
+        authextra: this.authextra,
+        roles: realm.routerRoles(),
+        agent: "Switchboard",
+      },
+    });
+    this.host.track(this, true);
+    realm.join(this);
+  }
+
+  #leaveRealm(): void {
+    const realm = this.realm;
+    if (!realm) return;
+    this.realm = null;
+    realm.leave(this);
+    this.host.track(this, false);
+    this.id = 0;
+  }
+}

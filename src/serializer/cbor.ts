@@ -1,0 +1,172 @@
+/**
+ * CBOR serializer (`wamp.2.cbor`, RawSocket serializer id 3).
+ *
+ * MEASUREMENTS_PLACEHOLDER
+ *
+ * @module
+ */
+
+import { Decoder, type Options as CborOptions } from "cbor-x/decode";
+import { Encoder } from "cbor-x/encode";
+import { utf8ByteLength } from "./json.ts";
+import { type Payload, SerializationError, type Serializer } from "./serializer.ts";
+
+const TWO_53 = 2 ** 53;
+const BIG_TWO_53 = 2n ** 53n;
+
+/**
+ * Returns `value` prepared for `cbor-x`, copying containers only where something changes:
+ * - integers that need 64 bits become `bigint`, which cbor-x writes as major type 0/1 with
+ *   an 8-byte argument (a large `number` would be written as a float64);
+ * - `undefined` follows JSON: left out of objects, `null` in arrays (CBOR `undefined` is
+ *   not part of the WAMP data model).
+ */
+function prepareForEncoding(value: unknown): unknown {
+  if (typeof value === "number") {
+    // cbor-x writes integers in [-2^32, 2^32) itself in the smallest int format.
+    if (
+      (value > 0xffffffff || value < -0x100000000) && value <= TWO_53 && value >= -TWO_53 &&
+      Number.isInteger(value)
+    ) {
+      return BigInt(value);
+    }
+    return value;
+  }
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const prepared = item === undefined ? null : prepareForEncoding(item);
+      if (prepared !== item) {
+        copy ??= value.slice();
+        copy[i] = prepared;
+      }
+    }
+    return copy ?? value;
+  }
+  if (ArrayBuffer.isView(value)) return value;
+  const record = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | undefined;
+  for (const key in record) {
+    const item = record[key];
+    if (item === undefined) {
+      copy ??= { ...record };
+      delete copy[key];
+      continue;
+    }
+    const prepared = prepareForEncoding(item);
+    if (prepared !== item) {
+      copy ??= { ...record };
+      copy[key] = prepared;
+    }
+  }
+  return copy ?? value;
+}
+
+/** Name of a value's class for error messages. */
+function kindOf(value: object): string {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (typeof prototype === "object" && prototype !== null && "constructor" in prototype) {
+    const constructor: unknown = prototype.constructor;
+    if (typeof constructor === "function" && constructor.name !== "") return constructor.name;
+  }
+  return "object";
+}
+
+/**
+ * Brings a freshly decoded value into the WAMP data model, in place:
+ * - integers within ±2^53 that cbor-x returned as `bigint` (every 8-byte argument) become
+ *   `number`;
+ * - byte strings become plain `Uint8Array` (cbor-x may return a `Buffer`);
+ * - anything else that is not a plain object or array (a tagged date, set, Map, typed array
+ *   other than bytes, or an unknown tag) is rejected with `SerializationError`.
+ */
+function normalizeDecoded(value: unknown): unknown {
+  if (typeof value === "bigint") {
+    return value <= BIG_TWO_53 && value >= -BIG_TWO_53 ? Number(value) : value;
+  }
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (typeof item === "object" || typeof item === "bigint") value[i] = normalizeDecoded(item);
+    }
+    return value;
+  }
+  if (value instanceof Uint8Array) {
+    return value.constructor === Uint8Array
+      ? value
+      : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  }
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) {
+    throw new SerializationError(
+      `unsupported CBOR item (decodes to ${kindOf(value)}): WAMP carries only JSON-like values, ` +
+        "byte strings and integers",
+    );
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    const item = record[key];
+    if (typeof item === "object" || typeof item === "bigint") record[key] = normalizeDecoded(item);
+  }
+  return value;
+}
+
+/**
+ * cbor-x options: plain maps with definite (preferred) lengths, byte strings untagged, no
+ * records or structured cloning. Decoded maps become plain objects and byte strings are
+ * copied out of the payload.
+ */
+const options: CborOptions = {
+  useRecords: false,
+  mapsAsObjects: true,
+  variableMapSize: true,
+  tagUint8Array: false,
+  copyBuffers: true,
+};
+const encoder = new Encoder(options);
+const decoder = new Decoder(options);
+
+/** Readable text of an unknown thrown value. */
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The WAMP CBOR serializer: binary payloads, index 2. */
+export const cborSerializer: Serializer = Object.freeze<Serializer>({
+  name: "cbor",
+  subprotocol: "wamp.2.cbor",
+  rawSocketId: 3,
+  binary: true,
+  index: 2,
+  encode(message: readonly unknown[]): Payload {
+    let encoded: Uint8Array;
+    try {
+      encoded = encoder.encode(prepareForEncoding(message));
+    } catch (error) {
+      throw new SerializationError(`cannot encode message as CBOR: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+    // cbor-x hands out views of its own slab as `Buffer`; expose a plain Uint8Array view.
+    return new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+  },
+  decode(payload: Payload): unknown {
+    if (typeof payload === "string") {
+      throw new SerializationError(
+        "CBOR payload must be binary (a binary frame), but text was received",
+      );
+    }
+    try {
+      return normalizeDecoded(decoder.decode(payload));
+    } catch (error) {
+      if (error instanceof SerializationError) throw error;
+      throw new SerializationError(`invalid CBOR payload: ${describe(error)}`, { cause: error });
+    }
+  },
+  byteLength(payload: Payload): number {
+    return typeof payload === "string" ? utf8ByteLength(payload) : payload.byteLength;
+  },
+});

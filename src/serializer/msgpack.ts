@@ -1,0 +1,180 @@
+/**
+ * MessagePack serializer (`wamp.2.msgpack`, RawSocket serializer id 2).
+ *
+ * MEASUREMENTS_PLACEHOLDER
+ *
+ * @module
+ */
+
+import { Encoder } from "@msgpack/msgpack";
+import { type Options as UnpackrOptions, Unpackr } from "msgpackr/unpack";
+import { utf8ByteLength } from "./json.ts";
+import { type Payload, SerializationError, type Serializer } from "./serializer.ts";
+
+const TWO_53 = 2 ** 53;
+const UINT64_END = 2n ** 64n;
+const INT64_MIN = -(2n ** 63n);
+
+/**
+ * True when `value` holds a `bigint`, or the integer ±2^53, anywhere: the only values the
+ * fast encoder would get wrong (it rejects `bigint` and writes ±2^53, not a safe integer,
+ * as float64). Every other integer it writes in the smallest int format, up to uint64.
+ */
+function needsBigIntEncoder(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) {
+    return typeof value === "bigint" || value === TWO_53 || value === -TWO_53;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (needsBigIntEncoder(value[i])) return true;
+    }
+    return false;
+  }
+  if (ArrayBuffer.isView(value)) return false;
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (needsBigIntEncoder(record[key])) return true;
+  }
+  return false;
+}
+
+/**
+ * Returns `value` for the `bigint` encoder: every integer that needs 64 bits is turned into
+ * a `bigint` (that encoder writes `bigint` as uint64/int64, but a large `number` as float64).
+ * Containers are copied only where something changed; the input is never modified.
+ * Throws `SerializationError` for a `bigint` outside the 64-bit range.
+ */
+function widenIntegers(value: unknown): unknown {
+  if (typeof value === "number") {
+    // The encoder writes integers in [-2^31, 2^32) itself in the smallest int format.
+    if (
+      (value > 0xffffffff || value < -0x80000000) && value <= TWO_53 && value >= -TWO_53 &&
+      Number.isInteger(value)
+    ) {
+      return BigInt(value);
+    }
+    return value;
+  }
+  if (typeof value !== "object" || value === null) {
+    if (typeof value === "bigint" && (value >= UINT64_END || value < INT64_MIN)) {
+      throw new SerializationError(`integer ${value} does not fit in a MessagePack 64-bit int`);
+    }
+    return value;
+  }
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      const widened = widenIntegers(item);
+      if (widened !== item) {
+        copy ??= value.slice();
+        copy[i] = widened;
+      }
+    }
+    return copy ?? value;
+  }
+  if (ArrayBuffer.isView(value)) return value;
+  const record = value as Record<string, unknown>;
+  let copy: Record<string, unknown> | undefined;
+  for (const key in record) {
+    const item = record[key];
+    const widened = widenIntegers(item);
+    if (widened !== item) {
+      copy ??= { ...record };
+      copy[key] = widened;
+    }
+  }
+  return copy ?? value;
+}
+
+/** Size of the shared buffers that small encoded payloads are copied into. */
+const SLAB_SIZE = 64 * 1024;
+/** Payloads larger than this get a buffer of their own. */
+const SLAB_MAX_PAYLOAD = 8 * 1024;
+let slab = new Uint8Array(SLAB_SIZE);
+let slabOffset = 0;
+
+/**
+ * Copies the encoder's (reused) output into a slab and returns a view of it.
+ *
+ * A fresh `ArrayBuffer` per message is expensive in V8 (every buffer over 64 bytes gets an
+ * external backing store); one slab per 64 KiB of output is not. The returned array may share
+ * its `buffer` with other payloads, so consumers must honour `byteOffset` / `byteLength`.
+ */
+function copyOut(view: Uint8Array): Uint8Array {
+  const length = view.length;
+  if (length > SLAB_MAX_PAYLOAD) return view.slice();
+  if (slabOffset + length > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    slabOffset = 0;
+  }
+  const out = slab.subarray(slabOffset, slabOffset + length);
+  out.set(view);
+  slabOffset = (slabOffset + length + 7) & ~7;
+  return out;
+}
+
+/** Shared by both encoders: like JSON, an `undefined` property is left out (items become nil). */
+const encoderOptions = { ignoreUndefined: true, maxDepth: 1000 } as const;
+/** Fast path: writes safe integers in the smallest int format (uint64/int64 past 32 bits). */
+const encoder = new Encoder(encoderOptions);
+/** Slow path, for messages with a `bigint`: writes `bigint` as uint64/int64. */
+const bigIntEncoder = new Encoder({ ...encoderOptions, useBigInt64: true });
+
+/**
+ * `msgpackr` decodes uint64/int64 within ±2^53 as `number` and beyond as `bigint`
+ * (`int64AsType: "auto"`, which its type declarations do not list yet). Maps become plain
+ * objects, `bin` a copied `Uint8Array`; records are off.
+ */
+const unpackr = new Unpackr(
+  {
+    useRecords: false,
+    mapsAsObjects: true,
+    copyBuffers: true,
+    int64AsType: "auto",
+  } as unknown as UnpackrOptions,
+);
+
+/** Readable text of an unknown thrown value. */
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The WAMP MessagePack serializer: binary payloads, index 1. */
+export const msgpackSerializer: Serializer = Object.freeze<Serializer>({
+  name: "msgpack",
+  subprotocol: "wamp.2.msgpack",
+  rawSocketId: 2,
+  binary: true,
+  index: 1,
+  encode(message: readonly unknown[]): Payload {
+    try {
+      const encoded = needsBigIntEncoder(message)
+        ? bigIntEncoder.encodeSharedRef(widenIntegers(message))
+        : encoder.encodeSharedRef(message);
+      return copyOut(encoded);
+    } catch (error) {
+      if (error instanceof SerializationError) throw error;
+      throw new SerializationError(`cannot encode message as MessagePack: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+  },
+  decode(payload: Payload): unknown {
+    if (typeof payload === "string") {
+      throw new SerializationError(
+        "MessagePack payload must be binary (a binary frame), but text was received",
+      );
+    }
+    try {
+      return unpackr.unpack(payload);
+    } catch (error) {
+      throw new SerializationError(`invalid MessagePack payload: ${describe(error)}`, {
+        cause: error,
+      });
+    }
+  },
+  byteLength(payload: Payload): number {
+    return typeof payload === "string" ? utf8ByteLength(payload) : payload.byteLength;
+  },
+});

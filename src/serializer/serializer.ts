@@ -1,0 +1,41 @@
+/**
+ * The one small interface every WAMP serializer implements.
+ *
+ * A serializer turns a WAMP message array into a WebSocket/RawSocket payload and back.
+ * JSON produces text (`string`, sent as a text frame); MessagePack and CBOR produce bytes
+ * (`Uint8Array`, sent as binary frames). Integers up to 2^53 decode as `number`, larger
+ * ones as `bigint`; binary values are `Uint8Array` on every serializer.
+ *
+ * @module
+ */
+
+/** Name of a serializer as used in config files and in stats (`stats.serializer`). */
+export type SerializerName = "json" | "msgpack" | "cbor";
+
+/** An encoded WAMP message: text for JSON, bytes for binary serializers. */
+export type Payload = string | Uint8Array;
+
+/** Encodes and decodes whole WAMP messages. */
+export interface Serializer {
+  /** Short name: `json`, `msgpack` or `cbor`. */
+  readonly name: SerializerName;
+  /** WebSocket subprotocol, e.g. `wamp.2.json`. */
+  readonly subprotocol: string;
+  /** RawSocket serializer id (JSON 1, MessagePack 2, CBOR 3). */
+  readonly rawSocketId: number;
+  /** True when payloads are bytes (binary frames), false for text (JSON). */
+  readonly binary: boolean;
+  /** Small dense index (0, 1, 2) so callers can cache encodings in an array. */
+  readonly index: number;
+  /** Encodes a message array. Throws `SerializationError` on values it cannot encode. */
+  encode(message: readonly unknown[]): Payload;
+  /** Decodes one payload. Throws `SerializationError` on malformed input or a wrong payload kind. */
+  decode(payload: Payload): unknown;
+  /** Size in bytes of an encoded payload (UTF-8 length for text). Must not allocate. */
+  byteLength(payload: Payload): number;
+}
+
+/** Raised when a payload cannot be decoded or a value cannot be encoded. */
+export class SerializationError extends Error {
+  override name = "SerializationError";
+}

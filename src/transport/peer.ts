@@ -1,0 +1,54 @@
+/**
+ * The tiny interface between a session and whatever carries its messages (a WebSocket, or an
+ * in-process link for embedded clients and the router's own service session).
+ *
+ * @module
+ */
+
+import type { Payload, Serializer } from "../serializer/serializer.ts";
+import type { Message } from "../wamp/messages.ts";
+
+/**
+ * Encodings of one outgoing message, indexed by `Serializer.index`, so a message fanned out
+ * to many receivers is encoded once per serializer.
+ */
+export type EncodeCache = (Payload | undefined)[];
+
+/** What the session meta API reports about a transport (`transport` in session details). */
+export interface TransportDetails {
+  /** `websocket` or `local` (in-process). */
+  readonly type: string;
+  /** `tcp4:127.0.0.1:54321`, or `local` for in-process sessions. */
+  readonly peer: string;
+  /** WebSocket subprotocol, when there is one. */
+  readonly protocol?: string;
+  /** The HTTP path of the WebSocket request. */
+  readonly path?: string;
+}
+
+/** A transport as seen by a session. */
+export interface Peer {
+  /** The negotiated serializer; null for in-process peers, which pass messages as objects. */
+  readonly serializer: Serializer | null;
+  /** Details of the transport, for meta events. */
+  readonly details: TransportDetails;
+  /**
+   * Sends one message. Returns the serialized size in bytes (0 for in-process peers, which
+   * serialize nothing), or -1 when the transport is closed or the message could not be sent.
+   */
+  send(message: Message, cache?: EncodeCache): number;
+  /** Closes the transport. */
+  close(code?: number, reason?: string): void;
+  /** Bytes queued for sending and not yet written (0 where unknown). */
+  readonly bufferedAmount: number;
+}
+
+/** What a transport calls on the session it carries. */
+export interface PeerHandler {
+  /** A validated message arrived; `bytes` is its serialized size (0 for in-process). */
+  receive(message: Message, bytes: number): void;
+  /** The peer sent something that is not a valid WAMP message. */
+  protocolViolation(reason: string): void;
+  /** The transport is gone. */
+  transportClosed(): void;
+}

@@ -1,0 +1,32 @@
+/**
+ * Typed errors, each carrying its WAMP URI.
+ *
+ * @module
+ */
+
+import type { Args, Kwargs } from "./messages.ts";
+
+/** A protocol violation: the session is answered with ABORT `wamp.error.protocol_violation` and closed. */
+export class ProtocolError extends Error {
+  override name = "ProtocolError";
+  readonly uri = "wamp.error.protocol_violation";
+}
+
+/** An application-level error that becomes a WAMP ERROR message with `uri`. */
+export class WampError extends Error {
+  override name = "WampError";
+  constructor(
+    readonly uri: string,
+    message?: string,
+    readonly args?: Args,
+    readonly kwargs?: Kwargs,
+  ) {
+    super(message ?? uri);
+  }
+
+  /** The payload to put on the wire: explicit args, else the message text if one was given. */
+  payloadArgs(): Args | undefined {
+    if (this.args) return this.args;
+    return this.message !== this.uri ? [this.message] : undefined;
+  }
+}

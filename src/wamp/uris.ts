@@ -1,0 +1,126 @@
+/**
+ * WAMP URI checks (wamp-router-spec.md §4) and the reserved error / close URIs (§8).
+ *
+ * Pure functions, no I/O. The regular expressions are compiled once at module load.
+ *
+ * @module
+ */
+
+import type { MatchPolicy } from "../config/types.ts";
+
+/** Loose, non-empty components: exact URIs (PUBLISH topic, CALL procedure, exact SUBSCRIBE/REGISTER). */
+const LOOSE_NON_EMPTY = /^([^\s.#]+\.)*([^\s.#]+)$/;
+/** Loose, empty components allowed anywhere: wildcard patterns. */
+const LOOSE_EMPTY_ALLOWED = /^(([^\s.#]+\.)|\.)*([^\s.#]+)?$/;
+/** Loose, only the last component may be empty: prefix patterns. */
+const LOOSE_LAST_EMPTY = /^([^\s.#]+\.)*([^\s.#]*)$/;
+/** Strict (lower-case letters, digits, `_`), non-empty components. */
+const STRICT_NON_EMPTY = /^([0-9a-z_]+\.)*([0-9a-z_]+)$/;
+/** Strict, empty components allowed anywhere. */
+const STRICT_EMPTY_ALLOWED = /^(([0-9a-z_]+\.)|\.)*([0-9a-z_]+)?$/;
+/** Strict, only the last component may be empty. */
+const STRICT_LAST_EMPTY = /^([0-9a-z_]+\.)*([0-9a-z_]*)$/;
+
+/**
+ * Whether `uri` is well formed for the given match policy.
+ *
+ * - `exact`: every component non-empty (`a.b.c`).
+ * - `prefix`: only the last component may be empty (`a.b.` and `""` are valid).
+ * - `wildcard`: any component may be empty (`a..c`, `.b`, `""` are valid).
+ *
+ * Components never contain `.`, `#` or whitespace. With `strict` they consist only of
+ * `0-9`, `a-z` and `_`.
+ *
+ * @param uri the URI or pattern to check
+ * @param match the match policy the URI is used with
+ * @param strict `true` for the realm option `uri_check: "strict"`, `false` for `loose`
+ * @returns `true` when the URI is valid
+ */
+export function isValidUri(uri: string, match: MatchPolicy, strict: boolean): boolean {
+  switch (match) {
+    case "exact":
+      return (strict ? STRICT_NON_EMPTY : LOOSE_NON_EMPTY).test(uri);
+    case "prefix":
+      return (strict ? STRICT_LAST_EMPTY : LOOSE_LAST_EMPTY).test(uri);
+    case "wildcard":
+      return (strict ? STRICT_EMPTY_ALLOWED : LOOSE_EMPTY_ALLOWED).test(uri);
+  }
+}
+
+/**
+ * Whether the first component of `uri` is the reserved `wamp` (`wamp` or `wamp.…`).
+ *
+ * @param uri the URI to check
+ * @returns `true` for reserved URIs
+ */
+export function isReservedUri(uri: string): boolean {
+  return uri === "wamp" || uri.startsWith("wamp.");
+}
+
+/** WAMP error URIs (ERROR / ABORT reasons) and close URIs (GOODBYE / ABORT reasons). */
+export const Uri = {
+  /** Action denied by permissions. */
+  NOT_AUTHORIZED: "wamp.error.not_authorized",
+  /** Malformed URI, or a non-trusted publish/register on a reserved `wamp.*` URI. */
+  INVALID_URI: "wamp.error.invalid_uri",
+  /** CALL with no matching registration. */
+  NO_SUCH_PROCEDURE: "wamp.error.no_such_procedure",
+  /** REGISTER on an existing `single` registration. */
+  PROCEDURE_ALREADY_EXISTS: "wamp.error.procedure_already_exists",
+  /** REGISTER with an `invoke` policy different from the existing registration's. */
+  PROCEDURE_EXISTS_WITH_DIFFERENT_INVOCATION_POLICY:
+    "wamp.error.procedure_exists_with_different_invocation_policy",
+  /** UNREGISTER of an unknown or foreign registration; registration meta procedures. */
+  NO_SUCH_REGISTRATION: "wamp.error.no_such_registration",
+  /** UNSUBSCRIBE of an unknown or foreign subscription; subscription meta procedures. */
+  NO_SUCH_SUBSCRIPTION: "wamp.error.no_such_subscription",
+  /** Session meta procedures with an unknown session id. */
+  NO_SUCH_SESSION: "wamp.error.no_such_session",
+  /** Payload validation failure. */
+  INVALID_ARGUMENT: "wamp.error.invalid_argument",
+  /** Call canceled (CANCEL, callee gone, call timeout). */
+  CANCELED: "wamp.error.canceled",
+  /** Call timeout (spec). */
+  TIMEOUT: "wamp.error.timeout",
+  /** ABORT reason for protocol errors. */
+  PROTOCOL_VIOLATION: "wamp.error.protocol_violation",
+  /** HELLO for an unknown realm. */
+  NO_SUCH_REALM: "wamp.error.no_such_realm",
+  /** Authenticated role not defined on the realm. */
+  NO_SUCH_ROLE: "wamp.error.no_such_role",
+  /** No authid could be assigned. */
+  NO_SUCH_PRINCIPAL: "wamp.error.no_such_principal",
+  /** None of the offered authmethods is configured. */
+  NO_AUTH_METHOD: "wamp.error.no_auth_method",
+  /** The authenticator itself failed. */
+  AUTHENTICATION_FAILED: "wamp.error.authentication_failed",
+  /** The authorizer itself failed. */
+  AUTHORIZATION_FAILED: "wamp.error.authorization_failed",
+  /** Message too big for the transport limit. */
+  PAYLOAD_SIZE_EXCEEDED: "wamp.error.payload_size_exceeded",
+  /** Feature used towards a peer that did not announce it. */
+  FEATURE_NOT_SUPPORTED: "wamp.error.feature_not_supported",
+  /** Option rejected by policy. */
+  OPTION_NOT_ALLOWED: "wamp.error.option_not_allowed",
+  /** `disclose_me` rejected by policy. */
+  OPTION_DISALLOWED_DISCLOSE_ME: "wamp.error.option_disallowed.disclose_me",
+  /** Bad testament scope (meta API). */
+  TESTAMENT_ERROR: "wamp.error.testament_error",
+  /** Event history not enabled (meta API). */
+  HISTORY_UNAVAILABLE: "wamp.error.history_unavailable",
+  /** Close reason: the router shuts down. */
+  SYSTEM_SHUTDOWN: "wamp.close.system_shutdown",
+  /** Close reason: the realm is closed. */
+  CLOSE_REALM: "wamp.close.close_realm",
+  /** GOODBYE reply reason. */
+  GOODBYE_AND_OUT: "wamp.close.goodbye_and_out",
+  /** Close reason: the session was killed (meta API). */
+  KILLED: "wamp.close.killed",
+  /** Normal close reason. */
+  NORMAL: "wamp.close.normal",
+  /** Close reason: logout. */
+  LOGOUT: "wamp.close.logout",
+} as const;
+
+/** Any of the URIs in {@link Uri}. */
+export type WampUri = typeof Uri[keyof typeof Uri];

@@ -1,0 +1,917 @@
+import assert from "node:assert/strict";
+import example from "../config.example.json" with { type: "json" };
+import { applyOverrides, ConfigError, loadConfigFile, parseConfig } from "../src/config/config.ts";
+import type { RouterConfig, WebSocketEndpointConfig } from "../src/config/types.ts";
+
+type Json = Record<string, unknown>;
+
+/** A minimal valid realm, with fields replaced or added by `extra`. */
+function realm(extra: Json = {}): Json {
+  return { name: "realm1", roles: [], ...extra };
+}
+
+/** A node config with one router worker holding `realms` and `transports`. */
+function node(realms: unknown[], transports: unknown[] = [], worker: Json = {}): Json {
+  return { version: 2, workers: [{ type: "router", realms, transports, ...worker }] };
+}
+
+/** A node config whose only realm has the given `stats`. */
+function withStats(stats: unknown): Json {
+  return node([realm({ stats })]);
+}
+
+/** A node config whose only realm has one role with the given permissions. */
+function withPermissions(permissions: unknown[]): Json {
+  return node([realm({ roles: [{ name: "user", permissions }] })]);
+}
+
+/** A node config with one transport. */
+function withTransport(transport: unknown): Json {
+  return node([realm()], [transport]);
+}
+
+const TCP = { type: "tcp", port: 9000 };
+
+/** Asserts that parsing `input` throws a ConfigError at `path` whose reason contains `reason`. */
+function assertConfigError(input: unknown, path: string, reason: string): ConfigError {
+  let caught: unknown;
+  try {
+    parseConfig(input);
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
+  assert.equal(caught.path, path);
+  assert.ok(
+    caught.reason.includes(reason),
+    `reason ${JSON.stringify(caught.reason)} lacks ${JSON.stringify(reason)}`,
+  );
+  assert.equal(caught.message, `${path}: ${caught.reason}`);
+  assert.equal(caught.name, "ConfigError");
+  return caught;
+}
+
+function onlyRealm(config: RouterConfig) {
+  assert.equal(config.realms.length, 1);
+  return config.realms[0];
+}
+
+const DEFAULT_ENDPOINT: WebSocketEndpointConfig = {
+  serializers: ["json", "msgpack", "cbor"],
+  auth: { anonymous: { role: "anonymous", authid: null } },
+  max_message_size: 16 * 1024 * 1024,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Valid configs
+
+Deno.test("config.example.json parses to the expected resolved config", () => {
+  const config = parseConfig(example);
+  assert.equal(config.realms.length, 1);
+  assert.deepEqual(config.realms[0], {
+    name: "realm1",
+    roles: [{
+      name: "anonymous",
+      permissions: [{
+        uri: "",
+        match: "prefix",
+        allow: { call: true, register: true, publish: true, subscribe: true },
+        disclose: { caller: false, publisher: false },
+        cache: true,
+      }],
+    }],
+    options: { uri_check: "loose", enable_meta_api: true },
+    stats: {
+      rated_message_size: 256,
+      trigger_after_rated_messages: 10,
+      trigger_after_duration: 0,
+      trigger_on_join: true,
+      trigger_on_leave: true,
+    },
+  });
+  assert.equal(config.transports.length, 1);
+  const web = config.transports[0];
+  assert.equal(web.type, "web");
+  assert.deepEqual(web.endpoint, { host: "127.0.0.1", port: 8080 });
+  assert.equal(web.websocket, null);
+  assert.deepEqual([...web.paths.keys()], ["ws"]);
+  assert.deepEqual(web.paths.get("ws"), DEFAULT_ENDPOINT);
+});
+
+Deno.test("a websocket transport parses with defaults and explicit values", () => {
+  const defaults = parseConfig(withTransport({ type: "websocket", id: "ws1", endpoint: TCP }));
+  assert.deepEqual(defaults.transports[0], {
+    type: "websocket",
+    endpoint: { host: "0.0.0.0", port: 9000 },
+    websocket: DEFAULT_ENDPOINT,
+    paths: new Map(),
+  });
+
+  const explicit = parseConfig(withTransport({
+    type: "websocket",
+    endpoint: { type: "tcp", port: 0, interface: "::1", version: 6 },
+    serializers: ["cbor", "json"],
+    auth: { anonymous: { type: "static", role: "guest", authid: "bob" } },
+    options: { max_message_size: 65536 },
+  }));
+  assert.deepEqual(explicit.transports[0], {
+    type: "websocket",
+    endpoint: { host: "::1", port: 0 },
+    websocket: {
+      serializers: ["cbor", "json"],
+      auth: { anonymous: { role: "guest", authid: "bob" } },
+      max_message_size: 65536,
+    },
+    paths: new Map(),
+  });
+});
+
+Deno.test("endpoint without interface listens on all interfaces (IPv6 with version 6)", () => {
+  const v6 = parseConfig(withTransport({
+    type: "websocket",
+    endpoint: { type: "tcp", port: 9000, version: 6 },
+  }));
+  assert.equal(v6.transports[0].endpoint.host, "::");
+  const v4 = parseConfig(withTransport({
+    type: "websocket",
+    endpoint: { type: "tcp", port: 9000, version: 4 },
+  }));
+  assert.equal(v4.transports[0].endpoint.host, "0.0.0.0");
+});
+
+Deno.test("anonymous auth without role gets role anonymous", () => {
+  const config = parseConfig(withTransport({
+    type: "websocket",
+    endpoint: TCP,
+    auth: { anonymous: { type: "static" } },
+  }));
+  assert.deepEqual(config.transports[0].websocket?.auth, {
+    anonymous: { role: "anonymous", authid: null },
+  });
+});
+
+Deno.test("a web transport maps several websocket paths, root as the empty string", () => {
+  const config = parseConfig(withTransport({
+    type: "web",
+    endpoint: TCP,
+    paths: {
+      "/": { type: "websocket" },
+      "ws-json": { type: "websocket", serializers: ["json"], options: { max_message_size: 1024 } },
+    },
+  }));
+  const paths = config.transports[0].paths;
+  assert.deepEqual([...paths.keys()], ["", "ws-json"]);
+  assert.deepEqual(paths.get(""), DEFAULT_ENDPOINT);
+  assert.deepEqual(paths.get("ws-json"), {
+    ...DEFAULT_ENDPOINT,
+    serializers: ["json"],
+    max_message_size: 1024,
+  });
+});
+
+Deno.test("version may be absent; transports may be absent (embedding)", () => {
+  const config = parseConfig({ workers: [{ type: "router", id: "r1", realms: [realm()] }] });
+  assert.deepEqual(config.transports, []);
+  assert.equal(onlyRealm(config).name, "realm1");
+});
+
+Deno.test("realm defaults: no roles, loose URIs, meta API on, no stats", () => {
+  const config = parseConfig(node([{ name: "com.example-realm@x_1" }]));
+  assert.deepEqual(onlyRealm(config), {
+    name: "com.example-realm@x_1",
+    roles: [],
+    options: { uri_check: "loose", enable_meta_api: true },
+    stats: null,
+  });
+});
+
+Deno.test("realm options are read", () => {
+  const config = parseConfig(
+    node([realm({ options: { uri_check: "strict", enable_meta_api: false } })]),
+  );
+  assert.deepEqual(onlyRealm(config).options, { uri_check: "strict", enable_meta_api: false });
+});
+
+Deno.test("stats {} gets every default", () => {
+  assert.deepEqual(onlyRealm(parseConfig(withStats({}))).stats, {
+    rated_message_size: 512,
+    trigger_after_rated_messages: 0,
+    trigger_after_duration: 0,
+    trigger_on_join: true,
+    trigger_on_leave: true,
+  });
+});
+
+Deno.test("absent stats resolve to null", () => {
+  assert.equal(onlyRealm(parseConfig(node([realm()]))).stats, null);
+});
+
+Deno.test("stats accept the bounds 1 and 2^30 and explicit false triggers", () => {
+  for (const size of [1, 2, 1024, 2 ** 30]) {
+    const stats = onlyRealm(parseConfig(withStats({ rated_message_size: size }))).stats;
+    assert.equal(stats?.rated_message_size, size);
+  }
+  const stats = onlyRealm(parseConfig(withStats({
+    trigger_after_rated_messages: 5,
+    trigger_after_duration: 60,
+    trigger_on_join: false,
+    trigger_on_leave: false,
+  }))).stats;
+  assert.deepEqual(stats, {
+    rated_message_size: 512,
+    trigger_after_rated_messages: 5,
+    trigger_after_duration: 60,
+    trigger_on_join: false,
+    trigger_on_leave: false,
+  });
+});
+
+Deno.test("permission defaults: allow and disclose false, cache false", () => {
+  const config = parseConfig(withPermissions([{ uri: "com.example.proc", match: "exact" }]));
+  assert.deepEqual(onlyRealm(config).roles[0].permissions[0], {
+    uri: "com.example.proc",
+    match: "exact",
+    allow: { call: false, register: false, publish: false, subscribe: false },
+    disclose: { caller: false, publisher: false },
+    cache: false,
+  });
+});
+
+Deno.test("starred permission URIs resolve to uri and match", async (t) => {
+  const cases: [string, string, string][] = [
+    ["com.example.topic", "com.example.topic", "exact"],
+    ["com.example.*", "com.example.", "prefix"],
+    ["*", "", "prefix"],
+    ["com.*.foo", "com..foo", "wildcard"],
+    ["com.*.*", "com..", "wildcard"],
+    ["*.foo", ".foo", "wildcard"],
+    ["com.example..foo", "com.example..foo", "exact"],
+  ];
+  for (const [starred, uri, match] of cases) {
+    await t.step(starred, () => {
+      const permission = onlyRealm(parseConfig(withPermissions([{ uri: starred }])))
+        .roles[0].permissions[0];
+      assert.equal(permission.uri, uri);
+      assert.equal(permission.match, match);
+    });
+  }
+});
+
+Deno.test("an explicit match takes the URI literally", () => {
+  const permission = onlyRealm(parseConfig(withPermissions([
+    { uri: "com.example.*", match: "prefix", allow: { call: true } },
+  ]))).roles[0].permissions[0];
+  assert.equal(permission.uri, "com.example.*");
+  assert.equal(permission.match, "prefix");
+  assert.equal(permission.allow.call, true);
+  assert.equal(permission.allow.publish, false);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Stats errors
+
+const STATS = "workers[0].realms[0].stats";
+
+Deno.test("stats: unknown key trigger_on_joins is named", () => {
+  assertConfigError(
+    withStats({ trigger_on_joins: true }),
+    `${STATS}.trigger_on_joins`,
+    "unknown key",
+  );
+});
+
+Deno.test("stats: not an object", () => {
+  assertConfigError(withStats(true), STATS, "must be an object, got boolean true");
+  assertConfigError(withStats(null), STATS, "must be an object, got null");
+  assertConfigError(withStats([]), STATS, "must be an object, got an array");
+});
+
+Deno.test("stats: rated_message_size not a power of two", () => {
+  const error = assertConfigError(
+    withStats({ rated_message_size: 300 }),
+    `${STATS}.rated_message_size`,
+    "must be a power of two between 1 and 1073741824, got 300",
+  );
+  assert.equal(
+    error.message,
+    `${STATS}.rated_message_size: must be a power of two between 1 and 1073741824, got 300`,
+  );
+});
+
+Deno.test("stats: rated_message_size 0", () => {
+  assertConfigError(
+    withStats({ rated_message_size: 0 }),
+    `${STATS}.rated_message_size`,
+    "power of two between 1 and 1073741824, got 0",
+  );
+});
+
+Deno.test("stats: rated_message_size negative", () => {
+  assertConfigError(
+    withStats({ rated_message_size: -512 }),
+    `${STATS}.rated_message_size`,
+    "got -512",
+  );
+});
+
+Deno.test("stats: rated_message_size above 2^30", () => {
+  assertConfigError(
+    withStats({ rated_message_size: 2 ** 31 }),
+    `${STATS}.rated_message_size`,
+    "power of two between 1 and 1073741824, got 2147483648",
+  );
+});
+
+Deno.test("stats: rated_message_size float", () => {
+  assertConfigError(
+    withStats({ rated_message_size: 512.5 }),
+    `${STATS}.rated_message_size`,
+    "must be an integer, got non-integer 512.5",
+  );
+});
+
+Deno.test("stats: rated_message_size string", () => {
+  assertConfigError(
+    withStats({ rated_message_size: "512" }),
+    `${STATS}.rated_message_size`,
+    'must be an integer, got string "512"',
+  );
+});
+
+Deno.test("stats: rated_message_size boolean is not an integer", () => {
+  assertConfigError(
+    withStats({ rated_message_size: true }),
+    `${STATS}.rated_message_size`,
+    "must be an integer, got boolean true",
+  );
+});
+
+for (const key of ["trigger_after_rated_messages", "trigger_after_duration"]) {
+  Deno.test(`stats: ${key} negative`, () => {
+    assertConfigError(withStats({ [key]: -1 }), `${STATS}.${key}`, "must be an integer >= 0");
+  });
+  Deno.test(`stats: ${key} float`, () => {
+    assertConfigError(withStats({ [key]: 1.5 }), `${STATS}.${key}`, "must be an integer, got");
+  });
+  Deno.test(`stats: ${key} string`, () => {
+    assertConfigError(withStats({ [key]: "10" }), `${STATS}.${key}`, 'got string "10"');
+  });
+  Deno.test(`stats: ${key} boolean is not an integer`, () => {
+    assertConfigError(withStats({ [key]: false }), `${STATS}.${key}`, "got boolean false");
+  });
+  Deno.test(`stats: ${key} null`, () => {
+    assertConfigError(
+      withStats({ [key]: null }),
+      `${STATS}.${key}`,
+      "must be an integer, got null",
+    );
+  });
+}
+
+for (const key of ["trigger_on_join", "trigger_on_leave"]) {
+  Deno.test(`stats: ${key} integer is not a boolean`, () => {
+    assertConfigError(withStats({ [key]: 1 }), `${STATS}.${key}`, "must be a boolean");
+  });
+  Deno.test(`stats: ${key} string is not a boolean`, () => {
+    assertConfigError(withStats({ [key]: "true" }), `${STATS}.${key}`, 'got string "true"');
+  });
+}
+
+Deno.test("stats: an unknown key is reported before a bad value", () => {
+  assertConfigError(
+    withStats({ rated_message_size: 300, trigger_on_joins: true }),
+    `${STATS}.trigger_on_joins`,
+    "unknown key",
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Top level and worker errors
+
+Deno.test("root must be an object", () => {
+  assertConfigError([], "(root)", "must be an object, got an array");
+  assertConfigError("x", "(root)", "must be an object");
+});
+
+Deno.test("root: controller is not implemented", () => {
+  assertConfigError(
+    { ...node([realm()]), controller: {} },
+    "controller",
+    "not implemented by Switchboard",
+  );
+});
+
+Deno.test("root: unknown key", () => {
+  assertConfigError({ ...node([realm()]), $schema: "x" }, "$schema", "unknown key");
+  assertConfigError({ ...node([realm()]), "my key": 1 }, '["my key"]', "unknown key");
+});
+
+Deno.test("root: version must be 2", () => {
+  assertConfigError({ ...node([realm()]), version: 1 }, "version", "must be 2");
+  assertConfigError({ ...node([realm()]), version: "2" }, "version", 'got string "2"');
+});
+
+Deno.test("root: workers missing, empty, extra", () => {
+  assertConfigError({ version: 2 }, "workers", "is required");
+  assertConfigError({ version: 2, workers: [] }, "workers", "exactly one worker");
+  const two = node([realm()]);
+  (two.workers as unknown[]).push({ type: "router", realms: [] });
+  assertConfigError(two, "workers[1]", "only one worker");
+});
+
+Deno.test("worker: type other than router", () => {
+  assertConfigError(
+    { workers: [{ type: "container", realms: [] }] },
+    "workers[0].type",
+    'worker type "container" is not implemented',
+  );
+  assertConfigError(
+    { workers: [{ type: "routr", realms: [] }] },
+    "workers[0].type",
+    'must be "router"',
+  );
+});
+
+Deno.test("worker: options and unknown keys rejected", () => {
+  assertConfigError(node([realm()], [], { options: {} }), "workers[0].options", "not supported");
+  assertConfigError(
+    node([realm()], [], { components: [] }),
+    "workers[0].components",
+    "not implemented",
+  );
+  assertConfigError(node([realm()], [], { realm: [] }), "workers[0].realm", "unknown key");
+});
+
+Deno.test("worker: realms required, must be an array", () => {
+  assertConfigError({ workers: [{ type: "router" }] }, "workers[0].realms", "is required");
+  assertConfigError(
+    { workers: [{ type: "router", realms: {} }] },
+    "workers[0].realms",
+    "must be an array, got an object",
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Realm, role and permission errors
+
+const REALM = "workers[0].realms[0]";
+const PERM = `${REALM}.roles[0].permissions[0]`;
+
+Deno.test("realm: duplicate name", () => {
+  assertConfigError(
+    node([realm(), realm({ name: "other" }), realm()]),
+    "workers[0].realms[2].name",
+    'duplicate realm name "realm1"',
+  );
+});
+
+Deno.test("realm: bad names", () => {
+  for (const name of ["r1", "1realm", "realm 1", "realm#1", "", "a".repeat(256)]) {
+    assertConfigError(node([realm({ name })]), `${REALM}.name`, "invalid realm name");
+  }
+  assertConfigError(node([realm({ name: 7 })]), `${REALM}.name`, "must be a string, got 7");
+  assertConfigError(node([{ roles: [] }]), `${REALM}.name`, "is required");
+});
+
+Deno.test("realm: unknown key", () => {
+  assertConfigError(node([realm({ store: {} })]), `${REALM}.store`, "unknown key");
+});
+
+Deno.test("realm options: unknown and unsupported keys, bad values", () => {
+  assertConfigError(
+    node([realm({ options: { event_dispatching_chunk_size: 100 } })]),
+    `${REALM}.options.event_dispatching_chunk_size`,
+    "not supported",
+  );
+  assertConfigError(
+    node([realm({ options: { uri_checks: "loose" } })]),
+    `${REALM}.options.uri_checks`,
+    "unknown key",
+  );
+  assertConfigError(
+    node([realm({ options: { uri_check: "lax" } })]),
+    `${REALM}.options.uri_check`,
+    'must be "loose" or "strict", got string "lax"',
+  );
+  assertConfigError(
+    node([realm({ options: { enable_meta_api: "yes" } })]),
+    `${REALM}.options.enable_meta_api`,
+    "must be a boolean",
+  );
+});
+
+Deno.test("role: reserved name trusted", () => {
+  assertConfigError(
+    node([realm({ roles: [{ name: "trusted", permissions: [] }] })]),
+    `${REALM}.roles[0].name`,
+    "reserved",
+  );
+});
+
+Deno.test("role: duplicate name", () => {
+  assertConfigError(
+    node([realm({ roles: [{ name: "user" }, { name: "user" }] })]),
+    `${REALM}.roles[1].name`,
+    'duplicate role name "user"',
+  );
+});
+
+Deno.test("role: empty name, authorizer, unknown key", () => {
+  assertConfigError(
+    node([realm({ roles: [{ name: "" }] })]),
+    `${REALM}.roles[0].name`,
+    "non-empty",
+  );
+  assertConfigError(
+    node([realm({ roles: [{ name: "user", authorizer: "com.example.authorize" }] })]),
+    `${REALM}.roles[0].authorizer`,
+    "dynamic authorizers are not implemented yet",
+  );
+  assertConfigError(
+    node([realm({ roles: [{ name: "user", permission: [] }] })]),
+    `${REALM}.roles[0].permission`,
+    "unknown key",
+  );
+});
+
+Deno.test("permission: uri missing, wrong type or invalid", () => {
+  assertConfigError(withPermissions([{ match: "exact" }]), `${PERM}.uri`, "is required");
+  assertConfigError(withPermissions([{ uri: 5 }]), `${PERM}.uri`, "must be a string, got 5");
+  for (const uri of ["com.exa mple", "com.#.foo", "com..#"]) {
+    assertConfigError(withPermissions([{ uri }]), `${PERM}.uri`, "invalid permission URI");
+  }
+});
+
+Deno.test("permission: bad match", () => {
+  assertConfigError(
+    withPermissions([{ uri: "a", match: "regex" }]),
+    `${PERM}.match`,
+    'must be "exact", "prefix" or "wildcard", got string "regex"',
+  );
+});
+
+Deno.test("permission: validate, unknown keys, bad allow/disclose/cache", () => {
+  assertConfigError(
+    withPermissions([{ uri: "a", validate: {} }]),
+    `${PERM}.validate`,
+    "not supported",
+  );
+  assertConfigError(withPermissions([{ uri: "a", allows: {} }]), `${PERM}.allows`, "unknown key");
+  assertConfigError(
+    withPermissions([{ uri: "a", allow: { call: true, admin: true } }]),
+    `${PERM}.allow.admin`,
+    "unknown key",
+  );
+  assertConfigError(
+    withPermissions([{ uri: "a", allow: { publish: 1 } }]),
+    `${PERM}.allow.publish`,
+    "must be a boolean",
+  );
+  assertConfigError(
+    withPermissions([{ uri: "a", disclose: { callee: true } }]),
+    `${PERM}.disclose.callee`,
+    "unknown key",
+  );
+  assertConfigError(
+    withPermissions([{ uri: "a", cache: "yes" }]),
+    `${PERM}.cache`,
+    "must be a boolean",
+  );
+});
+
+Deno.test("permission: duplicate uri and match in one role", () => {
+  assertConfigError(
+    withPermissions([{ uri: "com.example.*" }, { uri: "com.example.", match: "prefix" }]),
+    `${REALM}.roles[0].permissions[1].uri`,
+    "duplicate permission",
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Transport errors
+
+const TRANSPORT = "workers[0].transports[0]";
+
+Deno.test("transport: unsupported types", () => {
+  for (const type of ["rawsocket", "universal"]) {
+    assertConfigError(
+      withTransport({ type, endpoint: TCP }),
+      `${TRANSPORT}.type`,
+      "not implemented yet",
+    );
+  }
+  assertConfigError(withTransport({ type: "http", endpoint: TCP }), `${TRANSPORT}.type`, "must be");
+});
+
+Deno.test("transport: unknown and rejected keys", () => {
+  assertConfigError(
+    withTransport({ type: "websocket", endpoint: TCP, url: "ws://localhost:9000" }),
+    `${TRANSPORT}.url`,
+    "not supported",
+  );
+  assertConfigError(
+    withTransport({ type: "websocket", endpoint: TCP, debug: true }),
+    `${TRANSPORT}.debug`,
+    "not supported",
+  );
+  assertConfigError(
+    withTransport({ type: "websocket", endpoint: TCP, cookie: {} }),
+    `${TRANSPORT}.cookie`,
+    "unknown key",
+  );
+  assertConfigError(
+    withTransport({ type: "web", endpoint: TCP, serializers: ["json"], paths: {} }),
+    `${TRANSPORT}.serializers`,
+    "unknown key",
+  );
+});
+
+Deno.test("transport: bad ports", () => {
+  for (const port of [-1, 65536, 80.5, "8080", null]) {
+    assertConfigError(
+      withTransport({ type: "websocket", endpoint: { type: "tcp", port } }),
+      `${TRANSPORT}.endpoint.port`,
+      "must be an integer port between 0 and 65535",
+    );
+  }
+  assertConfigError(
+    withTransport({ type: "websocket", endpoint: { type: "tcp" } }),
+    `${TRANSPORT}.endpoint.port`,
+    "is required",
+  );
+});
+
+Deno.test("transport: endpoint tls, unix, version, unknown key", () => {
+  assertConfigError(
+    withTransport({ type: "websocket", endpoint: { ...TCP, tls: {} } }),
+    `${TRANSPORT}.endpoint.tls`,
+    "TLS is not implemented yet",
+  );
+  assertConfigError(
+    withTransport({ type: "websocket", endpoint: { type: "unix", path: "/tmp/s" } }),
+    `${TRANSPORT}.endpoint.path`,
+    "unknown key",
+  );
+  assertConfigError(
+    withTransport({ type: "websocket", endpoint: { type: "unix" } }),
+    `${TRANSPORT}.endpoint.type`,
+    "not implemented yet",
+  );
+  assertConfigError(
+    withTransport({ type: "websocket", endpoint: { ...TCP, version: 5 } }),
+    `${TRANSPORT}.endpoint.version`,
+    "must be 4 or 6, got 5",
+  );
+  assertConfigError(
+    withTransport({ type: "websocket", endpoint: { ...TCP, interface: "" } }),
+    `${TRANSPORT}.endpoint.interface`,
+    "non-empty",
+  );
+});
+
+Deno.test("transport: bad serializers", () => {
+  const ws = (serializers: unknown) =>
+    withTransport({ type: "websocket", endpoint: TCP, serializers });
+  assertConfigError(ws(["json", "xml"]), `${TRANSPORT}.serializers[1]`, 'got string "xml"');
+  assertConfigError(ws(["ubjson"]), `${TRANSPORT}.serializers[0]`, "not supported");
+  assertConfigError(ws(["json", "json"]), `${TRANSPORT}.serializers[1]`, "duplicate serializer");
+  assertConfigError(ws([]), `${TRANSPORT}.serializers`, "at least one");
+  assertConfigError(ws("json"), `${TRANSPORT}.serializers`, "must be an array");
+});
+
+Deno.test("transport: unsupported auth methods", () => {
+  for (const method of ["ticket", "wampcra", "cryptosign"]) {
+    assertConfigError(
+      withTransport({ type: "websocket", endpoint: TCP, auth: { [method]: { type: "static" } } }),
+      `${TRANSPORT}.auth.${method}`,
+      "not implemented yet",
+    );
+  }
+  assertConfigError(
+    withTransport({ type: "websocket", endpoint: TCP, auth: { magic: {} } }),
+    `${TRANSPORT}.auth.magic`,
+    "unknown key",
+  );
+});
+
+Deno.test("transport: bad anonymous auth", () => {
+  const anon = (anonymous: unknown) =>
+    withTransport({ type: "websocket", endpoint: TCP, auth: { anonymous } });
+  const path = `${TRANSPORT}.auth.anonymous`;
+  assertConfigError(anon({ type: "dynamic" }), `${path}.type`, "dynamic authenticators");
+  assertConfigError(anon({ role: "x" }), `${path}.type`, "is required");
+  assertConfigError(anon({ type: "static", role: 1 }), `${path}.role`, "must be a string");
+  assertConfigError(anon({ type: "static", realm: "realm1" }), `${path}.realm`, "unknown key");
+  assertConfigError(
+    withTransport({ type: "websocket", endpoint: TCP, auth: {} }),
+    `${TRANSPORT}.auth`,
+    "at least one authentication method",
+  );
+});
+
+Deno.test("transport: websocket options", () => {
+  const opts = (options: unknown) => withTransport({ type: "websocket", endpoint: TCP, options });
+  assertConfigError(
+    opts({ max_message_size: 0 }),
+    `${TRANSPORT}.options.max_message_size`,
+    "positive",
+  );
+  assertConfigError(
+    opts({ max_message_size: 1.5 }),
+    `${TRANSPORT}.options.max_message_size`,
+    "must be an integer",
+  );
+  assertConfigError(opts({ compression: {} }), `${TRANSPORT}.options.compression`, "unknown key");
+});
+
+Deno.test("transport: web paths", () => {
+  const web = (paths: unknown) => withTransport({ type: "web", endpoint: TCP, paths });
+  const paths = `${TRANSPORT}.paths`;
+  assertConfigError(
+    web({ "/": { type: "static", directory: ".." } }),
+    `${paths}["/"].type`,
+    'path type "static" is not implemented yet',
+  );
+  assertConfigError(web({ call: { type: "caller" } }), `${paths}.call.type`, 'path type "caller"');
+  assertConfigError(web({ "a/b": { type: "websocket" } }), `${paths}["a/b"]`, "invalid path");
+  assertConfigError(
+    web({ ws: { type: "websocket", url: "x" } }),
+    `${paths}.ws.url`,
+    "not supported",
+  );
+  assertConfigError(
+    web({ ws: { type: "websocket", serializers: ["yaml"] } }),
+    `${paths}.ws.serializers[0]`,
+    'got string "yaml"',
+  );
+  assertConfigError(web({}), paths, "at least one websocket path");
+  assertConfigError(withTransport({ type: "web", endpoint: TCP }), paths, "is required");
+});
+
+Deno.test("transport: colliding endpoints", () => {
+  const ws = (endpoint: Json) => ({ type: "websocket", endpoint: { type: "tcp", ...endpoint } });
+  assertConfigError(
+    node([realm()], [ws({ port: 9000 }), ws({ port: 9001 }), ws({ port: 9000 })]),
+    "workers[0].transports[2].endpoint",
+    "collides with workers[0].transports[0]",
+  );
+  assertConfigError(
+    node([realm()], [ws({ port: 9000, interface: "127.0.0.1" }), ws({ port: 9000 })]),
+    "workers[0].transports[1].endpoint",
+    "collides",
+  );
+  // Port 0 never collides; different hosts on one port are fine.
+  const ok = parseConfig(node([realm()], [
+    ws({ port: 0 }),
+    ws({ port: 0 }),
+    ws({ port: 9000, interface: "127.0.0.1" }),
+    ws({ port: 9000, interface: "127.0.0.2" }),
+  ]));
+  assert.equal(ok.transports.length, 4);
+});
+
+// ---------------------------------------------------------------------------------------------
+// loadConfigFile
+
+/** Temp-file tests need `--allow-write` (the `test` task grants it); without it they show as ignored. */
+const canWrite = Deno.permissions.querySync({ name: "write" }).state === "granted";
+
+/** Writes `text` to a new temp file, runs `fn` on its path, then removes the file. */
+async function withTempFile(text: string, fn: (path: string) => Promise<void>): Promise<void> {
+  const path = await Deno.makeTempFile({ prefix: "switchboard_config_", suffix: ".json" });
+  try {
+    await Deno.writeTextFile(path, text);
+    await fn(path);
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+/** Asserts that `promise` rejects with a ConfigError at `path` whose reason contains each of `parts`. */
+async function assertRejectsConfig(
+  promise: Promise<unknown>,
+  path: string,
+  parts: readonly string[],
+): Promise<ConfigError> {
+  let caught: unknown;
+  try {
+    await promise;
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
+  assert.equal(caught.path, path);
+  for (const part of parts) {
+    assert.ok(
+      caught.reason.includes(part),
+      `reason ${JSON.stringify(caught.reason)} lacks ${part}`,
+    );
+  }
+  return caught;
+}
+
+Deno.test("loadConfigFile: missing file names the file", async () => {
+  const path = new URL("./__missing_switchboard_config__.json", import.meta.url).pathname;
+  const error = await assertRejectsConfig(loadConfigFile(path), "(file)", [
+    JSON.stringify(path),
+    "not found",
+  ]);
+  assert.ok(error.cause instanceof Deno.errors.NotFound);
+});
+
+Deno.test("loadConfigFile: a file that is not JSON (this test's source)", async () => {
+  const path = new URL(import.meta.url).pathname;
+  const error = await assertRejectsConfig(loadConfigFile(path), "(file)", [
+    `invalid JSON in ${JSON.stringify(path)}`,
+  ]);
+  assert.ok(error.cause instanceof SyntaxError);
+});
+
+Deno.test({
+  name: "loadConfigFile reads and parses a temp file",
+  ignore: !canWrite,
+  fn: () =>
+    withTempFile(JSON.stringify(example), async (path) => {
+      assert.deepEqual(await loadConfigFile(path), parseConfig(example));
+    }),
+});
+
+Deno.test({
+  name: "loadConfigFile: truncated JSON in a temp file",
+  ignore: !canWrite,
+  fn: () =>
+    withTempFile('{"version": 2,', async (path) => {
+      const error = await assertRejectsConfig(loadConfigFile(path), "(file)", [
+        `invalid JSON in ${JSON.stringify(path)}`,
+      ]);
+      assert.ok(error.cause instanceof SyntaxError);
+    }),
+});
+
+Deno.test({
+  name: "loadConfigFile: valid JSON but invalid config keeps the JSON path",
+  ignore: !canWrite,
+  fn: () =>
+    withTempFile(JSON.stringify(withStats({ trigger_on_joins: true })), async (path) => {
+      await assertRejectsConfig(loadConfigFile(path), `${STATS}.trigger_on_joins`, ["unknown key"]);
+    }),
+});
+
+// ---------------------------------------------------------------------------------------------
+// applyOverrides
+
+Deno.test("applyOverrides replaces the first transport's host and port only", () => {
+  const base = parseConfig(node([realm()], [
+    { type: "websocket", endpoint: { type: "tcp", port: 9000, interface: "127.0.0.1" } },
+    { type: "websocket", endpoint: { type: "tcp", port: 9001, interface: "127.0.0.1" } },
+  ]));
+  const both = applyOverrides(base, { host: "::1", port: 0 });
+  assert.deepEqual(both.transports[0].endpoint, { host: "::1", port: 0 });
+  assert.deepEqual(both.transports[1].endpoint, { host: "127.0.0.1", port: 9001 });
+  assert.equal(both.transports[0].websocket, base.transports[0].websocket);
+  assert.deepEqual(base.transports[0].endpoint, { host: "127.0.0.1", port: 9000 });
+
+  assert.deepEqual(applyOverrides(base, { port: 7000 }).transports[0].endpoint, {
+    host: "127.0.0.1",
+    port: 7000,
+  });
+  assert.deepEqual(applyOverrides(base, { host: "0.0.0.0" }).transports[0].endpoint, {
+    host: "0.0.0.0",
+    port: 9000,
+  });
+  assert.equal(applyOverrides(base, {}), base);
+});
+
+Deno.test("applyOverrides errors", () => {
+  const empty = parseConfig(node([realm()]));
+  assert.throws(() => applyOverrides(empty, { port: 8080 }), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.path, "workers[0].transports");
+    assert.ok(error.reason.includes("no transport"));
+    return true;
+  });
+  assert.equal(applyOverrides(empty, {}), empty);
+
+  const base = parseConfig(example);
+  assert.throws(() => applyOverrides(base, { port: 70000 }), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.path, "(override).port");
+    return true;
+  });
+  assert.throws(() => applyOverrides(base, { host: "" }), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.path, "(override).host");
+    return true;
+  });
+
+  const two = parseConfig(node([realm()], [
+    { type: "websocket", endpoint: { type: "tcp", port: 9000 } },
+    { type: "websocket", endpoint: { type: "tcp", port: 9001 } },
+  ]));
+  assert.throws(() => applyOverrides(two, { port: 9001 }), (error: unknown) => {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.path, "workers[0].transports[1].endpoint");
+    assert.ok(error.reason.includes("collides"));
+    return true;
+  });
+});
