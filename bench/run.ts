@@ -76,6 +76,10 @@ interface ThroughputResult {
   readonly median: Record<TargetName, number | null>;
   /** router median / relay median. */
   readonly ratio: number | null;
+  /** Median over rounds of router/relay measured back to back in the same round. */
+  readonly pairedRatio: number | null;
+  /** Measurements that failed (the run goes on without them). */
+  readonly errors: string[];
 }
 
 /** Result of the idle-memory case for one target. */
@@ -270,6 +274,8 @@ async function runThroughput(options: Options, pool: ServerPool): Promise<Throug
         samples: { router: [], relay: [] },
         median: { router: null, relay: null },
         ratio: null,
+        pairedRatio: null,
+        errors: [],
       });
     }
   }
@@ -281,7 +287,16 @@ async function runThroughput(options: Options, pool: ServerPool): Promise<Throug
         for (const target of order) {
           const server = await pool.get(target, routerConfigFor(c, options));
           if (typeof server === "string") continue;
-          const sample = await measureThroughput(server, ser, c, options, round);
+          let sample: Sample;
+          try {
+            sample = await measureThroughput(server, ser, c, options, round);
+          } catch (err) {
+            // Recorded and printed with the results; the other measurements still run.
+            const message = err instanceof Error ? err.message : String(err);
+            result.errors.push(`round ${round}, ${target}: ${message}`);
+            log(`round ${round}/${options.rounds}  ${c.name} ${serName} ${target} FAILED: ${message}`);
+            continue;
+          }
           result.samples[target].push(sample);
           log(
             `round ${round}/${options.rounds}  ${c.name.padEnd(16)} ${serName.padEnd(8)} ` +
@@ -295,10 +310,16 @@ async function runThroughput(options: Options, pool: ServerPool): Promise<Throug
   return [...results.values()].map((r) => {
     const router = median(r.samples.router.map((s) => s.rate));
     const relay = median(r.samples.relay.map((s) => s.rate));
+    const paired: number[] = [];
+    for (const a of r.samples.router) {
+      const b = r.samples.relay.find((x) => x.round === a.round);
+      if (b !== undefined && b.rate > 0) paired.push(a.rate / b.rate);
+    }
     return {
       ...r,
       median: { router, relay },
       ratio: router !== null && relay !== null && relay > 0 ? router / relay : null,
+      pairedRatio: median(paired),
     };
   });
 }
@@ -413,7 +434,13 @@ function printTables(
       cpuCell(r.samples.relay),
     ]);
     printRows([head, ...rows]);
-    console.log("cpu = median cores used by server/loadgen during the window");
+    console.log(
+      "cpu = median cores used by server/loadgen in the window; both well under 1.0 means the" +
+        " machine was busy with other work (or the load is latency-bound): compare ratios only",
+    );
+    for (const r of throughput) {
+      for (const e of r.errors) console.log(`FAILED ${r.case}/${r.serializer} ${e}`);
+    }
   }
   if (memory.length > 0) {
     console.log("\nIdle memory (fresh process, RSS after GC)");

@@ -102,6 +102,14 @@ export class Realm {
   join(session: Session): void {
     this.sessions.set(session.id, session);
     if (session.internal) return;
+    this.logger.info("session joined", {
+      session: session.id,
+      realm: this.name,
+      authid: session.authid,
+      authrole: session.authrole,
+      serializer: session.serializerName,
+      peer: session.peer.details.peer,
+    });
     this.#meta("wamp.session.on_join", [session.details()]);
     const stats = this.#config.stats;
     if (stats && session.meter) {
@@ -127,6 +135,7 @@ export class Realm {
     this.broker.removeSession(session);
     this.dealer.removeSession(session);
     if (session.internal) return;
+    this.logger.info("session left", { session: session.id, realm: this.name });
     const tracker = session.stats;
     session.stats = null;
     // decisions.md: the final on_stats goes out before on_leave, so a monitor still knows

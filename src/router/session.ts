@@ -192,7 +192,6 @@ export class Session implements PeerHandler {
 
   protocolViolation(reason: string): void {
     if (this.#closed) return;
-    this.host.logger.warn("protocol violation", { session: this.id, reason });
     this.abort(Uri.PROTOCOL_VIOLATION, reason);
   }
 
@@ -208,6 +207,7 @@ export class Session implements PeerHandler {
   /** Sends ABORT, ends the session and closes the transport. */
   abort(reason: string, message: string): void {
     if (this.#closed) return;
+    this.host.logger.info("session aborted", { session: this.id, reason, message });
     this.send({ type: T.ABORT, details: { message }, reason });
     this.#leaveRealm();
     this.state = "closed";

@@ -162,7 +162,11 @@ export function upgrade(
       ),
     };
   }
-  const { socket, response } = Deno.upgradeWebSocket(req, { protocol: serializer.subprotocol });
+  // Deno's own subprotocol check splits the offer on ", " only, and so refuses offers
+  // written as "a,b" (Autobahn|Python sends those). We negotiate ourselves and set the
+  // header on the 101 response.
+  const { socket, response } = Deno.upgradeWebSocket(req);
+  response.headers.set("sec-websocket-protocol", serializer.subprotocol);
   const peer = new WebSocketPeer(socket, serializer, endpoint.max_message_size, {
     type: "websocket",
     peer: remote,
