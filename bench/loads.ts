@@ -236,6 +236,7 @@ export async function prepareRpc(
       callee.onmessage = (data: WsMessage) => {
         // Strip the relay's caller header, decode the CALL, answer with a RESULT behind the
         // same header: the work a callee does for INVOCATION → YIELD.
+        if (!callee.isOpen) return;
         if (typeof data === "string") {
           const m = ser.decode(data.slice(8)) as unknown[];
           callee.send(data.slice(0, 8) + (ser.encode([T.RESULT, m[1], {}, m[4]]) as string));

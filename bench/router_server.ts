@@ -14,7 +14,7 @@
  * @module
  */
 
-import { createRouter } from "../mod.ts";
+import { ConfigError, createRouter, type Router } from "../mod.ts";
 import { announce, serveControl } from "./server_control.ts";
 
 if (import.meta.main) {
@@ -23,7 +23,14 @@ if (import.meta.main) {
     console.error("usage: router_server.ts '<node config JSON>'");
     Deno.exit(2);
   }
-  const router = createRouter(JSON.parse(raw));
+  let router: Router;
+  try {
+    router = createRouter(JSON.parse(raw));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`router_server.ts: bad config: ${err.message}`);
+    Deno.exit(2);
+  }
   const listeners = await router.serve();
   if (listeners.length === 0) {
     console.error("router_server.ts: the config has no transport to serve");

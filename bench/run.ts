@@ -294,7 +294,9 @@ async function runThroughput(options: Options, pool: ServerPool): Promise<Throug
             // Recorded and printed with the results; the other measurements still run.
             const message = err instanceof Error ? err.message : String(err);
             result.errors.push(`round ${round}, ${target}: ${message}`);
-            log(`round ${round}/${options.rounds}  ${c.name} ${serName} ${target} FAILED: ${message}`);
+            log(
+              `round ${round}/${options.rounds}  ${c.name} ${serName} ${target} FAILED: ${message}`,
+            );
             continue;
           }
           result.samples[target].push(sample);
