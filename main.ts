@@ -87,7 +87,16 @@ async function main(): Promise<void> {
 
   const logger = consoleLogger(level);
   const router = new Router(config, { logger });
-  const listeners = await router.serve();
+  let listeners;
+  try {
+    listeners = await router.serve();
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.PermissionDenied) {
+      await router.close(0);
+      fail(`cannot listen: ${e.message}`);
+    }
+    throw e;
+  }
   const realms = router.realmNames.join(", ") || "none";
   for (const l of listeners) {
     const serializers = l.transport.type === "websocket"

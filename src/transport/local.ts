@@ -40,7 +40,13 @@ export function linkedPeers(): {
     router?.transportClosed();
     client?.closed();
   };
-  const details: TransportDetails = { type: "local", peer: "local" };
+  const details: TransportDetails = {
+    type: "local",
+    peer: "local",
+    channel_type: "function",
+    channel_framing: "native",
+    is_secure: true,
+  };
   const peer: Peer = {
     serializer: null,
     details,

@@ -14,16 +14,27 @@ import type { Message } from "../wamp/messages.ts";
  */
 export type EncodeCache = (Payload | undefined)[];
 
-/** What the session meta API reports about a transport (`transport` in session details). */
+/**
+ * What the session meta API reports about a transport (`transport` in session details), in
+ * the key names Autobahn/Crossbar use for `TransportDetails`.
+ */
 export interface TransportDetails {
   /** `websocket` or `local` (in-process). */
   readonly type: string;
   /** `tcp4:127.0.0.1:54321`, or `local` for in-process sessions. */
   readonly peer: string;
-  /** WebSocket subprotocol, when there is one. */
-  readonly protocol?: string;
+  /** `tcp`, or `function` for in-process sessions. */
+  readonly channel_type?: string;
+  /** `websocket`, or `native` for in-process sessions. */
+  readonly channel_framing?: string;
+  /** Serializer name. */
+  readonly channel_serializer?: string;
+  /** True for TLS transports. */
+  readonly is_secure?: boolean;
+  /** The negotiated WebSocket subprotocol. */
+  readonly websocket_protocol?: string;
   /** The HTTP path of the WebSocket request. */
-  readonly path?: string;
+  readonly http_path?: string;
 }
 
 /** A transport as seen by a session. */

@@ -169,9 +169,13 @@ export function upgrade(
   response.headers.set("sec-websocket-protocol", serializer.subprotocol);
   const peer = new WebSocketPeer(socket, serializer, endpoint.max_message_size, {
     type: "websocket",
+    channel_type: "tcp",
+    channel_framing: "websocket",
+    channel_serializer: serializer.name,
     peer: remote,
-    protocol: serializer.subprotocol,
-    path: new URL(req.url).pathname,
+    is_secure: false,
+    websocket_protocol: serializer.subprotocol,
+    http_path: new URL(req.url).pathname,
   }, logger);
   return { ok: true, response, peer };
 }
