@@ -30,8 +30,7 @@ Options:
   --help             Show this help and exit.
   --version          Show the version and exit.
 
-Permissions: --allow-net (listen), --allow-read (config file), --allow-env (none required
-unless your config refers to environment variables).
+Permissions: --allow-net (to listen) and --allow-read (to read --config); nothing else.
 `;
 
 function fail(message: string): never {
@@ -56,7 +55,7 @@ async function main(): Promise<void> {
       allowPositionals: false,
     }).values;
   } catch (e) {
-    fail(`${e instanceof Error ? e.message : String(e)} (see --help)`);
+    fail(`${(e instanceof Error ? e.message : String(e)).split("\n")[0]} (see --help)`);
   }
   if (flags.help) {
     console.log(HELP);
@@ -87,6 +86,18 @@ async function main(): Promise<void> {
 
   const logger = consoleLogger(level);
   const router = new Router(config, { logger });
+  // Signals are handled from before the first listener opens, so a supervisor that signals
+  // as soon as it sees the start-up line gets a clean shutdown.
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal} received: closing every session with wamp.close.system_shutdown`);
+    await router.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
   let listeners;
   try {
     listeners = await router.serve();
@@ -110,17 +121,6 @@ async function main(): Promise<void> {
   if (listeners.length === 0) {
     console.log(`Switchboard ${denoJson.version}: no transports configured (realms: ${realms})`);
   }
-
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info(`${signal} received: closing every session with wamp.close.system_shutdown`);
-    await router.close();
-    Deno.exit(0);
-  };
-  Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
-  Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
 }
 
 if (import.meta.main) await main();

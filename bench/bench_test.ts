@@ -58,7 +58,7 @@ function collect(n: number): { got: WsMessage[]; done: Promise<void>; push(m: Ws
   };
 }
 
-Deno.test("relay: every frame of a publisher reaches every subscriber, text and binary", async () => {
+Deno.test("relay: each publisher frame reaches every subscriber, text and binary", async () => {
   const relay = await startRelay();
   try {
     const subs = await Promise.all(

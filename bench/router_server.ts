@@ -1,7 +1,8 @@
 /**
  * Starts Switchboard for the benchmark, as its own process.
  *
- * Usage: `deno run --allow-net=127.0.0.1 --allow-read --allow-env bench/router_server.ts '<config JSON>'`
+ * Usage:
+ * `deno run --allow-net=127.0.0.1 --allow-read --allow-env bench/router_server.ts '<config JSON>'`
  *
  * The only argument is a Crossbar-shaped node config (see `config.ts` in this folder for the one
  * the benchmark uses: one `websocket` transport on 127.0.0.1, port 0). The router serves it,

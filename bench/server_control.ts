@@ -6,9 +6,9 @@
  * garbage collection when the child was started with `--v8-flags=--expose-gc` and answers
  * `{"gc": true|false}`; `rss` answers `{"rss": <bytes>}` (`Deno.memoryUsage().rss`); `cpu`
  * answers `{"cpu": <seconds>}` (user + system CPU time of the process). These need no
- * permissions, whereas reading `/proc/<pid>/*` from Deno requires `--allow-all`. End of input (the parent exited
- * or closed the pipe) shuts the server down (at most 1 s) and ends the process, so no server outlives its
- * benchmark.
+ * permissions, whereas reading `/proc/<pid>/*` from Deno requires `--allow-all`. End of input
+ * (the parent exited or closed the pipe) shuts the server down (at most 1 s) and ends the
+ * process, so no server outlives its benchmark.
  *
  * @module
  */

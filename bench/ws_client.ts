@@ -1,11 +1,11 @@
 /**
  * A small WebSocket client (RFC 6455) over `Deno.connect`, for the benchmark's load generator.
  *
- * Deno's built-in `WebSocket` client leaves Nagle's algorithm on, which adds ~40 ms stalls to
- * request/response loads. This client sets `TCP_NODELAY` on its socket, masks its frames as a
- * client must, sends text and binary messages (optionally fragmented), reassembles fragmented
- * and large incoming messages (64-bit lengths), answers pings with pongs and performs the
- * closing handshake. Frames queued in the same turn of the event loop are written with a single
+ * Deno's built-in `WebSocket` client leaves Nagle's algorithm on (reported to stall
+ * request/response loads by ~40 ms). This client sets `TCP_NODELAY` on its socket, masks its
+ * frames as a client must, sends text and binary messages (optionally fragmented), reassembles
+ * fragmented and large incoming messages (64-bit lengths), answers pings with pongs and performs
+ * the closing handshake. Frames queued in the same turn of the event loop are written with a single
  * `write` call.
  *
  * @module
@@ -46,7 +46,7 @@ export interface WsConnectOptions {
 
 /** How a connection ended. */
 export interface WsCloseInfo {
-  /** Close code from the peer's close frame; 1005 when it had none, 1006 when the TCP connection dropped. */
+  /** Close code of the peer's close frame; 1005 when it had none, 1006 when TCP dropped. */
   readonly code: number;
   /** Close reason from the peer's close frame. */
   readonly reason: string;

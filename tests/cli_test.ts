@@ -14,7 +14,7 @@ import { RawClient } from "./_helpers.ts";
 const ROOT = new URL("..", import.meta.url);
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 /** The permissions of the `start` and `compile` tasks in deno.json. */
-const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-env"];
+const PERMISSIONS = ["--allow-net", "--allow-read"];
 
 function fixture(name: string): string {
   return new URL(name, FIXTURES).pathname;
@@ -133,7 +133,8 @@ Deno.test("cli: an invalid config key exits 1 naming its JSON path", async () =>
 });
 
 Deno.test("cli: invalid JSON exits 1 with a clear error naming the file", async () => {
-  const file = fixture("invalid_json.json");
+  // Not named .json: `deno fmt --check` would reject the file itself.
+  const file = fixture("invalid_json.txt");
   const o = await run("--config", file);
   assertFailure(o, /invalid JSON/);
   assert.equal(o.code, 1);
@@ -306,11 +307,12 @@ Deno.test("cli: SIGTERM right after the start-up line still shuts down cleanly",
   // must be installed by the time that line is printed, or the default action kills the
   // process (exit 143) without any GOODBYE. The race is narrow, so try a few times.
   const codes: number[] = [];
-  for (let i = 0; i < 5; i++) {
+  const tries = 10;
+  for (let i = 0; i < tries; i++) {
     await using child = new Child(["--port", "0", "--host", "127.0.0.1", "--log-level", "error"]);
     await child.stdoutLine(/listening on/);
     child.process.kill("SIGTERM");
     codes.push((await child.status()).code);
   }
-  assert.deepEqual(codes, [0, 0, 0, 0, 0]);
+  assert.deepEqual(codes, new Array(tries).fill(0));
 });

@@ -380,7 +380,7 @@ Deno.test("mod: handler() of a config without transports serves any path", async
 
 // ---- shutdown ----------------------------------------------------------------------------
 
-Deno.test("mod: router.close() says system_shutdown to WebSocket and in-process sessions", async () => {
+Deno.test("mod: router.close() sends GOODBYE system_shutdown; in-process onClose fires", async () => {
   const running = await startRouter();
   const { client } = await RawClient.join(running.url, "json");
   await using _ = client;
@@ -395,13 +395,33 @@ Deno.test("mod: router.close() says system_shutdown to WebSocket and in-process 
   await closing;
   await client.closed();
 
+  assert.equal(typeof await localClosed.promise, "string");
   assert.equal(local.isOpen, false);
-  assert.equal(await localClosed.promise, SYSTEM_SHUTDOWN);
+});
+
+Deno.test("mod: router.close() gives an in-process session the system_shutdown reason", async () => {
+  // router.close() documents "Ends every session with GOODBYE wamp.close.system_shutdown".
+  await using router = createRouter(inProcessConfig());
+  const local = await router.session("realm1");
+  const reason = later<string>();
+  local.onClose = (r) => reason.resolve(r);
+  await router.close();
+  assert.equal(await reason.promise, SYSTEM_SHUTDOWN);
+});
+
+Deno.test("mod: router.close() with an in-process session of a non-trusted role", async () => {
+  await using router = createRouter(inProcessConfig());
+  const local = await router.session("realm1", { authrole: "anonymous" });
+  const reason = later<string>();
+  local.onClose = (r) => reason.resolve(r);
+  await router.close();
+  assert.equal(await reason.promise, SYSTEM_SHUTDOWN);
+  assert.equal(local.isOpen, false);
 });
 
 Deno.test("mod: after close(), new sessions are refused and close() is idempotent", async () => {
   const router = createRouter(inProcessConfig());
   await router.close();
   await router.close();
-  await assert.rejects(router.session("realm1"));
+  await assert.rejects(router.session("realm1"), WampError);
 });

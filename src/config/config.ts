@@ -819,7 +819,8 @@ export async function loadConfigFile(path: string): Promise<RouterConfig> {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    // V8's message quotes the source around the error across several lines: keep the first.
+    const detail = (error instanceof Error ? error.message : String(error)).split("\n")[0];
     throw new ConfigError("(file)", `invalid JSON in ${JSON.stringify(path)}: ${detail}`, {
       cause: error,
     });

@@ -76,7 +76,7 @@ export class Router implements SessionHost {
     }
     this.#ready = Promise.all(
       [...this.#realms.values()].map(async (realm) => {
-        const service = this.#connectLocal(realm.name, {
+        const service = this.#connectLocal({
           authrole: TRUSTED_ROLE,
           authid: `switchboard-service-${realm.name}`,
         }, true);
@@ -187,17 +187,22 @@ export class Router implements SessionHost {
 
   // ---- in-process sessions -----------------------------------------------------------
 
-  #connectLocal(realm: string, options: LocalSessionOptions, internal: boolean): WampClient {
+  #connectLocal(options: LocalSessionOptions, internal: boolean): WampClient {
     const { peer, link, connect } = linkedPeers();
     const authrole = options.authrole ?? TRUSTED_ROLE;
     const authid = options.authid ?? `local-${++this.#localCount}`;
     const session = new Session(peer, { anonymous: null, fixed: { authid, authrole } }, this);
-    session.internal = internal || authrole === TRUSTED_ROLE;
+    session.internal = internal;
     const client = new WampClient(link);
-    connect(session, client);
+    connect({
+      receive: (m, b) => session.receive(m, b),
+      protocolViolation: (r) => session.protocolViolation(r),
+      transportClosed: () => {
+        session.transportClosed();
+        this.#connections.delete(session);
+      },
+    }, client);
     this.#connections.add(session);
-    client.onClose = () => this.#connections.delete(session);
-    void realm;
     return client;
   }
 
@@ -211,7 +216,7 @@ export class Router implements SessionHost {
     details: Dict = {},
   ): Promise<WampClient> {
     await this.#ready;
-    const client = this.#connectLocal(realm, options, false);
+    const client = this.#connectLocal(options, false);
     await client.join(realm, details);
     return client;
   }

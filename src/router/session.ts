@@ -221,8 +221,10 @@ export class Session implements PeerHandler {
    */
   goodbye(reason: string, message?: string): void {
     if (this.#closed || this.state !== "established") return;
-    this.send({ type: T.GOODBYE, details: message ? { message } : {}, reason });
+    // The state changes before sending: over an in-process link the client's GOODBYE reply
+    // arrives inside send(). Leaving after sending puts our GOODBYE in the final stats.
     this.state = "shutting_down";
+    this.send({ type: T.GOODBYE, details: message ? { message } : {}, reason });
     this.#leaveRealm();
   }
 
