@@ -350,7 +350,7 @@ def main():
     try:
         result = asyncio.run(run())
     except Exception as e:  # noqa: BLE001 - report any failure as one line and a non-zero exit
-        print(f"scenario {opts.scenario} failed: {type(e).__name__}: {e}", file=sys.stderr)
+        print(f"scenario {opts.scenario} failed: {type(e).__name__}: {e or repr(e)}", file=sys.stderr)
         return 1
     result["scenario"] = opts.scenario
     result["serializer"] = opts.serializer

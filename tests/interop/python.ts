@@ -65,6 +65,7 @@ export class PythonScenario {
   readonly done: Promise<ScenarioRun>;
   readonly #lines: string[] = [];
   #watchers: { text: string; resolve: () => void }[] = [];
+  #finished = false;
 
   constructor(python: string, opts: ScenarioOptions) {
     const args = [
@@ -110,6 +111,7 @@ export class PythonScenario {
         return { code: status.code, lines, result, stderr: err, timedOut };
       } finally {
         clearTimeout(timer);
+        this.#finished = true;
         for (const w of this.#watchers.splice(0)) w.resolve();
       }
     })();
@@ -139,7 +141,7 @@ export class PythonScenario {
 
   /** Resolves when stdout has shown `text` as a whole line; rejects if the script exits first. */
   async line(text: string): Promise<void> {
-    if (!this.#lines.includes(text)) {
+    if (!this.#lines.includes(text) && !this.#finished) {
       await new Promise<void>((resolve) => this.#watchers.push({ text, resolve }));
     }
     if (!this.#lines.includes(text)) {
