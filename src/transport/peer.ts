@@ -9,10 +9,11 @@ import type { Payload, Serializer } from "../serializer/serializer.ts";
 import type { Message } from "../wamp/messages.ts";
 
 /**
- * Encodings of one outgoing message, indexed by `Serializer.index`, so a message fanned out
- * to many receivers is encoded once per serializer.
+ * Encodings of one outgoing message, so a message fanned out to many receivers is encoded
+ * (and measured) once per serializer: slot `2 * Serializer.index` holds the payload, the next
+ * slot its size in bytes. Start with an empty array.
  */
-export type EncodeCache = (Payload | undefined)[];
+export type EncodeCache = (Payload | number | undefined)[];
 
 /**
  * What the session meta API reports about a transport (`transport` in session details), in

@@ -50,7 +50,9 @@ export class WebSocketPeer implements Peer {
   send(message: Message, cache?: EncodeCache): number {
     if (this.socket.readyState !== WebSocket.OPEN) return -1;
     const s = this.serializer;
-    let payload: Payload | undefined = cache?.[s.index];
+    const slot = s.index * 2;
+    let payload = cache?.[slot] as Payload | undefined;
+    let bytes: number;
     if (payload === undefined) {
       try {
         payload = s.encode(encodeMessage(message));
@@ -62,10 +64,16 @@ export class WebSocketPeer implements Peer {
         });
         return -1;
       }
-      if (cache) cache[s.index] = payload;
+      bytes = s.byteLength(payload);
+      if (cache) {
+        cache[slot] = payload;
+        cache[slot + 1] = bytes;
+      }
+    } else {
+      bytes = cache![slot + 1] as number;
     }
     this.socket.send(payload);
-    return s.byteLength(payload);
+    return bytes;
   }
 
   close(code = 1000, reason = ""): void {
