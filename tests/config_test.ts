@@ -88,6 +88,7 @@ Deno.test("config.example.json parses to the expected resolved config", () => {
       trigger_on_join: true,
       trigger_on_leave: true,
     },
+    history: [],
   });
   assert.equal(config.transports.length, 1);
   const web = config.transports[0];
@@ -182,6 +183,7 @@ Deno.test("realm defaults: no roles, loose URIs, meta API on, no stats", () => {
     roles: [],
     options: { uri_check: "loose", enable_meta_api: true },
     stats: null,
+    history: [],
   });
 });
 
@@ -474,7 +476,32 @@ Deno.test("realm: bad names", () => {
 });
 
 Deno.test("realm: unknown key", () => {
-  assertConfigError(node([realm({ store: {} })]), `${REALM}.store`, "unknown key");
+  assertConfigError(node([realm({ storage: {} })]), `${REALM}.storage`, "unknown key");
+});
+
+Deno.test("realm store: memory event history, with defaults and errors", () => {
+  const config = parseConfig(node([realm({
+    store: {
+      type: "memory",
+      "event-history": [{ uri: "com.a" }, { uri: "com.b.", match: "prefix", limit: 5 }],
+    },
+  })]));
+  assert.deepEqual(onlyRealm(config).history, [
+    { uri: "com.a", match: "exact", limit: 100 },
+    { uri: "com.b.", match: "prefix", limit: 5 },
+  ]);
+  assertConfigError(node([realm({ store: {} })]), `${REALM}.store.type`, "is required");
+  assertConfigError(node([realm({ store: { type: "lmdb" } })]), `${REALM}.store.type`, "memory");
+  assertConfigError(
+    node([realm({ store: { type: "memory", "event-history": [{ uri: "x", limit: 0 }] } })]),
+    `${REALM}.store["event-history"][0].limit`,
+    "between 1 and 1000000",
+  );
+  assertConfigError(
+    node([realm({ store: { type: "memory", "event-history": [{ uri: "x", size: 1 }] } })]),
+    `${REALM}.store["event-history"][0].size`,
+    "unknown key",
+  );
 });
 
 Deno.test("realm options: unknown and unsupported keys, bad values", () => {

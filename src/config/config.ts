@@ -15,6 +15,7 @@ import type { SerializerName } from "../serializer/serializer.ts";
 import type {
   Action,
   AnonymousAuthConfig,
+  EventHistoryConfig,
   MatchPolicy,
   Permission,
   RealmConfig,
@@ -330,7 +331,7 @@ function parseWorker(value: unknown, path: string): RouterConfig {
 
 function parseRealm(value: unknown, path: string): RealmConfig {
   const realm = expectObject(value, path);
-  checkKeys(realm, path, { allowed: ["name", "roles", "options", "stats"] });
+  checkKeys(realm, path, { allowed: ["name", "roles", "options", "stats", "store"] });
 
   const namePath = keyPath(path, "name");
   const name = expectString(expectRequired(realm, "name", path), namePath);
@@ -365,7 +366,51 @@ function parseRealm(value: unknown, path: string): RealmConfig {
 
   const options = parseRealmOptions(own(realm, "options"), keyPath(path, "options"));
   const stats = has(realm, "stats") ? parseStats(realm.stats, keyPath(path, "stats")) : null;
-  return { name, roles, options, stats };
+  const history = has(realm, "store") ? parseStore(realm.store, keyPath(path, "store")) : [];
+  return { name, roles, options, stats, history };
+}
+
+/** `realms[].store`: Crossbar's in-memory store with its `event-history` list. */
+function parseStore(value: unknown, path: string): EventHistoryConfig[] {
+  const store = expectObject(value, path);
+  checkKeys(store, path, { allowed: ["type", "event-history"] });
+  const type = expectString(expectRequired(store, "type", path), keyPath(path, "type"));
+  if (type !== "memory") {
+    throw new ConfigError(
+      keyPath(path, "type"),
+      `only "memory" stores are supported, got ${JSON.stringify(type)}`,
+    );
+  }
+  const listPath = keyPath(path, "event-history");
+  const list = has(store, "event-history") ? expectArray(store["event-history"], listPath) : [];
+  return list.map((item, i) => {
+    const itemPath = indexPath(listPath, i);
+    const entry = expectObject(item, itemPath);
+    checkKeys(entry, itemPath, { allowed: ["uri", "match", "limit"] });
+    const uri = expectString(expectRequired(entry, "uri", itemPath), keyPath(itemPath, "uri"));
+    let match: MatchPolicy = "exact";
+    if (has(entry, "match")) {
+      const m = expectString(entry.match, keyPath(itemPath, "match"));
+      if (m !== "exact" && m !== "prefix" && m !== "wildcard") {
+        throw new ConfigError(
+          keyPath(itemPath, "match"),
+          `must be exact, prefix or wildcard, got ${JSON.stringify(m)}`,
+        );
+      }
+      match = m;
+    }
+    let limit = 100;
+    if (has(entry, "limit")) {
+      limit = expectInteger(entry.limit, keyPath(itemPath, "limit"));
+      if (limit < 1 || limit > 1_000_000) {
+        throw new ConfigError(
+          keyPath(itemPath, "limit"),
+          `must be between 1 and 1000000, got ${limit}`,
+        );
+      }
+    }
+    return { uri, match, limit };
+  });
 }
 
 function parseRealmOptions(value: unknown, path: string): RealmOptions {

@@ -52,11 +52,20 @@ export interface RealmOptions {
   readonly enable_meta_api: boolean;
 }
 
+/** One `store["event-history"]` entry: keep the last `limit` events published to matching topics. */
+export interface EventHistoryConfig {
+  readonly uri: string;
+  readonly match: MatchPolicy;
+  readonly limit: number;
+}
+
 /** One realm. */
 export interface RealmConfig {
   readonly name: string;
   readonly roles: readonly RoleConfig[];
   readonly options: RealmOptions;
+  /** Event history (`store: {"type": "memory", "event-history": [...]}`); empty when absent. */
+  readonly history: readonly EventHistoryConfig[];
   /** `null` when the realm has no `stats` object: no `wamp.session.on_stats` at all. */
   readonly stats: StatsConfig | null;
 }

@@ -6,14 +6,14 @@
  * @module
  */
 
-import type { MatchPolicy } from "../config/types.ts";
+import type { EventHistoryConfig, MatchPolicy } from "../config/types.ts";
 import type { EncodeCache } from "../transport/peer.ts";
 import { WampError } from "../wamp/errors.ts";
 import { freshId, randomId } from "../wamp/ids.ts";
 import { MessageType as T } from "../wamp/message_type.ts";
-import type { Dict, Event, Publish } from "../wamp/messages.ts";
+import type { Args, Dict, Event, Kwargs, Publish } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
-import { UriIndex } from "./uri_index.ts";
+import { UriIndex, uriMatches } from "./uri_index.ts";
 import type { Session } from "./session.ts";
 
 /** A subscription: one per (topic, match), shared by all its subscribers. */
@@ -41,7 +41,43 @@ export const BROKER_FEATURES = {
   publisher_exclusion: true,
   subscriber_blackwhite_listing: true,
   session_meta_api: true,
+  subscription_meta_api: true,
+  subscription_revocation: true,
+  event_retention: true,
+  event_history: true,
+  payload_passthru_mode: true,
 } as const;
+
+/** A retained event (one per topic: the latest publication with `retain: true`). */
+interface Retained {
+  readonly topic: string;
+  readonly args?: Args;
+  readonly kwargs?: Kwargs;
+  readonly filter: Filter | null;
+  readonly publisher: Session;
+  readonly base: Dict | null;
+}
+
+/** One stored event of an event history. */
+export interface HistoryEvent {
+  timestamp: string;
+  subscription: number;
+  publication: number;
+  topic: string;
+  args?: Args;
+  kwargs?: Kwargs;
+}
+
+/** The `ppt_*` options of a message, or null when payload passthru is not in use. */
+export function pptKeys(options: Dict): Dict | null {
+  const scheme = options.ppt_scheme;
+  if (typeof scheme !== "string" || scheme === "") return null;
+  const out: Dict = {};
+  for (const key of ["ppt_scheme", "ppt_serializer", "ppt_cipher", "ppt_keyid"]) {
+    if (options[key] !== undefined) out[key] = options[key];
+  }
+  return out;
+}
 
 /** Receiver filter built from PUBLISH options (each list applies only when present). */
 interface Filter {
@@ -102,7 +138,82 @@ export class Broker {
   readonly #index = new UriIndex<Subscription>();
   readonly #byId = new Map<number, Subscription>();
 
-  constructor(readonly observer: BrokerObserver = {}) {}
+  readonly #retained = new Map<string, Retained>();
+  readonly #history: { config: EventHistoryConfig; events: HistoryEvent[] }[];
+
+  constructor(readonly observer: BrokerObserver = {}, history: readonly EventHistoryConfig[] = []) {
+    this.#history = history.map((config) => ({ config, events: [] }));
+  }
+
+  /**
+   * The last `limit` events of a subscription's history, oldest first.
+   * @throws {WampError} `wamp.error.history_unavailable` when no history is kept for it.
+   */
+  history(sub: Subscription, limit: number): HistoryEvent[] {
+    const h = this.#history.find((x) => x.config.uri === sub.uri && x.config.match === sub.match);
+    if (!h) {
+      throw new WampError(
+        Uri.HISTORY_UNAVAILABLE,
+        `no event history is configured for "${sub.uri}" (${sub.match})`,
+      );
+    }
+    return limit === 0 ? [] : h.events.slice(-limit).map((e) => ({ ...e, subscription: sub.id }));
+  }
+
+  #record(topic: string, publication: number, msg: Publish): void {
+    for (const h of this.#history) {
+      if (!uriMatches(h.config.uri, h.config.match, topic)) continue;
+      const event: HistoryEvent = {
+        timestamp: new Date().toISOString(),
+        subscription: this.#index.get(h.config.uri, h.config.match)?.id ?? 0,
+        publication,
+        topic,
+      };
+      if (msg.args !== undefined) event.args = msg.args;
+      if (msg.kwargs !== undefined) event.kwargs = msg.kwargs;
+      h.events.push(event);
+      if (h.events.length > h.config.limit) h.events.splice(0, h.events.length - h.config.limit);
+    }
+  }
+
+  /**
+   * Sends `session` the retained events for a new subscription (`get_retained`): the latest
+   * retained event of every matching topic the session is eligible for, with
+   * `Details.retained: true` and a fresh publication id.
+   */
+  sendRetained(session: Session, sub: Subscription): void {
+    for (const r of this.#retained.values()) {
+      if (!uriMatches(sub.uri, sub.match, r.topic)) continue;
+      if (r.filter !== null && !admits(r.filter, session)) continue;
+      if (session === r.publisher && (r.filter === null || r.filter.excludeMe)) continue;
+      const details: Dict = { ...(r.base ?? {}), retained: true };
+      if (sub.match !== "exact") details.topic = r.topic;
+      const event: Event = {
+        type: T.EVENT,
+        subscription: sub.id,
+        publication: randomId(),
+        details,
+      };
+      if (r.args !== undefined) event.args = r.args;
+      if (r.kwargs !== undefined) event.kwargs = r.kwargs;
+      session.send(event);
+    }
+  }
+
+  /**
+   * Router-initiated removal of a subscriber (`wamp.subscription.remove_subscriber`): the
+   * session gets `UNSUBSCRIBED [0, {subscription, reason}]` if it announced
+   * `subscription_revocation`; the meta events fire either way.
+   */
+  revoke(session: Session, sub: Subscription, reason?: string): void {
+    if (!sub.subscribers.has(session)) return;
+    this.#remove(session, sub);
+    if (session.hasFeature("subscriber", "subscription_revocation")) {
+      const details: Dict = { subscription: sub.id };
+      if (reason) details.reason = reason;
+      session.send({ type: T.UNSUBSCRIBED, request: 0, details });
+    }
+  }
 
   /** The subscription with `id`. */
   get(id: number): Subscription | undefined {
@@ -192,6 +303,19 @@ export class Broker {
         publisher_authrole: publisher.authrole,
       };
     }
+    const ppt = pptKeys(msg.options);
+    if (ppt) base = { ...(base ?? {}), ...ppt };
+    if (msg.options.retain === true) {
+      this.#retained.set(msg.topic, {
+        topic: msg.topic,
+        args: msg.args,
+        kwargs: msg.kwargs,
+        filter,
+        publisher,
+        base,
+      });
+    }
+    if (this.#history.length > 0) this.#record(msg.topic, publication, msg);
     this.#index.forEachMatch(msg.topic, (sub) => {
       let details: Dict;
       if (sub.match === "exact") details = base ?? {};
@@ -208,6 +332,8 @@ export class Broker {
       for (const s of sub.subscribers) {
         if (s === publisher && (filter === null || filter.excludeMe)) continue;
         if (filter !== null && !admits(filter, s)) continue;
+        // passthru payloads go only to subscribers that announced the feature
+        if (ppt && !s.hasFeature("subscriber", "payload_passthru_mode")) continue;
         s.send(event, cache);
       }
     });

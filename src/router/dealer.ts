@@ -14,6 +14,7 @@ import { MessageType as T } from "../wamp/message_type.ts";
 import type { Call, Cancel, Dict, ErrorMessage, Invocation, Yield } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
 import { UriIndex } from "./uri_index.ts";
+import { pptKeys } from "./broker.ts";
 import type { Session } from "./session.ts";
 
 /** Invocation policies of shared registrations. */
@@ -50,6 +51,10 @@ export interface PendingCall {
   timer: TimerId | null;
   /** Set by CANCEL mode `kill`: the callee's answer is forwarded when it comes. */
   killed: boolean;
+  /** A progressive call invocation whose final chunk has not been sent yet. */
+  invoking: boolean;
+  /** `ppt_*` keys of the call, copied into INVOCATION details. */
+  readonly ppt: Dict | null;
 }
 
 /** Hooks the realm uses to publish registration meta events. */
@@ -66,9 +71,14 @@ export const DEALER_FEATURES = {
   pattern_based_registration: true,
   shared_registration: true,
   progressive_call_results: true,
+  progressive_call_invocations: true,
   call_canceling: true,
   call_timeout: true,
   session_meta_api: true,
+  registration_meta_api: true,
+  registration_revocation: true,
+  testament_meta_api: true,
+  payload_passthru_mode: true,
 } as const;
 
 /** The dealer of one realm. */
@@ -201,9 +211,14 @@ export class Dealer {
    * @throws {WampError} `wamp.error.no_such_procedure`, `wamp.error.invalid_argument`.
    */
   call(caller: Session, msg: Call, disclose: boolean): void {
-    if (caller.callsAsCaller.has(msg.request)) {
-      throw new ProtocolError(`CALL request id ${msg.request} is already in use by an open call`);
+    const open = caller.callsAsCaller.get(msg.request);
+    if (open) {
+      if (!open.invoking) {
+        throw new ProtocolError(`CALL request id ${msg.request} is already in use by an open call`);
+      }
+      return this.#continueInvocation(open, msg);
     }
+    const ppt = pptKeys(msg.options);
     const found = this.#index.best(msg.procedure);
     if (!found) {
       throw new WampError(Uri.NO_SUCH_PROCEDURE, `no callee registered for "${msg.procedure}"`);
@@ -217,6 +232,19 @@ export class Dealer {
     }
     const reg = found.value;
     const callee = this.#pick(reg);
+    const invoking = msg.options.progress === true;
+    if (invoking && !callee.session.hasFeature("callee", "progressive_call_invocations")) {
+      throw new WampError(
+        Uri.FEATURE_NOT_SUPPORTED,
+        "the callee does not support progressive call invocations",
+      );
+    }
+    if (ppt && !callee.session.hasFeature("callee", "payload_passthru_mode")) {
+      throw new WampError(
+        Uri.FEATURE_NOT_SUPPORTED,
+        "the callee does not support payload passthru mode",
+      );
+    }
     const progress = msg.options.receive_progress === true &&
       callee.session.hasFeature("callee", "progressive_call_results");
     const details: Dict = {};
@@ -228,6 +256,8 @@ export class Dealer {
     if (reg.match !== "exact") details.procedure = msg.procedure;
     if (progress) details.receive_progress = true;
     if (timeout > 0 && callee.forwardTimeout) details.timeout = timeout;
+    if (invoking) details.progress = true;
+    if (ppt) Object.assign(details, ppt);
     const pending: PendingCall = {
       caller,
       callerRequest: msg.request,
@@ -237,6 +267,8 @@ export class Dealer {
       progress,
       timer: null,
       killed: false,
+      invoking,
+      ppt,
     };
     caller.callsAsCaller.set(msg.request, pending);
     callee.session.callsAsCallee.set(pending.invocation, pending);
@@ -252,6 +284,37 @@ export class Dealer {
     if (msg.args !== undefined) inv.args = msg.args;
     if (msg.kwargs !== undefined) inv.kwargs = msg.kwargs;
     callee.session.send(inv);
+  }
+
+  /** A further chunk of a progressive call invocation: same callee, same INVOCATION id. */
+  #continueInvocation(p: PendingCall, msg: Call): void {
+    const more = msg.options.progress === true;
+    if (!more) p.invoking = false;
+    const details: Dict = more ? { progress: true } : {};
+    if (p.ppt) Object.assign(details, p.ppt);
+    const inv: Invocation = {
+      type: T.INVOCATION,
+      request: p.invocation,
+      registration: p.registration.id,
+      details,
+    };
+    if (msg.args !== undefined) inv.args = msg.args;
+    if (msg.kwargs !== undefined) inv.kwargs = msg.kwargs;
+    p.callee.send(inv);
+  }
+
+  /**
+   * Router-initiated removal of a callee (`wamp.registration.remove_callee`): the session gets
+   * `UNREGISTERED [0, {registration, reason}]` if it announced `registration_revocation`.
+   */
+  revoke(session: Session, reg: Registration, reason?: string): void {
+    if (!reg.callees.some((c) => c.session === session)) return;
+    this.#removeCallee(session, reg);
+    if (session.hasFeature("callee", "registration_revocation")) {
+      const details: Dict = { registration: reg.id };
+      if (reason) details.reason = reason;
+      session.send({ type: T.UNREGISTERED, request: 0, details });
+    }
   }
 
   #end(p: PendingCall): void {
@@ -286,6 +349,17 @@ export class Dealer {
     if (progressive && !p.progress) return; // the caller did not ask for progressive results
     if (!progressive) this.#end(p);
     const details: Dict = progressive ? { progress: true } : {};
+    const ppt = pptKeys(msg.options);
+    if (ppt) {
+      if (!p.caller.hasFeature("caller", "payload_passthru_mode")) {
+        if (progressive) return;
+        p.caller.sendError(T.CALL, p.callerRequest, Uri.FEATURE_NOT_SUPPORTED, [
+          "the result uses payload passthru mode, which the caller does not support",
+        ]);
+        return;
+      }
+      Object.assign(details, ppt);
+    }
     const result = {
       type: T.RESULT,
       request: p.callerRequest,
@@ -303,7 +377,16 @@ export class Dealer {
     const p = callee.callsAsCallee.get(msg.request);
     if (!p) return this.#unknownInvocation(callee, msg.request, "ERROR");
     this.#end(p);
-    p.caller.sendError(T.CALL, p.callerRequest, msg.error, msg.args, msg.kwargs);
+    const ppt = pptKeys(msg.details);
+    p.caller.send({
+      type: T.ERROR,
+      requestType: T.CALL,
+      request: p.callerRequest,
+      details: ppt ?? {},
+      error: msg.error,
+      ...(msg.args !== undefined ? { args: msg.args } : {}),
+      ...(msg.kwargs !== undefined ? { kwargs: msg.kwargs } : {}),
+    });
   }
 
   #unknownInvocation(callee: Session, request: number, what: string): void {

@@ -18,6 +18,7 @@ import type { Dict, Message } from "../wamp/messages.ts";
 import { isReservedUri, isValidUri, Uri } from "../wamp/uris.ts";
 import { Broker, BROKER_FEATURES } from "./broker.ts";
 import { Dealer, DEALER_FEATURES } from "./dealer.ts";
+import { observationEvents, registerObservationMeta } from "./observation_meta.ts";
 import { registerSessionMeta } from "./session_meta.ts";
 import { type Session, withoutStatsTriggers } from "./session.ts";
 
@@ -37,6 +38,15 @@ function matchOption(options: Dict, what: string): MatchPolicy {
   return m as MatchPolicy;
 }
 
+/** Payload passthru used by a peer that did not announce it is a protocol violation. */
+function requirePassthru(session: Session, role: string, options: Dict): void {
+  if (options.ppt_scheme !== undefined && !session.hasFeature(role, "payload_passthru_mode")) {
+    throw new ProtocolError(
+      `ppt_scheme used, but the ${role} did not announce payload_passthru_mode`,
+    );
+  }
+}
+
 /** One realm of the router. */
 export class Realm {
   readonly name: string;
@@ -51,8 +61,9 @@ export class Realm {
     this.name = config.name;
     this.#config = config;
     this.#permissions = new Permissions(config.roles);
-    this.broker = new Broker();
-    this.dealer = new Dealer(clock);
+    const events = observationEvents((topic, args) => this.#meta(topic, args));
+    this.broker = new Broker(events.broker, config.history);
+    this.dealer = new Dealer(clock, events.dealer);
   }
 
   /** The realm's current configuration. */
@@ -83,7 +94,10 @@ export class Realm {
    */
   async attachService(service: WampClient): Promise<void> {
     this.#service = service;
-    if (this.#config.options.enable_meta_api) await registerSessionMeta(this, service);
+    if (this.#config.options.enable_meta_api) {
+      await registerSessionMeta(this, service);
+      await registerObservationMeta(this, service);
+    }
   }
 
   /** Decides whether `session` may do `action` on `uri`. */
@@ -134,6 +148,7 @@ export class Realm {
     this.sessions.delete(session.id);
     this.broker.removeSession(session);
     this.dealer.removeSession(session);
+    this.#publishTestaments(session);
     if (session.internal) return;
     this.logger.info("session left", { session: session.id, realm: this.name });
     const tracker = session.stats;
@@ -153,6 +168,29 @@ export class Realm {
       );
     }
     this.#meta("wamp.session.on_leave", [session.id, session.authid, session.authrole]);
+  }
+
+  /** Publishes a leaving session's testaments (detached, then destroyed) as its own publications. */
+  #publishTestaments(session: Session): void {
+    const all = [...session.testaments.detached, ...session.testaments.destroyed];
+    session.testaments.detached.length = 0;
+    session.testaments.destroyed.length = 0;
+    for (const t of all) {
+      const msg: Message = { type: T.PUBLISH, request: 0, options: t.options, topic: t.topic };
+      if (t.args) msg.args = t.args;
+      if (t.kwargs) msg.kwargs = t.kwargs;
+      try {
+        const { disclose } = this.#checkUri(session, t.topic, "exact", "publish");
+        this.broker.publish(session, msg, disclose || t.options.disclose_me === true);
+      } catch (e) {
+        if (!(e instanceof WampError)) throw e;
+        this.logger.warn("testament not published", {
+          session: session.id,
+          topic: t.topic,
+          error: e.uri,
+        });
+      }
+    }
   }
 
   #publishStats(info: Dict, snap: StatsSnapshot): void {
@@ -190,6 +228,7 @@ export class Realm {
           this.#checkUri(session, msg.topic, match, "subscribe");
           const sub = this.broker.subscribe(session, msg.topic, match);
           session.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
+          if (msg.options.get_retained === true) this.broker.sendRetained(session, sub);
         });
       case T.UNSUBSCRIBE:
         return this.#guard(session, T.UNSUBSCRIBE, msg.request, () => {
@@ -197,6 +236,15 @@ export class Realm {
           session.send({ type: T.UNSUBSCRIBED, request: msg.request });
         });
       case T.CALL:
+        if (
+          msg.options.progress === true &&
+          !session.hasFeature("caller", "progressive_call_invocations")
+        ) {
+          throw new ProtocolError(
+            "CALL with progress: true, but the caller did not announce progressive_call_invocations",
+          );
+        }
+        requirePassthru(session, "caller", msg.options);
         return this.#guard(session, T.CALL, msg.request, () => {
           const { disclose } = this.#checkUri(session, msg.procedure, "exact", "call");
           this.dealer.call(session, msg, disclose || msg.options.disclose_me === true);
@@ -214,6 +262,7 @@ export class Realm {
           session.send({ type: T.UNREGISTERED, request: msg.request });
         });
       case T.YIELD:
+        requirePassthru(session, "callee", msg.options);
         return this.dealer.yield(session, msg);
       case T.ERROR:
         if (msg.requestType !== T.INVOCATION) {
@@ -290,6 +339,7 @@ export class Realm {
   }
 
   #publish(session: Session, msg: Message & { type: typeof T.PUBLISH }): void {
+    requirePassthru(session, "publisher", msg.options);
     const ack = msg.options.acknowledge === true;
     try {
       const { disclose } = this.#checkUri(session, msg.topic, "exact", "publish");

@@ -22,6 +22,14 @@ import type { PendingCall, Registration } from "./dealer.ts";
 import type { Subscription } from "./broker.ts";
 import type { Realm } from "./realm.ts";
 
+/** A publication to make when the session ends. */
+export interface Testament {
+  readonly topic: string;
+  readonly args?: Args;
+  readonly kwargs?: Kwargs;
+  readonly options: Dict;
+}
+
 /** Lifecycle of a session on its connection. */
 export type SessionState = "closed" | "established" | "shutting_down";
 
@@ -104,6 +112,11 @@ export class Session implements PeerHandler {
   readonly callsAsCaller: Map<number, PendingCall> = new Map();
   /** Invocations sent to this session that are still open, by INVOCATION id (dealer). */
   readonly callsAsCallee: Map<number, PendingCall> = new Map();
+  /** Testaments (`wamp.session.add_testament`), published when the session ends. */
+  readonly testaments: { detached: Testament[]; destroyed: Testament[] } = {
+    detached: [],
+    destroyed: [],
+  };
   /** Router → callee INVOCATION ids (session scope). */
   readonly invocationIds: SequentialIds = new SequentialIds();
 

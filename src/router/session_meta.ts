@@ -60,6 +60,14 @@ function killOptions(kwargs: Kwargs): { reason: string; message: string | undefi
   return { reason, message };
 }
 
+function testamentScope(scope: unknown): "detached" | "destroyed" {
+  if (scope === undefined || scope === null) return "destroyed";
+  if (scope !== "detached" && scope !== "destroyed") {
+    throw new WampError(Uri.TESTAMENT_ERROR, `scope must be "detached" or "destroyed"`);
+  }
+  return scope;
+}
+
 function callerOf(details: Dict): number {
   return typeof details.caller === "number" ? details.caller : 0;
 }
@@ -112,6 +120,48 @@ export async function registerSessionMeta(realm: Realm, service: WampClient): Pr
         kwargs,
       )
         .length;
+    }, opts),
+    service.register("wamp.session.add_testament", (args, kwargs, details) => {
+      const session = realm.sessions.get(callerOf(details));
+      if (!session) throw new WampError(Uri.NO_SUCH_SESSION, "the calling session is unknown");
+      const [topic, targs, tkwargs] = args;
+      if (typeof topic !== "string" || !isValidUri(topic, "exact", false)) {
+        throw new WampError(Uri.INVALID_URI, "the testament topic must be a valid URI");
+      }
+      if (targs !== undefined && targs !== null && !Array.isArray(targs)) {
+        throw new WampError(Uri.INVALID_ARGUMENT, "the testament args must be a list");
+      }
+      if (
+        tkwargs !== undefined && tkwargs !== null &&
+        (typeof tkwargs !== "object" || Array.isArray(tkwargs))
+      ) {
+        throw new WampError(Uri.INVALID_ARGUMENT, "the testament kwargs must be a dictionary");
+      }
+      const scope = testamentScope(kwargs.scope);
+      const publishOptions = kwargs.publish_options ?? {};
+      if (
+        typeof publishOptions !== "object" || publishOptions === null ||
+        Array.isArray(publishOptions)
+      ) {
+        throw new WampError(Uri.TESTAMENT_ERROR, "publish_options must be a dictionary");
+      }
+      const options: Dict = { ...(publishOptions as Dict) };
+      delete options.acknowledge;
+      session.testaments[scope].push({
+        topic,
+        args: (targs ?? undefined) as Args | undefined,
+        kwargs: (tkwargs ?? undefined) as Kwargs | undefined,
+        options,
+      });
+      return null;
+    }, opts),
+    service.register("wamp.session.flush_testaments", (_args, kwargs, details) => {
+      const session = realm.sessions.get(callerOf(details));
+      if (!session) throw new WampError(Uri.NO_SUCH_SESSION, "the calling session is unknown");
+      const list = session.testaments[testamentScope(kwargs.scope)];
+      const n = list.length;
+      list.length = 0;
+      return n;
     }, opts),
     service.register("wamp.session.kill_all", (_args, kwargs, details) => {
       const caller = callerOf(details);

@@ -1,7 +1,20 @@
 /**
  * CBOR serializer (`wamp.2.cbor`, RawSocket serializer id 3).
  *
- * MEASUREMENTS_PLACEHOLDER
+ * Codec: `cbor-x` (pure JS), with one walk over the message each way. Measured with
+ * `deno run bench/codec_bench.ts` (Deno 2.9.6, V8 15.0, x86_64 Linux, 2 shared cores; ops/s,
+ * best of 10 interleaved rounds; small = the 155-byte EVENT with a 128-byte string,
+ * large = a 5.4 KB EVENT with a 100-row table):
+ *
+ * | variant                                  | small enc | small dec | large enc | large dec |
+ * | ---------------------------------------- | --------- | --------- | --------- | --------- |
+ * | this serializer (cbor-x + walks)         | 1,175,144 | 2,430,471 |    25,788 |    25,538 |
+ * | cbor-x alone                             | 1,762,061 | 3,681,883 |    28,863 |    28,956 |
+ * | cborg (float64, unsorted maps)           |   566,774 | 1,888,835 |     4,101 |    16,319 |
+ *
+ * cbor-x alone writes integers beyond 32 bits (WAMP IDs) as float64 and reads every 8-byte
+ * integer as `bigint`; cborg meets the rules except for ±2^53 (written as floats) but encodes
+ * 2 to 6 times slower, so cbor-x it is, with the walks below.
  *
  * @module
  */

@@ -1,0 +1,241 @@
+/**
+ * The subscription and registration meta API: meta events published when subscriptions and
+ * registrations are created, joined, left and deleted, and the procedures that list, look up,
+ * match and inspect them, and revoke subscribers and callees. `wamp.*` subscriptions and
+ * registrations are never reported (no events, hidden from list/lookup/match, refused by
+ * the get, list_subscribers, count_subscribers, remove_subscriber (and registration twins) procedures for non-trusted callers).
+ *
+ * @module
+ */
+
+import type { WampClient } from "../client.ts";
+import type { MatchPolicy } from "../config/types.ts";
+import { WampError } from "../wamp/errors.ts";
+import type { Args, Dict, Kwargs } from "../wamp/messages.ts";
+import { isReservedUri, Uri } from "../wamp/uris.ts";
+import type { Subscription } from "./broker.ts";
+import type { Registration } from "./dealer.ts";
+import type { Realm } from "./realm.ts";
+import type { Session } from "./session.ts";
+
+type Publish = (topic: string, args: unknown[]) => void;
+
+const MATCHES: ReadonlySet<string> = new Set(["exact", "prefix", "wildcard"]);
+
+function idArg(args: Args, what: string, index = 0): number {
+  const id = args[index];
+  if (typeof id !== "number" || !Number.isInteger(id)) {
+    throw new WampError(Uri.INVALID_ARGUMENT, `expected ${what} id as argument ${index + 1}`);
+  }
+  return id;
+}
+
+function uriArg(args: Args): string {
+  const uri = args[0];
+  if (typeof uri !== "string") {
+    throw new WampError(Uri.INVALID_ARGUMENT, "expected a URI as the first argument");
+  }
+  return uri;
+}
+
+function matchArg(args: Args): MatchPolicy {
+  const options = args[1];
+  if (options === undefined || options === null) return "exact";
+  const m = typeof options === "object" ? (options as Dict).match ?? "exact" : undefined;
+  if (typeof m !== "string" || !MATCHES.has(m)) {
+    throw new WampError(Uri.INVALID_ARGUMENT, "options.match must be exact, prefix or wildcard");
+  }
+  return m as MatchPolicy;
+}
+
+function reasonArg(args: Args, kwargs: Kwargs, index: number): string | undefined {
+  const reason = kwargs.reason ?? args[index];
+  if (reason === undefined || reason === null) return undefined;
+  if (typeof reason !== "string") {
+    throw new WampError(Uri.INVALID_ARGUMENT, "reason must be a string");
+  }
+  return reason;
+}
+
+function callerIsTrusted(realm: Realm, details: Dict): boolean {
+  const caller = typeof details.caller === "number"
+    ? realm.sessions.get(details.caller)
+    : undefined;
+  return caller?.authrole === "trusted";
+}
+
+/** Broker/dealer observer hooks that publish the meta events. */
+export function observationEvents(publish: Publish) {
+  const subInfo = (s: Subscription) => ({
+    id: s.id,
+    created: s.created,
+    uri: s.uri,
+    match: s.match,
+  });
+  const regInfo = (r: Registration) => ({
+    id: r.id,
+    created: r.created,
+    uri: r.uri,
+    match: r.match,
+    invoke: r.invoke,
+  });
+  const quiet = (session: Session, uri: string) => session.internal || isReservedUri(uri);
+  return {
+    broker: {
+      onCreate(session: Session, sub: Subscription) {
+        if (!quiet(session, sub.uri)) {
+          publish("wamp.subscription.on_create", [session.id, subInfo(sub)]);
+        }
+      },
+      onSubscribe(session: Session, sub: Subscription) {
+        if (!quiet(session, sub.uri)) {
+          publish("wamp.subscription.on_subscribe", [session.id, sub.id]);
+        }
+      },
+      onUnsubscribe(session: Session, sub: Subscription) {
+        if (!quiet(session, sub.uri)) {
+          publish("wamp.subscription.on_unsubscribe", [session.id, sub.id]);
+        }
+      },
+      onDelete(session: Session, sub: Subscription) {
+        if (!quiet(session, sub.uri)) publish("wamp.subscription.on_delete", [session.id, sub.id]);
+      },
+    },
+    dealer: {
+      onCreate(session: Session, reg: Registration) {
+        if (!quiet(session, reg.uri)) {
+          publish("wamp.registration.on_create", [session.id, regInfo(reg)]);
+        }
+      },
+      onRegister(session: Session, reg: Registration) {
+        if (!quiet(session, reg.uri)) {
+          publish("wamp.registration.on_register", [session.id, reg.id]);
+        }
+      },
+      onUnregister(session: Session, reg: Registration) {
+        if (!quiet(session, reg.uri)) {
+          publish("wamp.registration.on_unregister", [session.id, reg.id]);
+        }
+      },
+      onDelete(session: Session, reg: Registration) {
+        if (!quiet(session, reg.uri)) publish("wamp.registration.on_delete", [session.id, reg.id]);
+      },
+    },
+    subInfo,
+    regInfo,
+  };
+}
+
+/** Registers the subscription and registration meta procedures on the service session. */
+export async function registerObservationMeta(realm: Realm, service: WampClient): Promise<void> {
+  const opts = { disclose_caller: true };
+  const { subInfo, regInfo } = observationEvents(() => {});
+  const visibleSub = (id: number, details: Dict): Subscription => {
+    const sub = realm.broker.get(id);
+    if (!sub) throw new WampError(Uri.NO_SUCH_SUBSCRIPTION, `no subscription with id ${id}`);
+    if (isReservedUri(sub.uri) && !callerIsTrusted(realm, details)) {
+      throw new WampError(Uri.NOT_AUTHORIZED, "wamp.* subscriptions are not visible");
+    }
+    return sub;
+  };
+  const visibleReg = (id: number, details: Dict): Registration => {
+    const reg = realm.dealer.get(id);
+    if (!reg) throw new WampError(Uri.NO_SUCH_REGISTRATION, `no registration with id ${id}`);
+    if (isReservedUri(reg.uri) && !callerIsTrusted(realm, details)) {
+      throw new WampError(Uri.NOT_AUTHORIZED, "wamp.* registrations are not visible");
+    }
+    return reg;
+  };
+  const visibleSubscribers = (sub: Subscription) => [...sub.subscribers].filter((s) => !s.internal);
+  const group = <T extends { id: number; uri: string; match: MatchPolicy }>(items: Iterable<T>) => {
+    const out: Record<MatchPolicy, number[]> = { exact: [], prefix: [], wildcard: [] };
+    for (const x of items) if (!isReservedUri(x.uri)) out[x.match].push(x.id);
+    return out;
+  };
+  await Promise.all([
+    service.register("wamp.subscription.list", () => group(realm.broker.all()), opts),
+    service.register("wamp.subscription.lookup", (args) => {
+      const sub = realm.broker.lookup(uriArg(args), matchArg(args));
+      return sub && !isReservedUri(sub.uri) ? sub.id : null;
+    }, opts),
+    service.register("wamp.subscription.match", (args) => {
+      const ids = realm.broker.match(uriArg(args)).filter((s) => !isReservedUri(s.uri)).map((s) =>
+        s.id
+      );
+      return ids.length ? ids : null;
+    }, opts),
+    service.register(
+      "wamp.subscription.get",
+      (args, _kw, d) => subInfo(visibleSub(idArg(args, "a subscription"), d)),
+      opts,
+    ),
+    service.register(
+      "wamp.subscription.list_subscribers",
+      (args, _kw, d) =>
+        visibleSubscribers(visibleSub(idArg(args, "a subscription"), d)).map((s) => s.id),
+      opts,
+    ),
+    service.register(
+      "wamp.subscription.count_subscribers",
+      (args, _kw, d) => visibleSubscribers(visibleSub(idArg(args, "a subscription"), d)).length,
+      opts,
+    ),
+    service.register("wamp.subscription.remove_subscriber", (args, kwargs, d) => {
+      const sub = visibleSub(idArg(args, "a subscription"), d);
+      const target = realm.sessions.get(idArg(args, "a session", 1));
+      if (!target || !sub.subscribers.has(target)) {
+        throw new WampError(
+          Uri.NO_SUCH_SESSION,
+          "that session is not subscribed to this subscription",
+        );
+      }
+      realm.broker.revoke(target, sub, reasonArg(args, kwargs, 2));
+      return null;
+    }, opts),
+    service.register("wamp.subscription.get_events", (args, _kw, d) => {
+      const sub = visibleSub(idArg(args, "a subscription"), d);
+      const limit = args[1] ?? 10;
+      if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0) {
+        throw new WampError(Uri.INVALID_ARGUMENT, "limit must be a non-negative integer");
+      }
+      return realm.broker.history(sub, limit);
+    }, opts),
+    service.register("wamp.registration.list", () => group(realm.dealer.all()), opts),
+    service.register("wamp.registration.lookup", (args) => {
+      const reg = realm.dealer.lookup(uriArg(args), matchArg(args));
+      return reg && !isReservedUri(reg.uri) ? reg.id : null;
+    }, opts),
+    service.register("wamp.registration.match", (args) => {
+      const reg = realm.dealer.match(uriArg(args));
+      return reg && !isReservedUri(reg.uri) ? reg.id : null;
+    }, opts),
+    service.register(
+      "wamp.registration.get",
+      (args, _kw, d) => regInfo(visibleReg(idArg(args, "a registration"), d)),
+      opts,
+    ),
+    service.register(
+      "wamp.registration.list_callees",
+      (args, _kw, d) =>
+        visibleReg(idArg(args, "a registration"), d).callees.map((c) => c.session.id),
+      opts,
+    ),
+    service.register(
+      "wamp.registration.count_callees",
+      (args, _kw, d) => visibleReg(idArg(args, "a registration"), d).callees.length,
+      opts,
+    ),
+    service.register("wamp.registration.remove_callee", (args, kwargs, d) => {
+      const reg = visibleReg(idArg(args, "a registration"), d);
+      const target = realm.sessions.get(idArg(args, "a session", 1));
+      if (!target || !reg.callees.some((c) => c.session === target)) {
+        throw new WampError(
+          Uri.NO_SUCH_SESSION,
+          "that session is not a callee of this registration",
+        );
+      }
+      realm.dealer.revoke(target, reg, reasonArg(args, kwargs, 2));
+      return null;
+    }, opts),
+  ]);
+}
