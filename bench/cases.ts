@@ -101,7 +101,7 @@ export const CASES: readonly BenchCase[] = [
   {
     name: "idle-memory",
     description: "RSS per idle session (HELLO/WELCOME; relay: one echoed frame)",
-    load: { kind: "memory", sessions: 5000, batch: 250 },
+    load: { kind: "memory", sessions: 5000, batch: 100 },
   },
 ];
 

@@ -1,12 +1,14 @@
 /**
- * Codec benchmark behind the serializer choice: `deno run bench/codec_bench.ts [--ms=200] [--rounds=7]`.
+ * Codec benchmark behind the serializer choice:
+ * `deno run bench/codec_bench.ts [--ms=100] [--rounds=10]`.
  *
  * Run it without extra permissions, as the router runs: native addons (msgpackr-extract,
  * cbor-extract) then stay off, which is what production gets.
  *
  * For every candidate it first checks the WAMP rules that matter for a codec (64-bit integers
  * written as integers and read back exactly, plain objects, `Uint8Array` bytes), then prints
- * encode and decode ops/s (best of several rounds) for a typical small EVENT and a larger one.
+ * encode and decode ops/s (best of several interleaved rounds) for a typical small EVENT and
+ * a larger one.
  * Every decoder of a format reads the same wire bytes (those of the Switchboard serializer).
  *
  * @module
@@ -34,8 +36,8 @@ function numericArg(name: string, fallback: number): number {
   const arg = Deno.args.find((candidate) => candidate.startsWith(`--${name}=`));
   return arg === undefined ? fallback : Number(arg.slice(name.length + 3));
 }
-const roundMs = numericArg("ms", 200);
-const rounds = numericArg("rounds", 7);
+const roundMs = numericArg("ms", 100);
+const rounds = numericArg("rounds", 10);
 
 const text128 = "hello " + "x".repeat(122);
 /** `[EVENT, subId, pubId, {}, ["hello…" (128 bytes), 123], {"a": 1}]`, pubId above 2^32. */
@@ -147,24 +149,36 @@ function jsonRules(candidate: Candidate): string[] {
   return failures.filter((failure) => failure !== null);
 }
 
-/**
- * Ops/s of `fn`: best of `rounds` rounds of `roundMs` each, after a warm-up. The best round
- * is the one least disturbed by other processes and garbage collection.
- */
-function opsPerSecond(fn: () => unknown): number {
-  for (let i = 0; i < 2_000; i++) fn();
-  let best = 0;
-  for (let round = 0; round < rounds; round++) {
-    let count = 0;
-    const start = performance.now();
-    let now = start;
-    while ((now = performance.now()) - start < roundMs) {
-      for (let i = 0; i < 20; i++) fn();
-      count += 20;
-    }
-    best = Math.max(best, count / ((now - start) / 1000));
+/** One timed loop: a candidate encoding or decoding one message. */
+interface Case {
+  readonly run: () => unknown;
+  best: number;
+}
+
+/** Ops/s of one round of `roundMs` running `fn`. */
+function timeRound(fn: () => unknown): number {
+  let count = 0;
+  const start = performance.now();
+  let now = start;
+  while ((now = performance.now()) - start < roundMs) {
+    for (let i = 0; i < 20; i++) fn();
+    count += 20;
   }
-  return best;
+  return count / ((now - start) / 1000);
+}
+
+/**
+ * Times every case: a warm-up, then `rounds` rounds that visit the cases in turn, so that
+ * load from other processes hits all candidates alike. Each case keeps its best round, the
+ * one least disturbed by other processes and garbage collection.
+ */
+function timeCases(cases: readonly Case[]): void {
+  for (const item of cases) {
+    for (let i = 0; i < 2_000; i++) item.run();
+  }
+  for (let round = 0; round < rounds; round++) {
+    for (const item of cases) item.best = Math.max(item.best, timeRound(item.run));
+  }
 }
 
 function formatOps(ops: number): string {
@@ -324,23 +338,45 @@ for (const [label, message] of messages) {
   console.log(`${label}: ${jsonSize} B JSON, ${msgpackSize} B MessagePack, ${cborSize} B CBOR`);
 }
 
+interface Row {
+  readonly format: Format;
+  readonly candidate: Candidate;
+  readonly failures: string[];
+  readonly timings: ReadonlyArray<{ label: string; encode: Case; decode: Case }>;
+}
+
+const rows: Row[] = [];
 for (const format of formats) {
-  console.log(`\n== ${format.title}`);
   for (const candidate of format.candidates) {
-    const failures = format.rules(candidate);
-    console.log(`\n${candidate.name}`);
-    console.log(
-      failures.length === 0
-        ? "  WAMP rules: all met"
-        : `  WAMP rules FAILED: ${failures.join("; ")}`,
-    );
-    for (const [label, message] of messages) {
+    const timings = messages.map(([label, message]) => {
       const wire = format.wireEncoder.encode(message);
-      const encodeOps = opsPerSecond(() => candidate.encode(message));
-      const decodeOps = opsPerSecond(() => candidate.decode(wire));
-      console.log(
-        `  ${label.padEnd(12)} encode ${formatOps(encodeOps)}   decode ${formatOps(decodeOps)}`,
-      );
-    }
+      return {
+        label,
+        encode: { run: () => candidate.encode(message), best: 0 },
+        decode: { run: () => candidate.decode(wire), best: 0 },
+      };
+    });
+    rows.push({ format, candidate, failures: format.rules(candidate), timings });
+  }
+}
+timeCases(rows.flatMap((row) => row.timings.flatMap((timing) => [timing.encode, timing.decode])));
+
+let currentFormat: Format | null = null;
+for (const row of rows) {
+  if (row.format !== currentFormat) {
+    currentFormat = row.format;
+    console.log(`\n== ${row.format.title}`);
+  }
+  console.log(`\n${row.candidate.name}`);
+  console.log(
+    row.failures.length === 0
+      ? "  WAMP rules: all met"
+      : `  WAMP rules FAILED: ${row.failures.join("; ")}`,
+  );
+  for (const timing of row.timings) {
+    console.log(
+      `  ${timing.label.padEnd(12)} encode ${formatOps(timing.encode.best)}   ` +
+        `decode ${formatOps(timing.decode.best)}`,
+    );
   }
 }

@@ -62,9 +62,14 @@ interface Sample {
   readonly deliveries: number;
   readonly seconds: number;
   /** CPU use of the server process during the window, in cores (1.0 = one core busy). */
-  readonly serverCpu: number;
+  readonly serverCpu: number | null;
   /** CPU use of the load generator (this process) during the window, in cores. */
   readonly loadgenCpu: number;
+  /**
+   * Longest event-loop stall of the load generator in the window beyond a 50 ms tick; large
+   * values mean the machine (or this process) stalled and the sample is suspect.
+   */
+  readonly loadgenMaxLagMs: number;
 }
 
 /** Results of one throughput case over one serializer. */
@@ -93,6 +98,8 @@ interface MemoryResult {
   /** `proc`: VmRSS of /proc/<pid>/status; `self-report`: the child's Deno.memoryUsage().rss. */
   readonly rssSource: "proc" | "self-report";
   readonly gc: boolean;
+  /** Sessions whose first open attempt failed and were opened on a second try. */
+  readonly retries: number;
   readonly note?: string;
 }
 
@@ -188,6 +195,35 @@ function log(text: string): void {
   console.error(text);
 }
 
+/** CPU seconds of a server, or null (with a warning) when it does not answer in time. */
+async function serverCpu(server: ServerProcess): Promise<number | null> {
+  try {
+    return await server.cpuSeconds();
+  } catch (err) {
+    // CPU figures are diagnostics only: the measurement stands without them.
+    log(`  warning: no CPU reading from ${server.name}: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+/** Tracks the longest event-loop delay of this process beyond a 50 ms tick. */
+function lagMonitor(): { stop(): number } {
+  const tick = 50;
+  let max = 0;
+  let last = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    max = Math.max(max, now - last - tick);
+    last = now;
+  }, tick);
+  return {
+    stop() {
+      clearInterval(timer);
+      return max;
+    },
+  };
+}
+
 /** Server processes, started on first use and kept for the whole run (one per router config). */
 class ServerPool {
   readonly #servers = new Map<string, ServerProcess>();
@@ -241,12 +277,14 @@ async function measureThroughput(
     const d0 = load.deliveries();
     const t0 = performance.now();
     const l0 = ownCpuSeconds();
-    const s0 = await server.cpuSeconds();
+    const lag = lagMonitor();
+    const s0 = await serverCpu(server);
     await sleep(options.durationS * 1000);
     const d1 = load.deliveries();
     const t1 = performance.now();
     const l1 = ownCpuSeconds();
-    const s1 = await server.cpuSeconds();
+    const loadgenMaxLagMs = lag.stop();
+    const s1 = await serverCpu(server);
     await load.stop();
     const seconds = (t1 - t0) / 1000;
     return {
@@ -254,8 +292,9 @@ async function measureThroughput(
       rate: (d1 - d0) / seconds,
       deliveries: d1 - d0,
       seconds,
-      serverCpu: (s1 - s0) / seconds,
+      serverCpu: s0 === null || s1 === null ? null : (s1 - s0) / seconds,
       loadgenCpu: (l1 - l0) / seconds,
+      loadgenMaxLagMs,
     };
   } finally {
     await load.close();
@@ -303,7 +342,11 @@ async function runThroughput(options: Options, pool: ServerPool): Promise<Throug
           log(
             `round ${round}/${options.rounds}  ${c.name.padEnd(16)} ${serName.padEnd(8)} ` +
               `${target.padEnd(6)} ${fmtRate(sample.rate).padStart(9)}/s  ` +
-              `cpu server ${sample.serverCpu.toFixed(2)} loadgen ${sample.loadgenCpu.toFixed(2)}`,
+              `cpu server ${sample.serverCpu?.toFixed(2) ?? "n/a"} ` +
+              `loadgen ${sample.loadgenCpu.toFixed(2)}` +
+              (sample.loadgenMaxLagMs > 100
+                ? `  (loadgen stalled ${sample.loadgenMaxLagMs.toFixed(0)} ms)`
+                : ""),
           );
         }
       }
@@ -348,7 +391,18 @@ async function measureMemory(
     const gc = await server.gc();
     const before = await server.rss();
     const endpoint = { target, port: server.port };
-    sockets.push(...await inBatches(sessions, load.batch, () => openIdle(endpoint, ser[1])));
+    let retries = 0;
+    const open = async (): Promise<WebSocketClient> => {
+      try {
+        return await openIdle(endpoint, ser[1]);
+      } catch (err) {
+        // One retry: on a loaded machine a handshake can miss its deadline.
+        retries++;
+        log(`  idle-memory ${target}: retrying a session (${(err as Error).message})`);
+        return await openIdle(endpoint, ser[1]);
+      }
+    };
+    await inBatches(sessions, load.batch, async () => void sockets.push(await open()));
     await sleep(500);
     await server.gc();
     await sleep(100);
@@ -364,6 +418,7 @@ async function measureMemory(
       kbPerSession: (rssAfterKb - rssBeforeKb) / sessions,
       rssSource: after.source,
       gc,
+      retries,
       ...(note === undefined ? {} : { note }),
     };
     log(
@@ -380,9 +435,13 @@ async function measureMemory(
   }
 }
 
-async function runMemory(options: Options): Promise<MemoryResult[]> {
+async function runMemory(
+  options: Options,
+): Promise<{ results: MemoryResult[]; errors: string[] }> {
+  const results: MemoryResult[] = [];
+  const errors: string[] = [];
   const c = options.cases.find((x) => x.load.kind === "memory");
-  if (c === undefined || c.load.kind !== "memory") return [];
+  if (c === undefined || c.load.kind !== "memory") return { results, errors };
   let sessions = options.sessions ?? (options.quick ? 1000 : c.load.sessions);
   let note: string | undefined;
   const limit = await openFileLimit();
@@ -395,19 +454,26 @@ async function runMemory(options: Options): Promise<MemoryResult[]> {
     sessions = Math.max(1, limit - reserve);
   }
   const ser = options.serializers[0];
-  const out: MemoryResult[] = [];
   for (const target of options.targets) {
-    const r = await measureMemory(
-      target,
-      ser,
-      c.load,
-      sessions,
-      routerConfigFor(c, options),
-      note,
-    );
-    if (typeof r !== "string") out.push(r);
+    try {
+      const r = await measureMemory(
+        target,
+        ser,
+        c.load,
+        sessions,
+        routerConfigFor(c, options),
+        note,
+      );
+      if (typeof r === "string") errors.push(`${target}: did not start`);
+      else results.push(r);
+    } catch (err) {
+      // Recorded and printed with the results; the run's other figures still count.
+      const message = err instanceof Error ? err.message : String(err);
+      errors.push(`${target}: ${message}`);
+      log(`idle-memory ${target} FAILED: ${message}`);
+    }
   }
-  return out;
+  return { results, errors };
 }
 
 function fmtRate(rate: number | null): string {
@@ -461,7 +527,7 @@ function printTables(
 }
 
 function cpuCell(samples: readonly Sample[]): string {
-  const s = median(samples.map((x) => x.serverCpu));
+  const s = median(samples.flatMap((x) => x.serverCpu === null ? [] : [x.serverCpu]));
   const l = median(samples.map((x) => x.loadgenCpu));
   return s === null || l === null ? "n/a" : `${s.toFixed(2)}/${l.toFixed(2)}`;
 }
@@ -501,7 +567,7 @@ async function main(): Promise<number> {
   } finally {
     await pool.close();
   }
-  const memory = await runMemory(options);
+  const { results: memory, errors: memoryErrors } = await runMemory(options);
   if (options.json) {
     console.log(JSON.stringify(
       {
@@ -514,12 +580,14 @@ async function main(): Promise<number> {
         },
         throughput,
         memory,
+        memoryErrors,
       },
       null,
       2,
     ));
   } else {
     printTables(throughput, memory, options);
+    for (const e of memoryErrors) console.log(`FAILED idle-memory ${e}`);
   }
   return 0;
 }

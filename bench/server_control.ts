@@ -2,10 +2,11 @@
  * The small control protocol between the benchmark (parent) and a server under test (child).
  *
  * The child prints one JSON line `{"port": <n>, "pid": <n>}` on stdout once it listens. It then
- * reads its stdin line by line and answers each command with one JSON line: `gc` runs a full
- * garbage collection when the child was started with `--v8-flags=--expose-gc` and answers
- * `{"gc": true|false}`; `rss` answers `{"rss": <bytes>}` (`Deno.memoryUsage().rss`); `cpu`
- * answers `{"cpu": <seconds>}` (user + system CPU time of the process). These need no
+ * reads its stdin line by line, one `<command> <id>` per line, and answers each with one JSON
+ * line that carries the same `id` (so a late answer cannot be taken for a later one): `gc`
+ * runs a full garbage collection when the child was started with `--v8-flags=--expose-gc` and
+ * answers `{"gc": true|false}`; `rss` answers `{"rss": <bytes>}` (`Deno.memoryUsage().rss`);
+ * `cpu` answers `{"cpu": <seconds>}` (user + system CPU time of the process). These need no
  * permissions, whereas reading `/proc/<pid>/*` from Deno requires `--allow-all`. End of input
  * (the parent exited or closed the pipe) shuts the server down (at most 1 s) and ends the
  * process, so no server outlives its benchmark.
@@ -40,19 +41,20 @@ export async function serveControl(shutdown: () => Promise<void>): Promise<never
     pending += chunk;
     let nl: number;
     while ((nl = pending.indexOf("\n")) >= 0) {
-      const command = pending.slice(0, nl).trim();
+      const [command = "", idText = "0"] = pending.slice(0, nl).trim().split(/\s+/);
       pending = pending.slice(nl + 1);
+      const id = Number(idText);
       if (command === "gc") {
         const gc = (globalThis as { gc?: () => void }).gc;
         if (gc !== undefined) gc();
-        reply({ gc: gc !== undefined });
+        reply({ id, gc: gc !== undefined });
       } else if (command === "rss") {
-        reply({ rss: Deno.memoryUsage().rss });
+        reply({ id, rss: Deno.memoryUsage().rss });
       } else if (command === "cpu") {
         const { user, system } = process.cpuUsage();
-        reply({ cpu: (user + system) / 1e6 });
+        reply({ id, cpu: (user + system) / 1e6 });
       } else if (command !== "") {
-        reply({ error: `unknown command: ${command}` });
+        reply({ id, error: `unknown command: ${command}` });
       }
     }
   }

@@ -57,6 +57,9 @@ export class TargetStartError extends Error {
 
 import process from "node:process";
 
+/** How long a child may take to answer a control command. */
+const COMMAND_TIMEOUT_MS = 30_000;
+
 const BENCH_DIR = new URL(".", import.meta.url);
 /** Permissions of the server children: the loopback network only, plus what the router reads. */
 const CHILD_PERMISSIONS = ["--allow-net=127.0.0.1", "--allow-read", "--allow-env"];
@@ -190,9 +193,19 @@ async function spawnServer(
     waiter.wake?.();
   })();
 
-  const nextReply = async (timeoutMs: number, what: string): Promise<Record<string, unknown>> => {
+  const nextReply = async (
+    timeoutMs: number,
+    what: string,
+    id: number | null = null,
+  ): Promise<Record<string, unknown>> => {
     const deadline = Date.now() + timeoutMs;
-    while (replies.length === 0) {
+    // Answers to earlier commands that timed out arrive late: drop them.
+    const stale = () => id !== null && replies.length > 0 && replies[0].id !== id;
+    while (replies.length === 0 || stale()) {
+      if (stale()) {
+        replies.shift();
+        continue;
+      }
       if (stdoutEnded) throw new TargetStartError(`${name} exited while waiting for ${what}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new TargetStartError(`${name}: no ${what} within ${timeoutMs} ms`);
@@ -250,12 +263,14 @@ async function spawnServer(
   started = true;
   for (const line of stderrTail) console.error(`[${name}] ${line}`);
 
-  // One command at a time: replies come back in order on stdout.
+  // One command at a time; each carries an id that its reply echoes.
   let lastCommand: Promise<unknown> = Promise.resolve();
+  let nextId = 1;
   const command = (text: string): Promise<Record<string, unknown>> => {
     const run = async () => {
-      await stdin.write(new TextEncoder().encode(text + "\n"));
-      return await nextReply(10_000, `reply to '${text}'`);
+      const id = nextId++;
+      await stdin.write(new TextEncoder().encode(`${text} ${id}\n`));
+      return await nextReply(COMMAND_TIMEOUT_MS, `reply to '${text}'`, id);
     };
     const result = lastCommand.then(run, run);
     lastCommand = result;
