@@ -198,8 +198,15 @@ export class Session implements PeerHandler {
     try {
       this.#dispatch(message);
     } catch (e) {
-      if (e instanceof ProtocolError) this.protocolViolation(e.message);
-      else throw e;
+      if (e instanceof ProtocolError) return this.protocolViolation(e.message);
+      // A bug must never take the router down or leak into other sessions: log it and end
+      // only this session.
+      this.host.logger.error("internal error while handling a message", {
+        session: this.id,
+        type: messageName(message.type),
+        error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+      });
+      this.abort(Uri.RUNTIME_ERROR, "internal router error while handling the message");
     }
   }
 
