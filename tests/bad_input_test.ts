@@ -137,3 +137,22 @@ Deno.test("bad input: default message limit is 16 MiB", () => {
   const ws = router.config.transports[0].paths.get("ws")!;
   assert.equal(ws.max_message_size, 16 * 1024 * 1024);
 });
+
+Deno.test("an internal error ends only the session that caused it", async () => {
+  await using r = await startRouter();
+  const realm = r.router.realm("realm1")!;
+  const original = realm.broker.publish.bind(realm.broker);
+  realm.broker.publish = (publisher, msg, disclose) => {
+    if (msg.topic === "com.trigger.bug") throw new TypeError("simulated bug");
+    return original(publisher, msg, disclose);
+  };
+  await using other = (await RawClient.join(r.url, "json")).client;
+  await using victim = (await RawClient.join(r.url, "msgpack")).client;
+  victim.send([16, 1, { acknowledge: true }, "com.trigger.bug", []]);
+  const abort = await victim.next();
+  assert.equal(abort[0], 3);
+  assert.equal(abort[2], "wamp.error.runtime_error");
+  await victim.closed();
+  other.send([16, 2, { acknowledge: true }, "com.fine", []]);
+  assert.equal((await other.next())[0], 17);
+});
