@@ -249,3 +249,37 @@ Deno.test("HTTP: subprotocol offers without spaces after commas are negotiated",
   assert.match(head, /^HTTP\/1\.1 101/);
   assert.match(head, /sec-websocket-protocol: wamp\.2\.msgpack\r\n/i);
 });
+
+Deno.test("the transport's configured anonymous role and authid are used", async () => {
+  const config = testConfig({
+    roles: [{
+      name: "guest",
+      permissions: [{ uri: "com.", match: "prefix", allow: { publish: true } }],
+    }],
+  });
+  const ws = (config.workers[0].transports[0].paths as Record<string, Record<string, unknown>>).ws;
+  ws.auth = { anonymous: { type: "static", role: "guest", authid: "visitor" } };
+  await using r = await startRouter(config);
+  const j = await RawClient.join(r.url, "json");
+  await using c = j.client;
+  const details = j.welcome[2] as Record<string, unknown>;
+  assert.equal(details.authrole, "guest");
+  assert.equal(details.authid, "visitor");
+  c.send([16, 1, { acknowledge: true }, "com.ok", []]);
+  assert.equal((await c.next())[0], 17);
+  c.send([32, 2, {}, "com.ok"]);
+  assert.equal((await c.next())[4], "wamp.error.not_authorized");
+});
+
+Deno.test("uri_check strict rejects what loose accepts", async () => {
+  await using r = await startRouter(testConfig({ options: { uri_check: "strict" } }));
+  await using c = (await RawClient.join(r.url, "json")).client;
+  c.send([16, 1, { acknowledge: true }, "com.Example.Topic", []]);
+  assert.equal((await c.next())[4], "wamp.error.invalid_uri");
+  c.send([16, 2, { acknowledge: true }, "com.example.topic_1", []]);
+  assert.equal((await c.next())[0], 17);
+  await using r2 = await startRouter();
+  await using l = (await RawClient.join(r2.url, "json")).client;
+  l.send([16, 1, { acknowledge: true }, "com.Example.Topic", []]);
+  assert.equal((await l.next())[0], 17);
+});
