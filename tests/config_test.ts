@@ -56,9 +56,12 @@ function onlyRealm(config: RouterConfig) {
   return config.realms[0];
 }
 
+const NO_METHODS = { anonymous: null, ticket: null, wampcra: null, cryptosign: null };
+const DEFAULT_LIMITS = { challenge_timeout: 10, max_failures: 5, failure_window: 60 };
 const DEFAULT_ENDPOINT: WebSocketEndpointConfig = {
   serializers: ["json", "msgpack", "cbor"],
-  auth: { anonymous: { role: "anonymous", authid: null } },
+  auth: { ...NO_METHODS, anonymous: { role: "anonymous", authid: null } },
+  auth_limits: DEFAULT_LIMITS,
   max_message_size: 16 * 1024 * 1024,
 };
 
@@ -93,7 +96,7 @@ Deno.test("config.example.json parses to the expected resolved config", () => {
   assert.equal(config.transports.length, 1);
   const web = config.transports[0];
   assert.equal(web.type, "web");
-  assert.deepEqual(web.endpoint, { host: "127.0.0.1", port: 8080 });
+  assert.deepEqual(web.endpoint, { host: "127.0.0.1", port: 8080, tls: null });
   assert.equal(web.websocket, null);
   assert.deepEqual([...web.paths.keys()], ["ws"]);
   assert.deepEqual(web.paths.get("ws"), DEFAULT_ENDPOINT);
@@ -103,7 +106,7 @@ Deno.test("a websocket transport parses with defaults and explicit values", () =
   const defaults = parseConfig(withTransport({ type: "websocket", id: "ws1", endpoint: TCP }));
   assert.deepEqual(defaults.transports[0], {
     type: "websocket",
-    endpoint: { host: "0.0.0.0", port: 9000 },
+    endpoint: { host: "0.0.0.0", port: 9000, tls: null },
     websocket: DEFAULT_ENDPOINT,
     paths: new Map(),
   });
@@ -117,10 +120,11 @@ Deno.test("a websocket transport parses with defaults and explicit values", () =
   }));
   assert.deepEqual(explicit.transports[0], {
     type: "websocket",
-    endpoint: { host: "::1", port: 0 },
+    endpoint: { host: "::1", port: 0, tls: null },
     websocket: {
       serializers: ["cbor", "json"],
-      auth: { anonymous: { role: "guest", authid: "bob" } },
+      auth: { ...NO_METHODS, anonymous: { role: "guest", authid: "bob" } },
+      auth_limits: DEFAULT_LIMITS,
       max_message_size: 65536,
     },
     paths: new Map(),
@@ -147,6 +151,7 @@ Deno.test("anonymous auth without role gets role anonymous", () => {
     auth: { anonymous: { type: "static" } },
   }));
   assert.deepEqual(config.transports[0].websocket?.auth, {
+    ...NO_METHODS,
     anonymous: { role: "anonymous", authid: null },
   });
 });
@@ -671,8 +676,26 @@ Deno.test("transport: bad ports", () => {
 Deno.test("transport: endpoint tls, unix, version, unknown key", () => {
   assertConfigError(
     withTransport({ type: "websocket", endpoint: { ...TCP, tls: {} } }),
-    `${TRANSPORT}.endpoint.tls`,
-    "TLS is not implemented yet",
+    `${TRANSPORT}.endpoint.tls.certificate`,
+    "is required",
+  );
+  assertConfigError(
+    withTransport({
+      type: "websocket",
+      endpoint: { ...TCP, tls: { certificate: "c", key: "k", ca: "x" } },
+    }),
+    `${TRANSPORT}.endpoint.tls.ca`,
+    "unknown key",
+  );
+  assert.deepEqual(
+    parseConfig(
+      withTransport({
+        type: "websocket",
+        endpoint: { ...TCP, tls: { certificate: "c.pem", key: "k.pem" } },
+      }),
+    )
+      .transports[0].endpoint.tls,
+    { certificate: "c.pem", key: "k.pem" },
   );
   assertConfigError(
     withTransport({ type: "websocket", endpoint: { type: "unix", path: "/tmp/s" } }),
@@ -706,18 +729,116 @@ Deno.test("transport: bad serializers", () => {
   assertConfigError(ws("json"), `${TRANSPORT}.serializers`, "must be an array");
 });
 
-Deno.test("transport: unsupported auth methods", () => {
-  for (const method of ["ticket", "wampcra", "cryptosign"]) {
-    assertConfigError(
-      withTransport({ type: "websocket", endpoint: TCP, auth: { [method]: { type: "static" } } }),
-      `${TRANSPORT}.auth.${method}`,
-      "not implemented yet",
-    );
+Deno.test("transport: ticket, wampcra and cryptosign principals", () => {
+  const config = parseConfig(withTransport({
+    type: "websocket",
+    endpoint: TCP,
+    auth: {
+      ticket: {
+        type: "static",
+        principals: { alice: { ticket: "s3cret", role: "user", realm: "realm1" } },
+      },
+      wampcra: {
+        type: "static",
+        users: {
+          bob: { secret: "pw", role: "user" },
+          carol: { secret: "pw2", role: "user", salt: "salt123", iterations: 100, keylen: 32 },
+        },
+      },
+      cryptosign: {
+        type: "static",
+        principals: { dave: { authorized_keys: ["AB".repeat(32)], role: "user" } },
+      },
+    },
+  }));
+  const auth = config.transports[0].websocket!.auth;
+  assert.equal(auth.anonymous, null);
+  assert.deepEqual(auth.ticket!.get("alice"), { ticket: "s3cret", role: "user", realm: "realm1" });
+  assert.deepEqual(auth.wampcra!.get("bob"), {
+    secret: "pw",
+    role: "user",
+    realm: null,
+    salt: null,
+    iterations: 1000,
+    keylen: 32,
+  });
+  assert.equal(auth.wampcra!.get("carol")!.salt, "salt123");
+  assert.deepEqual(auth.cryptosign!.get("dave")!.authorized_keys, ["ab".repeat(32)]);
+});
+
+Deno.test("transport: secrets from environment variables", () => {
+  Deno.env.set("SWITCHBOARD_TEST_TICKET", "from-env");
+  try {
+    const config = parseConfig(withTransport({
+      type: "websocket",
+      endpoint: TCP,
+      auth: {
+        ticket: {
+          type: "static",
+          principals: { a: { ticket: "$SWITCHBOARD_TEST_TICKET", role: "u" } },
+        },
+      },
+    }));
+    assert.equal(config.transports[0].websocket!.auth.ticket!.get("a")!.ticket, "from-env");
+  } finally {
+    Deno.env.delete("SWITCHBOARD_TEST_TICKET");
   }
   assertConfigError(
-    withTransport({ type: "websocket", endpoint: TCP, auth: { magic: {} } }),
-    `${TRANSPORT}.auth.magic`,
-    "unknown key",
+    withTransport({
+      type: "websocket",
+      endpoint: TCP,
+      auth: {
+        ticket: {
+          type: "static",
+          principals: { a: { ticket: "$SWITCHBOARD_UNSET_VAR", role: "u" } },
+        },
+      },
+    }),
+    `${TRANSPORT}.auth.ticket.principals.a.ticket`,
+    "SWITCHBOARD_UNSET_VAR is not set",
+  );
+});
+
+Deno.test("transport: bad auth methods", () => {
+  const auth = (a: unknown) => withTransport({ type: "websocket", endpoint: TCP, auth: a });
+  const path = `${TRANSPORT}.auth`;
+  assertConfigError(auth({ magic: {} }), `${path}.magic`, "unknown key");
+  assertConfigError(
+    auth({ ticket: { type: "dynamic" } }),
+    `${path}.ticket.type`,
+    "dynamic authenticators",
+  );
+  assertConfigError(
+    auth({ ticket: { type: "static" } }),
+    `${path}.ticket.principals`,
+    "is required",
+  );
+  assertConfigError(
+    auth({ ticket: { type: "static", principals: { a: { ticket: "t" } } } }),
+    `${path}.ticket.principals.a.role`,
+    "is required",
+  );
+  assertConfigError(
+    auth({ ticket: { type: "static", principals: { a: { ticket: "t", role: "trusted" } } } }),
+    `${path}.ticket.principals.a.role`,
+    "reserved",
+  );
+  assertConfigError(
+    auth({ anonymous: { type: "static", role: "trusted" } }),
+    `${path}.anonymous.role`,
+    "reserved",
+  );
+  assertConfigError(
+    auth({ wampcra: { type: "static", users: { b: { secret: "s", role: "u", iterations: 10 } } } }),
+    `${path}.wampcra.users.b.salt`,
+    "is required",
+  );
+  assertConfigError(
+    auth({
+      cryptosign: { type: "static", principals: { d: { authorized_keys: ["xyz"], role: "u" } } },
+    }),
+    `${path}.cryptosign.principals.d.authorized_keys[0]`,
+    "64 hex characters",
   );
 });
 
@@ -893,18 +1014,20 @@ Deno.test("applyOverrides replaces the first transport's host and port only", ()
     { type: "websocket", endpoint: { type: "tcp", port: 9001, interface: "127.0.0.1" } },
   ]));
   const both = applyOverrides(base, { host: "::1", port: 0 });
-  assert.deepEqual(both.transports[0].endpoint, { host: "::1", port: 0 });
-  assert.deepEqual(both.transports[1].endpoint, { host: "127.0.0.1", port: 9001 });
+  assert.deepEqual(both.transports[0].endpoint, { host: "::1", port: 0, tls: null });
+  assert.deepEqual(both.transports[1].endpoint, { host: "127.0.0.1", port: 9001, tls: null });
   assert.equal(both.transports[0].websocket, base.transports[0].websocket);
-  assert.deepEqual(base.transports[0].endpoint, { host: "127.0.0.1", port: 9000 });
+  assert.deepEqual(base.transports[0].endpoint, { host: "127.0.0.1", port: 9000, tls: null });
 
   assert.deepEqual(applyOverrides(base, { port: 7000 }).transports[0].endpoint, {
     host: "127.0.0.1",
     port: 7000,
+    tls: null,
   });
   assert.deepEqual(applyOverrides(base, { host: "0.0.0.0" }).transports[0].endpoint, {
     host: "0.0.0.0",
     port: 9000,
+    tls: null,
   });
   assert.equal(applyOverrides(base, {}), base);
 });

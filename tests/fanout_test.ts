@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { FailureLimiter } from "../src/auth/authenticator.ts";
 import { FakeClock } from "../src/clock.ts";
 import { silentLogger } from "../src/log.ts";
 import { Broker } from "../src/router/broker.ts";
@@ -25,6 +26,7 @@ const host: SessionHost = {
     return () => ++n;
   })(),
   track: () => {},
+  authFailures: new FailureLimiter(),
 };
 
 function recordingSession(id: number, sent: { msg: Message; cache?: EncodeCache }[]): Session {
@@ -38,7 +40,10 @@ function recordingSession(id: number, sent: { msg: Message; cache?: EncodeCache 
     },
     close() {},
   };
-  const s = new Session(peer, { anonymous: null }, host);
+  const s = new Session(peer, {
+    methods: { anonymous: null, ticket: null, wampcra: null, cryptosign: null },
+    limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60 },
+  }, host);
   s.id = id;
   return s;
 }

@@ -15,7 +15,12 @@ async function connect() {
   const router = createRouter(testConfig());
   await router.ready;
   const { peer, link, connect } = linkedPeers();
-  const session = new Session(peer, { anonymous: { role: "anonymous", authid: null } }, router);
+  const endpoint = router.config.transports[0].paths.get("ws")!;
+  const session = new Session(
+    peer,
+    { methods: endpoint.auth, limits: endpoint.auth_limits },
+    router,
+  );
   const inbox: Message[] = [];
   let closed = false;
   connect(session, { receive: (m) => inbox.push(m), closed: () => (closed = true) });

@@ -15,6 +15,10 @@ import type { SerializerName } from "../serializer/serializer.ts";
 import type {
   Action,
   AnonymousAuthConfig,
+  AuthConfig,
+  AuthLimits,
+  CraUser,
+  CryptosignPrincipal,
   EventHistoryConfig,
   MatchPolicy,
   Permission,
@@ -23,6 +27,7 @@ import type {
   RoleConfig,
   RouterConfig,
   StatsConfig,
+  TicketPrincipal,
   TransportConfig,
   WebSocketEndpointConfig,
 } from "./types.ts";
@@ -647,10 +652,7 @@ function parseTransport(value: unknown, path: string): TransportConfig {
  */
 function parseEndpoint(value: unknown, path: string): TransportConfig["endpoint"] {
   const endpoint = expectObject(value, path);
-  checkKeys(endpoint, path, {
-    allowed: ["type", "port", "interface", "version"],
-    rejected: { tls: "TLS is not implemented yet; terminate TLS in a reverse proxy" },
-  });
+  checkKeys(endpoint, path, { allowed: ["type", "port", "interface", "version", "tls"] });
   const typePath = keyPath(path, "type");
   const type = expectString(expectRequired(endpoint, "type", path), typePath);
   if (type !== "tcp") {
@@ -673,7 +675,20 @@ function parseEndpoint(value: unknown, path: string): TransportConfig["endpoint"
     : version === 6
     ? "::"
     : "0.0.0.0";
-  return { host, port };
+  const tls = has(endpoint, "tls") ? parseTls(endpoint.tls, keyPath(path, "tls")) : null;
+  return { host, port, tls };
+}
+
+/** `endpoint.tls`: `{"certificate": "<PEM file>", "key": "<PEM file>"}` (read when serving). */
+function parseTls(value: unknown, path: string): { certificate: string; key: string } {
+  const tls = expectObject(value, path);
+  checkKeys(tls, path, { allowed: ["certificate", "key"] });
+  const certificate = expectNonEmptyString(
+    expectRequired(tls, "certificate", path),
+    keyPath(path, "certificate"),
+  );
+  const key = expectNonEmptyString(expectRequired(tls, "key", path), keyPath(path, "key"));
+  return { certificate, key };
 }
 
 function checkPort(value: unknown, path: string): number {
@@ -690,8 +705,8 @@ function checkPort(value: unknown, path: string): number {
 function parseWebSocketEndpoint(obj: Obj, path: string): WebSocketEndpointConfig {
   return {
     serializers: parseSerializers(own(obj, "serializers"), keyPath(path, "serializers")),
-    auth: { anonymous: parseAuth(own(obj, "auth"), keyPath(path, "auth")) },
-    max_message_size: parseWebSocketOptions(own(obj, "options"), keyPath(path, "options")),
+    auth: parseAuth(own(obj, "auth"), keyPath(path, "auth")),
+    ...parseWebSocketOptions(own(obj, "options"), keyPath(path, "options")),
   };
 }
 
@@ -726,35 +741,61 @@ function parseSerializers(value: unknown, path: string): readonly SerializerName
  * `auth`: only `anonymous` (`{type: "static", role?, authid?}`). Without an `auth` block the
  * endpoint allows anonymous sessions with role `anonymous` and a random authid.
  */
-function parseAuth(value: unknown, path: string): AnonymousAuthConfig | null {
-  if (value === undefined) return { role: "anonymous", authid: null };
-  const auth = expectObject(value, path);
-  const rejected: Record<string, string> = {};
-  for (const method of UNIMPLEMENTED_AUTH_METHODS) {
-    rejected[method] = `authentication method ${
-      JSON.stringify(method)
-    } is not implemented yet; only "anonymous" is`;
+function parseAuth(value: unknown, path: string): AuthConfig {
+  if (value === undefined) {
+    return {
+      anonymous: { role: "anonymous", authid: null },
+      ticket: null,
+      wampcra: null,
+      cryptosign: null,
+    };
   }
-  checkKeys(auth, path, { allowed: ["anonymous"], rejected });
-  if (!has(auth, "anonymous")) {
+  const auth = expectObject(value, path);
+  checkKeys(auth, path, { allowed: ["anonymous", "ticket", "wampcra", "cryptosign"] });
+  if (Object.keys(auth).length === 0) {
     throw new ConfigError(
       path,
-      'must configure at least one authentication method ("anonymous"), got an empty object',
+      'must configure at least one authentication method ("anonymous", "ticket", "wampcra", "cryptosign"), got an empty object',
     );
   }
-  const anonPath = keyPath(path, "anonymous");
-  const anonymous = expectObject(auth.anonymous, anonPath);
-  checkKeys(anonymous, anonPath, { allowed: ["type", "role", "authid"] });
-  const typePath = keyPath(anonPath, "type");
-  const type = expectString(expectRequired(anonymous, "type", anonPath), typePath);
+  return {
+    anonymous: has(auth, "anonymous")
+      ? parseAnonymous(auth.anonymous, keyPath(path, "anonymous"))
+      : null,
+    ticket: has(auth, "ticket")
+      ? parsePrincipals(auth.ticket, keyPath(path, "ticket"), "principals", parseTicketPrincipal)
+      : null,
+    wampcra: has(auth, "wampcra")
+      ? parsePrincipals(auth.wampcra, keyPath(path, "wampcra"), "users", parseCraUser)
+      : null,
+    cryptosign: has(auth, "cryptosign")
+      ? parsePrincipals(
+        auth.cryptosign,
+        keyPath(path, "cryptosign"),
+        "principals",
+        parseCryptosignPrincipal,
+      )
+      : null,
+  };
+}
+
+function expectStaticType(obj: Obj, path: string): void {
+  const typePath = keyPath(path, "type");
+  const type = expectString(expectRequired(obj, "type", path), typePath);
   if (type !== "static") {
     const reason = type === "dynamic"
       ? 'dynamic authenticators are not implemented yet; use "static"'
       : `must be "static", got ${describe(type)}`;
     throw new ConfigError(typePath, reason);
   }
+}
+
+function parseAnonymous(value: unknown, anonPath: string): AnonymousAuthConfig {
+  const anonymous = expectObject(value, anonPath);
+  checkKeys(anonymous, anonPath, { allowed: ["type", "role", "authid"] });
+  expectStaticType(anonymous, anonPath);
   const role = has(anonymous, "role")
-    ? expectNonEmptyString(anonymous.role, keyPath(anonPath, "role"))
+    ? parseRoleName(anonymous.role, keyPath(anonPath, "role"))
     : "anonymous";
   const authid = has(anonymous, "authid")
     ? expectNonEmptyString(anonymous.authid, keyPath(anonPath, "authid"))
@@ -762,16 +803,162 @@ function parseAuth(value: unknown, path: string): AnonymousAuthConfig | null {
   return { role, authid };
 }
 
-/** WebSocket `options`: only `max_message_size`. Returns the resolved size. */
-function parseWebSocketOptions(value: unknown, path: string): number {
-  if (value === undefined) return DEFAULT_MAX_MESSAGE_SIZE;
+/** A role a client may be given: never the reserved `trusted`. */
+function parseRoleName(value: unknown, path: string): string {
+  const role = expectNonEmptyString(value, path);
+  if (role === "trusted") {
+    throw new ConfigError(path, 'the role "trusted" is reserved for the router\'s own sessions');
+  }
+  return role;
+}
+
+/**
+ * A secret: a string, or `"$NAME"` to read it from the environment variable NAME when the
+ * config loads (needs `--allow-env=NAME`), so configs can be committed without secrets.
+ */
+function parseSecret(value: unknown, path: string): string {
+  const text = expectNonEmptyString(value, path);
+  const m = /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(text);
+  if (!m) return text;
+  let env: string | undefined;
+  try {
+    env = Deno.env.get(m[1]);
+  } catch (e) {
+    throw new ConfigError(
+      path,
+      `cannot read environment variable ${m[1]}: ${
+        e instanceof Error ? e.message : String(e)
+      } (run with --allow-env=${m[1]})`,
+    );
+  }
+  if (env === undefined || env === "") {
+    throw new ConfigError(path, `environment variable ${m[1]} is not set`);
+  }
+  return env;
+}
+
+function parsePrincipals<T>(
+  value: unknown,
+  path: string,
+  listKey: string,
+  parseOne: (value: unknown, path: string) => T,
+): ReadonlyMap<string, T> {
+  const method = expectObject(value, path);
+  checkKeys(method, path, { allowed: ["type", listKey] });
+  expectStaticType(method, path);
+  const listPath = keyPath(path, listKey);
+  const list = expectObject(expectRequired(method, listKey, path), listPath);
+  const out = new Map<string, T>();
+  for (const authid of Object.keys(list)) {
+    if (authid === "") throw new ConfigError(listPath, "an authid must not be empty");
+    out.set(authid, parseOne(list[authid], keyPath(listPath, authid)));
+  }
+  return out;
+}
+
+function principalRealm(obj: Obj, path: string): string | null {
+  if (!has(obj, "realm")) return null;
+  const realm = expectNonEmptyString(obj.realm, keyPath(path, "realm"));
+  return realm;
+}
+
+function parseTicketPrincipal(value: unknown, path: string): TicketPrincipal {
+  const p = expectObject(value, path);
+  checkKeys(p, path, { allowed: ["ticket", "role", "realm"] });
+  return {
+    ticket: parseSecret(expectRequired(p, "ticket", path), keyPath(path, "ticket")),
+    role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
+    realm: principalRealm(p, path),
+  };
+}
+
+function parseCraUser(value: unknown, path: string): CraUser {
+  const p = expectObject(value, path);
+  checkKeys(p, path, { allowed: ["secret", "role", "realm", "salt", "iterations", "keylen"] });
+  const salted = has(p, "salt") || has(p, "iterations") || has(p, "keylen");
+  let salt: string | null = null;
+  let iterations = 1000;
+  let keylen = 32;
+  if (salted) {
+    salt = expectNonEmptyString(expectRequired(p, "salt", path), keyPath(path, "salt"));
+    if (has(p, "iterations")) {
+      iterations = expectInteger(p.iterations, keyPath(path, "iterations"));
+      if (iterations < 1) {
+        throw new ConfigError(keyPath(path, "iterations"), `must be at least 1, got ${iterations}`);
+      }
+    }
+    if (has(p, "keylen")) {
+      keylen = expectInteger(p.keylen, keyPath(path, "keylen"));
+      if (keylen < 1 || keylen > 1024) {
+        throw new ConfigError(keyPath(path, "keylen"), `must be between 1 and 1024, got ${keylen}`);
+      }
+    }
+  }
+  return {
+    secret: parseSecret(expectRequired(p, "secret", path), keyPath(path, "secret")),
+    role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
+    realm: principalRealm(p, path),
+    salt,
+    iterations,
+    keylen,
+  };
+}
+
+function parseCryptosignPrincipal(value: unknown, path: string): CryptosignPrincipal {
+  const p = expectObject(value, path);
+  checkKeys(p, path, { allowed: ["authorized_keys", "role", "realm"] });
+  const keysPath = keyPath(path, "authorized_keys");
+  const keys = expectArray(expectRequired(p, "authorized_keys", path), keysPath).map((k, i) => {
+    const key = expectString(k, indexPath(keysPath, i)).toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(key)) {
+      throw new ConfigError(
+        indexPath(keysPath, i),
+        "must be an Ed25519 public key as 64 hex characters",
+      );
+    }
+    return key;
+  });
+  if (keys.length === 0) throw new ConfigError(keysPath, "must list at least one public key");
+  return {
+    authorized_keys: keys,
+    role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
+    realm: principalRealm(p, path),
+  };
+}
+
+/** WebSocket `options`: `max_message_size` and the authentication handshake limits. */
+function parseWebSocketOptions(
+  value: unknown,
+  path: string,
+): { max_message_size: number; auth_limits: AuthLimits } {
+  const defaults = {
+    max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+    auth_limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60 },
+  };
+  if (value === undefined) return defaults;
   const options = expectObject(value, path);
-  checkKeys(options, path, { allowed: ["max_message_size"] });
-  if (!has(options, "max_message_size")) return DEFAULT_MAX_MESSAGE_SIZE;
-  const sizePath = keyPath(path, "max_message_size");
-  const size = expectInteger(options.max_message_size, sizePath);
-  if (size < 1) throw new ConfigError(sizePath, `must be a positive number of bytes, got ${size}`);
-  return size;
+  checkKeys(options, path, {
+    allowed: [
+      "max_message_size",
+      "auth_challenge_timeout",
+      "auth_max_failures",
+      "auth_failure_window",
+    ],
+  });
+  const positive = (key: string, fallback: number, what: string): number => {
+    if (!has(options, key)) return fallback;
+    const n = expectInteger(options[key], keyPath(path, key));
+    if (n < 1) throw new ConfigError(keyPath(path, key), `must be a positive ${what}, got ${n}`);
+    return n;
+  };
+  return {
+    max_message_size: positive("max_message_size", DEFAULT_MAX_MESSAGE_SIZE, "number of bytes"),
+    auth_limits: {
+      challenge_timeout: positive("auth_challenge_timeout", 10, "number of seconds"),
+      max_failures: positive("auth_max_failures", 5, "number of failures"),
+      failure_window: positive("auth_failure_window", 60, "number of seconds"),
+    },
+  };
 }
 
 /**
@@ -907,7 +1094,10 @@ export function applyOverrides(config: RouterConfig, o: ConfigOverrides): Router
     ? first.endpoint.host
     : expectNonEmptyString(o.host, "(override).host");
   const port = o.port === undefined ? first.endpoint.port : checkPort(o.port, "(override).port");
-  const transports = [{ ...first, endpoint: { host, port } }, ...config.transports.slice(1)];
+  const transports = [
+    { ...first, endpoint: { ...first.endpoint, host, port } },
+    ...config.transports.slice(1),
+  ];
   checkEndpointCollisions(transports, transportsPath);
   return { ...config, transports };
 }

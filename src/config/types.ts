@@ -78,12 +78,58 @@ export interface AnonymousAuthConfig {
   readonly authid: string | null;
 }
 
+/** A `ticket` principal: `auth.ticket.principals[authid]`. */
+export interface TicketPrincipal {
+  readonly ticket: string;
+  readonly role: string;
+  /** When set, the principal may only join this realm. */
+  readonly realm: string | null;
+}
+
+/** A `wampcra` user: `auth.wampcra.users[authid]`; salted when `salt` is set (PBKDF2). */
+export interface CraUser {
+  readonly secret: string;
+  readonly role: string;
+  readonly realm: string | null;
+  readonly salt: string | null;
+  readonly iterations: number;
+  readonly keylen: number;
+}
+
+/** A `cryptosign` principal: `auth.cryptosign.principals[authid]`. */
+export interface CryptosignPrincipal {
+  /** Ed25519 public keys, 64 lower-case hex characters each. */
+  readonly authorized_keys: readonly string[];
+  readonly role: string;
+  readonly realm: string | null;
+}
+
+/** The authentication methods of a WebSocket endpoint (`auth`). */
+export interface AuthConfig {
+  readonly anonymous: AnonymousAuthConfig | null;
+  readonly ticket: ReadonlyMap<string, TicketPrincipal> | null;
+  readonly wampcra: ReadonlyMap<string, CraUser> | null;
+  readonly cryptosign: ReadonlyMap<string, CryptosignPrincipal> | null;
+}
+
+/** Limits of the authentication handshake (`options` of a WebSocket endpoint). */
+export interface AuthLimits {
+  /** Seconds a CHALLENGE may stay unanswered; default 10. */
+  readonly challenge_timeout: number;
+  /** Failed authentications from one address before it is refused; default 5. */
+  readonly max_failures: number;
+  /** Seconds over which failures are counted, and how long an address is then refused; default 60. */
+  readonly failure_window: number;
+}
+
 /** A WebSocket endpoint: a `websocket` transport, or one `websocket` path of a `web` transport. */
 export interface WebSocketEndpointConfig {
   /** Serializers offered, in the router's preference order; default all three. */
   readonly serializers: readonly SerializerName[];
   /** Methods allowed; with no `auth` block only anonymous with role `anonymous`. */
-  readonly auth: { readonly anonymous: AnonymousAuthConfig | null };
+  readonly auth: AuthConfig;
+  /** Authentication handshake limits. */
+  readonly auth_limits: AuthLimits;
   /** Largest accepted incoming WAMP message in bytes; default 16 MiB. */
   readonly max_message_size: number;
 }
@@ -92,7 +138,12 @@ export interface WebSocketEndpointConfig {
 export interface TransportConfig {
   /** `websocket`: WAMP on any path; `web`: WAMP on the named paths, 404 elsewhere. */
   readonly type: "websocket" | "web";
-  readonly endpoint: { readonly host: string; readonly port: number };
+  readonly endpoint: {
+    readonly host: string;
+    readonly port: number;
+    /** PEM certificate and key file paths for `wss://`, or null for plain WebSocket. */
+    readonly tls: { readonly certificate: string; readonly key: string } | null;
+  };
   /** For `websocket`: the endpoint. For `web`: null. */
   readonly websocket: WebSocketEndpointConfig | null;
   /** For `web`: path without leading slash (e.g. `ws`) → endpoint. For `websocket`: empty. */

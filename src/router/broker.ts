@@ -48,7 +48,11 @@ export const BROKER_FEATURES = {
   payload_passthru_mode: true,
 } as const;
 
-/** A retained event (one per topic: the latest publication with `retain: true`). */
+/**
+ * A retained event. Per topic the broker keeps the latest publication with `retain: true`
+ * that had no black/white list, plus the black/white-listed retained publications made since
+ * (at most `MAX_LIMITED_RETAINED`), oldest first.
+ */
 interface Retained {
   readonly topic: string;
   readonly args?: Args;
@@ -56,6 +60,20 @@ interface Retained {
   readonly filter: Filter | null;
   readonly publisher: Session;
   readonly base: Dict | null;
+  /** Published in payload passthru mode: only for subscribers that announced it. */
+  readonly ppt: boolean;
+}
+
+/** How many black/white-listed retained events are kept per topic besides the general one. */
+const MAX_LIMITED_RETAINED = 16;
+
+/** True when a filter restricts receivers beyond publisher exclusion. */
+function isLimited(f: Filter | null): boolean {
+  return f !== null && (
+    f.exclude !== undefined || f.excludeAuthid !== undefined ||
+    f.excludeAuthrole !== undefined || f.eligible !== undefined ||
+    f.eligibleAuthid !== undefined || f.eligibleAuthrole !== undefined
+  );
 }
 
 /** One stored event of an event history. */
@@ -138,7 +156,7 @@ export class Broker {
   readonly #index = new UriIndex<Subscription>();
   readonly #byId = new Map<number, Subscription>();
 
-  readonly #retained = new Map<string, Retained>();
+  readonly #retained = new Map<string, Retained[]>();
   readonly #history: { config: EventHistoryConfig; events: HistoryEvent[] }[];
 
   constructor(readonly observer: BrokerObserver = {}, history: readonly EventHistoryConfig[] = []) {
@@ -182,10 +200,15 @@ export class Broker {
    * `Details.retained: true` and a fresh publication id.
    */
   sendRetained(session: Session, sub: Subscription): void {
-    for (const r of this.#retained.values()) {
-      if (!uriMatches(sub.uri, sub.match, r.topic)) continue;
-      if (r.filter !== null && !admits(r.filter, session)) continue;
-      if (session === r.publisher && (r.filter === null || r.filter.excludeMe)) continue;
+    const passthru = session.hasFeature("subscriber", "payload_passthru_mode");
+    for (const [topic, list] of this.#retained) {
+      if (!uriMatches(sub.uri, sub.match, topic)) continue;
+      const r = list.findLast((x) =>
+        (x.filter === null || admits(x.filter, session)) &&
+        !(session === x.publisher && (x.filter === null || x.filter.excludeMe)) &&
+        (passthru || !x.ppt)
+      );
+      if (!r) continue;
       const details: Dict = { ...(r.base ?? {}), retained: true };
       if (sub.match !== "exact") details.topic = r.topic;
       const event: Event = {
@@ -306,14 +329,24 @@ export class Broker {
     const ppt = pptKeys(msg.options);
     if (ppt) base = { ...(base ?? {}), ...ppt };
     if (msg.options.retain === true) {
-      this.#retained.set(msg.topic, {
+      const retained: Retained = {
         topic: msg.topic,
         args: msg.args,
         kwargs: msg.kwargs,
         filter,
         publisher,
         base,
-      });
+        ppt: ppt !== null,
+      };
+      const list = this.#retained.get(msg.topic);
+      if (list && isLimited(filter)) {
+        // a retained event for some subscribers only: kept in addition to the general one
+        list.push(retained);
+        const limited = list.filter((x) => isLimited(x.filter));
+        if (limited.length > MAX_LIMITED_RETAINED) list.splice(list.indexOf(limited[0]), 1);
+      } else {
+        this.#retained.set(msg.topic, [retained]);
+      }
     }
     if (this.#history.length > 0) this.#record(msg.topic, publication, msg);
     this.#index.forEachMatch(msg.topic, (sub) => {

@@ -82,8 +82,13 @@ export class Realm {
     const broker: Dict = { ...BROKER_FEATURES };
     const dealer: Dict = { ...DEALER_FEATURES };
     if (!meta) {
+      // these need the meta procedures, which are not registered without the meta API
       delete broker.session_meta_api;
+      delete broker.subscription_meta_api;
+      delete broker.event_history;
       delete dealer.session_meta_api;
+      delete dealer.registration_meta_api;
+      delete dealer.testament_meta_api;
     }
     return { broker: { features: broker }, dealer: { features: dealer } };
   }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { FailureLimiter } from "../auth/authenticator.ts";
 import { WampClient } from "../client.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { parseConfig } from "../config/config.ts";
@@ -50,9 +51,16 @@ export type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Response;
 
 const DEFAULT_ENDPOINT: WebSocketEndpointConfig = {
   serializers: ["json", "msgpack", "cbor"],
-  auth: { anonymous: { role: "anonymous", authid: null } },
+  auth: {
+    anonymous: { role: "anonymous", authid: null },
+    ticket: null,
+    wampcra: null,
+    cryptosign: null,
+  },
+  auth_limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60 },
   max_message_size: 16 * 1024 * 1024,
 };
+const NO_AUTH = DEFAULT_ENDPOINT.auth;
 
 /** A WAMP router. */
 export class Router implements SessionHost {
@@ -63,6 +71,8 @@ export class Router implements SessionHost {
   readonly #connections = new Set<Session>();
   readonly #servers: Deno.HttpServer[] = [];
   readonly #ready: Promise<void>;
+  /** Failed authentications per remote address (rate limiting). */
+  readonly authFailures: FailureLimiter = new FailureLimiter();
   #localCount = 0;
   #closed = false;
   readonly config: RouterConfig;
@@ -149,7 +159,11 @@ export class Router implements SessionHost {
         : "unknown";
       const result = upgrade(req, endpoint, remote, this.logger);
       if (!result.ok) return result.response;
-      const session = new Session(result.peer, { anonymous: endpoint.auth.anonymous }, this);
+      const session = new Session(
+        result.peer,
+        { methods: endpoint.auth, limits: endpoint.auth_limits },
+        this,
+      );
       result.peer.attach({
         receive: (m, b) => session.receive(m, b),
         protocolViolation: (r) => session.protocolViolation(r),
@@ -168,17 +182,25 @@ export class Router implements SessionHost {
     const listeners: Listener[] = [];
     for (const t of this.config.transports) {
       const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
+      const tls = t.endpoint.tls
+        ? {
+          cert: await Deno.readTextFile(t.endpoint.tls.certificate),
+          key: await Deno.readTextFile(t.endpoint.tls.key),
+        }
+        : {};
       const server = Deno.serve({
         hostname: t.endpoint.host,
         port: t.endpoint.port,
         onListen: (addr) => resolve(addr as Deno.NetAddr),
+        ...tls,
       }, this.handler(t));
       this.#servers.push(server);
       const addr = await promise;
       const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+      const scheme = t.endpoint.tls ? "wss" : "ws";
       const urls = t.type === "websocket"
-        ? [`ws://${host}:${addr.port}/`]
-        : [...t.paths.keys()].map((p) => `ws://${host}:${addr.port}/${p}`);
+        ? [`${scheme}://${host}:${addr.port}/`]
+        : [...t.paths.keys()].map((p) => `${scheme}://${host}:${addr.port}/${p}`);
       listeners.push({ transport: t, hostname: addr.hostname, port: addr.port, urls });
     }
     await this.#ready;
@@ -191,7 +213,11 @@ export class Router implements SessionHost {
     const { peer, link, connect } = linkedPeers();
     const authrole = options.authrole ?? TRUSTED_ROLE;
     const authid = options.authid ?? `local-${++this.#localCount}`;
-    const session = new Session(peer, { anonymous: null, fixed: { authid, authrole } }, this);
+    const session = new Session(
+      peer,
+      { methods: NO_AUTH, limits: DEFAULT_ENDPOINT.auth_limits, fixed: { authid, authrole } },
+      this,
+    );
     session.internal = internal;
     const client = new WampClient(link);
     connect({

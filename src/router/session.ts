@@ -6,8 +6,9 @@
  * @module
  */
 
-import type { Clock } from "../clock.ts";
-import type { AnonymousAuthConfig } from "../config/types.ts";
+import { authenticate, type FailureLimiter, type Identity } from "../auth/authenticator.ts";
+import type { Clock, TimerId } from "../clock.ts";
+import type { AuthConfig, AuthLimits } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { SessionMeter } from "../stats/session_stats.ts";
 import type { StatsTracker } from "../stats/session_stats.ts";
@@ -16,7 +17,7 @@ import { isDict } from "../wamp/codec.ts";
 import { ProtocolError } from "../wamp/errors.ts";
 import { SequentialIds, serialNumber } from "../wamp/ids.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
-import type { Args, Dict, Hello, Kwargs, Message } from "../wamp/messages.ts";
+import type { Args, Authenticate, Dict, Hello, Kwargs, Message } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
 import type { PendingCall, Registration } from "./dealer.ts";
 import type { Subscription } from "./broker.ts";
@@ -31,7 +32,7 @@ export interface Testament {
 }
 
 /** Lifecycle of a session on its connection. */
-export type SessionState = "closed" | "established" | "shutting_down";
+export type SessionState = "closed" | "authenticating" | "established" | "shutting_down";
 
 /** What a session needs from the router that owns it. */
 export interface SessionHost {
@@ -43,14 +44,24 @@ export interface SessionHost {
   newSessionId(): number;
   /** Called when a session joins (`true`) or leaves (`false`) any realm. */
   track(session: Session, joined: boolean): void;
+  /** Failed authentications per remote address. */
+  readonly authFailures: FailureLimiter;
 }
 
 /** How a connection may authenticate. */
 export interface AuthPolicy {
-  /** Anonymous authentication, or null when the endpoint does not offer it. */
-  readonly anonymous: AnonymousAuthConfig | null;
+  /** The endpoint's authentication methods. */
+  readonly methods: AuthConfig;
+  /** Handshake limits (challenge timeout, failure rate limit). */
+  readonly limits: AuthLimits;
   /** For in-process sessions only: the identity to take without negotiation. */
   readonly fixed?: { readonly authid: string; readonly authrole: string } | null;
+}
+
+/** The address part of `tcp4:1.2.3.4:5678` (failures are counted per address, not per port). */
+function remoteAddress(peer: string): string {
+  const i = peer.lastIndexOf(":");
+  return i > 0 ? peer.slice(0, i) : peer;
 }
 
 /** Details of a session as the session meta API reports them. */
@@ -218,6 +229,7 @@ export class Session implements PeerHandler {
   transportClosed(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#clearPendingAuth();
     this.#leaveRealm();
     this.state = "closed";
   }
@@ -229,6 +241,7 @@ export class Session implements PeerHandler {
     if (this.#closed) return;
     this.host.logger.info("session aborted", { session: this.id, reason, message });
     this.send({ type: T.ABORT, details: { message }, reason });
+    this.#clearPendingAuth();
     this.#leaveRealm();
     this.state = "closed";
     this.#closed = true;
@@ -265,6 +278,10 @@ export class Session implements PeerHandler {
         if (msg.type === T.HELLO) return this.#hello(msg);
         if (msg.type === T.ABORT) return this.close();
         throw new ProtocolError(`${messageName(msg.type)} received before HELLO`);
+      case "authenticating":
+        if (msg.type === T.AUTHENTICATE && this.#pendingAuth) return this.#pendingAuth.answer(msg);
+        if (msg.type === T.ABORT) return this.close();
+        throw new ProtocolError(`${messageName(msg.type)} received while authenticating`);
       case "established":
         switch (msg.type) {
           case T.HELLO:
@@ -294,43 +311,114 @@ export class Session implements PeerHandler {
         "HELLO.Details.roles must announce at least one of publisher, subscriber, caller, callee",
       );
     }
+    const methods = msg.details.authmethods ?? ["anonymous"];
+    if (!Array.isArray(methods) || methods.some((m) => typeof m !== "string")) {
+      throw new ProtocolError("HELLO.Details.authmethods must be a list of strings");
+    }
     const realm = this.host.realm(msg.realm);
     if (!realm) {
       this.abort(Uri.NO_SUCH_REALM, `no realm named "${msg.realm}" exists on this router`);
       return;
     }
-    const methods = msg.details.authmethods ?? ["anonymous"];
-    if (!Array.isArray(methods) || methods.some((m) => typeof m !== "string")) {
-      throw new ProtocolError("HELLO.Details.authmethods must be a list of strings");
-    }
     if (this.auth.fixed) {
-      this.authid = this.auth.fixed.authid;
-      this.authrole = this.auth.fixed.authrole;
-      this.authmethod = "trusted";
-      this.authprovider = "programcode";
-    } else if (this.auth.anonymous && methods.includes("anonymous")) {
-      this.authid = this.auth.anonymous.authid ?? serialNumber();
-      this.authrole = this.auth.anonymous.role;
-      this.authmethod = "anonymous";
-      this.authprovider = "static";
-    } else {
+      this.#welcome(realm, roles, {
+        authid: this.auth.fixed.authid,
+        authrole: this.auth.fixed.authrole,
+        authmethod: "trusted",
+        authprovider: "programcode",
+        authextra: {},
+      });
+      return;
+    }
+    const limits = this.auth.limits;
+    const address = remoteAddress(this.peer.details.peer);
+    const windowMs = limits.failure_window * 1000;
+    if (
+      !this.host.authFailures.allowed(
+        address,
+        limits.max_failures,
+        windowMs,
+        this.host.clock.nowMs(),
+      )
+    ) {
       this.abort(
-        Uri.NO_AUTH_METHOD,
-        `none of the offered authentication methods (${methods.join(", ")}) is available; ` +
-          `this transport offers: ${this.auth.anonymous ? "anonymous" : "none"}`,
+        Uri.NOT_AUTHORIZED,
+        "too many failed authentication attempts from this address; try again later",
       );
       return;
     }
-    if (!realm.hasRole(this.authrole)) {
+    this.state = "authenticating";
+    const sessionId = this.host.newSessionId();
+    const fail = (message: string) => {
+      this.host.authFailures.fail(address, windowMs, this.host.clock.nowMs());
+      this.abort(Uri.NOT_AUTHORIZED, message);
+    };
+    const step = authenticate(msg, this.auth.methods, sessionId);
+    if (step.kind === "abort") {
+      if (step.reason === Uri.NOT_AUTHORIZED) return fail(step.message);
+      return this.abort(step.reason, step.message);
+    }
+    if (step.kind === "welcome") return this.#welcome(realm, roles, step.identity, sessionId);
+    this.send({ type: T.CHALLENGE, authmethod: step.authmethod, extra: step.extra });
+    const timer = this.host.clock.setTimer(() => {
+      this.#pendingAuth = null;
+      if (this.state === "authenticating") {
+        this.abort(
+          Uri.TIMEOUT,
+          `no AUTHENTICATE within ${limits.challenge_timeout} s of the CHALLENGE`,
+        );
+      }
+    }, limits.challenge_timeout * 1000);
+    this.#pendingAuth = {
+      timer,
+      answer: (auth: Authenticate) => {
+        this.host.clock.clearTimer(timer);
+        this.#pendingAuth = null;
+        step.verify(auth).then((identity) => {
+          if (this.#closed || this.state !== "authenticating") return;
+          if (!identity) return fail("authentication failed");
+          if (!realm.hasRole(identity.authrole)) {
+            return this.abort(
+              Uri.NO_SUCH_ROLE,
+              `role "${identity.authrole}" is not defined on realm "${realm.name}"`,
+            );
+          }
+          this.#welcome(realm, roles, identity, sessionId);
+        }, (e) => this.#internalError(e, "AUTHENTICATE"));
+      },
+    };
+  }
+
+  #pendingAuth: { timer: TimerId; answer(msg: Authenticate): void } | null = null;
+
+  #clearPendingAuth(): void {
+    if (this.#pendingAuth) this.host.clock.clearTimer(this.#pendingAuth.timer);
+    this.#pendingAuth = null;
+  }
+
+  #internalError(e: unknown, what: string): void {
+    this.host.logger.error("internal error while authenticating", {
+      what,
+      error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+    });
+    this.abort(Uri.RUNTIME_ERROR, "internal router error during authentication");
+  }
+
+  #welcome(realm: Realm, roles: Dict, identity: Identity, id = this.host.newSessionId()): void {
+    if (!realm.hasRole(identity.authrole)) {
       this.abort(
         Uri.NO_SUCH_ROLE,
-        `role "${this.authrole}" is not defined on realm "${realm.name}"`,
+        `role "${identity.authrole}" is not defined on realm "${realm.name}"`,
       );
       return;
     }
-    this.authextra = {};
+    this.authid = identity.authid;
+    this.authrole = identity.authrole;
+    this.authmethod = identity.authmethod;
+    this.authprovider = identity.authprovider;
+    this.authextra = identity.authextra;
     this.clientRoles = roles;
-    this.id = this.host.newSessionId();
+    this.id = id;
     this.realm = realm;
     this.state = "established";
     this.meter?.beginSession();
