@@ -81,14 +81,7 @@ const SERIALIZERS: readonly SerializerName[] = ["json", "msgpack", "cbor"];
 /** Crossbar serializers Switchboard does not speak. */
 const UNSUPPORTED_SERIALIZERS: readonly string[] = ["ubjson", "flatbuffers"];
 /** Crossbar auth methods Switchboard does not implement yet. */
-const UNIMPLEMENTED_AUTH_METHODS: readonly string[] = [
-  "ticket",
-  "wampcra",
-  "cryptosign",
-  "scram",
-  "cookie",
-  "tls",
-];
+const UNIMPLEMENTED_AUTH_METHODS: readonly string[] = ["scram", "cookie", "tls"];
 /** Crossbar transport types Switchboard does not implement yet. */
 const UNIMPLEMENTED_TRANSPORTS: readonly string[] = [
   "rawsocket",
@@ -751,7 +744,11 @@ function parseAuth(value: unknown, path: string): AuthConfig {
     };
   }
   const auth = expectObject(value, path);
-  checkKeys(auth, path, { allowed: ["anonymous", "ticket", "wampcra", "cryptosign"] });
+  const rejected: Record<string, string> = {};
+  for (const method of UNIMPLEMENTED_AUTH_METHODS) {
+    rejected[method] = `authentication method ${JSON.stringify(method)} is not implemented yet`;
+  }
+  checkKeys(auth, path, { allowed: ["anonymous", "ticket", "wampcra", "cryptosign"], rejected });
   if (Object.keys(auth).length === 0) {
     throw new ConfigError(
       path,

@@ -15,7 +15,7 @@ import type { StatsTracker } from "../stats/session_stats.ts";
 import type { EncodeCache, Peer, PeerHandler } from "../transport/peer.ts";
 import { isDict } from "../wamp/codec.ts";
 import { ProtocolError } from "../wamp/errors.ts";
-import { SequentialIds, serialNumber } from "../wamp/ids.ts";
+import { SequentialIds } from "../wamp/ids.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
 import type { Args, Authenticate, Dict, Hello, Kwargs, Message } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
