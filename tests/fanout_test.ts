@@ -27,6 +27,7 @@ const host: SessionHost = {
   })(),
   track: () => {},
   authFailures: new FailureLimiter(),
+  callAuthenticator: () => Promise.reject(new Error("no authenticator in this test")),
 };
 
 function recordingSession(id: number, sent: { msg: Message; cache?: EncodeCache }[]): Session {

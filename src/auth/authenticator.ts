@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { AuthConfig, CraUser } from "../config/types.ts";
+import type { AuthConfig, CraUser, DynamicAuthenticator } from "../config/types.ts";
 import { serialNumber } from "../wamp/ids.ts";
 import type { Authenticate, Dict, Hello } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
@@ -30,6 +30,8 @@ export type AuthStep =
     readonly extra: Dict;
     /** Checks AUTHENTICATE; resolves to the identity, or null when authentication failed. */
     verify(msg: Authenticate): Promise<Identity | null>;
+    /** After a failed `verify`: the reason to abort with, when not `wamp.error.not_authorized`. */
+    readonly failure?: { readonly reason: string; readonly message: string } | null;
   }
   | { readonly kind: "abort"; readonly reason: string; readonly message: string };
 
@@ -134,14 +136,138 @@ function fakeSalt(authid: string): string {
 }
 
 function offered(auth: AuthConfig): Method[] {
-  return METHODS.filter((m) => auth[m] !== null);
+  return METHODS.filter((m) => auth[m] !== null || auth.dynamic?.[m] !== undefined);
+}
+
+/**
+ * Calls a dynamic authenticator procedure on `realm` with positional `args`; resolves to the
+ * first result argument, rejects with a `WampError` carrying the procedure's error URI.
+ */
+export type AuthenticatorCall = (
+  realm: string,
+  procedure: string,
+  args: unknown[],
+) => Promise<unknown>;
+
+/** Builds the WAMP-CRA challenge step for `authid` (user undefined: unknown authid, fails later). */
+function craStep(
+  authid: string,
+  user: Omit<CraUser, "realm"> & { realm: string | null } | undefined,
+  fakeSalted: boolean,
+  realm: string,
+  sessionId: number,
+  provider: string,
+  authextra: Dict = {},
+): AuthStep {
+  const challenge = JSON.stringify({
+    authid,
+    authrole: user?.role ?? "user",
+    authmethod: "wampcra",
+    authprovider: provider,
+    nonce: toBase64(crypto.getRandomValues(new Uint8Array(16))),
+    timestamp: new Date().toISOString(),
+    session: sessionId,
+  });
+  const extra: Dict = { challenge };
+  if (user?.salt) {
+    Object.assign(extra, { salt: user.salt, iterations: user.iterations, keylen: user.keylen });
+  } else if (!user && fakeSalted) {
+    Object.assign(extra, { salt: fakeSalt(authid), iterations: 1000, keylen: 32 });
+  }
+  return {
+    kind: "challenge",
+    authmethod: "wampcra",
+    extra,
+    async verify(msg) {
+      if (!user || (user.realm !== null && user.realm !== realm)) return null;
+      const expected = await craSign(await craKey(user), challenge);
+      if (!constantTimeEqual(msg.signature, expected)) return null;
+      return {
+        authid,
+        authrole: user.role,
+        authmethod: "wampcra",
+        authprovider: provider,
+        authextra,
+      };
+    },
+  };
+}
+
+/** The client's cryptosign public key from HELLO, or the abort step explaining what is wrong. */
+function cryptosignKey(hello: Hello): string | AuthStep {
+  const extraIn = hello.details.authextra;
+  const pubkey = typeof extraIn === "object" && extraIn !== null
+    ? (extraIn as Dict).pubkey
+    : undefined;
+  if (typeof pubkey !== "string" || !/^[0-9a-fA-F]{64}$/.test(pubkey)) {
+    return {
+      kind: "abort",
+      reason: Uri.NOT_AUTHORIZED,
+      message: "cryptosign authentication needs authextra.pubkey (64 hex characters)",
+    };
+  }
+  const binding = (extraIn as Dict).channel_binding;
+  if (binding !== undefined && binding !== null) {
+    return {
+      kind: "abort",
+      reason: Uri.NOT_AUTHORIZED,
+      message: `channel binding ${JSON.stringify(binding)} is not available on this transport ` +
+        "(Deno does not expose the TLS channel id); connect without channel_binding",
+    };
+  }
+  return pubkey.toLowerCase();
+}
+
+/** Builds the cryptosign challenge step (principal null: unknown key, fails later). */
+function cryptosignStep(
+  principal: { authid: string; role: string; realm: string | null; authextra?: Dict } | null,
+  key: string,
+  realm: string,
+  provider: string,
+): AuthStep {
+  const challenge = crypto.getRandomValues(new Uint8Array(32));
+  return {
+    kind: "challenge",
+    authmethod: "cryptosign",
+    extra: { challenge: toHex(challenge), channel_binding: null },
+    async verify(msg) {
+      if (!principal || (principal.realm !== null && principal.realm !== realm)) return null;
+      const bytes = fromHex(msg.signature);
+      if (!bytes || bytes.length !== 96) return null;
+      const signature = bytes.subarray(0, 64);
+      const signed = bytes.subarray(64);
+      if (toHex(signed) !== toHex(challenge)) return null;
+      let ok = false;
+      try {
+        ok = await ed25519Verify(fromHex(key)!, signature, challenge);
+      } catch (e) {
+        // a malformed public key is just a failed authentication
+        if (!(e instanceof Error)) throw e;
+        ok = false;
+      }
+      if (!ok) return null;
+      return {
+        authid: principal.authid,
+        authrole: principal.role,
+        authmethod: "cryptosign",
+        authprovider: provider,
+        authextra: { pubkey: key, ...(principal.authextra ?? {}) },
+      };
+    },
+  };
 }
 
 /**
  * Decides how HELLO authenticates on an endpoint. `sessionId` is the id the session will get
  * (WAMP-CRA challenges carry it).
  */
-export function authenticate(hello: Hello, auth: AuthConfig, sessionId: number): AuthStep {
+export function authenticate(
+  hello: Hello,
+  auth: AuthConfig,
+  sessionId: number,
+  call: AuthenticatorCall | null = null,
+  transport: Dict = {},
+): AuthStep | Promise<AuthStep> {
   const requested = hello.details.authmethods ?? ["anonymous"];
   const methods = Array.isArray(requested)
     ? requested.filter((m): m is string => typeof m === "string")
@@ -162,6 +288,17 @@ export function authenticate(hello: Hello, auth: AuthConfig, sessionId: number):
   const realm = hello.realm;
   const authid = typeof hello.details.authid === "string" ? hello.details.authid : null;
   const denied = (): null => null;
+  const dynamic = auth.dynamic?.[method];
+  if (dynamic) {
+    if (!call) {
+      return {
+        kind: "abort",
+        reason: Uri.AUTHENTICATION_FAILED,
+        message: "no dynamic authenticator is available",
+      };
+    }
+    return dynamicStep(method, hello, dynamic, call, sessionId, transport);
+  }
   switch (method) {
     case "anonymous": {
       const a = auth.anonymous!;
@@ -212,62 +349,11 @@ export function authenticate(hello: Hello, auth: AuthConfig, sessionId: number):
       }
       const user = auth.wampcra!.get(authid);
       const anySalted = [...auth.wampcra!.values()].some((u) => u.salt !== null);
-      const challenge = JSON.stringify({
-        authid,
-        authrole: user?.role ?? "user",
-        authmethod: "wampcra",
-        authprovider: "static",
-        nonce: toBase64(crypto.getRandomValues(new Uint8Array(16))),
-        timestamp: new Date().toISOString(),
-        session: sessionId,
-      });
-      const extra: Dict = { challenge };
-      if (user?.salt) {
-        Object.assign(extra, { salt: user.salt, iterations: user.iterations, keylen: user.keylen });
-      } else if (!user && anySalted) {
-        Object.assign(extra, { salt: fakeSalt(authid), iterations: 1000, keylen: 32 });
-      }
-      return {
-        kind: "challenge",
-        authmethod: "wampcra",
-        extra,
-        async verify(msg) {
-          if (!user || (user.realm !== null && user.realm !== realm)) return denied();
-          const expected = await craSign(await craKey(user), challenge);
-          if (!constantTimeEqual(msg.signature, expected)) return denied();
-          return {
-            authid,
-            authrole: user.role,
-            authmethod: "wampcra",
-            authprovider: "static",
-            authextra: {},
-          };
-        },
-      };
+      return craStep(authid, user, anySalted, realm, sessionId, "static");
     }
     case "cryptosign": {
-      const extraIn = hello.details.authextra;
-      const pubkey = typeof extraIn === "object" && extraIn !== null
-        ? (extraIn as Dict).pubkey
-        : undefined;
-      if (typeof pubkey !== "string" || !/^[0-9a-fA-F]{64}$/.test(pubkey)) {
-        return {
-          kind: "abort",
-          reason: Uri.NOT_AUTHORIZED,
-          message: "cryptosign authentication needs authextra.pubkey (64 hex characters)",
-        };
-      }
-      const binding = (extraIn as Dict).channel_binding;
-      if (binding !== undefined && binding !== null) {
-        return {
-          kind: "abort",
-          reason: Uri.NOT_AUTHORIZED,
-          message:
-            `channel binding ${JSON.stringify(binding)} is not available on this transport ` +
-            "(Deno does not expose the TLS channel id); connect without channel_binding",
-        };
-      }
-      const key = pubkey.toLowerCase();
+      const key = cryptosignKey(hello);
+      if (typeof key !== "string") return key;
       let principal: { authid: string; role: string; realm: string | null } | null = null;
       if (authid !== null) {
         const p = auth.cryptosign!.get(authid);
@@ -286,38 +372,185 @@ export function authenticate(hello: Hello, auth: AuthConfig, sessionId: number):
           };
         }
       }
-      const challenge = crypto.getRandomValues(new Uint8Array(32));
+      return cryptosignStep(principal, key, realm, "static");
+    }
+  }
+}
+
+/** What a dynamic authenticator answered: a role, or a principal dictionary. */
+interface Answer {
+  role: string;
+  authid?: string;
+  realm?: string;
+  extra: Dict;
+  raw: Dict;
+}
+
+function parseAnswer(value: unknown): Answer | null {
+  if (typeof value === "string" && value !== "") return { role: value, extra: {}, raw: {} };
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  const d = value as Dict;
+  if (typeof d.role !== "string" || d.role === "" || d.role === "trusted") return null;
+  if (d.authid !== undefined && typeof d.authid !== "string") return null;
+  if (d.realm !== undefined && typeof d.realm !== "string") return null;
+  const extra = d.extra ?? {};
+  if (typeof extra !== "object" || extra === null || Array.isArray(extra)) return null;
+  return {
+    role: d.role,
+    authid: d.authid as string | undefined,
+    realm: d.realm as string | undefined,
+    extra: extra as Dict,
+    raw: d,
+  };
+}
+
+/** The error of a failed authenticator call as an abort step (its URI passes through). */
+function callFailed(e: unknown): AuthStep {
+  const uri =
+    typeof e === "object" && e !== null && typeof (e as { uri?: unknown }).uri === "string"
+      ? (e as { uri: string }).uri
+      : Uri.AUTHENTICATION_FAILED;
+  if (uri === Uri.NO_SUCH_PROCEDURE || uri === "wamp.error.canceled" || uri === Uri.RUNTIME_ERROR) {
+    return {
+      kind: "abort",
+      reason: Uri.AUTHENTICATION_FAILED,
+      message: "the authenticator is not available or failed",
+    };
+  }
+  return {
+    kind: "abort",
+    reason: uri,
+    message: e instanceof Error ? e.message : "authentication denied",
+  };
+}
+
+const BAD_ANSWER: AuthStep = {
+  kind: "abort",
+  reason: Uri.AUTHENTICATION_FAILED,
+  message: "the authenticator gave an invalid answer",
+};
+
+/**
+ * Dynamic authentication, as Crossbar calls it: `authenticate(realm, authid, details)` on a
+ * procedure registered by a trusted component. For `anonymous` and `wampcra`/`cryptosign` the
+ * call happens at HELLO (the answer supplies the role and the secret or public key); for
+ * `ticket` it happens at AUTHENTICATE with `details.ticket`.
+ */
+async function dynamicStep(
+  method: Method,
+  hello: Hello,
+  dyn: DynamicAuthenticator,
+  call: AuthenticatorCall,
+  sessionId: number,
+  transport: Dict,
+): Promise<AuthStep> {
+  const realm = hello.realm;
+  const authid = typeof hello.details.authid === "string" ? hello.details.authid : null;
+  const where = dyn.realm ?? realm;
+  const details: Dict = {
+    session: sessionId,
+    authmethod: method,
+    authid,
+    authrole: hello.details.authrole ?? null,
+    authextra: hello.details.authextra ?? {},
+    transport,
+  };
+  const ask = async (extraDetails: Dict = {}): Promise<Answer | AuthStep> => {
+    let value: unknown;
+    try {
+      value = await call(where, dyn.authenticator, [realm, authid, {
+        ...details,
+        ...extraDetails,
+      }]);
+    } catch (e) {
+      return callFailed(e);
+    }
+    const answer = parseAnswer(value);
+    if (!answer || (answer.realm !== undefined && answer.realm !== realm)) return BAD_ANSWER;
+    return answer;
+  };
+  const identity = (a: Answer, id: string | null, m: string): Identity => ({
+    authid: a.authid ?? id ?? serialNumber(),
+    authrole: a.role,
+    authmethod: m,
+    authprovider: "dynamic",
+    authextra: a.extra,
+  });
+  switch (method) {
+    case "anonymous": {
+      const a = await ask();
+      return "kind" in a ? a : { kind: "welcome", identity: identity(a, null, "anonymous") };
+    }
+    case "ticket": {
+      if (authid === null) {
+        return {
+          kind: "abort",
+          reason: Uri.NOT_AUTHORIZED,
+          message: "ticket authentication needs an authid",
+        };
+      }
+      let failure: { reason: string; message: string } | null = null;
       return {
         kind: "challenge",
-        authmethod: "cryptosign",
-        extra: { challenge: toHex(challenge), channel_binding: null },
+        authmethod: "ticket",
+        extra: {},
         async verify(msg) {
-          if (!principal || (principal.realm !== null && principal.realm !== realm)) {
-            return denied();
+          const a = await ask({ ticket: msg.signature });
+          if ("kind" in a) {
+            if (a.kind === "abort") failure = { reason: a.reason, message: a.message };
+            return null;
           }
-          const bytes = fromHex(msg.signature);
-          if (!bytes || bytes.length !== 96) return denied();
-          const signature = bytes.subarray(0, 64);
-          const signed = bytes.subarray(64);
-          if (toHex(signed) !== toHex(challenge)) return denied();
-          let ok = false;
-          try {
-            ok = await ed25519Verify(fromHex(key)!, signature, challenge);
-          } catch (e) {
-            // a malformed public key is just a failed authentication
-            if (!(e instanceof Error)) throw e;
-            ok = false;
-          }
-          if (!ok) return denied();
-          return {
-            authid: principal.authid,
-            authrole: principal.role,
-            authmethod: "cryptosign",
-            authprovider: "static",
-            authextra: { pubkey: key },
-          };
+          return identity(a, authid, "ticket");
+        },
+        get failure() {
+          return failure;
         },
       };
+    }
+    case "wampcra": {
+      if (authid === null) {
+        return {
+          kind: "abort",
+          reason: Uri.NOT_AUTHORIZED,
+          message: "wampcra authentication needs an authid",
+        };
+      }
+      const a = await ask();
+      if ("kind" in a) return a;
+      const secret = a.raw.secret;
+      if (typeof secret !== "string" || secret === "") return BAD_ANSWER;
+      const salted = a.raw.salt !== undefined;
+      const iterations = a.raw.iterations ?? 1000;
+      const keylen = a.raw.keylen ?? 32;
+      if (
+        salted &&
+        (typeof a.raw.salt !== "string" || typeof iterations !== "number" ||
+          typeof keylen !== "number")
+      ) return BAD_ANSWER;
+      const user = {
+        secret,
+        role: a.role,
+        realm: null,
+        salt: salted ? a.raw.salt as string : null,
+        iterations: iterations as number,
+        keylen: keylen as number,
+      };
+      return craStep(a.authid ?? authid, user, false, realm, sessionId, "dynamic", a.extra);
+    }
+    case "cryptosign": {
+      const key = cryptosignKey(hello);
+      if (typeof key !== "string") return key;
+      const a = await ask();
+      if ("kind" in a) return a;
+      const keys = Array.isArray(a.raw.authorized_keys)
+        ? (a.raw.authorized_keys as unknown[]).map((k) => String(k).toLowerCase())
+        : typeof a.raw.pubkey === "string"
+        ? [a.raw.pubkey.toLowerCase()]
+        : [];
+      const principal = keys.includes(key)
+        ? { authid: a.authid ?? authid ?? key, role: a.role, realm: null, authextra: a.extra }
+        : null;
+      return cryptosignStep(principal, key, realm, "dynamic");
     }
   }
 }

@@ -17,8 +17,10 @@ import type {
   AnonymousAuthConfig,
   AuthConfig,
   AuthLimits,
+  AuthMethod,
   CraUser,
   CryptosignPrincipal,
+  DynamicAuthenticator,
   EventHistoryConfig,
   MatchPolicy,
   Permission,
@@ -755,17 +757,38 @@ function parseAuth(value: unknown, path: string): AuthConfig {
       'must configure at least one authentication method ("anonymous", "ticket", "wampcra", "cryptosign"), got an empty object',
     );
   }
+  const dynamic: Partial<Record<AuthMethod, DynamicAuthenticator>> = {};
+  const isDynamic = (method: AuthMethod): boolean => {
+    if (!has(auth, method)) return false;
+    const methodPath = keyPath(path, method);
+    const obj = expectObject(auth[method], methodPath);
+    if (obj.type !== "dynamic") return false;
+    checkKeys(obj, methodPath, { allowed: ["type", "authenticator", "authenticator-realm"] });
+    const procedure = expectNonEmptyString(
+      expectRequired(obj, "authenticator", methodPath),
+      keyPath(methodPath, "authenticator"),
+    );
+    const realm = has(obj, "authenticator-realm")
+      ? expectNonEmptyString(obj["authenticator-realm"], keyPath(methodPath, "authenticator-realm"))
+      : null;
+    dynamic[method] = { authenticator: procedure, realm };
+    return true;
+  };
+  const anonymousDynamic = isDynamic("anonymous");
+  const ticketDynamic = isDynamic("ticket");
+  const craDynamic = isDynamic("wampcra");
+  const cryptosignDynamic = isDynamic("cryptosign");
   return {
-    anonymous: has(auth, "anonymous")
+    anonymous: has(auth, "anonymous") && !anonymousDynamic
       ? parseAnonymous(auth.anonymous, keyPath(path, "anonymous"))
       : null,
-    ticket: has(auth, "ticket")
+    ticket: has(auth, "ticket") && !ticketDynamic
       ? parsePrincipals(auth.ticket, keyPath(path, "ticket"), "principals", parseTicketPrincipal)
       : null,
-    wampcra: has(auth, "wampcra")
+    wampcra: has(auth, "wampcra") && !craDynamic
       ? parsePrincipals(auth.wampcra, keyPath(path, "wampcra"), "users", parseCraUser)
       : null,
-    cryptosign: has(auth, "cryptosign")
+    cryptosign: has(auth, "cryptosign") && !cryptosignDynamic
       ? parsePrincipals(
         auth.cryptosign,
         keyPath(path, "cryptosign"),
@@ -773,6 +796,7 @@ function parseAuth(value: unknown, path: string): AuthConfig {
         parseCryptosignPrincipal,
       )
       : null,
+    dynamic,
   };
 }
 
@@ -780,9 +804,7 @@ function expectStaticType(obj: Obj, path: string): void {
   const typePath = keyPath(path, "type");
   const type = expectString(expectRequired(obj, "type", path), typePath);
   if (type !== "static") {
-    const reason = type === "dynamic"
-      ? 'dynamic authenticators are not implemented yet; use "static"'
-      : `must be "static", got ${describe(type)}`;
+    const reason = `must be "static" or "dynamic", got ${describe(type)}`;
     throw new ConfigError(typePath, reason);
   }
 }

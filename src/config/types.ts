@@ -104,12 +104,25 @@ export interface CryptosignPrincipal {
   readonly realm: string | null;
 }
 
+/** A dynamic authenticator: a WAMP procedure that decides (`{"type": "dynamic", ...}`). */
+export interface DynamicAuthenticator {
+  /** The procedure, called as `authenticate(realm, authid, details)`. */
+  readonly authenticator: string;
+  /** The realm the procedure is registered on (`authenticator-realm`); null: the realm joined. */
+  readonly realm: string | null;
+}
+
+/** Names of the authentication methods. */
+export type AuthMethod = "anonymous" | "ticket" | "wampcra" | "cryptosign";
+
 /** The authentication methods of a WebSocket endpoint (`auth`). */
 export interface AuthConfig {
   readonly anonymous: AnonymousAuthConfig | null;
   readonly ticket: ReadonlyMap<string, TicketPrincipal> | null;
   readonly wampcra: ReadonlyMap<string, CraUser> | null;
   readonly cryptosign: ReadonlyMap<string, CryptosignPrincipal> | null;
+  /** Methods configured with `type: "dynamic"` (their static entry above is null). */
+  readonly dynamic?: Readonly<Partial<Record<AuthMethod, DynamicAuthenticator>>>;
 }
 
 /** Limits of the authentication handshake (`options` of a WebSocket endpoint). */

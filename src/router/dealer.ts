@@ -85,8 +85,19 @@ export const DEALER_FEATURES = {
 export class Dealer {
   readonly #index = new UriIndex<Registration>();
   readonly #byId = new Map<number, Registration>();
+  /**
+   * Per caller, the request ids of progressive call invocations that were refused or ended
+   * before the caller's final chunk: their remaining chunks are dropped, never a new call.
+   */
+  readonly #abandoned = new WeakMap<Session, Set<number>>();
 
   constructor(readonly clock: Clock, readonly observer: DealerObserver = {}) {}
+
+  #abandon(caller: Session, request: number): void {
+    let set = this.#abandoned.get(caller);
+    if (!set) this.#abandoned.set(caller, set = new Set());
+    set.add(request);
+  }
 
   /** The registration with `id`. */
   get(id: number): Registration | undefined {
@@ -218,6 +229,20 @@ export class Dealer {
       }
       return this.#continueInvocation(open, msg);
     }
+    const abandoned = this.#abandoned.get(caller);
+    if (abandoned?.has(msg.request)) {
+      if (msg.options.progress !== true) abandoned.delete(msg.request);
+      return;
+    }
+    try {
+      this.#start(caller, msg, disclose);
+    } catch (e) {
+      if (msg.options.progress === true) this.#abandon(caller, msg.request);
+      throw e;
+    }
+  }
+
+  #start(caller: Session, msg: Call, disclose: boolean): void {
     const ppt = pptKeys(msg.options);
     const found = this.#index.best(msg.procedure);
     if (!found) {
@@ -318,6 +343,7 @@ export class Dealer {
   }
 
   #end(p: PendingCall): void {
+    if (p.invoking) this.#abandon(p.caller, p.callerRequest);
     p.caller.callsAsCaller.delete(p.callerRequest);
     p.callee.callsAsCallee.delete(p.invocation);
     if (p.timer !== null) this.clock.clearTimer(p.timer);

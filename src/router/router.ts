@@ -13,6 +13,7 @@ import type { RouterConfig, TransportConfig, WebSocketEndpointConfig } from "../
 import { type Logger, silentLogger } from "../log.ts";
 import { linkedPeers } from "../transport/local.ts";
 import { upgrade } from "../transport/websocket.ts";
+import { WampError } from "../wamp/errors.ts";
 import { freshId } from "../wamp/ids.ts";
 import type { Dict } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
@@ -61,6 +62,8 @@ const DEFAULT_ENDPOINT: WebSocketEndpointConfig = {
   max_message_size: 16 * 1024 * 1024,
 };
 const NO_AUTH = DEFAULT_ENDPOINT.auth;
+/** How long a dynamic authenticator may take before authentication fails. */
+const AUTHENTICATOR_TIMEOUT_MS = 10_000;
 
 /** A WAMP router. */
 export class Router implements SessionHost {
@@ -73,6 +76,23 @@ export class Router implements SessionHost {
   readonly #ready: Promise<void>;
   /** Failed authentications per remote address (rate limiting). */
   readonly authFailures: FailureLimiter = new FailureLimiter();
+  readonly #services = new Map<string, WampClient>();
+  /** Calls a dynamic authenticator on a realm through that realm's service session. */
+  readonly callAuthenticator = async (
+    realm: string,
+    procedure: string,
+    args: unknown[],
+  ): Promise<unknown> => {
+    await this.#ready;
+    const service = this.#services.get(realm);
+    if (!service) {
+      throw new WampError(Uri.NO_SUCH_REALM, `no realm named "${realm}" for the authenticator`);
+    }
+    const result = await service.call(procedure, args, undefined, {
+      timeout: AUTHENTICATOR_TIMEOUT_MS,
+    });
+    return result.args[0];
+  };
   #localCount = 0;
   #closed = false;
   readonly config: RouterConfig;
@@ -91,6 +111,7 @@ export class Router implements SessionHost {
           authid: `switchboard-service-${realm.name}`,
         }, true);
         await service.join(realm.name);
+        this.#services.set(realm.name, service);
         await realm.attachService(service);
       }),
     ).then(() => {});

@@ -6,7 +6,13 @@
  * @module
  */
 
-import { authenticate, type FailureLimiter, type Identity } from "../auth/authenticator.ts";
+import {
+  authenticate,
+  type AuthenticatorCall,
+  type AuthStep,
+  type FailureLimiter,
+  type Identity,
+} from "../auth/authenticator.ts";
 import type { Clock, TimerId } from "../clock.ts";
 import type { AuthConfig, AuthLimits } from "../config/types.ts";
 import type { Logger } from "../log.ts";
@@ -46,6 +52,8 @@ export interface SessionHost {
   track(session: Session, joined: boolean): void;
   /** Failed authentications per remote address. */
   readonly authFailures: FailureLimiter;
+  /** Calls a dynamic authenticator procedure (via the realm's service session). */
+  readonly callAuthenticator: AuthenticatorCall;
 }
 
 /** How a connection may authenticate. */
@@ -353,7 +361,32 @@ export class Session implements PeerHandler {
       this.host.authFailures.fail(address, windowMs, this.host.clock.nowMs());
       this.abort(Uri.NOT_AUTHORIZED, message);
     };
-    const step = authenticate(msg, this.auth.methods, sessionId);
+    const step = authenticate(
+      msg,
+      this.auth.methods,
+      sessionId,
+      this.host.callAuthenticator,
+      { ...this.peer.details },
+    );
+    if (step instanceof Promise) {
+      step.then((s) => {
+        if (!this.#closed && this.state === "authenticating") {
+          this.#authStep(realm, roles, s, sessionId, fail);
+        }
+      }, (e) => this.#internalError(e, "HELLO"));
+      return;
+    }
+    this.#authStep(realm, roles, step, sessionId, fail);
+  }
+
+  #authStep(
+    realm: Realm,
+    roles: Dict,
+    step: AuthStep,
+    sessionId: number,
+    fail: (m: string) => void,
+  ): void {
+    const limits = this.auth.limits;
     if (step.kind === "abort") {
       if (step.reason === Uri.NOT_AUTHORIZED) return fail(step.message);
       return this.abort(step.reason, step.message);
@@ -376,7 +409,18 @@ export class Session implements PeerHandler {
         this.#pendingAuth = null;
         step.verify(auth).then((identity) => {
           if (this.#closed || this.state !== "authenticating") return;
-          if (!identity) return fail("authentication failed");
+          if (!identity) {
+            const f = step.failure;
+            if (f && f.reason !== Uri.NOT_AUTHORIZED) {
+              this.host.authFailures.fail(
+                remoteAddress(this.peer.details.peer),
+                limits.failure_window * 1000,
+                this.host.clock.nowMs(),
+              );
+              return this.abort(f.reason, f.message);
+            }
+            return fail(f?.message ?? "authentication failed");
+          }
           if (!realm.hasRole(identity.authrole)) {
             return this.abort(
               Uri.NO_SUCH_ROLE,
