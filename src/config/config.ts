@@ -485,12 +485,13 @@ function parseStats(value: unknown, path: string): StatsConfig {
 
 function parseRole(value: unknown, path: string): RoleConfig {
   const role = expectObject(value, path);
-  checkKeys(role, path, {
-    allowed: ["name", "permissions"],
-    rejected: {
-      authorizer: "dynamic authorizers are not implemented yet; use static permissions",
-    },
-  });
+  checkKeys(role, path, { allowed: ["name", "permissions", "authorizer"] });
+  if (has(role, "permissions") && has(role, "authorizer")) {
+    throw new ConfigError(
+      keyPath(path, "authorizer"),
+      "a role has either permissions or an authorizer, not both",
+    );
+  }
   const namePath = keyPath(path, "name");
   const name = expectNonEmptyString(expectRequired(role, "name", path), namePath);
   if (name === "trusted") {
@@ -519,7 +520,10 @@ function parseRole(value: unknown, path: string): RoleConfig {
     seen.set(id, i);
     permissions.push(permission);
   });
-  return { name, permissions };
+  const authorizer = has(role, "authorizer")
+    ? expectNonEmptyString(role.authorizer, keyPath(path, "authorizer"))
+    : null;
+  return { name, permissions, authorizer };
 }
 
 /**

@@ -28,6 +28,11 @@ export interface Permission {
 export interface RoleConfig {
   readonly name: string;
   readonly permissions: readonly Permission[];
+  /**
+   * A dynamic authorizer procedure, called as `authorize(session, uri, action, options)`
+   * instead of static permissions; null for static roles.
+   */
+  readonly authorizer?: string | null;
 }
 
 /** `realms[].stats`: session statistics settings (see decisions.md). */

@@ -47,6 +47,34 @@ function requirePassthru(session: Session, role: string, options: Dict): void {
   }
 }
 
+/** An authorization decision. `error` replaces `wamp.error.not_authorized` when set. */
+export interface Decision {
+  readonly allowed: boolean;
+  readonly disclose: boolean;
+  readonly error?: string;
+}
+
+/** How long a dynamic authorizer may take before the action is denied. */
+const AUTHORIZER_TIMEOUT_MS = 10_000;
+
+/**
+ * A dynamic authorizer's answer: a boolean, or `{allow, disclose?, cache?}` and nothing else.
+ * Anything else is invalid (null), which denies with `wamp.error.authorization_failed`.
+ */
+function parseAuthorizerAnswer(answer: unknown): { decision: Decision; cache: boolean } | null {
+  if (typeof answer === "boolean") {
+    return { decision: { allowed: answer, disclose: false }, cache: false };
+  }
+  if (typeof answer !== "object" || answer === null || Array.isArray(answer)) return null;
+  const a = answer as Dict;
+  if (typeof a.allow !== "boolean") return null;
+  for (const [k, v] of Object.entries(a)) {
+    if (k === "allow") continue;
+    if ((k !== "disclose" && k !== "cache") || typeof v !== "boolean") return null;
+  }
+  return { decision: { allowed: a.allow, disclose: a.disclose === true }, cache: a.cache === true };
+}
+
 /** One realm of the router. */
 export class Realm {
   readonly name: string;
@@ -61,6 +89,9 @@ export class Realm {
     this.name = config.name;
     this.#config = config;
     this.#permissions = new Permissions(config.roles);
+    for (const role of config.roles) {
+      if (role.authorizer) this.#authorizers.set(role.name, role.authorizer);
+    }
     const events = observationEvents((topic, args) => this.#meta(topic, args));
     this.broker = new Broker(events.broker, config.history);
     this.dealer = new Dealer(clock, events.dealer);
@@ -106,12 +137,14 @@ export class Realm {
   }
 
   /** Decides whether `session` may do `action` on `uri`. */
-  authorize(
-    session: Session,
-    uri: string,
-    action: Action,
-  ): { allowed: boolean; disclose: boolean } {
+  authorize(session: Session, uri: string, action: Action): Decision {
     if (session.authrole === TRUSTED_ROLE) return { allowed: true, disclose: true };
+    if (this.#authorizers.has(session.authrole)) {
+      // Dynamic roles: the decision fetched for the message being dispatched, else a cached
+      // one (testaments at session end cannot wait for an authorizer), else deny.
+      return this.#decision ?? session.authzCache.get(`${action} ${uri}`) ??
+        { allowed: false, disclose: false, error: Uri.AUTHORIZATION_FAILED };
+    }
     return this.#permissions.authorize(session.authrole, uri, action);
   }
 
@@ -224,6 +257,89 @@ export class Realm {
 
   /** Handles one message of an established session. */
   dispatch(session: Session, msg: Message): void {
+    if (session.authzChain === null && !this.#authorizers.has(session.authrole)) {
+      return this.#dispatchNow(session, msg);
+    }
+    // A role with a dynamic authorizer: messages of the session are handled in order, each
+    // after its authorization decision (from the cache or the authorizer procedure).
+    const previous = session.authzChain ?? Promise.resolve();
+    const chain: Promise<void> = previous.then(async () => {
+      if (session.closed || session.realm !== this) return;
+      const decision = await this.#decide(session, msg);
+      if (session.closed || session.realm !== this) return;
+      this.#decision = decision;
+      try {
+        this.#dispatchNow(session, msg);
+      } catch (e) {
+        if (e instanceof ProtocolError) return session.protocolViolation(e.message);
+        this.logger.error("internal error while handling a message", { error: String(e) });
+        session.abort(Uri.RUNTIME_ERROR, "internal router error while handling the message");
+      } finally {
+        this.#decision = null;
+      }
+    }).finally(() => {
+      if (session.authzChain === chain) session.authzChain = null;
+    });
+    session.authzChain = chain;
+  }
+
+  /** The decision for the message being dispatched now, when it came from an authorizer. */
+  #decision: Decision | null = null;
+  /** Roles with a dynamic authorizer: role name → procedure. */
+  readonly #authorizers = new Map<string, string>();
+
+  /** The URI and action a message needs authorizing for, if any. */
+  #action(msg: Message): [string, Action] | null {
+    switch (msg.type) {
+      case T.PUBLISH:
+        return [msg.topic, "publish"];
+      case T.SUBSCRIBE:
+        return [msg.topic, "subscribe"];
+      case T.CALL:
+        return [msg.procedure, "call"];
+      case T.REGISTER:
+        return [msg.procedure, "register"];
+      default:
+        return null;
+    }
+  }
+
+  /** Asks the role's authorizer (or the session's cache) about a message. */
+  async #decide(session: Session, msg: Message): Promise<Decision | null> {
+    const what = this.#action(msg);
+    const procedure = this.#authorizers.get(session.authrole);
+    if (!what || !procedure) return null;
+    const [uri, action] = what;
+    const key = `${action} ${uri}`;
+    const cached = session.authzCache.get(key);
+    if (cached) return cached;
+    const service = this.#service;
+    const failed: Decision = { allowed: false, disclose: false, error: Uri.AUTHORIZATION_FAILED };
+    if (!service) return failed;
+    let answer: unknown;
+    try {
+      const options = "options" in msg ? msg.options : {};
+      const result = await service.call(
+        procedure,
+        [session.details(), uri, action, options],
+        undefined,
+        { timeout: AUTHORIZER_TIMEOUT_MS },
+      );
+      answer = result.args[0];
+    } catch (e) {
+      this.logger.warn("authorizer failed", { procedure, uri, action, error: String(e) });
+      return failed;
+    }
+    const decision = parseAuthorizerAnswer(answer);
+    if (!decision) {
+      this.logger.warn("authorizer gave an invalid answer", { procedure, uri, action });
+      return failed;
+    }
+    if (decision.cache) session.authzCache.set(key, decision.decision);
+    return decision.decision;
+  }
+
+  #dispatchNow(session: Session, msg: Message): void {
     switch (msg.type) {
       case T.PUBLISH:
         return this.#publish(session, msg);
@@ -336,7 +452,7 @@ export class Realm {
     const decision = this.authorize(session, uri, action);
     if (!decision.allowed) {
       throw new WampError(
-        Uri.NOT_AUTHORIZED,
+        decision.error ?? Uri.NOT_AUTHORIZED,
         `session is not authorized to ${action} "${uri}" (role "${session.authrole}")`,
       );
     }

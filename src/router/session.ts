@@ -136,6 +136,10 @@ export class Session implements PeerHandler {
     detached: [],
     destroyed: [],
   };
+  /** Messages waiting for a dynamic authorizer are handled in order on this chain. */
+  authzChain: Promise<void> | null = null;
+  /** Authorizer decisions the authorizer asked to cache, by `action uri`. */
+  readonly authzCache: Map<string, { allowed: boolean; disclose: boolean }> = new Map();
   /** Router → callee INVOCATION ids (session scope). */
   readonly invocationIds: SequentialIds = new SequentialIds();
 
