@@ -554,10 +554,19 @@ Deno.test("role: empty name, authorizer, unknown key", () => {
     `${REALM}.roles[0].name`,
     "non-empty",
   );
+  assert.deepEqual(
+    onlyRealm(
+      parseConfig(
+        node([realm({ roles: [{ name: "user", authorizer: "com.example.authorize" }] })]),
+      ),
+    )
+      .roles[0],
+    { name: "user", permissions: [], authorizer: "com.example.authorize" },
+  );
   assertConfigError(
-    node([realm({ roles: [{ name: "user", authorizer: "com.example.authorize" }] })]),
+    node([realm({ roles: [{ name: "user", authorizer: "" }] })]),
     `${REALM}.roles[0].authorizer`,
-    "dynamic authorizers are not implemented yet",
+    "non-empty",
   );
   assertConfigError(
     node([realm({ roles: [{ name: "user", permission: [] }] })]),
@@ -805,8 +814,19 @@ Deno.test("transport: bad auth methods", () => {
   assertConfigError(auth({ magic: {} }), `${path}.magic`, "unknown key");
   assertConfigError(
     auth({ ticket: { type: "dynamic" } }),
+    `${path}.ticket.authenticator`,
+    "is required",
+  );
+  assert.deepEqual(
+    parseConfig(auth({
+      ticket: { type: "dynamic", authenticator: "com.a", "authenticator-realm": "auth" },
+    })).transports[0].websocket!.auth.dynamic,
+    { ticket: { authenticator: "com.a", realm: "auth" } },
+  );
+  assertConfigError(
+    auth({ ticket: { type: "magic" } }),
     `${path}.ticket.type`,
-    "dynamic authenticators",
+    'must be "static" or "dynamic"',
   );
   assertConfigError(
     auth({ ticket: { type: "static" } }),
@@ -846,7 +866,7 @@ Deno.test("transport: bad anonymous auth", () => {
   const anon = (anonymous: unknown) =>
     withTransport({ type: "websocket", endpoint: TCP, auth: { anonymous } });
   const path = `${TRANSPORT}.auth.anonymous`;
-  assertConfigError(anon({ type: "dynamic" }), `${path}.type`, "dynamic authenticators");
+  assertConfigError(anon({ type: "dynamic" }), `${path}.authenticator`, "is required");
   assertConfigError(anon({ role: "x" }), `${path}.type`, "is required");
   assertConfigError(anon({ type: "static", role: 1 }), `${path}.role`, "must be a string");
   assertConfigError(anon({ type: "static", realm: "realm1" }), `${path}.realm`, "unknown key");

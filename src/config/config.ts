@@ -523,7 +523,7 @@ function parseRole(value: unknown, path: string): RoleConfig {
   const authorizer = has(role, "authorizer")
     ? expectNonEmptyString(role.authorizer, keyPath(path, "authorizer"))
     : null;
-  return { name, permissions, authorizer };
+  return authorizer === null ? { name, permissions } : { name, permissions, authorizer };
 }
 
 /**
@@ -800,7 +800,7 @@ function parseAuth(value: unknown, path: string): AuthConfig {
         parseCryptosignPrincipal,
       )
       : null,
-    dynamic,
+    ...(Object.keys(dynamic).length > 0 ? { dynamic } : {}),
   };
 }
 
