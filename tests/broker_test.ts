@@ -35,11 +35,16 @@ for (const ser of ["json", "msgpack"] as const) {
       await using _c = j.client;
       const features = ((j.welcome[2] as D).roles as { broker: { features: D } }).broker.features;
       assert.deepEqual(Object.keys(features).sort(), [
+        "event_history",
+        "event_retention",
         "pattern_based_subscription",
+        "payload_passthru_mode",
         "publisher_exclusion",
         "publisher_identification",
         "session_meta_api",
         "subscriber_blackwhite_listing",
+        "subscription_meta_api",
+        "subscription_revocation",
       ]);
     });
 

@@ -40,9 +40,14 @@ for (const ser of ["json", "msgpack"] as const) {
         "call_timeout",
         "caller_identification",
         "pattern_based_registration",
+        "payload_passthru_mode",
+        "progressive_call_invocations",
         "progressive_call_results",
+        "registration_meta_api",
+        "registration_revocation",
         "session_meta_api",
         "shared_registration",
+        "testament_meta_api",
       ]);
     });
 

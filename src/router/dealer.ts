@@ -242,6 +242,7 @@ export class Dealer {
     }
   }
 
+  /** Starts a new call: the only CALL of a request id, or the first chunk of a progressive one. */
   #start(caller: Session, msg: Call, disclose: boolean): void {
     const ppt = pptKeys(msg.options);
     const found = this.#index.best(msg.procedure);

@@ -15,6 +15,9 @@ Scenarios:
   cross         publisher with --serializer, one subscriber per serializer, report each event
   subscribe     subscribe to --topic, print READY, wait for one event, report it
   publish       publish the payload to --topic with acknowledge, report the publication id
+  advanced      Advanced Profile: subscription/registration meta events and procedures,
+                retained events, testaments, registration revocation, event history (the
+                router must keep history for com.example.adv.<serializer>.hist, limit 3)
 
 Values that JSON cannot tell apart (int vs float) are reported in "types".
 """
@@ -323,6 +326,147 @@ async def scenario_publish(opts):
         await c.close()
 
 
+async def until(condition, what):
+    """Waits (polling) until condition() is true; fails after STEP_TIMEOUT."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + STEP_TIMEOUT
+    while not condition():
+        if loop.time() > end:
+            raise ScenarioFailure(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def error_uri(coro):
+    """The error URI the call fails with, or "ok: <result>"."""
+    try:
+        res = await asyncio.wait_for(coro, STEP_TIMEOUT)
+        return f"ok: {res!r}"
+    except ApplicationError as e:
+        return e.error
+
+
+async def scenario_advanced(opts):
+    ser = opts.serializer
+
+    def t(name):
+        return f"com.example.adv.{ser}.{name}"
+
+    mon = await join(opts.url, opts.realm, ser)
+    pub = await join(opts.url, opts.realm, ser)
+    sub = await join(opts.url, opts.realm, ser)
+    extra = []
+    out = {}
+    try:
+        # meta events about sub's subscription and registration, seen by the monitor
+        meta = []
+
+        def on_meta(name):
+            def handler(*args, details=None):
+                meta.append({"topic": name, "args": list(args), "publisher_authrole": details.publisher_authrole})
+
+            return handler
+
+        meta_topics = [
+            "wamp.subscription.on_create",
+            "wamp.subscription.on_subscribe",
+            "wamp.subscription.on_unsubscribe",
+            "wamp.subscription.on_delete",
+            "wamp.registration.on_create",
+            "wamp.registration.on_register",
+        ]
+        for name in meta_topics:
+            await mon.subscribe(on_meta(name), name, options=SubscribeOptions(details_arg="details"))
+        s = await sub.subscribe(lambda *a, **k: None, t("meta"))
+        r = await sub.register(lambda *a, **k: "ok", t("proc"), options=RegisterOptions(invoke="roundrobin"))
+        await until(lambda: len(meta) >= 4, "4 meta events")
+        await s.unsubscribe()
+        await until(lambda: len(meta) >= 6, "on_unsubscribe and on_delete")
+        out["meta"] = {"session": sub._session_id, "subscription": s.id, "registration": r.id, "events": list(meta)}
+
+        # meta procedures, called by another session
+        s2 = await sub.subscribe(lambda *a, **k: None, t("meta2"))
+        out["procedures"] = {
+            "subscription": s2.id,
+            "session": sub._session_id,
+            "lookup": await pub.call("wamp.subscription.lookup", t("meta2")),
+            "lookup_prefix": await pub.call("wamp.subscription.lookup", t("meta2"), {"match": "prefix"}),
+            "match": await pub.call("wamp.subscription.match", t("meta2")),
+            "get": await pub.call("wamp.subscription.get", s2.id),
+            "list_subscribers": await pub.call("wamp.subscription.list_subscribers", s2.id),
+            "count_subscribers": await pub.call("wamp.subscription.count_subscribers", s2.id),
+            "list": await pub.call("wamp.subscription.list"),
+            "get_unknown": await error_uri(pub.call("wamp.subscription.get", s2.id + 1 if s2.id < 2**53 else 1)),
+            "registration": r.id,
+            "reg_lookup": await pub.call("wamp.registration.lookup", t("proc")),
+            "reg_match": await pub.call("wamp.registration.match", t("proc")),
+            "reg_get": await pub.call("wamp.registration.get", r.id),
+            "list_callees": await pub.call("wamp.registration.list_callees", r.id),
+            "count_callees": await pub.call("wamp.registration.count_callees", r.id),
+        }
+
+        # retained event: published with retain=True before anyone subscribes
+        args, kwargs = payload()
+        published = await pub.publish(
+            t("retained"), *args, options=PublishOptions(retain=True, acknowledge=True), **kwargs
+        )
+        handler, fut = event_collector()
+        await sub.subscribe(handler, t("retained"), options=SubscribeOptions(get_retained=True, details_arg="details"))
+        received = await asyncio.wait_for(fut, STEP_TIMEOUT)
+        out["retained"] = event_report(received)
+        out["retained"]["retained"] = received[2].retained
+        out["retained"]["published_id"] = published.id
+
+        # testaments: add, flush, add again, leave; the monitor sees detached then destroyed
+        wills = []
+        await mon.subscribe(
+            lambda *a, details=None, **kw: wills.append({"args": list(a), "kwargs": kw}),
+            t("will"),
+            options=SubscribeOptions(details_arg="details"),
+        )
+        will = await join(opts.url, opts.realm, ser)
+        extra.append(will)
+        will_session = will._session_id
+        await will.call("wamp.session.add_testament", t("will"), ["flushed"], {})
+        flushed = await will.call("wamp.session.flush_testaments")
+        await will.call("wamp.session.add_testament", t("will"), ["destroyed", BIG], {"text": TEXT})
+        await will.call("wamp.session.add_testament", t("will"), ["detached"], {}, scope="detached")
+        bad_scope = await error_uri(will.call("wamp.session.add_testament", t("will"), [], {}, scope="never"))
+        await will.close()
+        await until(lambda: len(wills) >= 2, "2 testament events")
+        await asyncio.sleep(0.1)  # nothing else may follow
+        out["testament"] = {"session": will_session, "flushed": flushed, "bad_scope": bad_scope, "events": wills}
+
+        # registration revocation (Autobahn announces registration_revocation)
+        callee = await join(opts.url, opts.realm, ser)
+        extra.append(callee)
+        reg = await callee.register(lambda: "revoked?", t("revoked"))
+        removed = await pub.call(
+            "wamp.registration.remove_callee", reg.id, callee._session_id, reason="com.example.revoked"
+        )
+        call_after = await error_uri(pub.call(t("revoked")))
+        out["revocation"] = {
+            "removed": removed,
+            "call_after": call_after,
+            "callee_attached": callee.is_attached(),
+        }
+
+        # event history: 4 events, the router keeps the last 3
+        hist = await sub.subscribe(lambda *a, **k: None, t("hist"))
+        ids = []
+        for i in range(4):
+            p = await pub.publish(t("hist"), i, BIG, options=PublishOptions(acknowledge=True), seq=i)
+            ids.append(p.id)
+        events = await pub.call("wamp.subscription.get_events", hist.id, 10)
+        out["history"] = {"subscription": hist.id, "published": ids, "events": events}
+        return out
+    finally:
+        for c in extra:
+            await c.close()
+        await sub.close()
+        await pub.close()
+        await mon.close()
+
+
 SCENARIOS = {
     "pubsub": scenario_pubsub,
     "rpc": scenario_rpc,
@@ -332,6 +476,7 @@ SCENARIOS = {
     "cross": scenario_cross,
     "subscribe": scenario_subscribe,
     "publish": scenario_publish,
+    "advanced": scenario_advanced,
 }
 
 
