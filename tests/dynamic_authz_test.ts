@@ -90,3 +90,37 @@ Deno.test("a role has permissions or an authorizer, not both", async () => {
     (e: unknown) => e instanceof ConfigError && e.path.endsWith("roles[0].authorizer"),
   );
 });
+
+Deno.test("an authorizer that does not answer in time denies with authorization_failed", async () => {
+  const { createRouter, FakeClock } = await import("../mod.ts");
+  const clock = new FakeClock();
+  const router = createRouter(
+    testConfig({
+      roles: [
+        { name: "dyn", authorizer: "com.example.slow_authorize" },
+        { name: "backend", permissions: [{ uri: "", match: "prefix", allow: { register: true } }] },
+      ],
+    }),
+    { clock },
+  );
+  try {
+    const backend = await router.session("realm1", { authrole: "backend" });
+    let asked = 0;
+    await backend.register("com.example.slow_authorize", () => {
+      asked++;
+      return new Promise(() => {}); // never answers
+    });
+    const client = await router.session("realm1", { authrole: "dyn" });
+    const result = client.publish("com.x", [], {}, { acknowledge: true });
+    // let the CALL reach the authorizer, then let the (fake) 10 s pass
+    for (let i = 0; i < 10 && asked === 0; i++) await new Promise((r) => setTimeout(r, 0));
+    assert.equal(asked, 1);
+    clock.advance(10_000);
+    await assert.rejects(
+      result,
+      (e: unknown) => e instanceof WampError && e.uri === "wamp.error.authorization_failed",
+    );
+  } finally {
+    await router.close(0);
+  }
+});
