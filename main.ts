@@ -12,6 +12,7 @@ import {
   ConfigError,
   consoleLogger,
   isLogLevel,
+  jsonLogger,
   loadConfigFile,
   parseConfig,
   Router,
@@ -27,6 +28,7 @@ Options:
   --host HOST        Override the first transport's listening interface.
   --port PORT        Override the first transport's port (0 = any free port).
   --log-level LEVEL  error | warn | info | debug (default: info).
+  --log-format FMT   text (default) or json (one JSON object per line).
   --help             Show this help and exit.
   --version          Show the version and exit.
 
@@ -48,6 +50,7 @@ async function main(): Promise<void> {
         host: { type: "string" },
         port: { type: "string" },
         "log-level": { type: "string", default: "info" },
+        "log-format": { type: "string", default: "text" },
         help: { type: "boolean", default: false },
         version: { type: "boolean", default: false },
       },
@@ -84,7 +87,11 @@ async function main(): Promise<void> {
     throw e;
   }
 
-  const logger = consoleLogger(level);
+  const format = flags["log-format"] ?? "text";
+  if (format !== "text" && format !== "json") {
+    fail(`--log-format must be text or json, got "${format}"`);
+  }
+  const logger = format === "json" ? jsonLogger(level) : consoleLogger(level);
   const router = new Router(config, { logger });
   // Signals are handled from before the first listener opens, so a supervisor that signals
   // as soon as it sees the start-up line gets a clean shutdown.

@@ -72,7 +72,7 @@ export { ProtocolError, WampError } from "./src/wamp/errors.ts";
 export { Uri } from "./src/wamp/uris.ts";
 export type { Args, Dict, Kwargs, Message } from "./src/wamp/messages.ts";
 export { MessageType } from "./src/wamp/message_type.ts";
-export { consoleLogger, isLogLevel, silentLogger } from "./src/log.ts";
+export { consoleLogger, isLogLevel, jsonLogger, silentLogger } from "./src/log.ts";
 export type { Logger, LogLevel } from "./src/log.ts";
 export { FakeClock, systemClock } from "./src/clock.ts";
 export type { Clock } from "./src/clock.ts";

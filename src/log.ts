@@ -60,3 +60,19 @@ export const silentLogger: Logger = {
   info() {},
   debug() {},
 };
+
+/** A logger that writes one JSON object per line to stderr (`--log-format json`). */
+export function jsonLogger(level: LogLevel = "info"): Logger {
+  const max = ORDER[level];
+  const line = (lvl: LogLevel, message: string, fields?: Record<string, unknown>) => {
+    if (ORDER[lvl] > max) return;
+    const record = { ...fields, time: new Date().toISOString(), level: lvl, message };
+    console.error(JSON.stringify(record, (_k, x) => typeof x === "bigint" ? x.toString() : x));
+  };
+  return {
+    error: (m, f) => line("error", m, f),
+    warn: (m, f) => line("warn", m, f),
+    info: (m, f) => line("info", m, f),
+    debug: (m, f) => line("debug", m, f),
+  };
+}

@@ -302,6 +302,38 @@ Deno.test("cli: --log-level error silences the info log lines", async () => {
   assert.equal(child.stderr, "");
 });
 
+Deno.test("cli: --log-format json writes one JSON object per line: join, leave, abort", async () => {
+  await using child = new Child(["--port", "0", "--host", "127.0.0.1", "--log-format", "json"]);
+  const start = parseStartLine(await child.stdoutLine(/listening on/));
+  {
+    const { client, session } = await RawClient.join(start.url.href, "json");
+    await using _ = client;
+    client.send([6, {}, "wamp.close.close_realm"]);
+    assert.equal((await client.next())[0], 6);
+    client.send([16, 1, {}, "com.x"]); // before HELLO: ABORT protocol_violation
+    assert.equal((await client.next())[0], 3);
+    child.process.kill("SIGTERM");
+    assert.equal((await child.status()).code, 0);
+    const records = child.stderr.trim().split("\n").map((l) => JSON.parse(l));
+    for (const r of records) {
+      assert.equal(typeof r.time, "string");
+      assert.equal(typeof r.level, "string");
+    }
+    const joined = records.filter((r) => r.message === "session joined");
+    const left = records.filter((r) => r.message === "session left");
+    const aborted = records.filter((r) => r.message === "session aborted");
+    assert.equal(joined.length, 1);
+    assert.equal(joined[0].session, session);
+    assert.equal(left.length, 1);
+    assert.equal(aborted.length, 1, JSON.stringify(records));
+    assert.equal(aborted[0].reason, "wamp.error.protocol_violation");
+  }
+});
+
+Deno.test("cli: --log-format must be text or json", async () => {
+  assertFailure(await run("--log-format", "xml"), /--log-format must be text or json/);
+});
+
 Deno.test("cli: SIGTERM right after the start-up line still shuts down cleanly", async () => {
   // A supervisor may signal as soon as the router says it is listening. The signal handlers
   // must be installed by the time that line is printed, or the default action kills the

@@ -60,6 +60,7 @@ const EXPECTED_EXPORTS = [
   "consoleLogger",
   "createRouter",
   "isLogLevel",
+  "jsonLogger",
   "loadConfigFile",
   "parseConfig",
   "silentLogger",

@@ -251,7 +251,7 @@ export class Session implements PeerHandler {
   /** Sends ABORT, ends the session and closes the transport. */
   abort(reason: string, message: string): void {
     if (this.#closed) return;
-    this.host.logger.info("session aborted", { session: this.id, reason, message });
+    this.host.logger.info("session aborted", { session: this.id, reason, detail: message });
     this.send({ type: T.ABORT, details: { message }, reason });
     this.#clearPendingAuth();
     this.#leaveRealm();
@@ -288,11 +288,11 @@ export class Session implements PeerHandler {
     switch (this.state) {
       case "closed":
         if (msg.type === T.HELLO) return this.#hello(msg);
-        if (msg.type === T.ABORT) return this.close();
+        if (msg.type === T.ABORT) return this.#clientAbort(msg);
         throw new ProtocolError(`${messageName(msg.type)} received before HELLO`);
       case "authenticating":
         if (msg.type === T.AUTHENTICATE && this.#pendingAuth) return this.#pendingAuth.answer(msg);
-        if (msg.type === T.ABORT) return this.close();
+        if (msg.type === T.ABORT) return this.#clientAbort(msg);
         throw new ProtocolError(`${messageName(msg.type)} received while authenticating`);
       case "established":
         switch (msg.type) {
@@ -304,8 +304,7 @@ export class Session implements PeerHandler {
             this.state = "closed";
             return;
           case T.ABORT:
-            this.#leaveRealm();
-            return this.close();
+            return this.#clientAbort(msg);
           default:
             return this.realm!.dispatch(this, msg);
         }
@@ -486,6 +485,16 @@ export class Session implements PeerHandler {
     });
     this.host.track(this, true);
     realm.join(this);
+  }
+
+  #clientAbort(msg: Message & { type: typeof T.ABORT }): void {
+    this.host.logger.info("session aborted by the client", {
+      session: this.id,
+      reason: msg.reason,
+      detail: typeof msg.details.message === "string" ? msg.details.message : undefined,
+    });
+    this.#leaveRealm();
+    this.close();
   }
 
   #leaveRealm(): void {
