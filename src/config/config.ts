@@ -79,6 +79,8 @@ const ROOT = "(root)";
 
 const ACTIONS: readonly Action[] = ["call", "register", "publish", "subscribe"];
 const MATCH_POLICIES: readonly MatchPolicy[] = ["exact", "prefix", "wildcard"];
+/** Default bound of a session's outgoing WebSocket buffer before slow-consumer handling. */
+const DEFAULT_MAX_QUEUE_BYTES = 4 * 1024 * 1024;
 const SERIALIZERS: readonly SerializerName[] = ["json", "msgpack", "cbor"];
 /** Crossbar serializers Switchboard does not speak. */
 const UNSUPPORTED_SERIALIZERS: readonly string[] = ["ubjson", "flatbuffers"];
@@ -953,10 +955,15 @@ function parseCryptosignPrincipal(value: unknown, path: string): CryptosignPrinc
 function parseWebSocketOptions(
   value: unknown,
   path: string,
-): { max_message_size: number; auth_limits: AuthLimits } {
+): Pick<
+  WebSocketEndpointConfig,
+  "max_message_size" | "auth_limits" | "slow_consumer" | "ping_interval"
+> {
   const defaults = {
     max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
     auth_limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60 },
+    slow_consumer: { max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES, policy: "drop" as const },
+    ping_interval: 30,
   };
   if (value === undefined) return defaults;
   const options = expectObject(value, path);
@@ -966,6 +973,9 @@ function parseWebSocketOptions(
       "auth_challenge_timeout",
       "auth_max_failures",
       "auth_failure_window",
+      "max_queue_bytes",
+      "slow_consumer",
+      "auto_ping_interval",
     ],
   });
   const positive = (key: string, fallback: number, what: string): number => {
@@ -981,7 +991,34 @@ function parseWebSocketOptions(
       max_failures: positive("auth_max_failures", 5, "number of failures"),
       failure_window: positive("auth_failure_window", 60, "number of seconds"),
     },
+    slow_consumer: {
+      max_queue_bytes: positive("max_queue_bytes", DEFAULT_MAX_QUEUE_BYTES, "number of bytes"),
+      policy: slowConsumerPolicy(own(options, "slow_consumer"), keyPath(path, "slow_consumer")),
+    },
+    ping_interval: pingInterval(
+      own(options, "auto_ping_interval"),
+      keyPath(path, "auto_ping_interval"),
+    ),
   };
+}
+
+/** What happens to a slow consumer: `drop` its EVENTs (default) or `disconnect` it. */
+function slowConsumerPolicy(value: unknown, path: string): "drop" | "disconnect" {
+  if (value === undefined) return "drop";
+  if (value !== "drop" && value !== "disconnect") {
+    throw new ConfigError(path, `must be "drop" or "disconnect", got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Crossbar's `auto_ping_interval` (milliseconds, 0 = off) as whole seconds. */
+function pingInterval(value: unknown, path: string): number {
+  if (value === undefined) return 30;
+  const ms = expectInteger(value, path);
+  if (ms < 0) {
+    throw new ConfigError(path, `must be 0 (off) or a positive number of milliseconds, got ${ms}`);
+  }
+  return ms === 0 ? 0 : Math.max(1, Math.ceil(ms / 1000));
 }
 
 /**

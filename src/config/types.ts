@@ -148,6 +148,16 @@ export interface WebSocketEndpointConfig {
   readonly auth: AuthConfig;
   /** Authentication handshake limits. */
   readonly auth_limits: AuthLimits;
+  /**
+   * Slow consumers: when more than `max_queue_bytes` wait in a session's outgoing WebSocket
+   * buffer, new EVENTs are dropped (and counted) or the session is ended, per `policy`.
+   */
+  readonly slow_consumer: {
+    readonly max_queue_bytes: number;
+    readonly policy: "drop" | "disconnect";
+  };
+  /** Seconds between WebSocket pings; a connection that does not answer is closed (0 = off). */
+  readonly ping_interval: number;
   /** Largest accepted incoming WAMP message in bytes; default 16 MiB. */
   readonly max_message_size: number;
 }

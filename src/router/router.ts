@@ -59,6 +59,8 @@ const DEFAULT_ENDPOINT: WebSocketEndpointConfig = {
     cryptosign: null,
   },
   auth_limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60 },
+  slow_consumer: { max_queue_bytes: 4 * 1024 * 1024, policy: "drop" },
+  ping_interval: 30,
   max_message_size: 16 * 1024 * 1024,
 };
 const NO_AUTH = DEFAULT_ENDPOINT.auth;
@@ -137,6 +139,13 @@ export class Router implements SessionHost {
     else this.#sessions.delete(session.id);
   }
 
+  #droppedEvents = 0;
+
+  /** EVENTs dropped so far because a subscriber's outgoing queue was full (slow consumers). */
+  get droppedEvents(): number {
+    return this.#droppedEvents;
+  }
+
   /** Names of the realms. */
   get realmNames(): string[] {
     return [...this.#realms.keys()];
@@ -188,6 +197,12 @@ export class Router implements SessionHost {
       result.peer.attach({
         receive: (m, b) => session.receive(m, b),
         protocolViolation: (r) => session.protocolViolation(r),
+        dropped: () => this.#droppedEvents++,
+        slowConsumer: (queued) =>
+          session.abort(
+            Uri.SLOW_CONSUMER,
+            `the session's outgoing queue exceeded ${endpoint.slow_consumer.max_queue_bytes} bytes (${queued} queued)`,
+          ),
         transportClosed: () => {
           session.transportClosed();
           this.#connections.delete(session);

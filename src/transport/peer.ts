@@ -63,4 +63,8 @@ export interface PeerHandler {
   protocolViolation(reason: string): void;
   /** The transport is gone. */
   transportClosed(): void;
+  /** The outgoing queue overflowed and the endpoint's policy is `disconnect`. */
+  slowConsumer?(queuedBytes: number): void;
+  /** An EVENT was dropped because the outgoing queue overflowed (policy `drop`). */
+  dropped?(): void;
 }

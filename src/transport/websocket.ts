@@ -12,7 +12,7 @@ import { negotiateSubprotocol, SUBPROTOCOLS } from "../serializer/registry.ts";
 import type { Payload, Serializer } from "../serializer/serializer.ts";
 import { decodeMessage, encodeMessage } from "../wamp/codec.ts";
 import { ProtocolError } from "../wamp/errors.ts";
-import { messageName } from "../wamp/message_type.ts";
+import { messageName, MessageType } from "../wamp/message_type.ts";
 import type { Message } from "../wamp/messages.ts";
 import type { EncodeCache, Peer, PeerHandler, TransportDetails } from "./peer.ts";
 
@@ -27,6 +27,10 @@ export class WebSocketPeer implements Peer {
     readonly maxMessageSize: number,
     details: TransportDetails,
     readonly logger: Logger,
+    readonly slowConsumer: WebSocketEndpointConfig["slow_consumer"] = {
+      max_queue_bytes: Number.POSITIVE_INFINITY,
+      policy: "drop",
+    },
   ) {
     this.details = details;
     socket.binaryType = "arraybuffer";
@@ -47,8 +51,25 @@ export class WebSocketPeer implements Peer {
     return this.socket.bufferedAmount;
   }
 
+  /** EVENTs dropped because the outgoing queue was over its bound (policy `drop`). */
+  dropped = 0;
+
   send(message: Message, cache?: EncodeCache): number {
     if (this.socket.readyState !== WebSocket.OPEN) return -1;
+    if (
+      message.type === MessageType.EVENT &&
+      this.socket.bufferedAmount > this.slowConsumer.max_queue_bytes
+    ) {
+      // A stalled receiver never slows the others or grows memory without bound: its events
+      // are dropped (and counted), or the session is ended, per the endpoint's policy.
+      if (this.slowConsumer.policy === "disconnect") {
+        this.#handler?.slowConsumer?.(this.socket.bufferedAmount);
+      } else {
+        this.dropped++;
+        this.#handler?.dropped?.();
+      }
+      return -1;
+    }
     const s = this.serializer;
     const slot = s.index * 2;
     let payload = cache?.[slot] as Payload | undefined;
@@ -173,17 +194,24 @@ export function upgrade(
   // Deno's own subprotocol check splits the offer on ", " only, and so refuses offers
   // written as "a,b" (Autobahn|Python sends those). We negotiate ourselves and set the
   // header on the 101 response.
-  const { socket, response } = Deno.upgradeWebSocket(req);
+  const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: endpoint.ping_interval });
   response.headers.set("sec-websocket-protocol", serializer.subprotocol);
-  const peer = new WebSocketPeer(socket, serializer, endpoint.max_message_size, {
-    type: "websocket",
-    channel_type: "tcp",
-    channel_framing: "websocket",
-    channel_serializer: serializer.name,
-    peer: remote,
-    is_secure: false,
-    websocket_protocol: serializer.subprotocol,
-    http_path: new URL(req.url).pathname,
-  }, logger);
+  const peer = new WebSocketPeer(
+    socket,
+    serializer,
+    endpoint.max_message_size,
+    {
+      type: "websocket",
+      channel_type: "tcp",
+      channel_framing: "websocket",
+      channel_serializer: serializer.name,
+      peer: remote,
+      is_secure: false,
+      websocket_protocol: serializer.subprotocol,
+      http_path: new URL(req.url).pathname,
+    },
+    logger,
+    endpoint.slow_consumer,
+  );
   return { ok: true, response, peer };
 }

@@ -76,6 +76,8 @@ export const Uri = {
   NO_SUCH_SUBSCRIPTION: "wamp.error.no_such_subscription",
   /** Session meta procedures with an unknown session id. */
   NO_SUCH_SESSION: "wamp.error.no_such_session",
+  /** ABORT reason for a session whose outgoing queue overflowed (policy `disconnect`). */
+  SLOW_CONSUMER: "wamp.error.slow_consumer",
   /** The router (or a callee) failed while handling a request. */
   RUNTIME_ERROR: "wamp.error.runtime_error",
   /** Payload validation failure. */
