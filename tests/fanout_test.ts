@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { FailureLimiter } from "../src/auth/authenticator.ts";
 import { FakeClock } from "../src/clock.ts";
+import { RouterMetrics } from "../src/metrics.ts";
 import { silentLogger } from "../src/log.ts";
 import { Broker } from "../src/router/broker.ts";
 import { Session, type SessionHost } from "../src/router/session.ts";
@@ -28,6 +29,7 @@ const host: SessionHost = {
   track: () => {},
   authFailures: new FailureLimiter(),
   callAuthenticator: () => Promise.reject(new Error("no authenticator in this test")),
+  metrics: new RouterMetrics(),
 };
 
 function recordingSession(id: number, sent: { msg: Message; cache?: EncodeCache }[]): Session {

@@ -629,7 +629,7 @@ function parseTransport(value: unknown, path: string): TransportConfig {
       rejected: WEBSOCKET_REJECTED,
     });
   } else {
-    checkKeys(transport, path, { allowed: ["type", "id", "endpoint", "paths"] });
+    checkKeys(transport, path, { allowed: ["type", "id", "endpoint", "paths", "metrics"] });
   }
   if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
   const endpoint = parseEndpoint(
@@ -644,7 +644,32 @@ function parseTransport(value: unknown, path: string): TransportConfig {
       paths: new Map(),
     };
   }
-  return { type, endpoint, websocket: null, paths: parseWebPaths(transport, path) };
+  const paths = parseWebPaths(transport, path);
+  const metricsPath = parseMetrics(own(transport, "metrics"), keyPath(path, "metrics"));
+  if (metricsPath !== null && paths.has(metricsPath)) {
+    throw new ConfigError(
+      keyPath(path, "metrics"),
+      `the metrics path "/${metricsPath}" is already a WebSocket path; choose another with {"path": ...}`,
+    );
+  }
+  return { type, endpoint, websocket: null, paths, metrics_path: metricsPath };
+}
+
+/** `metrics` of a `web` transport: `false` (off) or `{"path": "metrics"}` (the default). */
+function parseMetrics(value: unknown, path: string): string | null {
+  if (value === undefined) return "metrics";
+  if (value === false) return null;
+  const obj = expectObject(value, path);
+  checkKeys(obj, path, { allowed: ["path"] });
+  if (!has(obj, "path")) return "metrics";
+  const p = expectNonEmptyString(obj.path, keyPath(path, "path")).replace(/^\/+|\/+$/g, "");
+  if (!WEB_PATH_SEGMENT.test(p)) {
+    throw new ConfigError(
+      keyPath(path, "path"),
+      `must be one path segment such as "metrics", got ${describe(obj.path)}`,
+    );
+  }
+  return p;
 }
 
 /**

@@ -176,6 +176,8 @@ export interface TransportConfig {
   readonly websocket: WebSocketEndpointConfig | null;
   /** For `web`: path without leading slash (e.g. `ws`) → endpoint. For `websocket`: empty. */
   readonly paths: ReadonlyMap<string, WebSocketEndpointConfig>;
+  /** For `web`: the path serving Prometheus metrics (default `metrics`), or null when off. */
+  readonly metrics_path?: string | null;
 }
 
 /** The whole resolved configuration. */

@@ -49,6 +49,8 @@ export interface PendingCall {
   /** The caller asked for progressive results and the callee supports them. */
   readonly progress: boolean;
   timer: TimerId | null;
+  /** `clock.nowMs()` when the call started (for the latency histogram). */
+  readonly started: number;
   /** Set by CANCEL mode `kill`: the callee's answer is forwarded when it comes. */
   killed: boolean;
   /** A progressive call invocation whose final chunk has not been sent yet. */
@@ -63,6 +65,8 @@ export interface DealerObserver {
   onRegister?(session: Session, reg: Registration): void;
   onUnregister?(session: Session, reg: Registration): void;
   onDelete?(session: Session, reg: Registration): void;
+  /** A call ended with its final RESULT or ERROR after `ms` milliseconds. */
+  onCallDone?(ms: number): void;
 }
 
 /** Features this dealer implements, as announced in WELCOME. */
@@ -292,6 +296,7 @@ export class Dealer {
       registration: reg,
       progress,
       timer: null,
+      started: this.clock.nowMs(),
       killed: false,
       invoking,
       ppt,
@@ -374,7 +379,10 @@ export class Dealer {
     if (!p) return this.#unknownInvocation(callee, msg.request, "YIELD");
     const progressive = msg.options.progress === true;
     if (progressive && !p.progress) return; // the caller did not ask for progressive results
-    if (!progressive) this.#end(p);
+    if (!progressive) {
+      this.#end(p);
+      this.observer.onCallDone?.(this.clock.nowMs() - p.started);
+    }
     const details: Dict = progressive ? { progress: true } : {};
     const ppt = pptKeys(msg.options);
     if (ppt) {
@@ -404,6 +412,7 @@ export class Dealer {
     const p = callee.callsAsCallee.get(msg.request);
     if (!p) return this.#unknownInvocation(callee, msg.request, "ERROR");
     this.#end(p);
+    this.observer.onCallDone?.(this.clock.nowMs() - p.started);
     const ppt = pptKeys(msg.details);
     p.caller.send({
       type: T.ERROR,

@@ -11,6 +11,7 @@ import type { WampClient } from "../client.ts";
 import type { Clock } from "../clock.ts";
 import type { Action, MatchPolicy, RealmConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
+import type { RouterMetrics } from "../metrics.ts";
 import { type StatsSnapshot, StatsTracker } from "../stats/session_stats.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
@@ -85,7 +86,12 @@ export class Realm {
   #config: RealmConfig;
   #service: WampClient | null = null;
 
-  constructor(config: RealmConfig, readonly clock: Clock, readonly logger: Logger) {
+  constructor(
+    config: RealmConfig,
+    readonly clock: Clock,
+    readonly logger: Logger,
+    metrics: RouterMetrics | null = null,
+  ) {
     this.name = config.name;
     this.#config = config;
     this.#permissions = new Permissions(config.roles);
@@ -94,7 +100,10 @@ export class Realm {
     }
     const events = observationEvents((topic, args) => this.#meta(topic, args));
     this.broker = new Broker(events.broker, config.history);
-    this.dealer = new Dealer(clock, events.dealer);
+    this.dealer = new Dealer(clock, {
+      ...events.dealer,
+      onCallDone: (ms) => metrics?.callLatency(ms),
+    });
   }
 
   /** The realm's current configuration. */

@@ -6,6 +6,7 @@
  */
 
 import { FailureLimiter } from "../auth/authenticator.ts";
+import { RouterMetrics } from "../metrics.ts";
 import { WampClient } from "../client.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { parseConfig } from "../config/config.ts";
@@ -16,7 +17,7 @@ import { upgrade } from "../transport/websocket.ts";
 import { WampError } from "../wamp/errors.ts";
 import { freshId } from "../wamp/ids.ts";
 import type { Dict } from "../wamp/messages.ts";
-import { Uri } from "../wamp/uris.ts";
+import { isReservedUri, Uri } from "../wamp/uris.ts";
 import { Realm, TRUSTED_ROLE } from "./realm.ts";
 import { Session, type SessionHost } from "./session.ts";
 
@@ -104,7 +105,7 @@ export class Router implements SessionHost {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     for (const rc of config.realms) {
-      this.#realms.set(rc.name, new Realm(rc, this.clock, this.logger));
+      this.#realms.set(rc.name, new Realm(rc, this.clock, this.logger, this.metrics));
     }
     this.#ready = Promise.all(
       [...this.#realms.values()].map(async (realm) => {
@@ -140,6 +141,25 @@ export class Router implements SessionHost {
   }
 
   #droppedEvents = 0;
+  /** Router-wide counters, served as Prometheus text on `/metrics` of web transports. */
+  readonly metrics: RouterMetrics = new RouterMetrics();
+
+  /** The Prometheus text exposition of the router's metrics. */
+  metricsText(): string {
+    let queued = 0;
+    for (const s of this.#connections) queued += s.peer.bufferedAmount;
+    return this.metrics.render({
+      realms: [...this.#realms.values()].map((r) => ({
+        name: r.name,
+        sessions: [...r.sessions.values()].filter((s) => !s.internal).length,
+        // the router's own wamp.* meta procedures are not counted, as in the meta API lists
+        subscriptions: [...r.broker.all()].filter((x) => !isReservedUri(x.uri)).length,
+        registrations: [...r.dealer.all()].filter((x) => !isReservedUri(x.uri)).length,
+      })),
+      queuedBytes: queued,
+      droppedEvents: this.#droppedEvents,
+    });
+  }
 
   /** EVENTs dropped so far because a subscriber's outgoing queue was full (slow consumers). */
   get droppedEvents(): number {
@@ -172,6 +192,17 @@ export class Router implements SessionHost {
       else if (transport.type === "websocket") endpoint = transport.websocket ?? DEFAULT_ENDPOINT;
       else {
         const path = new URL(req.url).pathname.replace(/^\/+|\/+$/g, "");
+        if (transport.metrics_path != null && path === transport.metrics_path) {
+          if (req.method !== "GET" && req.method !== "HEAD") {
+            return new Response("Method not allowed\n", {
+              status: 405,
+              headers: { allow: "GET, HEAD" },
+            });
+          }
+          return new Response(req.method === "HEAD" ? null : this.metricsText(), {
+            headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+          });
+        }
         endpoint = transport.paths.get(path);
       }
       if (!endpoint) {

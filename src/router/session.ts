@@ -14,6 +14,7 @@ import {
   type Identity,
 } from "../auth/authenticator.ts";
 import type { Clock, TimerId } from "../clock.ts";
+import type { RouterMetrics } from "../metrics.ts";
 import type { AuthConfig, AuthLimits } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { SessionMeter } from "../stats/session_stats.ts";
@@ -54,6 +55,8 @@ export interface SessionHost {
   readonly authFailures: FailureLimiter;
   /** Calls a dynamic authenticator procedure (via the realm's service session). */
   readonly callAuthenticator: AuthenticatorCall;
+  /** Router-wide counters (`/metrics`). */
+  readonly metrics: RouterMetrics;
 }
 
 /** How a connection may authenticate. */
@@ -185,6 +188,10 @@ export class Session implements PeerHandler {
   send(message: Message, cache?: EncodeCache): boolean {
     const bytes = this.peer.send(message, cache);
     if (bytes < 0) return false;
+    const metrics = this.host.metrics;
+    metrics.count(1, this.peer.serializer?.index ?? 3, message.type, bytes);
+    if (message.type === T.ERROR) metrics.error(message.error);
+    else if (message.type === T.ABORT) metrics.abort(message.reason);
     const meter = this.meter;
     if (bytes > 0 && meter) {
       if (quietCounting && meter.onCounted) {
@@ -211,6 +218,7 @@ export class Session implements PeerHandler {
 
   receive(message: Message, bytes: number): void {
     if (this.#closed) return;
+    this.host.metrics.count(0, this.peer.serializer?.index ?? 3, message.type, bytes);
     if (bytes > 0 && this.meter) {
       if (message.type === T.HELLO && this.state === "closed") {
         const stats = this.host.realm(message.realm)?.config.stats;

@@ -1,0 +1,159 @@
+/**
+ * Router-wide counters for `GET /metrics` (Prometheus text format). They are bumped at the
+ * same serializer boundary where each session's statistics meter counts, from the same
+ * (message, bytes) pair, with fixed-size arrays so counting allocates nothing.
+ *
+ * @module
+ */
+
+import { messageName, MessageType } from "./wamp/message_type.ts";
+
+/** Serializer slots: json, msgpack, cbor (by `Serializer.index`), then in-process. */
+const SERIALIZER_LABELS = ["json", "msgpack", "cbor", "local"] as const;
+const TYPES = Object.values(MessageType) as number[];
+const MAX_TYPE = Math.max(...TYPES) + 1;
+/** Call latency histogram bucket bounds, seconds. */
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** What the metrics page reads from the router at render time. */
+export interface MetricsSource {
+  readonly realms: readonly {
+    name: string;
+    sessions: number;
+    subscriptions: number;
+    registrations: number;
+  }[];
+  /** Sum of bytes waiting in the sessions' outgoing WebSocket buffers. */
+  readonly queuedBytes: number;
+  readonly droppedEvents: number;
+}
+
+/** The router's counters. */
+export class RouterMetrics {
+  readonly #messages = [new Float64Array(4 * MAX_TYPE), new Float64Array(4 * MAX_TYPE)];
+  readonly #bytes = [new Float64Array(4), new Float64Array(4)];
+  readonly #errors = new Map<string, number>();
+  readonly #aborts = new Map<string, number>();
+  readonly #latency = new Float64Array(BUCKETS.length + 1);
+  #latencySum = 0;
+  #latencyCount = 0;
+
+  /** Counts one message; `direction` 0 = received, 1 = sent; `serializer` = index or 3 (local). */
+  count(direction: 0 | 1, serializer: number, type: number, bytes: number): void {
+    this.#messages[direction][serializer * MAX_TYPE + type]++;
+    this.#bytes[direction][serializer] += bytes;
+  }
+
+  /** Counts an ERROR the router sent, by error URI. */
+  error(uri: string): void {
+    this.#errors.set(uri, (this.#errors.get(uri) ?? 0) + 1);
+  }
+
+  /** Counts an ABORT the router sent, by reason. */
+  abort(reason: string): void {
+    this.#aborts.set(reason, (this.#aborts.get(reason) ?? 0) + 1);
+  }
+
+  /** Records the duration of a finished call, in milliseconds. */
+  callLatency(ms: number): void {
+    const s = ms / 1000;
+    let i = 0;
+    while (i < BUCKETS.length && s > BUCKETS[i]) i++;
+    this.#latency[i]++;
+    this.#latencySum += s;
+    this.#latencyCount++;
+  }
+
+  /** The Prometheus text exposition of every counter. */
+  render(source: MetricsSource): string {
+    const out: string[] = [];
+    const head = (name: string, type: string, help: string) => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    };
+    const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+
+    head("switchboard_realms", "gauge", "Realms served.");
+    out.push(`switchboard_realms ${source.realms.length}`);
+    head("switchboard_sessions", "gauge", "Joined sessions, by realm (the router's own excluded).");
+    for (const r of source.realms) {
+      out.push(`switchboard_sessions{realm="${esc(r.name)}"} ${r.sessions}`);
+    }
+    head("switchboard_subscriptions", "gauge", "Subscriptions, by realm.");
+    for (const r of source.realms) {
+      out.push(`switchboard_subscriptions{realm="${esc(r.name)}"} ${r.subscriptions}`);
+    }
+    head("switchboard_registrations", "gauge", "Registrations, by realm.");
+    for (const r of source.realms) {
+      out.push(`switchboard_registrations{realm="${esc(r.name)}"} ${r.registrations}`);
+    }
+
+    head(
+      "switchboard_messages_total",
+      "counter",
+      "WAMP messages, by direction, type and serializer.",
+    );
+    for (const [d, direction] of [[0, "in"], [1, "out"]] as const) {
+      for (let s = 0; s < SERIALIZER_LABELS.length; s++) {
+        for (const t of TYPES) {
+          const n = this.#messages[d][s * MAX_TYPE + t];
+          if (n > 0) {
+            out.push(
+              `switchboard_messages_total{direction="${direction}",type="${
+                messageName(t)
+              }",serializer="${SERIALIZER_LABELS[s]}"} ${n}`,
+            );
+          }
+        }
+      }
+    }
+    head(
+      "switchboard_bytes_total",
+      "counter",
+      "Bytes of serialized WAMP messages, by direction and serializer.",
+    );
+    for (const [d, direction] of [[0, "in"], [1, "out"]] as const) {
+      for (let s = 0; s < 3; s++) {
+        out.push(
+          `switchboard_bytes_total{direction="${direction}",serializer="${SERIALIZER_LABELS[s]}"} ${
+            this.#bytes[d][s]
+          }`,
+        );
+      }
+    }
+    head("switchboard_errors_total", "counter", "ERROR messages sent by the router, by error URI.");
+    for (const [uri, n] of this.#errors) {
+      out.push(`switchboard_errors_total{uri="${esc(uri)}"} ${n}`);
+    }
+    head(
+      "switchboard_aborts_total",
+      "counter",
+      "Sessions ended with ABORT by the router, by reason.",
+    );
+    for (const [uri, n] of this.#aborts) {
+      out.push(`switchboard_aborts_total{reason="${esc(uri)}"} ${n}`);
+    }
+    head("switchboard_dropped_events_total", "counter", "EVENTs dropped for slow consumers.");
+    out.push(`switchboard_dropped_events_total ${source.droppedEvents}`);
+    head(
+      "switchboard_queued_bytes",
+      "gauge",
+      "Bytes waiting in the sessions' outgoing WebSocket buffers.",
+    );
+    out.push(`switchboard_queued_bytes ${source.queuedBytes}`);
+    head(
+      "switchboard_call_duration_seconds",
+      "histogram",
+      "Time from CALL to the final RESULT or ERROR.",
+    );
+    let cumulative = 0;
+    for (let i = 0; i < BUCKETS.length; i++) {
+      cumulative += this.#latency[i];
+      out.push(`switchboard_call_duration_seconds_bucket{le="${BUCKETS[i]}"} ${cumulative}`);
+    }
+    cumulative += this.#latency[BUCKETS.length];
+    out.push(`switchboard_call_duration_seconds_bucket{le="+Inf"} ${cumulative}`);
+    out.push(`switchboard_call_duration_seconds_sum ${this.#latencySum}`);
+    out.push(`switchboard_call_duration_seconds_count ${this.#latencyCount}`);
+    return out.join("\n") + "\n";
+  }
+}

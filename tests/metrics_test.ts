@@ -1,0 +1,101 @@
+/**
+ * `GET /metrics`: Prometheus text, checked against known traffic.
+ */
+
+import assert from "node:assert/strict";
+import { RawClient, startRouter, testConfig } from "./_helpers.ts";
+
+/** Parses Prometheus text into `name{labels}` → value. */
+function parse(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const i = line.lastIndexOf(" ");
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+Deno.test("/metrics reports sessions, messages by type and serializer, errors, call latency", async () => {
+  await using r = await startRouter(testConfig({
+    roles: [{
+      name: "anonymous",
+      permissions: [{
+        uri: "com.",
+        match: "prefix",
+        allow: { publish: true, subscribe: true, call: true, register: true },
+      }],
+    }],
+  }));
+  const url = `http://127.0.0.1:${r.port}/metrics`;
+  const before = parse(await (await fetch(url)).text());
+  assert.equal(before.get('switchboard_sessions{realm="realm1"}'), 0);
+
+  await using a = (await RawClient.join(r.url, "json")).client;
+  await using b = (await RawClient.join(r.url, "msgpack")).client;
+  b.send([64, 1, {}, "com.echo"]);
+  assert.equal((await b.next())[0], 65);
+  for (let i = 0; i < 3; i++) {
+    a.send([16, i + 1, { acknowledge: true }, "com.topic", [i]]);
+    assert.equal((await a.next())[0], 17);
+  }
+  a.send([48, 10, {}, "com.echo", ["x"]]);
+  const inv = await b.next();
+  b.send([70, inv[1], {}, ["x"]]);
+  assert.equal((await a.next())[0], 50);
+  a.send([32, 11, {}, "org.denied"]);
+  assert.equal((await a.next())[4], "wamp.error.not_authorized");
+
+  const res = await fetch(url);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+  const text = await res.text();
+  assert.match(text, /# TYPE switchboard_messages_total counter/);
+  const m = parse(text);
+  assert.equal(m.get('switchboard_sessions{realm="realm1"}'), 2);
+  assert.equal(m.get('switchboard_registrations{realm="realm1"}'), 1);
+  assert.equal(
+    m.get('switchboard_messages_total{direction="in",type="PUBLISH",serializer="json"}'),
+    3,
+  );
+  assert.equal(
+    m.get('switchboard_messages_total{direction="out",type="PUBLISHED",serializer="json"}'),
+    3,
+  );
+  assert.equal(
+    m.get('switchboard_messages_total{direction="out",type="INVOCATION",serializer="msgpack"}'),
+    1,
+  );
+  assert.equal(
+    m.get('switchboard_messages_total{direction="in",type="HELLO",serializer="msgpack"}'),
+    1,
+  );
+  assert.equal(m.get('switchboard_errors_total{uri="wamp.error.not_authorized"}'), 1);
+  assert.equal(m.get("switchboard_call_duration_seconds_count"), 1);
+  assert.equal(m.get('switchboard_call_duration_seconds_bucket{le="+Inf"}'), 1);
+  assert.ok((m.get('switchboard_bytes_total{direction="in",serializer="json"}') ?? 0) > 0);
+  assert.equal(m.get("switchboard_dropped_events_total"), 0);
+});
+
+Deno.test("/metrics can be moved or switched off", async () => {
+  const moved = testConfig();
+  (moved.workers[0].transports[0] as Record<string, unknown>).metrics = { path: "stats/prom" };
+  await assert.rejects(() => startRouter(moved)); // not one path segment
+  const other = testConfig();
+  (other.workers[0].transports[0] as Record<string, unknown>).metrics = { path: "prom" };
+  {
+    await using r = await startRouter(other);
+    const ok = await fetch(`http://127.0.0.1:${r.port}/prom`);
+    assert.equal(ok.status, 200);
+    await ok.body?.cancel();
+    const gone = await fetch(`http://127.0.0.1:${r.port}/metrics`);
+    assert.equal(gone.status, 404);
+    await gone.body?.cancel();
+  }
+  const off = testConfig();
+  (off.workers[0].transports[0] as Record<string, unknown>).metrics = false;
+  await using r = await startRouter(off);
+  const res = await fetch(`http://127.0.0.1:${r.port}/metrics`);
+  assert.equal(res.status, 404);
+  await res.body?.cancel();
+});
