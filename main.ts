@@ -29,6 +29,10 @@ Options:
   --port PORT        Override the first transport's port (0 = any free port).
   --log-level LEVEL  error | warn | info | debug (default: info).
   --log-format FMT   text (default) or json (one JSON object per line).
+
+Signals: SIGINT/SIGTERM shut down cleanly; SIGHUP reloads --config (realms, roles,
+permissions, stats) without dropping sessions; an invalid file is rejected and the old
+configuration stays.
   --help             Show this help and exit.
   --version          Show the version and exit.
 
@@ -105,6 +109,19 @@ async function main(): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+  if (flags.config) {
+    const file = flags.config;
+    router.configSource = async () =>
+      applyOverrides(await loadConfigFile(file), { host: flags.host, port });
+  }
+  Deno.addSignalListener("SIGHUP", () => {
+    logger.info("SIGHUP received: reloading the configuration");
+    router.reload().catch((e) => {
+      logger.error("reload failed; the old configuration stays in force", {
+        error: e instanceof Error ? e.message : String(e),
+      });
+    });
+  });
   let listeners;
   try {
     listeners = await router.serve();

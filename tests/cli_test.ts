@@ -348,3 +348,61 @@ Deno.test("cli: SIGTERM right after the start-up line still shuts down cleanly",
   }
   assert.deepEqual(codes, new Array(tries).fill(0));
 });
+
+Deno.test("cli: SIGHUP reloads --config without dropping sessions; a broken file is rejected", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/config.json`;
+  const write = (prefix: string) =>
+    Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        version: 2,
+        workers: [{
+          type: "router",
+          realms: [{
+            name: "realm1",
+            roles: [{
+              name: "anonymous",
+              permissions: [{ uri: prefix, match: "prefix", allow: { publish: true } }],
+            }],
+          }],
+          transports: [{
+            type: "web",
+            endpoint: { type: "tcp", interface: "127.0.0.1", port: 0 },
+            paths: { ws: { type: "websocket" } },
+          }],
+        }],
+      }),
+    );
+  try {
+    await write("com.a.");
+    await using child = new Child(["--config", file]);
+    const start = parseStartLine(await child.stdoutLine(/listening on/));
+    const { client } = await RawClient.join(start.url.href, "json");
+    await using _ = client;
+    const publish = async (id: number, topic: string) => {
+      client.send([16, id, { acknowledge: true }, topic, []]);
+      const m = await client.next();
+      return m[0] === 17 ? "ok" : m[4];
+    };
+    assert.equal(await publish(1, "com.b.x"), "wamp.error.not_authorized");
+    await write("com.b.");
+    const waitFor = async (re: RegExp) => {
+      for (let i = 0; i < 100 && !re.test(child.stderr); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.match(child.stderr, re);
+    };
+    child.process.kill("SIGHUP");
+    await waitFor(/configuration reloaded/);
+    assert.equal(await publish(2, "com.b.x"), "ok");
+    await Deno.writeTextFile(file, "{ not json");
+    child.process.kill("SIGHUP");
+    await waitFor(/reload failed; the old configuration stays in force/);
+    assert.equal(await publish(3, "com.b.x"), "ok");
+    child.process.kill("SIGTERM");
+    assert.equal((await child.status()).code, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

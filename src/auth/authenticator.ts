@@ -149,11 +149,14 @@ export type AuthenticatorCall = (
   args: unknown[],
 ) => Promise<unknown>;
 
-/** Builds the WAMP-CRA challenge step for `authid` (user undefined: unknown authid, fails later). */
+/**
+ * Builds the WAMP-CRA challenge step for `authid` (user undefined: unknown authid, fails later;
+ * its challenge then copies `decoy`'s role and PBKDF2 parameters, with a fake stable salt).
+ */
 function craStep(
   authid: string,
   user: Omit<CraUser, "realm"> & { realm: string | null } | undefined,
-  fakeSalted: boolean,
+  decoy: Pick<CraUser, "role" | "salt" | "iterations" | "keylen"> | undefined,
   realm: string,
   sessionId: number,
   provider: string,
@@ -161,7 +164,7 @@ function craStep(
 ): AuthStep {
   const challenge = JSON.stringify({
     authid,
-    authrole: user?.role ?? "user",
+    authrole: (user ?? decoy)?.role ?? "user",
     authmethod: "wampcra",
     authprovider: provider,
     nonce: toBase64(crypto.getRandomValues(new Uint8Array(16))),
@@ -171,8 +174,12 @@ function craStep(
   const extra: Dict = { challenge };
   if (user?.salt) {
     Object.assign(extra, { salt: user.salt, iterations: user.iterations, keylen: user.keylen });
-  } else if (!user && fakeSalted) {
-    Object.assign(extra, { salt: fakeSalt(authid), iterations: 1000, keylen: 32 });
+  } else if (!user && decoy?.salt) {
+    Object.assign(extra, {
+      salt: fakeSalt(authid),
+      iterations: decoy.iterations,
+      keylen: decoy.keylen,
+    });
   }
   return {
     kind: "challenge",
@@ -348,8 +355,10 @@ export function authenticate(
         };
       }
       const user = auth.wampcra!.get(authid);
-      const anySalted = [...auth.wampcra!.values()].some((u) => u.salt !== null);
-      return craStep(authid, user, anySalted, realm, sessionId, "static");
+      // unknown authids are challenged like a configured user: the first salted one, else the first
+      const users = [...auth.wampcra!.values()];
+      const decoy = users.find((u) => u.salt !== null) ?? users[0];
+      return craStep(authid, user, decoy, realm, sessionId, "static");
     }
     case "cryptosign": {
       const key = cryptosignKey(hello);
@@ -535,7 +544,7 @@ async function dynamicStep(
         iterations: iterations as number,
         keylen: keylen as number,
       };
-      return craStep(a.authid ?? authid, user, false, realm, sessionId, "dynamic", a.extra);
+      return craStep(a.authid ?? authid, user, undefined, realm, sessionId, "dynamic", a.extra);
     }
     case "cryptosign": {
       const key = cryptosignKey(hello);

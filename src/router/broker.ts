@@ -157,7 +157,18 @@ export class Broker {
   readonly #byId = new Map<number, Subscription>();
 
   readonly #retained = new Map<string, Retained[]>();
-  readonly #history: { config: EventHistoryConfig; events: HistoryEvent[] }[];
+  #history: { config: EventHistoryConfig; events: HistoryEvent[] }[];
+
+  /** Replaces the event history settings, keeping stored events of entries that remain. */
+  setHistory(history: readonly EventHistoryConfig[]): void {
+    this.#history = history.map((config) => {
+      const kept = this.#history.find((h) =>
+        h.config.uri === config.uri && h.config.match === config.match
+      );
+      const events = kept ? kept.events.slice(-config.limit) : [];
+      return { config, events };
+    });
+  }
 
   constructor(readonly observer: BrokerObserver = {}, history: readonly EventHistoryConfig[] = []) {
     this.#history = history.map((config) => ({ config, events: [] }));

@@ -111,6 +111,22 @@ export class Realm {
     return this.#config;
   }
 
+  /**
+   * Applies a new configuration of this realm without dropping sessions: roles, permissions,
+   * authorizers, URI checking and event history take effect at once (cached authorizer
+   * answers are forgotten); statistics settings apply to sessions that join from now on.
+   */
+  reconfigure(config: RealmConfig): void {
+    this.#config = config;
+    this.#permissions = new Permissions(config.roles);
+    this.#authorizers.clear();
+    for (const role of config.roles) {
+      if (role.authorizer) this.#authorizers.set(role.name, role.authorizer);
+    }
+    for (const s of this.sessions.values()) s.authzCache.clear();
+    this.broker.setHistory(config.history);
+  }
+
   /** True when sessions may join with `role` (built-in `anonymous` and `trusted` always). */
   hasRole(role: string): boolean {
     return role === TRUSTED_ROLE || role === "anonymous" || this.#permissions.has(role);
@@ -295,7 +311,7 @@ export class Realm {
   /** The decision for the message being dispatched now, when it came from an authorizer. */
   #decision: Decision | null = null;
   /** Roles with a dynamic authorizer: role name → procedure. */
-  readonly #authorizers = new Map<string, string>();
+  readonly #authorizers: Map<string, string> = new Map();
 
   /** The URI and action a message needs authorizing for, if any. */
   #action(msg: Message): [string, Action] | null {

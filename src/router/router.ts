@@ -9,8 +9,13 @@ import { FailureLimiter } from "../auth/authenticator.ts";
 import { RouterMetrics } from "../metrics.ts";
 import { WampClient } from "../client.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import { parseConfig } from "../config/config.ts";
-import type { RouterConfig, TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
+import { ConfigError, parseConfig } from "../config/config.ts";
+import type {
+  RealmConfig,
+  RouterConfig,
+  TransportConfig,
+  WebSocketEndpointConfig,
+} from "../config/types.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { linkedPeers } from "../transport/local.ts";
 import { upgrade } from "../transport/websocket.ts";
@@ -20,6 +25,11 @@ import type { Dict } from "../wamp/messages.ts";
 import { isReservedUri, Uri } from "../wamp/uris.ts";
 import { Realm, TRUSTED_ROLE } from "./realm.ts";
 import { Session, type SessionHost } from "./session.ts";
+
+/** A transport as comparable JSON (Maps become entry lists). */
+function describeTransport(t: TransportConfig): unknown {
+  return { ...t, paths: [...t.paths.entries()] };
+}
 
 /** Options for creating a router. */
 export interface RouterOptions {
@@ -98,26 +108,95 @@ export class Router implements SessionHost {
   };
   #localCount = 0;
   #closed = false;
-  readonly config: RouterConfig;
+  #config: RouterConfig;
+  /**
+   * Where `reload()` reads the configuration from when it is not given one; the CLI sets it to
+   * re-read `--config` (so SIGHUP and the `switchboard.reload_config` procedure work).
+   */
+  configSource: (() => Promise<RouterConfig>) | null = null;
 
   constructor(config: RouterConfig, options: RouterOptions = {}) {
-    this.config = config;
+    this.#config = config;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
-    for (const rc of config.realms) {
-      this.#realms.set(rc.name, new Realm(rc, this.clock, this.logger, this.metrics));
+    this.#ready = Promise.all(config.realms.map((rc) => this.#startRealm(rc))).then(() => {});
+  }
+
+  /** The configuration in force. */
+  get config(): RouterConfig {
+    return this.#config;
+  }
+
+  async #startRealm(rc: RealmConfig): Promise<void> {
+    const realm = new Realm(rc, this.clock, this.logger, this.metrics);
+    this.#realms.set(rc.name, realm);
+    const service = this.#connectLocal({
+      authrole: TRUSTED_ROLE,
+      authid: `switchboard-service-${realm.name}`,
+    }, true);
+    await service.join(realm.name);
+    this.#services.set(realm.name, service);
+    await realm.attachService(service);
+    await service.register("switchboard.reload_config", async () => {
+      try {
+        return await this.reload();
+      } catch (e) {
+        if (e instanceof ConfigError) {
+          throw new WampError("switchboard.error.invalid_config", e.message);
+        }
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * Applies a new configuration without dropping sessions: realms are added, updated (roles,
+   * permissions, authorizers, options, stats for new sessions, event history) or removed
+   * (their sessions get GOODBYE `wamp.close.close_realm`). Transports stay as they are (a
+   * change there needs a restart and is logged). Without `next`, reads `configSource`.
+   * An invalid configuration throws `ConfigError` and the old one stays in force.
+   */
+  async reload(
+    next?: RouterConfig,
+  ): Promise<{ added: string[]; updated: string[]; removed: string[] }> {
+    let config = next;
+    if (!config) {
+      if (!this.configSource) {
+        throw new ConfigError("(reload)", "this router has no configuration source to reload from");
+      }
+      config = await this.configSource();
     }
-    this.#ready = Promise.all(
-      [...this.#realms.values()].map(async (realm) => {
-        const service = this.#connectLocal({
-          authrole: TRUSTED_ROLE,
-          authid: `switchboard-service-${realm.name}`,
-        }, true);
-        await service.join(realm.name);
-        this.#services.set(realm.name, service);
-        await realm.attachService(service);
-      }),
-    ).then(() => {});
+    await this.#ready;
+    if (
+      JSON.stringify(config.transports.map(describeTransport)) !==
+        JSON.stringify(this.#config.transports.map(describeTransport))
+    ) {
+      this.logger.warn("transport changes take effect after a restart; reloading realms only");
+    }
+    const added: string[] = [];
+    const updated: string[] = [];
+    const removed: string[] = [];
+    for (const rc of config.realms) {
+      const realm = this.#realms.get(rc.name);
+      if (realm) {
+        realm.reconfigure(rc);
+        updated.push(rc.name);
+      } else {
+        await this.#startRealm(rc);
+        added.push(rc.name);
+      }
+    }
+    for (const [name, realm] of [...this.#realms]) {
+      if (config.realms.some((rc) => rc.name === name)) continue;
+      realm.closeAll(Uri.CLOSE_REALM, "the realm was removed from the configuration");
+      await this.#services.get(name)?.close();
+      this.#services.delete(name);
+      this.#realms.delete(name);
+      removed.push(name);
+    }
+    this.#config = { ...config, transports: this.#config.transports };
+    this.logger.info("configuration reloaded", { added, updated, removed });
+    return { added, updated, removed };
   }
 
   /** Resolves when every realm's service session is up (meta API registered). */

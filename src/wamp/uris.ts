@@ -48,13 +48,15 @@ export function isValidUri(uri: string, match: MatchPolicy, strict: boolean): bo
 }
 
 /**
- * Whether the first component of `uri` is the reserved `wamp` (`wamp` or `wamp.…`).
+ * Whether the first component of `uri` is reserved: `wamp` (the spec's) or `switchboard`
+ * (this router's management procedures, as Crossbar reserves `crossbar`).
  *
  * @param uri the URI to check
  * @returns `true` for reserved URIs
  */
 export function isReservedUri(uri: string): boolean {
-  return uri === "wamp" || uri.startsWith("wamp.");
+  return uri === "wamp" || uri.startsWith("wamp.") || uri === "switchboard" ||
+    uri.startsWith("switchboard.");
 }
 
 /** WAMP error URIs (ERROR / ABORT reasons) and close URIs (GOODBYE / ABORT reasons). */
