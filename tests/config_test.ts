@@ -904,7 +904,7 @@ Deno.test("transport: web paths", () => {
     `${paths}["/"].type`,
     'path type "static" is not implemented yet',
   );
-  assertConfigError(web({ call: { type: "caller" } }), `${paths}.call.type`, 'path type "caller"');
+  assertConfigError(web({ call: { type: "caller" } }), `${paths}.call.realm`, "is required");
   assertConfigError(web({ "a/b": { type: "websocket" } }), `${paths}["a/b"]`, "invalid path");
   assertConfigError(
     web({ ws: { type: "websocket", url: "x" } }),
@@ -916,7 +916,7 @@ Deno.test("transport: web paths", () => {
     `${paths}.ws.serializers[0]`,
     'got string "yaml"',
   );
-  assertConfigError(web({}), paths, "at least one websocket path");
+  assertConfigError(web({}), paths, "at least one websocket, publisher or caller path");
   assertConfigError(withTransport({ type: "web", endpoint: TCP }), paths, "is required");
 });
 

@@ -584,6 +584,15 @@ export class FailureLimiter {
     this.#failures.set(address, list);
   }
 
+  /** Takes back the failure of `address` recorded at `atMs` (an attempt that succeeded). */
+  forgive(address: string, atMs: number): void {
+    const list = this.#failures.get(address);
+    const i = list ? list.indexOf(atMs) : -1;
+    if (i < 0) return;
+    list!.splice(i, 1);
+    if (list!.length === 0) this.#failures.delete(address);
+  }
+
   #prune(address: string, windowMs: number, nowMs: number): number[] {
     const list = (this.#failures.get(address) ?? []).filter((t) => nowMs - t < windowMs);
     if (list.length === 0) this.#failures.delete(address);

@@ -18,6 +18,7 @@ import type {
   AuthConfig,
   AuthLimits,
   AuthMethod,
+  BridgeConfig,
   CraUser,
   CryptosignPrincipal,
   DynamicAuthenticator,
@@ -629,7 +630,9 @@ function parseTransport(value: unknown, path: string): TransportConfig {
       rejected: WEBSOCKET_REJECTED,
     });
   } else {
-    checkKeys(transport, path, { allowed: ["type", "id", "endpoint", "paths", "metrics"] });
+    checkKeys(transport, path, {
+      allowed: ["type", "id", "endpoint", "paths", "metrics", "status"],
+    });
   }
   if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
   const endpoint = parseEndpoint(
@@ -644,24 +647,56 @@ function parseTransport(value: unknown, path: string): TransportConfig {
       paths: new Map(),
     };
   }
-  const paths = parseWebPaths(transport, path);
-  const metricsPath = parseMetrics(own(transport, "metrics"), keyPath(path, "metrics"));
-  if (metricsPath !== null && paths.has(metricsPath)) {
+  const { paths, bridges } = parseWebPaths(transport, path);
+  const metricsPath = parseServicePath(
+    own(transport, "metrics"),
+    keyPath(path, "metrics"),
+    "metrics",
+  );
+  const statusPath = parseServicePath(own(transport, "status"), keyPath(path, "status"), "status");
+  for (const [key, p] of [["metrics", metricsPath], ["status", statusPath]] as const) {
+    if (p !== null && paths.has(p)) {
+      throw new ConfigError(
+        keyPath(path, key),
+        `the ${key} path "/${p}" is already a WebSocket path; choose another with {"path": ...}`,
+      );
+    }
+  }
+  if (metricsPath !== null && metricsPath === statusPath) {
     throw new ConfigError(
-      keyPath(path, "metrics"),
-      `the metrics path "/${metricsPath}" is already a WebSocket path; choose another with {"path": ...}`,
+      keyPath(path, "status"),
+      `the status page and the metrics share the path "/${statusPath}"`,
     );
   }
-  return { type, endpoint, websocket: null, paths, metrics_path: metricsPath };
+  for (const [key, p] of [["metrics", metricsPath], ["status", statusPath]] as const) {
+    if (p !== null && bridges.has(p)) {
+      throw new ConfigError(
+        keyPath(path, key),
+        `the ${key} path "/${p}" is already an HTTP bridge path`,
+      );
+    }
+  }
+  return {
+    type,
+    endpoint,
+    websocket: null,
+    paths,
+    bridges,
+    metrics_path: metricsPath,
+    status_path: statusPath,
+  };
 }
 
-/** `metrics` of a `web` transport: `false` (off) or `{"path": "metrics"}` (the default). */
-function parseMetrics(value: unknown, path: string): string | null {
-  if (value === undefined) return "metrics";
+/**
+ * `metrics` / `status` of a `web` transport: `false` (off) or `{"path": "<segment>"}`; on by
+ * default at `/metrics` and `/status`.
+ */
+function parseServicePath(value: unknown, path: string, fallback: string): string | null {
+  if (value === undefined) return fallback;
   if (value === false) return null;
   const obj = expectObject(value, path);
   checkKeys(obj, path, { allowed: ["path"] });
-  if (!has(obj, "path")) return "metrics";
+  if (!has(obj, "path")) return fallback;
   const p = expectNonEmptyString(obj.path, keyPath(path, "path")).replace(/^\/+|\/+$/g, "");
   if (!WEB_PATH_SEGMENT.test(p)) {
     throw new ConfigError(
@@ -1050,10 +1085,17 @@ function pingInterval(value: unknown, path: string): number {
  * `paths` of a `web` transport: key = one path segment without slashes (`/` = the root, resolved
  * as the empty string), value = a WebSocket endpoint with `type: "websocket"`.
  */
-function parseWebPaths(transport: Obj, path: string): ReadonlyMap<string, WebSocketEndpointConfig> {
+function parseWebPaths(
+  transport: Obj,
+  path: string,
+): {
+  paths: ReadonlyMap<string, WebSocketEndpointConfig>;
+  bridges: ReadonlyMap<string, BridgeConfig>;
+} {
   const pathsPath = keyPath(path, "paths");
   const paths = expectObject(expectRequired(transport, "paths", path), pathsPath);
   const result = new Map<string, WebSocketEndpointConfig>();
+  const bridges = new Map<string, BridgeConfig>();
   for (const key of Object.keys(paths)) {
     const itemPath = keyPath(pathsPath, key);
     if (key !== "/" && !WEB_PATH_SEGMENT.test(key)) {
@@ -1067,6 +1109,10 @@ function parseWebPaths(transport: Obj, path: string): ReadonlyMap<string, WebSoc
     const service = expectObject(paths[key], itemPath);
     const typePath = keyPath(itemPath, "type");
     const type = expectString(expectRequired(service, "type", itemPath), typePath);
+    if (type === "publisher" || type === "caller") {
+      bridges.set(key === "/" ? "" : key, parseBridge(service, itemPath, type));
+      continue;
+    }
     if (type !== "websocket") {
       throw new ConfigError(typePath, `path type ${JSON.stringify(type)} is not implemented yet`);
     }
@@ -1076,10 +1122,42 @@ function parseWebPaths(transport: Obj, path: string): ReadonlyMap<string, WebSoc
     });
     result.set(key === "/" ? "" : key, parseWebSocketEndpoint(service, itemPath));
   }
-  if (result.size === 0) {
-    throw new ConfigError(pathsPath, "must contain at least one websocket path, got none");
+  if (result.size === 0 && bridges.size === 0) {
+    throw new ConfigError(
+      pathsPath,
+      "must contain at least one websocket, publisher or caller path, got none",
+    );
   }
-  return result;
+  return { paths: result, bridges };
+}
+
+/** A `publisher` / `caller` path: the HTTP bridge (`POST` JSON to publish or call). */
+function parseBridge(service: Obj, path: string, kind: "publisher" | "caller"): BridgeConfig {
+  checkKeys(service, path, { allowed: ["type", "realm", "role", "options"] });
+  const realm = expectNonEmptyString(
+    expectRequired(service, "realm", path),
+    keyPath(path, "realm"),
+  );
+  const role = parseRoleName(expectRequired(service, "role", path), keyPath(path, "role"));
+  let postBodyLimit = 65536;
+  if (has(service, "options")) {
+    const optionsPath = keyPath(path, "options");
+    const options = expectObject(service.options, optionsPath);
+    checkKeys(options, optionsPath, { allowed: ["post_body_limit"] });
+    if (has(options, "post_body_limit")) {
+      postBodyLimit = expectInteger(
+        options.post_body_limit,
+        keyPath(optionsPath, "post_body_limit"),
+      );
+      if (postBodyLimit < 1) {
+        throw new ConfigError(
+          keyPath(optionsPath, "post_body_limit"),
+          `must be a positive number of bytes, got ${postBodyLimit}`,
+        );
+      }
+    }
+  }
+  return { kind, realm, role, post_body_limit: postBodyLimit };
 }
 
 /**

@@ -162,6 +162,16 @@ export interface WebSocketEndpointConfig {
   readonly max_message_size: number;
 }
 
+/** An HTTP bridge path: `POST` JSON to publish (`publisher`) or call (`caller`) on a realm. */
+export interface BridgeConfig {
+  readonly kind: "publisher" | "caller";
+  readonly realm: string;
+  /** The role the bridge's session has (its permissions apply). */
+  readonly role: string;
+  /** Largest accepted request body in bytes; default 64 KiB. */
+  readonly post_body_limit: number;
+}
+
 /** One listening transport. */
 export interface TransportConfig {
   /** `websocket`: WAMP on any path; `web`: WAMP on the named paths, 404 elsewhere. */
@@ -178,6 +188,10 @@ export interface TransportConfig {
   readonly paths: ReadonlyMap<string, WebSocketEndpointConfig>;
   /** For `web`: the path serving Prometheus metrics (default `metrics`), or null when off. */
   readonly metrics_path?: string | null;
+  /** For `web`: HTTP bridge paths (`publisher` / `caller`), path → settings. */
+  readonly bridges?: ReadonlyMap<string, BridgeConfig>;
+  /** For `web`: the path serving the live status page (default `status`), or null when off. */
+  readonly status_path?: string | null;
 }
 
 /** The whole resolved configuration. */

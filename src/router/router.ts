@@ -6,11 +6,14 @@
  */
 
 import { FailureLimiter } from "../auth/authenticator.ts";
+import { bridgeHandler } from "../http_bridge.ts";
 import { RouterMetrics } from "../metrics.ts";
+import { statusPage, type StatusPageInfo } from "../status_page.ts";
 import { WampClient } from "../client.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { ConfigError, parseConfig } from "../config/config.ts";
 import type {
+  BridgeConfig,
   RealmConfig,
   RouterConfig,
   TransportConfig,
@@ -25,6 +28,9 @@ import type { Dict } from "../wamp/messages.ts";
 import { isReservedUri, Uri } from "../wamp/uris.ts";
 import { Realm, TRUSTED_ROLE } from "./realm.ts";
 import { Session, type SessionHost } from "./session.ts";
+
+/** Reported by the status page. */
+const ROUTER_VERSION = "0.1.0";
 
 /** A transport as comparable JSON (Maps become entry lists). */
 function describeTransport(t: TransportConfig): unknown {
@@ -59,7 +65,7 @@ export interface LocalSessionOptions {
 }
 
 /** An HTTP handler as `Deno.serve` takes it. */
-export type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Response;
+export type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
 
 const DEFAULT_ENDPOINT: WebSocketEndpointConfig = {
   serializers: ["json", "msgpack", "cbor"],
@@ -223,6 +229,25 @@ export class Router implements SessionHost {
   /** Router-wide counters, served as Prometheus text on `/metrics` of web transports. */
   readonly metrics: RouterMetrics = new RouterMetrics();
 
+  readonly #bridges = new Map<BridgeConfig, (req: Request) => Promise<Response>>();
+
+  /** The handler of an HTTP bridge path (one in-process session per path, opened on first use). */
+  #bridge(config: BridgeConfig): (req: Request) => Promise<Response> {
+    let h = this.#bridges.get(config);
+    if (!h) {
+      h = bridgeHandler(config, (realm, options) => this.session(realm, options), this.logger);
+      this.#bridges.set(config, h);
+    }
+    return h;
+  }
+
+  /** What the status page needs to connect back: realms and the transport's WAMP path. */
+  #statusInfo(transport: TransportConfig): StatusPageInfo {
+    const wampPath =
+      [...transport.paths.entries()].find(([, e]) => e.serializers.includes("json"))?.[0] ?? null;
+    return { realms: this.realmNames, wampPath, version: ROUTER_VERSION };
+  }
+
   /** The Prometheus text exposition of the router's metrics. */
   metricsText(): string {
     let queued = 0;
@@ -282,6 +307,18 @@ export class Router implements SessionHost {
             headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
           });
         }
+        if (transport.status_path != null && path === transport.status_path) {
+          return new Response(statusPage(this.#statusInfo(transport)), {
+            headers: {
+              "content-type": "text/html; charset=utf-8",
+              "cache-control": "no-store",
+              "content-security-policy":
+                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:; img-src data:",
+            },
+          });
+        }
+        const bridge = transport.bridges?.get(path);
+        if (bridge) return this.#bridge(bridge)(req);
         endpoint = transport.paths.get(path);
       }
       if (!endpoint) {

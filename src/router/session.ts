@@ -69,6 +69,9 @@ export interface AuthPolicy {
   readonly fixed?: { readonly authid: string; readonly authrole: string } | null;
 }
 
+const TOO_MANY_FAILURES =
+  "too many failed authentication attempts from this address; try again later";
+
 /** The address part of `tcp4:1.2.3.4:5678` (failures are counted per address, not per port). */
 function remoteAddress(peer: string): string {
   const i = peer.lastIndexOf(":");
@@ -360,10 +363,7 @@ export class Session implements PeerHandler {
         this.host.clock.nowMs(),
       )
     ) {
-      this.abort(
-        Uri.NOT_AUTHORIZED,
-        "too many failed authentication attempts from this address; try again later",
-      );
+      this.abort(Uri.NOT_AUTHORIZED, TOO_MANY_FAILURES);
       return;
     }
     this.state = "authenticating";
@@ -418,19 +418,23 @@ export class Session implements PeerHandler {
       answer: (auth: Authenticate) => {
         this.host.clock.clearTimer(timer);
         this.#pendingAuth = null;
+        // The limit holds here too (challenges opened before it was reached), and an answer
+        // counts as a failure until it is verified, so a burst of answers cannot exceed it.
+        const failures = this.host.authFailures;
+        const address = remoteAddress(this.peer.details.peer);
+        const windowMs = limits.failure_window * 1000;
+        const at = this.host.clock.nowMs();
+        if (!failures.allowed(address, limits.max_failures, windowMs, at)) {
+          return this.abort(Uri.NOT_AUTHORIZED, TOO_MANY_FAILURES);
+        }
+        failures.fail(address, windowMs, at);
         step.verify(auth).then((identity) => {
+          if (identity) failures.forgive(address, at);
           if (this.#closed || this.state !== "authenticating") return;
           if (!identity) {
             const f = step.failure;
-            if (f && f.reason !== Uri.NOT_AUTHORIZED) {
-              this.host.authFailures.fail(
-                remoteAddress(this.peer.details.peer),
-                limits.failure_window * 1000,
-                this.host.clock.nowMs(),
-              );
-              return this.abort(f.reason, f.message);
-            }
-            return fail(f?.message ?? "authentication failed");
+            if (f && f.reason !== Uri.NOT_AUTHORIZED) return this.abort(f.reason, f.message);
+            return this.abort(Uri.NOT_AUTHORIZED, f?.message ?? "authentication failed");
           }
           if (!realm.hasRole(identity.authrole)) {
             return this.abort(

@@ -1,0 +1,177 @@
+/**
+ * The HTTP bridge (Crossbar's `publisher` and `caller` path services): `POST` a JSON body to
+ * publish an event or call a procedure on a realm, as the path's configured role.
+ *
+ * - publisher: `{"topic": uri, "args"?: [...], "kwargs"?: {...}, "options"?: {...}}` →
+ *   `200 {"id": <publication id>}`
+ * - caller: `{"procedure": uri, "args"?: [...], "kwargs"?: {...}, "options"?: {...}}` →
+ *   `200 {"args": [...], "kwargs": {...}}`
+ *
+ * Errors answer `{"error": uri, "message"?: text, "args"?: [...], "kwargs"?: {...}}` with 400
+ * (bad request, invalid URI or argument), 403 (not authorized), 404 (no such procedure),
+ * 405 (not POST), 413 (body too large), 500 (an error the callee raised), 503 (realm gone) or
+ * 504 (canceled / timed out).
+ *
+ * @module
+ */
+
+import type { WampClient } from "./client.ts";
+import type { BridgeConfig } from "./config/types.ts";
+import type { Logger } from "./log.ts";
+import { jsonSerializer } from "./serializer/json.ts";
+import { WampError } from "./wamp/errors.ts";
+import type { Dict } from "./wamp/messages.ts";
+import { Uri } from "./wamp/uris.ts";
+
+/** Opens the bridge's in-process session. */
+export type OpenSession = (
+  realm: string,
+  options: { authrole: string; authid: string },
+) => Promise<WampClient>;
+
+const STATUS: Record<string, number> = {
+  [Uri.INVALID_URI]: 400,
+  [Uri.INVALID_ARGUMENT]: 400,
+  [Uri.NOT_AUTHORIZED]: 403,
+  [Uri.AUTHORIZATION_FAILED]: 403,
+  [Uri.NO_SUCH_PROCEDURE]: 404,
+  [Uri.NO_SUCH_REALM]: 503,
+  [Uri.CANCELED]: 504,
+  [Uri.TIMEOUT]: 504,
+};
+
+function json(status: number, body: Dict): Response {
+  // The project's JSON serializer keeps 64-bit integers exact and encodes bytes as "\0"+base64.
+  const text = jsonSerializer.encode([body]) as string;
+  return new Response(text.slice(1, -1), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8" },
+  });
+}
+
+function failure(status: number, error: string, message: string): Response {
+  return json(status, { error, message });
+}
+
+async function readBody(req: Request, limit: number): Promise<string | Response> {
+  const reader = req.body?.getReader();
+  if (!reader) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return failure(
+        413,
+        "switchboard.error.body_too_large",
+        `the request body exceeds ${limit} bytes`,
+      );
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** A request handler for one bridge path. */
+export function bridgeHandler(
+  config: BridgeConfig,
+  open: OpenSession,
+  logger: Logger,
+): (req: Request) => Promise<Response> {
+  let session: Promise<WampClient> | null = null;
+  const client = (): Promise<WampClient> => {
+    if (!session) {
+      session = open(config.realm, { authrole: config.role, authid: `http-${config.kind}` });
+      session.then((c) => {
+        c.onClose = () => (session = null);
+      }, () => (session = null));
+    }
+    return session;
+  };
+  return async (req) => {
+    if (req.method !== "POST") {
+      return new Response(
+        `Use POST with a JSON body to ${config.kind === "publisher" ? "publish" : "call"}.\n`,
+        {
+          status: 405,
+          headers: { allow: "POST", "content-type": "text/plain; charset=utf-8" },
+        },
+      );
+    }
+    const text = await readBody(req, config.post_body_limit);
+    if (text instanceof Response) return text;
+    let body: unknown;
+    try {
+      body = jsonSerializer.decode(text);
+    } catch (e) {
+      return failure(
+        400,
+        Uri.INVALID_ARGUMENT,
+        `the body is not valid JSON: ${e instanceof Error ? e.message : e}`,
+      );
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      return failure(400, Uri.INVALID_ARGUMENT, "the body must be a JSON object");
+    }
+    const b = body as Dict;
+    const uriKey = config.kind === "publisher" ? "topic" : "procedure";
+    const uri = b[uriKey];
+    const args = b.args;
+    const kwargs = b.kwargs;
+    const options = b.options ?? {};
+    if (typeof uri !== "string") {
+      return failure(400, Uri.INVALID_ARGUMENT, `"${uriKey}" must be a string`);
+    }
+    if (args !== undefined && !Array.isArray(args)) {
+      return failure(400, Uri.INVALID_ARGUMENT, `"args" must be a list`);
+    }
+    if (
+      kwargs !== undefined &&
+      (typeof kwargs !== "object" || kwargs === null || Array.isArray(kwargs))
+    ) {
+      return failure(400, Uri.INVALID_ARGUMENT, `"kwargs" must be an object`);
+    }
+    if (typeof options !== "object" || options === null || Array.isArray(options)) {
+      return failure(400, Uri.INVALID_ARGUMENT, `"options" must be an object`);
+    }
+    try {
+      const c = await client();
+      if (config.kind === "publisher") {
+        const id = await c.publish(uri, args as unknown[] | undefined, kwargs as Dict | undefined, {
+          ...(options as Dict),
+          acknowledge: true,
+        });
+        return json(200, { id });
+      }
+      const result = await c.call(
+        uri,
+        args as unknown[] | undefined,
+        kwargs as Dict | undefined,
+        options as Dict,
+      );
+      return json(200, { args: result.args, kwargs: result.kwargs });
+    } catch (e) {
+      if (e instanceof WampError) {
+        const out: Dict = { error: e.uri };
+        if (e.args) out.args = e.args;
+        if (e.kwargs) out.kwargs = e.kwargs;
+        if (typeof e.args?.[0] === "string") out.message = e.args[0];
+        return json(STATUS[e.uri] ?? 500, out);
+      }
+      logger.error("HTTP bridge failure", {
+        path: config.kind,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      return failure(500, Uri.RUNTIME_ERROR, "internal router error");
+    }
+  };
+}
