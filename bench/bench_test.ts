@@ -9,7 +9,7 @@
  */
 
 import type { Payload, Serializer } from "../src/serializer/serializer.ts";
-import { selectCases } from "./cases.ts";
+import { CASES, COMPARISONS, selectCases, STATS_ON } from "./cases.ts";
 import {
   buildNodeConfig,
   type JsonObject,
@@ -17,7 +17,8 @@ import {
   parseOverride,
   setPath,
 } from "./config.ts";
-import { inBatches, openIdle } from "./loads.ts";
+import { uriMatches } from "../src/router/uri_index.ts";
+import { backgroundSubscriptions, inBatches, openIdle } from "./loads.ts";
 import { startRelay } from "./targets.ts";
 import { WampClient } from "./wamp_client.ts";
 import { connectWebSocket, type WsMessage } from "./ws_client.ts";
@@ -190,9 +191,21 @@ Deno.test("case filter: names, prefixes, opt-in cases and unknown names", () => 
   assert(!all.includes("fanout-manysubs"), "opt-in case not run by default");
   assert(all.includes("fanout") && all.includes("rpc"), "default cases");
   assertEquals(selectCases("fanout-4k,rpc").map((c) => c.name), ["fanout-4k", "rpc"]);
+  assert(
+    all.includes("fanout-stats") && all.includes("fanout-subs-1k") &&
+      all.includes("fanout-subs-10k"),
+    "statistics and many-subscription variants run by default",
+  );
   assertEquals(
     selectCases("fanout*").map((c) => c.name),
-    ["fanout", "fanout-4k", "fanout-manysubs"],
+    [
+      "fanout",
+      "fanout-stats",
+      "fanout-subs-1k",
+      "fanout-subs-10k",
+      "fanout-4k",
+      "fanout-manysubs",
+    ],
   );
   let error: unknown = null;
   try {
@@ -201,4 +214,51 @@ Deno.test("case filter: names, prefixes, opt-in cases and unknown names", () => 
     error = err;
   }
   assert(error instanceof Error && error.message.includes("nosuch"), "unknown case named");
+});
+
+Deno.test("fanout-stats: the fanout load on a realm with the issue's stats object", () => {
+  const byName = (name: string) => CASES.find((c) => c.name === name)!;
+  const stats = byName("fanout-stats");
+  assertEquals(stats.load, byName("fanout").load, "same load as fanout");
+  assertEquals(stats.targets, ["router"]);
+  const config = buildNodeConfig(stats.routerOverrides ?? []);
+  const realm = ((config.workers as JsonObject[])[0].realms as JsonObject[])[0];
+  assertEquals(realm.stats, {
+    rated_message_size: 512,
+    trigger_after_rated_messages: 100,
+    trigger_after_duration: 0,
+    trigger_on_join: true,
+    trigger_on_leave: true,
+  });
+  assertEquals(realm.stats, STATS_ON);
+  for (const cmp of COMPARISONS) {
+    for (const name of [...cmp.cases, cmp.ratio.numerator, cmp.ratio.denominator]) {
+      assert(CASES.some((c) => c.name === name && !c.optIn), `${cmp.title}: ${name} is default`);
+    }
+  }
+});
+
+Deno.test("background subscriptions: counts, distinct, none matches the topic, similar ones", () => {
+  const topic = "bench.pubsub.t7xabc";
+  const specs = backgroundSubscriptions(topic, {
+    exact: 1000,
+    prefix: 100,
+    wildcard: 100,
+    sessions: 10,
+  });
+  const count = (m: string) => specs.filter((s) => s.match === m).length;
+  assertEquals([count("exact"), count("prefix"), count("wildcard")], [1000, 100, 100]);
+  assertEquals(new Set(specs.map((s) => `${s.match} ${s.uri}`)).size, specs.length, "distinct");
+  for (const s of specs) assert(!uriMatches(s.uri, s.match, topic), `${s.uri} must not match`);
+  const similar = (m: string) =>
+    specs.filter((s) => s.match === m && s.uri.startsWith("bench.pubsub.")).length;
+  assert(similar("prefix") >= 50, "prefix patterns sharing the topic's first components");
+  assert(similar("wildcard") >= 25, "wildcard patterns sharing the topic's first components");
+  assert(specs.some((s) => s.match === "prefix" && s.uri.startsWith(topic)), "topic is a prefix");
+  assert(
+    specs.some((s) =>
+      s.match === "wildcard" && s.uri.startsWith("bench.") && s.uri.split(".").length === 3
+    ),
+    "a wildcard pattern as long as the topic, sharing its first component",
+  );
 });

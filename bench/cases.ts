@@ -5,7 +5,8 @@
  * @module
  */
 
-import type { ConfigOverride } from "./config.ts";
+import { type ConfigOverride, type JsonObject, REALM_PATH } from "./config.ts";
+import type { TargetName } from "./targets.ts";
 
 /** Pub/sub: `publishers` publish to one topic that `subscribers` subscribe to. */
 export interface PubSubLoad {
@@ -24,6 +25,24 @@ export interface PubSubLoad {
    * (the relay has no subscriptions, so it ignores this).
    */
   readonly extraSubscriptions?: number;
+  /**
+   * Router only: subscriptions held on the realm during the run by extra sessions that are
+   * not subscribers of the published topic (none of them matches it, so the events and the
+   * deliveries are the same as without them). The relay ignores this.
+   */
+  readonly background?: BackgroundSubscriptions;
+}
+
+/** Subscriptions that sit on the realm without matching the published topic. */
+export interface BackgroundSubscriptions {
+  /** `match: "exact"` subscriptions. */
+  readonly exact: number;
+  /** `match: "prefix"` subscriptions. */
+  readonly prefix: number;
+  /** `match: "wildcard"` subscriptions. */
+  readonly wildcard: number;
+  /** Sessions the subscriptions are spread over (round robin). */
+  readonly sessions: number;
 }
 
 /** RPC: `callers` each keep `inFlight` calls outstanding to one callee that echoes the args. */
@@ -61,14 +80,57 @@ export interface BenchCase {
    * A case with overrides gets its own router process.
    */
   readonly routerOverrides?: readonly ConfigOverride[];
+  /**
+   * Targets this case runs against (default: every `--targets` one). Router-only cases are
+   * variants of another case whose relay figure would be the same load again; they are
+   * compared with router figures (see {@linkcode COMPARISONS}).
+   */
+  readonly targets?: readonly TargetName[];
 }
+
+/** The realm `stats` object of the `fanout-stats` case (issue 3). */
+export const STATS_ON: JsonObject = {
+  rated_message_size: 512,
+  trigger_after_rated_messages: 100,
+  trigger_after_duration: 0,
+  trigger_on_join: true,
+  trigger_on_leave: true,
+};
+
+const FANOUT: PubSubLoad = {
+  kind: "pubsub",
+  publishers: 1,
+  subscribers: 10,
+  payloadBytes: 128,
+  window: 32,
+};
 
 /** All cases, in run order. */
 export const CASES: readonly BenchCase[] = [
   {
     name: "fanout",
     description: "1 publisher → 10 subscribers, 128-byte payload",
-    load: { kind: "pubsub", publishers: 1, subscribers: 10, payloadBytes: 128, window: 32 },
+    load: FANOUT,
+  },
+  {
+    name: "fanout-stats",
+    description: "fanout on a realm with session statistics on (router only)",
+    load: FANOUT,
+    routerOverrides: [{ path: `${REALM_PATH}.stats`, value: STATS_ON }],
+    targets: ["router"],
+  },
+  {
+    name: "fanout-subs-1k",
+    description: "fanout + 1,000 exact, 100 prefix, 100 wildcard other subscriptions (router only)",
+    load: { ...FANOUT, background: { exact: 1000, prefix: 100, wildcard: 100, sessions: 10 } },
+    targets: ["router"],
+  },
+  {
+    name: "fanout-subs-10k",
+    description: "fanout + 10,000 exact, 1,000 prefix, 1,000 wildcard other subscriptions " +
+      "(router only)",
+    load: { ...FANOUT, background: { exact: 10000, prefix: 1000, wildcard: 1000, sessions: 10 } },
+    targets: ["router"],
   },
   {
     name: "fanin",
@@ -88,20 +150,55 @@ export const CASES: readonly BenchCase[] = [
   {
     name: "fanout-manysubs",
     description: "fanout with 1,000 extra subscriptions per subscriber on other topics",
-    load: {
-      kind: "pubsub",
-      publishers: 1,
-      subscribers: 10,
-      payloadBytes: 128,
-      window: 32,
-      extraSubscriptions: 1000,
-    },
+    load: { ...FANOUT, extraSubscriptions: 1000 },
     optIn: true,
   },
   {
     name: "idle-memory",
     description: "RSS per idle session (HELLO/WELCOME; relay: one echoed frame)",
     load: { kind: "memory", sessions: 5000, batch: 100 },
+  },
+];
+
+/**
+ * A table of router medians of several cases measured in the same run, with one ratio: a
+ * router-only variant against its base case.
+ */
+export interface Comparison {
+  /** Table title. */
+  readonly title: string;
+  /** Cases whose router medians are the columns, in order. */
+  readonly cases: readonly string[];
+  /** The ratio column: numerator case ÷ denominator case (both must be in `cases`). */
+  readonly ratio: {
+    readonly label: string;
+    readonly numerator: string;
+    readonly denominator: string;
+  };
+  /** Lines printed under the table. */
+  readonly note: readonly string[];
+}
+
+/** Comparison tables, printed after the main table when their ratio's cases were run. */
+export const COMPARISONS: readonly Comparison[] = [
+  {
+    title: "Statistics overhead",
+    cases: ["fanout", "fanout-stats"],
+    ratio: { label: "stats-on/off", numerator: "fanout-stats", denominator: "fanout" },
+    note: [
+      "fanout-stats = fanout on a realm with stats (issue 3; target ≥ 0.95):",
+      `  ${JSON.stringify(STATS_ON)}`,
+    ],
+  },
+  {
+    title: "Routing cost vs subscriptions",
+    cases: ["fanout", "fanout-subs-1k", "fanout-subs-10k"],
+    ratio: { label: "10k/1k", numerator: "fanout-subs-10k", denominator: "fanout-subs-1k" },
+    note: [
+      "subs-1k/-10k: fanout + 1,000/10,000 exact, 100/1,000 prefix, 100/1,000 wildcard other",
+      "subscriptions on 10 extra sessions, none matching the published topic (issue 4);",
+      "routing cost independent of the number of subscriptions = ratio near 1.0",
+    ],
   },
 ];
 

@@ -11,7 +11,9 @@
 
 import type { Payload, Serializer } from "../src/serializer/serializer.ts";
 import { MessageType as T } from "../src/wamp/message_type.ts";
-import type { PubSubLoad, RpcLoad } from "./cases.ts";
+import type { MatchPolicy } from "../src/config/types.ts";
+import { uriMatches } from "../src/router/uri_index.ts";
+import type { BackgroundSubscriptions, PubSubLoad, RpcLoad } from "./cases.ts";
 import type { TargetName } from "./targets.ts";
 import { WampClient } from "./wamp_client.ts";
 import { connectWebSocket, type WebSocketClient, type WsMessage } from "./ws_client.ts";
@@ -87,6 +89,57 @@ async function closeAll(sockets: readonly WebSocketClient[]): Promise<void> {
   await Promise.all(sockets.map((ws) => ws.close(1000, "", 1000)));
 }
 
+/** One subscription request: a URI or pattern and its match policy. */
+export interface SubscriptionSpec {
+  readonly uri: string;
+  readonly match: MatchPolicy;
+}
+
+/**
+ * The subscriptions of a {@link BackgroundSubscriptions} spec for a load that publishes to
+ * `topic` (`bench.pubsub.<name>`, three components). None of them matches `topic`, but many
+ * look like it, so the prefix and wildcard tries are walked, not skipped at the root:
+ *
+ * - exact: `bench.bg.e<j>`; every tenth `<topic>.e<j>`.
+ * - prefix, in turn: `<topic>.p<j>` (the whole topic is a prefix of the pattern, so the radix
+ *   tree is followed to the topic's end), `<topic><j>z`, `bench.pubsub.q<j>`, `bench.bg.p<j>.`.
+ * - wildcard, in turn: `bench.pubsub..w<j>` (one component more than the topic),
+ *   `bench..w<j>`, `.pubsub.w<j>` (same length, last component differs), `bench.bg..w<j>`.
+ *
+ * @throws {Error} if a generated pattern would match `topic` (a bug in this generator).
+ */
+export function backgroundSubscriptions(
+  topic: string,
+  spec: BackgroundSubscriptions,
+): SubscriptionSpec[] {
+  const out: SubscriptionSpec[] = [];
+  for (let j = 0; j < spec.exact; j++) {
+    out.push({ uri: j % 10 === 0 ? `${topic}.e${j}` : `bench.bg.e${j}`, match: "exact" });
+  }
+  const prefixes = [
+    (j: number) => `${topic}.p${j}`,
+    (j: number) => `${topic}${j}z`,
+    (j: number) => `bench.pubsub.q${j}`,
+    (j: number) => `bench.bg.p${j}.`,
+  ];
+  for (let j = 0; j < spec.prefix; j++) out.push({ uri: prefixes[j % 4](j), match: "prefix" });
+  const wildcards = [
+    (j: number) => `bench.pubsub..w${j}`,
+    (j: number) => `bench..w${j}`,
+    (j: number) => `.pubsub.w${j}`,
+    (j: number) => `bench.bg..w${j}`,
+  ];
+  for (let j = 0; j < spec.wildcard; j++) {
+    out.push({ uri: wildcards[j % 4](j), match: "wildcard" });
+  }
+  for (const s of out) {
+    if (uriMatches(s.uri, s.match, topic)) {
+      throw new Error(`background subscription ${s.match} '${s.uri}' matches '${topic}'`);
+    }
+  }
+  return out;
+}
+
 /** Extracts the publisher index from the args of a received publication. */
 function publisherOf(args: unknown): number {
   const first = Array.isArray(args) ? args[0] : undefined;
@@ -143,6 +196,23 @@ export async function preparePubSub(
         );
         const extra = load.extraSubscriptions ?? 0;
         await inBatches(extra, 100, (j) => c.subscribe(`${topic}.other${j}`, () => {}));
+      }
+      if (load.background !== undefined) {
+        const specs = backgroundSubscriptions(topic, load.background);
+        const holders: WampClient[] = [];
+        for (let h = 0; h < load.background.sessions; h++) {
+          const c = await wampSession(endpoint, ser);
+          sessions.push(c);
+          holders.push(c);
+        }
+        await Promise.all(holders.map((c, h) => {
+          const mine = specs.filter((_, i) => i % holders.length === h);
+          return inBatches(
+            mine.length,
+            100,
+            (i) => c.subscribe(mine[i].uri, () => {}, { match: mine[i].match }),
+          );
+        }));
       }
       for (let p = 0; p < load.publishers; p++) {
         const c = await wampSession(endpoint, ser);

@@ -7,6 +7,12 @@
  * the median deliveries per second of both and their ratio. The idle-memory case starts a
  * fresh process per target and reports RSS growth per idle session.
  *
+ * Router-only variants of a case (`targets: ["router"]` in `cases.ts`) are compared with their
+ * base case's router figure in the tables of `COMPARISONS` (statistics overhead, routing cost
+ * vs subscriptions). Each round runs every case for one serializer, then the next serializer;
+ * even rounds reverse both the case order and the router/relay order, so a variant and its base
+ * case run close together and neither always goes first.
+ *
  * Flags:
  *   --quick            1 round, 0.2 s warm-up + 0.5 s per measurement, 1,000 idle sessions
  *   --case LIST        comma-separated case names (`fan*` for a prefix); default: all but opt-in
@@ -26,7 +32,14 @@
 
 import { parseArgs } from "node:util";
 import type { Serializer } from "../src/serializer/serializer.ts";
-import { type BenchCase, CASES, type MemoryLoad, selectCases } from "./cases.ts";
+import {
+  type BenchCase,
+  CASES,
+  type Comparison,
+  COMPARISONS,
+  type MemoryLoad,
+  selectCases,
+} from "./cases.ts";
 import { buildNodeConfig, type ConfigOverride, parseOverride, statsOverride } from "./config.ts";
 import { inBatches, openIdle, type PreparedLoad, preparePubSub, prepareRpc } from "./loads.ts";
 import { BENCH_SERIALIZERS } from "./serializers.ts";
@@ -77,6 +90,8 @@ interface ThroughputResult {
   readonly case: string;
   readonly description: string;
   readonly serializer: string;
+  /** Targets the case ran against (router-only variants: just the router). */
+  readonly targets: TargetName[];
   readonly samples: Record<TargetName, Sample[]>;
   readonly median: Record<TargetName, number | null>;
   /** router median / relay median. */
@@ -85,6 +100,26 @@ interface ThroughputResult {
   readonly pairedRatio: number | null;
   /** Measurements that failed (the run goes on without them). */
   readonly errors: string[];
+}
+
+/** One comparison table's row: router medians of several cases over one serializer. */
+interface ComparisonResult {
+  readonly title: string;
+  readonly serializer: string;
+  /** Router median per case (null: not run or no sample). */
+  readonly medians: Record<string, number | null>;
+  readonly ratioLabel: string;
+  /** numerator case's router median ÷ denominator case's router median. */
+  readonly ratio: number | null;
+  /** Median over rounds of numerator ÷ denominator router samples of the same round. */
+  readonly pairedRatio: number | null;
+  /** Rounds with both samples. */
+  readonly pairedRounds: number;
+  /**
+   * Like `pairedRatio`, but of deliveries per second of router CPU (rate ÷ server cpu): the
+   * router's cost per delivery, which depends less on how much CPU other work left it.
+   */
+  readonly pairedCpuRatio: number | null;
 }
 
 /** Result of the idle-memory case for one target. */
@@ -301,15 +336,23 @@ async function measureThroughput(
   }
 }
 
+/** The `--targets` a case runs against (router-only cases: the router, if selected). */
+function targetsFor(c: BenchCase, options: Options): TargetName[] {
+  return options.targets.filter((t) => c.targets?.includes(t) ?? true);
+}
+
 async function runThroughput(options: Options, pool: ServerPool): Promise<ThroughputResult[]> {
-  const cases = options.cases.filter((c) => c.load.kind !== "memory");
+  const cases = options.cases.filter((c) =>
+    c.load.kind !== "memory" && targetsFor(c, options).length > 0
+  );
   const results = new Map<string, ThroughputResult>();
-  for (const c of cases) {
-    for (const [serName] of options.serializers) {
+  for (const [serName] of options.serializers) {
+    for (const c of cases) {
       results.set(`${c.name}/${serName}`, {
         case: c.name,
         description: c.description,
         serializer: serName,
+        targets: targetsFor(c, options),
         samples: { router: [], relay: [] },
         median: { router: null, relay: null },
         ratio: null,
@@ -319,10 +362,12 @@ async function runThroughput(options: Options, pool: ServerPool): Promise<Throug
     }
   }
   for (let round = 1; round <= options.rounds; round++) {
-    for (const c of cases) {
-      for (const [serName, ser] of options.serializers) {
+    const forward = round % 2 === 1;
+    const caseOrder = forward ? cases : [...cases].reverse();
+    for (const [serName, ser] of options.serializers) {
+      for (const c of caseOrder) {
         const result = results.get(`${c.name}/${serName}`)!;
-        const order = round % 2 === 1 ? options.targets : [...options.targets].reverse();
+        const order = forward ? result.targets : [...result.targets].reverse();
         for (const target of order) {
           const server = await pool.get(target, routerConfigFor(c, options));
           if (typeof server === "string") continue;
@@ -365,6 +410,47 @@ async function runThroughput(options: Options, pool: ServerPool): Promise<Throug
       median: { router, relay },
       ratio: router !== null && relay !== null && relay > 0 ? router / relay : null,
       pairedRatio: median(paired),
+    };
+  });
+}
+
+/** The rows of one comparison table, from the router samples of the cases it names. */
+function compare(
+  comparison: Comparison,
+  throughput: readonly ThroughputResult[],
+  serializers: readonly string[],
+): ComparisonResult[] {
+  const run = new Set(throughput.filter((r) => r.samples.router.length > 0).map((r) => r.case));
+  const { numerator, denominator, label } = comparison.ratio;
+  if (!run.has(numerator) || !run.has(denominator)) return [];
+  return serializers.map((serializer) => {
+    const find = (name: string) =>
+      throughput.find((r) => r.case === name && r.serializer === serializer);
+    const medians: Record<string, number | null> = {};
+    for (const name of comparison.cases) medians[name] = find(name)?.median.router ?? null;
+    const num = medians[numerator];
+    const den = medians[denominator];
+    const paired: number[] = [];
+    const pairedCpu: number[] = [];
+    const numSamples = find(numerator)?.samples.router ?? [];
+    const denSamples = find(denominator)?.samples.router ?? [];
+    for (const a of numSamples) {
+      const b = denSamples.find((x) => x.round === a.round);
+      if (b === undefined || b.rate <= 0) continue;
+      paired.push(a.rate / b.rate);
+      if (a.serverCpu !== null && b.serverCpu !== null && a.serverCpu > 0 && b.serverCpu > 0) {
+        pairedCpu.push((a.rate / a.serverCpu) / (b.rate / b.serverCpu));
+      }
+    }
+    return {
+      title: comparison.title,
+      serializer,
+      medians,
+      ratioLabel: label,
+      ratio: num !== null && den !== null && den > 0 ? num / den : null,
+      pairedRatio: median(paired),
+      pairedRounds: paired.length,
+      pairedCpuRatio: median(pairedCpu),
     };
   });
 }
@@ -483,6 +569,7 @@ function fmtRate(rate: number | null): string {
 
 function printTables(
   throughput: readonly ThroughputResult[],
+  comparisons: readonly ComparisonResult[],
   memory: readonly MemoryResult[],
   options: Options,
 ): void {
@@ -492,22 +579,64 @@ function printTables(
         `(router and relay interleaved in the same run)`,
     );
     const head = ["case", "serializer", "router", "relay", "ratio", "router cpu", "relay cpu"];
-    const rows = throughput.map((r) => [
-      r.case,
-      r.serializer,
-      fmtRate(r.median.router),
-      fmtRate(r.median.relay),
-      r.ratio === null ? "n/a" : r.ratio.toFixed(2),
-      cpuCell(r.samples.router),
-      cpuCell(r.samples.relay),
-    ]);
+    const rows = throughput.map((r) => {
+      // "-": the case does not run against that target (router-only variants).
+      const ran = (t: TargetName) => r.targets.includes(t);
+      const both = ran("router") && ran("relay");
+      return [
+        r.case,
+        r.serializer,
+        ran("router") ? fmtRate(r.median.router) : "-",
+        ran("relay") ? fmtRate(r.median.relay) : "-",
+        !both ? "-" : r.ratio === null ? "n/a" : r.ratio.toFixed(2),
+        ran("router") ? cpuCell(r.samples.router) : "-",
+        ran("relay") ? cpuCell(r.samples.relay) : "-",
+      ];
+    });
     printRows([head, ...rows]);
     console.log(
       "cpu = median cores used by server/loadgen in the window; both well under 1.0 means the" +
         " machine was busy with other work (or the load is latency-bound): compare ratios only",
     );
+    if (throughput.some((r) => r.targets.length < options.targets.length)) {
+      console.log("-  = router-only variant of another case: see the comparison tables below");
+    }
     for (const r of throughput) {
       for (const e of r.errors) console.log(`FAILED ${r.case}/${r.serializer} ${e}`);
+    }
+  }
+  for (const comparison of COMPARISONS) {
+    const rows = comparisons.filter((x) => x.title === comparison.title);
+    if (rows.length === 0) continue;
+    console.log(`\n${comparison.title} (router deliveries per second, medians of the same run)`);
+    printRows([
+      [
+        "serializer",
+        ...comparison.cases,
+        comparison.ratio.label,
+        "per-round median",
+        "per CPU-s",
+      ],
+      ...rows.map((x) => [
+        x.serializer,
+        ...comparison.cases.map((name) => fmtRate(x.medians[name])),
+        x.ratio === null ? "n/a" : x.ratio.toFixed(3),
+        x.pairedRatio === null ? "n/a" : `${x.pairedRatio.toFixed(3)} (${x.pairedRounds})`,
+        x.pairedCpuRatio === null ? "n/a" : x.pairedCpuRatio.toFixed(3),
+      ]),
+    ], 1);
+    console.log(
+      `${comparison.ratio.label} = ${comparison.ratio.numerator} ÷ ` +
+        `${comparison.ratio.denominator} (medians); per-round median = median of that ratio` +
+        " within each round (rounds used)",
+    );
+    console.log(
+      "per CPU-s = the same per-round median of deliveries per router CPU-second (the cost per" +
+        " delivery; a busy machine disturbs it less)",
+    );
+    for (const line of comparison.note) console.log(line);
+    if (options.overrides.length > 0) {
+      console.log("note: the global router overrides of this run apply to every column");
     }
   }
   if (memory.length > 0) {
@@ -532,11 +661,12 @@ function cpuCell(samples: readonly Sample[]): string {
   return s === null || l === null ? "n/a" : `${s.toFixed(2)}/${l.toFixed(2)}`;
 }
 
-function printRows(rows: readonly string[][]): void {
+/** Prints a table; the first `leftColumns` columns are left-aligned, the others right-aligned. */
+function printRows(rows: readonly string[][], leftColumns = 2): void {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const [n, row] of rows.entries()) {
     console.log(
-      row.map((cell, i) => i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))
+      row.map((cell, i) => i < leftColumns ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))
         .join("  "),
     );
     if (n === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));
@@ -560,6 +690,7 @@ async function main(): Promise<number> {
         ? `; router overrides ${JSON.stringify(options.overrides)}`
         : ""),
   );
+  const startedAt = performance.now();
   const pool = new ServerPool();
   let throughput: ThroughputResult[];
   try {
@@ -568,6 +699,9 @@ async function main(): Promise<number> {
     await pool.close();
   }
   const { results: memory, errors: memoryErrors } = await runMemory(options);
+  const serializerNames = options.serializers.map(([n]) => n);
+  const comparisons = COMPARISONS.flatMap((c) => compare(c, throughput, serializerNames));
+  log(`bench: finished in ${((performance.now() - startedAt) / 1000).toFixed(0)} s`);
   if (options.json) {
     console.log(JSON.stringify(
       {
@@ -579,6 +713,7 @@ async function main(): Promise<number> {
           overrides: options.overrides,
         },
         throughput,
+        comparisons,
         memory,
         memoryErrors,
       },
@@ -586,7 +721,7 @@ async function main(): Promise<number> {
       2,
     ));
   } else {
-    printTables(throughput, memory, options);
+    printTables(throughput, comparisons, memory, options);
     for (const e of memoryErrors) console.log(`FAILED idle-memory ${e}`);
   }
   return 0;
