@@ -638,7 +638,7 @@ Deno.test("permission: duplicate uri and match in one role", () => {
 const TRANSPORT = "workers[0].transports[0]";
 
 Deno.test("transport: unsupported types", () => {
-  for (const type of ["rawsocket", "universal"]) {
+  for (const type of ["universal"]) {
     assertConfigError(
       withTransport({ type, endpoint: TCP }),
       `${TRANSPORT}.type`,
@@ -646,6 +646,28 @@ Deno.test("transport: unsupported types", () => {
     );
   }
   assertConfigError(withTransport({ type: "http", endpoint: TCP }), `${TRANSPORT}.type`, "must be");
+});
+
+Deno.test("transport: rawsocket over TCP or a Unix socket", () => {
+  const tcp = parseConfig(
+    withTransport({ type: "rawsocket", endpoint: TCP, serializers: ["msgpack"] }),
+  );
+  assert.equal(tcp.transports[0].type, "rawsocket");
+  assert.deepEqual(tcp.transports[0].rawsocket!.serializers, ["msgpack"]);
+  const unix = parseConfig(
+    withTransport({ type: "rawsocket", endpoint: { type: "unix", path: "/tmp/x.sock" } }),
+  );
+  assert.equal(unix.transports[0].endpoint.unix, "/tmp/x.sock");
+  assertConfigError(
+    withTransport({ type: "websocket", endpoint: { type: "unix", path: "/tmp/x.sock" } }),
+    `${TRANSPORT}.endpoint.type`,
+    "only available for rawsocket",
+  );
+  assertConfigError(
+    withTransport({ type: "rawsocket", endpoint: { type: "unix" } }),
+    `${TRANSPORT}.endpoint.path`,
+    "is required",
+  );
 });
 
 Deno.test("transport: unknown and rejected keys", () => {
@@ -712,13 +734,13 @@ Deno.test("transport: endpoint tls, unix, version, unknown key", () => {
   );
   assertConfigError(
     withTransport({ type: "websocket", endpoint: { type: "unix", path: "/tmp/s" } }),
-    `${TRANSPORT}.endpoint.path`,
-    "unknown key",
+    `${TRANSPORT}.endpoint.type`,
+    "only available for rawsocket",
   );
   assertConfigError(
-    withTransport({ type: "websocket", endpoint: { type: "unix" } }),
-    `${TRANSPORT}.endpoint.type`,
-    "not implemented yet",
+    withTransport({ type: "websocket", endpoint: { ...TCP, path: "/tmp/s" } }),
+    `${TRANSPORT}.endpoint.path`,
+    "unknown key",
   );
   assertConfigError(
     withTransport({ type: "websocket", endpoint: { ...TCP, version: 5 } }),

@@ -56,7 +56,7 @@ Deno.test("reload: stats settings apply to sessions that join afterwards", async
   mon.send([32, 1, {}, "wamp.session.on_stats"]);
   assert.equal((await mon.next())[0], 33);
   await r.router.reload(parseConfig(testConfig({ ...allow(""), stats: {} })));
-  await using c = (await RawClient.join(r.url, "json")).client;
+  await using _c = (await RawClient.join(r.url, "json")).client;
   const ev = await mon.nextOf(36);
   assert.equal((ev[4] as Record<string, unknown>[])[1].first, true);
 });

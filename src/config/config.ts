@@ -16,7 +16,6 @@ import type {
   Action,
   AnonymousAuthConfig,
   AuthConfig,
-  AuthLimits,
   AuthMethod,
   BridgeConfig,
   CraUser,
@@ -89,12 +88,11 @@ const UNSUPPORTED_SERIALIZERS: readonly string[] = ["ubjson", "flatbuffers"];
 const UNIMPLEMENTED_AUTH_METHODS: readonly string[] = ["scram", "cookie", "tls"];
 /** Crossbar transport types Switchboard does not implement yet. */
 const UNIMPLEMENTED_TRANSPORTS: readonly string[] = [
-  "rawsocket",
   "universal",
   "mqtt",
   "flashpolicy",
+  "stream_testee",
   "websocket.testee",
-  "stream.testee",
 ];
 /** Crossbar worker types Switchboard does not implement. */
 const UNIMPLEMENTED_WORKERS: readonly string[] = [
@@ -618,11 +616,37 @@ function parseTransport(value: unknown, path: string): TransportConfig {
   const transport = expectObject(value, path);
   const typePath = keyPath(path, "type");
   const type = expectString(expectRequired(transport, "type", path), typePath);
-  if (type !== "websocket" && type !== "web") {
+  if (type !== "websocket" && type !== "web" && type !== "rawsocket") {
     const reason = UNIMPLEMENTED_TRANSPORTS.includes(type)
-      ? `transport type ${JSON.stringify(type)} is not implemented yet; use "websocket" or "web"`
-      : `must be "websocket" or "web", got ${describe(type)}`;
+      ? `transport type ${
+        JSON.stringify(type)
+      } is not implemented yet; use "websocket", "web" or "rawsocket"`
+      : `must be "websocket", "web" or "rawsocket", got ${describe(type)}`;
     throw new ConfigError(typePath, reason);
+  }
+  if (type === "rawsocket") {
+    checkKeys(transport, path, {
+      allowed: ["type", "id", "endpoint", "serializers", "auth", "options"],
+    });
+    if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
+    const endpoint = parseEndpoint(
+      expectRequired(transport, "endpoint", path),
+      keyPath(path, "endpoint"),
+      true,
+    );
+    if (endpoint.tls) {
+      throw new ConfigError(
+        keyPath(path, "endpoint.tls"),
+        "TLS is not available for rawsocket transports",
+      );
+    }
+    return {
+      type,
+      endpoint,
+      websocket: null,
+      rawsocket: parseWebSocketEndpoint(transport, path),
+      paths: new Map(),
+    };
   }
   if (type === "websocket") {
     checkKeys(transport, path, {
@@ -711,17 +735,29 @@ function parseServicePath(value: unknown, path: string, fallback: string): strin
  * `endpoint`: `{type: "tcp", port, interface?, version?}`. Without `interface` the transport
  * listens on all interfaces, as Crossbar does: `0.0.0.0`, or `::` when `version` is 6.
  */
-function parseEndpoint(value: unknown, path: string): TransportConfig["endpoint"] {
+function parseEndpoint(
+  value: unknown,
+  path: string,
+  unixAllowed = false,
+): TransportConfig["endpoint"] {
   const endpoint = expectObject(value, path);
-  checkKeys(endpoint, path, { allowed: ["type", "port", "interface", "version", "tls"] });
   const typePath = keyPath(path, "type");
   const type = expectString(expectRequired(endpoint, "type", path), typePath);
+  if (type === "unix" && unixAllowed) {
+    checkKeys(endpoint, path, { allowed: ["type", "path"] });
+    const socketPath = expectNonEmptyString(
+      expectRequired(endpoint, "path", path),
+      keyPath(path, "path"),
+    );
+    return { host: "", port: 0, tls: null, unix: socketPath };
+  }
   if (type !== "tcp") {
     const reason = type === "unix"
-      ? 'endpoint type "unix" is not implemented yet; use "tcp"'
-      : `must be "tcp", got ${describe(type)}`;
+      ? 'endpoint type "unix" is only available for rawsocket transports; use "tcp"'
+      : `must be "tcp"${unixAllowed ? ' or "unix"' : ""}, got ${describe(type)}`;
     throw new ConfigError(typePath, reason);
   }
+  checkKeys(endpoint, path, { allowed: ["type", "port", "interface", "version", "tls"] });
   const port = checkPort(expectRequired(endpoint, "port", path), keyPath(path, "port"));
   let version = 4;
   if (has(endpoint, "version")) {

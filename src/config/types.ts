@@ -175,13 +175,17 @@ export interface BridgeConfig {
 /** One listening transport. */
 export interface TransportConfig {
   /** `websocket`: WAMP on any path; `web`: WAMP on the named paths, 404 elsewhere. */
-  readonly type: "websocket" | "web";
+  readonly type: "websocket" | "web" | "rawsocket";
   readonly endpoint: {
     readonly host: string;
     readonly port: number;
     /** PEM certificate and key file paths for `wss://`, or null for plain WebSocket. */
     readonly tls: { readonly certificate: string; readonly key: string } | null;
+    /** For rawsocket transports on a Unix socket: its path (then host and port are unused). */
+    readonly unix?: string | null;
   };
+  /** For `rawsocket`: serializers, auth and options (same shape as a WebSocket endpoint). */
+  readonly rawsocket?: WebSocketEndpointConfig | null;
   /** For `websocket`: the endpoint. For `web`: null. */
   readonly websocket: WebSocketEndpointConfig | null;
   /** For `web`: path without leading slash (e.g. `ws`) → endpoint. For `websocket`: empty. */

@@ -21,6 +21,8 @@ import type {
 } from "../config/types.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import { linkedPeers } from "../transport/local.ts";
+import type { Peer, PeerHandler } from "../transport/peer.ts";
+import { acceptRawSocket } from "../transport/rawsocket.ts";
 import { upgrade } from "../transport/websocket.ts";
 import { WampError } from "../wamp/errors.ts";
 import { freshId } from "../wamp/ids.ts";
@@ -336,34 +338,100 @@ export class Router implements SessionHost {
         : "unknown";
       const result = upgrade(req, endpoint, remote, this.logger);
       if (!result.ok) return result.response;
-      const session = new Session(
-        result.peer,
-        { methods: endpoint.auth, limits: endpoint.auth_limits },
-        this,
-      );
-      result.peer.attach({
-        receive: (m, b) => session.receive(m, b),
-        protocolViolation: (r) => session.protocolViolation(r),
-        dropped: () => this.#droppedEvents++,
-        slowConsumer: (queued) =>
-          session.abort(
-            Uri.SLOW_CONSUMER,
-            `the session's outgoing queue exceeded ${endpoint.slow_consumer.max_queue_bytes} bytes (${queued} queued)`,
-          ),
-        transportClosed: () => {
-          session.transportClosed();
-          this.#connections.delete(session);
-        },
-      });
-      this.#connections.add(session);
+      const { peer } = result;
+      this.#attach(peer, endpoint, (handler) => peer.attach(handler));
       return result.response;
     };
+  }
+
+  /** Creates the session for a network peer and connects the two. */
+  #attach(
+    peer: Peer,
+    endpoint: WebSocketEndpointConfig,
+    connect: (handler: PeerHandler) => void,
+  ): void {
+    const session = new Session(
+      peer,
+      { methods: endpoint.auth, limits: endpoint.auth_limits },
+      this,
+    );
+    connect({
+      receive: (m, b) => session.receive(m, b),
+      protocolViolation: (r) => session.protocolViolation(r),
+      dropped: () => this.#droppedEvents++,
+      slowConsumer: (queued) =>
+        session.abort(
+          Uri.SLOW_CONSUMER,
+          `the session's outgoing queue exceeded ${endpoint.slow_consumer.max_queue_bytes} bytes (${queued} queued)`,
+        ),
+      transportClosed: () => {
+        session.transportClosed();
+        this.#connections.delete(session);
+      },
+    });
+    this.#connections.add(session);
+  }
+
+  readonly #listeners: Deno.Listener[] = [];
+
+  /** Accepts RawSocket connections on `listener` until it is closed. */
+  async #acceptRawSockets(
+    listener: Deno.Listener,
+    endpoint: WebSocketEndpointConfig,
+  ): Promise<void> {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
+        throw e;
+      }
+      const addr = conn.remoteAddr;
+      const remote = addr.transport === "unix"
+        ? `unix:${(addr as Deno.UnixAddr).path}`
+        : `tcp4:${(addr as Deno.NetAddr).hostname}:${(addr as Deno.NetAddr).port}`;
+      if (conn.localAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
+      acceptRawSocket(conn, endpoint, remote, this.logger).then((peer) => {
+        if (!peer) return;
+        if (this.#closed) return peer.close();
+        this.#attach(peer, endpoint, (handler) => peer.attach(handler, new Uint8Array(0)));
+      }, (e) => {
+        this.logger.debug("rawsocket handshake failed", { peer: remote, error: String(e) });
+        try {
+          conn.close();
+        } catch (err) {
+          if (!(err instanceof Deno.errors.BadResource)) throw err;
+        }
+      });
+    }
   }
 
   /** Starts a listener for every configured transport. */
   async serve(): Promise<Listener[]> {
     const listeners: Listener[] = [];
     for (const t of this.config.transports) {
+      if (t.type === "rawsocket") {
+        const endpoint = t.rawsocket!;
+        const listener = t.endpoint.unix
+          ? Deno.listen({ transport: "unix", path: t.endpoint.unix })
+          : Deno.listen({ hostname: t.endpoint.host, port: t.endpoint.port });
+        this.#listeners.push(listener);
+        void this.#acceptRawSockets(listener, endpoint);
+        const addr = listener.addr;
+        if (addr.transport === "unix") {
+          listeners.push({ transport: t, hostname: "", port: 0, urls: [`rs+unix://${addr.path}`] });
+        } else {
+          const a = addr as Deno.NetAddr;
+          listeners.push({
+            transport: t,
+            hostname: a.hostname,
+            port: a.port,
+            urls: [`rs://${a.hostname}:${a.port}`],
+          });
+        }
+        continue;
+      }
       const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
       const tls = t.endpoint.tls
         ? {
@@ -453,6 +521,8 @@ export class Router implements SessionHost {
     this.#connections.clear();
     await Promise.all(this.#servers.map((s) => s.shutdown()));
     this.#servers.length = 0;
+    for (const l of this.#listeners) l.close();
+    this.#listeners.length = 0;
   }
 
   /** Same as `close()`. */

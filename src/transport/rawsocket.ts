@@ -1,0 +1,266 @@
+/**
+ * WAMP over RawSocket (TCP or Unix sockets): the 4-octet handshake with its error replies, the
+ * negotiated maximum message lengths, 4-octet frame headers, and PING/PONG.
+ *
+ * @module
+ */
+
+import type { WebSocketEndpointConfig } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import { serializerByRawSocketId } from "../serializer/registry.ts";
+import type { Payload, Serializer } from "../serializer/serializer.ts";
+import { decodeMessage, encodeMessage } from "../wamp/codec.ts";
+import { ProtocolError } from "../wamp/errors.ts";
+import { messageName, MessageType } from "../wamp/message_type.ts";
+import type { Message } from "../wamp/messages.ts";
+import type { EncodeCache, Peer, PeerHandler, TransportDetails } from "./peer.ts";
+
+/** Handshake error codes (the high nibble of the error reply's second octet). */
+export const RawSocketError = {
+  SERIALIZER_UNSUPPORTED: 1,
+  MAX_LENGTH_UNACCEPTABLE: 2,
+  RESERVED_BITS_USED: 3,
+  MAX_CONNECTIONS: 4,
+} as const;
+
+const MAGIC = 0x7f;
+const FRAME_WAMP = 0;
+const FRAME_PING = 1;
+const FRAME_PONG = 2;
+const encoder = new TextEncoder();
+
+/** The length exponent (2^(9+L)) that covers `bytes`, clamped to 0..15. */
+export function lengthExponent(bytes: number): number {
+  const l = Math.ceil(Math.log2(Math.max(bytes, 512))) - 9;
+  return Math.min(15, Math.max(0, l));
+}
+
+/** A RawSocket connection carrying one WAMP connection. */
+export class RawSocketPeer implements Peer {
+  readonly details: TransportDetails;
+  #handler: PeerHandler | null = null;
+  #queued = 0;
+  #writing: Promise<void> = Promise.resolve();
+  #closed = false;
+
+  constructor(
+    readonly conn: Deno.Conn,
+    readonly serializer: Serializer,
+    /** Largest message the client accepts (from its handshake). */
+    readonly peerMax: number,
+    /** Largest message we accept. */
+    readonly ownMax: number,
+    details: TransportDetails,
+    readonly logger: Logger,
+    readonly slowConsumer: WebSocketEndpointConfig["slow_consumer"],
+  ) {
+    this.details = details;
+  }
+
+  /** Connects the session and starts reading. */
+  attach(handler: PeerHandler, initial: Uint8Array): void {
+    this.#handler = handler;
+    this.#read(initial).catch((e) => {
+      this.logger.debug("rawsocket read ended", { peer: this.details.peer, error: String(e) });
+    }).finally(() => this.#shutdown());
+  }
+
+  get bufferedAmount(): number {
+    return this.#queued;
+  }
+
+  send(message: Message, cache?: EncodeCache): number {
+    if (this.#closed) return -1;
+    if (message.type === MessageType.EVENT && this.#queued > this.slowConsumer.max_queue_bytes) {
+      if (this.slowConsumer.policy === "disconnect") this.#handler?.slowConsumer?.(this.#queued);
+      else this.#handler?.dropped?.();
+      return -1;
+    }
+    const s = this.serializer;
+    const slot = s.index * 2;
+    let payload = cache?.[slot] as Payload | undefined;
+    let bytes: number;
+    if (payload === undefined) {
+      try {
+        payload = s.encode(encodeMessage(message));
+      } catch (e) {
+        this.logger.error("cannot encode outgoing message", {
+          type: messageName(message.type),
+          error: e instanceof Error ? e.message : String(e),
+        });
+        return -1;
+      }
+      bytes = s.byteLength(payload);
+      if (cache) {
+        cache[slot] = payload;
+        cache[slot + 1] = bytes;
+      }
+    } else {
+      bytes = cache![slot + 1] as number;
+    }
+    if (bytes > this.peerMax) {
+      this.logger.warn("message larger than the client accepts was not sent", {
+        peer: this.details.peer,
+        type: messageName(message.type),
+        bytes,
+        limit: this.peerMax,
+      });
+      return -1;
+    }
+    const body = typeof payload === "string" ? encoder.encode(payload) : payload;
+    this.#write(FRAME_WAMP, body);
+    return bytes;
+  }
+
+  #write(type: number, body: Uint8Array): void {
+    const frame = new Uint8Array(4 + body.byteLength);
+    frame[0] = type;
+    frame[1] = (body.byteLength >>> 16) & 0xff;
+    frame[2] = (body.byteLength >>> 8) & 0xff;
+    frame[3] = body.byteLength & 0xff;
+    frame.set(body, 4);
+    this.#queued += frame.byteLength;
+    this.#writing = this.#writing.then(async () => {
+      if (this.#closed) return;
+      let at = 0;
+      while (at < frame.byteLength) at += await this.conn.write(frame.subarray(at));
+    }).catch((e) => {
+      this.logger.debug("rawsocket write failed", { peer: this.details.peer, error: String(e) });
+      this.close();
+    }).finally(() => {
+      this.#queued -= frame.byteLength;
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    // let queued frames (an ABORT, a GOODBYE) go out first
+    this.#writing.finally(() => this.#shutdown());
+  }
+
+  #shutdown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.conn.close();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BadResource)) throw e;
+    }
+    this.#handler?.transportClosed();
+  }
+
+  async #read(initial: Uint8Array): Promise<void> {
+    let buf = initial;
+    const chunk = new Uint8Array(64 * 1024);
+    for (;;) {
+      while (buf.byteLength >= 4) {
+        const type = buf[0] & 0x07;
+        if ((buf[0] & 0xf8) !== 0) return this.#violation("reserved bits set in a frame header");
+        const length = (buf[1] << 16) | (buf[2] << 8) | buf[3];
+        if (type === FRAME_WAMP && length > this.ownMax) {
+          return this.#violation(
+            `message of ${length} bytes exceeds the limit of ${this.ownMax} bytes`,
+          );
+        }
+        if (buf.byteLength < 4 + length) break;
+        const body = buf.slice(4, 4 + length);
+        buf = buf.subarray(4 + length);
+        if (type === FRAME_PING) this.#write(FRAME_PONG, body);
+        else if (type === FRAME_PONG) continue;
+        else if (type === FRAME_WAMP) this.#deliver(body);
+        else return this.#violation(`unknown frame type ${type}`);
+        if (this.#closed) return;
+      }
+      const n = await this.conn.read(chunk);
+      if (n === null) return;
+      const next = new Uint8Array(buf.byteLength + n);
+      next.set(buf);
+      next.set(chunk.subarray(0, n), buf.byteLength);
+      buf = next;
+    }
+  }
+
+  #violation(reason: string): void {
+    this.#handler?.protocolViolation(reason);
+  }
+
+  #deliver(body: Uint8Array): void {
+    const handler = this.#handler!;
+    const s = this.serializer;
+    let message: Message;
+    let payload: Payload;
+    try {
+      payload = s.binary ? body : new TextDecoder("utf-8", { fatal: true }).decode(body);
+      message = decodeMessage(s.decode(payload));
+    } catch (e) {
+      if (e instanceof ProtocolError) return handler.protocolViolation(e.message);
+      return handler.protocolViolation(
+        `malformed ${s.name} message: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+    handler.receive(message, body.byteLength);
+  }
+}
+
+/** Reads exactly `n` bytes (or fewer if the connection ends). */
+async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let at = 0;
+  while (at < n) {
+    const got = await conn.read(out.subarray(at));
+    if (got === null) break;
+    at += got;
+  }
+  return out.subarray(0, at);
+}
+
+/**
+ * Performs the RawSocket handshake on a new connection whose first octet(s) may already have
+ * been read (`head`). Returns the peer, or null after replying with an error and closing.
+ */
+export async function acceptRawSocket(
+  conn: Deno.Conn,
+  endpoint: WebSocketEndpointConfig,
+  remote: string,
+  logger: Logger,
+  head: Uint8Array = new Uint8Array(0),
+): Promise<RawSocketPeer | null> {
+  const rest = await readExactly(conn, 4 - head.byteLength);
+  const hello = new Uint8Array(4);
+  hello.set(head);
+  hello.set(rest, head.byteLength);
+  if (head.byteLength + rest.byteLength < 4 || hello[0] !== MAGIC) {
+    conn.close();
+    return null;
+  }
+  const fail = async (code: number) => {
+    await conn.write(new Uint8Array([MAGIC, code << 4, 0, 0])).catch(() => 0);
+    conn.close();
+    return null;
+  };
+  if (hello[2] !== 0 || hello[3] !== 0) return await fail(RawSocketError.RESERVED_BITS_USED);
+  const serializer = serializerByRawSocketId(hello[1] & 0x0f);
+  if (!serializer || !endpoint.serializers.includes(serializer.name)) {
+    return await fail(RawSocketError.SERIALIZER_UNSUPPORTED);
+  }
+  const peerMax = 2 ** (9 + (hello[1] >> 4));
+  const ownExp = lengthExponent(endpoint.max_message_size);
+  await conn.write(new Uint8Array([MAGIC, (ownExp << 4) | serializer.rawSocketId, 0, 0]));
+  const ownMax = Math.min(endpoint.max_message_size, 2 ** (9 + ownExp));
+  return new RawSocketPeer(
+    conn,
+    serializer,
+    peerMax,
+    ownMax,
+    {
+      type: "rawsocket",
+      channel_type: conn.localAddr.transport === "unix" ? "unix" : "tcp",
+      channel_framing: "rawsocket",
+      channel_serializer: serializer.name,
+      peer: remote,
+      is_secure: false,
+    },
+    logger,
+    endpoint.slow_consumer,
+  );
+}

@@ -1,0 +1,186 @@
+/**
+ * RawSocket transport: handshake and its error replies, framing, PING/PONG, limits, Unix
+ * sockets, and Autobahn|Python's RawSocket client on every serializer.
+ */
+
+import assert from "node:assert/strict";
+import { createRouter, type Router } from "../mod.ts";
+import { jsonSerializer } from "../src/serializer/json.ts";
+import { ALLOW_ALL } from "./_helpers.ts";
+
+function config(endpoint: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return {
+    version: 2,
+    workers: [{
+      type: "router",
+      realms: [{ name: "realm1", roles: [ALLOW_ALL] }],
+      transports: [{ type: "rawsocket", endpoint, ...extra }],
+    }],
+  };
+}
+
+async function start(
+  endpoint: Record<string, unknown> = { type: "tcp", interface: "127.0.0.1", port: 0 },
+  extra = {},
+) {
+  const router = createRouter(config(endpoint, extra));
+  const [l] = await router.serve();
+  return { router, port: l.port, url: l.urls[0], [Symbol.asyncDispose]: () => router.close(100) };
+}
+
+async function readN(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+  const out = new Uint8Array(n);
+  let at = 0;
+  while (at < n) {
+    const got = await conn.read(out.subarray(at));
+    if (got === null) return out.subarray(0, at);
+    at += got;
+  }
+  return out;
+}
+
+function frame(type: number, body: Uint8Array): Uint8Array {
+  const f = new Uint8Array(4 + body.length);
+  f[0] = type;
+  f[1] = body.length >> 16;
+  f[2] = (body.length >> 8) & 0xff;
+  f[3] = body.length & 0xff;
+  f.set(body, 4);
+  return f;
+}
+
+async function readFrame(conn: Deno.Conn): Promise<{ type: number; body: Uint8Array }> {
+  const head = await readN(conn, 4);
+  assert.equal(head.length, 4, "connection closed");
+  const len = (head[1] << 16) | (head[2] << 8) | head[3];
+  return { type: head[0] & 7, body: await readN(conn, len) };
+}
+
+const text = (m: unknown[]) => new TextEncoder().encode(jsonSerializer.encode(m) as string);
+const parse = (b: Uint8Array) => jsonSerializer.decode(new TextDecoder().decode(b)) as unknown[];
+
+Deno.test("rawsocket: handshake error replies", async (t) => {
+  await using r = await start({ type: "tcp", interface: "127.0.0.1", port: 0 }, {
+    serializers: ["json", "msgpack"],
+  });
+  const handshake = async (bytes: number[]) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
+    await conn.write(new Uint8Array(bytes));
+    const reply = await readN(conn, 4);
+    const rest = await readN(conn, 1);
+    conn.close();
+    return { reply: [...reply], closed: rest.length === 0 };
+  };
+  await t.step("unsupported serializer (UBJSON = 4)", async () => {
+    assert.deepEqual(await handshake([0x7f, 0xf4, 0, 0]), {
+      reply: [0x7f, 0x10, 0, 0],
+      closed: true,
+    });
+  });
+  await t.step("serializer not offered by the endpoint (CBOR = 3)", async () => {
+    assert.deepEqual(await handshake([0x7f, 0xf3, 0, 0]), {
+      reply: [0x7f, 0x10, 0, 0],
+      closed: true,
+    });
+  });
+  await t.step("reserved bits used", async () => {
+    assert.deepEqual(await handshake([0x7f, 0xf1, 1, 0]), {
+      reply: [0x7f, 0x30, 0, 0],
+      closed: true,
+    });
+  });
+  await t.step("not RawSocket at all: closed without reply", async () => {
+    assert.deepEqual(await handshake([0x47, 0x45, 0x54, 0x20]), { reply: [], closed: true });
+  });
+  await t.step(
+    "success echoes the serializer and announces our maximum (16 MiB: L = 15)",
+    async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
+      await conn.write(new Uint8Array([0x7f, 0xf1, 0, 0]));
+      assert.deepEqual([...await readN(conn, 4)], [0x7f, 0xf1, 0, 0]);
+      conn.close();
+    },
+  );
+});
+
+Deno.test("rawsocket: JSON session, PING/PONG, size limit", async () => {
+  await using r = await start(
+    { type: "tcp", interface: "127.0.0.1", port: 0 },
+    { options: { max_message_size: 1024 } },
+  );
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
+  try {
+    await conn.write(new Uint8Array([0x7f, 0x21, 0, 0])); // JSON; the client accepts 2 KiB
+    const reply = await readN(conn, 4);
+    assert.equal(reply[1] & 0x0f, 1);
+    assert.equal(reply[1] >> 4, 1, "1024 bytes = 2^(9+1)");
+    await conn.write(frame(0, text([1, "realm1", { roles: { subscriber: {}, publisher: {} } }])));
+    const welcome = parse((await readFrame(conn)).body);
+    assert.equal(welcome[0], 2);
+    // PING is answered with a PONG echoing the payload
+    await conn.write(frame(1, new Uint8Array([1, 2, 3])));
+    const pong = await readFrame(conn);
+    assert.deepEqual([pong.type, ...pong.body], [2, 1, 2, 3]);
+    // pub/sub round trip on the same session
+    await conn.write(frame(0, text([32, 1, {}, "com.t"])));
+    assert.equal(parse((await readFrame(conn)).body)[0], 33);
+    await conn.write(frame(0, text([16, 2, { exclude_me: false }, "com.t", ["ü"]])));
+    const ev = parse((await readFrame(conn)).body);
+    assert.deepEqual([ev[0], ev[4]], [36, ["ü"]]);
+    // a message over our limit ends the session with ABORT
+    await conn.write(frame(0, text([16, 3, {}, "com.t", ["x".repeat(2000)]])));
+    const abort = parse((await readFrame(conn)).body);
+    assert.equal(abort[0], 3);
+    assert.equal(abort[2], "wamp.error.protocol_violation");
+  } finally {
+    conn.close();
+  }
+});
+
+Deno.test("rawsocket over a Unix socket", async () => {
+  // a fixed path: Deno grants Unix socket access per exact path (see the test task)
+  const path = "/tmp/switchboard-rawsocket-test.sock";
+  await Deno.remove(path).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+  try {
+    await using r = await start({ type: "unix", path });
+    assert.equal(r.url, `rs+unix://${path}`);
+    const conn = await Deno.connect({ transport: "unix", path });
+    await conn.write(new Uint8Array([0x7f, 0xf1, 0, 0]));
+    await readN(conn, 4);
+    await conn.write(frame(0, text([1, "realm1", { roles: { caller: {} } }])));
+    const welcome = parse((await readFrame(conn)).body);
+    assert.equal(welcome[0], 2);
+    assert.equal((welcome[2] as Record<string, unknown>).authrole, "anonymous");
+    conn.close();
+  } finally {
+    await Deno.remove(path).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+  }
+});
+
+for (const ser of ["json", "msgpack", "cbor"] as const) {
+  Deno.test(`rawsocket with Autobahn|Python over ${ser}`, async () => {
+    await using r = await start();
+    const out = await new Deno.Command("/usr/bin/python3", {
+      args: [
+        new URL("./interop/rawsocket_client.py", import.meta.url).pathname,
+        "--port",
+        String(r.port),
+        "--serializer",
+        ser,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const res = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.equal(res.welcome.authrole, "anonymous");
+    assert.deepEqual(res.event, [["héllo ✓", 2 ** 53, { nested: [1, 2] }], { k: "v" }]);
+    assert.equal(res.result, 42);
+    void (r.router as Router);
+  });
+}
