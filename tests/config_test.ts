@@ -638,13 +638,18 @@ Deno.test("permission: duplicate uri and match in one role", () => {
 const TRANSPORT = "workers[0].transports[0]";
 
 Deno.test("transport: unsupported types", () => {
-  for (const type of ["universal"]) {
+  for (const type of ["mqtt"]) {
     assertConfigError(
       withTransport({ type, endpoint: TCP }),
       `${TRANSPORT}.type`,
       "not implemented yet",
     );
   }
+  assertConfigError(
+    withTransport({ type: "universal", endpoint: TCP }),
+    TRANSPORT,
+    "needs rawsocket settings",
+  );
   assertConfigError(withTransport({ type: "http", endpoint: TCP }), `${TRANSPORT}.type`, "must be");
 });
 

@@ -184,3 +184,45 @@ for (const ser of ["json", "msgpack", "cbor"] as const) {
     void (r.router as Router);
   });
 }
+
+Deno.test("universal transport: RawSocket, WebSocket and HTTP on one port", async () => {
+  const router = createRouter({
+    version: 2,
+    workers: [{
+      type: "router",
+      realms: [{ name: "realm1", roles: [ALLOW_ALL] }],
+      transports: [{
+        type: "universal",
+        endpoint: { type: "tcp", interface: "127.0.0.1", port: 0 },
+        rawsocket: { serializers: ["json", "msgpack"] },
+        websocket: { ws: { serializers: ["json", "msgpack", "cbor"] } },
+      }],
+    }],
+  });
+  try {
+    const [l] = await router.serve();
+    assert.deepEqual(l.urls, [`rs://127.0.0.1:${l.port}`, `ws://127.0.0.1:${l.port}/ws`]);
+    // RawSocket
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: l.port });
+    await conn.write(new Uint8Array([0x7f, 0xf1, 0, 0]));
+    assert.deepEqual([...await readN(conn, 4)], [0x7f, 0xf1, 0, 0]);
+    await conn.write(frame(0, text([1, "realm1", { roles: { subscriber: {} } }])));
+    assert.equal(parse((await readFrame(conn)).body)[0], 2);
+    await conn.write(frame(0, text([32, 1, {}, "com.u"])));
+    assert.equal(parse((await readFrame(conn)).body)[0], 33);
+    // WebSocket on the same port, publishing to the RawSocket subscriber
+    const { RawClient } = await import("./_helpers.ts");
+    await using ws = (await RawClient.join(`ws://127.0.0.1:${l.port}/ws`, "cbor")).client;
+    ws.send([16, 1, { acknowledge: true }, "com.u", ["both"]]);
+    assert.equal((await ws.next())[0], 17);
+    const ev = parse((await readFrame(conn)).body);
+    assert.deepEqual([ev[0], ev[4]], [36, ["both"]]);
+    // plain HTTP on the same port
+    const res = await fetch(`http://127.0.0.1:${l.port}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /switchboard_sessions\{realm="realm1"\} 2/);
+    conn.close();
+  } finally {
+    await router.close(100);
+  }
+});

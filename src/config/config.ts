@@ -88,7 +88,6 @@ const UNSUPPORTED_SERIALIZERS: readonly string[] = ["ubjson", "flatbuffers"];
 const UNIMPLEMENTED_AUTH_METHODS: readonly string[] = ["scram", "cookie", "tls"];
 /** Crossbar transport types Switchboard does not implement yet. */
 const UNIMPLEMENTED_TRANSPORTS: readonly string[] = [
-  "universal",
   "mqtt",
   "flashpolicy",
   "stream_testee",
@@ -616,6 +615,7 @@ function parseTransport(value: unknown, path: string): TransportConfig {
   const transport = expectObject(value, path);
   const typePath = keyPath(path, "type");
   const type = expectString(expectRequired(transport, "type", path), typePath);
+  if (type === "universal") return parseUniversal(transport, path);
   if (type !== "websocket" && type !== "web" && type !== "rawsocket") {
     const reason = UNIMPLEMENTED_TRANSPORTS.includes(type)
       ? `transport type ${
@@ -1165,6 +1165,79 @@ function parseWebPaths(
     );
   }
   return { paths: result, bridges };
+}
+
+/**
+ * `universal`: RawSocket and HTTP/WebSocket on one port, told apart by the first octet
+ * (Crossbar's shape: `rawsocket` endpoint settings, `websocket` paths, `web.paths` services).
+ */
+function parseUniversal(transport: Obj, path: string): TransportConfig {
+  checkKeys(transport, path, {
+    allowed: ["type", "id", "endpoint", "rawsocket", "websocket", "web", "metrics", "status"],
+  });
+  if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
+  const endpoint = parseEndpoint(
+    expectRequired(transport, "endpoint", path),
+    keyPath(path, "endpoint"),
+  );
+  if (endpoint.tls) {
+    throw new ConfigError(
+      keyPath(path, "endpoint.tls"),
+      "TLS is not available for universal transports",
+    );
+  }
+  let rawsocket: WebSocketEndpointConfig | null = null;
+  if (has(transport, "rawsocket")) {
+    const rsPath = keyPath(path, "rawsocket");
+    const rs = expectObject(transport.rawsocket, rsPath);
+    checkKeys(rs, rsPath, { allowed: ["serializers", "auth", "options"] });
+    rawsocket = parseWebSocketEndpoint(rs, rsPath);
+  }
+  // `websocket` is a map of paths like a web transport's `paths` of type websocket
+  const wsPaths: Record<string, unknown> = {};
+  if (has(transport, "websocket")) {
+    const wsPath = keyPath(path, "websocket");
+    const ws = expectObject(transport.websocket, wsPath);
+    for (const key of Object.keys(ws)) {
+      const item = expectObject(ws[key], keyPath(wsPath, key));
+      wsPaths[key] = { type: "websocket", ...item };
+    }
+  }
+  let webPaths: Obj = {};
+  if (has(transport, "web")) {
+    const webPath = keyPath(path, "web");
+    const web = expectObject(transport.web, webPath);
+    checkKeys(web, webPath, { allowed: ["paths"] });
+    webPaths = has(web, "paths") ? expectObject(web.paths, keyPath(webPath, "paths")) : {};
+  }
+  for (const key of Object.keys(webPaths)) {
+    if (Object.hasOwn(wsPaths, key)) {
+      throw new ConfigError(
+        keyPath(path, `web.paths.${key}`),
+        `path "${key}" is also a websocket path`,
+      );
+    }
+  }
+  const merged = { ...wsPaths, ...webPaths };
+  let paths: ReadonlyMap<string, WebSocketEndpointConfig> = new Map();
+  let bridges: ReadonlyMap<string, BridgeConfig> = new Map();
+  if (Object.keys(merged).length > 0) ({ paths, bridges } = parseWebPaths({ paths: merged }, path));
+  if (!rawsocket && paths.size === 0 && bridges.size === 0) {
+    throw new ConfigError(
+      path,
+      "a universal transport needs rawsocket settings or at least one path",
+    );
+  }
+  return {
+    type: "universal",
+    endpoint,
+    websocket: null,
+    rawsocket,
+    paths,
+    bridges,
+    metrics_path: parseServicePath(own(transport, "metrics"), keyPath(path, "metrics"), "metrics"),
+    status_path: parseServicePath(own(transport, "status"), keyPath(path, "status"), "status"),
+  };
 }
 
 /** A `publisher` / `caller` path: the HTTP bridge (`POST` JSON to publish or call). */

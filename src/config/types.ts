@@ -175,7 +175,7 @@ export interface BridgeConfig {
 /** One listening transport. */
 export interface TransportConfig {
   /** `websocket`: WAMP on any path; `web`: WAMP on the named paths, 404 elsewhere. */
-  readonly type: "websocket" | "web" | "rawsocket";
+  readonly type: "websocket" | "web" | "rawsocket" | "universal";
   readonly endpoint: {
     readonly host: string;
     readonly port: number;

@@ -373,6 +373,96 @@ export class Router implements SessionHost {
   }
 
   readonly #listeners: Deno.Listener[] = [];
+  readonly #proxied = new Set<Deno.Conn>();
+
+  /**
+   * A universal transport: one port for RawSocket and HTTP/WebSocket, told apart by the first
+   * octet (0x7F starts a RawSocket handshake). HTTP connections are relayed to an internal
+   * HTTP server on 127.0.0.1, so their sessions show that relay as the transport peer.
+   */
+  async #serveUniversal(t: TransportConfig): Promise<Listener> {
+    const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
+    const internal = Deno.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen: (a) => resolve(a as Deno.NetAddr),
+    }, this.handler(t));
+    this.#servers.push(internal);
+    const internalPort = (await promise).port;
+    const listener = Deno.listen({ hostname: t.endpoint.host, port: t.endpoint.port });
+    this.#listeners.push(listener);
+    void this.#acceptUniversal(listener, t.rawsocket ?? null, internalPort);
+    const a = listener.addr as Deno.NetAddr;
+    const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
+    const urls = [
+      ...(t.rawsocket ? [`rs://${host}:${a.port}`] : []),
+      ...[...t.paths.keys()].map((p) => `ws://${host}:${a.port}/${p}`),
+    ];
+    return { transport: t, hostname: a.hostname, port: a.port, urls };
+  }
+
+  async #acceptUniversal(
+    listener: Deno.Listener,
+    rawsocket: WebSocketEndpointConfig | null,
+    internalPort: number,
+  ) {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
+        throw e;
+      }
+      this.#routeUniversal(conn, rawsocket, internalPort).catch((e) => {
+        this.logger.debug("universal connection failed", { error: String(e) });
+        this.#closeConn(conn);
+      });
+    }
+  }
+
+  #closeConn(conn: Deno.Conn): void {
+    try {
+      conn.close();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BadResource)) throw e;
+    }
+  }
+
+  async #routeUniversal(
+    conn: Deno.Conn,
+    rawsocket: WebSocketEndpointConfig | null,
+    internalPort: number,
+  ) {
+    const head = new Uint8Array(1);
+    if ((await conn.read(head)) !== 1) return this.#closeConn(conn);
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    const remote = `tcp4:${addr.hostname}:${addr.port}`;
+    if (head[0] === 0x7f) {
+      if (!rawsocket) return this.#closeConn(conn);
+      (conn as Deno.TcpConn).setNoDelay(true);
+      const peer = await acceptRawSocket(conn, rawsocket, remote, this.logger, head);
+      if (!peer) return;
+      if (this.#closed) return peer.close();
+      this.#attach(peer, rawsocket, (handler) => peer.attach(handler, new Uint8Array(0)));
+      return;
+    }
+    const upstream = await Deno.connect({ hostname: "127.0.0.1", port: internalPort });
+    upstream.setNoDelay(true);
+    (conn as Deno.TcpConn).setNoDelay(true);
+    this.#proxied.add(conn);
+    this.#proxied.add(upstream);
+    await upstream.write(head);
+    const done = () => {
+      this.#proxied.delete(conn);
+      this.#proxied.delete(upstream);
+    };
+    await Promise.allSettled([
+      conn.readable.pipeTo(upstream.writable),
+      upstream.readable.pipeTo(conn.writable),
+    ]);
+    done();
+  }
 
   /** Accepts RawSocket connections on `listener` until it is closed. */
   async #acceptRawSockets(
@@ -411,6 +501,10 @@ export class Router implements SessionHost {
   async serve(): Promise<Listener[]> {
     const listeners: Listener[] = [];
     for (const t of this.config.transports) {
+      if (t.type === "universal") {
+        listeners.push(await this.#serveUniversal(t));
+        continue;
+      }
       if (t.type === "rawsocket") {
         const endpoint = t.rawsocket!;
         const listener = t.endpoint.unix
@@ -519,10 +613,12 @@ export class Router implements SessionHost {
     }
     for (const s of [...this.#connections]) s.close();
     this.#connections.clear();
-    await Promise.all(this.#servers.map((s) => s.shutdown()));
-    this.#servers.length = 0;
     for (const l of this.#listeners) l.close();
     this.#listeners.length = 0;
+    for (const c of this.#proxied) this.#closeConn(c);
+    this.#proxied.clear();
+    await Promise.all(this.#servers.map((s) => s.shutdown()));
+    this.#servers.length = 0;
   }
 
   /** Same as `close()`. */
