@@ -62,7 +62,7 @@ const DEFAULT_ENDPOINT: WebSocketEndpointConfig = {
   serializers: ["json", "msgpack", "cbor"],
   auth: { ...NO_METHODS, anonymous: { role: "anonymous", authid: null } },
   auth_limits: DEFAULT_LIMITS,
-  slow_consumer: { max_queue_bytes: 4 * 1024 * 1024, policy: "drop" },
+  slow_consumer: { max_queue_bytes: 4 * 1024 * 1024, max_queue_messages: 100_000, policy: "drop" },
   ping_interval: 30,
   max_message_size: 16 * 1024 * 1024,
 };
@@ -127,7 +127,11 @@ Deno.test("a websocket transport parses with defaults and explicit values", () =
       serializers: ["cbor", "json"],
       auth: { ...NO_METHODS, anonymous: { role: "guest", authid: "bob" } },
       auth_limits: DEFAULT_LIMITS,
-      slow_consumer: { max_queue_bytes: 4 * 1024 * 1024, policy: "drop" },
+      slow_consumer: {
+        max_queue_bytes: 4 * 1024 * 1024,
+        max_queue_messages: 100_000,
+        policy: "drop",
+      },
       ping_interval: 30,
       max_message_size: 65536,
     },

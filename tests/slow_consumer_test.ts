@@ -43,10 +43,13 @@ async function stalledSubscriber(port: number, topic: string): Promise<Deno.TcpC
   return conn;
 }
 
-function config(policy: "drop" | "disconnect") {
+function config(
+  policy: "drop" | "disconnect",
+  options: Record<string, unknown> = { max_queue_bytes: 256 * 1024 },
+) {
   const c = testConfig();
   const ws = (c.workers[0].transports[0].paths as Record<string, Record<string, unknown>>).ws;
-  ws.options = { max_queue_bytes: 256 * 1024, slow_consumer: policy };
+  ws.options = { ...options, slow_consumer: policy };
   return c;
 }
 
@@ -82,6 +85,23 @@ Deno.test("slow consumer (drop): the others get every event, the stalled one's e
     // what the kernel buffers) for it and dropped the rest
     assert.ok(r.router.droppedEvents > EVENTS / 2, `dropped ${r.router.droppedEvents}`);
     assert.equal(r.router.sessionCount, 3, "the stalled session is still there");
+  } finally {
+    stalled.close();
+  }
+});
+
+Deno.test("slow consumer bound in messages: events beyond max_queue_messages are dropped", async () => {
+  await using r = await startRouter(
+    config("drop", { max_queue_bytes: 1 << 30, max_queue_messages: 200 }),
+  );
+  const stalled = await stalledSubscriber(r.port, "com.flood");
+  try {
+    await using healthy = (await RawClient.join(r.url, "json")).client;
+    healthy.send([32, 1, {}, "com.flood"]);
+    assert.equal((await healthy.next())[0], 33);
+    await using pub = (await RawClient.join(r.url, "json")).client;
+    assert.equal(await flood(pub, healthy, "com.flood"), EVENTS);
+    assert.ok(r.router.droppedEvents > EVENTS / 2, `dropped ${r.router.droppedEvents}`);
   } finally {
     stalled.close();
   }

@@ -81,6 +81,8 @@ const ACTIONS: readonly Action[] = ["call", "register", "publish", "subscribe"];
 const MATCH_POLICIES: readonly MatchPolicy[] = ["exact", "prefix", "wildcard"];
 /** Default bound of a session's outgoing WebSocket buffer before slow-consumer handling. */
 const DEFAULT_MAX_QUEUE_BYTES = 4 * 1024 * 1024;
+/** Default bound, in messages, of a session's outgoing queue. */
+const DEFAULT_MAX_QUEUE_MESSAGES = 100_000;
 const SERIALIZERS: readonly SerializerName[] = ["json", "msgpack", "cbor"];
 /** Crossbar serializers Switchboard does not speak. */
 const UNSUPPORTED_SERIALIZERS: readonly string[] = ["ubjson", "flatbuffers"];
@@ -1058,7 +1060,11 @@ function parseWebSocketOptions(
   const defaults = {
     max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
     auth_limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60 },
-    slow_consumer: { max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES, policy: "drop" as const },
+    slow_consumer: {
+      max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+      max_queue_messages: DEFAULT_MAX_QUEUE_MESSAGES,
+      policy: "drop" as const,
+    },
     ping_interval: 30,
   };
   if (value === undefined) return defaults;
@@ -1070,6 +1076,7 @@ function parseWebSocketOptions(
       "auth_max_failures",
       "auth_failure_window",
       "max_queue_bytes",
+      "max_queue_messages",
       "slow_consumer",
       "auto_ping_interval",
     ],
@@ -1089,6 +1096,11 @@ function parseWebSocketOptions(
     },
     slow_consumer: {
       max_queue_bytes: positive("max_queue_bytes", DEFAULT_MAX_QUEUE_BYTES, "number of bytes"),
+      max_queue_messages: positive(
+        "max_queue_messages",
+        DEFAULT_MAX_QUEUE_MESSAGES,
+        "number of messages",
+      ),
       policy: slowConsumerPolicy(own(options, "slow_consumer"), keyPath(path, "slow_consumer")),
     },
     ping_interval: pingInterval(

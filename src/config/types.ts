@@ -154,6 +154,8 @@ export interface WebSocketEndpointConfig {
    */
   readonly slow_consumer: {
     readonly max_queue_bytes: number;
+    /** Messages sent since the outgoing buffer was last empty (an upper bound of those queued). */
+    readonly max_queue_messages: number;
     readonly policy: "drop" | "disconnect";
   };
   /** Seconds between WebSocket pings; a connection that does not answer is closed (0 = off). */

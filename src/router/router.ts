@@ -78,7 +78,7 @@ const DEFAULT_ENDPOINT: WebSocketEndpointConfig = {
     cryptosign: null,
   },
   auth_limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60 },
-  slow_consumer: { max_queue_bytes: 4 * 1024 * 1024, policy: "drop" },
+  slow_consumer: { max_queue_bytes: 4 * 1024 * 1024, max_queue_messages: 100_000, policy: "drop" },
   ping_interval: 30,
   max_message_size: 16 * 1024 * 1024,
 };
@@ -362,7 +362,7 @@ export class Router implements SessionHost {
       slowConsumer: (queued) =>
         session.abort(
           Uri.SLOW_CONSUMER,
-          `the session's outgoing queue exceeded ${endpoint.slow_consumer.max_queue_bytes} bytes (${queued} queued)`,
+          `the session's outgoing queue exceeded its bound (${endpoint.slow_consumer.max_queue_bytes} bytes or ${endpoint.slow_consumer.max_queue_messages} messages; ${queued} bytes queued)`,
         ),
       transportClosed: () => {
         session.transportClosed();

@@ -40,6 +40,7 @@ export class RawSocketPeer implements Peer {
   readonly details: TransportDetails;
   #handler: PeerHandler | null = null;
   #queued = 0;
+  #queuedFrames = 0;
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -71,7 +72,11 @@ export class RawSocketPeer implements Peer {
 
   send(message: Message, cache?: EncodeCache): number {
     if (this.#closed) return -1;
-    if (message.type === MessageType.EVENT && this.#queued > this.slowConsumer.max_queue_bytes) {
+    if (
+      message.type === MessageType.EVENT &&
+      (this.#queued > this.slowConsumer.max_queue_bytes ||
+        this.#queuedFrames >= this.slowConsumer.max_queue_messages)
+    ) {
       if (this.slowConsumer.policy === "disconnect") this.#handler?.slowConsumer?.(this.#queued);
       else this.#handler?.dropped?.();
       return -1;
@@ -120,6 +125,7 @@ export class RawSocketPeer implements Peer {
     frame[3] = body.byteLength & 0xff;
     frame.set(body, 4);
     this.#queued += frame.byteLength;
+    this.#queuedFrames++;
     this.#writing = this.#writing.then(async () => {
       if (this.#closed) return;
       let at = 0;
@@ -129,6 +135,7 @@ export class RawSocketPeer implements Peer {
       this.close();
     }).finally(() => {
       this.#queued -= frame.byteLength;
+      this.#queuedFrames--;
     });
   }
 

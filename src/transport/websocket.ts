@@ -29,6 +29,7 @@ export class WebSocketPeer implements Peer {
     readonly logger: Logger,
     readonly slowConsumer: WebSocketEndpointConfig["slow_consumer"] = {
       max_queue_bytes: Number.POSITIVE_INFINITY,
+      max_queue_messages: Number.POSITIVE_INFINITY,
       policy: "drop",
     },
   ) {
@@ -54,11 +55,17 @@ export class WebSocketPeer implements Peer {
   /** EVENTs dropped because the outgoing queue was over its bound (policy `drop`). */
   dropped = 0;
 
+  /** Messages sent since the socket's buffer was last seen empty: an upper bound of those queued. */
+  #unsent = 0;
+
   send(message: Message, cache?: EncodeCache): number {
     if (this.socket.readyState !== WebSocket.OPEN) return -1;
+    const buffered = this.socket.bufferedAmount;
+    this.#unsent = buffered === 0 ? 0 : this.#unsent;
     if (
       message.type === MessageType.EVENT &&
-      this.socket.bufferedAmount > this.slowConsumer.max_queue_bytes
+      (buffered > this.slowConsumer.max_queue_bytes ||
+        this.#unsent >= this.slowConsumer.max_queue_messages)
     ) {
       // A stalled receiver never slows the others or grows memory without bound: its events
       // are dropped (and counted), or the session is ended, per the endpoint's policy.
@@ -94,6 +101,7 @@ export class WebSocketPeer implements Peer {
       bytes = cache![slot + 1] as number;
     }
     this.socket.send(payload);
+    this.#unsent++;
     return bytes;
   }
 
