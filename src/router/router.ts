@@ -391,7 +391,11 @@ export class Router implements SessionHost {
     const internalPort = (await promise).port;
     const listener = Deno.listen({ hostname: t.endpoint.host, port: t.endpoint.port });
     this.#listeners.push(listener);
-    void this.#acceptUniversal(listener, t.rawsocket ?? null, internalPort);
+    void this.#acceptLoop(
+      listener,
+      "universal",
+      (conn) => this.#routeUniversal(conn, t.rawsocket ?? null, internalPort),
+    );
     const a = listener.addr as Deno.NetAddr;
     const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
     const urls = [
@@ -401,10 +405,11 @@ export class Router implements SessionHost {
     return { transport: t, hostname: a.hostname, port: a.port, urls };
   }
 
-  async #acceptUniversal(
+  /** Accepts connections on `listener` until it is closed, handing each to `handle`. */
+  async #acceptLoop(
     listener: Deno.Listener,
-    rawsocket: WebSocketEndpointConfig | null,
-    internalPort: number,
+    what: string,
+    handle: (conn: Deno.Conn) => Promise<void>,
   ) {
     for (;;) {
       let conn: Deno.Conn;
@@ -414,8 +419,8 @@ export class Router implements SessionHost {
         if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
         throw e;
       }
-      this.#routeUniversal(conn, rawsocket, internalPort).catch((e) => {
-        this.logger.debug("universal connection failed", { error: String(e) });
+      handle(conn).catch((e) => {
+        this.logger.debug(`${what} connection failed`, { error: String(e) });
         this.#closeConn(conn);
       });
     }
@@ -436,16 +441,9 @@ export class Router implements SessionHost {
   ) {
     const head = new Uint8Array(1);
     if ((await conn.read(head)) !== 1) return this.#closeConn(conn);
-    const addr = conn.remoteAddr as Deno.NetAddr;
-    const remote = `tcp4:${addr.hostname}:${addr.port}`;
     if (head[0] === 0x7f) {
       if (!rawsocket) return this.#closeConn(conn);
-      (conn as Deno.TcpConn).setNoDelay(true);
-      const peer = await acceptRawSocket(conn, rawsocket, remote, this.logger, head);
-      if (!peer) return;
-      if (this.#closed) return peer.close();
-      this.#attach(peer, rawsocket, (handler) => peer.attach(handler, new Uint8Array(0)));
-      return;
+      return await this.#acceptRawSocket(conn, rawsocket, head);
     }
     const upstream = await Deno.connect({ hostname: "127.0.0.1", port: internalPort });
     upstream.setNoDelay(true);
@@ -464,37 +462,17 @@ export class Router implements SessionHost {
     done();
   }
 
-  /** Accepts RawSocket connections on `listener` until it is closed. */
-  async #acceptRawSockets(
-    listener: Deno.Listener,
-    endpoint: WebSocketEndpointConfig,
-  ): Promise<void> {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (e) {
-        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
-        throw e;
-      }
-      const addr = conn.remoteAddr;
-      const remote = addr.transport === "unix"
-        ? `unix:${(addr as Deno.UnixAddr).path}`
-        : `tcp4:${(addr as Deno.NetAddr).hostname}:${(addr as Deno.NetAddr).port}`;
-      if (conn.localAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
-      acceptRawSocket(conn, endpoint, remote, this.logger).then((peer) => {
-        if (!peer) return;
-        if (this.#closed) return peer.close();
-        this.#attach(peer, endpoint, (handler) => peer.attach(handler, new Uint8Array(0)));
-      }, (e) => {
-        this.logger.debug("rawsocket handshake failed", { peer: remote, error: String(e) });
-        try {
-          conn.close();
-        } catch (err) {
-          if (!(err instanceof Deno.errors.BadResource)) throw err;
-        }
-      });
-    }
+  /** Handshakes one RawSocket connection and attaches its session. */
+  async #acceptRawSocket(conn: Deno.Conn, endpoint: WebSocketEndpointConfig, head?: Uint8Array) {
+    const addr = conn.remoteAddr;
+    const remote = addr.transport === "unix"
+      ? `unix:${(addr as Deno.UnixAddr).path}`
+      : `tcp4:${(addr as Deno.NetAddr).hostname}:${(addr as Deno.NetAddr).port}`;
+    if (conn.localAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
+    const peer = await acceptRawSocket(conn, endpoint, remote, this.logger, head);
+    if (!peer) return;
+    if (this.#closed) return peer.close();
+    this.#attach(peer, endpoint, (handler) => peer.attach(handler, new Uint8Array(0)));
   }
 
   /** Starts a listener for every configured transport. */
@@ -511,7 +489,11 @@ export class Router implements SessionHost {
           ? Deno.listen({ transport: "unix", path: t.endpoint.unix })
           : Deno.listen({ hostname: t.endpoint.host, port: t.endpoint.port });
         this.#listeners.push(listener);
-        void this.#acceptRawSockets(listener, endpoint);
+        void this.#acceptLoop(
+          listener,
+          "rawsocket",
+          (conn) => this.#acceptRawSocket(conn, endpoint),
+        );
         const addr = listener.addr;
         if (addr.transport === "unix") {
           listeners.push({ transport: t, hostname: "", port: 0, urls: [`rs+unix://${addr.path}`] });

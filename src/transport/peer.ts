@@ -5,7 +5,10 @@
  * @module
  */
 
+import type { Logger } from "../log.ts";
 import type { Payload, Serializer } from "../serializer/serializer.ts";
+import { encodeMessage } from "../wamp/codec.ts";
+import { messageName } from "../wamp/message_type.ts";
 import type { Message } from "../wamp/messages.ts";
 
 /**
@@ -67,4 +70,37 @@ export interface PeerHandler {
   slowConsumer?(queuedBytes: number): void;
   /** An EVENT was dropped because the outgoing queue overflowed (policy `drop`). */
   dropped?(): void;
+}
+
+/**
+ * The encoding of `message` for `serializer` and its size, taken from `cache` when another
+ * receiver already encoded it (and stored there otherwise); null when it cannot be encoded
+ * (logged). Shared by every network transport.
+ */
+export function encodeFor(
+  serializer: Serializer,
+  message: Message,
+  cache: EncodeCache | undefined,
+  logger: Logger,
+): { payload: Payload; bytes: number } | null {
+  const slot = serializer.index * 2;
+  const cached = cache?.[slot] as Payload | undefined;
+  if (cached !== undefined) return { payload: cached, bytes: cache![slot + 1] as number };
+  let payload: Payload;
+  try {
+    payload = serializer.encode(encodeMessage(message));
+  } catch (e) {
+    logger.error("cannot encode outgoing message", {
+      type: messageName(message.type),
+      serializer: serializer.name,
+      error: e instanceof Error ? e.message : String(e),
+    });
+    return null;
+  }
+  const bytes = serializer.byteLength(payload);
+  if (cache) {
+    cache[slot] = payload;
+    cache[slot + 1] = bytes;
+  }
+  return { payload, bytes };
 }

@@ -9,11 +9,17 @@ import type { WebSocketEndpointConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { serializerByRawSocketId } from "../serializer/registry.ts";
 import type { Payload, Serializer } from "../serializer/serializer.ts";
-import { decodeMessage, encodeMessage } from "../wamp/codec.ts";
+import { decodeMessage } from "../wamp/codec.ts";
 import { ProtocolError } from "../wamp/errors.ts";
 import { messageName, MessageType } from "../wamp/message_type.ts";
 import type { Message } from "../wamp/messages.ts";
-import type { EncodeCache, Peer, PeerHandler, TransportDetails } from "./peer.ts";
+import {
+  type EncodeCache,
+  encodeFor,
+  type Peer,
+  type PeerHandler,
+  type TransportDetails,
+} from "./peer.ts";
 
 /** Handshake error codes (the high nibble of the error reply's second octet). */
 export const RawSocketError = {
@@ -81,28 +87,9 @@ export class RawSocketPeer implements Peer {
       else this.#handler?.dropped?.();
       return -1;
     }
-    const s = this.serializer;
-    const slot = s.index * 2;
-    let payload = cache?.[slot] as Payload | undefined;
-    let bytes: number;
-    if (payload === undefined) {
-      try {
-        payload = s.encode(encodeMessage(message));
-      } catch (e) {
-        this.logger.error("cannot encode outgoing message", {
-          type: messageName(message.type),
-          error: e instanceof Error ? e.message : String(e),
-        });
-        return -1;
-      }
-      bytes = s.byteLength(payload);
-      if (cache) {
-        cache[slot] = payload;
-        cache[slot + 1] = bytes;
-      }
-    } else {
-      bytes = cache![slot + 1] as number;
-    }
+    const encoded = encodeFor(this.serializer, message, cache, this.logger);
+    if (!encoded) return -1;
+    const { payload, bytes } = encoded;
     if (bytes > this.peerMax) {
       this.logger.warn("message larger than the client accepts was not sent", {
         peer: this.details.peer,

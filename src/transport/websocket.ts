@@ -10,11 +10,17 @@ import type { WebSocketEndpointConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { negotiateSubprotocol, SUBPROTOCOLS } from "../serializer/registry.ts";
 import type { Payload, Serializer } from "../serializer/serializer.ts";
-import { decodeMessage, encodeMessage } from "../wamp/codec.ts";
+import { decodeMessage } from "../wamp/codec.ts";
 import { ProtocolError } from "../wamp/errors.ts";
-import { messageName, MessageType } from "../wamp/message_type.ts";
+import { MessageType } from "../wamp/message_type.ts";
 import type { Message } from "../wamp/messages.ts";
-import type { EncodeCache, Peer, PeerHandler, TransportDetails } from "./peer.ts";
+import {
+  type EncodeCache,
+  encodeFor,
+  type Peer,
+  type PeerHandler,
+  type TransportDetails,
+} from "./peer.ts";
 
 /** A WebSocket carrying one WAMP connection. */
 export class WebSocketPeer implements Peer {
@@ -77,29 +83,9 @@ export class WebSocketPeer implements Peer {
       }
       return -1;
     }
-    const s = this.serializer;
-    const slot = s.index * 2;
-    let payload = cache?.[slot] as Payload | undefined;
-    let bytes: number;
-    if (payload === undefined) {
-      try {
-        payload = s.encode(encodeMessage(message));
-      } catch (e) {
-        this.logger.error("cannot encode outgoing message", {
-          type: messageName(message.type),
-          serializer: s.name,
-          error: e instanceof Error ? e.message : String(e),
-        });
-        return -1;
-      }
-      bytes = s.byteLength(payload);
-      if (cache) {
-        cache[slot] = payload;
-        cache[slot + 1] = bytes;
-      }
-    } else {
-      bytes = cache![slot + 1] as number;
-    }
+    const encoded = encodeFor(this.serializer, message, cache, this.logger);
+    if (!encoded) return -1;
+    const { payload, bytes } = encoded;
     this.socket.send(payload);
     this.#unsent++;
     return bytes;
