@@ -65,7 +65,11 @@ for (const ser of ["json", "msgpack"] as const) {
         const served: string[] = [];
         for (let i = 1; i <= 4; i++) {
           caller.send([48, i, {}, "com.rr"]);
-          const [atA, atB] = [await a.quiet(40), await b.quiet(0)];
+          // wait (bounded) until one callee has the INVOCATION, then check the other has none
+          for (let t = 0; t < 600 && a.received.length + b.received.length === 0; t++) {
+            await new Promise((res) => setTimeout(res, 5));
+          }
+          const [atA, atB] = [await a.quiet(20), await b.quiet(0)];
           assert.equal(atA.length + atB.length, 1, "exactly one callee is invoked");
           const who = atA.length ? "a" : "b";
           const inv = atA.length ? atA[0] : atB[0];
