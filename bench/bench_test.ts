@@ -107,7 +107,7 @@ Deno.test("relay: each RESULT goes back to the caller that sent the CALL", async
       const ws = await connectWebSocket({ port: relay.port, path: "/caller/r1" });
       return WampClient.attach(ws, testJson);
     }));
-    await Promise.all([callee, ...callers.map((c) => c.ws)].map((ws) => ws.ping()));
+    await Promise.all([callee, ...callers.map((c) => c.transport)].map((ws) => ws.ping()));
     const results = await Promise.all(
       callers.flatMap((c, i) => [0, 1, 2].map((k) => c.call("p", [i, k]))),
     );
@@ -116,7 +116,7 @@ Deno.test("relay: each RESULT goes back to the caller that sent the CALL", async
       [0, 1, 2, 3].flatMap((i) => [0, 1, 2].map((k) => [i, k])),
       "args echoed to the right caller",
     );
-    await Promise.all([callee, ...callers.map((c) => c.ws)].map((ws) => ws.close()));
+    await Promise.all([callee, ...callers.map((c) => c.transport)].map((ws) => ws.close()));
   } finally {
     await relay.close();
   }
@@ -193,13 +193,14 @@ Deno.test("case filter: names, prefixes, opt-in cases and unknown names", () => 
   assertEquals(selectCases("fanout-4k,rpc").map((c) => c.name), ["fanout-4k", "rpc"]);
   assert(
     all.includes("fanout-stats") && all.includes("fanout-subs-1k") &&
-      all.includes("fanout-subs-10k"),
-    "statistics and many-subscription variants run by default",
+      all.includes("fanout-subs-10k") && all.includes("fanout-rawsocket"),
+    "statistics, many-subscription and RawSocket variants run by default",
   );
   assertEquals(
     selectCases("fanout*").map((c) => c.name),
     [
       "fanout",
+      "fanout-rawsocket",
       "fanout-stats",
       "fanout-subs-1k",
       "fanout-subs-10k",

@@ -7,6 +7,7 @@
 
 import { type ConfigOverride, type JsonObject, REALM_PATH } from "./config.ts";
 import type { TargetName } from "./targets.ts";
+import type { TransportKind } from "./wamp_client.ts";
 
 /** Pub/sub: `publishers` publish to one topic that `subscribers` subscribe to. */
 export interface PubSubLoad {
@@ -86,6 +87,11 @@ export interface BenchCase {
    * compared with router figures (see {@linkcode COMPARISONS}).
    */
   readonly targets?: readonly TargetName[];
+  /**
+   * Transport every client of the case uses (default `websocket`). `rawsocket` runs against
+   * the router's RawSocket transport, so such a case is router-only.
+   */
+  readonly transport?: TransportKind;
 }
 
 /** The realm `stats` object of the `fanout-stats` case (issue 3). */
@@ -111,6 +117,13 @@ export const CASES: readonly BenchCase[] = [
     name: "fanout",
     description: "1 publisher → 10 subscribers, 128-byte payload",
     load: FANOUT,
+  },
+  {
+    name: "fanout-rawsocket",
+    description: "fanout over RawSocket (TCP) for every client (router only)",
+    load: FANOUT,
+    transport: "rawsocket",
+    targets: ["router"],
   },
   {
     name: "fanout-stats",
@@ -198,6 +211,15 @@ export const COMPARISONS: readonly Comparison[] = [
       "subs-1k/-10k: fanout + 1,000/10,000 exact, 100/1,000 prefix, 100/1,000 wildcard other",
       "subscriptions on 10 extra sessions, none matching the published topic (issue 4);",
       "routing cost independent of the number of subscriptions = ratio near 1.0",
+    ],
+  },
+  {
+    title: "RawSocket vs WebSocket",
+    cases: ["fanout", "fanout-rawsocket"],
+    ratio: { label: "rs/ws", numerator: "fanout-rawsocket", denominator: "fanout" },
+    note: [
+      "fanout-rawsocket = fanout with every client on the router's RawSocket transport (TCP),",
+      "fanout on its WebSocket transport; same router process, config, load and serializer (issue 6)",
     ],
   },
 ];

@@ -2,9 +2,10 @@
  * The router configuration the benchmark runs with, and overrides applied to it.
  *
  * The config is Crossbar-shaped (`{version: 2, workers: [{type: "router", realms, transports}]}`):
- * one realm `realm1` whose `anonymous` role may do everything, and one WebSocket transport
- * offering JSON, MessagePack and CBOR. The bench's `router_server.ts` passes it to
- * `createRouter` and picks the port itself.
+ * one realm `realm1` whose `anonymous` role may do everything, a WebSocket transport and a
+ * RawSocket transport (TCP), both on 127.0.0.1 with port 0 (the system picks one), offering
+ * JSON, MessagePack and CBOR, with the same anonymous auth. The bench's `router_server.ts`
+ * passes it to `createRouter` and reports the ports bound.
  *
  * @module
  */
@@ -38,6 +39,11 @@ export function benchNodeConfig(): JsonObject {
       }],
       transports: [{
         type: "websocket",
+        endpoint: { type: "tcp", interface: "127.0.0.1", port: 0 },
+        serializers: ["json", "msgpack", "cbor"],
+        auth: { anonymous: { type: "static", role: "anonymous" } },
+      }, {
+        type: "rawsocket",
         endpoint: { type: "tcp", interface: "127.0.0.1", port: 0 },
         serializers: ["json", "msgpack", "cbor"],
         auth: { anonymous: { type: "static", role: "anonymous" } },

@@ -1,6 +1,7 @@
 /**
  * Load drivers: set up clients against a target, run the load for a fixed time, count
- * deliveries, tear down. Every client uses the bench's own WebSocket client (`TCP_NODELAY`).
+ * deliveries, tear down. Every client uses the bench's own WebSocket client (`TCP_NODELAY`), or
+ * for a RawSocket case (router only) its RawSocket client; the WAMP client on top is the same.
  *
  * Against the router the clients are WAMP sessions. Against the relay they send the very same
  * encoded PUBLISH and CALL messages and decode what they receive, so the client-side work per
@@ -15,13 +16,16 @@ import type { MatchPolicy } from "../src/config/types.ts";
 import { uriMatches } from "../src/router/uri_index.ts";
 import type { BackgroundSubscriptions, PubSubLoad, RpcLoad } from "./cases.ts";
 import type { TargetName } from "./targets.ts";
-import { WampClient } from "./wamp_client.ts";
+import { type TransportKind, WampClient, type WampTransport } from "./wamp_client.ts";
 import { connectWebSocket, type WebSocketClient, type WsMessage } from "./ws_client.ts";
 
 /** Where to send the load. */
 export interface Endpoint {
   readonly target: TargetName;
+  /** Port of `transport` on 127.0.0.1. */
   readonly port: number;
+  /** Transport of every client; default `websocket` (the relay has no other). */
+  readonly transport?: TransportKind;
 }
 
 /** A load that is set up and can be started. */
@@ -78,11 +82,18 @@ export async function inBatches<R>(
 }
 
 function relaySocket(endpoint: Endpoint, path: string, ser: Serializer): Promise<WebSocketClient> {
+  if ((endpoint.transport ?? "websocket") !== "websocket") {
+    throw new Error(`the relay speaks WebSocket only, not ${endpoint.transport}`);
+  }
   return connectWebSocket({ port: endpoint.port, path, protocols: [ser.subprotocol] });
 }
 
 function wampSession(endpoint: Endpoint, ser: Serializer): Promise<WampClient> {
-  return WampClient.connect({ port: endpoint.port, serializer: ser });
+  return WampClient.connect({
+    port: endpoint.port,
+    transport: endpoint.transport ?? "websocket",
+    serializer: ser,
+  });
 }
 
 async function closeAll(sockets: readonly WebSocketClient[]): Promise<void> {
@@ -369,8 +380,8 @@ export async function prepareRpc(
 }
 
 /** Opens one idle connection for the memory case: a joined WAMP session, or a relay echo socket. */
-export async function openIdle(endpoint: Endpoint, ser: Serializer): Promise<WebSocketClient> {
-  if (endpoint.target === "router") return (await wampSession(endpoint, ser)).ws;
+export async function openIdle(endpoint: Endpoint, ser: Serializer): Promise<WampTransport> {
+  if (endpoint.target === "router") return (await wampSession(endpoint, ser)).transport;
   const ws = await relaySocket(endpoint, "/echo", ser);
   // One round trip of a HELLO-sized frame, as the router's HELLO → WELCOME.
   const echoed = new Promise<void>((resolve) => (ws.onmessage = () => resolve()));

@@ -5,8 +5,10 @@
  * `deno run --allow-net=127.0.0.1 --allow-read --allow-env bench/router_server.ts '<config JSON>'`
  *
  * The only argument is a Crossbar-shaped node config (see `config.ts` in this folder for the one
- * the benchmark uses: one `websocket` transport on 127.0.0.1, port 0). The router serves it,
- * this prints `{"port": <n>, "pid": <n>}` with the port actually bound, and then follows the
+ * the benchmark uses: a `websocket` and a `rawsocket` transport on 127.0.0.1, port 0 each). The
+ * router serves it, this prints
+ * `{"port": <websocket port>, "ports": {"websocket": <n>, "rawsocket": <n>}, "pid": <n>}` with
+ * the ports actually bound (the first TCP listener of each transport type), and then follows the
  * control protocol of `server_control.ts`.
  *
  * Uses the public API of `mod.ts`: `createRouter(config)`, `router.serve()` → listeners,
@@ -37,6 +39,12 @@ if (import.meta.main) {
     console.error("router_server.ts: the config has no transport to serve");
     Deno.exit(2);
   }
-  announce(listeners[0].port);
+  // One port per transport type (the first TCP listener of each; Unix sockets have port 0).
+  const ports: Record<string, number> = {};
+  for (const l of listeners) {
+    if (l.port > 0) ports[l.transport.type] ??= l.port;
+  }
+  const main = ports.websocket ?? listeners[0].port;
+  announce(main, ports);
   await serveControl(() => router.close());
 }

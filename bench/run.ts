@@ -9,7 +9,8 @@
  *
  * Router-only variants of a case (`targets: ["router"]` in `cases.ts`) are compared with their
  * base case's router figure in the tables of `COMPARISONS` (statistics overhead, routing cost
- * vs subscriptions). Each round runs every case for one serializer, then the next serializer;
+ * vs subscriptions, RawSocket vs WebSocket: `fanout-rawsocket` runs the `fanout` load on the
+ * same router process over its RawSocket transport). Each round runs every case for one serializer, then the next serializer;
  * even rounds reverse both the case order and the router/relay order, so a variant and its base
  * case run close together and neither always goes first.
  *
@@ -51,7 +52,7 @@ import {
   type TargetName,
   TargetStartError,
 } from "./targets.ts";
-import type { WebSocketClient } from "./ws_client.ts";
+import type { WampTransport } from "./wamp_client.ts";
 
 /** Resolved command-line options. */
 interface Options {
@@ -301,7 +302,10 @@ async function measureThroughput(
   options: Options,
   round: number,
 ): Promise<Sample> {
-  const endpoint = { target: server.name, port: server.port };
+  const transport = c.transport ?? "websocket";
+  const port = server.ports[transport];
+  if (port === undefined) throw new Error(`${server.name} reported no ${transport} port`);
+  const endpoint = { target: server.name, port, transport };
   let load: PreparedLoad;
   if (c.load.kind === "pubsub") load = await preparePubSub(endpoint, ser, c.load);
   else if (c.load.kind === "rpc") load = await prepareRpc(endpoint, ser, c.load);
@@ -471,14 +475,14 @@ async function measureMemory(
     log(`\n*** ${target} target unavailable for idle-memory.\n${err.message}\n`);
     return err.message;
   }
-  const sockets: WebSocketClient[] = [];
+  const sockets: WampTransport[] = [];
   try {
     await sleep(300);
     const gc = await server.gc();
     const before = await server.rss();
     const endpoint = { target, port: server.port };
     let retries = 0;
-    const open = async (): Promise<WebSocketClient> => {
+    const open = async (): Promise<WampTransport> => {
       try {
         return await openIdle(endpoint, ser[1]);
       } catch (err) {

@@ -1,7 +1,8 @@
 /**
  * The small control protocol between the benchmark (parent) and a server under test (child).
  *
- * The child prints one JSON line `{"port": <n>, "pid": <n>}` on stdout once it listens. It then
+ * The child prints one JSON line `{"port": <n>, "pid": <n>}` on stdout once it listens (the
+ * router adds `"ports": {"websocket": <n>, "rawsocket": <n>}`, one port per transport). It then
  * reads its stdin line by line, one `<command> <id>` per line, and answers each with one JSON
  * line that carries the same `id` (so a late answer cannot be taken for a later one): `gc`
  * runs a full garbage collection when the child was started with `--v8-flags=--expose-gc` and
@@ -25,9 +26,12 @@ export function reply(value: unknown): void {
   while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
 }
 
-/** Announces the listening port to the parent. */
-export function announce(port: number): void {
-  reply({ port, pid: Deno.pid });
+/**
+ * Announces the listening port to the parent (the WebSocket one), and with `ports` the port of
+ * each transport by type.
+ */
+export function announce(port: number, ports?: Readonly<Record<string, number>>): void {
+  reply(ports === undefined ? { port, pid: Deno.pid } : { port, ports, pid: Deno.pid });
 }
 
 /**

@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { TransportKind } from "./wamp_client.ts";
+
 /** Which server a measurement runs against. */
 export type TargetName = "router" | "relay";
 
@@ -18,8 +20,13 @@ export type TargetName = "router" | "relay";
 export interface ServerProcess {
   /** `router` or `relay`. */
   readonly name: TargetName;
-  /** Listening port on 127.0.0.1. */
+  /** Listening (WebSocket) port on 127.0.0.1. */
   readonly port: number;
+  /**
+   * Port of each transport the server listens on, by type (the relay: `websocket` only; the
+   * router: also `rawsocket` when its config has one).
+   */
+  readonly ports: Readonly<Partial<Record<TransportKind, number>>>;
   /** Process id of the child (the Deno process itself). */
   readonly pid: number;
   /** Runs a full GC in the child; false when the child has no `gc()`. */
@@ -244,12 +251,21 @@ async function spawnServer(
   };
 
   let port: number;
+  const ports: Partial<Record<TransportKind, number>> = {};
   try {
     const hello = await nextReply(options.startTimeoutMs ?? 30_000, "port announcement");
     if (typeof hello.port !== "number") {
       throw new TargetStartError(`${name}: unexpected first line ${JSON.stringify(hello)}`);
     }
     port = hello.port;
+    // `ports` (router): one port per transport type; without it, the one port is WebSocket.
+    const announced = typeof hello.ports === "object" && hello.ports !== null
+      ? hello.ports as Record<string, unknown>
+      : { websocket: port };
+    for (const kind of ["websocket", "rawsocket"] as const) {
+      const p = announced[kind];
+      if (typeof p === "number") ports[kind] = p;
+    }
   } catch (err) {
     await close();
     const status = await child.status;
@@ -285,6 +301,7 @@ async function spawnServer(
   return {
     name,
     port,
+    ports,
     pid: child.pid,
     async gc() {
       return (await command("gc")).gc === true;

@@ -1,9 +1,12 @@
 /**
- * A minimal WAMP v2 client for the benchmark, on top of {@linkcode WebSocketClient}.
+ * A minimal WAMP v2 client for the benchmark, over any {@linkcode WampTransport}: the bench's
+ * WebSocket client (`ws_client.ts`) or its RawSocket client (`rawsocket_client.ts`).
  *
  * It speaks just enough of the Basic Profile to drive loads: HELLO → WELCOME, SUBSCRIBE,
  * PUBLISH (optionally acknowledged), REGISTER with a callee handler (INVOCATION → YIELD),
- * CALL → RESULT/ERROR, GOODBYE. Any {@linkcode Serializer} of the project can be used.
+ * CALL → RESULT/ERROR, GOODBYE. Any {@linkcode Serializer} of the project can be used. The WAMP
+ * logic is the same on both transports; only {@linkcode WampClient.connect} knows how each is
+ * opened (WebSocket: the serializer's subprotocol; RawSocket: its serializer id).
  *
  * A client can also be wrapped around a socket without joining (see
  * {@linkcode WampClient.attach}); the bare relay baseline uses that to send the very same
@@ -14,7 +17,33 @@
 
 import type { Payload, Serializer } from "../src/serializer/serializer.ts";
 import { MessageType as T } from "../src/wamp/message_type.ts";
-import { connectWebSocket, type WebSocketClient, type WsMessage } from "./ws_client.ts";
+import { connectRawSocket } from "./rawsocket_client.ts";
+import { connectWebSocket } from "./ws_client.ts";
+
+/** The transports a bench WAMP client can run over. */
+export type TransportKind = "websocket" | "rawsocket";
+
+/** A message as a transport carries it: text (JSON) or bytes (binary serializers). */
+export type TransportMessage = string | Uint8Array;
+
+/**
+ * What the WAMP client needs of a connection: send and receive whole messages, in order.
+ * `WebSocketClient` (`ws_client.ts`) and `RawSocketClient` (`rawsocket_client.ts`) both fit.
+ */
+export interface WampTransport {
+  /** Called synchronously for every incoming message, in arrival order. */
+  onmessage: ((data: TransportMessage) => void) | null;
+  /** Resolves once the connection has ended (`code`: WebSocket close code, if any). */
+  readonly closed: Promise<{ readonly reason: string; readonly code?: number }>;
+  /** True until the connection is closing or closed. */
+  readonly isOpen: boolean;
+  /** Sends one message (queued; frames sent in the same turn go out in one write). */
+  send(data: TransportMessage): void;
+  /** One round trip (WebSocket ping/pong, RawSocket PING/PONG). */
+  ping(): Promise<void>;
+  /** Closes the connection (a WebSocket with `code`); resolves when it has ended. */
+  close(code?: number, reason?: string, timeoutMs?: number): Promise<unknown>;
+}
 
 /** Arguments and details of an EVENT, INVOCATION or RESULT. */
 export interface WampArgs {
@@ -36,13 +65,18 @@ export type InvocationHandler = (
 
 /** Options for {@linkcode WampClient.connect}. */
 export interface WampConnectOptions {
-  /** Router port on 127.0.0.1 (or `hostname`). */
+  /** Router port on 127.0.0.1 (or `hostname`) of the chosen transport. */
   readonly port: number;
   /** Default `127.0.0.1`. */
   readonly hostname?: string;
-  /** WebSocket request path; default `/`. */
+  /** Default `websocket`. */
+  readonly transport?: TransportKind;
+  /** WebSocket request path; default `/` (unused on RawSocket). */
   readonly path?: string;
-  /** Serializer; its subprotocol is the only one offered. */
+  /**
+   * Serializer; its subprotocol is the only one offered (WebSocket), or its id is the one
+   * requested in the handshake (RawSocket).
+   */
   readonly serializer: Serializer;
   /** Realm to join; default `realm1`. */
   readonly realm?: string;
@@ -58,6 +92,25 @@ export class WampClientError extends Error {
     super(message);
     this.uri = uri;
   }
+}
+
+/** Opens the transport `options` name (no WAMP yet). */
+function openTransport(options: WampConnectOptions): Promise<WampTransport> {
+  const kind = options.transport ?? "websocket";
+  if (kind === "rawsocket") {
+    return connectRawSocket({
+      port: options.port,
+      hostname: options.hostname,
+      serializerId: options.serializer.rawSocketId,
+      text: !options.serializer.binary,
+    });
+  }
+  return connectWebSocket({
+    port: options.port,
+    hostname: options.hostname,
+    path: options.path,
+    protocols: [options.serializer.subprotocol],
+  });
 }
 
 interface Pending<V> {
@@ -96,7 +149,8 @@ export class WampClient {
   /** Called for messages the client does not handle itself (e.g. frames from the relay). */
   onunhandled: ((message: readonly unknown[]) => void) | null = null;
 
-  readonly ws: WebSocketClient;
+  /** The connection the session runs over. */
+  readonly transport: WampTransport;
   readonly serializer: Serializer;
   #nextRequest = 1;
   #welcome: Pending<void> | null = null;
@@ -105,12 +159,13 @@ export class WampClient {
   #registrations = new Map<number, InvocationHandler>();
   #goodbye: Pending<void> | null = null;
 
-  private constructor(ws: WebSocketClient, serializer: Serializer) {
-    this.ws = ws;
+  private constructor(transport: WampTransport, serializer: Serializer) {
+    this.transport = transport;
     this.serializer = serializer;
-    ws.onmessage = (data) => this.#onMessage(data);
-    ws.closed.then((info) => {
-      const err = new WampClientError("", `connection closed (${info.code} ${info.reason})`);
+    transport.onmessage = (data) => this.#onMessage(data);
+    transport.closed.then((info) => {
+      const how = [info.code, info.reason].filter((x) => x !== undefined && x !== "").join(" ");
+      const err = new WampClientError("", `connection closed${how === "" ? "" : ` (${how})`}`);
       this.#welcome?.reject(err);
       this.#goodbye?.resolve();
       for (const p of this.#requests.values()) p.reject(err);
@@ -118,27 +173,22 @@ export class WampClient {
     });
   }
 
-  /** Opens a WebSocket with the serializer's subprotocol and joins the realm (HELLO → WELCOME). */
+  /** Opens the connection and joins the realm (HELLO → WELCOME). */
   static async connect(options: WampConnectOptions): Promise<WampClient> {
-    const ws = await connectWebSocket({
-      port: options.port,
-      hostname: options.hostname,
-      path: options.path,
-      protocols: [options.serializer.subprotocol],
-    });
-    const client = new WampClient(ws, options.serializer);
+    const transport = await openTransport(options);
+    const client = new WampClient(transport, options.serializer);
     try {
       await client.join(options.realm ?? "realm1");
     } catch (err) {
-      await ws.close(1000, "", 500);
+      await transport.close(1000, "", 500);
       throw err;
     }
     return client;
   }
 
-  /** Wraps an open socket without sending HELLO (for the non-WAMP relay baseline). */
-  static attach(ws: WebSocketClient, serializer: Serializer): WampClient {
-    return new WampClient(ws, serializer);
+  /** Wraps an open connection without sending HELLO (for the non-WAMP relay baseline). */
+  static attach(transport: WampTransport, serializer: Serializer): WampClient {
+    return new WampClient(transport, serializer);
   }
 
   /** Sends HELLO with the four client roles and waits for WELCOME (at most `timeoutMs`). */
@@ -161,7 +211,7 @@ export class WampClient {
 
   /** Encodes and sends one message array. */
   sendMessage(message: readonly unknown[]): void {
-    this.ws.send(this.serializer.encode(message));
+    this.transport.send(this.serializer.encode(message));
   }
 
   /** Subscribes `handler` to `topic`; resolves with the subscription id. */
@@ -224,14 +274,14 @@ export class WampClient {
 
   /** Sends GOODBYE, waits for the reply (or the socket to close), then closes the socket. */
   async leave(timeoutMs = 1000): Promise<void> {
-    if (this.ws.isOpen && this.sessionId !== 0) {
+    if (this.transport.isOpen && this.sessionId !== 0) {
       const done = new Promise<void>((resolve, reject) => (this.#goodbye = { resolve, reject }));
       this.sendMessage([T.GOODBYE, {}, "wamp.close.system_shutdown"]);
       const timer = setTimeout(() => this.#goodbye?.resolve(), timeoutMs);
       await done;
       clearTimeout(timer);
     }
-    await this.ws.close(1000, "", timeoutMs);
+    await this.transport.close(1000, "", timeoutMs);
   }
 
   /** Sends a request and resolves with its reply; with `timeoutMs`, rejects after that long. */
@@ -268,7 +318,7 @@ export class WampClient {
     pending.resolve(message);
   }
 
-  #onMessage(data: WsMessage): void {
+  #onMessage(data: TransportMessage): void {
     const decoded = this.serializer.decode(data as Payload);
     if (!Array.isArray(decoded) || typeof decoded[0] !== "number") {
       throw new WampClientError("", "received a message that is not a WAMP array");
@@ -308,7 +358,7 @@ export class WampClient {
         const w = this.#welcome;
         this.#welcome = null;
         if (w !== null) w.reject(err);
-        this.ws.close(1000, "", 500);
+        this.transport.close(1000, "", 500);
         return;
       }
       case T.GOODBYE: {
@@ -333,10 +383,10 @@ export class WampClient {
       return;
     }
     const reply = (result: readonly unknown[]) => {
-      if (this.ws.isOpen) this.sendMessage([T.YIELD, request, {}, result]);
+      if (this.transport.isOpen) this.sendMessage([T.YIELD, request, {}, result]);
     };
     const fail = (err: unknown) => {
-      if (this.ws.isOpen) {
+      if (this.transport.isOpen) {
         this.sendMessage([T.ERROR, T.INVOCATION, request, {}, "wamp.error.runtime_error", [
           String(err),
         ]]);
