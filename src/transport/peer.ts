@@ -14,7 +14,8 @@ import type { Message } from "../wamp/messages.ts";
 /**
  * Encodings of one outgoing message, so a message fanned out to many receivers is encoded
  * (and measured) once per serializer: slot `2 * Serializer.index` holds the payload, the next
- * slot its size in bytes. Start with an empty array.
+ * slot its size in bytes (slot 6 keeps the UTF-8 bytes of the JSON text for byte-stream
+ * transports). Start with an empty array.
  */
 export type EncodeCache = (Payload | number | undefined)[];
 

@@ -34,6 +34,18 @@ const FRAME_WAMP = 0;
 const FRAME_PING = 1;
 const FRAME_PONG = 2;
 const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+/** EncodeCache slot for the UTF-8 bytes of the JSON text (only JSON encodes to text). */
+const UTF8_SLOT = 6;
+
+/** The UTF-8 bytes of a JSON payload, encoded once per fan-out through the cache. */
+function utf8(text: string, cache: EncodeCache | undefined): Uint8Array {
+  const cached = cache?.[UTF8_SLOT] as Uint8Array | undefined;
+  if (cached) return cached;
+  const bytes = encoder.encode(text);
+  if (cache) cache[UTF8_SLOT] = bytes;
+  return bytes;
+}
 
 /** The length exponent (2^(9+L)) that covers `bytes`, clamped to 0..15. */
 export function lengthExponent(bytes: number): number {
@@ -99,30 +111,51 @@ export class RawSocketPeer implements Peer {
       });
       return -1;
     }
-    const body = typeof payload === "string" ? encoder.encode(payload) : payload;
+    const body = typeof payload === "string" ? utf8(payload, cache) : payload;
     this.#write(FRAME_WAMP, body);
     return bytes;
   }
 
+  #pending: { type: number; body: Uint8Array }[] = [];
+  #pendingBytes = 0;
+
+  /**
+   * Queues one frame. Frames queued in the same turn go out in one write, after the writes
+   * already in progress, so order is kept and a fan-out costs one system call per receiver.
+   */
   #write(type: number, body: Uint8Array): void {
-    const frame = new Uint8Array(4 + body.byteLength);
-    frame[0] = type;
-    frame[1] = (body.byteLength >>> 16) & 0xff;
-    frame[2] = (body.byteLength >>> 8) & 0xff;
-    frame[3] = body.byteLength & 0xff;
-    frame.set(body, 4);
-    this.#queued += frame.byteLength;
+    const size = 4 + body.byteLength;
+    this.#queued += size;
     this.#queuedFrames++;
+    this.#pending.push({ type, body });
+    this.#pendingBytes += size;
+    if (this.#pending.length > 1) return;
     this.#writing = this.#writing.then(async () => {
-      if (this.#closed) return;
-      let at = 0;
-      while (at < frame.byteLength) at += await this.conn.write(frame.subarray(at));
-    }).catch((e) => {
-      this.logger.debug("rawsocket write failed", { peer: this.details.peer, error: String(e) });
-      this.close();
-    }).finally(() => {
-      this.#queued -= frame.byteLength;
-      this.#queuedFrames--;
+      const frames = this.#pending;
+      const total = this.#pendingBytes;
+      this.#pending = [];
+      this.#pendingBytes = 0;
+      try {
+        if (this.#closed) return;
+        const out = new Uint8Array(total);
+        let at = 0;
+        for (const f of frames) {
+          out[at] = f.type;
+          out[at + 1] = (f.body.byteLength >>> 16) & 0xff;
+          out[at + 2] = (f.body.byteLength >>> 8) & 0xff;
+          out[at + 3] = f.body.byteLength & 0xff;
+          out.set(f.body, at + 4);
+          at += 4 + f.body.byteLength;
+        }
+        let written = 0;
+        while (written < total) written += await this.conn.write(out.subarray(written));
+      } catch (e) {
+        this.logger.debug("rawsocket write failed", { peer: this.details.peer, error: String(e) });
+        this.close();
+      } finally {
+        this.#queued -= total;
+        this.#queuedFrames -= frames.length;
+      }
     });
   }
 
@@ -184,7 +217,7 @@ export class RawSocketPeer implements Peer {
     let message: Message;
     let payload: Payload;
     try {
-      payload = s.binary ? body : new TextDecoder("utf-8", { fatal: true }).decode(body);
+      payload = s.binary ? body : decoder.decode(body);
       message = decodeMessage(s.decode(payload));
     } catch (e) {
       if (e instanceof ProtocolError) return handler.protocolViolation(e.message);
