@@ -1060,3 +1060,26 @@ Deno.test("wamp.session.list/count/get never show another realm's sessions", asy
     assert.deepEqual((await call(b, 6, "wamp.session.count")).args, [1]);
   }
 });
+
+Deno.test("an unanswered CHALLENGE counts as a failed attempt for the address", async () => {
+  const { RawClient: Raw, startRouter: start, testConfig: cfg } = await import("./_helpers.ts");
+  const c = cfg({ roles: [{ name: "user", permissions: [] }] });
+  const ws = (c.workers[0].transports[0].paths as Record<string, Record<string, unknown>>).ws;
+  ws.auth = {
+    ticket: { type: "static", principals: { alice: { ticket: "s3cret", role: "user" } } },
+  };
+  ws.options = { auth_challenge_timeout: 1, auth_max_failures: 1 };
+  await using r = await start(c);
+  const silent = await Raw.connect(r.url, "json");
+  silent.send([1, "realm1", { roles: { caller: {} }, authmethods: ["ticket"], authid: "alice" }]);
+  assert.equal((await silent.next())[0], 4); // CHALLENGE, never answered
+  const timeout = await silent.next(5000);
+  assert.deepEqual([timeout[0], timeout[2]], [3, "wamp.error.timeout"]);
+  await silent[Symbol.asyncDispose]();
+  const next = await Raw.connect(r.url, "json");
+  next.send([1, "realm1", { roles: { caller: {} }, authmethods: ["ticket"], authid: "alice" }]);
+  const refused = await next.next();
+  assert.deepEqual([refused[0], refused[2]], [3, "wamp.error.not_authorized"]);
+  assert.match(String((refused[1] as Record<string, unknown>).message), /too many failed/);
+  await next[Symbol.asyncDispose]();
+});

@@ -186,8 +186,17 @@ function craStep(
     authmethod: "wampcra",
     extra,
     async verify(msg) {
+      // Unknown authids do the same key derivation (with the decoy's fake salt) as real ones,
+      // so the time to answer does not tell whether the authid exists.
+      const keyOf = user ??
+        {
+          secret: authid,
+          salt: extra.salt as string | null ?? null,
+          iterations: decoy?.iterations ?? 1000,
+          keylen: decoy?.keylen ?? 32,
+        };
+      const expected = await craSign(await craKey(keyOf), challenge);
       if (!user || (user.realm !== null && user.realm !== realm)) return null;
-      const expected = await craSign(await craKey(user), challenge);
       if (!constantTimeEqual(msg.signature, expected)) return null;
       return {
         authid,

@@ -407,6 +407,12 @@ export class Session implements PeerHandler {
     const timer = this.host.clock.setTimer(() => {
       this.#pendingAuth = null;
       if (this.state === "authenticating") {
+        // an unanswered challenge counts as a failed attempt for the address's limit
+        this.host.authFailures.fail(
+          remoteAddress(this.peer.details.peer),
+          limits.failure_window * 1000,
+          this.host.clock.nowMs(),
+        );
         this.abort(
           Uri.TIMEOUT,
           `no AUTHENTICATE within ${limits.challenge_timeout} s of the CHALLENGE`,
