@@ -122,6 +122,15 @@ function copy(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/** The abort for a method that identifies principals by authid when HELLO names none. */
+function needsAuthid(method: string): AuthStep {
+  return {
+    kind: "abort",
+    reason: Uri.NOT_AUTHORIZED,
+    message: `${method} authentication needs an authid`,
+  };
+}
+
 /** Fake CRA salts for unknown authids, stable per authid for the life of the process. */
 const fakeSalts = new Map<string, string>();
 
@@ -331,11 +340,7 @@ export function authenticate(
     }
     case "ticket": {
       if (authid === null) {
-        return {
-          kind: "abort",
-          reason: Uri.NOT_AUTHORIZED,
-          message: "ticket authentication needs an authid",
-        };
+        return needsAuthid("ticket");
       }
       const p = auth.ticket!.get(authid);
       return {
@@ -357,11 +362,7 @@ export function authenticate(
     }
     case "wampcra": {
       if (authid === null) {
-        return {
-          kind: "abort",
-          reason: Uri.NOT_AUTHORIZED,
-          message: "wampcra authentication needs an authid",
-        };
+        return needsAuthid("wampcra");
       }
       const user = auth.wampcra!.get(authid);
       // unknown authids are challenged like a configured user: the first salted one, else the first
@@ -501,11 +502,7 @@ async function dynamicStep(
     }
     case "ticket": {
       if (authid === null) {
-        return {
-          kind: "abort",
-          reason: Uri.NOT_AUTHORIZED,
-          message: "ticket authentication needs an authid",
-        };
+        return needsAuthid("ticket");
       }
       let failure: { reason: string; message: string } | null = null;
       return {
@@ -527,11 +524,7 @@ async function dynamicStep(
     }
     case "wampcra": {
       if (authid === null) {
-        return {
-          kind: "abort",
-          reason: Uri.NOT_AUTHORIZED,
-          message: "wampcra authentication needs an authid",
-        };
+        return needsAuthid("wampcra");
       }
       const a = await ask();
       if ("kind" in a) return a;

