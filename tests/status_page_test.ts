@@ -578,7 +578,12 @@ Deno.test("status page: clear messages when it cannot connect or may not read th
       "the not-authorized messages",
       async () => {
         last = await view(cdp);
-        return last.errors.sessions && last.errors.subs && last.errors.regs ? last : null;
+        // The page shows each refusal as it arrives (subscriptions first, the list call
+        // later), so wait until every section names both kinds of refusal.
+        const { sessions, subs, regs } = last.errors;
+        const complete = (line: string) =>
+          line.includes("cannot subscribe") && line.includes("cannot call");
+        return complete(sessions) && complete(subs) && complete(regs) ? last : null;
       },
       20_000,
       () => JSON.stringify(last),
