@@ -50,15 +50,47 @@ Deno.test("reload: permissions change for live sessions; realms are added and re
   await fresh.client[Symbol.asyncDispose]();
 });
 
-Deno.test("reload: stats settings apply to sessions that join afterwards", async () => {
+Deno.test("reload: stats settings apply to live sessions and to sessions that join afterwards", async () => {
   await using r = await startRouter(testConfig(allow("")));
   await using mon = (await RawClient.join(r.url, "json")).client;
   mon.send([32, 1, {}, "wamp.session.on_stats"]);
   assert.equal((await mon.next())[0], 33);
-  await r.router.reload(parseConfig(testConfig({ ...allow(""), stats: {} })));
-  await using _c = (await RawClient.join(r.url, "json")).client;
+  const live = await RawClient.join(r.url, "msgpack");
+  await using c = live.client;
+  assert.deepEqual(await mon.quiet(), [], "no stats before the reload");
+
+  // Statistics turned on: the live session reports after 3 rated messages, no join event.
+  await r.router.reload(parseConfig(testConfig({
+    ...allow(""),
+    stats: { trigger_after_rated_messages: 3, trigger_on_join: false },
+  })));
+  // HELLO and WELCOME were counted before the reload; this PUBLISH is the third message.
+  c.send([16, 1, { acknowledge: true }, "com.x", []]);
+  assert.equal((await c.next())[0], 17);
   const ev = await mon.nextOf(36);
-  assert.equal((ev[4] as Record<string, unknown>[])[1].first, true);
+  const [info, stats] = ev[4] as Record<string, unknown>[];
+  assert.equal(info.session, live.session);
+  assert.equal(stats.first, true);
+  assert.equal(stats.cycle, 1);
+  assert.equal(stats.serializer, "msgpack");
+  assert.equal(stats.messages, 3, "the window kept what was counted before the reload");
+  // (WELCOME announces every feature and is over 512 bytes: 2 rated messages)
+  assert.ok((stats.rated_messages as number) >= 3);
+
+  // A session that joins now gets the new settings (no join event either).
+  const late = await RawClient.join(r.url, "json");
+  await using _late = late.client;
+  assert.deepEqual(await mon.quiet(), []);
+
+  // Statistics removed: nobody reports any more, not even on leave.
+  await r.router.reload(parseConfig(testConfig(allow(""))));
+  for (let i = 2; i <= 7; i++) {
+    c.send([16, i, { acknowledge: true }, "com.x", []]);
+    assert.equal((await c.next())[0], 17);
+  }
+  await c[Symbol.asyncDispose]();
+  const after = await mon.quiet(300);
+  assert.deepEqual(after.filter((m) => m[0] === 36), []);
 });
 
 Deno.test("reload: an invalid configuration is rejected and the old one stays", async () => {

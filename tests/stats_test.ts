@@ -759,3 +759,82 @@ Deno.test("default defer is a clock task: nothing is published until the clock r
   clock.advance(10);
   assert.equal(published.length, 2);
 });
+
+Deno.test("detach publishes pending snapshots, takes no final one, and unhooks the meter", () => {
+  const { meter, queue, published, tracker } = rig({ trigger_after_rated_messages: 1 });
+  tracker.join();
+  meter.count(10);
+  tracker.detach();
+  assert.deepEqual(published.map((s) => s.cycle), [1, 2], "pending published at once");
+  meter.count(10);
+  queue.flush();
+  assert.equal(published.length, 2, "no trigger after detach");
+  assert.equal(tracker.active, false);
+  assert.equal(tracker.leave(), null, "no final snapshot after detach");
+});
+
+Deno.test("resume after a reload: window and counts carry over, new thresholds, no join event", () => {
+  const clock = new FakeClock();
+  const meter = new SessionMeter(clock, "json", 512);
+  const queue = new TaskQueue();
+  const published: StatsSnapshot[] = [];
+  const publish = (s: StatsSnapshot) => published.push(s);
+  const before = new StatsTracker(meter, config(), clock, publish, queue.defer);
+  before.join();
+  queue.flush();
+  assert.equal(published.length, 1);
+  clock.advance(1_000);
+  meter.count(100);
+  meter.count(100);
+  before.detach();
+
+  // the reload: rated size 64, trigger every 6 rated messages or after 2 s
+  const after = new StatsTracker(
+    meter,
+    config({ rated_message_size: 64, trigger_after_rated_messages: 6, trigger_after_duration: 2 }),
+    clock,
+    publish,
+    queue.defer,
+  );
+  after.resume();
+  queue.flush();
+  assert.equal(published.length, 1, "resume publishes nothing by itself");
+  meter.count(100); // 2 rated at 64 B: the window holds 1 + 1 + 2 = 4
+  queue.flush();
+  assert.equal(published.length, 1);
+  meter.count(128); // 2 more: 6 reaches the new threshold
+  queue.flush();
+  assert.equal(published.length, 2);
+  const snap = published[1];
+  assert.deepEqual(counts(snap), [4, 428, 6]);
+  assert.equal(snap.first, false);
+  assert.equal(snap.cycle, 2);
+  assert.equal(snap.timestamp, ns(0), "the window started before the reload");
+  assert.equal(snap.duration, 1_000_000_000);
+
+  // the new duration timer runs: 2 s later an idle report
+  clock.advance(2_000);
+  queue.flush();
+  assert.equal(published.length, 3);
+  assert.deepEqual(counts(published[2]), [0, 0, 0]);
+  assert.throws(() => after.resume(), StatsStateError);
+  const final = after.leave();
+  assert.ok(final !== null && final.last);
+});
+
+Deno.test("resume arms the duration timer for what is left of the window", () => {
+  const { clock, queue, published, tracker, meter } = rig({ trigger_after_duration: 3 });
+  clock.advance(2_000);
+  tracker.resume();
+  clock.advance(999);
+  queue.flush();
+  assert.equal(published.length, 0);
+  clock.advance(1);
+  queue.flush();
+  assert.equal(published.length, 1);
+  assert.equal(published[0].first, true, "a session's first report is first, resumed or not");
+  assert.equal(published[0].duration, 3_000_000_000);
+  assert.equal(meter.onCounted !== null, true);
+  tracker.dispose();
+  assert.equal(meter.onCounted, null);
+});

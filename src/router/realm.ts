@@ -113,17 +113,27 @@ export class Realm {
 
   /**
    * Applies a new configuration of this realm without dropping sessions: roles, permissions,
-   * authorizers, URI checking and event history take effect at once (cached authorizer
-   * answers are forgotten); statistics settings apply to sessions that join from now on.
+   * authorizers, URI checking, event history and statistics settings take effect at once
+   * (cached authorizer answers are forgotten). When the statistics settings change, every
+   * joined session's window in progress continues under the new ones: no join or final
+   * event, the counts so far are kept, and a realm whose `stats` is removed stops publishing.
    */
   reconfigure(config: RealmConfig): void {
+    const statsChanged = JSON.stringify(config.stats) !== JSON.stringify(this.#config.stats);
     this.#config = config;
     this.#permissions = new Permissions(config.roles);
     this.#authorizers.clear();
     for (const role of config.roles) {
       if (role.authorizer) this.#authorizers.set(role.name, role.authorizer);
     }
-    for (const s of this.sessions.values()) s.authzCache.clear();
+    for (const s of this.sessions.values()) {
+      s.authzCache.clear();
+      if (statsChanged && !s.internal) {
+        s.stats?.detach();
+        s.stats = null;
+        this.#track(s)?.resume();
+      }
+    }
     this.broker.setHistory(config.history);
   }
 
@@ -188,22 +198,29 @@ export class Realm {
       peer: session.peer.details.peer,
     });
     this.#meta("wamp.session.on_join", [session.details()]);
+    this.#track(session)?.join();
+  }
+
+  /**
+   * Gives `session` a stats tracker with the realm's current settings (not started), or
+   * none when the realm has no `stats` or the session is not metered.
+   */
+  #track(session: Session): StatsTracker | null {
     const stats = this.#config.stats;
-    if (stats && session.meter) {
-      const info = {
-        session: session.id,
-        realm: this.name,
-        authid: session.authid,
-        authrole: session.authrole,
-      };
-      session.stats = new StatsTracker(
-        session.meter,
-        stats,
-        this.clock,
-        (snap) => this.#publishStats(info, snap),
-      );
-      session.stats.join();
-    }
+    if (!stats || !session.meter) return null;
+    const info = {
+      session: session.id,
+      realm: this.name,
+      authid: session.authid,
+      authrole: session.authrole,
+    };
+    session.stats = new StatsTracker(
+      session.meter,
+      stats,
+      this.clock,
+      (snap) => this.#publishStats(info, snap),
+    );
+    return session.stats;
   }
 
   /** A session left (GOODBYE, ABORT, transport loss, kill): clean up, then final stats and on_leave. */

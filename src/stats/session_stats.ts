@@ -320,6 +320,36 @@ export class StatsTracker {
   }
 
   /**
+   * Starts tracking a session that joined earlier, when a configuration reload turns
+   * statistics on or changes their settings: the window in progress continues (its counts
+   * are kept), no join snapshot is taken, and the `first` flag stays as the meter has it.
+   * The duration timer is armed for what is left of the window.
+   *
+   * @throws {StatsStateError} if called after `join()`, `resume()`, `leave()` or `dispose()`.
+   */
+  resume(): void {
+    if (this.#state !== "idle") {
+      throw new StatsStateError(`resume() on a tracker that is ${this.#state}`);
+    }
+    this.#state = "active";
+    if (this.#durationMs > 0) this.#armTimer(this.#durationMs - this.#meter.elapsedMs);
+    this.#meter.onCounted = this.#check;
+  }
+
+  /**
+   * Stops tracking without a final snapshot, for a reload that turns statistics off or
+   * hands the session to a tracker with new settings: clears the timer, unhooks from the
+   * meter and publishes synchronously the snapshots still waiting for their deferred task.
+   */
+  detach(): void {
+    if (this.#state === "ended") return;
+    this.#stop();
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const snap of pending) this.#publish(snap);
+  }
+
+  /**
    * Ends tracking when the joined session ends: clears the timer, unhooks from the meter,
    * publishes synchronously any snapshots still waiting for their deferred task (so they
    * precede the final one), and, if `trigger_on_leave`, takes and returns the final
@@ -329,10 +359,7 @@ export class StatsTracker {
   leave(): StatsSnapshot | null {
     if (this.#state === "ended") return null;
     const joined = this.#state === "active";
-    this.#stop();
-    const pending = this.#pending;
-    this.#pending = [];
-    for (const snap of pending) this.#publish(snap);
+    this.detach();
     return joined && this.#onLeave ? this.#meter.snapshot(true) : null;
   }
 
