@@ -134,6 +134,34 @@ const sorted = (xs: unknown) => [...(xs as number[])].sort((a, b) => a - b);
 
 for (const ser of ["json", "msgpack"] as const) {
   Deno.test(`subscription and registration meta API over ${ser}`, async (t) => {
+    await t.step(
+      "a session watching the meta API gets its own reply before the meta events",
+      async () => {
+        await using r = await startRouter();
+        const mon = await monitor(r.url, ser, [...SUB_EVENTS, ...REG_EVENTS]);
+        await using c = mon.client;
+        // c.next() (not take): the very next message must be the reply
+        c.send([32, 2, {}, "com.order.topic"]);
+        const subscribed = await c.next();
+        assert.equal(subscribed[0], 33, `SUBSCRIBED first, got ${JSON.stringify(subscribed)}`);
+        assert.equal((await mon.event()).topic, "wamp.subscription.on_create");
+        assert.equal((await mon.event()).topic, "wamp.subscription.on_subscribe");
+        c.send([64, 3, {}, "com.order.proc"]);
+        const registered = await c.next();
+        assert.equal(registered[0], 65, `REGISTERED first, got ${JSON.stringify(registered)}`);
+        assert.equal((await mon.event()).topic, "wamp.registration.on_create");
+        assert.equal((await mon.event()).topic, "wamp.registration.on_register");
+        c.send([66, 4, registered[2]]);
+        assert.equal((await c.next())[0], 67, "UNREGISTERED first");
+        assert.equal((await mon.event()).topic, "wamp.registration.on_unregister");
+        assert.equal((await mon.event()).topic, "wamp.registration.on_delete");
+        c.send([34, 5, subscribed[2]]);
+        assert.equal((await c.next())[0], 35, "UNSUBSCRIBED first");
+        assert.equal((await mon.event()).topic, "wamp.subscription.on_unsubscribe");
+        assert.equal((await mon.event()).topic, "wamp.subscription.on_delete");
+      },
+    );
+
     await t.step("subscription meta events: create, subscribe, unsubscribe, delete", async () => {
       await using r = await startRouter();
       const mon = await monitor(r.url, ser, SUB_EVENTS);

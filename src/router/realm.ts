@@ -85,6 +85,8 @@ export class Realm {
   #permissions: Permissions;
   #config: RealmConfig;
   #service: WampClient | null = null;
+  /** Meta events raised while a request is handled, held until its reply is out (see #afterReply). */
+  #heldMeta: [string, unknown[]][] | null = null;
 
   constructor(
     config: RealmConfig,
@@ -281,6 +283,10 @@ export class Realm {
   }
 
   #meta(topic: string, args: unknown[]): void {
+    if (this.#heldMeta !== null) {
+      this.#heldMeta.push([topic, args]);
+      return;
+    }
     const service = this.#service;
     if (!service || !this.#config.options.enable_meta_api || !service.isOpen) return;
     service.publish(topic, args).catch((e) =>
@@ -386,18 +392,22 @@ export class Realm {
       case T.PUBLISH:
         return this.#publish(session, msg);
       case T.SUBSCRIBE:
-        return this.#guard(session, T.SUBSCRIBE, msg.request, () => {
-          const match = matchOption(msg.options, "SUBSCRIBE");
-          this.#checkUri(session, msg.topic, match, "subscribe");
-          const sub = this.broker.subscribe(session, msg.topic, match);
-          session.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
-          if (msg.options.get_retained === true) this.broker.sendRetained(session, sub);
-        });
+        return this.#afterReply(() =>
+          this.#guard(session, T.SUBSCRIBE, msg.request, () => {
+            const match = matchOption(msg.options, "SUBSCRIBE");
+            this.#checkUri(session, msg.topic, match, "subscribe");
+            const sub = this.broker.subscribe(session, msg.topic, match);
+            session.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
+            if (msg.options.get_retained === true) this.broker.sendRetained(session, sub);
+          })
+        );
       case T.UNSUBSCRIBE:
-        return this.#guard(session, T.UNSUBSCRIBE, msg.request, () => {
-          this.broker.unsubscribe(session, msg.subscription);
-          session.send({ type: T.UNSUBSCRIBED, request: msg.request });
-        });
+        return this.#afterReply(() =>
+          this.#guard(session, T.UNSUBSCRIBE, msg.request, () => {
+            this.broker.unsubscribe(session, msg.subscription);
+            session.send({ type: T.UNSUBSCRIBED, request: msg.request });
+          })
+        );
       case T.CALL:
         if (
           msg.options.progress === true &&
@@ -413,17 +423,21 @@ export class Realm {
           this.dealer.call(session, msg, disclose || msg.options.disclose_me === true);
         });
       case T.REGISTER:
-        return this.#guard(session, T.REGISTER, msg.request, () => {
-          const match = matchOption(msg.options, "REGISTER");
-          this.#checkUri(session, msg.procedure, match, "register");
-          const reg = this.dealer.register(session, msg.procedure, match, msg.options);
-          session.send({ type: T.REGISTERED, request: msg.request, registration: reg.id });
-        });
+        return this.#afterReply(() =>
+          this.#guard(session, T.REGISTER, msg.request, () => {
+            const match = matchOption(msg.options, "REGISTER");
+            this.#checkUri(session, msg.procedure, match, "register");
+            const reg = this.dealer.register(session, msg.procedure, match, msg.options);
+            session.send({ type: T.REGISTERED, request: msg.request, registration: reg.id });
+          })
+        );
       case T.UNREGISTER:
-        return this.#guard(session, T.UNREGISTER, msg.request, () => {
-          this.dealer.unregister(session, msg.registration);
-          session.send({ type: T.UNREGISTERED, request: msg.request });
-        });
+        return this.#afterReply(() =>
+          this.#guard(session, T.UNREGISTER, msg.request, () => {
+            this.dealer.unregister(session, msg.registration);
+            session.send({ type: T.UNREGISTERED, request: msg.request });
+          })
+        );
       case T.YIELD:
         requirePassthru(session, "callee", msg.options);
         return this.dealer.yield(session, msg);
@@ -458,6 +472,24 @@ export class Realm {
   }
 
   /** Runs `fn`; a `WampError` it throws becomes an ERROR reply to the request. */
+  /**
+   * Runs `fn`, which handles a SUBSCRIBE, UNSUBSCRIBE, REGISTER or UNREGISTER and sends its
+   * reply, and publishes the meta events it raised only afterwards, as Crossbar does: a
+   * session watching the meta API gets the reply to its own request before any meta event
+   * about it.
+   */
+  #afterReply(fn: () => void): void {
+    const outer = this.#heldMeta;
+    const held: [string, unknown[]][] = [];
+    this.#heldMeta = held;
+    try {
+      fn();
+    } finally {
+      this.#heldMeta = outer;
+      for (const [topic, args] of held) this.#meta(topic, args);
+    }
+  }
+
   #guard(session: Session, requestType: number, request: number, fn: () => void): void {
     try {
       fn();
