@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { RawClient } from "./_helpers.ts";
+import { Child as BaseChild } from "./_process.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const FIXTURES = new URL("./fixtures/", import.meta.url);
@@ -150,66 +151,10 @@ Deno.test("cli: a --host/--port override on a config without transports fails cl
 
 // ---- a running router --------------------------------------------------------------------
 
-/** A running main.ts whose stdout and stderr are drained in the background. */
-class Child implements AsyncDisposable {
-  readonly process: Deno.ChildProcess;
-  stdout = "";
-  stderr = "";
-  readonly #drained: Promise<void>;
-  #lineWaiters: (() => void)[] = [];
-  #status: Promise<Deno.CommandStatus>;
-
+/** A running main.ts with `args`, its stdout and stderr drained in the background. */
+class Child extends BaseChild {
   constructor(args: string[]) {
-    this.process = command(args, true).spawn();
-    this.#status = this.process.status;
-    const drain = async (stream: ReadableStream<Uint8Array>, into: "stdout" | "stderr") => {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        this[into] += chunk;
-        for (const w of this.#lineWaiters.splice(0)) w();
-      }
-    };
-    this.#drained = Promise.all([
-      drain(this.process.stdout, "stdout"),
-      drain(this.process.stderr, "stderr"),
-    ]).then(() => {
-      for (const w of this.#lineWaiters.splice(0)) w();
-    });
-  }
-
-  /** The first stdout line that matches `pattern` (fails if the process ends first). */
-  async stdoutLine(pattern: RegExp): Promise<string> {
-    let ended = false;
-    void this.#status.then(() => {
-      ended = true;
-      for (const w of this.#lineWaiters.splice(0)) w();
-    });
-    for (;;) {
-      const line = this.stdout.split("\n").find((l) => pattern.test(l));
-      if (line !== undefined) return line;
-      if (ended) {
-        await this.#drained;
-        const again = this.stdout.split("\n").find((l) => pattern.test(l));
-        if (again !== undefined) return again;
-        throw new Error(`process ended without ${pattern}; stderr: ${this.stderr}`);
-      }
-      await new Promise<void>((resolve) => this.#lineWaiters.push(resolve));
-    }
-  }
-
-  /** Waits for the exit status once stdout and stderr are fully read. */
-  async status(): Promise<Deno.CommandStatus> {
-    const status = await this.#status;
-    await this.#drained;
-    return status;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    try {
-      this.process.kill("SIGKILL");
-    } catch {
-      // already exited
-    }
-    await this.status();
+    super(command(args, true));
   }
 }
 
