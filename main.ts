@@ -30,13 +30,16 @@ Options:
   --log-level LEVEL  error | warn | info | debug (default: info).
   --log-format FMT   text (default) or json (one JSON object per line).
 
-Signals: SIGINT/SIGTERM shut down cleanly; SIGHUP reloads --config (realms, roles,
-permissions, stats) without dropping sessions; an invalid file is rejected and the old
-configuration stays.
   --help             Show this help and exit.
   --version          Show the version and exit.
 
-Permissions: --allow-net (to listen) and --allow-read (to read --config); nothing else.
+Signals: SIGINT/SIGTERM shut down cleanly; SIGHUP reloads --config (realms, roles,
+permissions, stats) without dropping sessions; an invalid file is rejected and the old
+configuration stays.
+
+Permissions: --allow-net (to listen) and --allow-read (to read --config and TLS files).
+A config that uses "$ENV_VAR" secrets also needs --allow-env, and a RawSocket transport on
+a Unix socket also needs --allow-write.
 `;
 
 function fail(message: string): never {
@@ -126,9 +129,13 @@ async function main(): Promise<void> {
   try {
     listeners = await router.serve();
   } catch (e) {
-    if (e instanceof Deno.errors.AddrInUse || e instanceof Deno.errors.PermissionDenied) {
+    if (
+      e instanceof ConfigError || e instanceof Deno.errors.AddrInUse ||
+      e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable ||
+      e instanceof Deno.errors.AddrNotAvailable
+    ) {
       await router.close(0);
-      fail(`cannot listen: ${e.message}`);
+      fail(e instanceof ConfigError ? `config error: ${e.message}` : `cannot listen: ${e.message}`);
     }
     throw e;
   }

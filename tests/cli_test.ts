@@ -149,6 +149,75 @@ Deno.test("cli: a --host/--port override on a config without transports fails cl
   assert.equal(o.code, 1);
 });
 
+/** Writes the websocket_transport fixture with `transport` merged into its transport. */
+async function configWith(dir: string, transport: Record<string, unknown>): Promise<string> {
+  const config = JSON.parse(await Deno.readTextFile(fixture("websocket_transport.json")));
+  Object.assign(config.workers[0].transports[0], transport);
+  const file = `${dir}/config.json`;
+  await Deno.writeTextFile(file, JSON.stringify(config));
+  return file;
+}
+
+Deno.test("cli: TLS files that are missing or not PEM fail at start-up naming the key", async (t) => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await t.step("missing certificate file", async () => {
+      const cert = `${dir}/missing-cert.pem`;
+      const file = await configWith(dir, {
+        endpoint: {
+          type: "tcp",
+          interface: "127.0.0.1",
+          port: 0,
+          tls: { certificate: cert, key: `${dir}/missing-key.pem` },
+        },
+      });
+      const o = await run("--config", file);
+      assertFailure(o, /config error: workers\[0\]\.transports\[0\]\.endpoint\.tls\.certificate: /);
+      assert.equal(o.code, 1);
+      assert.ok(o.stderr.includes(cert), o.stderr);
+      assert.equal(o.stderr.trimEnd().split("\n").length, 1, o.stderr);
+    });
+    await t.step("files that hold no certificate", async () => {
+      const junk = `${dir}/junk.pem`;
+      await Deno.writeTextFile(junk, "not a PEM file\n");
+      const file = await configWith(dir, {
+        endpoint: {
+          type: "tcp",
+          interface: "127.0.0.1",
+          port: 0,
+          tls: { certificate: junk, key: junk },
+        },
+      });
+      const o = await run("--config", file);
+      assertFailure(
+        o,
+        /config error: workers\[0\]\.transports\[0\]\.endpoint\.tls: .*cannot be used/,
+      );
+      assert.equal(o.code, 1);
+      assert.doesNotMatch(o.stderr, /^\s+at /m, "no stack trace");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: a Unix-socket transport without --allow-write fails with one line naming the flag", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = await configWith(dir, {
+      type: "rawsocket",
+      endpoint: { type: "unix", path: `${dir}/router.sock` },
+      serializers: ["json"],
+    });
+    const o = await run("--config", file);
+    assertFailure(o, /cannot listen: .*--allow-write/);
+    assert.equal(o.code, 1);
+    assert.equal(o.stderr.trimEnd().split("\n").length, 1, o.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 // ---- a running router --------------------------------------------------------------------
 
 /** A running main.ts with `args`, its stdout and stderr drained in the background. */

@@ -478,7 +478,7 @@ export class Router implements SessionHost {
   /** Starts a listener for every configured transport. */
   async serve(): Promise<Listener[]> {
     const listeners: Listener[] = [];
-    for (const t of this.config.transports) {
+    for (const [index, t] of this.config.transports.entries()) {
       if (t.type === "universal") {
         listeners.push(await this.#serveUniversal(t));
         continue;
@@ -509,18 +509,28 @@ export class Router implements SessionHost {
         continue;
       }
       const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
+      const tlsPath = `workers[0].transports[${index}].endpoint.tls`;
       const tls = t.endpoint.tls
         ? {
-          cert: await Deno.readTextFile(t.endpoint.tls.certificate),
-          key: await Deno.readTextFile(t.endpoint.tls.key),
+          cert: await readPem(t.endpoint.tls.certificate, `${tlsPath}.certificate`),
+          key: await readPem(t.endpoint.tls.key, `${tlsPath}.key`),
         }
         : {};
-      const server = Deno.serve({
-        hostname: t.endpoint.host,
-        port: t.endpoint.port,
-        onListen: (addr) => resolve(addr as Deno.NetAddr),
-        ...tls,
-      }, this.handler(t));
+      let server: Deno.HttpServer;
+      try {
+        server = Deno.serve({
+          hostname: t.endpoint.host,
+          port: t.endpoint.port,
+          onListen: (addr) => resolve(addr as Deno.NetAddr),
+          ...tls,
+        }, this.handler(t));
+      } catch (e) {
+        // A PEM file that is not a certificate or key is a configuration error.
+        if (t.endpoint.tls && e instanceof Deno.errors.InvalidData) {
+          throw new ConfigError(tlsPath, `the certificate or key cannot be used: ${e.message}`);
+        }
+        throw e;
+      }
       this.#servers.push(server);
       const addr = await promise;
       const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
@@ -606,6 +616,24 @@ export class Router implements SessionHost {
   /** Same as `close()`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+}
+
+/**
+ * Reads the PEM file at `file` for `endpoint.tls`; a missing or unreadable file is a
+ * configuration error naming the key at `path`.
+ */
+async function readPem(file: string, path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(file);
+  } catch (e) {
+    if (
+      e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied ||
+      e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.IsADirectory
+    ) {
+      throw new ConfigError(path, `cannot read "${file}": ${e.message}`);
+    }
+    throw e;
   }
 }
 
