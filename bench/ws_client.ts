@@ -286,6 +286,11 @@ export class WebSocketClient {
     this.#readLoop();
   }
 
+  /** This end's address (the client's port, as the server sees it). */
+  get localAddr(): Deno.NetAddr {
+    return this.#conn.localAddr;
+  }
+
   /** Bytes queued but not yet handed to the socket. */
   get bufferedAmount(): number {
     return this.#queueBytes;

@@ -635,6 +635,46 @@ Deno.test("TLS: wss:// with a certificate the clients verify", async (t) => {
       }
     });
 
+    await t.step(
+      "session details say TLS; cryptosign channel binding is refused on TLS too",
+      async () => {
+        const admin = await r.router.session("realm1");
+        const joins: D[] = [];
+        await admin.subscribe("wamp.session.on_join", (args) => void joins.push(args[0] as D));
+        const client = Deno.createHttpClient({ caCerts: [pem] });
+        try {
+          const res = await denoTicketJoin(r.url, client);
+          assert.ok("welcome" in res, show(res));
+          const mine = joins.find((j) => j.authid === "alice");
+          assert.ok(mine, show(joins));
+          const transport = mine.transport as D;
+          assert.equal(transport.is_secure, true);
+          assert.equal(transport.channel_type, "tls");
+
+          // Deno exposes no TLS Finished message (tls-unique), so the binding is refused clearly.
+          const ws = new WebSocket(r.url, { protocols: ["wamp.2.json"], client });
+          const reply = deferred<unknown[]>();
+          ws.onmessage = (e) => reply.resolve(JSON.parse(e.data as string));
+          const closed = new Promise((resolve) => ws.onclose = resolve);
+          await new Promise((resolve) => ws.onopen = resolve);
+          ws.send(JSON.stringify([1, "realm1", {
+            roles: { caller: {} },
+            authmethods: ["cryptosign"],
+            authid: "dave",
+            authextra: { pubkey: DAVE.pub, channel_binding: "tls-unique" },
+          }]));
+          const abort = await deadline(reply.promise, 5000, "ABORT");
+          assert.equal(abort[0], 3, show(abort));
+          assert.equal(abort[2], "wamp.error.not_authorized");
+          assert.match(String((abort[1] as D).message), /channel binding "tls-unique"/);
+          await closed;
+        } finally {
+          client.close();
+          await admin.close();
+        }
+      },
+    );
+
     await t.step("Deno's WebSocket without the CA fails verification", async () => {
       const res = await denoTicketJoin(r.url, null);
       assert.ok("error" in res, show(res));

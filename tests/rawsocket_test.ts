@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createRouter, type Router } from "../mod.ts";
 import { jsonSerializer } from "../src/serializer/json.ts";
+import { connectWebSocket } from "../bench/ws_client.ts";
 import { ALLOW_ALL } from "./_helpers.ts";
 
 function config(endpoint: Record<string, unknown>, extra: Record<string, unknown> = {}) {
@@ -222,6 +223,40 @@ Deno.test("universal transport: RawSocket, WebSocket and HTTP on one port", asyn
     assert.equal(res.status, 200);
     assert.match(await res.text(), /switchboard_sessions\{realm="realm1"\} 2/);
     conn.close();
+  } finally {
+    await router.close(100);
+  }
+});
+
+Deno.test("universal transport: WebSocket sessions show the client's address, not the relay's", async () => {
+  const router = createRouter({
+    version: 2,
+    workers: [{
+      type: "router",
+      realms: [{ name: "realm1", roles: [ALLOW_ALL] }],
+      transports: [{
+        type: "universal",
+        endpoint: { type: "tcp", interface: "127.0.0.1", port: 0 },
+        websocket: { ws: { serializers: ["json"] } },
+      }],
+    }],
+  });
+  try {
+    const [l] = await router.serve();
+    const ws = await connectWebSocket({ port: l.port, path: "/ws", protocols: ["wamp.2.json"] });
+    const welcome = new Promise<unknown[]>((resolve) => {
+      ws.onmessage = (data) => resolve(JSON.parse(data as string));
+    });
+    ws.send(JSON.stringify([1, "realm1", { roles: { subscriber: {} } }]));
+    const [type, session] = await welcome;
+    assert.equal(type, 2);
+    const admin = await router.session("realm1");
+    const details = (await admin.call("wamp.session.get", [session])).args[0] as {
+      transport: { peer: string };
+    };
+    // The per-address authentication failure limit keys on this too.
+    assert.equal(details.transport.peer, `tcp4:127.0.0.1:${ws.localAddr.port}`);
+    await ws.close();
   } finally {
     await router.close(100);
   }

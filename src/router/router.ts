@@ -332,10 +332,7 @@ export class Router implements SessionHost {
       if (this.#closed) {
         return new Response("Router is shutting down\n", { status: 503 });
       }
-      const addr = info?.remoteAddr;
-      const remote = addr && addr.transport === "tcp"
-        ? `tcp4:${addr.hostname}:${addr.port}`
-        : "unknown";
+      const remote = info ? peerString(this.#relayedFrom(info.remoteAddr)) : "unknown";
       const result = upgrade(req, endpoint, remote, this.logger);
       if (!result.ok) return result.response;
       const { peer } = result;
@@ -374,6 +371,18 @@ export class Router implements SessionHost {
 
   readonly #listeners: Deno.Listener[] = [];
   readonly #proxied = new Set<Deno.Conn>();
+  /**
+   * Universal transports relay HTTP connections to an internal server on 127.0.0.1: the relay
+   * connection's local port → the client's real address, so sessions (and the per-address
+   * authentication failure limit) see the client, not the relay.
+   */
+  readonly #relays = new Map<number, Deno.NetAddr>();
+
+  /** The client behind `addr`: the relayed client for a relay connection, else `addr`. */
+  #relayedFrom(addr: Deno.Addr): Deno.Addr {
+    if (addr.transport !== "tcp" || addr.hostname !== "127.0.0.1") return addr;
+    return this.#relays.get(addr.port) ?? addr;
+  }
 
   /**
    * A universal transport: one port for RawSocket and HTTP/WebSocket, told apart by the first
@@ -448,10 +457,13 @@ export class Router implements SessionHost {
     const upstream = await Deno.connect({ hostname: "127.0.0.1", port: internalPort });
     upstream.setNoDelay(true);
     (conn as Deno.TcpConn).setNoDelay(true);
+    const relayPort = upstream.localAddr.port;
+    this.#relays.set(relayPort, conn.remoteAddr as Deno.NetAddr);
     this.#proxied.add(conn);
     this.#proxied.add(upstream);
     await upstream.write(head);
     const done = () => {
+      this.#relays.delete(relayPort);
       this.#proxied.delete(conn);
       this.#proxied.delete(upstream);
     };
@@ -464,10 +476,7 @@ export class Router implements SessionHost {
 
   /** Handshakes one RawSocket connection and attaches its session. */
   async #acceptRawSocket(conn: Deno.Conn, endpoint: WebSocketEndpointConfig, head?: Uint8Array) {
-    const addr = conn.remoteAddr;
-    const remote = addr.transport === "unix"
-      ? `unix:${(addr as Deno.UnixAddr).path}`
-      : `tcp4:${(addr as Deno.NetAddr).hostname}:${(addr as Deno.NetAddr).port}`;
+    const remote = peerString(conn.remoteAddr);
     if (conn.localAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
     const peer = await acceptRawSocket(conn, endpoint, remote, this.logger, head);
     if (!peer) return;
@@ -617,6 +626,19 @@ export class Router implements SessionHost {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * A transport peer as Autobahn writes it: `tcp4:1.2.3.4:5678`, `tcp6:::1:5678`,
+ * `unix:/path`.
+ */
+function peerString(addr: Deno.Addr): string {
+  if (addr.transport === "tcp" || addr.transport === "udp") {
+    const { hostname, port } = addr as Deno.NetAddr;
+    return `${hostname.includes(":") ? "tcp6" : "tcp4"}:${hostname}:${port}`;
+  }
+  if (addr.transport === "vsock") return `vsock:${addr.cid}:${addr.port}`;
+  return `unix:${(addr as Deno.UnixAddr).path}`;
 }
 
 /**

@@ -190,19 +190,22 @@ export function upgrade(
   // header on the 101 response.
   const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: endpoint.ping_interval });
   response.headers.set("sec-websocket-protocol", serializer.subprotocol);
+  const url = new URL(req.url);
+  // Deno.serve gives TLS connections https:// request URLs.
+  const secure = url.protocol === "https:";
   const peer = new WebSocketPeer(
     socket,
     serializer,
     endpoint.max_message_size,
     {
       type: "websocket",
-      channel_type: "tcp",
+      channel_type: secure ? "tls" : "tcp",
       channel_framing: "websocket",
       channel_serializer: serializer.name,
       peer: remote,
-      is_secure: false,
+      is_secure: secure,
       websocket_protocol: serializer.subprotocol,
-      http_path: new URL(req.url).pathname,
+      http_path: url.pathname,
     },
     logger,
     endpoint.slow_consumer,
