@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createRouter, type Router } from "../mod.ts";
 import { jsonSerializer } from "../src/serializer/json.ts";
+import { WampError } from "../src/wamp/errors.ts";
 import { connectWebSocket } from "../bench/ws_client.ts";
 import { ALLOW_ALL } from "./_helpers.ts";
 
@@ -259,5 +260,76 @@ Deno.test("universal transport: WebSocket sessions show the client's address, no
     await ws.close();
   } finally {
     await router.close(100);
+  }
+});
+
+/** `p`, or a failure after `ms` (so a missing reply fails the test instead of hanging it). */
+async function within<T>(p: Promise<T>, ms = 5000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("rawsocket: replies larger than the client's maximum end the call with payload_size_exceeded", async () => {
+  await using r = await start({ type: "tcp", interface: "127.0.0.1", port: 0 }, {
+    serializers: ["json"],
+  });
+  const big = "x".repeat(2000);
+  // A client that accepts at most 512 bytes cannot even get the WELCOME: ABORT, not silence.
+  {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
+    await conn.write(new Uint8Array([0x7f, 0x01, 0, 0]));
+    assert.equal((await within(readN(conn, 4)))[0], 0x7f);
+    await conn.write(frame(0, text([1, "realm1", { roles: { caller: {}, callee: {} } }])));
+    const abort = parse((await within(readFrame(conn))).body);
+    assert.deepEqual([abort[0], abort[2]], [3, "wamp.error.payload_size_exceeded"]);
+    assert.equal((await within(readN(conn, 1))).length, 0, "closed after the ABORT");
+    conn.close();
+  }
+  const backend = await r.router.session("realm1");
+  try {
+    await backend.register("com.big.result", () => big);
+    await backend.register("com.small.result", () => "ok");
+
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
+    try {
+      // L = 1: the client accepts messages up to 2^10 = 1024 bytes.
+      await conn.write(new Uint8Array([0x7f, 0x11, 0, 0]));
+      assert.equal((await within(readN(conn, 4)))[0], 0x7f);
+      await conn.write(frame(0, text([1, "realm1", { roles: { caller: {}, callee: {} } }])));
+      const welcome = parse((await within(readFrame(conn))).body);
+      assert.equal(welcome[0], 2, JSON.stringify(welcome));
+
+      // A RESULT too large for the caller becomes an ERROR it can read.
+      await conn.write(frame(0, text([48, 1, {}, "com.big.result", []])));
+      const error = parse((await within(readFrame(conn))).body);
+      assert.deepEqual(error.slice(0, 5), [8, 48, 1, {}, "wamp.error.payload_size_exceeded"]);
+      assert.match(String((error[5] as unknown[])[0]), /RESULT is larger than/);
+
+      // An INVOCATION too large for the callee fails the call for its caller.
+      await conn.write(frame(0, text([64, 2, {}, "com.raw.proc"])));
+      assert.equal(parse((await within(readFrame(conn))).body)[0], 65);
+      await assert.rejects(
+        backend.call("com.raw.proc", [big]),
+        (e) => e instanceof WampError && e.uri === "wamp.error.payload_size_exceeded",
+      );
+      // (the oversized INVOCATION never reached the callee: the next frame is the reply below)
+
+      // The session is still fine: a small call works.
+      await conn.write(frame(0, text([48, 3, {}, "com.small.result", []])));
+      assert.deepEqual(parse((await within(readFrame(conn))).body).slice(0, 4), [50, 3, {}, [
+        "ok",
+      ]]);
+    } finally {
+      conn.close();
+    }
+  } finally {
+    await backend.close();
   }
 });

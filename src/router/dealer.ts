@@ -11,7 +11,15 @@ import type { MatchPolicy } from "../config/types.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
 import { freshId } from "../wamp/ids.ts";
 import { MessageType as T } from "../wamp/message_type.ts";
-import type { Call, Cancel, Dict, ErrorMessage, Invocation, Yield } from "../wamp/messages.ts";
+import type {
+  Call,
+  Cancel,
+  Dict,
+  ErrorMessage,
+  Invocation,
+  Result,
+  Yield,
+} from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
 import { UriIndex } from "./uri_index.ts";
 import { pptKeys } from "./broker.ts";
@@ -405,6 +413,26 @@ export class Dealer {
     if (result.args === undefined) delete result.args;
     if (result.kwargs === undefined) delete result.kwargs;
     p.caller.send(result);
+  }
+
+  /**
+   * An INVOCATION to `session` (callee) or a RESULT to `session` (caller) was larger than the
+   * session's transport accepts. The call ends with ERROR `wamp.error.payload_size_exceeded`
+   * to its caller; a callee still producing progressive results gets INTERRUPT.
+   */
+  undeliverable(session: Session, message: Invocation | Result, why: string): void {
+    const toCallee = message.type === T.INVOCATION;
+    const p = toCallee
+      ? session.callsAsCallee.get(message.request)
+      : session.callsAsCaller.get(message.request);
+    if (p) {
+      this.#end(p);
+      if (!toCallee) this.#interrupt(p, "killnowait", Uri.PAYLOAD_SIZE_EXCEEDED);
+      p.caller.sendError(T.CALL, p.callerRequest, Uri.PAYLOAD_SIZE_EXCEEDED, [why]);
+    } else if (!toCallee) {
+      // the final RESULT: the call has ended already
+      session.sendError(T.CALL, message.request, Uri.PAYLOAD_SIZE_EXCEEDED, [why]);
+    }
   }
 
   /** A callee's ERROR for an INVOCATION. */

@@ -19,7 +19,7 @@ import type { AuthConfig, AuthLimits } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { SessionMeter } from "../stats/session_stats.ts";
 import type { StatsTracker } from "../stats/session_stats.ts";
-import type { EncodeCache, Peer, PeerHandler } from "../transport/peer.ts";
+import { type EncodeCache, type Peer, type PeerHandler, TOO_LARGE } from "../transport/peer.ts";
 import { isDict } from "../wamp/codec.ts";
 import { ProtocolError } from "../wamp/errors.ts";
 import { SequentialIds } from "../wamp/ids.ts";
@@ -190,6 +190,7 @@ export class Session implements PeerHandler {
   /** Sends a message, counting it at the serializer boundary. Returns false if it was not sent. */
   send(message: Message, cache?: EncodeCache): boolean {
     const bytes = this.peer.send(message, cache);
+    if (bytes === TOO_LARGE) this.#tooLarge(message);
     if (bytes < 0) return false;
     const metrics = this.host.metrics;
     metrics.count(1, this.peer.serializer?.index ?? 3, message.type, bytes);
@@ -207,6 +208,35 @@ export class Session implements PeerHandler {
       }
     }
     return true;
+  }
+
+  /**
+   * `message` was not sent: it is larger than this session's transport accepts (RawSocket's
+   * negotiated maximum). Nobody is left waiting for it: a call whose RESULT or INVOCATION it
+   * was ends with ERROR `wamp.error.payload_size_exceeded` to the caller, an ERROR reply is
+   * replaced by that error, an EVENT is dropped (the transport logged it), and anything else
+   * (a WELCOME, say) ends the session with ABORT.
+   */
+  #tooLarge(message: Message): void {
+    const why = `the ${messageName(message.type)} is larger than the maximum message length ` +
+      "this client's transport accepts";
+    switch (message.type) {
+      case T.INVOCATION:
+      case T.RESULT:
+        this.realm?.dealer.undeliverable(this, message, why);
+        return;
+      case T.ERROR:
+        if (message.error !== Uri.PAYLOAD_SIZE_EXCEEDED) {
+          this.sendError(message.requestType, message.request, Uri.PAYLOAD_SIZE_EXCEEDED, [why]);
+        }
+        return;
+      case T.EVENT:
+        return;
+      case T.ABORT:
+        return;
+      default:
+        this.abort(Uri.PAYLOAD_SIZE_EXCEEDED, why);
+    }
   }
 
   /** Sends ERROR for a request of this session. */

@@ -50,7 +50,9 @@ export interface Peer {
   readonly details: TransportDetails;
   /**
    * Sends one message. Returns the serialized size in bytes (0 for in-process peers, which
-   * serialize nothing), or -1 when the transport is closed or the message could not be sent.
+   * serialize nothing), {@linkcode TOO_LARGE} when the message exceeds what the other end
+   * accepts (RawSocket's negotiated maximum), or -1 when the transport is closed or the
+   * message could not be sent otherwise.
    */
   send(message: Message, cache?: EncodeCache): number;
   /** Closes the transport. */
@@ -60,6 +62,9 @@ export interface Peer {
 }
 
 /** What a transport calls on the session it carries. */
+/** {@linkcode Peer.send}'s answer for a message larger than the other end accepts. */
+export const TOO_LARGE = -2;
+
 export interface PeerHandler {
   /** A validated message arrived; `bytes` is its serialized size (0 for in-process). */
   receive(message: Message, bytes: number): void;

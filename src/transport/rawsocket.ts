@@ -18,6 +18,7 @@ import {
   encodeFor,
   type Peer,
   type PeerHandler,
+  TOO_LARGE,
   type TransportDetails,
 } from "./peer.ts";
 
@@ -109,7 +110,7 @@ export class RawSocketPeer implements Peer {
         bytes,
         limit: this.peerMax,
       });
-      return -1;
+      return TOO_LARGE;
     }
     const body = typeof payload === "string" ? utf8(payload, cache) : payload;
     this.#write(FRAME_WAMP, body);
