@@ -175,22 +175,39 @@ export class WampClient implements ClientLinkHandler {
     };
   }
 
-  /** Calls a procedure. Rejects with `WampError` when the call fails. */
+  /**
+   * Calls a procedure. Rejects with `WampError` when the call fails.
+   *
+   * @param signal When it aborts while the call is pending, the call is canceled (CANCEL,
+   *   mode `killnowait`: the callee gets INTERRUPT and the call rejects with
+   *   `wamp.error.canceled`).
+   */
   async call(
     procedure: string,
     args?: Args,
     kwargs?: Kwargs,
     options: Dict = {},
+    signal?: AbortSignal,
   ): Promise<CallResult> {
+    if (signal?.aborted) throw new WampError("wamp.error.canceled", "the call was aborted");
     const request = this.#ids.next();
     const msg: Message = { type: T.CALL, request, options, procedure };
     if (args) msg.args = args;
     if (kwargs) msg.kwargs = kwargs;
-    const reply = await this.#request<Message & { details: Dict; args?: Args; kwargs?: Kwargs }>(
-      `${T.CALL}:${request}`,
-      msg,
-    );
-    return new CallResult(reply.args ?? [], reply.kwargs ?? {}, reply.details);
+    const cancel = () => {
+      if (this.#open) {
+        this.#link.send({ type: T.CANCEL, request, options: { mode: "killnowait" } });
+      }
+    };
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      const reply = await this.#request<
+        Message & { details: Dict; args?: Args; kwargs?: Kwargs }
+      >(`${T.CALL}:${request}`, msg);
+      return new CallResult(reply.args ?? [], reply.kwargs ?? {}, reply.details);
+    } finally {
+      signal?.removeEventListener("abort", cancel);
+    }
   }
 
   /** Ends the session with GOODBYE and closes the link. */

@@ -152,11 +152,13 @@ export function bridgeHandler(
         });
         return json(200, { id });
       }
+      // An HTTP client that goes away cancels its call: the callee gets INTERRUPT.
       const result = await c.call(
         uri,
         args as unknown[] | undefined,
         kwargs as Dict | undefined,
         options as Dict,
+        req.signal,
       );
       return json(200, { args: result.args, kwargs: result.kwargs });
     } catch (e) {

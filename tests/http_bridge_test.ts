@@ -120,3 +120,33 @@ Deno.test("HTTP bridge config: publisher/caller need realm and role; trusted is 
     (e: unknown) => e instanceof ConfigError && /options\.key/.test(e.path),
   );
 });
+
+Deno.test("HTTP bridge: a client that goes away cancels its call (the callee gets INTERRUPT)", async () => {
+  await using r = await startRouter(config());
+  const base = `http://127.0.0.1:${r.port}`;
+  // RawClient.join announces call_canceling for the callee role.
+  await using callee = (await RawClient.join(r.url, "json")).client;
+  callee.send([64, 1, {}, "com.open.slow"]);
+  assert.equal((await callee.next())[0], 65);
+
+  const abort = new AbortController();
+  const pending = fetch(`${base}/call`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ procedure: "com.open.slow" }),
+    signal: abort.signal,
+  });
+  const invocation = await callee.nextOf(68);
+  abort.abort();
+  await assert.rejects(pending);
+  const interrupt = await callee.nextOf(69);
+  assert.deepEqual(interrupt.slice(0, 2), [69, invocation[1]]);
+  assert.equal((interrupt[2] as Record<string, unknown>).mode, "killnowait");
+  // A late answer is dropped and the bridge keeps working.
+  callee.send([70, invocation[1], {}, ["late"]]);
+  const backend = await r.router.session("realm1", { authrole: "anonymous" });
+  await backend.register("com.open.add", ([a, b]) => (a as number) + (b as number));
+  const c = await post(`${base}/call`, { procedure: "com.open.add", args: [2, 3] });
+  assert.deepEqual(c, { status: 200, json: { args: [5], kwargs: {} } });
+  await backend.close();
+});

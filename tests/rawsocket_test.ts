@@ -333,3 +333,58 @@ Deno.test("rawsocket: replies larger than the client's maximum end the call with
     await backend.close();
   }
 });
+
+Deno.test("rawsocket: auto_ping_interval PINGs; a peer that answers stays, a silent one is closed", async () => {
+  await using r = await start({ type: "tcp", interface: "127.0.0.1", port: 0 }, {
+    serializers: ["json"],
+    options: { auto_ping_interval: 1000 },
+  });
+  const open = async () => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
+    await conn.write(new Uint8Array([0x7f, 0xf1, 0, 0]));
+    assert.equal((await readN(conn, 4))[0], 0x7f);
+    await conn.write(frame(0, text([1, "realm1", { roles: { caller: {} } }])));
+    assert.equal(parse((await readFrame(conn)).body)[0], 2);
+    return conn;
+  };
+  const answering = await open();
+  const silent = await open();
+  try {
+    await Promise.all([
+      (async () => {
+        // The silent peer reads its PING and answers nothing: closed at the next interval.
+        const ping = await within(readFrame(silent), 5000);
+        assert.equal(ping.type, 1);
+        assert.equal(ping.body.length, 4);
+        assert.equal((await within(readN(silent, 1), 5000)).length, 0, "closed");
+      })(),
+      (async () => {
+        // The answering peer gets three PINGs, answers each with a PONG echoing its payload,
+        // and is still served after them.
+        for (let i = 0; i < 3; i++) {
+          const f = await within(readFrame(answering), 5000);
+          assert.equal(f.type, 1);
+          await answering.write(frame(2, f.body));
+        }
+        await answering.write(frame(0, text([48, 1, {}, "com.none", []])));
+        const reply = parse((await within(readFrame(answering), 5000)).body);
+        assert.deepEqual([reply[0], reply[4]], [8, "wamp.error.no_such_procedure"]);
+      })(),
+    ]);
+  } finally {
+    answering.close();
+    silent.close();
+  }
+});
+
+Deno.test("rawsocket: no PINGs unless auto_ping_interval is set (Autobahn|Python cannot answer them)", () => {
+  const router = createRouter(config({ type: "tcp", interface: "127.0.0.1", port: 0 }));
+  const rs = router.config.transports[0].rawsocket!;
+  assert.equal(rs.ping_interval, 0);
+  const set = createRouter(
+    config({ type: "tcp", interface: "127.0.0.1", port: 0 }, {
+      options: { auto_ping_interval: 2500 },
+    }),
+  );
+  assert.equal(set.config.transports[0].rawsocket!.ping_interval, 3);
+});

@@ -646,7 +646,7 @@ function parseTransport(value: unknown, path: string): TransportConfig {
       type,
       endpoint,
       websocket: null,
-      rawsocket: parseWebSocketEndpoint(transport, path),
+      rawsocket: parseWebSocketEndpoint(transport, path, "rawsocket"),
       paths: new Map(),
     };
   }
@@ -800,12 +800,25 @@ function checkPort(value: unknown, path: string): number {
   return value;
 }
 
-/** Reads the WebSocket keys (`serializers`, `auth`, `options`) of an already key-checked object. */
-function parseWebSocketEndpoint(obj: Obj, path: string): WebSocketEndpointConfig {
+/**
+ * Reads the WebSocket keys (`serializers`, `auth`, `options`) of an already key-checked object.
+ * RawSocket endpoints share the shape, but send keepalive PINGs only when
+ * `auto_ping_interval` is set: Autobahn|Python's RawSocket clients do not answer PING (the
+ * asyncio one raises, the Twisted one misreads the frame), and Crossbar never sends one.
+ */
+function parseWebSocketEndpoint(
+  obj: Obj,
+  path: string,
+  kind: "websocket" | "rawsocket" = "websocket",
+): WebSocketEndpointConfig {
+  const options = own(obj, "options");
+  const parsed = parseWebSocketOptions(options, keyPath(path, "options"));
+  const pingsSet = isObject(options) && has(options, "auto_ping_interval");
   return {
     serializers: parseSerializers(own(obj, "serializers"), keyPath(path, "serializers")),
     auth: parseAuth(own(obj, "auth"), keyPath(path, "auth")),
-    ...parseWebSocketOptions(own(obj, "options"), keyPath(path, "options")),
+    ...parsed,
+    ping_interval: kind === "rawsocket" && !pingsSet ? 0 : parsed.ping_interval,
   };
 }
 
@@ -1203,7 +1216,7 @@ function parseUniversal(transport: Obj, path: string): TransportConfig {
     const rsPath = keyPath(path, "rawsocket");
     const rs = expectObject(transport.rawsocket, rsPath);
     checkKeys(rs, rsPath, { allowed: ["serializers", "auth", "options"] });
-    rawsocket = parseWebSocketEndpoint(rs, rsPath);
+    rawsocket = parseWebSocketEndpoint(rs, rsPath, "rawsocket");
   }
   // `websocket` is a map of paths like a web transport's `paths` of type websocket
   const wsPaths: Record<string, unknown> = {};

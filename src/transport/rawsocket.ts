@@ -73,13 +73,22 @@ export class RawSocketPeer implements Peer {
     details: TransportDetails,
     readonly logger: Logger,
     readonly slowConsumer: WebSocketEndpointConfig["slow_consumer"],
+    /** Seconds between keepalive PINGs (`auto_ping_interval`); 0 = none. */
+    readonly pingInterval = 0,
   ) {
     this.details = details;
   }
 
-  /** Connects the session and starts reading. */
+  #pingTimer: ReturnType<typeof setInterval> | null = null;
+  /** Whether any frame arrived since the last PING went out. */
+  #heard = true;
+
+  /** Connects the session, starts reading and, if configured, the keepalive PINGs. */
   attach(handler: PeerHandler, initial: Uint8Array): void {
     this.#handler = handler;
+    if (this.pingInterval > 0) {
+      this.#pingTimer = setInterval(() => this.#keepalive(), this.pingInterval * 1000);
+    }
     this.#read(initial).catch((e) => {
       this.logger.debug("rawsocket read ended", { peer: this.details.peer, error: String(e) });
     }).finally(() => this.#shutdown());
@@ -166,9 +175,27 @@ export class RawSocketPeer implements Peer {
     this.#writing.finally(() => this.#shutdown());
   }
 
+  /**
+   * Every `pingInterval`: a connection that sent nothing (not even the PONG to the previous
+   * PING) since the last one is dead and is closed; otherwise another PING goes out.
+   */
+  #keepalive(): void {
+    if (!this.#heard) {
+      this.logger.info("rawsocket peer did not answer PING; closing the connection", {
+        peer: this.details.peer,
+        interval_s: this.pingInterval,
+      });
+      return this.#shutdown();
+    }
+    this.#heard = false;
+    this.#write(FRAME_PING, crypto.getRandomValues(new Uint8Array(4)));
+  }
+
   #shutdown(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#pingTimer !== null) clearInterval(this.#pingTimer);
+    this.#pingTimer = null;
     try {
       this.conn.close();
     } catch (e) {
@@ -201,6 +228,7 @@ export class RawSocketPeer implements Peer {
       }
       const n = await this.conn.read(chunk);
       if (n === null) return;
+      this.#heard = true;
       const next = new Uint8Array(buf.byteLength + n);
       next.set(buf);
       next.set(chunk.subarray(0, n), buf.byteLength);
@@ -290,5 +318,6 @@ export async function acceptRawSocket(
     },
     logger,
     endpoint.slow_consumer,
+    endpoint.ping_interval,
   );
 }
