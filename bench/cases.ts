@@ -32,6 +32,11 @@ export interface PubSubLoad {
    * deliveries are the same as without them). The relay ignores this.
    */
   readonly background?: BackgroundSubscriptions;
+  /**
+   * Router only: extra subscribers of the published topic that stop reading right after they
+   * subscribed (slow consumers); their events are not counted as deliveries.
+   */
+  readonly stalled?: number;
 }
 
 /** Subscriptions that sit on the realm without matching the published topic. */
@@ -146,6 +151,12 @@ export const CASES: readonly BenchCase[] = [
     targets: ["router"],
   },
   {
+    name: "fanout-stalled",
+    description: "fanout + 1 subscriber that never reads (router only)",
+    load: { ...FANOUT, stalled: 1 },
+    targets: ["router"],
+  },
+  {
     name: "fanin",
     description: "8 publishers → 1 subscriber, 128-byte payload",
     load: { kind: "pubsub", publishers: 8, subscribers: 1, payloadBytes: 128, window: 32 },
@@ -211,6 +222,16 @@ export const COMPARISONS: readonly Comparison[] = [
       "subs-1k/-10k: fanout + 1,000/10,000 exact, 100/1,000 prefix, 100/1,000 wildcard other",
       "subscriptions on 10 extra sessions, none matching the published topic (issue 4);",
       "routing cost independent of the number of subscriptions = ratio near 1.0",
+    ],
+  },
+  {
+    title: "Slow consumer",
+    cases: ["fanout", "fanout-stalled"],
+    ratio: { label: "stalled/none", numerator: "fanout-stalled", denominator: "fanout" },
+    note: [
+      "fanout-stalled = fanout plus one more subscriber that stops reading once subscribed; the",
+      "router drops its events past the queue bound (issue 6): the ten healthy subscribers keep",
+      "their rate = ratio near 1.0",
     ],
   },
   {

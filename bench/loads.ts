@@ -193,6 +193,16 @@ export async function preparePubSub(
   try {
     if (endpoint.target === "router") {
       const topic = uniqueName("bench.pubsub.t");
+      for (let k = 0; k < (load.stalled ?? 0); k++) {
+        if ((endpoint.transport ?? "websocket") !== "websocket") {
+          throw new Error("stalled subscribers need the WebSocket transport");
+        }
+        const c = await wampSession(endpoint, ser);
+        await c.subscribe(topic, () => {});
+        const ws = c.transport as WebSocketClient;
+        ws.stall();
+        sockets.push(ws); // closed like the relay's sockets: it will not answer a GOODBYE
+      }
       for (let s = 0; s < load.subscribers; s++) {
         const c = await wampSession(endpoint, ser);
         sessions.push(c);

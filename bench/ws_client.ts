@@ -291,6 +291,17 @@ export class WebSocketClient {
     return this.#conn.localAddr;
   }
 
+  #stalled: PromiseWithResolvers<void> | null = null;
+
+  /**
+   * Stops reading from the connection for good (it can still be closed): a stalled receiver,
+   * for slow-consumer loads. What the server sends backs up in the kernel's socket buffers,
+   * then in the server.
+   */
+  stall(): void {
+    this.#stalled ??= Promise.withResolvers<void>();
+  }
+
   /** Bytes queued but not yet handed to the socket. */
   get bufferedAmount(): number {
     return this.#queueBytes;
@@ -393,6 +404,10 @@ export class WebSocketClient {
       while (!this.#ended) {
         this.#parseFrames();
         if (this.#ended) return;
+        if (this.#stalled !== null) {
+          await this.#stalled.promise; // until the connection ends
+          return;
+        }
         this.#makeRoom();
         const free = this.#buf.length - this.#end;
         const n = await this.#conn.read(this.#buf.subarray(this.#end));
@@ -564,6 +579,7 @@ export class WebSocketClient {
   #finish(code: number, reason: string): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#stalled?.resolve();
     try {
       this.#conn.close();
     } catch (err) {

@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import type { Router } from "../mod.ts";
 import { RawClient, startRouter, testConfig } from "./_helpers.ts";
 
 const encoder = new TextEncoder();
@@ -56,21 +57,40 @@ function config(
 const EVENTS = 3000;
 const PAYLOAD = "x".repeat(4096);
 
+const WINDOW = 20;
+
 /**
- * Publishes EVENTS events in windows of 20, each window waiting until the healthy subscriber
- * has them all (so only the stalled subscriber falls behind).
+ * Publishes EVENTS events in windows of WINDOW, each window waiting until the healthy
+ * subscriber has them all (so only the stalled subscriber falls behind). Returns how many the
+ * healthy subscriber got, in order, and the most the router held queued for all sessions
+ * together, sampled after each window.
  */
-async function flood(pub: RawClient, healthy: RawClient, topic: string): Promise<number> {
+async function flood(
+  router: Router,
+  pub: RawClient,
+  healthy: RawClient,
+  topic: string,
+): Promise<{ received: number; maxQueued: number }> {
   let received = 0;
+  let maxQueued = 0;
   for (let sent = 0; sent < EVENTS;) {
-    for (let k = 0; k < 20; k++, sent++) pub.send([16, sent + 1, {}, topic, [PAYLOAD, sent]]);
+    for (let k = 0; k < WINDOW; k++, sent++) {
+      pub.send([16, sent + 1, {}, topic, [PAYLOAD, sent]]);
+    }
+    maxQueued = Math.max(maxQueued, router.queuedBytes);
     while (received < sent) {
       const m = await healthy.next(5000);
-      if (m[0] === 36) received++;
+      if (m[0] !== 36) continue;
+      assert.equal((m[4] as unknown[])[1], received, "every event, in order");
+      received++;
     }
   }
-  return received;
+  return { received, maxQueued };
 }
+
+/** The router's queue bound plus what may legitimately be in flight besides the stalled one. */
+const QUEUE_BOUND = 256 * 1024;
+const SLACK = (WINDOW + 1) * (PAYLOAD.length + 64);
 
 Deno.test("slow consumer (drop): the others get every event, the stalled one's events are dropped", async () => {
   await using r = await startRouter(config("drop"));
@@ -80,9 +100,11 @@ Deno.test("slow consumer (drop): the others get every event, the stalled one's e
     healthy.send([32, 1, {}, "com.flood"]);
     assert.equal((await healthy.next())[0], 33);
     await using pub = (await RawClient.join(r.url, "json")).client;
-    assert.equal(await flood(pub, healthy, "com.flood"), EVENTS);
-    // ~12 MB were published to the stalled subscriber; the router kept at most ~256 KiB (plus
-    // what the kernel buffers) for it and dropped the rest
+    const { received, maxQueued } = await flood(r.router, pub, healthy, "com.flood");
+    assert.equal(received, EVENTS);
+    // ~12 MB were published to the stalled subscriber; the router never held more than its
+    // bound for it (the kernel's socket buffer took a little more) and dropped the rest
+    assert.ok(maxQueued <= QUEUE_BOUND + SLACK, `queued up to ${maxQueued} bytes`);
     assert.ok(r.router.droppedEvents > EVENTS / 2, `dropped ${r.router.droppedEvents}`);
     assert.equal(r.router.sessionCount, 3, "the stalled session is still there");
   } finally {
@@ -100,7 +122,10 @@ Deno.test("slow consumer bound in messages: events beyond max_queue_messages are
     healthy.send([32, 1, {}, "com.flood"]);
     assert.equal((await healthy.next())[0], 33);
     await using pub = (await RawClient.join(r.url, "json")).client;
-    assert.equal(await flood(pub, healthy, "com.flood"), EVENTS);
+    const { received, maxQueued } = await flood(r.router, pub, healthy, "com.flood");
+    assert.equal(received, EVENTS);
+    // 200 messages of ~4 KiB: the message bound holds the stalled queue under ~1 MiB
+    assert.ok(maxQueued <= 200 * (PAYLOAD.length + 64) + SLACK, `queued up to ${maxQueued} bytes`);
     assert.ok(r.router.droppedEvents > EVENTS / 2, `dropped ${r.router.droppedEvents}`);
   } finally {
     stalled.close();
@@ -115,7 +140,9 @@ Deno.test("slow consumer (disconnect): the stalled session is ended, the others 
     healthy.send([32, 1, {}, "com.flood"]);
     assert.equal((await healthy.next())[0], 33);
     await using pub = (await RawClient.join(r.url, "json")).client;
-    assert.equal(await flood(pub, healthy, "com.flood"), EVENTS);
+    const { received, maxQueued } = await flood(r.router, pub, healthy, "com.flood");
+    assert.equal(received, EVENTS);
+    assert.ok(maxQueued <= QUEUE_BOUND + SLACK, `queued up to ${maxQueued} bytes`);
     assert.equal(r.router.droppedEvents, 0);
     assert.equal(r.router.sessionCount, 2, "the stalled session was ended");
   } finally {

@@ -252,8 +252,6 @@ export class Router implements SessionHost {
 
   /** The Prometheus text exposition of the router's metrics. */
   metricsText(): string {
-    let queued = 0;
-    for (const s of this.#connections) queued += s.peer.bufferedAmount;
     return this.metrics.render({
       realms: [...this.#realms.values()].map((r) => ({
         name: r.name,
@@ -262,9 +260,19 @@ export class Router implements SessionHost {
         subscriptions: [...r.broker.all()].filter((x) => !isReservedUri(x.uri)).length,
         registrations: [...r.dealer.all()].filter((x) => !isReservedUri(x.uri)).length,
       })),
-      queuedBytes: queued,
+      queuedBytes: this.queuedBytes,
       droppedEvents: this.#droppedEvents,
     });
+  }
+
+  /**
+   * Bytes written to sessions' transports but not yet taken by the network, summed over all
+   * sessions: what slow consumers cost in memory, bounded per session by `max_queue_bytes`.
+   */
+  get queuedBytes(): number {
+    let queued = 0;
+    for (const s of this.#connections) queued += s.peer.bufferedAmount;
+    return queued;
   }
 
   /** EVENTs dropped so far because a subscriber's outgoing queue was full (slow consumers). */
