@@ -193,8 +193,9 @@ Deno.test("case filter: names, prefixes, opt-in cases and unknown names", () => 
   assertEquals(selectCases("fanout-4k,rpc").map((c) => c.name), ["fanout-4k", "rpc"]);
   assert(
     all.includes("fanout-stats") && all.includes("fanout-subs-1k") &&
-      all.includes("fanout-subs-10k") && all.includes("fanout-rawsocket"),
-    "statistics, many-subscription and RawSocket variants run by default",
+      all.includes("fanout-subs-10k") && all.includes("fanout-rawsocket") &&
+      all.includes("fanout-stalled"),
+    "statistics, many-subscription, RawSocket and slow-consumer variants run by default",
   );
   assertEquals(
     selectCases("fanout*").map((c) => c.name),
@@ -204,6 +205,7 @@ Deno.test("case filter: names, prefixes, opt-in cases and unknown names", () => 
       "fanout-stats",
       "fanout-subs-1k",
       "fanout-subs-10k",
+      "fanout-stalled",
       "fanout-4k",
       "fanout-manysubs",
     ],
