@@ -99,3 +99,51 @@ Deno.test("/metrics can be moved or switched off", async () => {
   assert.equal(res.status, 404);
   await res.body?.cancel();
 });
+
+Deno.test("/metrics bytes and messages equal the sum of the session's on_stats figures", async () => {
+  // The only cbor session: its metered traffic is the whole of serializer="cbor" in /metrics.
+  await using r = await startRouter(testConfig({ stats: { trigger_after_rated_messages: 4 } }));
+  const url = `http://127.0.0.1:${r.port}/metrics`;
+  const monitor = await r.router.session("realm1");
+  const stats: Record<string, number>[] = [];
+  let left = false;
+  const target = { id: 0 };
+  await monitor.subscribe("wamp.session.on_stats", ([info, s]) => {
+    if ((info as Record<string, number>).session === target.id) {
+      stats.push(s as Record<string, number>);
+    }
+  });
+  await monitor.subscribe("wamp.session.on_leave", ([id]) => {
+    if (id === target.id) left = true;
+  });
+
+  const joined = await RawClient.join(r.url, "cbor");
+  target.id = joined.session;
+  const c = joined.client;
+  for (let i = 0; i < 9; i++) {
+    c.send([16, i + 1, { acknowledge: true }, "com.metered", ["é".repeat(i * 50), i]]);
+    assert.equal((await c.next())[0], 17);
+  }
+  c.send([6, {}, "wamp.close.close_realm"]);
+  assert.equal((await c.nextOf(6))[0], 6);
+  await c[Symbol.asyncDispose]();
+  for (let i = 0; i < 100 && !left; i++) await new Promise((res) => setTimeout(res, 20));
+  assert.ok(left, "on_leave arrived");
+  await monitor.close();
+
+  assert.ok(stats.length >= 3 && stats.at(-1)!.last, Deno.inspect(stats));
+  const sum = (k: string) => stats.reduce((a, s) => a + s[k], 0);
+  const m = parse(await (await fetch(url)).text());
+  const bytes = (dir: string) =>
+    m.get(`switchboard_bytes_total{direction="${dir}",serializer="cbor"}`)!;
+  assert.equal(bytes("in") + bytes("out"), sum("bytes"));
+  let messages = 0;
+  for (const [k, v] of m) {
+    if (k.startsWith("switchboard_messages_total{") && k.includes('serializer="cbor"')) {
+      messages += v;
+    }
+  }
+  // HELLO, WELCOME, 9 × (PUBLISH, PUBLISHED), GOODBYE, GOODBYE
+  assert.equal(messages, 22);
+  assert.equal(sum("messages"), 22);
+});
