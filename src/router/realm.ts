@@ -471,7 +471,6 @@ export class Realm {
     }
   }
 
-  /** Runs `fn`; a `WampError` it throws becomes an ERROR reply to the request. */
   /**
    * Runs `fn`, which handles a SUBSCRIBE, UNSUBSCRIBE, REGISTER or UNREGISTER and sends its
    * reply, and publishes the meta events it raised only afterwards, as Crossbar does: a
@@ -490,6 +489,7 @@ export class Realm {
     }
   }
 
+  /** Runs `fn`; a `WampError` it throws becomes an ERROR reply to the request. */
   #guard(session: Session, requestType: number, request: number, fn: () => void): void {
     try {
       fn();
