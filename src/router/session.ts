@@ -230,9 +230,8 @@ export class Session implements PeerHandler {
           this.sendError(message.requestType, message.request, Uri.PAYLOAD_SIZE_EXCEEDED, [why]);
         }
         return;
-      case T.EVENT:
-        return;
-      case T.ABORT:
+      case T.EVENT: // dropped, like a slow consumer's
+      case T.ABORT: // the session is ending anyway
         return;
       default:
         this.abort(Uri.PAYLOAD_SIZE_EXCEEDED, why);
