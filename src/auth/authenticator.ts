@@ -91,9 +91,12 @@ export async function craKey(
 
 /** WAMP-CRA signature: base64(HMAC-SHA256(key, challenge)). */
 export async function craSign(key: string, challenge: string): Promise<string> {
+  // WebCrypto refuses an empty HMAC key. HMAC pads every key shorter than the hash's block
+  // with zero bytes, so one zero byte is the same key (and gives Python's hmac result).
+  const raw = key === "" ? new Uint8Array(1) : encoder.encode(key);
   const k = await crypto.subtle.importKey(
     "raw",
-    encoder.encode(key),
+    raw,
     { name: "HMAC", hash: "SHA-256" },
     false,
     [
