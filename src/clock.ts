@@ -7,6 +7,12 @@
 /** Opaque timer handle. */
 export type TimerId = number;
 
+/**
+ * Largest delay one `setTimer` call may be given: `setTimeout` fires at once (after 1 ms)
+ * for anything longer, so longer delays are armed in steps.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A clock: wall time in nanoseconds and one-shot timers. */
 export interface Clock {
   /** Wall-clock time, integer nanoseconds since the Unix epoch. */

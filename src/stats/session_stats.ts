@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { Clock, TimerId } from "../clock.ts";
+import { type Clock, MAX_TIMER_MS, type TimerId } from "../clock.ts";
 import type { StatsConfig } from "../config/types.ts";
 
 /** The `stats` argument of a `wamp.session.on_stats` event: exactly these nine keys. */
@@ -55,9 +55,6 @@ export class StatsStateError extends Error {
 
 /** Largest allowed `rated_message_size` (2^30). */
 export const MAX_RATED_MESSAGE_SIZE = 2 ** 30;
-
-/** Largest delay handed to one `setTimer` call; longer windows re-arm (setTimeout limit). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** A duration timer that fires this close to the window end counts as due. */
 const TIMER_SLACK_MS = 1;
