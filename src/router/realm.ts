@@ -449,6 +449,10 @@ export class Realm {
             }`,
           );
         }
+        // The caller gets this URI as is: it must be one (loose rules, as for any URI).
+        if (!isValidUri(msg.error, "exact", false)) {
+          throw new ProtocolError(`ERROR.Error ${JSON.stringify(msg.error)} is not a valid URI`);
+        }
         return this.dealer.error(session, msg);
       case T.CANCEL:
         return this.#guard(session, T.CALL, msg.request, () => this.dealer.cancel(session, msg));
