@@ -569,6 +569,20 @@ Deno.test("errors: a payload of the wrong kind is a SerializationError", async (
   });
 });
 
+Deno.test("errors: JSON refuses strings starting with U+0000 (its binary marker); others carry them", () => {
+  for (
+    const message of [[16, 1, {}, "t", ["\u0000!!"]], [16, 1, {}, "t", [], { k: ["\u0000AA"] }]]
+  ) {
+    assert.throws(() => jsonSerializer.encode(message), SerializationError);
+    for (const s of [msgpackSerializer, cborSerializer]) {
+      assert.deepEqual(s.decode(s.encode(message)), message);
+    }
+  }
+  // U+0000 elsewhere in a string is ordinary text
+  const inner = [16, 1, {}, "t", ["a\u0000b"]];
+  assert.deepEqual(jsonSerializer.decode(jsonSerializer.encode(inner)), inner);
+});
+
 Deno.test("errors: malformed input is a SerializationError", async (t) => {
   const cases: ReadonlyArray<readonly [Serializer, string, Payload, string]> = [
     [jsonSerializer, "truncated", "[36, 1, 2, {}", "JSON"],

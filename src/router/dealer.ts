@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Clock, TimerId } from "../clock.ts";
+import { type Clock, MAX_TIMER_MS, type TimerId } from "../clock.ts";
 import type { MatchPolicy } from "../config/types.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
 import { freshId } from "../wamp/ids.ts";
@@ -312,7 +312,7 @@ export class Dealer {
     caller.callsAsCaller.set(msg.request, pending);
     callee.session.callsAsCallee.set(pending.invocation, pending);
     if (timeout > 0) {
-      pending.timer = this.clock.setTimer(() => this.#timedOut(pending, timeout), timeout);
+      this.#armTimeout(pending, timeout, timeout);
     }
     const inv: Invocation = {
       type: T.INVOCATION,
@@ -372,6 +372,15 @@ export class Dealer {
     return true;
   }
 
+  /** Arms `p`'s call timeout: `left` of `total` ms, in steps no timer can overflow. */
+  #armTimeout(p: PendingCall, left: number, total: number): void {
+    const step = Math.min(left, MAX_TIMER_MS);
+    p.timer = this.clock.setTimer(() => {
+      if (left > step) this.#armTimeout(p, left - step, total);
+      else this.#timedOut(p, total);
+    }, step);
+  }
+
   #timedOut(p: PendingCall, ms: number): void {
     p.timer = null;
     this.#end(p);
@@ -416,22 +425,22 @@ export class Dealer {
   }
 
   /**
-   * An INVOCATION to `session` (callee) or a RESULT to `session` (caller) was larger than the
-   * session's transport accepts. The call ends with ERROR `wamp.error.payload_size_exceeded`
-   * to its caller; a callee still producing progressive results gets INTERRUPT.
+   * An INVOCATION to `session` (callee) or a RESULT to `session` (caller) could not be sent
+   * (too large for its transport, or not encodable in its serializer). The call ends with
+   * ERROR `uri` to its caller; a callee still producing progressive results gets INTERRUPT.
    */
-  undeliverable(session: Session, message: Invocation | Result, why: string): void {
+  undeliverable(session: Session, message: Invocation | Result, uri: string, why: string): void {
     const toCallee = message.type === T.INVOCATION;
     const p = toCallee
       ? session.callsAsCallee.get(message.request)
       : session.callsAsCaller.get(message.request);
     if (p) {
       this.#end(p);
-      if (!toCallee) this.#interrupt(p, "killnowait", Uri.PAYLOAD_SIZE_EXCEEDED);
-      p.caller.sendError(T.CALL, p.callerRequest, Uri.PAYLOAD_SIZE_EXCEEDED, [why]);
+      if (!toCallee) this.#interrupt(p, "killnowait", uri);
+      p.caller.sendError(T.CALL, p.callerRequest, uri, [why]);
     } else if (!toCallee) {
       // the final RESULT: the call has ended already
-      session.sendError(T.CALL, message.request, Uri.PAYLOAD_SIZE_EXCEEDED, [why]);
+      session.sendError(T.CALL, message.request, uri, [why]);
     }
   }
 

@@ -19,7 +19,13 @@ import type { AuthConfig, AuthLimits } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { SessionMeter } from "../stats/session_stats.ts";
 import type { StatsTracker } from "../stats/session_stats.ts";
-import { type EncodeCache, type Peer, type PeerHandler, TOO_LARGE } from "../transport/peer.ts";
+import {
+  type EncodeCache,
+  type Peer,
+  type PeerHandler,
+  TOO_LARGE,
+  UNENCODABLE,
+} from "../transport/peer.ts";
 import { isDict } from "../wamp/codec.ts";
 import { ProtocolError } from "../wamp/errors.ts";
 import { SequentialIds } from "../wamp/ids.ts";
@@ -187,10 +193,28 @@ export class Session implements PeerHandler {
     };
   }
 
-  /** Sends a message, counting it at the serializer boundary. Returns false if it was not sent. */
+  /**
+   * Sends a message, counting it at the serializer boundary. Returns false if it was not sent.
+   * Nothing is sent once the session has ended or while it is leaving its realm: what the
+   * clean-up would send it (errors for its own calls, meta events about its own
+   * subscriptions) must not follow its ABORT or GOODBYE.
+   */
   send(message: Message, cache?: EncodeCache): boolean {
+    if (this.#closed || this.#leaving) return false;
     const bytes = this.peer.send(message, cache);
-    if (bytes === TOO_LARGE) this.#tooLarge(message);
+    if (bytes === TOO_LARGE) {
+      this.#undeliverable(
+        message,
+        Uri.PAYLOAD_SIZE_EXCEEDED,
+        "is larger than the maximum message length this client's transport accepts",
+      );
+    } else if (bytes === UNENCODABLE) {
+      this.#undeliverable(
+        message,
+        Uri.INVALID_ARGUMENT,
+        `cannot be encoded in ${this.peer.serializer?.name}`,
+      );
+    }
     if (bytes < 0) return false;
     const metrics = this.host.metrics;
     metrics.count(1, this.peer.serializer?.index ?? 3, message.type, bytes);
@@ -212,29 +236,32 @@ export class Session implements PeerHandler {
 
   /**
    * `message` was not sent: it is larger than this session's transport accepts (RawSocket's
-   * negotiated maximum). Nobody is left waiting for it: a call whose RESULT or INVOCATION it
-   * was ends with ERROR `wamp.error.payload_size_exceeded` to the caller, an ERROR reply is
-   * replaced by that error, an EVENT is dropped (the transport logged it), and anything else
-   * (a WELCOME, say) ends the session with ABORT.
+   * negotiated maximum), or its payload cannot be written in this session's serializer (an
+   * integer beyond 64 bits for MessagePack, a string starting with U+0000 for JSON). Nobody is
+   * left waiting for it: a call whose RESULT or INVOCATION it was ends with ERROR `uri` to the
+   * caller, an ERROR reply is replaced by one with `uri`, an EVENT is dropped (the transport
+   * logged it), an ABORT goes out without its message, and anything else (a WELCOME, say) ends
+   * the session with ABORT `uri`.
    */
-  #tooLarge(message: Message): void {
-    const why = `the ${messageName(message.type)} is larger than the maximum message length ` +
-      "this client's transport accepts";
+  #undeliverable(message: Message, uri: string, problem: string): void {
+    const why = `the ${messageName(message.type)} ${problem}`;
     switch (message.type) {
       case T.INVOCATION:
       case T.RESULT:
-        this.realm?.dealer.undeliverable(this, message, why);
+        this.realm?.dealer.undeliverable(this, message, uri, why);
         return;
       case T.ERROR:
-        if (message.error !== Uri.PAYLOAD_SIZE_EXCEEDED) {
-          this.sendError(message.requestType, message.request, Uri.PAYLOAD_SIZE_EXCEEDED, [why]);
-        }
+        if (message.error !== uri) this.sendError(message.requestType, message.request, uri, [why]);
         return;
       case T.EVENT: // dropped, like a slow consumer's
-      case T.ABORT: // the session is ending anyway
+        return;
+      case T.ABORT:
+        if (Object.keys(message.details).length > 0) {
+          this.send({ type: T.ABORT, details: {}, reason: message.reason });
+        }
         return;
       default:
-        this.abort(Uri.PAYLOAD_SIZE_EXCEEDED, why);
+        this.abort(uri, why);
     }
   }
 
@@ -293,10 +320,11 @@ export class Session implements PeerHandler {
     if (this.#closed) return;
     this.host.logger.info("session aborted", { session: this.id, reason, detail: message });
     this.send({ type: T.ABORT, details: { message }, reason });
+    // Closed before the clean-up, so nothing it causes is sent after the ABORT.
+    this.#closed = true;
+    this.state = "closed";
     this.#clearPendingAuth();
     this.#leaveRealm();
-    this.state = "closed";
-    this.#closed = true;
     this.peer.close(1000, reason.slice(0, 120));
   }
 
@@ -423,6 +451,7 @@ export class Session implements PeerHandler {
     }
     if (step.kind === "welcome") return this.#welcome(realm, roles, step.identity, sessionId);
     this.send({ type: T.CHALLENGE, authmethod: step.authmethod, extra: step.extra });
+    if (this.#closed) return; // a CHALLENGE the transport could not carry ended the session
     const timer = this.host.clock.setTimer(() => {
       this.#pendingAuth = null;
       if (this.state === "authenticating") {
@@ -525,6 +554,8 @@ export class Session implements PeerHandler {
         agent: "Switchboard",
       },
     });
+    // A WELCOME the transport could not carry has ended the session already.
+    if (this.#closed) return;
     this.host.track(this, true);
     realm.join(this);
   }
@@ -539,11 +570,19 @@ export class Session implements PeerHandler {
     this.close();
   }
 
+  /** True while the session is leaving its realm (see {@linkcode Session.send}). */
+  #leaving = false;
+
   #leaveRealm(): void {
     const realm = this.realm;
     if (!realm) return;
     this.realm = null;
-    realm.leave(this);
+    this.#leaving = true;
+    try {
+      realm.leave(this);
+    } finally {
+      this.#leaving = false;
+    }
     this.host.track(this, false);
     this.id = 0;
   }

@@ -82,8 +82,22 @@ export function utf8ByteLength(text: string): number {
   return bytes;
 }
 
-/** True when `value` holds a `bigint` or a `Uint8Array` anywhere (then a replacer is needed). */
+/**
+ * True when `value` holds a `bigint` or a `Uint8Array` anywhere (then a replacer is needed).
+ *
+ * @throws {SerializationError} for a string starting with U+0000: WAMP's JSON reserves that
+ *   prefix for binary values, so such a string (fine in MessagePack and CBOR) would reach a
+ *   JSON peer as undecodable bytes.
+ */
 function needsReplacer(value: unknown): boolean {
+  if (typeof value === "string") {
+    if (value.charCodeAt(0) === 0) {
+      throw new SerializationError(
+        "a string starting with U+0000 cannot be written in WAMP JSON (the prefix marks binary)",
+      );
+    }
+    return false;
+  }
   if (typeof value !== "object" || value === null) return typeof value === "bigint";
   if (value instanceof Uint8Array) return true;
   if (Array.isArray(value)) {

@@ -51,8 +51,8 @@ export interface Peer {
   /**
    * Sends one message. Returns the serialized size in bytes (0 for in-process peers, which
    * serialize nothing), {@linkcode TOO_LARGE} when the message exceeds what the other end
-   * accepts (RawSocket's negotiated maximum), or -1 when the transport is closed or the
-   * message could not be sent otherwise.
+   * accepts (RawSocket's negotiated maximum), {@linkcode UNENCODABLE} when the serializer
+   * cannot write it, or -1 when the transport is closed or the message was dropped.
    */
   send(message: Message, cache?: EncodeCache): number;
   /** Closes the transport. */
@@ -64,6 +64,8 @@ export interface Peer {
 /** What a transport calls on the session it carries. */
 /** {@linkcode Peer.send}'s answer for a message larger than the other end accepts. */
 export const TOO_LARGE = -2;
+/** {@linkcode Peer.send}'s answer for a message its serializer cannot encode (logged). */
+export const UNENCODABLE = -3;
 
 export interface PeerHandler {
   /** A validated message arrived; `bytes` is its serialized size (0 for in-process). */

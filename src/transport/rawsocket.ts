@@ -20,6 +20,7 @@ import {
   type PeerHandler,
   TOO_LARGE,
   type TransportDetails,
+  UNENCODABLE,
 } from "./peer.ts";
 
 /** Handshake error codes (the high nibble of the error reply's second octet). */
@@ -54,6 +55,9 @@ export function lengthExponent(bytes: number): number {
   return Math.min(15, Math.max(0, l));
 }
 
+/** How long a closing RawSocket connection waits for its queued frames and the client's close. */
+const CLOSE_LINGER_MS = 2000;
+
 /** A RawSocket connection carrying one WAMP connection. */
 export class RawSocketPeer implements Peer {
   readonly details: TransportDetails;
@@ -62,6 +66,9 @@ export class RawSocketPeer implements Peer {
   #queuedFrames = 0;
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
+  /** A graceful close is under way (see {@linkcode RawSocketPeer.close}). */
+  #closing = false;
+  #lingerTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     readonly conn: Deno.Conn,
@@ -99,7 +106,7 @@ export class RawSocketPeer implements Peer {
   }
 
   send(message: Message, cache?: EncodeCache): number {
-    if (this.#closed) return -1;
+    if (this.#closed || this.#closing) return -1;
     if (
       message.type === MessageType.EVENT &&
       (this.#queued > this.slowConsumer.max_queue_bytes ||
@@ -110,7 +117,7 @@ export class RawSocketPeer implements Peer {
       return -1;
     }
     const encoded = encodeFor(this.serializer, message, cache, this.logger);
-    if (!encoded) return -1;
+    if (!encoded) return UNENCODABLE;
     const { payload, bytes } = encoded;
     if (bytes > this.peerMax) {
       this.logger.warn("message larger than the client accepts was not sent", {
@@ -169,10 +176,23 @@ export class RawSocketPeer implements Peer {
     });
   }
 
+  /**
+   * Closes gracefully: the frames queued so far (an ABORT, a GOODBYE) go out first, then our
+   * side of the connection is shut (FIN) while the reader keeps draining what the client still
+   * sends, until it closes too. Closing with unread input would reset the connection and could
+   * destroy the ABORT before the client read it. A client that never closes, or never reads
+   * what is queued, is cut off after {@linkcode CLOSE_LINGER_MS}.
+   */
   close(): void {
-    if (this.#closed) return;
-    // let queued frames (an ABORT, a GOODBYE) go out first
-    this.#writing.finally(() => this.#shutdown());
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
+    this.#lingerTimer = setTimeout(() => this.#shutdown(), CLOSE_LINGER_MS);
+    this.#writing
+      .then(() => this.#closed ? undefined : this.conn.closeWrite())
+      .catch((e) => {
+        this.logger.debug("rawsocket close failed", { peer: this.details.peer, error: String(e) });
+        this.#shutdown();
+      });
   }
 
   /**
@@ -196,6 +216,8 @@ export class RawSocketPeer implements Peer {
     this.#closed = true;
     if (this.#pingTimer !== null) clearInterval(this.#pingTimer);
     this.#pingTimer = null;
+    if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = null;
     try {
       this.conn.close();
     } catch (e) {
@@ -210,12 +232,14 @@ export class RawSocketPeer implements Peer {
     for (;;) {
       while (buf.byteLength >= 4) {
         const type = buf[0] & 0x07;
-        if ((buf[0] & 0xf8) !== 0) return this.#violation("reserved bits set in a frame header");
+        if ((buf[0] & 0xf8) !== 0) {
+          this.#violation("reserved bits set in a frame header");
+          return await this.#drain(chunk);
+        }
         const length = (buf[1] << 16) | (buf[2] << 8) | buf[3];
         if (type === FRAME_WAMP && length > this.ownMax) {
-          return this.#violation(
-            `message of ${length} bytes exceeds the limit of ${this.ownMax} bytes`,
-          );
+          this.#violation(`message of ${length} bytes exceeds the limit of ${this.ownMax} bytes`);
+          return await this.#drain(chunk);
         }
         if (buf.byteLength < 4 + length) break;
         const body = buf.slice(4, 4 + length);
@@ -223,8 +247,12 @@ export class RawSocketPeer implements Peer {
         if (type === FRAME_PING) this.#write(FRAME_PONG, body);
         else if (type === FRAME_PONG) continue;
         else if (type === FRAME_WAMP) this.#deliver(body);
-        else return this.#violation(`unknown frame type ${type}`);
+        else {
+          this.#violation(`unknown frame type ${type}`);
+          return await this.#drain(chunk);
+        }
         if (this.#closed) return;
+        if (this.#closing) return await this.#drain(chunk);
       }
       const n = await this.conn.read(chunk);
       if (n === null) return;
@@ -233,6 +261,13 @@ export class RawSocketPeer implements Peer {
       next.set(buf);
       next.set(chunk.subarray(0, n), buf.byteLength);
       buf = next;
+    }
+  }
+
+  /** Reads and discards until the client closes (or the close timer cuts it off). */
+  async #drain(chunk: Uint8Array): Promise<void> {
+    while (!this.#closed && (await this.conn.read(chunk)) !== null) {
+      // discarded: the session has ended
     }
   }
 

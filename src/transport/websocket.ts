@@ -20,6 +20,7 @@ import {
   type Peer,
   type PeerHandler,
   type TransportDetails,
+  UNENCODABLE,
 } from "./peer.ts";
 
 /** A WebSocket carrying one WAMP connection. */
@@ -84,7 +85,7 @@ export class WebSocketPeer implements Peer {
       return -1;
     }
     const encoded = encodeFor(this.serializer, message, cache, this.logger);
-    if (!encoded) return -1;
+    if (!encoded) return UNENCODABLE;
     const { payload, bytes } = encoded;
     this.socket.send(payload);
     this.#unsent++;
