@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { RawClient, startRouter } from "./_helpers.ts";
+import { RawClient, startRouter, testConfig } from "./_helpers.ts";
 
 type D = Record<string, unknown>;
 type Msg = unknown[];
@@ -150,6 +150,18 @@ for (const ser of ["json", "msgpack"] as const) {
       const nb = await b.next();
       b.send([70, nb[1], {}]);
       assert.deepEqual(await caller.next(), [50, 2, {}]);
+    });
+
+    await t.step("a later chunk naming another procedure is a protocol violation", async () => {
+      await using callee = await join(r.url, roles({ callee: { ...PCI, call_canceling: true } }));
+      await using caller = await join(r.url, roles({ caller: PCI }));
+      await register(callee, "com.pci.one");
+      caller.send([48, 1, { progress: true }, "com.pci.one", ["a"]]);
+      assert.equal((await callee.next())[0], 68);
+      // another procedure (even one the caller may not call): ABORT, not a second final reply
+      caller.send([48, 1, {}, "wamp.session.kill_all", ["b"]]);
+      await expectAbort(caller);
+      assert.equal((await callee.next())[0], 69, "the callee's invocation is interrupted");
     });
 
     await t.step("a callee without the feature: ERROR feature_not_supported", async () => {
@@ -326,3 +338,27 @@ for (const ser of ["json", "msgpack"] as const) {
     });
   });
 }
+
+Deno.test("progressive call invocation: a chunk naming a forbidden procedure ends the session, not the request", async () => {
+  await using r = await startRouter(testConfig({
+    roles: [{
+      name: "anonymous",
+      permissions: [{
+        uri: "com.pci.",
+        match: "prefix",
+        allow: { call: true, register: true },
+      }],
+    }],
+  }));
+  const PCI = { progressive_call_invocations: true };
+  await using callee = (await RawClient.join(r.url, "json", "realm1", roles({ callee: PCI })))
+    .client;
+  await using caller = (await RawClient.join(r.url, "json", "realm1", roles({ caller: PCI })))
+    .client;
+  await register(callee, "com.pci.one");
+  caller.send([48, 1, { progress: true }, "com.pci.one", ["a"]]);
+  assert.equal((await callee.next())[0], 68);
+  // Not an ERROR not_authorized for request 1 while the call stays open (two final replies).
+  caller.send([48, 1, {}, "org.forbidden", ["b"]]);
+  await expectAbort(caller);
+});

@@ -51,6 +51,8 @@ export interface Registration {
 export interface PendingCall {
   readonly caller: Session;
   readonly callerRequest: number;
+  /** The procedure the CALL named (a progressive invocation's later chunks must name it too). */
+  readonly procedure: string;
   readonly callee: Session;
   readonly invocation: number;
   readonly registration: Registration;
@@ -239,6 +241,12 @@ export class Dealer {
       if (!open.invoking) {
         throw new ProtocolError(`CALL request id ${msg.request} is already in use by an open call`);
       }
+      if (msg.procedure !== open.procedure) {
+        throw new ProtocolError(
+          `a progressive CALL chunk must name the call's procedure "${open.procedure}", ` +
+            `not "${msg.procedure}"`,
+        );
+      }
       return this.#continueInvocation(open, msg);
     }
     const abandoned = this.#abandoned.get(caller);
@@ -299,6 +307,7 @@ export class Dealer {
     const pending: PendingCall = {
       caller,
       callerRequest: msg.request,
+      procedure: msg.procedure,
       callee: callee.session,
       invocation: callee.session.invocationIds.next(),
       registration: reg,

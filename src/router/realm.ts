@@ -419,6 +419,9 @@ export class Realm {
         }
         requirePassthru(session, "caller", msg.options);
         return this.#guard(session, T.CALL, msg.request, () => {
+          // A request id with an open call: a later chunk of a progressive call invocation
+          // (authorized with its first chunk) or a protocol violation; the dealer tells.
+          if (session.callsAsCaller.has(msg.request)) return this.dealer.call(session, msg, false);
           const { disclose } = this.#checkUri(session, msg.procedure, "exact", "call");
           this.dealer.call(session, msg, disclose || msg.options.disclose_me === true);
         });
