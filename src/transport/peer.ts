@@ -61,12 +61,12 @@ export interface Peer {
   readonly bufferedAmount: number;
 }
 
-/** What a transport calls on the session it carries. */
 /** {@linkcode Peer.send}'s answer for a message larger than the other end accepts. */
 export const TOO_LARGE = -2;
 /** {@linkcode Peer.send}'s answer for a message its serializer cannot encode (logged). */
 export const UNENCODABLE = -3;
 
+/** What a transport calls on the session it carries. */
 export interface PeerHandler {
   /** A validated message arrived; `bytes` is its serialized size (0 for in-process). */
   receive(message: Message, bytes: number): void;
