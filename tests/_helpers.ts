@@ -183,3 +183,13 @@ export class RawClient implements AsyncDisposable {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** Lower-case hex of `bytes`. */
+export function hex(bytes: Uint8Array): string {
+  return bytes.toHex();
+}
+
+/** The bytes of a hex string. */
+export function unhex(text: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.fromHex(text);
+}

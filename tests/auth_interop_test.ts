@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import autobahnModule from "autobahn";
-import { ALLOW_ALL, startRouter } from "./_helpers.ts";
+import { ALLOW_ALL, hex, startRouter, unhex } from "./_helpers.ts";
 import { deadline, deferred, show } from "./interop/common.ts";
 import { findPython } from "./interop/python.ts";
 
@@ -22,16 +22,6 @@ const NOT_AUTHORIZED = "wamp.error.not_authorized";
 
 // ---------------------------------------------------------------------------------------------
 // Keys and config
-
-function hex(bytes: Uint8Array): string {
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function unhex(text: string): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
 
 /** An Ed25519 key as both clients take it: the 32-byte seed and the public key, hex. */
 interface SeedKey {

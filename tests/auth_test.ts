@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ALLOW_ALL, RawClient, startRouter } from "./_helpers.ts";
+import { ALLOW_ALL, hex, RawClient, startRouter, unhex } from "./_helpers.ts";
 import type { SerializerName } from "../src/serializer/serializer.ts";
 import { ed25519Verify } from "../src/auth/authenticator.ts";
 
@@ -26,16 +26,6 @@ const NO_AUTH_METHOD = "wamp.error.no_auth_method";
 // Crypto helpers (WebCrypto only)
 
 const enc = new TextEncoder();
-
-function hex(bytes: Uint8Array): string {
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function unhex(text: string): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
 
 function b64(bytes: Uint8Array): string {
   return btoa(String.fromCharCode(...bytes));

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { RawClient, startRouter, testConfig } from "./_helpers.ts";
+import { hex, RawClient, startRouter, testConfig, unhex } from "./_helpers.ts";
 import type { SerializerName } from "../src/serializer/serializer.ts";
 
 type D = Record<string, unknown>;
@@ -341,16 +341,6 @@ Deno.test("shared registration with invoke random: both callees serve, every cal
 
 // ---------------------------------------------------------------------------------------------
 // 3. Dynamic authenticators registered by a connected client
-
-function hex(bytes: Uint8Array): string {
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function unhex(text: string): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
 
 async function newEdKey(): Promise<{ privateKey: CryptoKey; publicHex: string }> {
   const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
