@@ -230,18 +230,10 @@ Deno.test("universal transport: RawSocket, WebSocket and HTTP on one port", asyn
 });
 
 Deno.test("universal transport: WebSocket sessions show the client's address, not the relay's", async () => {
-  const router = createRouter({
-    version: 2,
-    workers: [{
-      type: "router",
-      realms: [{ name: "realm1", roles: [ALLOW_ALL] }],
-      transports: [{
-        type: "universal",
-        endpoint: { type: "tcp", interface: "127.0.0.1", port: 0 },
-        websocket: { ws: { serializers: ["json"] } },
-      }],
-    }],
-  });
+  const router = createRouter(config({ type: "tcp", interface: "127.0.0.1", port: 0 }, {
+    type: "universal",
+    websocket: { ws: { serializers: ["json"] } },
+  }));
   try {
     const [l] = await router.serve();
     const ws = await connectWebSocket({ port: l.port, path: "/ws", protocols: ["wamp.2.json"] });
