@@ -41,7 +41,7 @@
 
 import assert from "node:assert/strict";
 import { ALLOW_ALL, RawClient, startRouter } from "./_helpers.ts";
-import { autobahn, deadline, deferred, rejection, show } from "./interop/common.ts";
+import { autobahn, AutobahnClient, deadline, deferred, rejection, show } from "./interop/common.ts";
 
 type D = Record<string, unknown>;
 type Ser = "json" | "msgpack";
@@ -145,20 +145,6 @@ interface Session {
   call(procedure: string, args?: unknown[], kwargs?: D, options?: D): AbCall;
 }
 
-interface AbClosed {
-  reason: string;
-  wampReason: string | null;
-}
-
-interface AbConnection {
-  onopen: (session: Session, details: D) => void;
-  onclose: (reason: string, details: { reason: string | null }) => boolean;
-  readonly isConnected: boolean;
-  open(): void;
-  close(): void;
-}
-
-const Connection = autobahn.Connection as unknown as new (options: D) => AbConnection;
 const AbResultClass = autobahn.Result;
 
 /** A deferred whose promise records progressive results (AutobahnJS calls `notify`). */
@@ -173,98 +159,16 @@ function progressDeferred() {
   };
 }
 
-/** An AutobahnJS connection on one transport path; never retries; records library errors. */
-class AbClient implements AsyncDisposable {
-  readonly #connection: AbConnection;
-  readonly #joined = deferred<void>();
-  readonly closed: Promise<AbClosed>;
-  #session: Session | null = null;
-  /** WELCOME.Details (plus AutobahnJS's `transport`). */
-  welcome: D = {};
-  /** Errors AutobahnJS reported (protocol violations it detected, exceptions in handlers). */
-  readonly errors: string[] = [];
+/** An AutobahnJS session (progressive-result deferreds) on one transport path. */
+type AbClient = AutobahnClient<Session>;
 
-  private constructor(url: string, ser: Ser) {
-    const closed = deferred<AbClosed>();
-    this.closed = closed.promise;
-    this.#joined.promise.catch(() => {});
-    const s = autobahn.serializer;
-    const Serializer = ser === "json" ? s.JSONSerializer : s.MsgpackSerializer;
-    if (!Serializer) throw new Error(`AutobahnJS has no ${ser} serializer here`);
-    // (AutobahnJS's protocol-violation errors arrive as `undefined`: session.js shadows Error)
-    const record = (e: unknown, message?: string) =>
-      this.errors.push(`${message ?? "AutobahnJS error"}: ${String(e)}`);
-    this.#connection = new Connection({
-      url,
-      realm: "realm1",
-      serializers: [new Serializer()],
-      max_retries: 0,
-      retry_if_unreachable: false,
-      use_deferred: progressDeferred,
-      on_user_error: record,
-      on_internal_error: record,
-    });
-    this.#connection.onopen = (session, details) => {
-      this.#session = session;
-      this.welcome = details;
-      this.#joined.resolve();
-    };
-    this.#connection.onclose = (reason, details) => {
-      const info = { reason, wampReason: details.reason };
-      this.#joined.reject(new Error(`connection closed: ${show(info)}`));
-      closed.resolve(info);
-      return true;
-    };
-    this.#connection.open();
-  }
-
-  /** Joins realm1 over `/path` offering only `ser`; checks the negotiated subprotocol. */
-  static async join(port: number, path: Path, ser: Ser): Promise<AbClient> {
-    const c = new AbClient(`ws://127.0.0.1:${port}/${path}`, ser);
-    try {
-      await deadline(c.#joined.promise, 5000, `AutobahnJS ${ser} join on /${path}`);
-    } catch (e) {
-      await c.close();
-      throw e;
-    }
-    const transport = c.welcome.transport as { protocol?: string } | undefined;
-    assert.equal(transport?.protocol, `wamp.2.${ser}`);
-    return c;
-  }
-
-  get session(): Session {
-    if (!this.#session) throw new Error("AutobahnJS session not joined");
-    return this.#session;
-  }
-
-  get id(): number {
-    return this.session.id;
-  }
-
-  get authid(): string {
-    return this.welcome.authid as string;
-  }
-
-  /** The session is still open and AutobahnJS saw nothing wrong on the wire. */
-  assertHealthy(what: string): void {
-    assert.deepEqual(this.errors, [], `${what}: AutobahnJS errors`);
-    assert.ok(this.session.isOpen, `${what}: session closed`);
-  }
-
-  async close(): Promise<AbClosed> {
-    if (this.#connection.isConnected) {
-      try {
-        this.#connection.close();
-      } catch {
-        // already closed
-      }
-    }
-    return await deadline(this.closed, 5000, "AutobahnJS close");
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
+/** Joins realm1 over `/path` offering only `ser`; checks the negotiated subprotocol. */
+async function joinPath(port: number, path: Path, ser: Ser): Promise<AbClient> {
+  const c = await AutobahnClient.join<Session>(`ws://127.0.0.1:${port}/${path}`, ser, "realm1", {
+    use_deferred: progressDeferred,
+  });
+  assert.equal(c.protocol, `wamp.2.${ser}`);
+  return c;
 }
 
 /** Items in arrival order, and a bounded wait for one that matches. */
@@ -316,7 +220,7 @@ async function wampError(fn: () => Promise<unknown>, what: string) {
 for (const ser of SERS) {
   Deno.test(`interop features: AutobahnJS over ${ser}`, async (t) => {
     await using r = await startRouter(config());
-    const join = (path: Path = "ws") => AbClient.join(r.port, path, ser);
+    const join = (path: Path = "ws") => joinPath(r.port, path, ser);
 
     await t.step("broker: publisher exclusion and subscriber black/white listing", async () => {
       const topic = `com.bw.${ser}`;

@@ -248,20 +248,36 @@ export interface AbClosed {
   message: string | null;
 }
 
-/** An AutobahnJS connection that either joined (`session`) or failed; always closable. */
-export class AutobahnClient implements AsyncDisposable {
+/**
+ * An AutobahnJS connection that either joined (`session`) or failed; always closable. `S` is
+ * the session type a caller's extra connection options give (e.g. `use_deferred`).
+ */
+export class AutobahnClient<S extends { readonly id: number; readonly isOpen: boolean } = AbSession>
+  implements AsyncDisposable {
   readonly #connection: AbConnection;
-  #session: AbSession | null = null;
+  #session: S | null = null;
   readonly closed: Promise<AbClosed>;
-  readonly joined: Promise<AbSession>;
+  readonly joined: Promise<S>;
   /** The negotiated subprotocol, once open. */
   protocol: string | null = null;
+  /** WELCOME.Details (plus AutobahnJS's `transport`), once open. */
+  welcome: Record<string, unknown> = {};
+  /** Errors AutobahnJS reported (protocol violations it detected, exceptions in handlers). */
+  readonly errors: string[] = [];
 
-  private constructor(url: string, realm: string, serializer: SerializerId) {
+  private constructor(
+    url: string,
+    realm: string,
+    serializer: SerializerId,
+    extra: Record<string, unknown>,
+  ) {
     const closed = deferred<AbClosed>();
-    const joined = deferred<AbSession>();
+    const joined = deferred<S>();
     this.closed = closed.promise;
     this.joined = joined.promise;
+    // (AutobahnJS's protocol-violation errors arrive as `undefined`: session.js shadows Error)
+    const record = (e: unknown, message?: string) =>
+      this.errors.push(`${message ?? "AutobahnJS error"}: ${String(e)}`);
     // no auto-reconnect: max_retries 0, not even when unreachable, and onclose returns true
     this.#connection = new autobahn.Connection({
       url,
@@ -269,13 +285,17 @@ export class AutobahnClient implements AsyncDisposable {
       serializers: [autobahnSerializer(serializer)],
       max_retries: 0,
       retry_if_unreachable: false,
-      use_es6_promises: true,
+      on_user_error: record,
+      on_internal_error: record,
+      ...("use_deferred" in extra ? {} : { use_es6_promises: true }),
+      ...extra,
     });
     this.#connection.onopen = (session, details) => {
       const transport = details.transport as { protocol?: string } | undefined;
       this.protocol = transport?.protocol ?? null;
-      this.#session = session;
-      joined.resolve(session);
+      this.welcome = details;
+      this.#session = session as unknown as S;
+      joined.resolve(session as unknown as S);
     };
     this.#connection.onclose = (reason, details) => {
       const info = { reason, wampReason: details.reason, message: details.message };
@@ -286,20 +306,29 @@ export class AutobahnClient implements AsyncDisposable {
     this.#connection.open();
   }
 
-  /** Opens a connection offering only `serializer`; does not wait for the join. */
-  static open(url: string, realm: string, serializer: SerializerId): AutobahnClient {
-    const c = new AutobahnClient(url, realm, serializer);
+  /**
+   * Opens a connection offering only `serializer`; does not wait for the join. `extra`
+   * connection options override the defaults.
+   */
+  static open<S extends { readonly id: number; readonly isOpen: boolean } = AbSession>(
+    url: string,
+    realm: string,
+    serializer: SerializerId,
+    extra: Record<string, unknown> = {},
+  ): AutobahnClient<S> {
+    const c = new AutobahnClient<S>(url, realm, serializer, extra);
     c.joined.catch(() => {}); // a failed join is reported through `closed` too
     return c;
   }
 
   /** Opens and waits for the join (throws if the join fails, after the socket closed). */
-  static async join(
+  static async join<S extends { readonly id: number; readonly isOpen: boolean } = AbSession>(
     url: string,
     serializer: SerializerId,
     realm = "realm1",
-  ): Promise<AutobahnClient> {
-    const c = AutobahnClient.open(url, realm, serializer);
+    extra: Record<string, unknown> = {},
+  ): Promise<AutobahnClient<S>> {
+    const c = AutobahnClient.open<S>(url, realm, serializer, extra);
     try {
       await deadline(c.joined, 5000, `AutobahnJS ${serializer} join`);
     } catch (e) {
@@ -310,9 +339,25 @@ export class AutobahnClient implements AsyncDisposable {
   }
 
   /** The joined session; throws before the join. */
-  get session(): AbSession {
+  get session(): S {
     if (!this.#session) throw new Error("AutobahnJS session not joined");
     return this.#session;
+  }
+
+  /** The session id. */
+  get id(): number {
+    return this.session.id;
+  }
+
+  /** WELCOME's authid. */
+  get authid(): string {
+    return this.welcome.authid as string;
+  }
+
+  /** The session is still open and AutobahnJS saw nothing wrong on the wire. */
+  assertHealthy(what: string): void {
+    assert.deepEqual(this.errors, [], `${what}: AutobahnJS errors`);
+    assert.ok(this.session.isOpen, `${what}: session closed`);
   }
 
   /** Leaves (GOODBYE) if joined, closes the socket, and waits until it is closed. */
