@@ -193,3 +193,20 @@ export function hex(bytes: Uint8Array): string {
 export function unhex(text: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.fromHex(text);
 }
+
+/** An Ed25519 key pair for cryptosign tests. */
+export interface EdKey {
+  privateKey: CryptoKey;
+  /** Raw public key, 64 lower-case hex characters. */
+  publicHex: string;
+}
+
+/** A fresh Ed25519 key pair (WebCrypto). */
+export async function newEdKey(): Promise<EdKey> {
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+  return { privateKey: pair.privateKey, publicHex: hex(raw) };
+}

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ALLOW_ALL, hex, RawClient, startRouter, unhex } from "./_helpers.ts";
+import { ALLOW_ALL, hex, newEdKey, RawClient, startRouter, unhex } from "./_helpers.ts";
 import type { SerializerName } from "../src/serializer/serializer.ts";
 import { ed25519Verify } from "../src/auth/authenticator.ts";
 
@@ -59,21 +59,6 @@ async function pbkdf2B64(
     keylen * 8,
   );
   return b64(new Uint8Array(bits));
-}
-
-interface EdKey {
-  privateKey: CryptoKey;
-  /** Raw public key, 64 lower-case hex characters. */
-  publicHex: string;
-}
-
-async function newEdKey(): Promise<EdKey> {
-  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
-  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-  return { privateKey: pair.privateKey, publicHex: hex(raw) };
 }
 
 async function edSign(key: CryptoKey, message: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {

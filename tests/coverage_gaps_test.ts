@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { hex, RawClient, startRouter, testConfig, unhex } from "./_helpers.ts";
+import { hex, newEdKey, RawClient, startRouter, testConfig, unhex } from "./_helpers.ts";
 import type { SerializerName } from "../src/serializer/serializer.ts";
 
 type D = Record<string, unknown>;
@@ -341,15 +341,6 @@ Deno.test("shared registration with invoke random: both callees serve, every cal
 
 // ---------------------------------------------------------------------------------------------
 // 3. Dynamic authenticators registered by a connected client
-
-async function newEdKey(): Promise<{ privateKey: CryptoKey; publicHex: string }> {
-  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
-  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-  return { privateKey: pair.privateKey, publicHex: hex(raw) };
-}
 
 /**
  * realm1 authenticates `/ws` clients (ticket, cryptosign) through `com.example.authenticate` on
