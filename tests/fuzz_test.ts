@@ -45,6 +45,7 @@ import type { Logger } from "../src/log.ts";
 import type { Session } from "../src/router/session.ts";
 import { serializerByName } from "../src/serializer/registry.ts";
 import type { Serializer, SerializerName } from "../src/serializer/serializer.ts";
+import { readExactly } from "../src/transport/rawsocket.ts";
 import { decodeMessage } from "../src/wamp/codec.ts";
 import { WampError } from "../src/wamp/errors.ts";
 import { isValidUri } from "../src/wamp/uris.ts";
@@ -551,7 +552,7 @@ class RsConn extends Conn {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     try {
       await writeAll(conn, new Uint8Array([0x7f, (exponent << 4) | serializer.rawSocketId, 0, 0]));
-      const reply = await readUpTo(conn, 4);
+      const reply = await readExactly(conn, 4);
       if (reply.length !== 4 || reply[0] !== 0x7f || (reply[1] & 0x0f) !== serializer.rawSocketId) {
         throw new Error(`RawSocket handshake refused: ${hex(reply)}`);
       }
@@ -636,18 +637,6 @@ class RsConn extends Conn {
     }
     await this.#reader;
   }
-}
-
-/** Reads up to `n` bytes (fewer when the connection ends). */
-async function readUpTo(conn: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let at = 0;
-  while (at < n) {
-    const got = await conn.read(out.subarray(at));
-    if (got === null) break;
-    at += got;
-  }
-  return out.subarray(0, at);
 }
 
 // ---- value and message generators ------------------------------------------------------------
@@ -2251,7 +2240,7 @@ async function handshakeSession(env: Env, batch: number, index: number): Promise
       const bytes = new Uint8Array([0x7f, 0xf1, 0, 0]).subarray(0, 1 + rng.int(3));
       await writeAll(conn, bytes);
       await conn.closeWrite();
-      const rest = await readUpTo(conn, 8);
+      const rest = await readExactly(conn, 8);
       if (rest.length !== 0) {
         env.failures.push(`[handshake] ${where}: partial ${hex(bytes)} got ${hex(rest)}`);
       }
@@ -2275,7 +2264,7 @@ async function handshakeSession(env: Env, batch: number, index: number): Promise
       ? randomBytes(rng, rng.int(40))
       : new Uint8Array(0);
     await writeAll(conn, concat(hello, trailing));
-    const reply = await readUpTo(conn, 4);
+    const reply = await readExactly(conn, 4);
     if (closed) {
       env.failures.push(
         `[hang] ${where}: no handshake reply to ${hex(hello)} within ${WAIT_MS} ms`,
@@ -2294,7 +2283,7 @@ async function handshakeSession(env: Env, batch: number, index: number): Promise
       if (rng.chance(0.5)) await writeAll(conn, randomBytes(rng, rng.int(20)));
       return;
     }
-    const rest = await readUpTo(conn, 1);
+    const rest = await readExactly(conn, 1);
     if (rest.length !== 0 && !closed) {
       env.failures.push(`[handshake] ${where}: data after a refused handshake ${hex(hello)}`);
     }
@@ -2809,7 +2798,7 @@ Deno.test("fuzz corpus: minimized cases found by the fuzzer", async (t) => {
       const publisher = await router.session("realm1");
       try {
         await writeAll(conn, new Uint8Array([0x7f, 0xf1, 0, 0]));
-        await readUpTo(conn, 4);
+        await readExactly(conn, 4);
         const json = (m: unknown[]) => utf8.encode(JSON.stringify(m));
         await writeAll(conn, rsFrame(0, json([1, "realm1", { roles: { subscriber: {} } }])));
         await writeAll(conn, rsFrame(0, json([32, 1, {}, "com.corpus.flood"])));

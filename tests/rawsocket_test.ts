@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createRouter, type Router } from "../mod.ts";
 import { jsonSerializer } from "../src/serializer/json.ts";
+import { readExactly } from "../src/transport/rawsocket.ts";
 import { WampError } from "../src/wamp/errors.ts";
 import { connectWebSocket } from "../bench/ws_client.ts";
 import { ALLOW_ALL } from "./_helpers.ts";
@@ -30,17 +31,6 @@ async function start(
   return { router, port: l.port, url: l.urls[0], [Symbol.asyncDispose]: () => router.close(100) };
 }
 
-async function readN(conn: Deno.Conn, n: number): Promise<Uint8Array> {
-  const out = new Uint8Array(n);
-  let at = 0;
-  while (at < n) {
-    const got = await conn.read(out.subarray(at));
-    if (got === null) return out.subarray(0, at);
-    at += got;
-  }
-  return out;
-}
-
 function frame(type: number, body: Uint8Array): Uint8Array {
   const f = new Uint8Array(4 + body.length);
   f[0] = type;
@@ -52,10 +42,10 @@ function frame(type: number, body: Uint8Array): Uint8Array {
 }
 
 async function readFrame(conn: Deno.Conn): Promise<{ type: number; body: Uint8Array }> {
-  const head = await readN(conn, 4);
+  const head = await readExactly(conn, 4);
   assert.equal(head.length, 4, "connection closed");
   const len = (head[1] << 16) | (head[2] << 8) | head[3];
-  return { type: head[0] & 7, body: await readN(conn, len) };
+  return { type: head[0] & 7, body: await readExactly(conn, len) };
 }
 
 const text = (m: unknown[]) => new TextEncoder().encode(jsonSerializer.encode(m) as string);
@@ -68,8 +58,8 @@ Deno.test("rawsocket: handshake error replies", async (t) => {
   const handshake = async (bytes: number[]) => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
     await conn.write(new Uint8Array(bytes));
-    const reply = await readN(conn, 4);
-    const rest = await readN(conn, 1);
+    const reply = await readExactly(conn, 4);
+    const rest = await readExactly(conn, 1);
     conn.close();
     return { reply: [...reply], closed: rest.length === 0 };
   };
@@ -99,7 +89,7 @@ Deno.test("rawsocket: handshake error replies", async (t) => {
     async () => {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
       await conn.write(new Uint8Array([0x7f, 0xf1, 0, 0]));
-      assert.deepEqual([...await readN(conn, 4)], [0x7f, 0xf1, 0, 0]);
+      assert.deepEqual([...await readExactly(conn, 4)], [0x7f, 0xf1, 0, 0]);
       conn.close();
     },
   );
@@ -113,7 +103,7 @@ Deno.test("rawsocket: JSON session, PING/PONG, size limit", async () => {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
   try {
     await conn.write(new Uint8Array([0x7f, 0x21, 0, 0])); // JSON; the client accepts 2 KiB
-    const reply = await readN(conn, 4);
+    const reply = await readExactly(conn, 4);
     assert.equal(reply[1] & 0x0f, 1);
     assert.equal(reply[1] >> 4, 1, "1024 bytes = 2^(9+1)");
     await conn.write(frame(0, text([1, "realm1", { roles: { subscriber: {}, publisher: {} } }])));
@@ -150,7 +140,7 @@ Deno.test("rawsocket over a Unix socket", async () => {
     assert.equal(r.url, `rs+unix://${path}`);
     const conn = await Deno.connect({ transport: "unix", path });
     await conn.write(new Uint8Array([0x7f, 0xf1, 0, 0]));
-    await readN(conn, 4);
+    await readExactly(conn, 4);
     await conn.write(frame(0, text([1, "realm1", { roles: { caller: {} } }])));
     const welcome = parse((await readFrame(conn)).body);
     assert.equal(welcome[0], 2);
@@ -207,7 +197,7 @@ Deno.test("universal transport: RawSocket, WebSocket and HTTP on one port", asyn
     // RawSocket
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: l.port });
     await conn.write(new Uint8Array([0x7f, 0xf1, 0, 0]));
-    assert.deepEqual([...await readN(conn, 4)], [0x7f, 0xf1, 0, 0]);
+    assert.deepEqual([...await readExactly(conn, 4)], [0x7f, 0xf1, 0, 0]);
     await conn.write(frame(0, text([1, "realm1", { roles: { subscriber: {} } }])));
     assert.equal(parse((await readFrame(conn)).body)[0], 2);
     await conn.write(frame(0, text([32, 1, {}, "com.u"])));
@@ -277,11 +267,11 @@ Deno.test("rawsocket: replies larger than the client's maximum end the call with
   {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
     await conn.write(new Uint8Array([0x7f, 0x01, 0, 0]));
-    assert.equal((await within(readN(conn, 4)))[0], 0x7f);
+    assert.equal((await within(readExactly(conn, 4)))[0], 0x7f);
     await conn.write(frame(0, text([1, "realm1", { roles: { caller: {}, callee: {} } }])));
     const abort = parse((await within(readFrame(conn))).body);
     assert.deepEqual([abort[0], abort[2]], [3, "wamp.error.payload_size_exceeded"]);
-    assert.equal((await within(readN(conn, 1))).length, 0, "closed after the ABORT");
+    assert.equal((await within(readExactly(conn, 1))).length, 0, "closed after the ABORT");
     conn.close();
   }
   const backend = await r.router.session("realm1");
@@ -293,7 +283,7 @@ Deno.test("rawsocket: replies larger than the client's maximum end the call with
     try {
       // L = 1: the client accepts messages up to 2^10 = 1024 bytes.
       await conn.write(new Uint8Array([0x7f, 0x11, 0, 0]));
-      assert.equal((await within(readN(conn, 4)))[0], 0x7f);
+      assert.equal((await within(readExactly(conn, 4)))[0], 0x7f);
       await conn.write(frame(0, text([1, "realm1", { roles: { caller: {}, callee: {} } }])));
       const welcome = parse((await within(readFrame(conn))).body);
       assert.equal(welcome[0], 2, JSON.stringify(welcome));
@@ -334,7 +324,7 @@ Deno.test("rawsocket: auto_ping_interval PINGs; a peer that answers stays, a sil
   const open = async () => {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
     await conn.write(new Uint8Array([0x7f, 0xf1, 0, 0]));
-    assert.equal((await readN(conn, 4))[0], 0x7f);
+    assert.equal((await readExactly(conn, 4))[0], 0x7f);
     await conn.write(frame(0, text([1, "realm1", { roles: { caller: {} } }])));
     assert.equal(parse((await readFrame(conn)).body)[0], 2);
     return conn;
@@ -348,7 +338,7 @@ Deno.test("rawsocket: auto_ping_interval PINGs; a peer that answers stays, a sil
         const ping = await within(readFrame(silent), 5000);
         assert.equal(ping.type, 1);
         assert.equal(ping.body.length, 4);
-        assert.equal((await within(readN(silent, 1), 5000)).length, 0, "closed");
+        assert.equal((await within(readExactly(silent, 1), 5000)).length, 0, "closed");
       })(),
       (async () => {
         // The answering peer gets three PINGs, answers each with a PONG echoing its payload,

@@ -294,7 +294,7 @@ export class RawSocketPeer implements Peer {
 }
 
 /** Reads exactly `n` bytes (or fewer if the connection ends). */
-async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
+export async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array> {
   const out = new Uint8Array(n);
   let at = 0;
   while (at < n) {
