@@ -22,7 +22,7 @@
 import { Decoder, type Options as CborOptions } from "cbor-x/decode";
 import { Encoder } from "cbor-x/encode";
 import { utf8ByteLength } from "./json.ts";
-import { type Payload, SerializationError, type Serializer } from "./serializer.ts";
+import { type Payload, SerializationError, type Serializer, tooDeep } from "./serializer.ts";
 
 const TWO_53 = 2 ** 53;
 const BIG_TWO_53 = 2n ** 53n;
@@ -95,15 +95,18 @@ function kindOf(value: object): string {
  * - anything else that is not a plain object or array (a tagged date, set, Map, typed array
  *   other than bytes, or an unknown tag) is rejected with `SerializationError`.
  */
-function normalizeDecoded(value: unknown): unknown {
+function normalizeDecoded(value: unknown, depth: number, maxDepth: number): unknown {
   if (typeof value === "bigint") {
     return value <= BIG_TWO_53 && value >= -BIG_TWO_53 ? Number(value) : value;
   }
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) {
+    if (depth > maxDepth) throw tooDeep(maxDepth);
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
-      if (typeof item === "object" || typeof item === "bigint") value[i] = normalizeDecoded(item);
+      if (typeof item === "object" || typeof item === "bigint") {
+        value[i] = normalizeDecoded(item, depth + 1, maxDepth);
+      }
     }
     return value;
   }
@@ -119,10 +122,13 @@ function normalizeDecoded(value: unknown): unknown {
         "byte strings and integers",
     );
   }
+  if (depth > maxDepth) throw tooDeep(maxDepth);
   const record = value as Record<string, unknown>;
   for (const key in record) {
     const item = record[key];
-    if (typeof item === "object" || typeof item === "bigint") record[key] = normalizeDecoded(item);
+    if (typeof item === "object" || typeof item === "bigint") {
+      record[key] = normalizeDecoded(item, depth + 1, maxDepth);
+    }
   }
   return value;
 }
@@ -166,14 +172,14 @@ export const cborSerializer: Serializer = Object.freeze<Serializer>({
     // cbor-x hands out views of its own slab as `Buffer`; expose a plain Uint8Array view.
     return new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength);
   },
-  decode(payload: Payload): unknown {
+  decode(payload: Payload, maxDepth = Infinity): unknown {
     if (typeof payload === "string") {
       throw new SerializationError(
         "CBOR payload must be binary (a binary frame), but text was received",
       );
     }
     try {
-      return normalizeDecoded(decoder.decode(payload));
+      return normalizeDecoded(decoder.decode(payload), 1, maxDepth);
     } catch (error) {
       if (error instanceof SerializationError) throw error;
       throw new SerializationError(`invalid CBOR payload: ${describe(error)}`, { cause: error });

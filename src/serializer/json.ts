@@ -27,7 +27,7 @@
  * @module
  */
 
-import { type Payload, SerializationError, type Serializer } from "./serializer.ts";
+import { type Payload, SerializationError, type Serializer, tooDeep } from "./serializer.ts";
 
 /** 2^53: integers up to this magnitude are exact as `number`. */
 const TWO_53 = 2 ** 53;
@@ -146,12 +146,19 @@ function reviver(
 }
 
 /**
- * Fixes a freshly parsed value in place: binary strings become `Uint8Array`.
+ * Fixes a freshly parsed value in place: binary strings become `Uint8Array`. `depth` is the
+ * nesting level of `container` (1 for the top level).
  *
  * @returns true when a number at or beyond ±2^53 was seen, so the text must be parsed again
  *   with the reviver to recover exact digits
+ * @throws {SerializationError} when containers nest deeper than `maxDepth`
  */
-function fixParsed(container: unknown[] | Record<string, unknown>): boolean {
+function fixParsed(
+  container: unknown[] | Record<string, unknown>,
+  depth: number,
+  maxDepth: number,
+): boolean {
+  if (depth > maxDepth) throw tooDeep(maxDepth);
   if (Array.isArray(container)) {
     for (let i = 0; i < container.length; i++) {
       const item = container[i];
@@ -160,7 +167,9 @@ function fixParsed(container: unknown[] | Record<string, unknown>): boolean {
       } else if (typeof item === "number") {
         if (item >= TWO_53 || item <= -TWO_53) return true;
       } else if (typeof item === "object" && item !== null) {
-        if (fixParsed(item as unknown[] | Record<string, unknown>)) return true;
+        if (fixParsed(item as unknown[] | Record<string, unknown>, depth + 1, maxDepth)) {
+          return true;
+        }
       }
     }
     return false;
@@ -172,18 +181,23 @@ function fixParsed(container: unknown[] | Record<string, unknown>): boolean {
     } else if (typeof item === "number") {
       if (item >= TWO_53 || item <= -TWO_53) return true;
     } else if (typeof item === "object" && item !== null) {
-      if (fixParsed(item as unknown[] | Record<string, unknown>)) return true;
+      if (fixParsed(item as unknown[] | Record<string, unknown>, depth + 1, maxDepth)) {
+        return true;
+      }
     }
   }
   return false;
 }
 
 /** Decodes WAMP JSON text; throws the engine's errors (wrapped by the caller). */
-function parseWamp(text: string): unknown {
+function parseWamp(text: string, maxDepth: number): unknown {
   const value: unknown = JSON.parse(text);
   if (typeof value === "object" && value !== null) {
-    if (fixParsed(value as unknown[] | Record<string, unknown>)) {
-      return jsonWithSource.parse(text, reviver);
+    if (fixParsed(value as unknown[] | Record<string, unknown>, 1, maxDepth)) {
+      // the depth was checked up to the large number; check it again on the exact parse
+      const exact = jsonWithSource.parse(text, reviver);
+      if (typeof exact === "object" && exact !== null) checkDepth(exact, 1, maxDepth);
+      return exact;
     }
     return value;
   }
@@ -192,6 +206,15 @@ function parseWamp(text: string): unknown {
     return jsonWithSource.parse(text, reviver);
   }
   return value;
+}
+
+/** Throws when `value` nests containers deeper than `maxDepth` (bytes are not containers). */
+function checkDepth(value: object, depth: number, maxDepth: number): void {
+  if (depth > maxDepth) throw tooDeep(maxDepth);
+  if (value instanceof Uint8Array) return;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) {
+    if (typeof item === "object" && item !== null) checkDepth(item, depth + 1, maxDepth);
+  }
 }
 
 /** Readable text of an unknown thrown value. */
@@ -215,15 +238,16 @@ export const jsonSerializer: Serializer = Object.freeze<Serializer>({
       });
     }
   },
-  decode(payload: Payload): unknown {
+  decode(payload: Payload, maxDepth = Infinity): unknown {
     if (typeof payload !== "string") {
       throw new SerializationError(
         "JSON payload must be text (a text frame), but binary data was received",
       );
     }
     try {
-      return parseWamp(payload);
+      return parseWamp(payload, maxDepth);
     } catch (error) {
+      if (error instanceof SerializationError) throw error;
       throw new SerializationError(`invalid JSON payload: ${describe(error)}`, { cause: error });
     }
   },

@@ -29,7 +29,7 @@
 import { Encoder } from "@msgpack/msgpack";
 import { type Options as UnpackrOptions, Unpackr } from "msgpackr/unpack";
 import { utf8ByteLength } from "./json.ts";
-import { type Payload, SerializationError, type Serializer } from "./serializer.ts";
+import { type Payload, SerializationError, type Serializer, tooDeep } from "./serializer.ts";
 
 const TWO_53 = 2 ** 53;
 const UINT64_END = 2n ** 64n;
@@ -134,8 +134,12 @@ function copyOut(view: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Shared by both encoders: like JSON, an `undefined` property is left out (items become nil). */
-const encoderOptions = { ignoreUndefined: true, maxDepth: 1000 } as const;
+/**
+ * Shared by both encoders: like JSON, an `undefined` property is left out (items become nil).
+ * `maxDepth` is above the largest nesting the router accepts (`max_nesting` ≤ 1000), so
+ * whatever a client may send can be encoded for every subscriber.
+ */
+const encoderOptions = { ignoreUndefined: true, maxDepth: 1100 } as const;
 /** Fast path: writes safe integers in the smallest int format (uint64/int64 past 32 bits). */
 const encoder = new Encoder(encoderOptions);
 /** Slow path, for messages with a `bigint`: writes `bigint` as uint64/int64. */
@@ -170,12 +174,15 @@ function kindOf(value: object): string {
  * `Uint8Array`, and what msgpackr makes of extension types (a timestamp `Date`, typed arrays,
  * its marker for the never-used byte 0xc1) is rejected with `SerializationError`.
  */
-function checkDecoded(value: unknown): unknown {
+function checkDecoded(value: unknown, depth: number, maxDepth: number): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) {
+    if (depth > maxDepth) throw tooDeep(maxDepth);
     for (let i = 0; i < value.length; i++) {
       const item: unknown = value[i];
-      if (typeof item === "object" && item !== null) value[i] = checkDecoded(item);
+      if (typeof item === "object" && item !== null) {
+        value[i] = checkDecoded(item, depth + 1, maxDepth);
+      }
     }
     return value;
   }
@@ -191,10 +198,13 @@ function checkDecoded(value: unknown): unknown {
         "JSON-like values, binary and integers",
     );
   }
+  if (depth > maxDepth) throw tooDeep(maxDepth);
   const record = value as Record<string, unknown>;
   for (const key in record) {
     const item = record[key];
-    if (typeof item === "object" && item !== null) record[key] = checkDecoded(item);
+    if (typeof item === "object" && item !== null) {
+      record[key] = checkDecoded(item, depth + 1, maxDepth);
+    }
   }
   return value;
 }
@@ -224,14 +234,14 @@ export const msgpackSerializer: Serializer = Object.freeze<Serializer>({
       });
     }
   },
-  decode(payload: Payload): unknown {
+  decode(payload: Payload, maxDepth = Infinity): unknown {
     if (typeof payload === "string") {
       throw new SerializationError(
         "MessagePack payload must be binary (a binary frame), but text was received",
       );
     }
     try {
-      return checkDecoded(unpackr.unpack(payload));
+      return checkDecoded(unpackr.unpack(payload), 1, maxDepth);
     } catch (error) {
       if (error instanceof SerializationError) throw error;
       throw new SerializationError(`invalid MessagePack payload: ${describe(error)}`, {

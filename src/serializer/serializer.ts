@@ -29,8 +29,11 @@ export interface Serializer {
   readonly index: number;
   /** Encodes a message array. Throws `SerializationError` on values it cannot encode. */
   encode(message: readonly unknown[]): Payload;
-  /** Decodes one payload. Throws `SerializationError` on malformed input or a wrong payload kind. */
-  decode(payload: Payload): unknown;
+  /**
+   * Decodes one payload. Throws `SerializationError` on malformed input, a wrong payload kind,
+   * or arrays/objects nested deeper than `maxDepth` (the message's own array is level 1).
+   */
+  decode(payload: Payload, maxDepth?: number): unknown;
   /** Size in bytes of an encoded payload (UTF-8 length for text). Must not allocate. */
   byteLength(payload: Payload): number;
 }
@@ -38,4 +41,11 @@ export interface Serializer {
 /** Raised when a payload cannot be decoded or a value cannot be encoded. */
 export class SerializationError extends Error {
   override name = "SerializationError";
+}
+
+/** The error for a decoded value nested deeper than allowed. */
+export function tooDeep(maxDepth: number): SerializationError {
+  return new SerializationError(
+    `the message nests arrays/objects deeper than the limit of ${maxDepth} levels`,
+  );
 }

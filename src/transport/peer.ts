@@ -13,11 +13,26 @@ import type { Message } from "../wamp/messages.ts";
 
 /**
  * Encodings of one outgoing message, so a message fanned out to many receivers is encoded
- * (and measured) once per serializer: slot `2 * Serializer.index` holds the payload, the next
- * slot its size in bytes (slot 6 keeps the UTF-8 bytes of the JSON text for byte-stream
- * transports). Start with an empty array.
+ * (and measured) once per serializer: slot `2 * Serializer.index` holds the payload (or
+ * `null` when that serializer cannot encode it, so the failure is found and logged once, not
+ * once per receiver), the next slot its size in bytes; slot {@linkcode UTF8_SLOT} keeps the
+ * UTF-8 bytes of the JSON text for transports that send bytes. Start with an empty array.
  */
-export type EncodeCache = (Payload | number | undefined)[];
+export type EncodeCache = (Payload | number | null | undefined)[];
+
+/** {@linkcode EncodeCache} slot for the UTF-8 bytes of the JSON text. */
+export const UTF8_SLOT = 6;
+
+const textEncoder = new TextEncoder();
+
+/** The UTF-8 bytes of a JSON payload, encoded once per fan-out through the cache. */
+export function utf8Of(text: string, cache: EncodeCache | undefined): Uint8Array {
+  const cached = cache?.[UTF8_SLOT] as Uint8Array | undefined;
+  if (cached) return cached;
+  const bytes = textEncoder.encode(text);
+  if (cache) cache[UTF8_SLOT] = bytes;
+  return bytes;
+}
 
 /**
  * What the session meta API reports about a transport (`transport` in session details), in
@@ -59,6 +74,11 @@ export interface Peer {
   close(code?: number, reason?: string): void;
   /** Bytes queued for sending and not yet written (0 where unknown). */
   readonly bufferedAmount: number;
+  /**
+   * The session joined a realm (`true`: its open handshake is complete) or left it while the
+   * connection stays open (`false`: the connection is idle again and its idle deadline runs).
+   */
+  established?(joined: boolean): void;
 }
 
 /** {@linkcode Peer.send}'s answer for a message larger than the other end accepts. */
@@ -92,12 +112,14 @@ export function encodeFor(
   logger: Logger,
 ): { payload: Payload; bytes: number } | null {
   const slot = serializer.index * 2;
-  const cached = cache?.[slot] as Payload | undefined;
+  const cached = cache?.[slot] as Payload | null | undefined;
+  if (cached === null) return null;
   if (cached !== undefined) return { payload: cached, bytes: cache![slot + 1] as number };
   let payload: Payload;
   try {
     payload = serializer.encode(encodeMessage(message));
   } catch (e) {
+    if (cache) cache[slot] = null;
     logger.error("cannot encode outgoing message", {
       type: messageName(message.type),
       serializer: serializer.name,
@@ -111,4 +133,15 @@ export function encodeFor(
     cache[slot + 1] = bytes;
   }
   return { payload, bytes };
+}
+
+/** The transport peer string Autobahn uses: `tcp4:1.2.3.4:5678`, `tcp6:::1:5678`, `unix:/p`. */
+export function peerString(addr: Deno.Addr, host?: string): string {
+  if (addr.transport === "tcp" || addr.transport === "udp") {
+    const hostname = host ?? addr.hostname;
+    const port = host !== undefined && host !== addr.hostname ? 0 : addr.port;
+    return `${hostname.includes(":") ? "tcp6" : "tcp4"}:${hostname}:${port}`;
+  }
+  if (addr.transport === "vsock") return `vsock:${addr.cid}:${addr.port}`;
+  return `unix:${(addr as Deno.UnixAddr).path}`;
 }
