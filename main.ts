@@ -7,16 +7,12 @@
 import { parseArgs } from "node:util";
 import defaultConfig from "./config.example.json" with { type: "json" };
 import denoJson from "./deno.json" with { type: "json" };
-import {
-  applyOverrides,
-  ConfigError,
-  consoleLogger,
-  isLogLevel,
-  jsonLogger,
-  loadConfigFile,
-  parseConfig,
-  Router,
-} from "./mod.ts";
+
+/**
+ * The environment variables the `ws` package reads when it loads (whether to use its optional
+ * native add-ons): the router needs read access to exactly these.
+ */
+const WS_ENV = ["WS_NO_BUFFER_UTIL", "WS_NO_UTF_8_VALIDATE"];
 
 const HELP = `Switchboard ${denoJson.version}: a WAMP v2 router
 
@@ -37,9 +33,10 @@ Signals: SIGINT/SIGTERM shut down cleanly; SIGHUP reloads --config (realms, role
 permissions, stats) without dropping sessions; an invalid file is rejected and the old
 configuration stays.
 
-Permissions: --allow-net (to listen) and --allow-read (to read --config and TLS files).
-A config that uses "$ENV_VAR" secrets also needs --allow-env, and a RawSocket transport on
-a Unix socket also needs --allow-write.
+Permissions: --allow-net (to listen), --allow-read (to read --config and TLS files) and
+--allow-env=WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE (the WebSocket library reads these two
+when it loads). A config that uses "$ENV_VAR" secrets also needs those variables in
+--allow-env, and a RawSocket transport on a Unix socket also needs --allow-write.
 `;
 
 function fail(message: string): never {
@@ -75,6 +72,26 @@ async function main(): Promise<void> {
     console.log(`switchboard ${denoJson.version}`);
     return;
   }
+  const missing = WS_ENV.filter((variable) =>
+    Deno.permissions.querySync({ name: "env", variable }).state !== "granted"
+  );
+  if (missing.length > 0) {
+    fail(
+      `needs --allow-env=${WS_ENV.join(",")} (the WebSocket library reads ${
+        missing.join(" and ")
+      } when it loads); add them to --allow-env`,
+    );
+  }
+  const {
+    applyOverrides,
+    ConfigError,
+    consoleLogger,
+    isLogLevel,
+    jsonLogger,
+    loadConfigFile,
+    parseConfig,
+    Router,
+  } = await import("./mod.ts");
   const level = flags["log-level"] ?? "info";
   if (!isLogLevel(level)) fail(`--log-level must be error, warn, info or debug, got "${level}"`);
   let port: number | undefined;

@@ -132,10 +132,10 @@ Deno.test("bad input: oversized message (configurable limit) aborts the session"
   assert.equal((await again.next())[0], 17);
 });
 
-Deno.test("bad input: default message limit is 16 MiB", () => {
+Deno.test("bad input: default message limit is 1 MiB", () => {
   const router = createRouter(testConfig());
   const ws = router.config.transports[0].paths.get("ws")!;
-  assert.equal(ws.max_message_size, 16 * 1024 * 1024);
+  assert.equal(ws.max_message_size, 1024 * 1024);
 });
 
 Deno.test("an internal error ends only the session that caused it", async () => {

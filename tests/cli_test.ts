@@ -15,7 +15,11 @@ import { Child as BaseChild } from "./_process.ts";
 const ROOT = new URL("..", import.meta.url);
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 /** The permissions of the `start` and `compile` tasks in deno.json. */
-const PERMISSIONS = ["--allow-net", "--allow-read"];
+const PERMISSIONS = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-env=WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE",
+];
 
 function fixture(name: string): string {
   return new URL(name, FIXTURES).pathname;

@@ -58,13 +58,28 @@ function onlyRealm(config: RouterConfig) {
 
 const NO_METHODS = { anonymous: null, ticket: null, wampcra: null, cryptosign: null };
 const DEFAULT_LIMITS = { challenge_timeout: 10, max_failures: 5, failure_window: 60 };
+/** Connection limits every endpoint has by default (issue 9: hardening). */
+const DEFAULT_CONNECTION_LIMITS = {
+  max_nesting: 64,
+  open_handshake_timeout: 10_000,
+  close_handshake_timeout: 5_000,
+  ping_timeout: 30_000,
+  trusted_proxies: [],
+};
+const DEFAULT_SLOW_CONSUMER = {
+  max_queue_bytes: 4 * 1024 * 1024,
+  max_queue_messages: 100_000,
+  policy: "drop" as const,
+  timeout: 10_000,
+};
 const DEFAULT_ENDPOINT: WebSocketEndpointConfig = {
   serializers: ["json", "msgpack", "cbor"],
   auth: { ...NO_METHODS, anonymous: { role: "anonymous", authid: null } },
   auth_limits: DEFAULT_LIMITS,
-  slow_consumer: { max_queue_bytes: 4 * 1024 * 1024, max_queue_messages: 100_000, policy: "drop" },
+  slow_consumer: DEFAULT_SLOW_CONSUMER,
   ping_interval: 30,
-  max_message_size: 16 * 1024 * 1024,
+  max_message_size: 1024 * 1024,
+  ...DEFAULT_CONNECTION_LIMITS,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -98,7 +113,12 @@ Deno.test("config.example.json parses to the expected resolved config", () => {
   assert.equal(config.transports.length, 1);
   const web = config.transports[0];
   assert.equal(web.type, "web");
-  assert.deepEqual(web.endpoint, { host: "127.0.0.1", port: 8080, tls: null });
+  assert.deepEqual(web.endpoint, {
+    host: "127.0.0.1",
+    port: 8080,
+    tls: null,
+    max_connections: 10_000,
+  });
   assert.equal(web.websocket, null);
   assert.deepEqual([...web.paths.keys()], ["ws"]);
   assert.deepEqual(web.paths.get("ws"), DEFAULT_ENDPOINT);
@@ -108,7 +128,7 @@ Deno.test("a websocket transport parses with defaults and explicit values", () =
   const defaults = parseConfig(withTransport({ type: "websocket", id: "ws1", endpoint: TCP }));
   assert.deepEqual(defaults.transports[0], {
     type: "websocket",
-    endpoint: { host: "0.0.0.0", port: 9000, tls: null },
+    endpoint: { host: "0.0.0.0", port: 9000, tls: null, max_connections: 10_000 },
     websocket: DEFAULT_ENDPOINT,
     paths: new Map(),
   });
@@ -122,18 +142,15 @@ Deno.test("a websocket transport parses with defaults and explicit values", () =
   }));
   assert.deepEqual(explicit.transports[0], {
     type: "websocket",
-    endpoint: { host: "::1", port: 0, tls: null },
+    endpoint: { host: "::1", port: 0, tls: null, max_connections: 10_000 },
     websocket: {
       serializers: ["cbor", "json"],
       auth: { ...NO_METHODS, anonymous: { role: "guest", authid: "bob" } },
       auth_limits: DEFAULT_LIMITS,
-      slow_consumer: {
-        max_queue_bytes: 4 * 1024 * 1024,
-        max_queue_messages: 100_000,
-        policy: "drop",
-      },
+      slow_consumer: DEFAULT_SLOW_CONSUMER,
       ping_interval: 30,
       max_message_size: 65536,
+      ...DEFAULT_CONNECTION_LIMITS,
     },
     paths: new Map(),
   });
@@ -1069,20 +1086,38 @@ Deno.test("applyOverrides replaces the first transport's host and port only", ()
     { type: "websocket", endpoint: { type: "tcp", port: 9001, interface: "127.0.0.1" } },
   ]));
   const both = applyOverrides(base, { host: "::1", port: 0 });
-  assert.deepEqual(both.transports[0].endpoint, { host: "::1", port: 0, tls: null });
-  assert.deepEqual(both.transports[1].endpoint, { host: "127.0.0.1", port: 9001, tls: null });
+  assert.deepEqual(both.transports[0].endpoint, {
+    host: "::1",
+    port: 0,
+    tls: null,
+    max_connections: 10_000,
+  });
+  const cap = { max_connections: 10_000 };
+  assert.deepEqual(both.transports[1].endpoint, {
+    host: "127.0.0.1",
+    port: 9001,
+    tls: null,
+    ...cap,
+  });
   assert.equal(both.transports[0].websocket, base.transports[0].websocket);
-  assert.deepEqual(base.transports[0].endpoint, { host: "127.0.0.1", port: 9000, tls: null });
+  assert.deepEqual(base.transports[0].endpoint, {
+    host: "127.0.0.1",
+    port: 9000,
+    tls: null,
+    ...cap,
+  });
 
   assert.deepEqual(applyOverrides(base, { port: 7000 }).transports[0].endpoint, {
     host: "127.0.0.1",
     port: 7000,
     tls: null,
+    ...cap,
   });
   assert.deepEqual(applyOverrides(base, { host: "0.0.0.0" }).transports[0].endpoint, {
     host: "0.0.0.0",
     port: 9000,
     tls: null,
+    ...cap,
   });
   assert.equal(applyOverrides(base, {}), base);
 });

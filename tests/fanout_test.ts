@@ -15,7 +15,26 @@ import { jsonSerializer } from "../src/serializer/json.ts";
 import { msgpackSerializer } from "../src/serializer/msgpack.ts";
 import type { Payload, Serializer } from "../src/serializer/serializer.ts";
 import type { EncodeCache, Peer } from "../src/transport/peer.ts";
-import { WebSocketPeer } from "../src/transport/websocket.ts";
+import {
+  nativeLink,
+  WebSocketPeer,
+  type WebSocketPeerOptions,
+} from "../src/transport/websocket.ts";
+
+const PEER_OPTIONS: WebSocketPeerOptions = {
+  maxMessageSize: 1 << 20,
+  maxNesting: 64,
+  slowConsumer: {
+    max_queue_bytes: 1 << 30,
+    max_queue_messages: 1 << 30,
+    policy: "drop",
+    timeout_ms: 10_000,
+  },
+  pingIntervalMs: 0,
+  pingTimeoutMs: 1000,
+  closeTimeoutMs: 1000,
+  idleTimeoutMs: 0,
+};
 import type { Message } from "../src/wamp/messages.ts";
 
 const host: SessionHost = {
@@ -88,10 +107,17 @@ for (const serializer of [jsonSerializer, msgpackSerializer] as Serializer[]) {
   Deno.test(`websocket peer over ${serializer.name}: a cached encoding is sent, not re-encoded`, () => {
     const sockets = [new FakeSocket(), new FakeSocket(), new FakeSocket()];
     const peers = sockets.map((s) =>
-      new WebSocketPeer(s as unknown as WebSocket, serializer, 1 << 20, {
-        type: "websocket",
-        peer: "x",
-      }, silentLogger)
+      new WebSocketPeer(
+        nativeLink(s as unknown as WebSocket),
+        serializer,
+        PEER_OPTIONS,
+        {
+          type: "websocket",
+          peer: "x",
+        },
+        silentLogger,
+        new FakeClock(),
+      )
     );
     const event: Message = {
       type: 36,
@@ -115,11 +141,12 @@ for (const serializer of [jsonSerializer, msgpackSerializer] as Serializer[]) {
     primed[serializer.index * 2 + 1] = 3;
     const other = new FakeSocket();
     const n = new WebSocketPeer(
-      other as unknown as WebSocket,
+      nativeLink(other as unknown as WebSocket),
       serializer,
-      1 << 20,
+      PEER_OPTIONS,
       { type: "websocket", peer: "x" },
       silentLogger,
+      new FakeClock(),
     ).send(event, primed);
     assert.equal(other.sent[0], sentinel);
     assert.equal(n, 3);

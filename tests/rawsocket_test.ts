@@ -85,11 +85,11 @@ Deno.test("rawsocket: handshake error replies", async (t) => {
     assert.deepEqual(await handshake([0x47, 0x45, 0x54, 0x20]), { reply: [], closed: true });
   });
   await t.step(
-    "success echoes the serializer and announces our maximum (16 MiB: L = 15)",
+    "success echoes the serializer and announces our maximum (1 MiB: L = 11)",
     async () => {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
       await conn.write(new Uint8Array([0x7f, 0xf1, 0, 0]));
-      assert.deepEqual([...await readExactly(conn, 4)], [0x7f, 0xf1, 0, 0]);
+      assert.deepEqual([...await readExactly(conn, 4)], [0x7f, 0xb1, 0, 0]);
       conn.close();
     },
   );
@@ -197,7 +197,7 @@ Deno.test("universal transport: RawSocket, WebSocket and HTTP on one port", asyn
     // RawSocket
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: l.port });
     await conn.write(new Uint8Array([0x7f, 0xf1, 0, 0]));
-    assert.deepEqual([...await readExactly(conn, 4)], [0x7f, 0xf1, 0, 0]);
+    assert.deepEqual([...await readExactly(conn, 4)], [0x7f, 0xb1, 0, 0]);
     await conn.write(frame(0, text([1, "realm1", { roles: { subscriber: {} } }])));
     assert.equal(parse((await readFrame(conn)).body)[0], 2);
     await conn.write(frame(0, text([32, 1, {}, "com.u"])));

@@ -12,6 +12,7 @@
  */
 
 import type { SerializerName } from "../serializer/serializer.ts";
+import { TrustedProxies } from "../transport/forwarded.ts";
 import type {
   Action,
   AnonymousAuthConfig,
@@ -64,8 +65,27 @@ export class ConfigError extends Error {
 
 /** Largest allowed `rated_message_size`: 2^30. */
 const MAX_RATED_MESSAGE_SIZE = 2 ** 30;
-/** Default `max_message_size` of a WebSocket endpoint: 16 MiB. */
-const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+/**
+ * Default `max_message_size` of an endpoint: 1 MiB. A message is decoded, routed and encoded
+ * on the event loop in one go, so its size bounds how long one client can stall every other
+ * session (README, "Limits and protections", has the measured cost).
+ */
+const DEFAULT_MAX_MESSAGE_SIZE = 1024 * 1024;
+/** Default `max_nesting`: arrays/objects nested deeper are refused at decode. */
+const DEFAULT_MAX_NESTING = 64;
+/**
+ * Largest allowed `max_nesting`: below the depth every serializer can still encode (the
+ * MessagePack encoder stops at 1100 levels), so what is accepted can be delivered to all.
+ */
+const MAX_MAX_NESTING = 1000;
+/** Default `open_handshake_timeout` (ms): TCP accept to WAMP session established. */
+const DEFAULT_OPEN_HANDSHAKE_TIMEOUT = 10_000;
+/** Default `close_handshake_timeout` (ms). */
+const DEFAULT_CLOSE_HANDSHAKE_TIMEOUT = 5_000;
+/** Default `slow_consumer_timeout` (ms). */
+const DEFAULT_SLOW_CONSUMER_TIMEOUT = 10_000;
+/** Default `max_connections` of a transport. */
+const DEFAULT_MAX_CONNECTIONS = 10_000;
 /** Crossbar's realm name pattern. */
 const REALM_NAME = /^[A-Za-z][A-Za-z\d_\-@\.]{2,254}$/;
 /** Loose URI with empty components allowed (Crossbar's rule for permission URIs). */
@@ -746,12 +766,18 @@ function parseEndpoint(
   const typePath = keyPath(path, "type");
   const type = expectString(expectRequired(endpoint, "type", path), typePath);
   if (type === "unix" && unixAllowed) {
-    checkKeys(endpoint, path, { allowed: ["type", "path"] });
+    checkKeys(endpoint, path, { allowed: ["type", "path", "max_connections"] });
     const socketPath = expectNonEmptyString(
       expectRequired(endpoint, "path", path),
       keyPath(path, "path"),
     );
-    return { host: "", port: 0, tls: null, unix: socketPath };
+    return {
+      host: "",
+      port: 0,
+      tls: null,
+      unix: socketPath,
+      max_connections: maxConnections(endpoint, path),
+    };
   }
   if (type !== "tcp") {
     const reason = type === "unix"
@@ -759,7 +785,9 @@ function parseEndpoint(
       : `must be "tcp"${unixAllowed ? ' or "unix"' : ""}, got ${describe(type)}`;
     throw new ConfigError(typePath, reason);
   }
-  checkKeys(endpoint, path, { allowed: ["type", "port", "interface", "version", "tls"] });
+  checkKeys(endpoint, path, {
+    allowed: ["type", "port", "interface", "version", "tls", "max_connections"],
+  });
   const port = checkPort(expectRequired(endpoint, "port", path), keyPath(path, "port"));
   let version = 4;
   if (has(endpoint, "version")) {
@@ -775,7 +803,16 @@ function parseEndpoint(
     ? "::"
     : "0.0.0.0";
   const tls = has(endpoint, "tls") ? parseTls(endpoint.tls, keyPath(path, "tls")) : null;
-  return { host, port, tls };
+  return { host, port, tls, max_connections: maxConnections(endpoint, path) };
+}
+
+/** `endpoint.max_connections`: a positive integer, default 10000. */
+function maxConnections(endpoint: Obj, path: string): number {
+  if (!has(endpoint, "max_connections")) return DEFAULT_MAX_CONNECTIONS;
+  const keyed = keyPath(path, "max_connections");
+  const n = expectInteger(endpoint.max_connections, keyed);
+  if (n < 1) throw new ConfigError(keyed, `must be a positive number of connections, got ${n}`);
+  return n;
 }
 
 /** `endpoint.tls`: `{"certificate": "<PEM file>", "key": "<PEM file>"}` (read when serving). */
@@ -1066,22 +1103,8 @@ function parseCryptosignPrincipal(value: unknown, path: string): CryptosignPrinc
 function parseWebSocketOptions(
   value: unknown,
   path: string,
-): Pick<
-  WebSocketEndpointConfig,
-  "max_message_size" | "auth_limits" | "slow_consumer" | "ping_interval"
-> {
-  const defaults = {
-    max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-    auth_limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60 },
-    slow_consumer: {
-      max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
-      max_queue_messages: DEFAULT_MAX_QUEUE_MESSAGES,
-      policy: "drop" as const,
-    },
-    ping_interval: 30,
-  };
-  if (value === undefined) return defaults;
-  const options = expectObject(value, path);
+): Omit<WebSocketEndpointConfig, "serializers" | "auth"> {
+  const options = value === undefined ? {} : expectObject(value, path);
   checkKeys(options, path, {
     allowed: [
       "max_message_size",
@@ -1091,7 +1114,13 @@ function parseWebSocketOptions(
       "max_queue_bytes",
       "max_queue_messages",
       "slow_consumer",
+      "slow_consumer_timeout",
       "auto_ping_interval",
+      "auto_ping_timeout",
+      "max_nesting",
+      "open_handshake_timeout",
+      "close_handshake_timeout",
+      "trusted_proxies",
     ],
   });
   const positive = (key: string, fallback: number, what: string): number => {
@@ -1100,8 +1129,45 @@ function parseWebSocketOptions(
     if (n < 1) throw new ConfigError(keyPath(path, key), `must be a positive ${what}, got ${n}`);
     return n;
   };
+  /** A duration in milliseconds; 0 allowed (off) where `zeroOff`. */
+  const millis = (key: string, fallback: number, zeroOff: boolean): number => {
+    if (!has(options, key)) return fallback;
+    const keyed = keyPath(path, key);
+    const n = expectInteger(options[key], keyed);
+    if (n < (zeroOff ? 0 : 1)) {
+      throw new ConfigError(
+        keyed,
+        `must be ${zeroOff ? "0 (off) or " : ""}a positive number of milliseconds, got ${n}`,
+      );
+    }
+    return n;
+  };
+  const pingSeconds = pingInterval(
+    own(options, "auto_ping_interval"),
+    keyPath(path, "auto_ping_interval"),
+  );
+  let maxNesting = DEFAULT_MAX_NESTING;
+  if (has(options, "max_nesting")) {
+    const keyed = keyPath(path, "max_nesting");
+    maxNesting = expectInteger(options.max_nesting, keyed);
+    if (maxNesting < 4 || maxNesting > MAX_MAX_NESTING) {
+      throw new ConfigError(keyed, `must be between 4 and ${MAX_MAX_NESTING}, got ${maxNesting}`);
+    }
+  }
   return {
     max_message_size: positive("max_message_size", DEFAULT_MAX_MESSAGE_SIZE, "number of bytes"),
+    max_nesting: maxNesting,
+    open_handshake_timeout: millis("open_handshake_timeout", DEFAULT_OPEN_HANDSHAKE_TIMEOUT, true),
+    close_handshake_timeout: millis(
+      "close_handshake_timeout",
+      DEFAULT_CLOSE_HANDSHAKE_TIMEOUT,
+      false,
+    ),
+    ping_timeout: millis("auto_ping_timeout", Math.max(pingSeconds, 1) * 1000, false),
+    trusted_proxies: parseTrustedProxies(
+      own(options, "trusted_proxies"),
+      keyPath(path, "trusted_proxies"),
+    ),
     auth_limits: {
       challenge_timeout: positive("auth_challenge_timeout", 10, "number of seconds"),
       max_failures: positive("auth_max_failures", 5, "number of failures"),
@@ -1115,12 +1181,31 @@ function parseWebSocketOptions(
         "number of messages",
       ),
       policy: slowConsumerPolicy(own(options, "slow_consumer"), keyPath(path, "slow_consumer")),
+      timeout: millis("slow_consumer_timeout", DEFAULT_SLOW_CONSUMER_TIMEOUT, false),
     },
-    ping_interval: pingInterval(
-      own(options, "auto_ping_interval"),
-      keyPath(path, "auto_ping_interval"),
-    ),
+    ping_interval: pingSeconds,
   };
+}
+
+/** `trusted_proxies`: a list of IP addresses and CIDR ranges. */
+function parseTrustedProxies(value: unknown, path: string): readonly string[] {
+  if (value === undefined) return [];
+  const list = expectArray(value, path);
+  return list.map((item, i) => {
+    const itemPath = indexPath(path, i);
+    const entry = expectNonEmptyString(item, itemPath);
+    try {
+      new TrustedProxies([entry]);
+    } catch {
+      throw new ConfigError(
+        itemPath,
+        `must be an IP address or CIDR range (e.g. "10.0.0.1", "10.0.0.0/8", "fd00::/8"), got ${
+          describe(entry)
+        }`,
+      );
+    }
+    return entry;
+  });
 }
 
 /** What happens to a slow consumer: `drop` its EVENTs (default) or `disconnect` it. */
@@ -1398,3 +1483,10 @@ export function applyOverrides(config: RouterConfig, o: ConfigOverrides): Router
   checkEndpointCollisions(transports, transportsPath);
   return { ...config, transports };
 }
+
+/**
+ * The endpoint a router serves when it has no transport configured for a request (a router
+ * mounted with `Router.handler()` and no transports): every serializer, anonymous
+ * authentication with role `anonymous`, every option at its default.
+ */
+export const DEFAULT_ENDPOINT: WebSocketEndpointConfig = parseWebSocketEndpoint({}, "(default)");

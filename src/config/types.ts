@@ -157,11 +157,36 @@ export interface WebSocketEndpointConfig {
     /** Messages sent since the outgoing buffer was last empty (an upper bound of those queued). */
     readonly max_queue_messages: number;
     readonly policy: "drop" | "disconnect";
+    /**
+     * Milliseconds a session may stay at its queue bound without answering a ping before it is
+     * closed (`slow_consumer_timeout`); default 10000.
+     */
+    readonly timeout: number;
   };
   /** Seconds between WebSocket pings; a connection that does not answer is closed (0 = off). */
   readonly ping_interval: number;
-  /** Largest accepted incoming WAMP message in bytes; default 16 MiB. */
+  /** Milliseconds a ping may stay unanswered (`auto_ping_timeout`); default: the interval. */
+  readonly ping_timeout: number;
+  /** Largest accepted incoming WAMP message in bytes; default 1 MiB. */
   readonly max_message_size: number;
+  /** Deepest nesting of arrays/objects in an incoming message (`max_nesting`); default 64. */
+  readonly max_nesting: number;
+  /**
+   * Milliseconds from the TCP accept until the WAMP session is established (TLS, HTTP headers,
+   * WebSocket upgrade, HELLO, authentication): `open_handshake_timeout`; 0 = none; default 10000.
+   * Also bounds how long a connection may stay open without a session.
+   */
+  readonly open_handshake_timeout: number;
+  /**
+   * Milliseconds the router waits for a client's GOODBYE reply, and for a closing connection's
+   * close handshake, before it drops the connection: `close_handshake_timeout`; default 5000.
+   */
+  readonly close_handshake_timeout: number;
+  /**
+   * Addresses/CIDR ranges of reverse proxies whose `Forwarded`/`X-Forwarded-For` headers name
+   * the client (`trusted_proxies`); default none.
+   */
+  readonly trusted_proxies: readonly string[];
 }
 
 /** An HTTP bridge path: `POST` JSON to publish (`publisher`) or call (`caller`) on a realm. */
@@ -185,6 +210,8 @@ export interface TransportConfig {
     readonly tls: { readonly certificate: string; readonly key: string } | null;
     /** For rawsocket transports on a Unix socket: its path (then host and port are unused). */
     readonly unix?: string | null;
+    /** Most connections open at once on this transport; more are refused. Default 10000. */
+    readonly max_connections: number;
   };
   /** For `rawsocket`: serializers, auth and options (same shape as a WebSocket endpoint). */
   readonly rawsocket?: WebSocketEndpointConfig | null;

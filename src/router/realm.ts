@@ -294,11 +294,15 @@ export class Realm {
     );
   }
 
-  /** Ends every session of the realm with GOODBYE `reason`. */
-  closeAll(reason: string, message?: string): void {
+  /** Ends every session of the realm with GOODBYE `reason`; returns those sessions. */
+  closeAll(reason: string, message?: string): Session[] {
+    const ended: Session[] = [];
     for (const s of [...this.sessions.values()]) {
-      if (!s.internal) s.goodbye(reason, message);
+      if (s.internal) continue;
+      s.goodbye(reason, message);
+      ended.push(s);
     }
+    return ended;
   }
 
   // ---- routing -----------------------------------------------------------------------

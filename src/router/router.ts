@@ -8,10 +8,10 @@
 import { FailureLimiter } from "../auth/authenticator.ts";
 import { bridgeHandler } from "../http_bridge.ts";
 import { RouterMetrics } from "../metrics.ts";
-import { statusPage, type StatusPageInfo } from "../status_page.ts";
+import type { StatusPageInfo } from "../status_page.ts";
 import { WampClient } from "../client.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import { ConfigError, parseConfig } from "../config/config.ts";
+import { ConfigError, DEFAULT_ENDPOINT, parseConfig } from "../config/config.ts";
 import type {
   BridgeConfig,
   RealmConfig,
@@ -22,14 +22,15 @@ import type {
 import { type Logger, silentLogger } from "../log.ts";
 import { linkedPeers } from "../transport/local.ts";
 import type { Peer, PeerHandler } from "../transport/peer.ts";
-import { acceptRawSocket } from "../transport/rawsocket.ts";
-import { upgrade } from "../transport/websocket.ts";
 import { WampError } from "../wamp/errors.ts";
 import { freshId } from "../wamp/ids.ts";
 import type { Dict } from "../wamp/messages.ts";
 import { isReservedUri, Uri } from "../wamp/uris.ts";
 import { Realm, TRUSTED_ROLE } from "./realm.ts";
+import { nativeUpgrade, type RouteHost, routeRequest } from "./http_routes.ts";
+import { type ServedTransport, type ServingHost, TransportServer } from "./serving.ts";
 import { Session, type SessionHost } from "./session.ts";
+import { notAnUpgrade } from "../transport/websocket.ts";
 
 /** Reported by the status page. */
 const ROUTER_VERSION = "0.1.0";
@@ -47,16 +48,8 @@ export interface RouterOptions {
   clock?: Clock;
 }
 
-/** A listening transport. */
-export interface Listener {
-  /** The transport's config. */
-  readonly transport: TransportConfig;
-  /** The bound host and (actual) port. */
-  readonly hostname: string;
-  readonly port: number;
-  /** WebSocket URLs served (one per WAMP path; `ws://host:port/` for `websocket` transports). */
-  readonly urls: readonly string[];
-}
+/** A listening transport: its config, the bound host and (actual) port, and the URLs served. */
+export type Listener = ServedTransport;
 
 /** Options for an in-process session. */
 export interface LocalSessionOptions {
@@ -69,20 +62,12 @@ export interface LocalSessionOptions {
 /** An HTTP handler as `Deno.serve` takes it. */
 export type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
 
-const DEFAULT_ENDPOINT: WebSocketEndpointConfig = {
-  serializers: ["json", "msgpack", "cbor"],
-  auth: {
-    anonymous: { role: "anonymous", authid: null },
-    ticket: null,
-    wampcra: null,
-    cryptosign: null,
-  },
-  auth_limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60 },
-  slow_consumer: { max_queue_bytes: 4 * 1024 * 1024, max_queue_messages: 100_000, policy: "drop" },
-  ping_interval: 30,
-  max_message_size: 16 * 1024 * 1024,
-};
-const NO_AUTH = DEFAULT_ENDPOINT.auth;
+const NO_AUTH = {
+  anonymous: null,
+  ticket: null,
+  wampcra: null,
+  cryptosign: null,
+} as const;
 /** How long a dynamic authenticator may take before authentication fails. */
 const AUTHENTICATOR_TIMEOUT_MS = 10_000;
 
@@ -93,7 +78,7 @@ export class Router implements SessionHost {
   readonly #realms = new Map<string, Realm>();
   readonly #sessions = new Map<number, Session>();
   readonly #connections = new Set<Session>();
-  readonly #servers: Deno.HttpServer[] = [];
+  readonly #transports: TransportServer[] = [];
   readonly #ready: Promise<void>;
   /** Failed authentications per remote address (rate limiting). */
   readonly authFailures: FailureLimiter = new FailureLimiter();
@@ -292,60 +277,64 @@ export class Router implements SessionHost {
     return n;
   }
 
-  // ---- HTTP --------------------------------------------------------------------------
+  // ---- HTTP and listeners ------------------------------------------------------------
+
+  /** What the HTTP routes need from the router. */
+  readonly #routeHost: RouteHost = ((router: Router): RouteHost => ({
+    get clock() {
+      return router.clock;
+    },
+    get logger() {
+      return router.logger;
+    },
+    get closing() {
+      return router.#closed;
+    },
+    metricsText: () => router.metricsText(),
+    statusInfo: (t) => router.#statusInfo(t),
+    bridge: (config) => router.#bridge(config),
+  }))(this);
+
+  /** What the listeners need from the router. */
+  readonly #servingHost: ServingHost = ((router: Router): ServingHost => ({
+    get clock() {
+      return router.clock;
+    },
+    get logger() {
+      return router.logger;
+    },
+    get closing() {
+      return router.#closed;
+    },
+    attach: (peer, endpoint, connect, release) => router.#attach(peer, endpoint, connect, release),
+    fetch: (t, req) => {
+      const routed = routeRequest(router.#routeHost, t, req);
+      if (routed instanceof Response || routed instanceof Promise) return routed;
+      // a WAMP path without an upgrade (node:http hands upgrades over separately)
+      return notAnUpgrade();
+    },
+  }))(this);
 
   /**
    * The HTTP handler for a transport (default: the first configured transport, or a
    * `websocket` endpoint on any path with all serializers and anonymous auth when the config
-   * has none). Mount it in any `Deno.serve`.
+   * has none). Mount it in any `Deno.serve`: Deno's server then owns the connections, so the
+   * protections of `serve()`'s own listeners (`max_connections`, the HTTP header part of
+   * `open_handshake_timeout`, the WebSocket frame limit while a frame arrives, RFC 6455 close
+   * codes) are Deno's to provide, not the router's.
    */
   handler(transport: TransportConfig | null = this.config.transports[0] ?? null): Handler {
     return (req, info) => {
-      let endpoint: WebSocketEndpointConfig | undefined;
-      if (!transport) endpoint = DEFAULT_ENDPOINT;
-      else if (transport.type === "websocket") endpoint = transport.websocket ?? DEFAULT_ENDPOINT;
-      else {
-        const path = new URL(req.url).pathname.replace(/^\/+|\/+$/g, "");
-        if (transport.metrics_path != null && path === transport.metrics_path) {
-          if (req.method !== "GET" && req.method !== "HEAD") {
-            return new Response("Method not allowed\n", {
-              status: 405,
-              headers: { allow: "GET, HEAD" },
-            });
-          }
-          return new Response(req.method === "HEAD" ? null : this.metricsText(), {
-            headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-          });
-        }
-        if (transport.status_path != null && path === transport.status_path) {
-          return new Response(statusPage(this.#statusInfo(transport)), {
-            headers: {
-              "content-type": "text/html; charset=utf-8",
-              "cache-control": "no-store",
-              "content-security-policy":
-                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:; img-src data:",
-            },
-          });
-        }
-        const bridge = transport.bridges?.get(path);
-        if (bridge) return this.#bridge(bridge)(req);
-        endpoint = transport.paths.get(path);
-      }
-      if (!endpoint) {
-        return new Response("Not found\n", {
-          status: 404,
-          headers: { "content-type": "text/plain" },
-        });
-      }
-      if (this.#closed) {
-        return new Response("Router is shutting down\n", { status: 503 });
-      }
-      const remote = info ? peerString(this.#relayedFrom(info.remoteAddr)) : "unknown";
-      const result = upgrade(req, endpoint, remote, this.logger);
-      if (!result.ok) return result.response;
-      const { peer } = result;
-      this.#attach(peer, endpoint, (handler) => peer.attach(handler));
-      return result.response;
+      const routed = routeRequest(this.#routeHost, transport, req);
+      if (routed instanceof Response || routed instanceof Promise) return routed;
+      const { response, peer } = nativeUpgrade(
+        this.#routeHost,
+        req,
+        routed,
+        info?.remoteAddr ?? null,
+      );
+      if (peer) this.#attach(peer, routed, (handler) => peer.attach(handler), () => {});
+      return response;
     };
   }
 
@@ -354,11 +343,17 @@ export class Router implements SessionHost {
     peer: Peer,
     endpoint: WebSocketEndpointConfig,
     connect: (handler: PeerHandler) => void,
+    release: () => void,
   ): void {
+    if (this.#closed) {
+      peer.close(1001, "router shutting down");
+      return release();
+    }
     const session = new Session(
       peer,
       { methods: endpoint.auth, limits: endpoint.auth_limits },
       this,
+      { closeTimeoutMs: endpoint.close_handshake_timeout },
     );
     connect({
       receive: (m, b) => session.receive(m, b),
@@ -372,193 +367,34 @@ export class Router implements SessionHost {
       transportClosed: () => {
         session.transportClosed();
         this.#connections.delete(session);
+        release();
+        this.#connectionClosed?.();
       },
     });
     this.#connections.add(session);
-  }
-
-  readonly #listeners: Deno.Listener[] = [];
-  readonly #proxied = new Set<Deno.Conn>();
-  /**
-   * Universal transports relay HTTP connections to an internal server on 127.0.0.1: the relay
-   * connection's local port → the client's real address, so sessions (and the per-address
-   * authentication failure limit) see the client, not the relay.
-   */
-  readonly #relays = new Map<number, Deno.NetAddr>();
-
-  /** The client behind `addr`: the relayed client for a relay connection, else `addr`. */
-  #relayedFrom(addr: Deno.Addr): Deno.Addr {
-    if (addr.transport !== "tcp" || addr.hostname !== "127.0.0.1") return addr;
-    return this.#relays.get(addr.port) ?? addr;
-  }
-
-  /**
-   * A universal transport: one port for RawSocket and HTTP/WebSocket, told apart by the first
-   * octet (0x7F starts a RawSocket handshake). HTTP connections are relayed to an internal
-   * HTTP server on 127.0.0.1, so their sessions show that relay as the transport peer.
-   */
-  async #serveUniversal(t: TransportConfig): Promise<Listener> {
-    const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
-    const internal = Deno.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      onListen: (a) => resolve(a as Deno.NetAddr),
-    }, this.handler(t));
-    this.#servers.push(internal);
-    const internalPort = (await promise).port;
-    const listener = Deno.listen({ hostname: t.endpoint.host, port: t.endpoint.port });
-    this.#listeners.push(listener);
-    void this.#acceptLoop(
-      listener,
-      "universal",
-      (conn) => this.#routeUniversal(conn, t.rawsocket ?? null, internalPort),
-    );
-    const a = listener.addr as Deno.NetAddr;
-    const host = a.hostname.includes(":") ? `[${a.hostname}]` : a.hostname;
-    const urls = [
-      ...(t.rawsocket ? [`rs://${host}:${a.port}`] : []),
-      ...[...t.paths.keys()].map((p) => `ws://${host}:${a.port}/${p}`),
-    ];
-    return { transport: t, hostname: a.hostname, port: a.port, urls };
-  }
-
-  /** Accepts connections on `listener` until it is closed, handing each to `handle`. */
-  async #acceptLoop(
-    listener: Deno.Listener,
-    what: string,
-    handle: (conn: Deno.Conn) => Promise<void>,
-  ) {
-    for (;;) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (e) {
-        if (e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted) return;
-        throw e;
-      }
-      handle(conn).catch((e) => {
-        this.logger.debug(`${what} connection failed`, { error: String(e) });
-        this.#closeConn(conn);
-      });
-    }
-  }
-
-  #closeConn(conn: Deno.Conn): void {
-    try {
-      conn.close();
-    } catch (e) {
-      if (!(e instanceof Deno.errors.BadResource)) throw e;
-    }
-  }
-
-  async #routeUniversal(
-    conn: Deno.Conn,
-    rawsocket: WebSocketEndpointConfig | null,
-    internalPort: number,
-  ) {
-    const head = new Uint8Array(1);
-    if ((await conn.read(head)) !== 1) return this.#closeConn(conn);
-    if (head[0] === 0x7f) {
-      if (!rawsocket) return this.#closeConn(conn);
-      return await this.#acceptRawSocket(conn, rawsocket, head);
-    }
-    const upstream = await Deno.connect({ hostname: "127.0.0.1", port: internalPort });
-    upstream.setNoDelay(true);
-    (conn as Deno.TcpConn).setNoDelay(true);
-    const relayPort = upstream.localAddr.port;
-    this.#relays.set(relayPort, conn.remoteAddr as Deno.NetAddr);
-    this.#proxied.add(conn);
-    this.#proxied.add(upstream);
-    await upstream.write(head);
-    const done = () => {
-      this.#relays.delete(relayPort);
-      this.#proxied.delete(conn);
-      this.#proxied.delete(upstream);
-    };
-    await Promise.allSettled([
-      conn.readable.pipeTo(upstream.writable),
-      upstream.readable.pipeTo(conn.writable),
-    ]);
-    done();
-  }
-
-  /** Handshakes one RawSocket connection and attaches its session. */
-  async #acceptRawSocket(conn: Deno.Conn, endpoint: WebSocketEndpointConfig, head?: Uint8Array) {
-    const remote = peerString(conn.remoteAddr);
-    if (conn.localAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
-    const peer = await acceptRawSocket(conn, endpoint, remote, this.logger, head);
-    if (!peer) return;
-    if (this.#closed) return peer.close();
-    this.#attach(peer, endpoint, (handler) => peer.attach(handler, new Uint8Array(0)));
   }
 
   /** Starts a listener for every configured transport. */
   async serve(): Promise<Listener[]> {
     const listeners: Listener[] = [];
     for (const [index, t] of this.config.transports.entries()) {
-      if (t.type === "universal") {
-        listeners.push(await this.#serveUniversal(t));
-        continue;
-      }
-      if (t.type === "rawsocket") {
-        const endpoint = t.rawsocket!;
-        const listener = t.endpoint.unix
-          ? Deno.listen({ transport: "unix", path: t.endpoint.unix })
-          : Deno.listen({ hostname: t.endpoint.host, port: t.endpoint.port });
-        this.#listeners.push(listener);
-        void this.#acceptLoop(
-          listener,
-          "rawsocket",
-          (conn) => this.#acceptRawSocket(conn, endpoint),
-        );
-        const addr = listener.addr;
-        if (addr.transport === "unix") {
-          listeners.push({ transport: t, hostname: "", port: 0, urls: [`rs+unix://${addr.path}`] });
-        } else {
-          const a = addr as Deno.NetAddr;
-          listeners.push({
-            transport: t,
-            hostname: a.hostname,
-            port: a.port,
-            urls: [`rs://${a.hostname}:${a.port}`],
-          });
-        }
-        continue;
-      }
-      const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
-      const tlsPath = `workers[0].transports[${index}].endpoint.tls`;
-      const tls = t.endpoint.tls
-        ? {
-          cert: await readPem(t.endpoint.tls.certificate, `${tlsPath}.certificate`),
-          key: await readPem(t.endpoint.tls.key, `${tlsPath}.key`),
-        }
-        : {};
-      let server: Deno.HttpServer;
-      try {
-        server = Deno.serve({
-          hostname: t.endpoint.host,
-          port: t.endpoint.port,
-          onListen: (addr) => resolve(addr as Deno.NetAddr),
-          ...tls,
-        }, this.handler(t));
-      } catch (e) {
-        // A PEM file that is not a certificate or key is a configuration error.
-        if (t.endpoint.tls && e instanceof Deno.errors.InvalidData) {
-          throw new ConfigError(tlsPath, `the certificate or key cannot be used: ${e.message}`);
-        }
-        throw e;
-      }
-      this.#servers.push(server);
-      const addr = await promise;
-      const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-      const scheme = t.endpoint.tls ? "wss" : "ws";
-      const urls = t.type === "websocket"
-        ? [`${scheme}://${host}:${addr.port}/`]
-        : [...t.paths.keys()].map((p) => `${scheme}://${host}:${addr.port}/${p}`);
-      listeners.push({ transport: t, hostname: addr.hostname, port: addr.port, urls });
+      const server = await TransportServer.start(this.#servingHost, t, index);
+      this.#transports.push(server);
+      listeners.push(server.served);
     }
     await this.#ready;
     return listeners;
+  }
+
+  /** Connections open on the router's listeners now, and those refused for `max_connections`. */
+  get connectionStats(): { open: number; refused: number } {
+    let open = 0;
+    let refused = 0;
+    for (const t of this.#transports) {
+      open += t.connections;
+      refused += t.refused;
+    }
+    return { open, refused };
   }
 
   // ---- in-process sessions -----------------------------------------------------------
@@ -603,67 +439,52 @@ export class Router implements SessionHost {
 
   // ---- shutdown ----------------------------------------------------------------------
 
+  /** Called whenever a network session's transport closes (used by `close()` to wait). */
+  #connectionClosed: (() => void) | null = null;
+
   /**
-   * Ends every session with GOODBYE `wamp.close.system_shutdown`, waits briefly for the
-   * clients' GOODBYE replies, closes every transport and stops the listeners.
+   * Ends every session with GOODBYE `wamp.close.system_shutdown`, waits up to `graceMs` (on
+   * the router's clock) for the clients' GOODBYE replies, closes every transport and stops the
+   * listeners.
    */
   async close(graceMs = 1000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const t of this.#transports) await t.close(false);
+    const ended: Session[] = [];
     for (const realm of this.#realms.values()) {
-      realm.closeAll(Uri.SYSTEM_SHUTDOWN, "the router is shutting down");
+      ended.push(...realm.closeAll(Uri.SYSTEM_SHUTDOWN, "the router is shutting down"));
     }
-    const deadline = this.clock.nowMs() + graceMs;
-    while (
-      this.clock.nowMs() < deadline &&
-      [...this.#connections].some((s) => !s.internal && !s.closed && s.state !== "closed")
-    ) {
-      await new Promise((r) => setTimeout(r, 10));
+    const waiting = () =>
+      [...this.#connections].some((s) => !s.internal && !s.closed && s.state !== "closed");
+    if (waiting() && graceMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = this.clock.setTimer(() => {
+          this.#connectionClosed = null;
+          resolve();
+        }, graceMs);
+        this.#connectionClosed = () => {
+          if (waiting()) return;
+          this.clock.clearTimer(timer);
+          this.#connectionClosed = null;
+          resolve();
+        };
+        // replies that arrive as GOODBYE (not a closed transport) are checked on each close
+        // and once more here, in case every session already answered
+        this.#connectionClosed();
+      });
     }
     for (const s of [...this.#connections]) s.close();
     this.#connections.clear();
-    for (const l of this.#listeners) l.close();
-    this.#listeners.length = 0;
-    for (const c of this.#proxied) this.#closeConn(c);
-    this.#proxied.clear();
-    await Promise.all(this.#servers.map((s) => s.shutdown()));
-    this.#servers.length = 0;
+    // sessions attached by other means (an embedding program's own peer) end here too
+    for (const s of ended) s.close();
+    for (const t of this.#transports) await t.close(true);
+    this.#transports.length = 0;
   }
 
   /** Same as `close()`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
-  }
-}
-
-/**
- * A transport peer as Autobahn writes it: `tcp4:1.2.3.4:5678`, `tcp6:::1:5678`,
- * `unix:/path`.
- */
-function peerString(addr: Deno.Addr): string {
-  if (addr.transport === "tcp" || addr.transport === "udp") {
-    const { hostname, port } = addr as Deno.NetAddr;
-    return `${hostname.includes(":") ? "tcp6" : "tcp4"}:${hostname}:${port}`;
-  }
-  if (addr.transport === "vsock") return `vsock:${addr.cid}:${addr.port}`;
-  return `unix:${(addr as Deno.UnixAddr).path}`;
-}
-
-/**
- * Reads the PEM file at `file` for `endpoint.tls`; a missing or unreadable file is a
- * configuration error naming the key at `path`.
- */
-async function readPem(file: string, path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(file);
-  } catch (e) {
-    if (
-      e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied ||
-      e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.IsADirectory
-    ) {
-      throw new ConfigError(path, `cannot read "${file}": ${e.message}`);
-    }
-    throw e;
   }
 }
 

@@ -84,6 +84,17 @@ function remoteAddress(peer: string): string {
   return i > 0 ? peer.slice(0, i) : peer;
 }
 
+/** Limits of a session's own handshakes. */
+export interface SessionLimits {
+  /**
+   * How long the router waits for the client's GOODBYE reply after its own GOODBYE before it
+   * closes the transport (ms).
+   */
+  readonly closeTimeoutMs: number;
+}
+
+const DEFAULT_LIMITS: SessionLimits = { closeTimeoutMs: 5000 };
+
 /** Details of a session as the session meta API reports them. */
 export interface SessionDetails {
   session: number;
@@ -156,11 +167,14 @@ export class Session implements PeerHandler {
   readonly invocationIds: SequentialIds = new SequentialIds();
 
   #closed = false;
+  /** Armed while a router-initiated GOODBYE waits for the client's reply. */
+  #goodbyeTimer: TimerId | null = null;
 
   constructor(
     readonly peer: Peer,
     readonly auth: AuthPolicy,
     readonly host: SessionHost,
+    readonly limits: SessionLimits = DEFAULT_LIMITS,
   ) {
     this.meter = peer.serializer ? new SessionMeter(host.clock, peer.serializer.name) : null;
   }
@@ -308,6 +322,7 @@ export class Session implements PeerHandler {
   transportClosed(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#clearGoodbyeTimer();
     this.#clearPendingAuth();
     this.#leaveRealm();
     this.state = "closed";
@@ -323,6 +338,7 @@ export class Session implements PeerHandler {
     // Closed before the clean-up, so nothing it causes is sent after the ABORT.
     this.#closed = true;
     this.state = "closed";
+    this.#clearGoodbyeTimer();
     this.#clearPendingAuth();
     this.#leaveRealm();
     this.peer.close(1000, reason.slice(0, 120));
@@ -339,6 +355,21 @@ export class Session implements PeerHandler {
     this.state = "shutting_down";
     this.send({ type: T.GOODBYE, details: message ? { message } : {}, reason });
     this.#leaveRealm();
+    if (this.#closed || this.state !== "shutting_down") return;
+    // a client that never answers does not keep its connection
+    this.#goodbyeTimer = this.host.clock.setTimer(() => {
+      this.#goodbyeTimer = null;
+      if (this.state !== "shutting_down") return;
+      this.host.logger.info("no GOODBYE reply; closing the connection", {
+        timeout_ms: this.limits.closeTimeoutMs,
+      });
+      this.close();
+    }, this.limits.closeTimeoutMs);
+  }
+
+  #clearGoodbyeTimer(): void {
+    if (this.#goodbyeTimer !== null) this.host.clock.clearTimer(this.#goodbyeTimer);
+    this.#goodbyeTimer = null;
   }
 
   /** Closes the transport without any WAMP message. */
@@ -370,6 +401,7 @@ export class Session implements PeerHandler {
             this.send({ type: T.GOODBYE, details: {}, reason: Uri.GOODBYE_AND_OUT });
             this.#leaveRealm();
             this.state = "closed";
+            this.peer.established?.(false);
             return;
           case T.ABORT:
             return this.#clientAbort(msg);
@@ -378,7 +410,11 @@ export class Session implements PeerHandler {
         }
       case "shutting_down":
         // We sent GOODBYE; the client's GOODBYE completes the closing handshake.
-        if (msg.type === T.GOODBYE || msg.type === T.ABORT) this.state = "closed";
+        if (msg.type === T.GOODBYE || msg.type === T.ABORT) {
+          this.state = "closed";
+          this.#clearGoodbyeTimer();
+          this.peer.established?.(false);
+        }
         return;
     }
   }
@@ -556,6 +592,7 @@ export class Session implements PeerHandler {
     });
     // A WELCOME the transport could not carry has ended the session already.
     if (this.#closed) return;
+    this.peer.established?.(true);
     this.host.track(this, true);
     realm.join(this);
   }

@@ -1,18 +1,20 @@
 /**
- * WAMP over RawSocket (TCP or Unix sockets): the 4-octet handshake with its error replies, the
- * negotiated maximum message lengths, 4-octet frame headers, and PING/PONG.
+ * WAMP over RawSocket (TCP, TLS or Unix sockets): the 4-octet handshake with its error replies,
+ * the negotiated maximum message lengths, 4-octet frame headers, and PING/PONG.
  *
  * @module
  */
 
-import type { WebSocketEndpointConfig } from "../config/types.ts";
+import type { Clock, TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { serializerByRawSocketId } from "../serializer/registry.ts";
-import type { Payload, Serializer } from "../serializer/serializer.ts";
+import type { Payload, Serializer, SerializerName } from "../serializer/serializer.ts";
 import { decodeMessage } from "../wamp/codec.ts";
 import { ProtocolError } from "../wamp/errors.ts";
 import { messageName, MessageType } from "../wamp/message_type.ts";
 import type { Message } from "../wamp/messages.ts";
+import type { Deadline } from "./deadline.ts";
+import { OutgoingBound, type SlowConsumerLimits } from "./outgoing_bound.ts";
 import {
   type EncodeCache,
   encodeFor,
@@ -21,6 +23,7 @@ import {
   TOO_LARGE,
   type TransportDetails,
   UNENCODABLE,
+  utf8Of,
 } from "./peer.ts";
 
 /** Handshake error codes (the high nibble of the error reply's second octet). */
@@ -35,19 +38,18 @@ const MAGIC = 0x7f;
 const FRAME_WAMP = 0;
 const FRAME_PING = 1;
 const FRAME_PONG = 2;
-const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
-/** EncodeCache slot for the UTF-8 bytes of the JSON text (only JSON encodes to text). */
-const UTF8_SLOT = 6;
+/** Read buffers grow while reads fill them and shrink back, so an idle connection holds 1 KiB. */
+const MIN_READ = 1024;
+const MAX_READ = 64 * 1024;
 
-/** The UTF-8 bytes of a JSON payload, encoded once per fan-out through the cache. */
-function utf8(text: string, cache: EncodeCache | undefined): Uint8Array {
-  const cached = cache?.[UTF8_SLOT] as Uint8Array | undefined;
-  if (cached) return cached;
-  const bytes = encoder.encode(text);
-  if (cache) cache[UTF8_SLOT] = bytes;
-  return bytes;
-}
+/** The handshake reply refusing a connection because the transport is at its connection cap. */
+export const MAX_CONNECTIONS_REPLY: Uint8Array = new Uint8Array([
+  MAGIC,
+  RawSocketError.MAX_CONNECTIONS << 4,
+  0,
+  0,
+]);
 
 /** The length exponent (2^(9+L)) that covers `bytes`, clamped to 0..15. */
 export function lengthExponent(bytes: number): number {
@@ -55,49 +57,100 @@ export function lengthExponent(bytes: number): number {
   return Math.min(15, Math.max(0, l));
 }
 
-/** How long a closing RawSocket connection waits for its queued frames and the client's close. */
-const CLOSE_LINGER_MS = 2000;
+/** What a RawSocket endpoint accepts and how it behaves. */
+export interface RawSocketOptions {
+  readonly serializers: readonly SerializerName[];
+  /** Largest incoming message in bytes (announced in the handshake, rounded to 2^(9+L)). */
+  readonly maxMessageSize: number;
+  /** Deepest nesting of arrays/objects accepted in an incoming message. */
+  readonly maxNesting: number;
+  readonly slowConsumer: SlowConsumerLimits;
+  /** Milliseconds between keepalive PINGs (0 = none). */
+  readonly pingIntervalMs: number;
+  /** How long a PING may stay unanswered (ms). */
+  readonly pingTimeoutMs: number;
+  /** How long a closing connection waits for its queued frames and the client's close (ms). */
+  readonly closeTimeoutMs: number;
+  /** Re-arms the connection's idle deadline while no session is joined (ms; 0 = none). */
+  readonly idleTimeoutMs: number;
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BadResource)) throw e;
+  }
+}
 
 /** A RawSocket connection carrying one WAMP connection. */
 export class RawSocketPeer implements Peer {
   readonly details: TransportDetails;
+  readonly serializer: Serializer;
+  readonly #conn: Deno.Conn;
+  /** Largest message the client accepts (from its handshake). */
+  readonly #peerMax: number;
+  /** Largest message we accept. */
+  readonly #ownMax: number;
+  readonly #options: RawSocketOptions;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #deadline: Deadline | null;
+  readonly #bound: OutgoingBound;
   #handler: PeerHandler | null = null;
   #queued = 0;
-  #queuedFrames = 0;
   #writing: Promise<void> = Promise.resolve();
   #closed = false;
   /** A graceful close is under way (see {@linkcode RawSocketPeer.close}). */
   #closing = false;
-  #lingerTimer: ReturnType<typeof setTimeout> | null = null;
-
-  constructor(
-    readonly conn: Deno.Conn,
-    readonly serializer: Serializer,
-    /** Largest message the client accepts (from its handshake). */
-    readonly peerMax: number,
-    /** Largest message we accept. */
-    readonly ownMax: number,
-    details: TransportDetails,
-    readonly logger: Logger,
-    readonly slowConsumer: WebSocketEndpointConfig["slow_consumer"],
-    /** Seconds between keepalive PINGs (`auto_ping_interval`); 0 = none. */
-    readonly pingInterval = 0,
-  ) {
-    this.details = details;
-  }
-
-  #pingTimer: ReturnType<typeof setInterval> | null = null;
+  #lingerTimer: TimerId | null = null;
+  #pingTimer: TimerId | null = null;
+  #pongTimer: TimerId | null = null;
   /** Whether any frame arrived since the last PING went out. */
   #heard = true;
+
+  constructor(
+    conn: Deno.Conn,
+    serializer: Serializer,
+    peerMax: number,
+    ownMax: number,
+    details: TransportDetails,
+    options: RawSocketOptions,
+    logger: Logger,
+    clock: Clock,
+    deadline: Deadline | null = null,
+  ) {
+    this.#conn = conn;
+    this.serializer = serializer;
+    this.#peerMax = peerMax;
+    this.#ownMax = ownMax;
+    this.details = details;
+    this.#options = options;
+    this.#logger = logger;
+    this.#clock = clock;
+    this.#deadline = deadline;
+    this.#bound = new OutgoingBound(options.slowConsumer, clock, {
+      queued: () => this.#queued,
+      ping: () => {
+        this.#write(FRAME_PING, crypto.getRandomValues(new Uint8Array(4)));
+        return true;
+      },
+      stalled: () => {
+        this.#logger.info("slow consumer stayed at its queue bound without answering; closing", {
+          peer: details.peer,
+          queued_bytes: this.#queued,
+        });
+        this.#giveUp();
+      },
+    });
+  }
 
   /** Connects the session, starts reading and, if configured, the keepalive PINGs. */
   attach(handler: PeerHandler, initial: Uint8Array): void {
     this.#handler = handler;
-    if (this.pingInterval > 0) {
-      this.#pingTimer = setInterval(() => this.#keepalive(), this.pingInterval * 1000);
-    }
+    if (this.#options.pingIntervalMs > 0) this.#schedulePing();
     this.#read(initial).catch((e) => {
-      this.logger.debug("rawsocket read ended", { peer: this.details.peer, error: String(e) });
+      this.#logger.debug("rawsocket read ended", { peer: this.details.peer, error: String(e) });
     }).finally(() => this.#shutdown());
   }
 
@@ -107,30 +160,49 @@ export class RawSocketPeer implements Peer {
 
   send(message: Message, cache?: EncodeCache): number {
     if (this.#closed || this.#closing) return -1;
-    if (
-      message.type === MessageType.EVENT &&
-      (this.#queued > this.slowConsumer.max_queue_bytes ||
-        this.#queuedFrames >= this.slowConsumer.max_queue_messages)
-    ) {
-      if (this.slowConsumer.policy === "disconnect") this.#handler?.slowConsumer?.(this.#queued);
-      else this.#handler?.dropped?.();
-      return -1;
+    switch (this.#bound.admit(message.type === MessageType.EVENT)) {
+      case "drop":
+        this.#handler?.dropped?.();
+        return -1;
+      case "end":
+        this.#giveUp();
+        return -1;
+      case "send":
+        break;
     }
-    const encoded = encodeFor(this.serializer, message, cache, this.logger);
+    const encoded = encodeFor(this.serializer, message, cache, this.#logger);
     if (!encoded) return UNENCODABLE;
     const { payload, bytes } = encoded;
-    if (bytes > this.peerMax) {
-      this.logger.warn("message larger than the client accepts was not sent", {
+    if (bytes > this.#peerMax) {
+      this.#logger.warn("message larger than the client accepts was not sent", {
         peer: this.details.peer,
         type: messageName(message.type),
         bytes,
-        limit: this.peerMax,
+        limit: this.#peerMax,
       });
       return TOO_LARGE;
     }
-    const body = typeof payload === "string" ? utf8(payload, cache) : payload;
+    const body = typeof payload === "string" ? utf8Of(payload, cache) : payload;
     this.#write(FRAME_WAMP, body);
     return bytes;
+  }
+
+  /**
+   * Ends a slow consumer: nothing more is sent (the session's own ABORT would only join the
+   * full queue), the session is told, and the connection is dropped with what it queued.
+   */
+  #giveUp(): void {
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
+    this.#handler?.slowConsumer?.(this.#queued);
+    this.#shutdown();
+  }
+
+  /** A session joined (`true`) or left with the connection staying open (`false`). */
+  established(joined: boolean): void {
+    if (!this.#deadline) return;
+    if (joined) this.#deadline.clear();
+    else this.#deadline.arm(this.#options.idleTimeoutMs);
   }
 
   #pending: { type: number; body: Uint8Array }[] = [];
@@ -143,7 +215,6 @@ export class RawSocketPeer implements Peer {
   #write(type: number, body: Uint8Array): void {
     const size = 4 + body.byteLength;
     this.#queued += size;
-    this.#queuedFrames++;
     this.#pending.push({ type, body });
     this.#pendingBytes += size;
     if (this.#pending.length > 1) return;
@@ -165,13 +236,12 @@ export class RawSocketPeer implements Peer {
           at += 4 + f.body.byteLength;
         }
         let written = 0;
-        while (written < total) written += await this.conn.write(out.subarray(written));
+        while (written < total) written += await this.#conn.write(out.subarray(written));
       } catch (e) {
-        this.logger.debug("rawsocket write failed", { peer: this.details.peer, error: String(e) });
-        this.close();
+        this.#logger.debug("rawsocket write failed", { peer: this.details.peer, error: String(e) });
+        this.#shutdown();
       } finally {
         this.#queued -= total;
-        this.#queuedFrames -= frames.length;
       }
     });
   }
@@ -181,92 +251,114 @@ export class RawSocketPeer implements Peer {
    * side of the connection is shut (FIN) while the reader keeps draining what the client still
    * sends, until it closes too. Closing with unread input would reset the connection and could
    * destroy the ABORT before the client read it. A client that never closes, or never reads
-   * what is queued, is cut off after {@linkcode CLOSE_LINGER_MS}.
+   * what is queued, is cut off after the close handshake timeout.
    */
   close(): void {
     if (this.#closed || this.#closing) return;
     this.#closing = true;
-    this.#lingerTimer = setTimeout(() => this.#shutdown(), CLOSE_LINGER_MS);
+    this.#stopKeepalive();
+    this.#lingerTimer = this.#clock.setTimer(() => {
+      this.#lingerTimer = null;
+      this.#shutdown();
+    }, this.#options.closeTimeoutMs);
     this.#writing
-      .then(() => this.#closed ? undefined : this.conn.closeWrite())
+      .then(() => this.#closed ? undefined : this.#conn.closeWrite())
       .catch((e) => {
-        this.logger.debug("rawsocket close failed", { peer: this.details.peer, error: String(e) });
+        this.#logger.debug("rawsocket close failed", { peer: this.details.peer, error: String(e) });
         this.#shutdown();
       });
   }
 
   /**
-   * Every `pingInterval`: a connection that sent nothing (not even the PONG to the previous
-   * PING) since the last one is dead and is closed; otherwise another PING goes out.
+   * Every `pingIntervalMs`: a PING goes out, and a connection that sends nothing (not even the
+   * PONG) within `pingTimeoutMs` of it is dead and is closed.
    */
-  #keepalive(): void {
-    if (!this.#heard) {
-      this.logger.info("rawsocket peer did not answer PING; closing the connection", {
-        peer: this.details.peer,
-        interval_s: this.pingInterval,
-      });
-      return this.#shutdown();
-    }
-    this.#heard = false;
-    this.#write(FRAME_PING, crypto.getRandomValues(new Uint8Array(4)));
+  #schedulePing(): void {
+    this.#pingTimer = this.#clock.setTimer(() => {
+      this.#pingTimer = null;
+      if (this.#closed || this.#closing) return;
+      this.#heard = false;
+      this.#write(FRAME_PING, crypto.getRandomValues(new Uint8Array(4)));
+      this.#pongTimer = this.#clock.setTimer(() => {
+        this.#pongTimer = null;
+        if (this.#heard || this.#closed) return;
+        this.#logger.info("rawsocket peer did not answer PING; closing the connection", {
+          peer: this.details.peer,
+          timeout_ms: this.#options.pingTimeoutMs,
+        });
+        this.#shutdown();
+      }, this.#options.pingTimeoutMs);
+      this.#schedulePing();
+    }, this.#options.pingIntervalMs);
+  }
+
+  #stopKeepalive(): void {
+    if (this.#pingTimer !== null) this.#clock.clearTimer(this.#pingTimer);
+    if (this.#pongTimer !== null) this.#clock.clearTimer(this.#pongTimer);
+    this.#pingTimer = null;
+    this.#pongTimer = null;
   }
 
   #shutdown(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#pingTimer !== null) clearInterval(this.#pingTimer);
-    this.#pingTimer = null;
-    if (this.#lingerTimer !== null) clearTimeout(this.#lingerTimer);
+    this.#stopKeepalive();
+    this.#bound.dispose();
+    this.#deadline?.clear();
+    if (this.#lingerTimer !== null) this.#clock.clearTimer(this.#lingerTimer);
     this.#lingerTimer = null;
-    try {
-      this.conn.close();
-    } catch (e) {
-      if (!(e instanceof Deno.errors.BadResource)) throw e;
-    }
+    closeQuietly(this.#conn);
     this.#handler?.transportClosed();
   }
 
   async #read(initial: Uint8Array): Promise<void> {
     let buf = initial;
-    const chunk = new Uint8Array(64 * 1024);
+    let size = MIN_READ;
     for (;;) {
       while (buf.byteLength >= 4) {
-        const type = buf[0] & 0x07;
-        if ((buf[0] & 0xf8) !== 0) {
+        const type = buf[0]! & 0x07;
+        if ((buf[0]! & 0xf8) !== 0) {
           this.#violation("reserved bits set in a frame header");
-          return await this.#drain(chunk);
+          return await this.#drain();
         }
-        const length = (buf[1] << 16) | (buf[2] << 8) | buf[3];
-        if (type === FRAME_WAMP && length > this.ownMax) {
-          this.#violation(`message of ${length} bytes exceeds the limit of ${this.ownMax} bytes`);
-          return await this.#drain(chunk);
+        const length = (buf[1]! << 16) | (buf[2]! << 8) | buf[3]!;
+        if (type === FRAME_WAMP && length > this.#ownMax) {
+          this.#violation(`message of ${length} bytes exceeds the limit of ${this.#ownMax} bytes`);
+          return await this.#drain();
         }
         if (buf.byteLength < 4 + length) break;
         const body = buf.slice(4, 4 + length);
         buf = buf.subarray(4 + length);
         if (type === FRAME_PING) this.#write(FRAME_PONG, body);
-        else if (type === FRAME_PONG) continue;
+        else if (type === FRAME_PONG) this.#bound.answered();
         else if (type === FRAME_WAMP) this.#deliver(body);
         else {
           this.#violation(`unknown frame type ${type}`);
-          return await this.#drain(chunk);
+          return await this.#drain();
         }
         if (this.#closed) return;
-        if (this.#closing) return await this.#drain(chunk);
+        if (this.#closing) return await this.#drain();
       }
-      const n = await this.conn.read(chunk);
+      const chunk = new Uint8Array(size);
+      const n = await this.#conn.read(chunk);
       if (n === null) return;
       this.#heard = true;
-      const next = new Uint8Array(buf.byteLength + n);
-      next.set(buf);
-      next.set(chunk.subarray(0, n), buf.byteLength);
-      buf = next;
+      size = n === size ? Math.min(size * 2, MAX_READ) : Math.max(MIN_READ, size >> 1);
+      if (buf.byteLength === 0) {
+        buf = chunk.subarray(0, n);
+      } else {
+        const next = new Uint8Array(buf.byteLength + n);
+        next.set(buf);
+        next.set(chunk.subarray(0, n), buf.byteLength);
+        buf = next;
+      }
     }
   }
 
   /** Reads and discards until the client closes (or the close timer cuts it off). */
-  async #drain(chunk: Uint8Array): Promise<void> {
-    while (!this.#closed && (await this.conn.read(chunk)) !== null) {
+  async #drain(): Promise<void> {
+    const chunk = new Uint8Array(MIN_READ);
+    while (!this.#closed && (await this.#conn.read(chunk)) !== null) {
       // discarded: the session has ended
     }
   }
@@ -282,7 +374,7 @@ export class RawSocketPeer implements Peer {
     let payload: Payload;
     try {
       payload = s.binary ? body : decoder.decode(body);
-      message = decodeMessage(s.decode(payload));
+      message = decodeMessage(s.decode(payload, this.#options.maxNesting));
     } catch (e) {
       if (e instanceof ProtocolError) return handler.protocolViolation(e.message);
       return handler.protocolViolation(
@@ -305,54 +397,57 @@ export async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Arra
   return out.subarray(0, at);
 }
 
+/** What {@linkcode acceptRawSocket} needs besides the connection. */
+export interface RawSocketAccept {
+  readonly options: RawSocketOptions;
+  readonly details: (serializer: Serializer) => TransportDetails;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly deadline: Deadline | null;
+}
+
 /**
  * Performs the RawSocket handshake on a new connection whose first octet(s) may already have
  * been read (`head`). Returns the peer, or null after replying with an error and closing.
  */
 export async function acceptRawSocket(
   conn: Deno.Conn,
-  endpoint: WebSocketEndpointConfig,
-  remote: string,
-  logger: Logger,
+  accept: RawSocketAccept,
   head: Uint8Array = new Uint8Array(0),
 ): Promise<RawSocketPeer | null> {
-  const rest = await readExactly(conn, 4 - head.byteLength);
   const hello = new Uint8Array(4);
-  hello.set(head);
-  hello.set(rest, head.byteLength);
-  if (head.byteLength + rest.byteLength < 4 || hello[0] !== MAGIC) {
-    conn.close();
+  hello.set(head.subarray(0, 4));
+  const rest = head.byteLength < 4 ? await readExactly(conn, 4 - head.byteLength) : null;
+  if (rest) hello.set(rest, head.byteLength);
+  const got = head.byteLength + (rest?.byteLength ?? 0);
+  if (got < 4 || hello[0] !== MAGIC) {
+    closeQuietly(conn);
     return null;
   }
   const fail = async (code: number) => {
     await conn.write(new Uint8Array([MAGIC, code << 4, 0, 0])).catch(() => 0);
-    conn.close();
+    closeQuietly(conn);
     return null;
   };
   if (hello[2] !== 0 || hello[3] !== 0) return await fail(RawSocketError.RESERVED_BITS_USED);
-  const serializer = serializerByRawSocketId(hello[1] & 0x0f);
-  if (!serializer || !endpoint.serializers.includes(serializer.name)) {
+  const serializer = serializerByRawSocketId(hello[1]! & 0x0f);
+  const options = accept.options;
+  if (!serializer || !options.serializers.includes(serializer.name)) {
     return await fail(RawSocketError.SERIALIZER_UNSUPPORTED);
   }
-  const peerMax = 2 ** (9 + (hello[1] >> 4));
-  const ownExp = lengthExponent(endpoint.max_message_size);
+  const peerMax = 2 ** (9 + (hello[1]! >> 4));
+  const ownExp = lengthExponent(options.maxMessageSize);
   await conn.write(new Uint8Array([MAGIC, (ownExp << 4) | serializer.rawSocketId, 0, 0]));
-  const ownMax = Math.min(endpoint.max_message_size, 2 ** (9 + ownExp));
+  const ownMax = Math.min(options.maxMessageSize, 2 ** (9 + ownExp));
   return new RawSocketPeer(
     conn,
     serializer,
     peerMax,
     ownMax,
-    {
-      type: "rawsocket",
-      channel_type: conn.localAddr.transport === "unix" ? "unix" : "tcp",
-      channel_framing: "rawsocket",
-      channel_serializer: serializer.name,
-      peer: remote,
-      is_secure: false,
-    },
-    logger,
-    endpoint.slow_consumer,
-    endpoint.ping_interval,
+    accept.details(serializer),
+    options,
+    accept.logger,
+    accept.clock,
+    accept.deadline,
   );
 }

@@ -1,19 +1,28 @@
 /**
- * WebSocket transport: subprotocol negotiation, `Deno.upgradeWebSocket`, and a `Peer` that
- * decodes incoming frames at the edge (size limit, frame type, serializer, message shape) and
- * encodes outgoing messages once per serializer.
+ * WAMP over WebSocket: a `Peer` that decodes incoming frames at the edge (size, frame type,
+ * nesting, serializer, message shape) and encodes outgoing messages once per serializer, over
+ * either WebSocket implementation Switchboard uses:
+ *
+ * - the `ws` package on connections Switchboard accepted itself (every listener it serves):
+ *   frames are limited while they arrive (`maxPayload`), protocol errors end with the close
+ *   codes of RFC 6455 (1002, 1007, 1009), writes of one turn are batched, and keepalive pings
+ *   and the close handshake run on the injected clock;
+ * - Deno's built-in WebSocket, for a router mounted in someone else's `Deno.serve` through
+ *   `Router.handler()`, where Deno's server owns the connection.
  *
  * @module
  */
 
-import type { WebSocketEndpointConfig } from "../config/types.ts";
+import type { Clock, TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { negotiateSubprotocol, SUBPROTOCOLS } from "../serializer/registry.ts";
-import type { Payload, Serializer } from "../serializer/serializer.ts";
+import type { Payload, Serializer, SerializerName } from "../serializer/serializer.ts";
 import { decodeMessage } from "../wamp/codec.ts";
 import { ProtocolError } from "../wamp/errors.ts";
 import { MessageType } from "../wamp/message_type.ts";
 import type { Message } from "../wamp/messages.ts";
+import type { Deadline } from "./deadline.ts";
+import { OutgoingBound, type SlowConsumerLimits } from "./outgoing_bound.ts";
 import {
   type EncodeCache,
   encodeFor,
@@ -21,88 +30,367 @@ import {
   type PeerHandler,
   type TransportDetails,
   UNENCODABLE,
+  utf8Of,
 } from "./peer.ts";
+import { batchWrites, type Corkable } from "./write_batch.ts";
+
+/** What a {@linkcode WebSocketPeer} enforces and how it keeps the connection alive. */
+export interface WebSocketPeerOptions {
+  /** Largest incoming WAMP message in bytes. */
+  readonly maxMessageSize: number;
+  /** Deepest nesting of arrays/objects accepted in an incoming message. */
+  readonly maxNesting: number;
+  readonly slowConsumer: SlowConsumerLimits;
+  /** Milliseconds between keepalive pings (0 = none). */
+  readonly pingIntervalMs: number;
+  /** How long a ping may stay unanswered before the connection is dropped (ms). */
+  readonly pingTimeoutMs: number;
+  /** How long the closing handshake may take before the connection is dropped (ms). */
+  readonly closeTimeoutMs: number;
+  /** Re-arms the connection's idle deadline while no session is joined (ms; 0 = none). */
+  readonly idleTimeoutMs: number;
+}
+
+/** Callbacks of a {@linkcode WebSocketLink}. */
+export interface LinkEvents {
+  /** A whole message: a string for text frames, bytes for binary ones. */
+  message(data: string | Uint8Array): void;
+  /** A pong arrived. */
+  pong(): void;
+  /**
+   * The client started the closing handshake (or broke the protocol): no more messages come,
+   * and the session ends now, before the connection is gone.
+   */
+  closing(): void;
+  /** The connection is closed. */
+  closed(code: number, reason: string): void;
+  /** The implementation failed the connection (a protocol error by the client, say). */
+  failed(error: string): void;
+}
+
+/** What a {@linkcode WebSocketPeer} needs from a WebSocket implementation. */
+export interface WebSocketLink {
+  /** True while messages can be sent. */
+  readonly open: boolean;
+  /** Bytes queued and not yet taken by the network. */
+  readonly bufferedAmount: number;
+  /** Sends a text frame (the UTF-8 bytes are computed on demand, once per fan-out). */
+  sendText(text: string, utf8: () => Uint8Array): void;
+  /** Sends a binary frame. */
+  sendBinary(bytes: Uint8Array): void;
+  /** Starts the closing handshake. */
+  close(code: number, reason: string): void;
+  /** Drops the connection now, freeing what it had queued. */
+  terminate(): void;
+  /** Sends a ping; false where the implementation pings by itself. */
+  ping(): boolean;
+  /** Installs the callbacks (once). */
+  listen(events: LinkEvents): void;
+}
+
+/** The subset of a `ws` WebSocket that {@linkcode wsLink} uses. */
+export interface WsSocket {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  send(data: string | Uint8Array, options: { binary: boolean }): void;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+  ping(): void;
+  on(event: "message", fn: (data: Uint8Array, isBinary: boolean) => void): void;
+  on(event: "pong", fn: () => void): void;
+  on(event: "close", fn: (code: number, reason: Uint8Array) => void): void;
+  on(event: "error", fn: (e: Error) => void): void;
+}
+
+const utf8Decoder = new TextDecoder();
+
+/** A `ws` WebSocket on a connection whose writes are batched per turn. */
+export function wsLink(ws: WsSocket, stream: Corkable): WebSocketLink {
+  // `ws` answers a client's close frame (and fails the connection on a protocol error) by
+  // calling the socket's own close(), but tells only once the TCP connection is gone: the
+  // wrapper learns at once, so a session ends when its client says so, as with Deno's server.
+  const close = ws.close.bind(ws);
+  let onClosing: (() => void) | null = null;
+  (ws as { close: WsSocket["close"] }).close = (code, reason) => {
+    onClosing?.();
+    close(code, reason);
+  };
+  return {
+    get open() {
+      return ws.readyState === 1;
+    },
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    sendText(_text, utf8) {
+      batchWrites(stream);
+      // the cached UTF-8 bytes sent as a text frame: no re-encoding per receiver
+      ws.send(utf8(), { binary: false });
+    },
+    sendBinary(bytes) {
+      batchWrites(stream);
+      ws.send(bytes, { binary: true });
+    },
+    close(code, reason) {
+      close(code, reason);
+    },
+    terminate() {
+      ws.terminate();
+    },
+    ping() {
+      ws.ping();
+      return true;
+    },
+    listen(events) {
+      onClosing = () => events.closing();
+      ws.on(
+        "message",
+        (data, isBinary) => events.message(isBinary ? data : utf8Decoder.decode(data)),
+      );
+      ws.on("pong", () => events.pong());
+      ws.on("close", (code, reason) => events.closed(code, utf8Decoder.decode(reason)));
+      ws.on("error", (e) => events.failed(e.message));
+    },
+  };
+}
+
+/** Deno's built-in WebSocket (a router mounted with `Router.handler()`). */
+export function nativeLink(socket: WebSocket): WebSocketLink {
+  socket.binaryType = "arraybuffer";
+  return {
+    get open() {
+      return socket.readyState === WebSocket.OPEN;
+    },
+    get bufferedAmount() {
+      return socket.bufferedAmount;
+    },
+    sendText(text) {
+      socket.send(text);
+    },
+    sendBinary(bytes) {
+      socket.send(bytes);
+    },
+    close(code, reason) {
+      if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
+        socket.close(code, reason);
+      }
+    },
+    terminate() {
+      this.close(1011, "");
+    },
+    ping() {
+      return false; // Deno pings by itself (upgradeWebSocket's idleTimeout)
+    },
+    listen(events) {
+      socket.onmessage = (ev) => {
+        const data: unknown = ev.data;
+        if (typeof data === "string") events.message(data);
+        else if (data instanceof ArrayBuffer) events.message(new Uint8Array(data));
+        else events.failed("unsupported frame");
+      };
+      socket.onclose = (ev) => events.closed(ev.code, ev.reason);
+      // Deno's WebSocket reports the close once the client's close frame is in: nothing to add
+      socket.onerror = (ev) => events.failed(ev instanceof ErrorEvent ? ev.message : "error");
+    },
+  };
+}
+
+/** A close reason that fits a close frame (123 bytes of UTF-8). */
+function closeReason(reason: string): string {
+  const bytes = new TextEncoder().encode(reason);
+  if (bytes.byteLength <= 123) return reason;
+  return utf8Decoder.decode(bytes.subarray(0, 120)).replace(/\uFFFD$/, "");
+}
 
 /** A WebSocket carrying one WAMP connection. */
 export class WebSocketPeer implements Peer {
   readonly details: TransportDetails;
+  readonly serializer: Serializer;
+  readonly #link: WebSocketLink;
+  readonly #options: WebSocketPeerOptions;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #deadline: Deadline | null;
+  readonly #bound: OutgoingBound;
   #handler: PeerHandler | null = null;
+  #pingTimer: TimerId | null = null;
+  #pongTimer: TimerId | null = null;
+  #closeTimer: TimerId | null = null;
+  /** Something arrived since the last ping (a pong or any message). */
+  #heard = true;
+  #closed = false;
+  /** The connection is gone (its close event came). */
+  #gone = false;
+  /** A slow consumer is being ended: nothing more is sent. */
+  #givingUp = false;
 
   constructor(
-    readonly socket: WebSocket,
-    readonly serializer: Serializer,
-    readonly maxMessageSize: number,
+    link: WebSocketLink,
+    serializer: Serializer,
+    options: WebSocketPeerOptions,
     details: TransportDetails,
-    readonly logger: Logger,
-    readonly slowConsumer: WebSocketEndpointConfig["slow_consumer"] = {
-      max_queue_bytes: Number.POSITIVE_INFINITY,
-      max_queue_messages: Number.POSITIVE_INFINITY,
-      policy: "drop",
-    },
+    logger: Logger,
+    clock: Clock,
+    deadline: Deadline | null = null,
   ) {
+    this.#link = link;
+    this.serializer = serializer;
+    this.#options = options;
     this.details = details;
-    socket.binaryType = "arraybuffer";
-    socket.onmessage = (ev) => this.#onMessage(ev.data);
-    socket.onclose = () => this.#handler?.transportClosed();
-    socket.onerror = (ev) => {
-      const msg = ev instanceof ErrorEvent ? ev.message : "error";
-      this.logger.debug("websocket error", { peer: details.peer, error: msg });
-    };
+    this.#logger = logger;
+    this.#clock = clock;
+    this.#deadline = deadline;
+    this.#bound = new OutgoingBound(options.slowConsumer, clock, {
+      queued: () => link.bufferedAmount,
+      ping: () => link.ping(),
+      stalled: () => {
+        this.#logger.info("slow consumer stayed at its queue bound without answering; closing", {
+          peer: details.peer,
+          queued_bytes: link.bufferedAmount,
+        });
+        this.#giveUp();
+      },
+    });
+    link.listen({
+      message: (data) => this.#onMessage(data),
+      pong: () => {
+        this.#heard = true;
+        this.#bound.answered();
+      },
+      closing: () => this.#onClosing(),
+      closed: () => this.#onClosed(),
+      failed: (error) => {
+        this.#logger.debug("websocket failed", { peer: details.peer, error });
+      },
+    });
   }
 
-  /** Connects the session that handles this peer's messages. */
+  /** Connects the session that handles this peer's messages and starts the keepalive. */
   attach(handler: PeerHandler): void {
     this.#handler = handler;
+    if (this.#options.pingIntervalMs > 0) this.#schedulePing();
   }
 
   get bufferedAmount(): number {
-    return this.socket.bufferedAmount;
+    return this.#link.bufferedAmount;
   }
 
-  /** EVENTs dropped because the outgoing queue was over its bound (policy `drop`). */
-  dropped = 0;
-
-  /** Messages sent since the socket's buffer was last seen empty: an upper bound of those queued. */
-  #unsent = 0;
-
   send(message: Message, cache?: EncodeCache): number {
-    if (this.socket.readyState !== WebSocket.OPEN) return -1;
-    const buffered = this.socket.bufferedAmount;
-    this.#unsent = buffered === 0 ? 0 : this.#unsent;
-    if (
-      message.type === MessageType.EVENT &&
-      (buffered > this.slowConsumer.max_queue_bytes ||
-        this.#unsent >= this.slowConsumer.max_queue_messages)
-    ) {
-      // A stalled receiver never slows the others or grows memory without bound: its events
-      // are dropped (and counted), or the session is ended, per the endpoint's policy.
-      if (this.slowConsumer.policy === "disconnect") {
-        this.#handler?.slowConsumer?.(this.socket.bufferedAmount);
-      } else {
-        this.dropped++;
+    if (this.#closed || this.#givingUp || !this.#link.open) return -1;
+    switch (this.#bound.admit(message.type === MessageType.EVENT)) {
+      case "drop":
         this.#handler?.dropped?.();
-      }
-      return -1;
+        return -1;
+      case "end":
+        this.#giveUp();
+        return -1;
+      case "send":
+        break;
     }
-    const encoded = encodeFor(this.serializer, message, cache, this.logger);
+    const encoded = encodeFor(this.serializer, message, cache, this.#logger);
     if (!encoded) return UNENCODABLE;
     const { payload, bytes } = encoded;
-    this.socket.send(payload);
-    this.#unsent++;
+    if (typeof payload === "string") this.#link.sendText(payload, () => utf8Of(payload, cache));
+    else this.#link.sendBinary(payload);
     return bytes;
   }
 
-  close(code = 1000, reason = ""): void {
-    if (
-      this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING
-    ) {
-      this.socket.close(code, reason);
-    }
+  /** A session joined (`true`) or left with the connection staying open (`false`). */
+  established(joined: boolean): void {
+    if (!this.#deadline) return;
+    if (joined) this.#deadline.clear();
+    else this.#deadline.arm(this.#options.idleTimeoutMs);
   }
 
-  #onMessage(data: unknown): void {
+  close(code = 1000, reason = ""): void {
+    if (this.#closed || this.#closeTimer !== null) return;
+    this.#stopKeepalive();
+    this.#link.close(code, closeReason(reason));
+    this.#armCloseTimer();
+  }
+
+  /** Drops the connection if its closing handshake has not completed in time. */
+  #armCloseTimer(): void {
+    if (this.#gone || this.#closeTimer !== null) return;
+    this.#closeTimer = this.#clock.setTimer(() => {
+      this.#closeTimer = null;
+      this.#logger.debug("closing handshake timed out; dropping the connection", {
+        peer: this.details.peer,
+        timeout_ms: this.#options.closeTimeoutMs,
+      });
+      this.#terminate();
+    }, this.#options.closeTimeoutMs);
+  }
+
+  #terminate(): void {
+    if (this.#gone) return;
+    this.#link.terminate();
+  }
+
+  /**
+   * Ends a slow consumer: nothing more is sent (the session's own ABORT would only join the
+   * full queue), the session is told, and the connection is dropped with what it queued.
+   */
+  #giveUp(): void {
+    if (this.#closed || this.#givingUp) return;
+    this.#givingUp = true;
+    this.#handler?.slowConsumer?.(this.#link.bufferedAmount);
+    this.#terminate();
+  }
+
+  #schedulePing(): void {
+    this.#pingTimer = this.#clock.setTimer(() => {
+      this.#pingTimer = null;
+      if (this.#closed) return;
+      this.#heard = false;
+      if (!this.#link.ping()) return;
+      this.#pongTimer = this.#clock.setTimer(() => {
+        this.#pongTimer = null;
+        if (this.#heard || this.#closed) return;
+        this.#logger.info("websocket peer did not answer a ping; closing the connection", {
+          peer: this.details.peer,
+          timeout_ms: this.#options.pingTimeoutMs,
+        });
+        this.#terminate();
+      }, this.#options.pingTimeoutMs);
+      this.#schedulePing();
+    }, this.#options.pingIntervalMs);
+  }
+
+  #stopKeepalive(): void {
+    if (this.#pingTimer !== null) this.#clock.clearTimer(this.#pingTimer);
+    if (this.#pongTimer !== null) this.#clock.clearTimer(this.#pongTimer);
+    this.#pingTimer = null;
+    this.#pongTimer = null;
+  }
+
+  /** The client began the close handshake: the session ends now, the socket soon. */
+  #onClosing(): void {
+    if (this.#closed) return;
+    this.#armCloseTimer(); // ws answers the close frame itself, echoing the client's code
+    this.#end();
+  }
+
+  #onClosed(): void {
+    this.#gone = true;
+    if (this.#closeTimer !== null) this.#clock.clearTimer(this.#closeTimer);
+    this.#closeTimer = null;
+    this.#end();
+  }
+
+  #end(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopKeepalive();
+    this.#bound.dispose();
+    this.#deadline?.clear();
+    this.#handler?.transportClosed();
+  }
+
+  #onMessage(data: string | Uint8Array): void {
+    this.#heard = true;
     const handler = this.#handler;
-    if (!handler) return;
+    if (!handler || this.#closed) return;
     const s = this.serializer;
     let payload: Payload;
     if (typeof data === "string") {
@@ -112,25 +400,23 @@ export class WebSocketPeer implements Peer {
         );
       }
       payload = data;
-    } else if (data instanceof ArrayBuffer) {
+    } else {
       if (!s.binary) {
         return handler.protocolViolation(
           `binary frame received on ${s.subprotocol}, which uses text frames`,
         );
       }
-      payload = new Uint8Array(data);
-    } else {
-      return handler.protocolViolation("unsupported frame");
+      payload = data;
     }
     const bytes = s.byteLength(payload);
-    if (bytes > this.maxMessageSize) {
+    if (bytes > this.#options.maxMessageSize) {
       return handler.protocolViolation(
-        `message of ${bytes} bytes exceeds the limit of ${this.maxMessageSize} bytes`,
+        `message of ${bytes} bytes exceeds the limit of ${this.#options.maxMessageSize} bytes`,
       );
     }
     let message: Message;
     try {
-      message = decodeMessage(s.decode(payload));
+      message = decodeMessage(s.decode(payload, this.#options.maxNesting));
     } catch (e) {
       if (e instanceof ProtocolError) return handler.protocolViolation(e.message);
       return handler.protocolViolation(
@@ -141,75 +427,37 @@ export class WebSocketPeer implements Peer {
   }
 }
 
-/** Result of a WebSocket upgrade attempt. */
-export type UpgradeResult =
-  | { ok: true; response: Response; peer: WebSocketPeer }
-  | { ok: false; response: Response };
+/** The answer to a WebSocket upgrade request that cannot be served. */
+export function upgradeRefusal(status: number, text: string): Response {
+  return new Response(text, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}
 
 /**
- * Negotiates the WAMP subprotocol and upgrades the request. Requests that are not WebSocket
- * upgrades, or offer no supported subprotocol, get HTTP 400 with a plain reason.
+ * The serializer for an upgrade request's offered subprotocols, or the 400 response that tells
+ * the client what this endpoint supports.
  */
-export function upgrade(
-  req: Request,
-  endpoint: WebSocketEndpointConfig,
-  remote: string,
-  logger: Logger,
-): UpgradeResult {
-  if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-    return {
-      ok: false,
-      response: new Response(
-        "This is a WAMP WebSocket endpoint: send a WebSocket upgrade request.\n",
-        {
-          status: 400,
-          headers: { "content-type": "text/plain; charset=utf-8" },
-        },
-      ),
-    };
-  }
-  const offered = (req.headers.get("sec-websocket-protocol") ?? "")
-    .split(",")
-    .map((p) => p.trim())
-    .filter((p) => p.length > 0);
-  const serializer = negotiateSubprotocol(offered, endpoint.serializers);
-  if (!serializer) {
-    const supported = SUBPROTOCOLS.filter((p) =>
-      endpoint.serializers.some((n) => p === `wamp.2.${n}`)
-    );
-    return {
-      ok: false,
-      response: new Response(
-        `No supported WAMP subprotocol offered (offered: ${offered.join(", ") || "none"}; ` +
-          `supported: ${supported.join(", ")}).\n`,
-        { status: 400, headers: { "content-type": "text/plain; charset=utf-8" } },
-      ),
-    };
-  }
-  // Deno's own subprotocol check splits the offer on ", " only, and so refuses offers
-  // written as "a,b" (Autobahn|Python sends those). We negotiate ourselves and set the
-  // header on the 101 response.
-  const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: endpoint.ping_interval });
-  response.headers.set("sec-websocket-protocol", serializer.subprotocol);
-  const url = new URL(req.url);
-  // Deno.serve gives TLS connections https:// request URLs.
-  const secure = url.protocol === "https:";
-  const peer = new WebSocketPeer(
-    socket,
-    serializer,
-    endpoint.max_message_size,
-    {
-      type: "websocket",
-      channel_type: secure ? "tls" : "tcp",
-      channel_framing: "websocket",
-      channel_serializer: serializer.name,
-      peer: remote,
-      is_secure: secure,
-      websocket_protocol: serializer.subprotocol,
-      http_path: url.pathname,
-    },
-    logger,
-    endpoint.slow_consumer,
+export function chooseSerializer(
+  offeredHeader: string | null | undefined,
+  allowed: readonly SerializerName[],
+): Serializer | Response {
+  const offered = (offeredHeader ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "");
+  const serializer = negotiateSubprotocol(offered, allowed);
+  if (serializer) return serializer;
+  const supported = SUBPROTOCOLS.filter((p) => allowed.some((n) => p === `wamp.2.${n}`));
+  return upgradeRefusal(
+    400,
+    `No supported WAMP subprotocol offered (offered: ${offered.join(", ") || "none"}; ` +
+      `supported: ${supported.join(", ")}).\n`,
   );
-  return { ok: true, response, peer };
+}
+
+/** The answer to a plain HTTP request on a WAMP WebSocket path. */
+export function notAnUpgrade(): Response {
+  return upgradeRefusal(
+    400,
+    "This is a WAMP WebSocket endpoint: send a WebSocket upgrade request.\n",
+  );
 }

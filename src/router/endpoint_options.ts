@@ -1,0 +1,80 @@
+/**
+ * The transports' own option objects, derived from the resolved configuration: the one place
+ * that maps config keys (and their units) to what the transport layer enforces.
+ *
+ * @module
+ */
+
+import type { TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
+import { TrustedProxies } from "../transport/forwarded.ts";
+import type { WampRoute } from "../transport/http_server.ts";
+import type { RawSocketOptions } from "../transport/rawsocket.ts";
+import type { WebSocketPeerOptions } from "../transport/websocket.ts";
+
+const peerOptions = new WeakMap<WebSocketEndpointConfig, WebSocketPeerOptions>();
+const routes = new WeakMap<WebSocketEndpointConfig, WampRoute>();
+
+/** What a WebSocket peer of `endpoint` enforces. */
+export function webSocketPeerOptions(endpoint: WebSocketEndpointConfig): WebSocketPeerOptions {
+  let options = peerOptions.get(endpoint);
+  if (!options) {
+    options = {
+      maxMessageSize: endpoint.max_message_size,
+      maxNesting: endpoint.max_nesting,
+      slowConsumer: {
+        max_queue_bytes: endpoint.slow_consumer.max_queue_bytes,
+        max_queue_messages: endpoint.slow_consumer.max_queue_messages,
+        policy: endpoint.slow_consumer.policy,
+        timeout_ms: endpoint.slow_consumer.timeout,
+      },
+      pingIntervalMs: endpoint.ping_interval * 1000,
+      pingTimeoutMs: endpoint.ping_timeout,
+      closeTimeoutMs: endpoint.close_handshake_timeout,
+      idleTimeoutMs: endpoint.open_handshake_timeout,
+    };
+    peerOptions.set(endpoint, options);
+  }
+  return options;
+}
+
+/** What a RawSocket endpoint enforces. */
+export function rawSocketOptions(endpoint: WebSocketEndpointConfig): RawSocketOptions {
+  return { ...webSocketPeerOptions(endpoint), serializers: endpoint.serializers };
+}
+
+/** The WAMP route of a WebSocket endpoint (one object per endpoint, so it can key caches). */
+export function wampRoute(endpoint: WebSocketEndpointConfig): WampRoute {
+  let route = routes.get(endpoint);
+  if (!route) {
+    route = {
+      serializers: endpoint.serializers,
+      peer: webSocketPeerOptions(endpoint),
+      handshakeMs: endpoint.open_handshake_timeout,
+      trustedProxies: new TrustedProxies(endpoint.trusted_proxies),
+    };
+    routes.set(endpoint, route);
+  }
+  return route;
+}
+
+/** Every WAMP endpoint of a transport. */
+export function endpointsOf(t: TransportConfig): WebSocketEndpointConfig[] {
+  return [
+    ...(t.websocket ? [t.websocket] : []),
+    ...(t.rawsocket ? [t.rawsocket] : []),
+    ...t.paths.values(),
+  ];
+}
+
+/**
+ * The deadline a new connection of `t` gets before anything is known about it (TLS, HTTP
+ * headers or the RawSocket handshake): the longest `open_handshake_timeout` of its endpoints,
+ * or `fallback` when it has none (only HTTP bridge paths, say). 0 when any endpoint turned it
+ * off.
+ */
+export function transportHandshakeMs(t: TransportConfig, fallback: number): number {
+  const values = endpointsOf(t).map((e) => e.open_handshake_timeout);
+  if (values.length === 0) return fallback;
+  if (values.includes(0)) return 0;
+  return Math.max(...values);
+}

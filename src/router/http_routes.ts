@@ -1,0 +1,127 @@
+/**
+ * What a transport serves over plain HTTP: `/metrics`, the status page, HTTP bridge paths, and
+ * 404 elsewhere; and, for a router mounted in someone else's `Deno.serve` with
+ * `Router.handler()`, WebSocket upgrades through Deno's built-in WebSocket.
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import { DEFAULT_ENDPOINT } from "../config/config.ts";
+import type { BridgeConfig, TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
+import type { Logger } from "../log.ts";
+import { statusPage, type StatusPageInfo } from "../status_page.ts";
+import { peerString } from "../transport/peer.ts";
+import {
+  chooseSerializer,
+  nativeLink,
+  notAnUpgrade,
+  WebSocketPeer,
+} from "../transport/websocket.ts";
+import { webSocketPeerOptions } from "./endpoint_options.ts";
+
+/** What the routes need from the router. */
+export interface RouteHost {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** True once the router is shutting down. */
+  readonly closing: boolean;
+  /** The Prometheus text of the router's metrics. */
+  metricsText(): string;
+  /** What the status page needs to connect back. */
+  statusInfo(transport: TransportConfig): StatusPageInfo;
+  /** The handler of an HTTP bridge path. */
+  bridge(config: BridgeConfig): (req: Request) => Promise<Response>;
+}
+
+const STATUS_PAGE_HEADERS = {
+  "content-type": "text/html; charset=utf-8",
+  "cache-control": "no-store",
+  "content-security-policy":
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:; img-src data:",
+};
+
+function notFound(): Response {
+  return new Response("Not found\n", { status: 404, headers: { "content-type": "text/plain" } });
+}
+
+/** The path of a request without leading and trailing slashes. */
+export function requestPath(req: Request): string {
+  return new URL(req.url).pathname.replace(/^\/+|\/+$/g, "");
+}
+
+/**
+ * Answers a plain HTTP request on `transport`, or returns the WAMP endpoint when the request
+ * is for a WebSocket path (the caller upgrades it). `null` transport: a router without
+ * transports, serving the default endpoint on every path.
+ */
+export function routeRequest(
+  host: RouteHost,
+  transport: TransportConfig | null,
+  req: Request,
+): Response | Promise<Response> | WebSocketEndpointConfig {
+  if (!transport) return DEFAULT_ENDPOINT;
+  if (transport.type === "websocket") return transport.websocket ?? DEFAULT_ENDPOINT;
+  const path = requestPath(req);
+  if (transport.metrics_path != null && path === transport.metrics_path) {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return new Response("Method not allowed\n", {
+        status: 405,
+        headers: { allow: "GET, HEAD" },
+      });
+    }
+    return new Response(req.method === "HEAD" ? null : host.metricsText(), {
+      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+    });
+  }
+  if (transport.status_path != null && path === transport.status_path) {
+    return new Response(statusPage(host.statusInfo(transport)), { headers: STATUS_PAGE_HEADERS });
+  }
+  const bridge = transport.bridges?.get(path);
+  if (bridge) return host.bridge(bridge)(req);
+  return transport.paths.get(path) ?? notFound();
+}
+
+/**
+ * Upgrades a request on a WAMP path with Deno's built-in WebSocket (`Router.handler()`):
+ * returns the 101 response and the peer, or the refusal.
+ */
+export function nativeUpgrade(
+  host: RouteHost,
+  req: Request,
+  endpoint: WebSocketEndpointConfig,
+  remote: Deno.Addr | null,
+): { response: Response; peer?: WebSocketPeer } {
+  if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+    return { response: notAnUpgrade() };
+  }
+  if (host.closing) {
+    return { response: new Response("Router is shutting down\n", { status: 503 }) };
+  }
+  const chosen = chooseSerializer(req.headers.get("sec-websocket-protocol"), endpoint.serializers);
+  if (chosen instanceof Response) return { response: chosen };
+  // Deno's own subprotocol check splits the offer on ", " only, and so refuses offers
+  // written as "a,b" (Autobahn|Python sends those): negotiate here and set the header.
+  const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: endpoint.ping_interval });
+  response.headers.set("sec-websocket-protocol", chosen.subprotocol);
+  const url = new URL(req.url);
+  const secure = url.protocol === "https:";
+  const peer = new WebSocketPeer(
+    nativeLink(socket),
+    chosen,
+    webSocketPeerOptions(endpoint),
+    {
+      type: "websocket",
+      channel_type: secure ? "tls" : "tcp",
+      channel_framing: "websocket",
+      channel_serializer: chosen.name,
+      peer: remote ? peerString(remote) : "unknown",
+      is_secure: secure,
+      websocket_protocol: chosen.subprotocol,
+      http_path: url.pathname,
+    },
+    host.logger,
+    host.clock,
+  );
+  return { response, peer };
+}

@@ -1,0 +1,311 @@
+/**
+ * HTTP/1.1 on connections Switchboard accepted itself: `node:http` parses requests, plain
+ * requests (metrics, status page, HTTP bridge, 404) go to a fetch-style handler, and WebSocket
+ * upgrades on WAMP paths are completed by the `ws` package and become {@linkcode WebSocketPeer}s.
+ *
+ * Deadlines (the connection's {@linkcode Deadline} from its {@linkcode Accepted}):
+ * - until a request's headers are in: the open handshake deadline armed at accept;
+ * - while a request body is still arriving: `idleMs` from the headers;
+ * - between requests of a kept-alive connection: `idleMs` from the end of the last response;
+ * - after a WebSocket upgrade: the WAMP path's own open handshake timeout, counted from the
+ *   accept, until the WAMP session is established (the session clears it).
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import http from "node:http";
+import type { Duplex } from "node:stream";
+// @ts-types="@types/ws"
+import { WebSocketServer } from "ws";
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import type { SerializerName } from "../serializer/serializer.ts";
+import { ConnStream } from "./conn_stream.ts";
+import { clientAddress, type TrustedProxies } from "./forwarded.ts";
+import type { Accepted } from "./listener.ts";
+import { peerString, type TransportDetails } from "./peer.ts";
+import {
+  chooseSerializer,
+  WebSocketPeer,
+  type WebSocketPeerOptions,
+  wsLink,
+  type WsSocket,
+} from "./websocket.ts";
+
+/** A WAMP WebSocket path as the HTTP server needs it. */
+export interface WampRoute {
+  readonly serializers: readonly SerializerName[];
+  readonly peer: WebSocketPeerOptions;
+  /** This path's open handshake timeout, counted from the accept (ms; 0 = none). */
+  readonly handshakeMs: number;
+  readonly trustedProxies: TrustedProxies;
+}
+
+/** Who sent a request. */
+export interface ClientInfo {
+  /** The connection's remote address. */
+  readonly remoteAddr: Deno.Addr;
+}
+
+/** What an {@linkcode HttpServer} serves (`R`: the caller's route type). */
+export interface HttpServerOptions<R extends WampRoute = WampRoute> {
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** True for TLS listeners (`https:`/`wss:`). */
+  readonly secure: boolean;
+  /** Deadline for request bodies and for idle kept-alive connections (ms). */
+  readonly idleMs: number;
+  /**
+   * The WAMP endpoint serving WebSocket upgrades on `path` (no slashes), if any. Return the
+   * same object for the same endpoint: the WebSocket server of each route is kept.
+   */
+  wampRoute(path: string): R | undefined;
+  /** Serves a plain HTTP request. */
+  fetch(req: Request, client: ClientInfo): Response | Promise<Response>;
+  /** A WebSocket connection was upgraded on a WAMP path: attach its session. */
+  connected(peer: WebSocketPeer, route: R): void;
+}
+
+/**
+ * How much a WebSocket message may exceed `max_message_size` and still be read whole, so the
+ * client is told with an ABORT naming the limit instead of a bare close 1009: as much again as
+ * the limit, at most 1 MiB. A larger frame is cut off with close 1009 while it arrives.
+ */
+const OVERSIZE_HEADROOM = 1024 * 1024;
+
+/** Writes a whole HTTP response on a socket that `node:http` handed over, then closes it. */
+function writeRaw(socket: Duplex, status: number, reason: string, text: string): void {
+  if (!socket.writable) return void socket.destroy();
+  const body = Buffer.from(text);
+  socket.write(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${body.byteLength}\r\nConnection: close\r\n\r\n`,
+  );
+  socket.end(body);
+}
+
+/** The HTTP side of one transport. */
+export class HttpServer<R extends WampRoute = WampRoute> {
+  readonly #options: HttpServerOptions<R>;
+  readonly #server: http.Server;
+  readonly #accepted = new WeakMap<Duplex, Accepted>();
+  readonly #wss = new WeakMap<WampRoute, WebSocketServer>();
+
+  constructor(options: HttpServerOptions<R>) {
+    this.#options = options;
+    this.#server = http.createServer({ maxHeaderSize: 16 * 1024 });
+    this.#server.on("request", (req, res) => this.#request(req, res));
+    this.#server.on("upgrade", (req, socket, head) => this.#upgrade(req, socket, head));
+    this.#server.on("clientError", (err: Error & { code?: string }, socket: Duplex) => {
+      if (err.code === "HPE_HEADER_OVERFLOW") {
+        return writeRaw(socket, 431, "Request Header Fields Too Large", "Headers too large.\n");
+      }
+      writeRaw(socket, 400, "Bad Request", "Bad request.\n");
+    });
+  }
+
+  /** Serves one accepted connection; `head` holds bytes already read from it. */
+  serve(accepted: Accepted, head?: Uint8Array): void {
+    const stream = new ConnStream(accepted.conn, head);
+    stream.setNoDelay(true);
+    this.#accepted.set(stream, accepted);
+    stream.on("close", () => accepted.release());
+    stream.on("error", (e: Error) => {
+      this.#options.logger.debug("http connection failed", { error: e.message });
+    });
+    this.#server.emit("connection", stream);
+  }
+
+  #request(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const accepted = this.#accepted.get(req.socket);
+    const deadline = accepted?.deadline;
+    const { idleMs, logger } = this.#options;
+    // headers are in; a body still arriving gets its own deadline
+    deadline?.clear();
+    if (req.readableEnded) deadline?.clear();
+    else {
+      deadline?.arm(idleMs);
+      req.on("end", () => deadline?.clear());
+    }
+    res.on("finish", () => {
+      if (!req.socket.destroyed) deadline?.arm(idleMs);
+    });
+    this.#respond(req, res, accepted).catch((e) => {
+      logger.error("HTTP handler failed", { url: req.url, error: String(e) });
+      if (!res.headersSent) {
+        res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+        res.end("Internal error\n");
+      } else {
+        res.destroy();
+      }
+    });
+  }
+
+  async #respond(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    accepted: Accepted | undefined,
+  ): Promise<void> {
+    const request = this.#toRequest(req, res);
+    if (!request) {
+      res.writeHead(400, { "content-type": "text/plain; charset=utf-8" });
+      return void res.end("Bad request\n");
+    }
+    const remoteAddr: Deno.Addr = accepted?.conn.remoteAddr ??
+      { transport: "tcp", hostname: "0.0.0.0", port: 0 };
+    const response = await this.#options.fetch(request, { remoteAddr });
+    const headers: Record<string, string | string[]> = {};
+    response.headers.forEach((value, key) => {
+      headers[key] = key === "set-cookie" ? response.headers.getSetCookie() : value;
+    });
+    res.writeHead(response.status, headers);
+    if (!response.body || req.method === "HEAD") {
+      await response.body?.cancel();
+      return void res.end();
+    }
+    const reader = response.body.getReader();
+    res.on("close", () => void reader.cancel().catch(() => {}));
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) {
+        await new Promise<void>((resolve) => {
+          res.once("drain", resolve);
+          res.once("close", resolve);
+        });
+        if (res.destroyed) return;
+      }
+    }
+    res.end();
+  }
+
+  /** The fetch-style request of a `node:http` one, or null when its URL is not usable. */
+  #toRequest(req: http.IncomingMessage, res: http.ServerResponse): Request | null {
+    const host = req.headers.host ?? "localhost";
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", `${this.#options.secure ? "https" : "http"}://${host}`);
+    } catch {
+      return null;
+    }
+    const headers = new Headers();
+    const raw = req.rawHeaders;
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      try {
+        headers.append(raw[i]!, raw[i + 1]!);
+      } catch {
+        return null; // a header value fetch's Headers refuses
+      }
+    }
+    const controller = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    const method = req.method ?? "GET";
+    const hasBody = method !== "GET" && method !== "HEAD";
+    return new Request(url, {
+      method,
+      headers,
+      signal: controller.signal,
+      body: hasBody ? bodyStream(req) : null,
+    });
+  }
+
+  #upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const accepted = this.#accepted.get(socket);
+    const { logger, clock, secure } = this.#options;
+    let path: string;
+    try {
+      path = new URL(req.url ?? "/", "http://x").pathname.replace(/^\/+|\/+$/g, "");
+    } catch {
+      return writeRaw(socket, 400, "Bad Request", "Bad request.\n");
+    }
+    const route = this.#options.wampRoute(path);
+    if (!route || !accepted) return writeRaw(socket, 404, "Not Found", "Not found\n");
+    const chosen = chooseSerializer(req.headers["sec-websocket-protocol"], route.serializers);
+    if (chosen instanceof Response) {
+      void chosen.text().then((text) => writeRaw(socket, chosen.status, "Bad Request", text));
+      return;
+    }
+    if (route.handshakeMs > 0) accepted.deadline.armAt(accepted.acceptedAt + route.handshakeMs);
+    const conn = accepted.conn;
+    const remote = conn.remoteAddr;
+    const client = remote.transport === "tcp"
+      ? clientAddress(
+        remote.hostname,
+        (name) => {
+          const v = req.headers[name];
+          return Array.isArray(v) ? v.join(",") : v;
+        },
+        route.trustedProxies,
+      )
+      : undefined;
+    const details: TransportDetails = {
+      type: "websocket",
+      channel_type: secure ? "tls" : "tcp",
+      channel_framing: "websocket",
+      channel_serializer: chosen.name,
+      peer: peerString(remote, client),
+      is_secure: secure,
+      websocket_protocol: chosen.subprotocol,
+      http_path: `/${path}`,
+    };
+    const stream = socket as ConnStream;
+    this.#serverFor(route).handleUpgrade(req, socket, head, (ws) => {
+      const peer = new WebSocketPeer(
+        wsLink(ws as unknown as WsSocket, stream),
+        chosen,
+        route.peer,
+        details,
+        logger,
+        clock,
+        accepted.deadline,
+      );
+      this.#options.connected(peer, route);
+    });
+  }
+
+  #serverFor(route: R): WebSocketServer {
+    let wss = this.#wss.get(route);
+    if (!wss) {
+      const limit = route.peer.maxMessageSize;
+      wss = new WebSocketServer({
+        noServer: true,
+        clientTracking: false,
+        perMessageDeflate: false,
+        maxPayload: limit + Math.min(limit, OVERSIZE_HEADROOM),
+        skipUTF8Validation: false,
+        allowSynchronousEvents: true,
+        handleProtocols: (protocols: Set<string>) => {
+          // the subprotocol was chosen above; ws only needs it echoed
+          const offered = [...protocols];
+          const chosen = chooseSerializer(offered.join(","), route.serializers);
+          return chosen instanceof Response ? false : chosen.subprotocol;
+        },
+      });
+      this.#wss.set(route, wss);
+    }
+    return wss;
+  }
+}
+
+/** A request body as a byte stream, pulling from `node:http` with backpressure. */
+function bodyStream(req: http.IncomingMessage): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      req.on("data", (chunk: Buffer) => {
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 0) <= 0) req.pause();
+      });
+      req.on("end", () => controller.close());
+      req.on("error", (e) => controller.error(e));
+    },
+    pull() {
+      req.resume();
+    },
+    cancel() {
+      req.destroy();
+    },
+  }, { highWaterMark: 4 });
+}
