@@ -11,6 +11,7 @@
  * @module
  */
 
+import { parseOriginPattern } from "../http/origin.ts";
 import type { SerializerName } from "../serializer/serializer.ts";
 import type {
   Action,
@@ -1265,7 +1266,10 @@ function parseUniversal(transport: Obj, path: string): TransportConfig {
   };
 }
 
-/** A `publisher` / `caller` path: the HTTP bridge (`POST` JSON to publish or call). */
+/**
+ * A `publisher` / `caller` path: the HTTP bridge (`POST` JSON to publish or call), with
+ * `options.post_body_limit`, `options.allowed_origins` and `options.allow_null_origin`.
+ */
 function parseBridge(service: Obj, path: string, kind: "publisher" | "caller"): BridgeConfig {
   checkKeys(service, path, { allowed: ["type", "realm", "role", "options"] });
   const realm = expectNonEmptyString(
@@ -1274,10 +1278,14 @@ function parseBridge(service: Obj, path: string, kind: "publisher" | "caller"): 
   );
   const role = parseRoleName(expectRequired(service, "role", path), keyPath(path, "role"));
   let postBodyLimit = 65536;
+  let allowedOrigins: string[] | null = null;
+  let allowNullOrigin = false;
   if (has(service, "options")) {
     const optionsPath = keyPath(path, "options");
     const options = expectObject(service.options, optionsPath);
-    checkKeys(options, optionsPath, { allowed: ["post_body_limit"] });
+    checkKeys(options, optionsPath, {
+      allowed: ["post_body_limit", "allowed_origins", "allow_null_origin"],
+    });
     if (has(options, "post_body_limit")) {
       postBodyLimit = expectInteger(
         options.post_body_limit,
@@ -1290,8 +1298,51 @@ function parseBridge(service: Obj, path: string, kind: "publisher" | "caller"): 
         );
       }
     }
+    if (has(options, "allowed_origins")) {
+      allowedOrigins = parseAllowedOrigins(
+        options.allowed_origins,
+        keyPath(optionsPath, "allowed_origins"),
+      );
+    }
+    if (has(options, "allow_null_origin")) {
+      allowNullOrigin = expectBoolean(
+        options.allow_null_origin,
+        keyPath(optionsPath, "allow_null_origin"),
+      );
+    }
   }
-  return { kind, realm, role, post_body_limit: postBodyLimit };
+  return {
+    kind,
+    realm,
+    role,
+    post_body_limit: postBodyLimit,
+    allowed_origins: allowedOrigins,
+    allow_null_origin: allowNullOrigin,
+  };
+}
+
+/** `allowed_origins`: a list of origins in Crossbar's form (see `src/http/origin.ts`). */
+function parseAllowedOrigins(value: unknown, path: string): string[] {
+  const list = expectArray(value, path);
+  const seen = new Map<string, number>();
+  return list.map((item, i) => {
+    const itemPath = indexPath(path, i);
+    const text = expectNonEmptyString(item, itemPath);
+    const pattern = parseOriginPattern(text);
+    if (typeof pattern === "string") {
+      throw new ConfigError(itemPath, `${pattern}, got ${describe(text)}`);
+    }
+    const key = text.toLowerCase();
+    const previous = seen.get(key);
+    if (previous !== undefined) {
+      throw new ConfigError(
+        itemPath,
+        `duplicate origin ${JSON.stringify(text)} (already given by ${indexPath(path, previous)})`,
+      );
+    }
+    seen.set(key, i);
+    return text;
+  });
 }
 
 /**
