@@ -8,15 +8,23 @@
  *   `200 {"args": [...], "kwargs": {...}}`
  *
  * Errors answer `{"error": uri, "message"?: text, "args"?: [...], "kwargs"?: {...}}` with 400
- * (bad request, invalid URI or argument), 403 (not authorized), 404 (no such procedure),
- * 405 (not POST), 413 (body too large), 500 (an error the callee raised), 503 (realm gone) or
- * 504 (canceled / timed out).
+ * (bad request, invalid URI or argument), 403 (not authorized, or an origin that is not allowed),
+ * 404 (no such procedure), 405 (not POST), 413 (body too large), 415 (not `application/json`),
+ * 500 (an error the callee raised), 503 (realm gone) or 504 (canceled / timed out).
+ *
+ * Browsers: a web page must not be able to publish or call as the bridge's role (cross-site
+ * request forgery). A `POST` needs `Content-Type: application/json`, which no HTML form can
+ * send and which makes a browser ask first (CORS preflight); a request with an `Origin` header
+ * must be same-origin, or allowed by the path's `allowed_origins` / `allow_null_origin`
+ * (`src/http/origin.ts`). Requests without `Origin` (curl, backends) are not browser requests
+ * and pass.
  *
  * @module
  */
 
 import type { WampClient } from "./client.ts";
 import type { BridgeConfig } from "./config/types.ts";
+import { checkOrigin, originPolicy, type OriginVerdict } from "./http/origin.ts";
 import type { Logger } from "./log.ts";
 import { jsonSerializer } from "./serializer/json.ts";
 import { WampError } from "./wamp/errors.ts";
@@ -40,17 +48,42 @@ const STATUS: Record<string, number> = {
   [Uri.TIMEOUT]: 504,
 };
 
-function json(status: number, body: Dict): Response {
+/** Error URI of a `POST` whose body is not declared as `application/json` (status 415). */
+export const UNSUPPORTED_MEDIA_TYPE = "switchboard.error.unsupported_media_type";
+/** Error URI of a browser request from an origin the path does not allow (status 403). */
+export const ORIGIN_NOT_ALLOWED = "switchboard.error.origin_not_allowed";
+
+function json(status: number, body: Dict, headers: Record<string, string> = {}): Response {
   // The project's JSON serializer keeps 64-bit integers exact and encodes bytes as "\0"+base64.
   const text = jsonSerializer.encode([body]) as string;
   return new Response(text.slice(1, -1), {
     status,
-    headers: { "content-type": "application/json; charset=utf-8" },
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
   });
 }
 
-function failure(status: number, error: string, message: string): Response {
-  return json(status, { error, message });
+function failure(
+  status: number,
+  error: string,
+  message: string,
+  headers?: Record<string, string>,
+): Response {
+  return json(status, { error, message }, headers);
+}
+
+/**
+ * True for `application/json`, compared case-insensitively, with any parameters
+ * (`; charset=utf-8`).
+ */
+export function isJsonMediaType(contentType: string | null): boolean {
+  if (contentType === null) return false;
+  return contentType.split(";", 1)[0].trim().toLowerCase() === "application/json";
+}
+
+/** Headers every answer to a request with this verdict carries. */
+function corsHeaders(verdict: OriginVerdict, origin: string | null): Record<string, string> {
+  if (verdict !== "cross" || origin === null) return { vary: "Origin" };
+  return { "access-control-allow-origin": origin, vary: "Origin" };
 }
 
 async function readBody(req: Request, limit: number): Promise<string | Response> {
@@ -97,16 +130,54 @@ export function bridgeHandler(
     }
     return session;
   };
+  const policy = originPolicy(config.allowed_origins, config.allow_null_origin);
   return async (req) => {
+    const origin = req.headers.get("origin");
+    const verdict = checkOrigin(policy, origin, req.headers.get("host"));
+    if (verdict === "denied") {
+      return failure(
+        403,
+        ORIGIN_NOT_ALLOWED,
+        "requests from this origin are not allowed on this path (see allowed_origins)",
+        { vary: "Origin" },
+      );
+    }
+    const cors = corsHeaders(verdict, origin);
+    if (req.method === "OPTIONS") {
+      const preflight: Record<string, string> = verdict === "cross"
+        ? {
+          "access-control-allow-methods": "POST",
+          "access-control-allow-headers": "content-type",
+        }
+        : {};
+      return new Response(null, {
+        status: 204,
+        headers: { allow: "POST, OPTIONS", ...cors, ...preflight },
+      });
+    }
     if (req.method !== "POST") {
       return new Response(
         `Use POST with a JSON body to ${config.kind === "publisher" ? "publish" : "call"}.\n`,
         {
           status: 405,
-          headers: { allow: "POST", "content-type": "text/plain; charset=utf-8" },
+          headers: { allow: "POST, OPTIONS", "content-type": "text/plain; charset=utf-8", ...cors },
         },
       );
     }
+    if (!isJsonMediaType(req.headers.get("content-type"))) {
+      return failure(
+        415,
+        UNSUPPORTED_MEDIA_TYPE,
+        "the body must be sent with Content-Type: application/json",
+        { "accept-post": "application/json", ...cors },
+      );
+    }
+    const response = await handlePost(req);
+    for (const [k, v] of Object.entries(cors)) response.headers.set(k, v);
+    return response;
+  };
+
+  async function handlePost(req: Request): Promise<Response> {
     const text = await readBody(req, config.post_body_limit);
     if (text instanceof Response) return text;
     let body: unknown;
@@ -175,5 +246,5 @@ export function bridgeHandler(
       });
       return failure(500, Uri.RUNTIME_ERROR, "internal router error");
     }
-  };
+  }
 }

@@ -1,9 +1,12 @@
 /**
  * A small leveled logger. The router logs through this interface only; the default writes
- * human-readable lines to stderr.
+ * human-readable lines to stderr. Client-chosen text in a message or field is escaped and
+ * quoted so that it cannot forge lines or fields (see `log_format.ts`).
  *
  * @module
  */
+
+import { formatJsonLine, formatTextLine } from "./log_format.ts";
 
 /** Log levels, most severe first. */
 export type LogLevel = "error" | "warn" | "info" | "debug";
@@ -23,27 +26,12 @@ export function isLogLevel(s: string): s is LogLevel {
   return Object.hasOwn(ORDER, s);
 }
 
-function format(fields?: Record<string, unknown>): string {
-  if (!fields) return "";
-  let out = "";
-  for (const [k, v] of Object.entries(fields)) {
-    out += ` ${k}=${
-      typeof v === "string"
-        ? v
-        : JSON.stringify(v, (_k, x) => typeof x === "bigint" ? x.toString() : x)
-    }`;
-  }
-  return out;
-}
-
 /** A logger that prints lines at or above `level` to stderr. */
 export function consoleLogger(level: LogLevel = "info"): Logger {
   const max = ORDER[level];
   const line = (lvl: LogLevel, message: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] > max) return;
-    console.error(
-      `${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} ${message}${format(fields)}`,
-    );
+    console.error(formatTextLine(new Date().toISOString(), lvl, message, fields));
   };
   return {
     error: (m, f) => line("error", m, f),
@@ -66,8 +54,7 @@ export function jsonLogger(level: LogLevel = "info"): Logger {
   const max = ORDER[level];
   const line = (lvl: LogLevel, message: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] > max) return;
-    const record = { ...fields, time: new Date().toISOString(), level: lvl, message };
-    console.error(JSON.stringify(record, (_k, x) => typeof x === "bigint" ? x.toString() : x));
+    console.error(formatJsonLine(new Date().toISOString(), lvl, message, fields));
   };
   return {
     error: (m, f) => line("error", m, f),

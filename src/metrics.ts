@@ -7,6 +7,7 @@
  */
 
 import { messageName, MessageType } from "./wamp/message_type.ts";
+import { isValidUri } from "./wamp/uris.ts";
 
 /** Serializer slots: json, msgpack, cbor (by `Serializer.index`), then in-process. */
 const SERIALIZER_LABELS = ["json", "msgpack", "cbor", "local"] as const;
@@ -14,6 +15,46 @@ const TYPES = Object.values(MessageType) as number[];
 const MAX_TYPE = Math.max(...TYPES) + 1;
 /** Call latency histogram bucket bounds, seconds. */
 const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Distinct label values (error URIs, abort reasons) counted individually, first come. */
+export const MAX_LABEL_VALUES = 100;
+/** Longest label value counted individually, in characters. */
+export const MAX_LABEL_LENGTH = 128;
+/** The label value everything else is counted under. */
+export const OTHER_LABEL = "other";
+
+/**
+ * Counts by a label whose values come from clients (a callee chooses its error URIs), with
+ * bounded cardinality: the first {@link MAX_LABEL_VALUES} distinct valid URIs of at most
+ * {@link MAX_LABEL_LENGTH} characters get their own series, everything else is counted under
+ * {@link OTHER_LABEL}. So `/metrics` stays small whatever clients send, and totals still add up.
+ */
+class BoundedLabelCounts {
+  readonly #counts = new Map<string, number>();
+  #tracked = 0;
+
+  add(value: string): void {
+    const n = this.#counts.get(value);
+    if (n !== undefined) {
+      this.#counts.set(value, n + 1);
+      return;
+    }
+    if (
+      this.#tracked < MAX_LABEL_VALUES && value.length <= MAX_LABEL_LENGTH &&
+      isValidUri(value, "exact", false)
+    ) {
+      this.#tracked++;
+      this.#counts.set(value, 1);
+      return;
+    }
+    this.#counts.set(OTHER_LABEL, (this.#counts.get(OTHER_LABEL) ?? 0) + 1);
+  }
+
+  /** Label value → count, first come first, `other` where it first occurred. */
+  entries(): IterableIterator<[string, number]> {
+    return this.#counts.entries();
+  }
+}
 
 /** What the metrics page reads from the router at render time. */
 export interface MetricsSource {
@@ -32,8 +73,8 @@ export interface MetricsSource {
 export class RouterMetrics {
   readonly #messages = [new Float64Array(4 * MAX_TYPE), new Float64Array(4 * MAX_TYPE)];
   readonly #bytes = [new Float64Array(4), new Float64Array(4)];
-  readonly #errors = new Map<string, number>();
-  readonly #aborts = new Map<string, number>();
+  readonly #errors = new BoundedLabelCounts();
+  readonly #aborts = new BoundedLabelCounts();
   readonly #latency = new Float64Array(BUCKETS.length + 1);
   #latencySum = 0;
   #latencyCount = 0;
@@ -44,14 +85,14 @@ export class RouterMetrics {
     this.#bytes[direction][serializer] += bytes;
   }
 
-  /** Counts an ERROR the router sent, by error URI. */
+  /** Counts an ERROR the router sent, by error URI (bounded, see {@link MAX_LABEL_VALUES}). */
   error(uri: string): void {
-    this.#errors.set(uri, (this.#errors.get(uri) ?? 0) + 1);
+    this.#errors.add(uri);
   }
 
-  /** Counts an ABORT the router sent, by reason. */
+  /** Counts an ABORT the router sent, by reason (bounded, see {@link MAX_LABEL_VALUES}). */
   abort(reason: string): void {
-    this.#aborts.set(reason, (this.#aborts.get(reason) ?? 0) + 1);
+    this.#aborts.add(reason);
   }
 
   /** Records the duration of a finished call, in milliseconds. */
@@ -120,16 +161,22 @@ export class RouterMetrics {
         );
       }
     }
-    head("switchboard_errors_total", "counter", "ERROR messages sent by the router, by error URI.");
-    for (const [uri, n] of this.#errors) {
+    const bound =
+      `the first ${MAX_LABEL_VALUES} distinct; later ones, and any longer than ${MAX_LABEL_LENGTH} characters or not a valid URI, count as "${OTHER_LABEL}"`;
+    head(
+      "switchboard_errors_total",
+      "counter",
+      `ERROR messages sent by the router, by error URI (${bound}).`,
+    );
+    for (const [uri, n] of this.#errors.entries()) {
       out.push(`switchboard_errors_total{uri="${esc(uri)}"} ${n}`);
     }
     head(
       "switchboard_aborts_total",
       "counter",
-      "Sessions ended with ABORT by the router, by reason.",
+      `Sessions ended with ABORT by the router, by reason (${bound}).`,
     );
-    for (const [uri, n] of this.#aborts) {
+    for (const [uri, n] of this.#aborts.entries()) {
       out.push(`switchboard_aborts_total{reason="${esc(uri)}"} ${n}`);
     }
     head("switchboard_dropped_events_total", "counter", "EVENTs dropped for slow consumers.");

@@ -3,6 +3,7 @@
  */
 
 import assert from "node:assert/strict";
+import { RouterMetrics } from "../src/metrics.ts";
 import { RawClient, startRouter, testConfig } from "./_helpers.ts";
 
 /** Parses Prometheus text into `name{labels}` → value. */
@@ -146,4 +147,81 @@ Deno.test("/metrics bytes and messages equal the sum of the session's on_stats f
   // HELLO, WELCOME, 9 × (PUBLISH, PUBLISHED), GOODBYE, GOODBYE
   assert.equal(messages, 22);
   assert.equal(sum("messages"), 22);
+});
+
+Deno.test("/metrics: error URIs chosen by a callee cannot grow the page (at most 100 URIs + other)", async () => {
+  await using r = await startRouter(testConfig());
+  const url = `http://127.0.0.1:${r.port}/metrics`;
+  await using callee = (await RawClient.join(r.url, "msgpack")).client;
+  callee.send([64, 1, {}, "com.fail"]);
+  assert.equal((await callee.next())[0], 65);
+  await using caller = (await RawClient.join(r.url, "msgpack")).client;
+
+  const long = (i: number) => `com.err.${"x".repeat(200)}.${i}`;
+  const uris = [
+    ...Array.from({ length: 20_001 }, (_, i) => `com.err.e${i}`),
+    long(1),
+    long(2),
+    long(3),
+  ];
+  const BATCH = 500;
+  for (let start = 0; start < uris.length; start += BATCH) {
+    const end = Math.min(start + BATCH, uris.length);
+    for (let i = start; i < end; i++) caller.send([48, i + 1, {}, "com.fail", [i]]);
+    for (let i = start; i < end; i++) {
+      const inv = await callee.next();
+      assert.equal(inv[0], 68);
+      callee.send([8, 68, inv[1], {}, uris[(inv[4] as number[])[0]]]);
+    }
+    for (let i = start; i < end; i++) {
+      const err = await caller.next();
+      assert.deepEqual([err[0], err[2]], [8, i + 1]);
+      assert.equal(err[4], uris[i]);
+    }
+  }
+
+  const res = await fetch(url);
+  const text = await res.text();
+  const bytes = new TextEncoder().encode(text).byteLength;
+  assert.ok(bytes < 16 * 1024, `the page has ${bytes} bytes`);
+  const m = parse(text);
+  const errors = [...m].filter(([k]) => k.startsWith("switchboard_errors_total{"));
+  assert.equal(errors.length, 101, "100 URIs and other");
+  assert.equal(errors.reduce((a, [, n]) => a + n, 0), uris.length, "totals add up");
+  assert.equal(m.get('switchboard_errors_total{uri="com.err.e0"}'), 1);
+  assert.equal(m.get('switchboard_errors_total{uri="com.err.e99"}'), 1);
+  assert.equal(m.get('switchboard_errors_total{uri="com.err.e100"}'), undefined);
+  assert.equal(m.get('switchboard_errors_total{uri="other"}'), uris.length - 100);
+  assert.ok(!text.includes("x".repeat(129)), "no over-long label");
+  for (const [k] of errors) {
+    assert.ok(k.length <= 'switchboard_errors_total{uri=""}'.length + 128, k);
+  }
+  assert.match(text, /# HELP switchboard_errors_total .*first 100 .*"other"/);
+  assert.match(text, /# HELP switchboard_aborts_total .*first 100 .*"other"/);
+});
+
+Deno.test("RouterMetrics: abort reasons and error URIs: first 100 valid ones, the rest as other", () => {
+  const metrics = new RouterMetrics();
+  const source = { realms: [], queuedBytes: 0, droppedEvents: 0 };
+  metrics.abort("not a uri"); // invalid: other, and takes no slot
+  metrics.abort("wamp.error.x\n# HELP forged"); // invalid
+  metrics.abort(`wamp.error.${"y".repeat(200)}`); // too long
+  metrics.abort("a".repeat(128)); // exactly 128: its own series
+  for (let i = 0; i < 20_001; i++) metrics.abort(`com.reason.r${i}`);
+  metrics.abort("com.reason.r0");
+  metrics.error("bad uri");
+  metrics.error("com.ok");
+  metrics.error("com.ok");
+  const m = parse(metrics.render(source));
+  const aborts = [...m].filter(([k]) => k.startsWith("switchboard_aborts_total{"));
+  assert.equal(aborts.length, 101);
+  assert.equal(aborts.reduce((a, [, n]) => a + n, 0), 20_006);
+  assert.equal(m.get(`switchboard_aborts_total{reason="${"a".repeat(128)}"}`), 1);
+  assert.equal(m.get('switchboard_aborts_total{reason="com.reason.r0"}'), 2);
+  assert.equal(m.get('switchboard_aborts_total{reason="com.reason.r98"}'), 1);
+  assert.equal(m.get('switchboard_aborts_total{reason="com.reason.r99"}'), undefined);
+  assert.equal(m.get('switchboard_aborts_total{reason="other"}'), 3 + 20_001 - 99);
+  assert.equal(m.get('switchboard_errors_total{uri="com.ok"}'), 2);
+  assert.equal(m.get('switchboard_errors_total{uri="other"}'), 1);
+  assert.doesNotMatch(metrics.render(source), /forged|not a uri|bad uri/);
 });

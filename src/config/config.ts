@@ -11,6 +11,8 @@
  * @module
  */
 
+import { parseOriginPattern } from "../http/origin.ts";
+import { jsonSyntaxError } from "./json_syntax.ts";
 import type { SerializerName } from "../serializer/serializer.ts";
 import { TrustedProxies } from "../transport/forwarded.ts";
 import type {
@@ -166,6 +168,28 @@ function describe(value: unknown): string {
   }
 }
 
+/**
+ * The kind of a found value and nothing of its content, for reasons about keys that may hold
+ * secrets (`got a number`): see {@link parseSecret}.
+ */
+function describeType(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "nothing";
+  if (Array.isArray(value)) return "an array";
+  switch (typeof value) {
+    case "string":
+      return value === "" ? "an empty string" : "a string";
+    case "number":
+      return "a number";
+    case "boolean":
+      return "a boolean";
+    case "object":
+      return "an object";
+    default:
+      return typeof value;
+  }
+}
+
 /** A plain JSON-like object. */
 type Obj = Readonly<Record<string, unknown>>;
 
@@ -184,8 +208,9 @@ function has(obj: Obj, key: string): boolean {
   return Object.hasOwn(obj, key);
 }
 
-function expectObject(value: unknown, path: string): Obj {
-  if (!isObject(value)) throw new ConfigError(path, `must be an object, got ${describe(value)}`);
+/** `show` describes a wrong value: {@link describeType} where the value may be a secret. */
+function expectObject(value: unknown, path: string, show = describe): Obj {
+  if (!isObject(value)) throw new ConfigError(path, `must be an object, got ${show(value)}`);
   return value;
 }
 
@@ -988,11 +1013,24 @@ function parseRoleName(value: unknown, path: string): string {
 /**
  * A secret: a string, or `"$NAME"` to read it from the environment variable NAME when the
  * config loads (needs `--allow-env=NAME`), so configs can be committed without secrets.
+ *
+ * Every key that holds a secret (a ticket principal's `ticket`, a wampcra user's `secret`) is
+ * read with this function, and the objects around them with {@link describeType}: its errors
+ * name the key and say what kind of value was found (`got a number`), never the value, because
+ * config errors reach logs, the CLI and the caller of `switchboard.reload_config`. `$NAME`
+ * variable names are not secret and are printed.
  */
 function parseSecret(value: unknown, path: string): string {
-  const text = expectNonEmptyString(value, path);
-  const m = /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(text);
-  if (!m) return text;
+  if (typeof value !== "string" || value === "") {
+    throw new ConfigError(
+      path,
+      `must be a non-empty string (the secret, or "$ENV_VAR" to read it from the environment), got ${
+        describeType(value)
+      }`,
+    );
+  }
+  const m = /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(value);
+  if (!m) return value;
   let env: string | undefined;
   try {
     env = Deno.env.get(m[1]);
@@ -1020,11 +1058,16 @@ function parsePrincipals<T>(
   checkKeys(method, path, { allowed: ["type", listKey] });
   expectStaticType(method, path);
   const listPath = keyPath(path, listKey);
-  const list = expectObject(expectRequired(method, listKey, path), listPath);
+  // Principals hold secrets: a principal written as a bare string is likely its secret.
+  const list = expectObject(expectRequired(method, listKey, path), listPath, describeType);
   const out = new Map<string, T>();
   for (const authid of Object.keys(list)) {
     if (authid === "") throw new ConfigError(listPath, "an authid must not be empty");
-    out.set(authid, parseOne(list[authid], keyPath(listPath, authid)));
+    const principalPath = keyPath(listPath, authid);
+    out.set(
+      authid,
+      parseOne(expectObject(list[authid], principalPath, describeType), principalPath),
+    );
   }
   return out;
 }
@@ -1350,7 +1393,10 @@ function parseUniversal(transport: Obj, path: string): TransportConfig {
   };
 }
 
-/** A `publisher` / `caller` path: the HTTP bridge (`POST` JSON to publish or call). */
+/**
+ * A `publisher` / `caller` path: the HTTP bridge (`POST` JSON to publish or call), with
+ * `options.post_body_limit`, `options.allowed_origins` and `options.allow_null_origin`.
+ */
 function parseBridge(service: Obj, path: string, kind: "publisher" | "caller"): BridgeConfig {
   checkKeys(service, path, { allowed: ["type", "realm", "role", "options"] });
   const realm = expectNonEmptyString(
@@ -1359,10 +1405,14 @@ function parseBridge(service: Obj, path: string, kind: "publisher" | "caller"): 
   );
   const role = parseRoleName(expectRequired(service, "role", path), keyPath(path, "role"));
   let postBodyLimit = 65536;
+  let allowedOrigins: string[] | null = null;
+  let allowNullOrigin = false;
   if (has(service, "options")) {
     const optionsPath = keyPath(path, "options");
     const options = expectObject(service.options, optionsPath);
-    checkKeys(options, optionsPath, { allowed: ["post_body_limit"] });
+    checkKeys(options, optionsPath, {
+      allowed: ["post_body_limit", "allowed_origins", "allow_null_origin"],
+    });
     if (has(options, "post_body_limit")) {
       postBodyLimit = expectInteger(
         options.post_body_limit,
@@ -1375,8 +1425,51 @@ function parseBridge(service: Obj, path: string, kind: "publisher" | "caller"): 
         );
       }
     }
+    if (has(options, "allowed_origins")) {
+      allowedOrigins = parseAllowedOrigins(
+        options.allowed_origins,
+        keyPath(optionsPath, "allowed_origins"),
+      );
+    }
+    if (has(options, "allow_null_origin")) {
+      allowNullOrigin = expectBoolean(
+        options.allow_null_origin,
+        keyPath(optionsPath, "allow_null_origin"),
+      );
+    }
   }
-  return { kind, realm, role, post_body_limit: postBodyLimit };
+  return {
+    kind,
+    realm,
+    role,
+    post_body_limit: postBodyLimit,
+    allowed_origins: allowedOrigins,
+    allow_null_origin: allowNullOrigin,
+  };
+}
+
+/** `allowed_origins`: a list of origins in Crossbar's form (see `src/http/origin.ts`). */
+function parseAllowedOrigins(value: unknown, path: string): string[] {
+  const list = expectArray(value, path);
+  const seen = new Map<string, number>();
+  return list.map((item, i) => {
+    const itemPath = indexPath(path, i);
+    const text = expectNonEmptyString(item, itemPath);
+    const pattern = parseOriginPattern(text);
+    if (typeof pattern === "string") {
+      throw new ConfigError(itemPath, `${pattern}, got ${describe(text)}`);
+    }
+    const key = text.toLowerCase();
+    const previous = seen.get(key);
+    if (previous !== undefined) {
+      throw new ConfigError(
+        itemPath,
+        `duplicate origin ${JSON.stringify(text)} (already given by ${indexPath(path, previous)})`,
+      );
+    }
+    seen.set(key, i);
+    return text;
+  });
 }
 
 /**
@@ -1413,7 +1506,8 @@ function checkEndpointCollisions(transports: readonly TransportConfig[], path: s
  * @param path File name of a JSON node config.
  * @returns The resolved configuration.
  * @throws {ConfigError} With path `(file)` when the file cannot be read or is not valid JSON
- * (the reason names the file), or as {@link parseConfig} throws.
+ * (the reason names the file and, for JSON, the line and column, never the file's text), or as
+ * {@link parseConfig} throws.
  */
 export async function loadConfigFile(path: string): Promise<RouterConfig> {
   let text: string;
@@ -1433,11 +1527,14 @@ export async function loadConfigFile(path: string): Promise<RouterConfig> {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    // V8's message quotes the source around the error across several lines: keep the first.
-    const detail = (error instanceof Error ? error.message : String(error)).split("\n")[0];
-    throw new ConfigError("(file)", `invalid JSON in ${JSON.stringify(path)}: ${detail}`, {
-      cause: error,
-    });
+    if (!(error instanceof SyntaxError)) throw error;
+    // V8's message quotes the text around the error, which may be a secret: report where the
+    // error is instead, found by our own scanner, and keep V8's error out of the cause too.
+    const at = jsonSyntaxError(text);
+    const reason = `invalid JSON in ${JSON.stringify(path)}: ${
+      at ? `${at.problem} at line ${at.line}, column ${at.column}` : "not a JSON document"
+    }`;
+    throw new ConfigError("(file)", reason, { cause: new SyntaxError(reason) });
   }
   return parseConfig(json);
 }

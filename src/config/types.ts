@@ -197,6 +197,14 @@ export interface BridgeConfig {
   readonly role: string;
   /** Largest accepted request body in bytes; default 64 KiB. */
   readonly post_body_limit: number;
+  /**
+   * Origins whose browser requests are accepted (Crossbar's form: `scheme://host[:port]`, `*`
+   * inside the host, or `*` alone for any); null (the default): same-origin requests only.
+   * Requests without an `Origin` header are always accepted.
+   */
+  readonly allowed_origins: readonly string[] | null;
+  /** Whether requests with `Origin: null` are accepted; default false. */
+  readonly allow_null_origin: boolean;
 }
 
 /** One listening transport. */
