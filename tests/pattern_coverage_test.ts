@@ -236,6 +236,11 @@ Deno.test("pattern coverage: strict rules that continue a prefix with every char
     }),
   ]);
   assert.equal(patternCoverage(full, "a", "prefix", "subscribe", true), "all");
+  // "a" and "a.<...>" are denied, and no rule names "a": only the pattern does
+  const gap = role(cont);
+  assert.equal(patternCoverage(gap, "a", "prefix", "subscribe", true), "some");
+  assert.equal(patternCoverage(gap, "a.", "prefix", "subscribe", true), "none");
+  assert.equal(patternCoverage(gap, "a", "wildcard", "subscribe", true), "none");
   // loose URIs have more characters ("aB"): there it is some
   assert.equal(patternCoverage(full, "a", "prefix", "subscribe", false), "some");
   // one continuation denied
@@ -282,4 +287,15 @@ Deno.test("pattern coverage: many rules stay cheap (no search over rule combinat
   ]);
   assert.equal(patternCoverage(many, "com.t.", "prefix", "subscribe", false), "all");
   assert.equal(patternCoverage(many, "com.", "prefix", "subscribe", false), "some");
+  // a pattern far longer than any rule: decided by the components the rules look at
+  const long = Array.from({ length: 100_000 }, (_, i) => `c${i % 7}`).join(".");
+  const open = role([rule("", "prefix", { subscribe: true }), rule("c0.c1.c2.", "prefix", {})]);
+  assert.equal(patternCoverage(open, long, "prefix", "subscribe", false), "none");
+  assert.equal(patternCoverage(open, long, "wildcard", "subscribe", false), "none");
+  assert.equal(patternCoverage(open, `c0.c1.x.${long}`, "prefix", "subscribe", false), "all");
+  // ... whose components there are still checked: no strict URI has a component "Bad"
+  const any = role([rule("", "prefix", { subscribe: true })]);
+  assert.equal(patternCoverage(any, `${long}.x`, "prefix", "subscribe", true), "all");
+  assert.equal(patternCoverage(any, `${long}.Bad`, "prefix", "subscribe", true), "none");
+  assert.equal(patternCoverage(any, `${long}.Bad.`, "wildcard", "subscribe", true), "none");
 });

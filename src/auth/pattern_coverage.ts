@@ -19,19 +19,25 @@
  * satisfies as few predicates as possible. A component forced to equal a literal is that
  * literal; one forced to start with `q` (`""` when unforced) is the *free extension* of `q`: the
  * shortest valid component that starts with `q`, starts with no longer partial and equals no
- * literal (usually `q` plus one character that continues no literal or partial at that
- * position). Any URI of that length where R decides satisfies, position by position, every
- * predicate the witness satisfies, so every rule matching the witness matches it too, and R
- * still decides the witness. Lengths beyond one more than the deepest rule or pattern behave
- * like that length. Each witness is decided by `RolePermissions.authorize` itself, so
- * precedence is never re-implemented here; witnesses of rules whose outcome is already known
- * are skipped, and the search stops once both outcomes are seen. The cost is polynomial:
- * at most (rules + 1) × (depth + 1) witnesses.
+ * literal of a rule (usually `q` plus one character that continues no rule's literal or partial
+ * at that position). Any URI of that length where R decides satisfies, position by position,
+ * every rule predicate the witness satisfies, so every rule matching the witness matches it
+ * too, and R still decides the witness.
+ *
+ * No rule looks at the components from one past the deepest rule on, so all lengths beyond
+ * that depth are decided alike, by the components before it: one such length stands for all
+ * of them, and the pattern's components there are only checked to be satisfiable. A witness is
+ * therefore never longer than the deepest rule plus one component, however long the pattern,
+ * and the cost is linear in the pattern plus at most (rules + 1) × (rule depth + 2) witnesses.
+ * Each witness is decided by `RolePermissions.authorize` itself, so precedence is never
+ * re-implemented here; witnesses of rules whose outcome is already known are skipped, and the
+ * search stops once both outcomes are seen.
  *
  * Only when strict rules continue some `q` with every one of the 37 strict characters, down to
  * partials, has `q` no free extension; then the witness takes, at that position, every
- * representative of the components starting with `q` (each literal, each partial, each
- * partial's free extension), and the witnesses of that rule and length are their product.
+ * representative of the components starting with `q` (`q` itself, each literal and each
+ * partial that starts with `q`, and each such partial's free extension), and the witnesses of
+ * that rule and length are their product.
  *
  * Witnesses are valid concrete URIs for the realm's `uri_check`: strict components use
  * `[0-9a-z_]`, loose ones any character but whitespace, `.` and `#`. A pattern that matches no
@@ -105,7 +111,12 @@ function* componentChars(strict: boolean): Generator<string> {
   }
 }
 
-/** The literals and partials of every rule and the pattern at one position. */
+/** Whether some valid component satisfies `force`. */
+function satisfiable(force: Force, strict: boolean): boolean {
+  return force.equal || force.text !== "" ? validComponent(force.text, strict) : true;
+}
+
+/** The literals and partials of the rules at one position. */
 class Position {
   readonly literals = new Set<string>();
   readonly partials = new Set<string>();
@@ -155,6 +166,7 @@ class Position {
    * The components that can stand for every component satisfying `force` here: the literal;
    * the free extension of the text to start with; failing that, every representative of the
    * components starting with it. Empty when no valid component satisfies `force`.
+   * `force` comes from a rule or the pattern.
    */
   candidates(force: Force): readonly string[] {
     const key = `${force.equal ? "=" : "^"}${force.text}`;
@@ -169,6 +181,7 @@ class Position {
       if (free !== null) out = [free];
       else {
         const all = new Set<string>();
+        if (q !== "") all.add(q);
         for (const l of this.literals) {
           if (l.startsWith(q) && validComponent(l, this.strict)) all.add(l);
         }
@@ -207,21 +220,27 @@ export function patternCoverage(
 ): Coverage {
   if (role === undefined) return "none";
   const rules: { c: Constraint; allowed: boolean }[] = [];
+  let ruleDepth = 0;
   for (const rule of role.rules()) {
-    rules.push({
-      c: { match: rule.match, comps: rule.uri.split(".") },
-      allowed: rule.allow[action],
-    });
+    const c: Constraint = { match: rule.match, comps: rule.uri.split(".") };
+    rules.push({ c, allowed: rule.allow[action] });
+    ruleDepth = Math.max(ruleDepth, c.comps.length);
   }
-  const p: Constraint = { match, comps: pattern.split(".") };
-  let depth = p.comps.length;
-  for (const r of rules) depth = Math.max(depth, r.c.comps.length);
   const positions: Position[] = [];
-  for (let i = 0; i <= depth; i++) positions.push(new Position(strict));
-  for (const c of [p, ...rules.map((r) => r.c)]) {
+  for (let i = 0; i < ruleDepth; i++) positions.push(new Position(strict));
+  for (const { c } of rules) {
     for (let i = 0; i < c.comps.length; i++) {
       const force = forceAt(c, i);
       if (force !== UNFORCED) positions[i].add(force);
+    }
+  }
+  const p: Constraint = { match, comps: pattern.split(".") };
+  // Beyond the rules, only the pattern asks anything: the first position there it cannot have.
+  let unsatisfiable = Infinity;
+  for (let i = ruleDepth; i < p.comps.length; i++) {
+    if (!satisfiable(forceAt(p, i), strict)) {
+      unsatisfiable = i;
+      break;
     }
   }
 
@@ -236,23 +255,32 @@ export function patternCoverage(
     if ((outcomes & target.bit) !== 0) continue; // this outcome is known already
     const [targetMin, targetMax] = lengths(target.c);
     const lo = Math.max(patternMin, targetMin);
-    const hi = Math.min(patternMax, targetMax, depth + 1);
-    for (let m = lo; m <= hi; m++) {
+    const hi = Math.min(patternMax, targetMax);
+    // each length up to the rule depth, then the shortest one beyond it for all of those
+    const sizes: number[] = [];
+    for (let m = lo; m <= Math.min(hi, ruleDepth); m++) sizes.push(m);
+    const beyond = Math.max(lo, ruleDepth + 1);
+    if (beyond <= hi) sizes.push(beyond);
+    for (const m of sizes) {
+      if (unsatisfiable < m) continue; // the pattern matches no valid URI this long
+      const head = Math.min(m, ruleDepth);
       const choices: (readonly string[])[] = [];
-      for (let i = 0; i < m; i++) {
+      for (let i = 0; i < head; i++) {
         const force = combine(forceAt(target.c, i), forceAt(p, i));
         const list = force === null ? [] : positions[i].candidates(force);
         if (list.length === 0) break;
         choices.push(list);
       }
-      if (choices.length < m) continue; // no valid URI of this length matches both
+      if (choices.length < head) continue; // no valid URI of this length matches both
+      // past the rules one component, which no rule looks at, stands for the rest
+      if (m > ruleDepth) choices.push([STRICT_CHARS[0]]);
       // every combination (one unless strict rules exhaust a position), odometer order
-      const index = new Array<number>(m).fill(0);
+      const index = new Array<number>(choices.length).fill(0);
       for (;;) {
         const uri = index.map((k, i) => choices[i][k]).join(".");
         outcomes |= role.authorize(uri, action).allowed ? 1 : 2;
         if (outcomes === 3) return "some";
-        let i = m - 1;
+        let i = choices.length - 1;
         while (i >= 0 && ++index[i] === choices[i].length) index[i--] = 0;
         if (i < 0) break;
       }
