@@ -28,7 +28,8 @@
  * that depth are decided alike, by the components before it: one such length stands for all
  * of them, and the pattern's components there are only checked to be satisfiable. A witness is
  * therefore never longer than the deepest rule plus one component, however long the pattern,
- * and the cost is linear in the pattern plus at most (rules + 1) × (rule depth + 2) witnesses.
+ * and the cost is linear in the pattern plus at most (rules + 1) × (rule depth + 1) witnesses
+ * (outside the strict case below).
  * Each witness is decided by `RolePermissions.authorize` itself, so precedence is never
  * re-implemented here; witnesses of rules whose outcome is already known are skipped, and the
  * search stops once both outcomes are seen.

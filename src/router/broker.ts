@@ -1,7 +1,8 @@
 /**
  * Publish & subscribe for one realm: subscriptions keyed by (topic, match), EVENT fan-out
  * encoded once per serializer, publisher exclusion, black- and whitelisting, publisher
- * disclosure.
+ * disclosure, and per-event filtering of the subscribers whose role covers their pattern
+ * subscription only in part.
  *
  * @module
  */
