@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { MatchPolicy } from "../src/config/types.ts";
-import { isReservedUri, isValidUri, Uri } from "../src/wamp/uris.ts";
+import { uriMatches } from "../src/router/uri_index.ts";
+import { isReservedUri, isValidUri, patternMayMatchReserved, Uri } from "../src/wamp/uris.ts";
 
 /** [uri, match, valid when loose, valid when strict] */
 const CASES: readonly [string, MatchPolicy, boolean, boolean][] = [
@@ -75,6 +76,67 @@ Deno.test("isReservedUri: first component wamp", () => {
     ["", false],
   ];
   for (const [uri, reserved] of table) assert.equal(isReservedUri(uri), reserved, uri);
+});
+
+Deno.test("patternMayMatchReserved: the patterns clients could use to shadow wamp.*", () => {
+  const table: [string, MatchPolicy, boolean][] = [
+    ["wamp.session.count", "exact", true],
+    ["switchboard.reload_config", "exact", true],
+    ["com.wamp", "exact", false],
+    ["wamp", "prefix", true],
+    ["wamp.", "prefix", true],
+    ["wam", "prefix", true],
+    ["w", "prefix", true],
+    ["", "prefix", true],
+    ["switch", "prefix", true],
+    ["switchboard.re", "prefix", true],
+    ["wampx", "prefix", false],
+    ["wamp_", "prefix", false],
+    ["com.", "prefix", false],
+    ["x", "prefix", false],
+    [".session.list", "wildcard", true],
+    ["..", "wildcard", true],
+    ["", "wildcard", true],
+    ["wamp..list", "wildcard", true],
+    ["switchboard.", "wildcard", true],
+    ["wam..list", "wildcard", false],
+    ["com..list", "wildcard", false],
+    ["com.", "wildcard", false],
+  ];
+  for (const [uri, match, expected] of table) {
+    assert.equal(patternMayMatchReserved(uri, match), expected, `${match} ${JSON.stringify(uri)}`);
+  }
+});
+
+Deno.test("patternMayMatchReserved agrees with matching every URI of a small universe", () => {
+  // Patterns of 1..3 components from these; URIs of 1..4 components from the non-empty ones
+  // plus "z": enough to contain, for every pattern, a reserved URI it matches if one exists.
+  const parts = ["", "wamp", "switchboard", "w", "wam", "wampx", "a", "switch"];
+  const components = [...parts.filter((p) => p !== ""), "z"];
+  const uris: string[] = [];
+  const build = (prefix: string[]) => {
+    if (prefix.length > 0) uris.push(prefix.join("."));
+    if (prefix.length < 4) { for (const c of components) build([...prefix, c]); }
+  };
+  build([]);
+  const reserved = uris.filter(isReservedUri);
+  const patterns: string[] = [];
+  const grow = (prefix: string[]) => {
+    if (prefix.length > 0) patterns.push(prefix.join("."));
+    if (prefix.length < 3) { for (const c of parts) grow([...prefix, c]); }
+  };
+  grow([]);
+  for (const match of ["exact", "prefix", "wildcard"] as const) {
+    for (const pattern of patterns) {
+      if (!isValidUri(pattern, match, false)) continue;
+      const expected = reserved.some((uri) => uriMatches(pattern, match, uri));
+      assert.equal(
+        patternMayMatchReserved(pattern, match),
+        expected,
+        `${match} ${JSON.stringify(pattern)}`,
+      );
+    }
+  }
 });
 
 Deno.test("Uri constants", () => {

@@ -89,10 +89,20 @@ export class RolePermissions {
   }
 
   /**
+   * The rules in effect (a later rule with the same `uri` and `match` having replaced the
+   * earlier one), for analyses that must consider all of them (see `pattern_coverage.ts`).
+   *
+   * @returns an iterator over the rules
+   */
+  *rules(): IterableIterator<Permission> {
+    for (const [, , compiled] of this.#rules) yield compiled.rule;
+  }
+
+  /**
    * The rule deciding for `uri`: exact, else best wildcard, else longest prefix.
    *
-   * @param uri the URI of the request (concrete URI, or the pattern string of a
-   *   prefix/wildcard SUBSCRIBE/REGISTER)
+   * @param uri a concrete URI (a prefix/wildcard SUBSCRIBE/REGISTER is decided for the
+   *   URIs its pattern can match, by `patternCoverage`, never on its pattern string)
    * @returns the rule, or `null` when none matches
    */
   ruleFor(uri: string): Permission | null {

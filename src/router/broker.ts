@@ -1,7 +1,8 @@
 /**
  * Publish & subscribe for one realm: subscriptions keyed by (topic, match), EVENT fan-out
  * encoded once per serializer, publisher exclusion, black- and whitelisting, publisher
- * disclosure.
+ * disclosure, and per-event filtering of the subscribers whose role covers their pattern
+ * subscription only in part.
  *
  * @module
  */
@@ -24,7 +25,22 @@ export interface Subscription {
   /** ISO-8601 UTC creation time. */
   readonly created: string;
   readonly subscribers: Set<Session>;
+  /**
+   * The subscribers that get only the events whose topic they may receive (see
+   * {@link ReceivePredicate}): a pattern subscription their role's permissions cover only in
+   * part. `null` when there are none, so unfiltered subscriptions cost nothing extra. Written by
+   * the broker only.
+   */
+  filtered: Set<Session> | null;
 }
+
+/**
+ * Whether `session` may receive an event published to the concrete `topic`, asked for the
+ * filtered subscribers of a subscription (see {@link Subscription.filtered}) before each
+ * delivery. Its answer must depend only on the session's authrole and the topic: within one
+ * publication the broker asks once per role.
+ */
+export type ReceivePredicate = (session: Session, topic: string) => boolean;
 
 /** Hooks the realm uses to publish subscription meta events. */
 export interface BrokerObserver {
@@ -170,8 +186,15 @@ export class Broker {
     });
   }
 
-  constructor(readonly observer: BrokerObserver = {}, history: readonly EventHistoryConfig[] = []) {
+  readonly #mayReceive: ReceivePredicate;
+
+  constructor(
+    readonly observer: BrokerObserver = {},
+    history: readonly EventHistoryConfig[] = [],
+    mayReceive: ReceivePredicate = () => true,
+  ) {
     this.#history = history.map((config) => ({ config, events: [] }));
+    this.#mayReceive = mayReceive;
   }
 
   /**
@@ -208,12 +231,15 @@ export class Broker {
   /**
    * Sends `session` the retained events for a new subscription (`get_retained`): the latest
    * retained event of every matching topic the session is eligible for, with
-   * `Details.retained: true` and a fresh publication id.
+   * `Details.retained: true` and a fresh publication id. A filtered subscriber gets only the
+   * topics it may receive.
    */
   sendRetained(session: Session, sub: Subscription): void {
     const passthru = session.hasFeature("subscriber", "payload_passthru_mode");
+    const filtered = sub.filtered?.has(session) === true;
     for (const [topic, list] of this.#retained) {
       if (!uriMatches(sub.uri, sub.match, topic)) continue;
+      if (filtered && !this.#mayReceive(session, topic)) continue;
       const r = list.findLast((x) =>
         (x.filter === null || admits(x.filter, session)) &&
         !(session === x.publisher && (x.filter === null || x.filter.excludeMe)) &&
@@ -269,8 +295,12 @@ export class Broker {
     return this.#byId.values();
   }
 
-  /** Adds `session` to the subscription for (uri, match), creating it if needed. */
-  subscribe(session: Session, uri: string, match: MatchPolicy): Subscription {
+  /**
+   * Adds `session` to the subscription for (uri, match), creating it if needed. With
+   * `filtered`, the session gets only the events whose topic it may receive (see
+   * {@link ReceivePredicate}); a session already subscribed takes the new setting.
+   */
+  subscribe(session: Session, uri: string, match: MatchPolicy, filtered = false): Subscription {
     let sub = this.#index.get(uri, match);
     let created = false;
     if (!sub) {
@@ -280,17 +310,28 @@ export class Broker {
         match,
         created: new Date().toISOString(),
         subscribers: new Set(),
+        filtered: null,
       };
       this.#index.set(uri, match, sub);
       this.#byId.set(sub.id, sub);
       created = true;
     }
+    this.setFiltered(session, sub, filtered);
     if (sub.subscribers.has(session)) return sub;
     sub.subscribers.add(session);
     session.subscriptions.add(sub);
     if (created) this.observer.onCreate?.(session, sub);
     this.observer.onSubscribe?.(session, sub);
     return sub;
+  }
+
+  /**
+   * Whether `session` gets every event of `sub` (false) or only those whose topic it may
+   * receive (true).
+   */
+  setFiltered(session: Session, sub: Subscription, filtered: boolean): void {
+    if (filtered) (sub.filtered ??= new Set()).add(session);
+    else if (sub.filtered?.delete(session) && sub.filtered.size === 0) sub.filtered = null;
   }
 
   /**
@@ -312,6 +353,7 @@ export class Broker {
   }
 
   #remove(session: Session, sub: Subscription): void {
+    this.setFiltered(session, sub, false);
     sub.subscribers.delete(session);
     session.subscriptions.delete(sub);
     this.observer.onUnsubscribe?.(session, sub);
@@ -360,6 +402,8 @@ export class Broker {
       }
     }
     if (this.#history.length > 0) this.#record(msg.topic, publication, msg);
+    // The filtered subscribers' answers for this topic, by authrole (made when first needed).
+    let receives: Map<string, boolean> | null = null;
     this.#index.forEachMatch(msg.topic, (sub) => {
       let details: Dict;
       if (sub.match === "exact") details = base ?? {};
@@ -373,11 +417,21 @@ export class Broker {
       if (msg.args !== undefined) event.args = msg.args;
       if (msg.kwargs !== undefined) event.kwargs = msg.kwargs;
       const cache: EncodeCache = [];
+      const filtered = sub.filtered;
       for (const s of sub.subscribers) {
         if (s === publisher && (filter === null || filter.excludeMe)) continue;
         if (filter !== null && !admits(filter, s)) continue;
         // passthru payloads go only to subscribers that announced the feature
         if (ppt && !s.hasFeature("subscriber", "payload_passthru_mode")) continue;
+        if (filtered !== null && filtered.has(s)) {
+          receives ??= new Map();
+          let ok = receives.get(s.authrole);
+          if (ok === undefined) {
+            ok = this.#mayReceive(s, msg.topic);
+            receives.set(s.authrole, ok);
+          }
+          if (!ok) continue;
+        }
         s.send(event, cache);
       }
     });

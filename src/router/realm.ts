@@ -6,6 +6,7 @@
  * @module
  */
 
+import { patternCoverage } from "../auth/pattern_coverage.ts";
 import { Permissions } from "../auth/permissions.ts";
 import type { WampClient } from "../client.ts";
 import type { Clock } from "../clock.ts";
@@ -16,7 +17,7 @@ import { type StatsSnapshot, StatsTracker } from "../stats/session_stats.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
 import type { Dict, Message } from "../wamp/messages.ts";
-import { isReservedUri, isValidUri, Uri } from "../wamp/uris.ts";
+import { isReservedUri, isValidUri, patternMayMatchReserved, Uri } from "../wamp/uris.ts";
 import { Broker, BROKER_FEATURES } from "./broker.ts";
 import { Dealer, DEALER_FEATURES } from "./dealer.ts";
 import { observationEvents, registerObservationMeta } from "./observation_meta.ts";
@@ -39,6 +40,17 @@ function matchOption(options: Dict, what: string): MatchPolicy {
   return m as MatchPolicy;
 }
 
+/** The match policy of SUBSCRIBE/REGISTER options, or `null` when it is invalid. */
+function matchOf(options: Dict): MatchPolicy | null {
+  const m = options.match ?? "exact";
+  return typeof m === "string" && MATCHES.has(m) ? m as MatchPolicy : null;
+}
+
+/** Key of a cached authorizer decision: the match policy is part of what was decided. */
+function authzKey(action: Action, match: MatchPolicy, uri: string): string {
+  return `${action} ${match} ${uri}`;
+}
+
 /** Payload passthru used by a peer that did not announce it is a protocol violation. */
 function requirePassthru(session: Session, role: string, options: Dict): void {
   if (options.ppt_scheme !== undefined && !session.hasFeature(role, "payload_passthru_mode")) {
@@ -53,7 +65,20 @@ export interface Decision {
   readonly allowed: boolean;
   readonly disclose: boolean;
   readonly error?: string;
+  /**
+   * A pattern subscription the role's permissions cover only in part: allowed, but the
+   * session gets only the events whose topic it may subscribe to.
+   */
+  readonly filtered?: boolean;
 }
+
+const ALLOWED: Decision = Object.freeze({ allowed: true, disclose: false });
+const ALLOWED_FILTERED: Decision = Object.freeze({
+  allowed: true,
+  disclose: false,
+  filtered: true,
+});
+const DENIED: Decision = Object.freeze({ allowed: false, disclose: false });
 
 /** How long a dynamic authorizer may take before the action is denied. */
 const AUTHORIZER_TIMEOUT_MS = 10_000;
@@ -101,7 +126,11 @@ export class Realm {
       if (role.authorizer) this.#authorizers.set(role.name, role.authorizer);
     }
     const events = observationEvents((topic, args) => this.#meta(topic, args));
-    this.broker = new Broker(events.broker, config.history);
+    this.broker = new Broker(
+      events.broker,
+      config.history,
+      (session, topic) => this.#permissions.authorize(session.authrole, topic, "subscribe").allowed,
+    );
     this.dealer = new Dealer(clock, {
       ...events.dealer,
       onCallDone: (ms) => metrics?.callLatency(ms),
@@ -119,6 +148,8 @@ export class Realm {
    * (cached authorizer answers are forgotten). When the statistics settings change, every
    * joined session's window in progress continues under the new ones: no join or final
    * event, the counts so far are kept, and a realm whose `stats` is removed stops publishing.
+   * Every subscription and registration of a session with a static role is authorized again
+   * under the new permissions: what is no longer allowed is revoked.
    */
   reconfigure(config: RealmConfig): void {
     const statsChanged = JSON.stringify(config.stats) !== JSON.stringify(this.#config.stats);
@@ -137,6 +168,37 @@ export class Realm {
       }
     }
     this.broker.setHistory(config.history);
+    this.#reauthorize();
+  }
+
+  /**
+   * Authorizes every subscription and registration of every session with a static role again
+   * under the current permissions: what is no longer allowed is revoked (the session gets
+   * UNSUBSCRIBED / UNREGISTERED if it announced revocation; the meta events fire), and pattern
+   * subscriptions are filtered or not as their coverage now says. Sessions of the `trusted`
+   * role and of roles with a dynamic authorizer keep theirs.
+   */
+  #reauthorize(): void {
+    const decisions = new Map<string, Decision>();
+    const decide = (session: Session, uri: string, match: MatchPolicy, action: Action) => {
+      const key = `${session.authrole}\n${authzKey(action, match, uri)}`;
+      let d = decisions.get(key);
+      if (d === undefined) decisions.set(key, d = this.authorize(session, uri, action, match));
+      return d;
+    };
+    for (const s of [...this.sessions.values()]) {
+      if (s.authrole === TRUSTED_ROLE || this.#authorizers.has(s.authrole)) continue;
+      for (const sub of [...s.subscriptions]) {
+        const d = decide(s, sub.uri, sub.match, "subscribe");
+        if (d.allowed) this.broker.setFiltered(s, sub, d.filtered === true);
+        else this.broker.revoke(s, sub, Uri.NOT_AUTHORIZED);
+      }
+      for (const reg of [...s.registrations]) {
+        if (!decide(s, reg.uri, reg.match, "register").allowed) {
+          this.dealer.revoke(s, reg, Uri.NOT_AUTHORIZED);
+        }
+      }
+    }
   }
 
   /** True when sessions may join with `role` (built-in `anonymous` and `trusted` always). */
@@ -173,16 +235,32 @@ export class Realm {
     }
   }
 
-  /** Decides whether `session` may do `action` on `uri`. */
-  authorize(session: Session, uri: string, action: Action): Decision {
+  /**
+   * Decides whether `session` may do `action` on `uri` under `match`. A static role is
+   * decided on a concrete URI by its permissions and on a prefix/wildcard pattern by the URIs
+   * the pattern can match (`patternCoverage`): allowed when all of them are allowed, denied
+   * when none are; a pattern covered in part is allowed filtered for `subscribe` and denied
+   * for every other action. A dynamic role's authorizer decides a pattern as a whole.
+   */
+  authorize(session: Session, uri: string, action: Action, match: MatchPolicy = "exact"): Decision {
     if (session.authrole === TRUSTED_ROLE) return { allowed: true, disclose: true };
     if (this.#authorizers.has(session.authrole)) {
       // Dynamic roles: the decision fetched for the message being dispatched, else a cached
       // one (testaments at session end cannot wait for an authorizer), else deny.
-      return this.#decision ?? session.authzCache.get(`${action} ${uri}`) ??
+      return this.#decision ?? session.authzCache.get(authzKey(action, match, uri)) ??
         { allowed: false, disclose: false, error: Uri.AUTHORIZATION_FAILED };
     }
-    return this.#permissions.authorize(session.authrole, uri, action);
+    if (match === "exact") return this.#permissions.authorize(session.authrole, uri, action);
+    const strict = this.#config.options.uri_check === "strict";
+    const role = this.#permissions.role(session.authrole);
+    switch (patternCoverage(role, uri, match, action, strict)) {
+      case "all":
+        return ALLOWED;
+      case "some":
+        return action === "subscribe" ? ALLOWED_FILTERED : DENIED;
+      case "none":
+        return DENIED;
+    }
   }
 
   // ---- membership --------------------------------------------------------------------
@@ -340,17 +418,24 @@ export class Realm {
   /** Roles with a dynamic authorizer: role name → procedure. */
   readonly #authorizers: Map<string, string> = new Map();
 
-  /** The URI and action a message needs authorizing for, if any. */
-  #action(msg: Message): [string, Action] | null {
+  /**
+   * The URI, action and match policy a message needs authorizing for, if any. A SUBSCRIBE or
+   * REGISTER with an invalid `match` needs none: it is refused with `invalid_argument`.
+   */
+  #action(msg: Message): [string, Action, MatchPolicy] | null {
     switch (msg.type) {
       case T.PUBLISH:
-        return [msg.topic, "publish"];
-      case T.SUBSCRIBE:
-        return [msg.topic, "subscribe"];
+        return [msg.topic, "publish", "exact"];
+      case T.SUBSCRIBE: {
+        const match = matchOf(msg.options);
+        return match === null ? null : [msg.topic, "subscribe", match];
+      }
       case T.CALL:
-        return [msg.procedure, "call"];
-      case T.REGISTER:
-        return [msg.procedure, "register"];
+        return [msg.procedure, "call", "exact"];
+      case T.REGISTER: {
+        const match = matchOf(msg.options);
+        return match === null ? null : [msg.procedure, "register", match];
+      }
       default:
         return null;
     }
@@ -361,8 +446,8 @@ export class Realm {
     const what = this.#action(msg);
     const procedure = this.#authorizers.get(session.authrole);
     if (!what || !procedure) return null;
-    const [uri, action] = what;
-    const key = `${action} ${uri}`;
+    const [uri, action, match] = what;
+    const key = authzKey(action, match, uri);
     const cached = session.authzCache.get(key);
     if (cached) return cached;
     const service = this.#service;
@@ -370,7 +455,8 @@ export class Realm {
     if (!service) return failed;
     let answer: unknown;
     try {
-      const options = "options" in msg ? msg.options : {};
+      // `match` always explicit, so an authorizer cannot mistake a pattern for a URI
+      const options = { ...("options" in msg ? msg.options : {}), match };
       const result = await service.call(
         procedure,
         [session.details(), uri, action, options],
@@ -399,8 +485,8 @@ export class Realm {
         return this.#afterReply(() =>
           this.#guard(session, T.SUBSCRIBE, msg.request, () => {
             const match = matchOption(msg.options, "SUBSCRIBE");
-            this.#checkUri(session, msg.topic, match, "subscribe");
-            const sub = this.broker.subscribe(session, msg.topic, match);
+            const { filtered } = this.#checkUri(session, msg.topic, match, "subscribe");
+            const sub = this.broker.subscribe(session, msg.topic, match, filtered === true);
             session.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
             if (msg.options.get_retained === true) this.broker.sendRetained(session, sub);
           })
@@ -511,34 +597,33 @@ export class Realm {
   }
 
   /**
-   * Validates `uri` for `match`, refuses reserved `wamp.*` URIs for publish/register by
-   * non-trusted sessions, and checks the permission.
-   * @throws {WampError} `invalid_uri` or `not_authorized`.
+   * Validates `uri` for `match`, refuses reserved URIs (`wamp.*`, `switchboard.*`) to
+   * non-trusted sessions for publish, and for register any pattern that could match one, and
+   * checks the permission.
+   * @throws {WampError} `invalid_uri` or `not_authorized` (or the authorizer's error).
    */
-  #checkUri(
-    session: Session,
-    uri: string,
-    match: MatchPolicy,
-    action: Action,
-  ): { disclose: boolean } {
+  #checkUri(session: Session, uri: string, match: MatchPolicy, action: Action): Decision {
     const strict = this.#config.options.uri_check === "strict";
     if (!isValidUri(uri, match, strict)) {
       throw new WampError(Uri.INVALID_URI, `"${uri}" is not a valid ${match} URI`);
     }
     if (
-      (action === "publish" || action === "register") && session.authrole !== TRUSTED_ROLE &&
-      isReservedUri(uri)
+      session.authrole !== TRUSTED_ROLE &&
+      ((action === "publish" && isReservedUri(uri)) ||
+        (action === "register" && patternMayMatchReserved(uri, match)))
     ) {
+      const what = match === "exact" ? `"${uri}" is reserved` : `${match} "${uri}" can match`;
       throw new WampError(
         Uri.INVALID_URI,
-        `"${uri}" is reserved: clients may not ${action} wamp.* URIs`,
+        `${what}: clients may not ${action} wamp.* or switchboard.* URIs`,
       );
     }
-    const decision = this.authorize(session, uri, action);
+    const decision = this.authorize(session, uri, action, match);
     if (!decision.allowed) {
+      const what = match === "exact" ? `"${uri}"` : `${match} pattern "${uri}"`;
       throw new WampError(
         decision.error ?? Uri.NOT_AUTHORIZED,
-        `session is not authorized to ${action} "${uri}" (role "${session.authrole}")`,
+        `session is not authorized to ${action} ${what} (role "${session.authrole}")`,
       );
     }
     return decision;

@@ -59,6 +59,38 @@ export function isReservedUri(uri: string): boolean {
     uri.startsWith("switchboard.");
 }
 
+/** The first components that make a URI reserved (see {@link isReservedUri}). */
+const RESERVED_ROOTS: readonly string[] = ["wamp", "switchboard"];
+
+/**
+ * Whether a subscription or registration on (`uri`, `match`) could match some reserved
+ * concrete URI (see {@link isReservedUri}), whether or not such a URI is in use.
+ *
+ * - `exact`: the URI itself is reserved.
+ * - `prefix` (a plain string prefix): the prefix is reserved, or it is a prefix of `wamp` or
+ *   `switchboard` (`""`, `w`, `wam`, `switch`, ...). `wampx` is not: no URI starting with it
+ *   has `wamp` as its first component.
+ * - `wildcard`: its first component is empty (it matches `wamp.<...>` of its length) or
+ *   reserved (`wamp..list`).
+ *
+ * @param uri the URI or pattern, valid for `match`
+ * @param match its match policy
+ * @returns `true` when some reserved URI matches
+ */
+export function patternMayMatchReserved(uri: string, match: MatchPolicy): boolean {
+  switch (match) {
+    case "exact":
+      return isReservedUri(uri);
+    case "prefix":
+      return isReservedUri(uri) || RESERVED_ROOTS.some((root) => root.startsWith(uri));
+    case "wildcard": {
+      const dot = uri.indexOf(".");
+      const first = dot === -1 ? uri : uri.slice(0, dot);
+      return first === "" || RESERVED_ROOTS.includes(first);
+    }
+  }
+}
+
 /** WAMP error URIs (ERROR / ABORT reasons) and close URIs (GOODBYE / ABORT reasons). */
 export const Uri = {
   /** Action denied by permissions. */
