@@ -5,7 +5,7 @@
  * @module
  */
 
-import { createRouter, type Router } from "../mod.ts";
+import { createRouter, type Listener, type Router } from "../mod.ts";
 import { serializerByName } from "../src/serializer/registry.ts";
 import type { Serializer, SerializerName } from "../src/serializer/serializer.ts";
 
@@ -43,16 +43,20 @@ export interface Running extends AsyncDisposable {
   router: Router;
   url: string;
   port: number;
+  /** Every listener the router started, in config order. */
+  listeners(): Promise<Listener[]>;
 }
 
 /** Starts a router from a node config object. */
 export async function startRouter(config: unknown = testConfig()): Promise<Running> {
   const router = createRouter(config);
-  const [listener] = await router.serve();
+  const all = await router.serve();
+  const listener = all[0]!;
   return {
     router,
-    url: listener.urls[0],
+    url: listener.urls[0]!,
     port: listener.port,
+    listeners: () => Promise.resolve(all),
     [Symbol.asyncDispose]: () => router.close(100),
   };
 }

@@ -132,7 +132,7 @@ export class TransportServer {
       handshakeMs,
       clock: host.clock,
       logger: host.logger,
-      name: `${t.type} ${e.unix ?? `${e.host}:${e.port}`}`,
+      name: t.type,
       refusal: t.type === "rawsocket"
         ? MAX_CONNECTIONS_REPLY
         : t.type === "universal"

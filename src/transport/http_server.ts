@@ -27,6 +27,7 @@ import type { Accepted } from "./listener.ts";
 import { peerString, type TransportDetails } from "./peer.ts";
 import {
   chooseSerializer,
+  type LinkStream,
   WebSocketPeer,
   type WebSocketPeerOptions,
   wsLink,
@@ -254,7 +255,7 @@ export class HttpServer<R extends WampRoute = WampRoute> {
     const stream = socket as ConnStream;
     this.#serverFor(route).handleUpgrade(req, socket, head, (ws) => {
       const peer = new WebSocketPeer(
-        wsLink(ws as unknown as WsSocket, stream),
+        wsLink(ws as unknown as WsSocket, stream as unknown as LinkStream),
         chosen,
         route.peer,
         details,

@@ -5,7 +5,8 @@
  *   more is answered by `refuse` (an HTTP 503, a RawSocket "maximum connections" handshake
  *   error) and closed, so the process stays below its file-descriptor limit.
  * - **Accept errors** (the process is out of file descriptors, say) never end the loop: it
- *   backs off (10 ms, doubling up to 1 s) and retries, logging once per burst.
+ *   backs off (10 ms, doubling up to 1 s) and retries, logging once per burst (at most one
+ *   warning per {@linkcode BURST_MS}, with the count of failures since the last one).
  * - **Open handshake deadline**: every connection gets a {@linkcode Deadline}, armed at accept
  *   with `handshakeMs`, that closes it when it expires; the protocol layers clear or re-arm it
  *   (HTTP headers received, WAMP session established, back to idle).
@@ -49,7 +50,7 @@ export interface ListenerOptions {
   readonly handshakeMs: number;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** Name for log lines (`web 127.0.0.1:8080`). */
+  /** The transport kind for log lines (`web`); the bound address is added. */
   readonly name: string;
   /** Hands over an accepted connection. */
   readonly handle: (accepted: Accepted) => void;
@@ -59,6 +60,8 @@ export interface ListenerOptions {
 
 /** Longest pause between retries after accept errors. */
 const MAX_BACKOFF_MS = 1000;
+/** Accept errors within this long of a warning belong to the same burst (not logged again). */
+const BURST_MS = 10_000;
 /** Refusals being written at once; beyond that, over-cap connections are closed at once. */
 const MAX_PENDING_REFUSALS = 256;
 /** How long a refusal may take to write before the connection is closed anyway. */
@@ -83,6 +86,7 @@ export class Listener {
   #backoffTimer: TimerId | null = null;
   #wakeBackoff: (() => void) | null = null;
   #refused = 0;
+  readonly #name: string;
   readonly #done: Promise<void>;
 
   /**
@@ -104,6 +108,12 @@ export class Listener {
     } else {
       this.#listener = Deno.listen({ hostname: a.host, port: a.port });
     }
+    const bound = this.#listener.addr;
+    this.#name = `${options.name} ${
+      bound.transport === "unix"
+        ? bound.path
+        : `${(bound as Deno.NetAddr).hostname}:${(bound as Deno.NetAddr).port}`
+    }`;
     this.#done = this.#loop();
   }
 
@@ -123,9 +133,13 @@ export class Listener {
   }
 
   async #loop(): Promise<void> {
-    const { clock, logger, name } = this.#options;
+    const { clock, logger } = this.#options;
+    const name = this.#name;
     let backoff = 0;
+    /** Failed accepts since the last warning, and whether the warned burst has recovered. */
     let failures = 0;
+    let warnedAt = -Infinity;
+    let recovered = true;
     for (;;) {
       let conn: Deno.Conn;
       try {
@@ -134,21 +148,26 @@ export class Listener {
         if (this.#closed || e instanceof Deno.errors.BadResource) return;
         if (e instanceof Deno.errors.Interrupted) continue;
         failures++;
-        if (backoff === 0) {
+        const now = clock.nowMs();
+        if (now - warnedAt >= BURST_MS) {
           logger.warn("cannot accept connections; retrying with back-off", {
             transport: name,
             error: e instanceof Error ? e.message : String(e),
+            failed_accepts: failures,
           });
+          warnedAt = now;
+          failures = 0;
+          recovered = false;
         }
         backoff = backoff === 0 ? 10 : Math.min(backoff * 2, MAX_BACKOFF_MS);
         await this.#sleep(backoff);
         if (this.#closed) return;
         continue;
       }
-      if (backoff !== 0) {
-        logger.info("accepting connections again", { transport: name, failed_accepts: failures });
-        backoff = 0;
-        failures = 0;
+      backoff = 0;
+      if (!recovered) {
+        logger.info("accepting connections again", { transport: name });
+        recovered = true;
       }
       if (this.#closed) {
         closeQuietly(conn);
@@ -174,7 +193,8 @@ export class Listener {
   }
 
   #admit(conn: Deno.Conn, acceptedAt: number): void {
-    const { clock, logger, name, handshakeMs } = this.#options;
+    const { clock, logger, handshakeMs } = this.#options;
+    const name = this.#name;
     const deadline = new Deadline(clock, () => {
       logger.debug("open handshake timed out; closing the connection", {
         transport: name,

@@ -84,6 +84,12 @@ export interface WebSocketLink {
   terminate(): void;
   /** Sends a ping; false where the implementation pings by itself. */
   ping(): boolean;
+  /**
+   * After a protocol error (the close frame is queued): flushes what is queued, shuts the
+   * connection and stops reading from it, so a client that broke the protocol cannot keep the
+   * router reading what it floods.
+   */
+  shutAfterFlush(): void;
   /** Installs the callbacks (once). */
   listen(events: LinkEvents): void;
 }
@@ -104,8 +110,15 @@ export interface WsSocket {
 
 const utf8Decoder = new TextDecoder();
 
+/** The stream under a `ws` WebSocket: batched writes, and a shutdown after a protocol error. */
+export interface LinkStream extends Corkable {
+  end(): void;
+  destroy(): void;
+  once(event: "finish", fn: () => void): void;
+}
+
 /** A `ws` WebSocket on a connection whose writes are batched per turn. */
-export function wsLink(ws: WsSocket, stream: Corkable): WebSocketLink {
+export function wsLink(ws: WsSocket, stream: LinkStream): WebSocketLink {
   // `ws` answers a client's close frame (and fails the connection on a protocol error) by
   // calling the socket's own close(), but tells only once the TCP connection is gone: the
   // wrapper learns at once, so a session ends when its client says so, as with Deno's server.
@@ -140,6 +153,10 @@ export function wsLink(ws: WsSocket, stream: Corkable): WebSocketLink {
     ping() {
       ws.ping();
       return true;
+    },
+    shutAfterFlush() {
+      stream.once("finish", () => stream.destroy());
+      stream.end();
     },
     listen(events) {
       onClosing = () => events.closing();
@@ -180,6 +197,9 @@ export function nativeLink(socket: WebSocket): WebSocketLink {
     },
     ping() {
       return false; // Deno pings by itself (upgradeWebSocket's idleTimeout)
+    },
+    shutAfterFlush() {
+      // Deno's server closes the connection itself after a protocol error
     },
     listen(events) {
       socket.onmessage = (ev) => {
@@ -261,6 +281,7 @@ export class WebSocketPeer implements Peer {
       closed: () => this.#onClosed(),
       failed: (error) => {
         this.#logger.debug("websocket failed", { peer: details.peer, error });
+        link.shutAfterFlush();
       },
     });
   }
