@@ -285,6 +285,38 @@ function cryptosignStep(
   };
 }
 
+/** The client's methods from HELLO (strings only; none given means `anonymous`). */
+function requestedMethods(hello: Hello): string[] {
+  const requested = hello.details.authmethods ?? ["anonymous"];
+  return Array.isArray(requested)
+    ? requested.filter((m): m is string => typeof m === "string")
+    : [];
+}
+
+/** The method HELLO authenticates with on `auth`: the client's first that is offered. */
+function chooseMethod(hello: Hello, auth: AuthConfig): Method | undefined {
+  const available: readonly string[] = offered(auth);
+  return requestedMethods(hello).find((m): m is Method => available.includes(m));
+}
+
+/**
+ * Who HELLO tries to authenticate as, for the failure limiter: its `authid` (empty when it
+ * has none), or for cryptosign without an authid the public key; null when the attempt is not
+ * limited (anonymous, or no method in common).
+ */
+export function limitedSubject(hello: Hello, auth: AuthConfig): string | null {
+  const method = chooseMethod(hello, auth);
+  if (method === undefined || method === "anonymous") return null;
+  const authid = hello.details.authid;
+  if (typeof authid === "string") return authid;
+  if (method === "cryptosign") {
+    const extra = hello.details.authextra;
+    const pubkey = typeof extra === "object" && extra !== null ? (extra as Dict).pubkey : null;
+    if (typeof pubkey === "string") return pubkey.toLowerCase();
+  }
+  return "";
+}
+
 /**
  * Decides how HELLO authenticates on an endpoint. `sessionId` is the id the session will get
  * (WAMP-CRA challenges carry it).
@@ -296,12 +328,9 @@ export function authenticate(
   call: AuthenticatorCall | null = null,
   transport: Dict = {},
 ): AuthStep | Promise<AuthStep> {
-  const requested = hello.details.authmethods ?? ["anonymous"];
-  const methods = Array.isArray(requested)
-    ? requested.filter((m): m is string => typeof m === "string")
-    : [];
+  const methods = requestedMethods(hello);
   const available = offered(auth);
-  const method = methods.find((m): m is Method => (available as string[]).includes(m));
+  const method = chooseMethod(hello, auth);
   if (!method) {
     return {
       kind: "abort",
@@ -566,42 +595,5 @@ async function dynamicStep(
         : null;
       return cryptosignStep(principal, key, realm, "dynamic");
     }
-  }
-}
-
-/**
- * Counts failed authentications per remote address; an address with `maxFailures` failures
- * within `windowMs` is refused until the window has passed.
- */
-export class FailureLimiter {
-  readonly #failures = new Map<string, number[]>();
-
-  /** True when `address` may try to authenticate now. */
-  allowed(address: string, maxFailures: number, windowMs: number, nowMs: number): boolean {
-    const list = this.#prune(address, windowMs, nowMs);
-    return list.length < maxFailures;
-  }
-
-  /** Records one failure of `address`. */
-  fail(address: string, windowMs: number, nowMs: number): void {
-    const list = this.#prune(address, windowMs, nowMs);
-    list.push(nowMs);
-    this.#failures.set(address, list);
-  }
-
-  /** Takes back the failure of `address` recorded at `atMs` (an attempt that succeeded). */
-  forgive(address: string, atMs: number): void {
-    const list = this.#failures.get(address);
-    const i = list ? list.indexOf(atMs) : -1;
-    if (i < 0) return;
-    list!.splice(i, 1);
-    if (list!.length === 0) this.#failures.delete(address);
-  }
-
-  #prune(address: string, windowMs: number, nowMs: number): number[] {
-    const list = (this.#failures.get(address) ?? []).filter((t) => nowMs - t < windowMs);
-    if (list.length === 0) this.#failures.delete(address);
-    else this.#failures.set(address, list);
-    return list;
   }
 }

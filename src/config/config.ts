@@ -1072,7 +1072,7 @@ function parseWebSocketOptions(
 > {
   const defaults = {
     max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
-    auth_limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60 },
+    auth_limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60, max_delay: 8 },
     slow_consumer: {
       max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
       max_queue_messages: DEFAULT_MAX_QUEUE_MESSAGES,
@@ -1088,6 +1088,7 @@ function parseWebSocketOptions(
       "auth_challenge_timeout",
       "auth_max_failures",
       "auth_failure_window",
+      "auth_max_delay",
       "max_queue_bytes",
       "max_queue_messages",
       "slow_consumer",
@@ -1106,6 +1107,7 @@ function parseWebSocketOptions(
       challenge_timeout: positive("auth_challenge_timeout", 10, "number of seconds"),
       max_failures: positive("auth_max_failures", 5, "number of failures"),
       failure_window: positive("auth_failure_window", 60, "number of seconds"),
+      max_delay: positive("auth_max_delay", 8, "number of seconds"),
     },
     slow_consumer: {
       max_queue_bytes: positive("max_queue_bytes", DEFAULT_MAX_QUEUE_BYTES, "number of bytes"),

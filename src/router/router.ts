@@ -5,7 +5,7 @@
  * @module
  */
 
-import { FailureLimiter } from "../auth/authenticator.ts";
+import { FailureLimiter } from "../auth/failure_limiter.ts";
 import { bridgeHandler } from "../http_bridge.ts";
 import { RouterMetrics } from "../metrics.ts";
 import { statusPage, type StatusPageInfo } from "../status_page.ts";
@@ -77,7 +77,7 @@ const DEFAULT_ENDPOINT: WebSocketEndpointConfig = {
     wampcra: null,
     cryptosign: null,
   },
-  auth_limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60 },
+  auth_limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60, max_delay: 8 },
   slow_consumer: { max_queue_bytes: 4 * 1024 * 1024, max_queue_messages: 100_000, policy: "drop" },
   ping_interval: 30,
   max_message_size: 16 * 1024 * 1024,
@@ -95,7 +95,7 @@ export class Router implements SessionHost {
   readonly #connections = new Set<Session>();
   readonly #servers: Deno.HttpServer[] = [];
   readonly #ready: Promise<void>;
-  /** Failed authentications per remote address (rate limiting). */
+  /** Failed authentications per remote address and authid (delays, see failure_limiter.ts). */
   readonly authFailures: FailureLimiter = new FailureLimiter();
   readonly #services = new Map<string, WampClient>();
   /** Calls a dynamic authenticator on a realm through that realm's service session. */
