@@ -1,19 +1,28 @@
 /**
- * Authentication hardening, for what an attacker outside the router found: the failure limiter
- * must not lock out the innocent. Failures count per (address, authid), attempts beyond the free
- * ones are delayed (slots, 1 s, 2 s, 4 s … up to auth_max_delay) rather than refused, anonymous
- * and other authids from the same address are never affected, and a challenge the client walks
- * away from counts. Real routers over real WebSockets; the routers here run on a FakeClock, so a
- * delayed attempt cannot proceed before the test moves time (one test uses the real clock end to
- * end).
+ * Authentication hardening, for what an attacker outside the router found:
+ *
+ * - WAMP-CRA challenges must not tell which authids exist or what role they have: a salted
+ *   user, an unsalted user and an unknown authid get challenges of the same shape, with the
+ *   authrole HELLO asked for, salts that never change for a config (not after 20,000
+ *   unanswered challenges, not on another router or in another process), and the same key
+ *   derivations (observed through injected primitives, never timed); real clients still log in.
+ * - The failure limiter must not lock out the innocent: failures count per (address, authid),
+ *   attempts beyond the free ones are delayed (slots, 1 s, 2 s, 4 s … up to auth_max_delay)
+ *   rather than refused, anonymous and other authids from the same address are never affected,
+ *   and a challenge the client walks away from counts. Real routers over real WebSockets; the
+ *   routers here run on a FakeClock, so a delayed attempt cannot proceed before the test moves
+ *   time (one test uses the real clock end to end).
  */
 
 import assert from "node:assert/strict";
 import { createRouter, parseConfig } from "../mod.ts";
+import { authenticate } from "../src/auth/authenticator.ts";
+import type { CraPrimitives } from "../src/auth/wampcra.ts";
 import { FakeClock } from "../src/clock.ts";
 import type { AuthConfig } from "../src/config/types.ts";
 import type { Hello } from "../src/wamp/messages.ts";
 import { ALLOW_ALL, RawClient, sleep, startRouter } from "./_helpers.ts";
+import { python, runPython } from "./interop/auth_client.ts";
 import { show } from "./interop/common.ts";
 
 type D = Record<string, unknown>;
@@ -100,7 +109,7 @@ function config(options: D = {}) {
   };
 }
 
-/** No limiter delays. */
+/** No limiter delays where the CRA tests open many challenges. */
 const LENIENT = { auth_max_failures: 1_000_000 };
 
 /** The resolved `auth` of one path of `config()`. */
@@ -122,8 +131,18 @@ async function clockRouter(options: D = {}) {
   };
 }
 
+async function startCra(options: D = LENIENT) {
+  const r = await startRouter(config(options));
+  return Object.assign(r, {
+    cra: `ws://127.0.0.1:${r.port}/cra`,
+    plain: `ws://127.0.0.1:${r.port}/plain`,
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+const enc = new TextEncoder();
 
 function helloMsg(details: D): Hello {
   return { type: HELLO, realm: "realm1", details: { ...ROLES, ...details } } as Hello;
@@ -131,6 +150,57 @@ function helloMsg(details: D): Hello {
 
 function hello(c: RawClient, details: D): void {
   c.send([HELLO, "realm1", { ...ROLES, ...details }]);
+}
+
+/** base64(HMAC-SHA256(key text, message text)), computed here with WebCrypto. */
+async function hmacB64(key: string, message: string): Promise<string> {
+  const k = await crypto.subtle.importKey(
+    "raw",
+    enc.encode(key),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  return new Uint8Array(await crypto.subtle.sign("HMAC", k, enc.encode(message))).toBase64();
+}
+
+/** The base64 text of PBKDF2-HMAC-SHA256(secret, salt): the salted WAMP-CRA key. */
+async function pbkdf2B64(secret: string, extra: D): Promise<string> {
+  const base = await crypto.subtle.importKey("raw", enc.encode(secret), "PBKDF2", false, [
+    "deriveBits",
+  ]);
+  const bits = await crypto.subtle.deriveBits(
+    {
+      name: "PBKDF2",
+      hash: "SHA-256",
+      salt: enc.encode(extra.salt as string),
+      iterations: extra.iterations as number,
+    },
+    base,
+    (extra.keylen as number) * 8,
+  );
+  return new Uint8Array(bits).toBase64();
+}
+
+/** Opens a connection, sends a wampcra HELLO and returns the CHALLENGE extra (left unanswered). */
+async function craChallenge(url: string, details: D): Promise<D> {
+  await using c = await RawClient.connect(url);
+  hello(c, { authmethods: ["wampcra"], ...details });
+  const m = await c.next();
+  assert.equal(m[0], CHALLENGE, show(m));
+  assert.equal(m[1], "wampcra");
+  return m[2] as D;
+}
+
+/** The CHALLENGE extra of an in-process `authenticate()` for `authid` (never answered). */
+async function inProcessChallenge(auth: AuthConfig, authid: string): Promise<D> {
+  const step = await authenticate(helloMsg({ authmethods: ["wampcra"], authid }), auth, 1);
+  assert.equal(step.kind, "challenge", show(step));
+  return (step as { extra: D }).extra;
+}
+
+function typesOf(d: D): D {
+  return Object.fromEntries(Object.keys(d).sort().map((k) => [k, typeof d[k]]));
 }
 
 /** Expects ABORT `reason` (then the close); returns its message. */
@@ -141,6 +211,206 @@ async function expectAbort(c: RawClient, reason: string): Promise<string> {
   await c.closed();
   return String((m[1] as D).message);
 }
+
+// ---------------------------------------------------------------------------------------------
+// WAMP-CRA
+
+Deno.test("wampcra: a salted user, an unsalted user and an unknown authid get challenges of the same shape", async () => {
+  await using r = await startCra();
+  const sam = await craChallenge(r.cra, { authid: "sam", authrole: 42 });
+  const bob = await craChallenge(r.cra, { authid: "bob" });
+  const nobody = await craChallenge(r.cra, { authid: "nobody", authrole: "guest" });
+  const all = { sam, bob, nobody };
+
+  for (const [who, extra] of Object.entries(all)) {
+    assert.deepEqual(typesOf(extra), {
+      challenge: "string",
+      iterations: "number",
+      keylen: "number",
+      salt: "string",
+    }, `${who}: ${show(extra)}`);
+    // the most common parameters of the salted users (sam's and sue's, not odd's)
+    assert.deepEqual([extra.iterations, extra.keylen], [1000, 32], who);
+    // written like the configured salts: 16 letters and digits
+    assert.match(extra.salt as string, /^[A-Za-z0-9]{16}$/, who);
+  }
+  assert.equal(sam.salt, SAM.salt, "a salted user keeps its own salt");
+  assert.notEqual(bob.salt, nobody.salt);
+
+  // the challenge text: the same fields; the authrole is what HELLO asked for (a string), else
+  // null, never the configured role
+  const text = (extra: D) => JSON.parse(extra.challenge as string) as D;
+  const keys = Object.keys(text(sam)).sort();
+  for (const extra of Object.values(all)) assert.deepEqual(Object.keys(text(extra)).sort(), keys);
+  assert.deepEqual(
+    [text(sam).authrole, text(bob).authrole, text(nobody).authrole],
+    [null, null, "guest"],
+  );
+  const asked = await craChallenge(r.cra, { authid: "bob", authrole: "user" });
+  assert.equal(text(asked).authrole, "user", "bob asked for user: not admin");
+
+  // salts are stable: the unsalted user's and the unknown authid's alike
+  assert.equal(asked.salt, bob.salt);
+  assert.equal((await craChallenge(r.cra, { authid: "nobody" })).salt, nobody.salt);
+  // a salted user with other parameters than the most common keeps its own
+  const odd = await craChallenge(r.cra, { authid: "odd" });
+  assert.deepEqual([odd.salt, odd.iterations, odd.keylen], ["pepper", 10, 16]);
+
+  // with no salted user, no challenge carries a salt, unknown authids included
+  for (const authid of ["bob", "carol", "nobody"]) {
+    const extra = await craChallenge(r.plain, { authid });
+    assert.deepEqual(Object.keys(extra), ["challenge"], `${authid}: ${show(extra)}`);
+    assert.equal(text(extra).authrole, null);
+  }
+});
+
+Deno.test("wampcra: an unsalted user of a salted endpoint signs with PBKDF2 of the salt it was given", async () => {
+  await using r = await startCra();
+  await using c = await RawClient.connect(r.cra, "msgpack");
+  hello(c, { authmethods: ["wampcra"], authid: "bob" });
+  const m = await c.next();
+  assert.equal(m[0], CHALLENGE, show(m));
+  const extra = m[2] as D;
+  const key = await pbkdf2B64("bob-secret", extra);
+  c.send([AUTHENTICATE, await hmacB64(key, extra.challenge as string), {}]);
+  const w = await c.next();
+  assert.equal(w[0], WELCOME, show(w));
+  assert.equal((w[2] as D).authrole, "admin");
+  assert.equal((w[2] as D).authid, "bob");
+
+  // the raw secret (what an unsalted user signed with before) no longer works here
+  await using plain = await RawClient.connect(r.cra);
+  hello(plain, { authmethods: ["wampcra"], authid: "bob" });
+  const ch = (await plain.next())[2] as D;
+  plain.send([AUTHENTICATE, await hmacB64("bob-secret", ch.challenge as string), {}]);
+  const wrong = await expectAbort(plain, NOT_AUTHORIZED);
+  // an unknown authid fails the same way
+  await using stranger = await RawClient.connect(r.cra);
+  hello(stranger, { authmethods: ["wampcra"], authid: "nobody" });
+  const sx = (await stranger.next())[2] as D;
+  stranger.send([
+    AUTHENTICATE,
+    await hmacB64(await pbkdf2B64("guess", sx), sx.challenge as string),
+    {},
+  ]);
+  assert.equal(await expectAbort(stranger, NOT_AUTHORIZED), wrong);
+});
+
+Deno.test("wampcra: an unknown authid's salt survives 20,000 unanswered challenges, other routers and processes", async () => {
+  const auth = authOf("cra");
+  const first = (await inProcessChallenge(auth, "nobody")).salt;
+  assert.equal(typeof first, "string");
+  // 20,000 unanswered challenges for other unknown authids (in process: no sockets needed)
+  for (let i = 0; i < 20_000; i++) await inProcessChallenge(auth, `unknown-${i}`);
+  assert.equal((await inProcessChallenge(auth, "nobody")).salt, first, "after 20,000 challenges");
+  // a new parse of the same config (a restart) gives the same salt
+  assert.equal((await inProcessChallenge(authOf("cra"), "nobody")).salt, first);
+
+  // over sockets, on two routers with the same config: unanswered challenges, the same salt
+  for (let n = 0; n < 2; n++) {
+    await using r = await startCra();
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await craChallenge(r.cra, { authid: "nobody" })).salt, first, `router ${n}`);
+    }
+  }
+
+  // and in another process
+  const code = `
+    import { parseConfig } from ${JSON.stringify(new URL("../mod.ts", import.meta.url).href)};
+    import { authenticate } from ${
+    JSON.stringify(new URL("../src/auth/authenticator.ts", import.meta.url).href)
+  };
+    const auth = parseConfig(${
+    JSON.stringify(config(LENIENT))
+  }).transports[0].paths.get("cra").auth;
+    const step = await authenticate({ type: 1, realm: "realm1", details: {
+      roles: { caller: {} }, authmethods: ["wampcra"], authid: "nobody" } }, auth, 1);
+    console.log(JSON.stringify(step.extra.salt));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-check", code],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  assert.equal(JSON.parse(new TextDecoder().decode(out.stdout).trim()), first);
+});
+
+Deno.test("wampcra: known and unknown authids run the same key derivations with the same parameters", async () => {
+  const { webCryptoCra } = await import("../src/auth/wampcra.ts");
+  /** What one authentication ran: the operations and their parameters (no secrets). */
+  const observe = async (auth: AuthConfig, authid: string) => {
+    const ops: string[] = [];
+    const cra: CraPrimitives = {
+      saltBlock(key, data) {
+        ops.push("salt block (HMAC-SHA256)");
+        return webCryptoCra.saltBlock(key, data);
+      },
+      pbkdf2(secret, salt, iterations, keylen) {
+        const long = enc.encode(secret).length > 64 ? "long" : "short";
+        ops.push(`pbkdf2 ${long} secret, ${salt.length}-char salt, ${iterations} it, ${keylen} B`);
+        return webCryptoCra.pbkdf2(secret, salt, iterations, keylen);
+      },
+      sign(key, message) {
+        ops.push(`sign (HMAC-SHA256) ${enc.encode(key).length > 64 ? "long" : "short"} key`);
+        return webCryptoCra.sign(key, message);
+      },
+    };
+    const step = await authenticate(
+      helloMsg({ authmethods: ["wampcra"], authid }),
+      auth,
+      1,
+      null,
+      {},
+      { cra },
+    );
+    assert.equal(step.kind, "challenge");
+    const challengeOps = ops.splice(0);
+    const s = step as { verify(m: unknown): Promise<unknown> };
+    const identity = await s.verify({ type: AUTHENTICATE, signature: "wrong", extra: {} });
+    assert.equal(identity, null);
+    return { challenge: challengeOps, verify: ops };
+  };
+
+  const salted = authOf("cra");
+  const sam = await observe(salted, "sam");
+  assert.deepEqual(sam, {
+    challenge: ["salt block (HMAC-SHA256)", "salt block (HMAC-SHA256)"],
+    verify: ["pbkdf2 short secret, 16-char salt, 1000 it, 32 B", "sign (HMAC-SHA256) short key"],
+  });
+  for (const authid of ["bob", "nobody", "x".repeat(300)]) {
+    assert.deepEqual(await observe(salted, authid), sam, authid);
+  }
+
+  const plain = authOf("plain");
+  const carol = await observe(plain, "carol");
+  assert.deepEqual(carol, {
+    challenge: ["salt block (HMAC-SHA256)"], // derived though unused: no salt is sent here
+    verify: ["sign (HMAC-SHA256) short key"],
+  });
+  assert.deepEqual(await observe(plain, "nobody"), carol);
+});
+
+Deno.test("wampcra interop: Autobahn|Python joins as a salted and as an unsalted user of a mixed endpoint", async () => {
+  const py = await python();
+  await using r = await startCra();
+  const run = (args: string[]) => runPython(py, r.cra, "json", ["--method", "wampcra", ...args]);
+  const sam = await run(["--authid", "sam", "--secret", "sam-secret"]);
+  assert.equal(sam.joined, true, show(sam));
+  assert.equal(sam.authrole, "user");
+  const bob = await run(["--authid", "bob", "--secret", "bob-secret"]);
+  assert.equal(bob.joined, true, show(bob));
+  assert.deepEqual([bob.authid, bob.authrole, bob.authmethod], ["bob", "admin", "wampcra"]);
+  // bob was challenged with a salt, so Autobahn derived the key (derive_key)
+  const extra = (bob.challenge as D).extra as D;
+  assert.deepEqual([typeof extra.salt, extra.iterations, extra.keylen], ["string", 1000, 32]);
+  for (const authid of ["bob", "nobody"]) {
+    const bad = await run(["--authid", authid, "--secret", "guess"]);
+    assert.equal(bad.joined, false, show(bad));
+    assert.equal(bad.reason, NOT_AUTHORIZED, show(bad));
+  }
+});
 
 // ---------------------------------------------------------------------------------------------
 // Failure limiter

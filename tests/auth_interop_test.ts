@@ -1,8 +1,8 @@
 /**
  * Authentication with real clients: Autobahn|Python (asyncio, tests/interop/auth_client.py as
- * a child process) and AutobahnJS (npm `autobahn`, in-process) with ticket, WAMP-CRA (plain
- * and salted) and cryptosign against static principals, over JSON and MessagePack, each with a
- * failure case. Then TLS: a router serving `wss://` with a self-signed certificate made here
+ * a child process) and AutobahnJS (npm `autobahn`, in-process) with ticket, WAMP-CRA (a salted
+ * user, and one without a salt of its own, which then gets a synthesized one) and cryptosign
+ * against static principals, over JSON and MessagePack, each with a failure case. Then TLS: a router serving `wss://` with a self-signed certificate made here
  * with openssl, reached by clients that verify it (Deno's WebSocket with the certificate as
  * CA, Autobahn|Python with an ssl context loading it), and refused by the same clients without
  * it.
@@ -144,7 +144,7 @@ Deno.test("auth interop: Autobahn|Python", async (t) => {
       assertAbort(bad, NOT_AUTHORIZED);
     });
 
-    await t.step(`${ser}: wampcra plain`, async () => {
+    await t.step(`${ser}: wampcra, a user without a salt of its own`, async () => {
       const ok = await run(ser, [
         "--method",
         "wampcra",
@@ -156,6 +156,9 @@ Deno.test("auth interop: Autobahn|Python", async (t) => {
       assert.equal(ok.joined, true, show(ok));
       assert.equal(ok.authid, "carol");
       assert.equal(ok.authmethod, "wampcra");
+      // salted like sam's (derive_key ran): the endpoint has a salted user
+      const extra = (ok.challenge as D).extra as D;
+      assert.deepEqual([typeof extra.salt, extra.iterations, extra.keylen], ["string", 100, 16]);
       const bad = await run(ser, ["--method", "wampcra", "--authid", "carol", "--secret", "x"]);
       assertAbort(bad, NOT_AUTHORIZED);
     });
@@ -394,20 +397,28 @@ Deno.test("auth interop: AutobahnJS", async (t) => {
       assertClosed(bad.outcome, NOT_AUTHORIZED);
     });
 
-    await t.step(`${ser}: wampcra plain (auth_cra.sign)`, async () => {
-      const auth = { authmethods: ["wampcra"], authid: "carol" };
-      const ok = await attempt(ser, auth, craSigner("carol-secret"));
-      assertWelcome(ok.outcome, {
-        authid: "carol",
-        authrole: "user",
-        authmethod: "wampcra",
-        authprovider: "static",
-        authextra: {},
-      });
-      assert.equal(ok.challenge?.extra.salt, undefined);
-      const bad = await attempt(ser, auth, craSigner("carol"));
-      assertClosed(bad.outcome, NOT_AUTHORIZED);
-    });
+    await t.step(
+      `${ser}: wampcra, a user without a salt of its own (derive_key + sign)`,
+      async () => {
+        const auth = { authmethods: ["wampcra"], authid: "carol" };
+        const ok = await attempt(ser, auth, craSigner("carol-secret"));
+        assertWelcome(ok.outcome, {
+          authid: "carol",
+          authrole: "user",
+          authmethod: "wampcra",
+          authprovider: "static",
+          authextra: {},
+        });
+        // an unsalted user of an endpoint with salted users gets a salt too (the same shape as
+        // sam's), and AutobahnJS derives the key from it
+        const extra = ok.challenge?.extra ?? {};
+        assert.equal(typeof extra.salt, "string", show(extra));
+        assert.equal((extra.salt as string).length, SAM.salt.length, show(extra));
+        assert.deepEqual([extra.iterations, extra.keylen], [SAM.iterations, SAM.keylen]);
+        const bad = await attempt(ser, auth, craSigner("carol"));
+        assertClosed(bad.outcome, NOT_AUTHORIZED);
+      },
+    );
 
     await t.step(`${ser}: cryptosign (auth_cryptosign.sign_challenge)`, async () => {
       const ok = await attempt(

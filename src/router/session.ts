@@ -459,6 +459,7 @@ export class Session implements PeerHandler {
       sessionId,
       this.host.callAuthenticator,
       { ...this.peer.details },
+      { clock: this.host.clock },
     );
     if (step instanceof Promise) {
       step.then((s) => {
