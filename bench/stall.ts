@@ -108,7 +108,9 @@ async function round(size: number): Promise<{ stall: number; base: number; bytes
   }
 }
 
-console.log("size (max_message_size)  message bytes  bystander call p50 before  slowest call during");
+console.log(
+  "size (max_message_size)  message bytes  bystander call p50 before  slowest call during",
+);
 for (const size of sizes) {
   const results = [];
   for (let i = 0; i < rounds; i++) results.push(await round(size));

@@ -6,6 +6,16 @@
  * @module
  */
 
+/**
+ * The permissions the router CLI needs, as `deno task start` gives them: the network, reading
+ * the config and TLS files, and the two variables the WebSocket library reads when it loads.
+ */
+export const CLI_PERMISSIONS: readonly string[] = [
+  "--allow-net",
+  "--allow-read",
+  "--allow-env=WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE",
+];
+
 export class Child implements AsyncDisposable {
   readonly process: Deno.ChildProcess;
   stdout = "";

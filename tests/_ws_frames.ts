@@ -106,13 +106,20 @@ export function clientFrame(
   const data = typeof payload === "string" ? encoder.encode(payload) : payload;
   const mask = options.mask ?? true;
   const length = options.announce ?? data.byteLength;
-  const header: number[] = [((options.fin ?? true) ? 0x80 : 0) | ((options.rsv ?? 0) << 4) | opcode];
+  const header: number[] = [
+    ((options.fin ?? true) ? 0x80 : 0) | ((options.rsv ?? 0) << 4) | opcode,
+  ];
   const maskBit = mask ? 0x80 : 0;
   if (length < 126) header.push(maskBit | length);
   else if (length < 65536) header.push(maskBit | 126, length >> 8, length & 0xff);
   else {
     header.push(maskBit | 127, 0, 0, 0, 0);
-    header.push((length >>> 24) & 0xff, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff);
+    header.push(
+      (length >>> 24) & 0xff,
+      (length >>> 16) & 0xff,
+      (length >>> 8) & 0xff,
+      length & 0xff,
+    );
   }
   const key = mask ? crypto.getRandomValues(new Uint8Array(4)) : new Uint8Array(0);
   const out = new Uint8Array(header.length + key.length + data.byteLength);
@@ -156,7 +163,9 @@ export async function closeCode(reader: ByteReader): Promise<number | null> {
   for (;;) {
     const f = await readFrame(reader);
     if (f === null) return null;
-    if (f.opcode === 8) return f.payload.byteLength >= 2 ? (f.payload[0]! << 8) | f.payload[1]! : 1005;
+    if (f.opcode === 8) {
+      return f.payload.byteLength >= 2 ? (f.payload[0]! << 8) | f.payload[1]! : 1005;
+    }
   }
 }
 

@@ -1,8 +1,8 @@
 /**
  * Authentication with real clients: Autobahn|Python (asyncio, tests/interop/auth_client.py as
- * a child process) and AutobahnJS (npm `autobahn`, in-process) with ticket, WAMP-CRA (plain
- * and salted) and cryptosign against static principals, over JSON and MessagePack, each with a
- * failure case. Then TLS: a router serving `wss://` with a self-signed certificate made here
+ * a child process) and AutobahnJS (npm `autobahn`, in-process) with ticket, WAMP-CRA (a salted
+ * user, and one without a salt of its own, which then gets a synthesized one) and cryptosign
+ * against static principals, over JSON and MessagePack, each with a failure case. Then TLS: a router serving `wss://` with a self-signed certificate made here
  * with openssl, reached by clients that verify it (Deno's WebSocket with the certificate as
  * CA, Autobahn|Python with an ssl context loading it), and refused by the same clients without
  * it.
@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import autobahnModule from "autobahn";
 import { ALLOW_ALL, hex, startRouter, unhex } from "./_helpers.ts";
 import { deadline, deferred, show } from "./interop/common.ts";
-import { findPython } from "./interop/python.ts";
+import { python, runPython } from "./interop/auth_client.ts";
 
 type D = Record<string, unknown>;
 type Ser = "json" | "msgpack";
@@ -94,64 +94,6 @@ function identity(r: D): D {
 // ---------------------------------------------------------------------------------------------
 // Autobahn|Python
 
-const SCRIPT = new URL("./interop/auth_client.py", import.meta.url).pathname;
-
-/** A Python with autobahn and nacl (cryptosign needs it), or a failed assertion saying why. */
-async function python(): Promise<string> {
-  const { python, tried } = await findPython();
-  assert.ok(
-    python,
-    `no Python with autobahn, msgpack and cbor2 (apt-get install python3-autobahn ` +
-      `python3-msgpack python3-cbor2, or set SWITCHBOARD_PYTHON): ${tried.join("; ")}`,
-  );
-  const out = await new Deno.Command(python, {
-    args: ["-c", "import nacl; from autobahn.wamp.cryptosign import CryptosignKey"],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.ok(
-    out.success,
-    `${python} cannot do cryptosign (apt-get install python3-nacl): ` +
-      new TextDecoder().decode(out.stderr).trim().split("\n").at(-1),
-  );
-  return python;
-}
-
-/** Runs auth_client.py (killed after 20 s) and returns its JSON line. */
-async function runPython(py: string, url: string, ser: Ser, args: string[]): Promise<D> {
-  const child = new Deno.Command(py, {
-    args: [SCRIPT, "--url", url, "--serializer", ser, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { PYTHONDONTWRITEBYTECODE: "1" },
-  }).spawn();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // already exited
-    }
-  }, 20_000);
-  try {
-    const out = await child.output();
-    const stdout = new TextDecoder().decode(out.stdout).trim();
-    const stderr = new TextDecoder().decode(out.stderr).trim();
-    const last = stdout.split("\n").at(-1) ?? "";
-    if (out.code !== 0 || !last.startsWith("{")) {
-      throw new Error(
-        `auth_client.py ${args.join(" ")}: exit ${out.code}${timedOut ? " (killed)" : ""}; ` +
-          `stdout ${JSON.stringify(stdout)}; stderr: ${stderr || "(empty)"}`,
-      );
-    }
-    return JSON.parse(last) as D;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 function assertAbort(res: D, reason: string): void {
   assert.equal(res.joined, false, show(res));
   assert.equal(res.reason, reason, show(res));
@@ -202,7 +144,7 @@ Deno.test("auth interop: Autobahn|Python", async (t) => {
       assertAbort(bad, NOT_AUTHORIZED);
     });
 
-    await t.step(`${ser}: wampcra plain`, async () => {
+    await t.step(`${ser}: wampcra, a user without a salt of its own`, async () => {
       const ok = await run(ser, [
         "--method",
         "wampcra",
@@ -214,6 +156,9 @@ Deno.test("auth interop: Autobahn|Python", async (t) => {
       assert.equal(ok.joined, true, show(ok));
       assert.equal(ok.authid, "carol");
       assert.equal(ok.authmethod, "wampcra");
+      // salted like sam's (derive_key ran): the endpoint has a salted user
+      const extra = (ok.challenge as D).extra as D;
+      assert.deepEqual([typeof extra.salt, extra.iterations, extra.keylen], ["string", 100, 16]);
       const bad = await run(ser, ["--method", "wampcra", "--authid", "carol", "--secret", "x"]);
       assertAbort(bad, NOT_AUTHORIZED);
     });
@@ -452,20 +397,28 @@ Deno.test("auth interop: AutobahnJS", async (t) => {
       assertClosed(bad.outcome, NOT_AUTHORIZED);
     });
 
-    await t.step(`${ser}: wampcra plain (auth_cra.sign)`, async () => {
-      const auth = { authmethods: ["wampcra"], authid: "carol" };
-      const ok = await attempt(ser, auth, craSigner("carol-secret"));
-      assertWelcome(ok.outcome, {
-        authid: "carol",
-        authrole: "user",
-        authmethod: "wampcra",
-        authprovider: "static",
-        authextra: {},
-      });
-      assert.equal(ok.challenge?.extra.salt, undefined);
-      const bad = await attempt(ser, auth, craSigner("carol"));
-      assertClosed(bad.outcome, NOT_AUTHORIZED);
-    });
+    await t.step(
+      `${ser}: wampcra, a user without a salt of its own (derive_key + sign)`,
+      async () => {
+        const auth = { authmethods: ["wampcra"], authid: "carol" };
+        const ok = await attempt(ser, auth, craSigner("carol-secret"));
+        assertWelcome(ok.outcome, {
+          authid: "carol",
+          authrole: "user",
+          authmethod: "wampcra",
+          authprovider: "static",
+          authextra: {},
+        });
+        // an unsalted user of an endpoint with salted users gets a salt too (the same shape as
+        // sam's), and AutobahnJS derives the key from it
+        const extra = ok.challenge?.extra ?? {};
+        assert.equal(typeof extra.salt, "string", show(extra));
+        assert.equal((extra.salt as string).length, SAM.salt.length, show(extra));
+        assert.deepEqual([extra.iterations, extra.keylen], [SAM.iterations, SAM.keylen]);
+        const bad = await attempt(ser, auth, craSigner("carol"));
+        assertClosed(bad.outcome, NOT_AUTHORIZED);
+      },
+    );
 
     await t.step(`${ser}: cryptosign (auth_cryptosign.sign_challenge)`, async () => {
       const ok = await attempt(

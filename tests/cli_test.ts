@@ -10,16 +10,12 @@
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { RawClient } from "./_helpers.ts";
-import { Child as BaseChild } from "./_process.ts";
+import { Child as BaseChild, CLI_PERMISSIONS } from "./_process.ts";
 
 const ROOT = new URL("..", import.meta.url);
 const FIXTURES = new URL("./fixtures/", import.meta.url);
 /** The permissions of the `start` and `compile` tasks in deno.json. */
-const PERMISSIONS = [
-  "--allow-net",
-  "--allow-read",
-  "--allow-env=WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE",
-];
+const PERMISSIONS = CLI_PERMISSIONS;
 
 function fixture(name: string): string {
   return new URL(name, FIXTURES).pathname;

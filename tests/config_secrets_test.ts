@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { ConfigError, loadConfigFile, parseConfig } from "../mod.ts";
 import { jsonSyntaxError } from "../src/config/json_syntax.ts";
 import { RawClient, startRouter, testConfig } from "./_helpers.ts";
-import { Child } from "./_process.ts";
+import { Child, CLI_PERMISSIONS } from "./_process.ts";
 
 const NUMBER_SECRET = 987654321;
 const STRING_SECRET = "hunter2-Very-Secret";
@@ -245,7 +245,7 @@ Deno.test("SIGHUP: a reload that fails on a secret logs the key and position, ne
     await Deno.writeTextFile(file, base({ ticket: STRING_SECRET, role: "user" }));
     await using child = new Child(
       new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-net", "--allow-read", "main.ts", "--config", file],
+        args: ["run", ...CLI_PERMISSIONS, "main.ts", "--config", file],
         cwd: new URL("..", import.meta.url).pathname,
         env: { NO_COLOR: "1" },
         stdin: "null",

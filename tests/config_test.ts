@@ -57,7 +57,7 @@ function onlyRealm(config: RouterConfig) {
 }
 
 const NO_METHODS = { anonymous: null, ticket: null, wampcra: null, cryptosign: null };
-const DEFAULT_LIMITS = { challenge_timeout: 10, max_failures: 5, failure_window: 60 };
+const DEFAULT_LIMITS = { challenge_timeout: 10, max_failures: 5, failure_window: 60, max_delay: 8 };
 /** Connection limits every endpoint has by default (issue 9: hardening). */
 const DEFAULT_CONNECTION_LIMITS = {
   max_nesting: 64,
@@ -942,6 +942,26 @@ Deno.test("transport: websocket options", () => {
     "must be an integer",
   );
   assertConfigError(opts({ compression: {} }), `${TRANSPORT}.options.compression`, "unknown key");
+});
+
+Deno.test("transport: the authentication limits, auth_max_delay included", () => {
+  const opts = (options: unknown) => withTransport({ type: "websocket", endpoint: TCP, options });
+  const limits = (options: unknown) =>
+    parseConfig(opts(options)).transports[0].websocket!.auth_limits;
+  assert.deepEqual(limits({}), DEFAULT_LIMITS);
+  assert.deepEqual(
+    limits({
+      auth_challenge_timeout: 3,
+      auth_max_failures: 2,
+      auth_failure_window: 30,
+      auth_max_delay: 4,
+    }),
+    { challenge_timeout: 3, max_failures: 2, failure_window: 30, max_delay: 4 },
+  );
+  for (const bad of [0, -1, 1.5, "8"]) {
+    assertConfigError(opts({ auth_max_delay: bad }), `${TRANSPORT}.options.auth_max_delay`, "");
+  }
+  assertConfigError(opts({ auth_max_delay: 0 }), `${TRANSPORT}.options.auth_max_delay`, "positive");
 });
 
 Deno.test("transport: web paths", () => {

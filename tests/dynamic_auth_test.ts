@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { WampError } from "../mod.ts";
-import { craKey, craSign } from "../src/auth/authenticator.ts";
+import { craKey, craSign } from "../src/auth/wampcra.ts";
 import { RawClient, startRouter, testConfig } from "./_helpers.ts";
 
 type D = Record<string, unknown>;
@@ -99,6 +99,8 @@ Deno.test("dynamic wampcra authenticator supplies the secret; unavailable authen
   assert.equal(challenge[1], "wampcra");
   const extra = challenge[2] as D;
   assert.equal(extra.salt, "s4lt");
+  // the challenge names the role HELLO asked for (none here), not the one the authenticator gave
+  assert.equal(JSON.parse(extra.challenge as string).authrole, null);
   const key = await craKey({ secret: "pw", salt: "s4lt", iterations: 10, keylen: 32 });
   c.send([5, await craSign(key, extra.challenge as string), {}]);
   const welcome = await c.next();

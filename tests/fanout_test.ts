@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { FailureLimiter } from "../src/auth/authenticator.ts";
+import { FailureLimiter } from "../src/auth/failure_limiter.ts";
 import { FakeClock } from "../src/clock.ts";
 import { RouterMetrics } from "../src/metrics.ts";
 import { silentLogger } from "../src/log.ts";
@@ -64,7 +64,7 @@ function recordingSession(id: number, sent: { msg: Message; cache?: EncodeCache 
   };
   const s = new Session(peer, {
     methods: { anonymous: null, ticket: null, wampcra: null, cryptosign: null },
-    limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60 },
+    limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60, max_delay: 8 },
   }, host);
   s.id = id;
   return s;

@@ -42,7 +42,11 @@ Deno.test("WebSocket: protocol errors end with RFC 6455 close codes", async (t) 
   await using r = await startRouter();
   const cases: [string, Uint8Array, number][] = [
     ["an unmasked client frame", clientFrame(1, JSON.stringify(HELLO), { mask: false }), 1002],
-    ["invalid UTF-8 in a text frame", clientFrame(1, new Uint8Array([0x5b, 0xff, 0xfe, 0x5d])), 1007],
+    [
+      "invalid UTF-8 in a text frame",
+      clientFrame(1, new Uint8Array([0x5b, 0xff, 0xfe, 0x5d])),
+      1007,
+    ],
     ["reserved bits set", clientFrame(1, JSON.stringify(HELLO), { rsv: 2 }), 1002],
     ["an unknown opcode", clientFrame(3, "x"), 1002],
     ["a fragmented control frame", clientFrame(9, "p", { fin: false }), 1002],
@@ -94,7 +98,24 @@ Deno.test("max_message_size bounds memory while a frame arrives: 8 × 60 MiB fra
       assert.match(a.head, /^HTTP\/1\.1 101 /);
       // half of them join first: the limit holds before and after HELLO
       if (i % 2 === 1) {
-        await a.conn.write(clientFrame(2, new Uint8Array([0x93, 0x01, 0xa6, ...new TextEncoder().encode("realm1"), 0x81, 0xa5, ...new TextEncoder().encode("roles"), 0x81, 0xa6, ...new TextEncoder().encode("caller"), 0x80])));
+        await a.conn.write(
+          clientFrame(
+            2,
+            new Uint8Array([
+              0x93,
+              0x01,
+              0xa6,
+              ...new TextEncoder().encode("realm1"),
+              0x81,
+              0xa5,
+              ...new TextEncoder().encode("roles"),
+              0x81,
+              0xa6,
+              ...new TextEncoder().encode("caller"),
+              0x80,
+            ]),
+          ),
+        );
       }
       return a;
     }),
@@ -118,10 +139,9 @@ Deno.test("max_message_size bounds memory while a frame arrives: 8 × 60 MiB fra
 
 // ---- item 8: out of file descriptors, and the connection cap ----------------------------------
 
-import { Child } from "./_process.ts";
+import { Child, CLI_PERMISSIONS } from "./_process.ts";
 
 const ROOT = new URL("../", import.meta.url);
-const WS_ENV = "--allow-env=WS_NO_BUFFER_UTIL,WS_NO_UTF_8_VALIDATE";
 
 /** The router CLI in a child process with its file-descriptor limit lowered to `nofile`. */
 async function routerProcess(config: unknown, nofile: number): Promise<Child & { dir: string }> {
@@ -133,7 +153,7 @@ async function routerProcess(config: unknown, nofile: number): Promise<Child & {
     new Deno.Command("bash", {
       args: [
         "-c",
-        `ulimit -n ${nofile} && exec "$0" run --allow-net --allow-read ${WS_ENV} main.ts --config "$1"`,
+        `ulimit -n ${nofile} && exec "$0" run ${CLI_PERMISSIONS.join(" ")} main.ts --config "$1"`,
         deno,
         file,
       ],
@@ -152,7 +172,9 @@ async function openIdle(port: number, n: number): Promise<Deno.TcpConn[]> {
     try {
       conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
     } catch (e) {
-      if (e instanceof Deno.errors.ConnectionRefused) throw new Error("the router stopped listening");
+      if (e instanceof Deno.errors.ConnectionRefused) {
+        throw new Error("the router stopped listening");
+      }
       break;
     }
   }
@@ -164,9 +186,23 @@ Deno.test("out of file descriptors: the router backs off, logs once per burst, a
     version: 2,
     workers: [{
       type: "router",
-      realms: [{ name: "realm1", roles: [{ name: "anonymous", permissions: [{ uri: "", match: "prefix", allow: { call: true, register: true, publish: true, subscribe: true } }] }] }],
+      realms: [{
+        name: "realm1",
+        roles: [{
+          name: "anonymous",
+          permissions: [{
+            uri: "",
+            match: "prefix",
+            allow: { call: true, register: true, publish: true, subscribe: true },
+          }],
+        }],
+      }],
       transports: [
-        { type: "web", endpoint: { type: "tcp", interface: "127.0.0.1", port: 0 }, paths: { ws: { type: "websocket" } } },
+        {
+          type: "web",
+          endpoint: { type: "tcp", interface: "127.0.0.1", port: 0 },
+          paths: { ws: { type: "websocket" } },
+        },
         { type: "rawsocket", endpoint: { type: "tcp", interface: "127.0.0.1", port: 0 } },
       ],
     }],
@@ -183,7 +219,9 @@ Deno.test("out of file descriptors: the router backs off, logs once per burst, a
       for (const c of idle) c.close();
       await child.output(/accepting connections again/, 10_000);
     }
-    const warnings = child.stderr.split("\n").filter((l) => l.includes("cannot accept connections"));
+    const warnings = child.stderr.split("\n").filter((l) =>
+      l.includes("cannot accept connections")
+    );
     assert.equal(warnings.length, 2, "one warning per burst and listener:\n" + warnings.join("\n"));
     // still alive and serving
     await bystanderWorks(`ws://127.0.0.1:${ws}/ws`);
@@ -467,12 +505,13 @@ Deno.test("stalled subscribers at their bound are closed after slow_consumer_tim
     slow_consumer_timeout: 1000,
     auto_ping_interval: 0,
   }));
-  const stalled = await Promise.all(Array.from({ length: 20 }, () =>
-    joinThenStopReading(r.port, async (conn, reader) => {
-      await sendJson(conn, [32, 1, {}, "com.flood"]);
-      assert.equal((await readJson(reader))?.[0], 33);
-    })
-  ));
+  const stalled = await Promise.all(
+    Array.from({ length: 20 }, () =>
+      joinThenStopReading(r.port, async (conn, reader) => {
+        await sendJson(conn, [32, 1, {}, "com.flood"]);
+        assert.equal((await readJson(reader))?.[0], 33);
+      })),
+  );
   try {
     await using healthy = (await RawClient.join(r.url, "json")).client;
     healthy.send([32, 1, {}, "com.flood"]);
@@ -481,7 +520,9 @@ Deno.test("stalled subscribers at their bound are closed after slow_consumer_tim
     const payload = "y".repeat(4096);
     let received = 0;
     for (let sent = 0; sent < 3000;) {
-      for (let k = 0; k < 20; k++, sent++) pub.send([16, sent + 1, {}, "com.flood", [payload, sent]]);
+      for (let k = 0; k < 20; k++, sent++) {
+        pub.send([16, sent + 1, {}, "com.flood", [payload, sent]]);
+      }
       while (received < sent) {
         const m = await healthy.next(5000);
         if (m[0] !== 36) continue;
@@ -528,7 +569,9 @@ Deno.test("max_nesting: what is accepted is delivered on every serializer; deepe
       assert.equal(ev[0], 36);
       assert.deepEqual(ev[4], [nested(62)]);
     }
-    for (const [depth, ser] of [[63, "msgpack"], [63, "cbor"], [63, "json"], [5000, "json"]] as const) {
+    for (
+      const [depth, ser] of [[63, "msgpack"], [63, "cbor"], [63, "json"], [5000, "json"]] as const
+    ) {
       await using deep = (await RawClient.join(r.url, ser)).client;
       deep.send([16, 2, { acknowledge: true }, "com.deep", [nested(depth)]]);
       const abort = await deep.next();

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { consoleLogger, jsonLogger, type Logger } from "../mod.ts";
 import { RawClient } from "./_helpers.ts";
-import { Child } from "./_process.ts";
+import { Child, CLI_PERMISSIONS } from "./_process.ts";
 
 /** What the logger printed through console.error while `fn` ran. */
 function printed(logger: Logger, fn: (l: Logger) => void): string[] {
@@ -163,8 +163,7 @@ async function startRouterProcess(dir: string, format: "text" | "json"): Promise
     new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "--allow-net",
-        "--allow-read",
+        ...CLI_PERMISSIONS,
         "main.ts",
         "--config",
         file,

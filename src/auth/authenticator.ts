@@ -2,15 +2,26 @@
  * Authentication of HELLO against an endpoint's static methods: `anonymous`, `ticket`,
  * `wampcra` (plain and salted PBKDF2) and `cryptosign` (Ed25519 through WebCrypto). The method
  * is the first of the client's `authmethods` that the endpoint offers. Failures never reveal
- * whether an authid exists: unknown authids get a challenge like known ones and fail the same.
+ * whether an authid exists: unknown authids get a challenge like known ones and fail the same
+ * (for WAMP-CRA see wampcra.ts: the same shape, salts and work for every authid).
  *
  * @module
  */
 
-import type { AuthConfig, CraUser, DynamicAuthenticator } from "../config/types.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import type { AuthConfig, DynamicAuthenticator } from "../config/types.ts";
 import { serialNumber } from "../wamp/ids.ts";
 import type { Authenticate, Dict, Hello } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
+import { constantTimeEqual } from "./compare.ts";
+import {
+  challengeAuthrole,
+  type CraChallenge,
+  craEndpoint,
+  type CraPrimitives,
+  dynamicCraChallenge,
+  staticCraChallenge,
+} from "./wampcra.ts";
 
 /** Who a session is, once authenticated. */
 export interface Identity {
@@ -38,8 +49,6 @@ export type AuthStep =
 const METHODS = ["anonymous", "ticket", "wampcra", "cryptosign"] as const;
 type Method = typeof METHODS[number];
 
-const encoder = new TextEncoder();
-
 function toHex(bytes: Uint8Array): string {
   let s = "";
   for (const b of bytes) s += b.toString(16).padStart(2, "0");
@@ -51,59 +60,6 @@ function fromHex(hex: string): Uint8Array | null {
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
   return out;
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin);
-}
-
-/** Compares two strings in time that depends only on their lengths. */
-export function constantTimeEqual(a: string, b: string): boolean {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
-
-/** WAMP-CRA key: the secret, or for salted users base64(PBKDF2-HMAC-SHA256(secret, salt)) as text. */
-export async function craKey(
-  user: Pick<CraUser, "secret" | "salt" | "iterations" | "keylen">,
-): Promise<string> {
-  if (user.salt === null) return user.secret;
-  const base = await crypto.subtle.importKey("raw", encoder.encode(user.secret), "PBKDF2", false, [
-    "deriveBits",
-  ]);
-  const bits = await crypto.subtle.deriveBits(
-    {
-      name: "PBKDF2",
-      hash: "SHA-256",
-      salt: encoder.encode(user.salt),
-      iterations: user.iterations,
-    },
-    base,
-    user.keylen * 8,
-  );
-  return toBase64(new Uint8Array(bits));
-}
-
-/** WAMP-CRA signature: base64(HMAC-SHA256(key, challenge)). */
-export async function craSign(key: string, challenge: string): Promise<string> {
-  // WebCrypto refuses an empty HMAC key. HMAC pads every key shorter than the hash's block
-  // with zero bytes, so one zero byte is the same key (and gives Python's hmac result).
-  const raw = key === "" ? new Uint8Array(1) : encoder.encode(key);
-  const k = await crypto.subtle.importKey(
-    "raw",
-    raw,
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    [
-      "sign",
-    ],
-  );
-  return toBase64(new Uint8Array(await crypto.subtle.sign("HMAC", k, encoder.encode(challenge))));
 }
 
 /** Verifies an Ed25519 signature (`signature` 64 bytes) of `message` by `publicKey` (32 bytes). */
@@ -134,19 +90,6 @@ function needsAuthid(method: string): AuthStep {
   };
 }
 
-/** Fake CRA salts for unknown authids, stable per authid for the life of the process. */
-const fakeSalts = new Map<string, string>();
-
-function fakeSalt(authid: string): string {
-  let salt = fakeSalts.get(authid);
-  if (salt === undefined) {
-    if (fakeSalts.size >= 10_000) fakeSalts.clear();
-    salt = toBase64(crypto.getRandomValues(new Uint8Array(12)));
-    fakeSalts.set(authid, salt);
-  }
-  return salt;
-}
-
 function offered(auth: AuthConfig): Method[] {
   return METHODS.filter((m) => auth[m] !== null || auth.dynamic?.[m] !== undefined);
 }
@@ -161,62 +104,31 @@ export type AuthenticatorCall = (
   args: unknown[],
 ) => Promise<unknown>;
 
-/**
- * Builds the WAMP-CRA challenge step for `authid` (user undefined: unknown authid, fails later;
- * its challenge then copies `decoy`'s role and PBKDF2 parameters, with a fake stable salt).
- */
-function craStep(
+/** What a WAMP-CRA challenge names for `authid` (its authrole: what HELLO asked for, or null). */
+function craInfo(
   authid: string,
-  user: Omit<CraUser, "realm"> & { realm: string | null } | undefined,
-  decoy: Pick<CraUser, "role" | "salt" | "iterations" | "keylen"> | undefined,
-  realm: string,
-  sessionId: number,
-  provider: string,
-  authextra: Dict = {},
-): AuthStep {
-  const challenge = JSON.stringify({
+  hello: Hello,
+  authprovider: string,
+  session: number,
+  env: AuthEnv,
+) {
+  return {
     authid,
-    authrole: (user ?? decoy)?.role ?? "user",
-    authmethod: "wampcra",
-    authprovider: provider,
-    nonce: toBase64(crypto.getRandomValues(new Uint8Array(16))),
-    timestamp: new Date().toISOString(),
-    session: sessionId,
-  });
-  const extra: Dict = { challenge };
-  if (user?.salt) {
-    Object.assign(extra, { salt: user.salt, iterations: user.iterations, keylen: user.keylen });
-  } else if (!user && decoy?.salt) {
-    Object.assign(extra, {
-      salt: fakeSalt(authid),
-      iterations: decoy.iterations,
-      keylen: decoy.keylen,
-    });
-  }
+    authrole: challengeAuthrole(hello.details.authrole),
+    authprovider,
+    session,
+    clock: env.clock ?? systemClock,
+  };
+}
+
+/** The WAMP-CRA challenge step: `identity` once the signature is right. */
+function craStep(challenge: CraChallenge, identity: () => Identity): AuthStep {
   return {
     kind: "challenge",
     authmethod: "wampcra",
-    extra,
+    extra: challenge.extra,
     async verify(msg) {
-      // Unknown authids do the same key derivation (with the decoy's fake salt) as real ones,
-      // so the time to answer does not tell whether the authid exists.
-      const keyOf = user ??
-        {
-          secret: authid,
-          salt: extra.salt as string | null ?? null,
-          iterations: decoy?.iterations ?? 1000,
-          keylen: decoy?.keylen ?? 32,
-        };
-      const expected = await craSign(await craKey(keyOf), challenge);
-      if (!user || (user.realm !== null && user.realm !== realm)) return null;
-      if (!constantTimeEqual(msg.signature, expected)) return null;
-      return {
-        authid,
-        authrole: user.role,
-        authmethod: "wampcra",
-        authprovider: provider,
-        authextra,
-      };
+      return await challenge.verify(msg.signature) ? identity() : null;
     },
   };
 }
@@ -285,6 +197,46 @@ function cryptosignStep(
   };
 }
 
+/** What authentication uses besides HELLO and the endpoint: time and the CRA primitives. */
+export interface AuthEnv {
+  /** Time source (WAMP-CRA challenge timestamps); default the system clock. */
+  readonly clock?: Clock;
+  /** WAMP-CRA key derivation and signing; default WebCrypto. */
+  readonly cra?: CraPrimitives;
+}
+
+/** The client's methods from HELLO (strings only; none given means `anonymous`). */
+function requestedMethods(hello: Hello): string[] {
+  const requested = hello.details.authmethods ?? ["anonymous"];
+  return Array.isArray(requested)
+    ? requested.filter((m): m is string => typeof m === "string")
+    : [];
+}
+
+/** The method HELLO authenticates with on `auth`: the client's first that is offered. */
+function chooseMethod(hello: Hello, auth: AuthConfig): Method | undefined {
+  const available: readonly string[] = offered(auth);
+  return requestedMethods(hello).find((m): m is Method => available.includes(m));
+}
+
+/**
+ * Who HELLO tries to authenticate as, for the failure limiter: its `authid` (empty when it
+ * has none), or for cryptosign without an authid the public key; null when the attempt is not
+ * limited (anonymous, or no method in common).
+ */
+export function limitedSubject(hello: Hello, auth: AuthConfig): string | null {
+  const method = chooseMethod(hello, auth);
+  if (method === undefined || method === "anonymous") return null;
+  const authid = hello.details.authid;
+  if (typeof authid === "string") return authid;
+  if (method === "cryptosign") {
+    const extra = hello.details.authextra;
+    const pubkey = typeof extra === "object" && extra !== null ? (extra as Dict).pubkey : null;
+    if (typeof pubkey === "string") return pubkey.toLowerCase();
+  }
+  return "";
+}
+
 /**
  * Decides how HELLO authenticates on an endpoint. `sessionId` is the id the session will get
  * (WAMP-CRA challenges carry it).
@@ -295,13 +247,11 @@ export function authenticate(
   sessionId: number,
   call: AuthenticatorCall | null = null,
   transport: Dict = {},
+  env: AuthEnv = {},
 ): AuthStep | Promise<AuthStep> {
-  const requested = hello.details.authmethods ?? ["anonymous"];
-  const methods = Array.isArray(requested)
-    ? requested.filter((m): m is string => typeof m === "string")
-    : [];
+  const methods = requestedMethods(hello);
   const available = offered(auth);
-  const method = methods.find((m): m is Method => (available as string[]).includes(m));
+  const method = chooseMethod(hello, auth);
   if (!method) {
     return {
       kind: "abort",
@@ -325,7 +275,7 @@ export function authenticate(
         message: "no dynamic authenticator is available",
       };
     }
-    return dynamicStep(method, hello, dynamic, call, sessionId, transport);
+    return dynamicStep(method, hello, dynamic, call, sessionId, transport, env);
   }
   switch (method) {
     case "anonymous": {
@@ -367,11 +317,21 @@ export function authenticate(
       if (authid === null) {
         return needsAuthid("wampcra");
       }
-      const user = auth.wampcra!.get(authid);
-      // unknown authids are challenged like a configured user: the first salted one, else the first
-      const users = [...auth.wampcra!.values()];
-      const decoy = users.find((u) => u.salt !== null) ?? users[0];
-      return craStep(authid, user, decoy, realm, sessionId, "static");
+      // unknown authids are challenged and checked like configured users (see wampcra.ts)
+      const users = auth.wampcra!;
+      const user = users.get(authid);
+      const info = craInfo(authid, hello, "static", sessionId, env);
+      return craEndpoint(users)
+        .then((endpoint) => staticCraChallenge(endpoint, user, realm, info, env.cra))
+        .then((challenge) =>
+          craStep(challenge, () => ({
+            authid,
+            authrole: user!.role,
+            authmethod: "wampcra",
+            authprovider: "static",
+            authextra: {},
+          }))
+        );
     }
     case "cryptosign": {
       const key = cryptosignKey(hello);
@@ -465,6 +425,7 @@ async function dynamicStep(
   call: AuthenticatorCall,
   sessionId: number,
   transport: Dict,
+  env: AuthEnv,
 ): Promise<AuthStep> {
   const realm = hello.realm;
   const authid = typeof hello.details.authid === "string" ? hello.details.authid : null;
@@ -541,15 +502,18 @@ async function dynamicStep(
         (typeof a.raw.salt !== "string" || typeof iterations !== "number" ||
           typeof keylen !== "number")
       ) return BAD_ANSWER;
-      const user = {
-        secret,
-        role: a.role,
-        realm: null,
-        salt: salted ? a.raw.salt as string : null,
-        iterations: iterations as number,
-        keylen: keylen as number,
-      };
-      return craStep(a.authid ?? authid, user, undefined, realm, sessionId, "dynamic", a.extra);
+      const id = a.authid ?? authid;
+      const challenge = dynamicCraChallenge(
+        {
+          secret,
+          salt: salted ? a.raw.salt as string : null,
+          iterations: iterations as number,
+          keylen: keylen as number,
+        },
+        craInfo(id, hello, "dynamic", sessionId, env),
+        env.cra,
+      );
+      return craStep(challenge, () => identity(a, id, "wampcra"));
     }
     case "cryptosign": {
       const key = cryptosignKey(hello);
@@ -566,42 +530,5 @@ async function dynamicStep(
         : null;
       return cryptosignStep(principal, key, realm, "dynamic");
     }
-  }
-}
-
-/**
- * Counts failed authentications per remote address; an address with `maxFailures` failures
- * within `windowMs` is refused until the window has passed.
- */
-export class FailureLimiter {
-  readonly #failures = new Map<string, number[]>();
-
-  /** True when `address` may try to authenticate now. */
-  allowed(address: string, maxFailures: number, windowMs: number, nowMs: number): boolean {
-    const list = this.#prune(address, windowMs, nowMs);
-    return list.length < maxFailures;
-  }
-
-  /** Records one failure of `address`. */
-  fail(address: string, windowMs: number, nowMs: number): void {
-    const list = this.#prune(address, windowMs, nowMs);
-    list.push(nowMs);
-    this.#failures.set(address, list);
-  }
-
-  /** Takes back the failure of `address` recorded at `atMs` (an attempt that succeeded). */
-  forgive(address: string, atMs: number): void {
-    const list = this.#failures.get(address);
-    const i = list ? list.indexOf(atMs) : -1;
-    if (i < 0) return;
-    list!.splice(i, 1);
-    if (list!.length === 0) this.#failures.delete(address);
-  }
-
-  #prune(address: string, windowMs: number, nowMs: number): number[] {
-    const list = (this.#failures.get(address) ?? []).filter((t) => nowMs - t < windowMs);
-    if (list.length === 0) this.#failures.delete(address);
-    else this.#failures.set(address, list);
-    return list;
   }
 }

@@ -1154,6 +1154,7 @@ function parseWebSocketOptions(
       "auth_challenge_timeout",
       "auth_max_failures",
       "auth_failure_window",
+      "auth_max_delay",
       "max_queue_bytes",
       "max_queue_messages",
       "slow_consumer",
@@ -1189,6 +1190,14 @@ function parseWebSocketOptions(
     own(options, "auto_ping_interval"),
     keyPath(path, "auto_ping_interval"),
   );
+  const openHandshake = millis("open_handshake_timeout", DEFAULT_OPEN_HANDSHAKE_TIMEOUT, true);
+  // A delayed authentication attempt must be able to finish before the open handshake deadline
+  // closes its connection: the delay is capped at the deadline less 2 s (or half the deadline,
+  // when that is longer), so short Crossbar-style timeouts need no second setting.
+  const maxDelay = Math.min(
+    positive("auth_max_delay", 8, "number of seconds"),
+    openHandshake > 0 ? Math.max(openHandshake / 2, openHandshake - 2000) / 1000 : Infinity,
+  );
   let maxNesting = DEFAULT_MAX_NESTING;
   if (has(options, "max_nesting")) {
     const keyed = keyPath(path, "max_nesting");
@@ -1200,7 +1209,7 @@ function parseWebSocketOptions(
   return {
     max_message_size: positive("max_message_size", DEFAULT_MAX_MESSAGE_SIZE, "number of bytes"),
     max_nesting: maxNesting,
-    open_handshake_timeout: millis("open_handshake_timeout", DEFAULT_OPEN_HANDSHAKE_TIMEOUT, true),
+    open_handshake_timeout: openHandshake,
     close_handshake_timeout: millis(
       "close_handshake_timeout",
       DEFAULT_CLOSE_HANDSHAKE_TIMEOUT,
@@ -1215,6 +1224,7 @@ function parseWebSocketOptions(
       challenge_timeout: positive("auth_challenge_timeout", 10, "number of seconds"),
       max_failures: positive("auth_max_failures", 5, "number of failures"),
       failure_window: positive("auth_failure_window", 60, "number of seconds"),
+      max_delay: maxDelay,
     },
     slow_consumer: {
       max_queue_bytes: positive("max_queue_bytes", DEFAULT_MAX_QUEUE_BYTES, "number of bytes"),

@@ -134,10 +134,16 @@ export interface AuthConfig {
 export interface AuthLimits {
   /** Seconds a CHALLENGE may stay unanswered; default 10. */
   readonly challenge_timeout: number;
-  /** Failed authentications from one address before it is refused; default 5. */
+  /** Failed authentications of one authid from one address that cost no delay; default 5. */
   readonly max_failures: number;
-  /** Seconds over which failures are counted, and how long an address is then refused; default 60. */
+  /** Seconds over which failures are counted; default 60. */
   readonly failure_window: number;
+  /**
+   * Seconds: the longest delay between two attempts of an authid from one address once it is
+   * over `max_failures` (1 s, 2 s, 4 s … up to this); an attempt whose turn is farther away is
+   * refused; default 8.
+   */
+  readonly max_delay: number;
 }
 
 /** A WebSocket endpoint: a `websocket` transport, or one `websocket` path of a `web` transport. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { FailureLimiter } from "../auth/authenticator.ts";
+import { FailureLimiter } from "../auth/failure_limiter.ts";
 import { bridgeHandler } from "../http_bridge.ts";
 import { RouterMetrics } from "../metrics.ts";
 import type { StatusPageInfo } from "../status_page.ts";
@@ -80,7 +80,7 @@ export class Router implements SessionHost {
   readonly #connections = new Set<Session>();
   readonly #transports: TransportServer[] = [];
   readonly #ready: Promise<void>;
-  /** Failed authentications per remote address (rate limiting). */
+  /** Failed authentications per remote address and authid (delays, see failure_limiter.ts). */
   readonly authFailures: FailureLimiter = new FailureLimiter();
   readonly #services = new Map<string, WampClient>();
   /** Calls a dynamic authenticator on a realm through that realm's service session. */

@@ -10,9 +10,10 @@ import {
   authenticate,
   type AuthenticatorCall,
   type AuthStep,
-  type FailureLimiter,
   type Identity,
+  limitedSubject,
 } from "../auth/authenticator.ts";
+import { type Attempt, type FailureLimiter, limiterKey } from "../auth/failure_limiter.ts";
 import type { Clock, TimerId } from "../clock.ts";
 import type { RouterMetrics } from "../metrics.ts";
 import type { AuthConfig, AuthLimits } from "../config/types.ts";
@@ -57,7 +58,7 @@ export interface SessionHost {
   newSessionId(): number;
   /** Called when a session joins (`true`) or leaves (`false`) any realm. */
   track(session: Session, joined: boolean): void;
-  /** Failed authentications per remote address. */
+  /** Failed authentications per remote address and authid. */
   readonly authFailures: FailureLimiter;
   /** Calls a dynamic authenticator procedure (via the realm's service session). */
   readonly callAuthenticator: AuthenticatorCall;
@@ -75,8 +76,19 @@ export interface AuthPolicy {
   readonly fixed?: { readonly authid: string; readonly authrole: string } | null;
 }
 
-const TOO_MANY_FAILURES =
-  "too many failed authentication attempts from this address; try again later";
+/** The ABORT message of an attempt refused by the failure limiter. */
+function retryLater(retryAfterMs: number): string {
+  return "too many failed authentication attempts for this authid from this address; " +
+    `retry later (in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s)`;
+}
+
+/**
+ * Whether a HELLO that ends with ABORT `reason` counts as a failed attempt: everything but
+ * the router's own trouble (an authenticator missing or broken, an internal error).
+ */
+function failureReason(reason: string): boolean {
+  return reason !== Uri.AUTHENTICATION_FAILED && reason !== Uri.RUNTIME_ERROR;
+}
 
 /** The address part of `tcp4:1.2.3.4:5678` (failures are counted per address, not per port). */
 function remoteAddress(peer: string): string {
@@ -445,54 +457,73 @@ export class Session implements PeerHandler {
       });
       return;
     }
-    if (!this.#authAllowed(this.host.clock.nowMs())) {
-      this.abort(Uri.NOT_AUTHORIZED, TOO_MANY_FAILURES);
-      return;
-    }
     this.state = "authenticating";
+    const subject = limitedSubject(msg, this.auth.methods);
+    if (subject !== null) {
+      const limits = this.auth.limits;
+      const slot = this.host.authFailures.reserve(
+        limiterKey(remoteAddress(this.peer.details.peer), subject),
+        {
+          maxFailures: limits.max_failures,
+          windowMs: limits.failure_window * 1000,
+          maxDelayMs: limits.max_delay * 1000,
+          // the wait comes before the CHALLENGE: at most auth_max_delay, so that the client
+          // still has time to answer within the open handshake timeout
+          maxWaitMs: limits.max_delay * 1000,
+        },
+        this.host.clock.nowMs(),
+      );
+      if (!slot.ok) return this.abort(Uri.NOT_AUTHORIZED, retryLater(slot.retryAfterMs));
+      this.#attempt = slot.attempt;
+      if (slot.attempt.waitMs > 0) {
+        this.#holdTimer = this.host.clock.setTimer(() => {
+          this.#holdTimer = null;
+          if (!this.#closed && this.state === "authenticating") this.#startAuth(msg, realm, roles);
+        }, slot.attempt.waitMs);
+        return;
+      }
+    }
+    this.#startAuth(msg, realm, roles);
+  }
+
+  /** Authenticates HELLO (once the failure limiter gave the attempt its turn). */
+  #startAuth(msg: Hello, realm: Realm, roles: Dict): void {
     const sessionId = this.host.newSessionId();
-    const fail = (message: string) => {
-      this.#recordAuthFailure(this.host.clock.nowMs());
-      this.abort(Uri.NOT_AUTHORIZED, message);
-    };
     const step = authenticate(
       msg,
       this.auth.methods,
       sessionId,
       this.host.callAuthenticator,
       { ...this.peer.details },
+      { clock: this.host.clock },
     );
     if (step instanceof Promise) {
       step.then((s) => {
         if (!this.#closed && this.state === "authenticating") {
-          this.#authStep(realm, roles, s, sessionId, fail);
+          this.#authStep(realm, roles, s, sessionId);
         }
       }, (e) => this.#internalError(e, "HELLO"));
       return;
     }
-    this.#authStep(realm, roles, step, sessionId, fail);
+    this.#authStep(realm, roles, step, sessionId);
   }
 
-  #authStep(
-    realm: Realm,
-    roles: Dict,
-    step: AuthStep,
-    sessionId: number,
-    fail: (m: string) => void,
-  ): void {
+  #authStep(realm: Realm, roles: Dict, step: AuthStep, sessionId: number): void {
     const limits = this.auth.limits;
     if (step.kind === "abort") {
-      if (step.reason === Uri.NOT_AUTHORIZED) return fail(step.message);
+      this.#settleAttempt(failureReason(step.reason) ? "failure" : "neutral");
       return this.abort(step.reason, step.message);
     }
-    if (step.kind === "welcome") return this.#welcome(realm, roles, step.identity, sessionId);
+    if (step.kind === "welcome") {
+      this.#settleAttempt("success");
+      return this.#welcome(realm, roles, step.identity, sessionId);
+    }
     this.send({ type: T.CHALLENGE, authmethod: step.authmethod, extra: step.extra });
     if (this.#closed) return; // a CHALLENGE the transport could not carry ended the session
     const timer = this.host.clock.setTimer(() => {
       this.#pendingAuth = null;
       if (this.state === "authenticating") {
-        // an unanswered challenge counts as a failed attempt for the address's limit
-        this.#recordAuthFailure(this.host.clock.nowMs());
+        // the clean-up counts the unanswered challenge as a failed attempt
         this.abort(
           Uri.TIMEOUT,
           `no AUTHENTICATE within ${limits.challenge_timeout} s of the CHALLENGE`,
@@ -504,53 +535,61 @@ export class Session implements PeerHandler {
       answer: (auth: Authenticate) => {
         this.host.clock.clearTimer(timer);
         this.#pendingAuth = null;
-        // The limit holds here too (challenges opened before it was reached), and an answer
-        // counts as a failure until it is verified, so a burst of answers cannot exceed it.
-        const at = this.host.clock.nowMs();
-        if (!this.#authAllowed(at)) return this.abort(Uri.NOT_AUTHORIZED, TOO_MANY_FAILURES);
-        this.#recordAuthFailure(at);
+        // settled when the check is done, even if the connection is gone by then
+        this.#verifying = true;
         step.verify(auth).then((identity) => {
-          if (identity) this.host.authFailures.forgive(remoteAddress(this.peer.details.peer), at);
+          this.#verifying = false;
+          const f = step.failure;
+          this.#settleAttempt(
+            identity ? "success" : f && !failureReason(f.reason) ? "neutral" : "failure",
+          );
           if (this.#closed || this.state !== "authenticating") return;
           if (!identity) {
-            const f = step.failure;
             if (f && f.reason !== Uri.NOT_AUTHORIZED) return this.abort(f.reason, f.message);
             return this.abort(Uri.NOT_AUTHORIZED, f?.message ?? "authentication failed");
           }
           this.#welcome(realm, roles, identity, sessionId);
-        }, (e) => this.#internalError(e, "AUTHENTICATE"));
+        }, (e) => {
+          this.#verifying = false;
+          this.#internalError(e, "AUTHENTICATE");
+        });
       },
     };
   }
 
   #pendingAuth: { timer: TimerId; answer(msg: Authenticate): void } | null = null;
+  /** This connection's authentication attempt while the failure limiter holds its slot. */
+  #attempt: Attempt | null = null;
+  /** The wait for the attempt's slot, before anything is authenticated. */
+  #holdTimer: TimerId | null = null;
+  /** True while an AUTHENTICATE is being checked. */
+  #verifying = false;
 
-  /** True while this connection's address is under its failed-authentication limit. */
-  #authAllowed(at: number): boolean {
-    const limits = this.auth.limits;
-    return this.host.authFailures.allowed(
-      remoteAddress(this.peer.details.peer),
-      limits.max_failures,
-      limits.failure_window * 1000,
-      at,
-    );
+  /** Settles this connection's attempt with the failure limiter (once). */
+  #settleAttempt(outcome: "success" | "failure" | "neutral"): void {
+    const attempt = this.#attempt;
+    if (!attempt) return;
+    this.#attempt = null;
+    if (outcome === "success") attempt.succeed();
+    else if (outcome === "failure") attempt.fail(this.host.clock.nowMs());
+    else attempt.cancel();
   }
 
-  /** Counts one failed authentication against this connection's address. */
-  #recordAuthFailure(at: number): void {
-    this.host.authFailures.fail(
-      remoteAddress(this.peer.details.peer),
-      this.auth.limits.failure_window * 1000,
-      at,
-    );
-  }
-
+  /**
+   * Ends the authentication handshake (timers cleared). An attempt that ends here without a
+   * verified AUTHENTICATE (the connection closed, the challenge timed out, a protocol
+   * violation) is one failure; one being checked is settled by its check.
+   */
   #clearPendingAuth(): void {
     if (this.#pendingAuth) this.host.clock.clearTimer(this.#pendingAuth.timer);
     this.#pendingAuth = null;
+    if (this.#holdTimer !== null) this.host.clock.clearTimer(this.#holdTimer);
+    this.#holdTimer = null;
+    if (!this.#verifying) this.#settleAttempt("failure");
   }
 
   #internalError(e: unknown, what: string): void {
+    this.#settleAttempt("neutral");
     this.host.logger.error("internal error while authenticating", {
       what,
       error: e instanceof Error ? (e.stack ?? e.message) : String(e),
