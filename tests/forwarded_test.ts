@@ -57,7 +57,10 @@ Deno.test("clientAddress: headers count only from a trusted proxy; the first unt
     clientAddress("10.0.0.1", headers({ "x-forwarded-for": "junk, 10.0.0.4" }), proxies),
     "10.0.0.4",
   );
-  assert.equal(clientAddress("10.0.0.1", headers({ forwarded: "for=unknown" }), proxies), "10.0.0.1");
+  assert.equal(
+    clientAddress("10.0.0.1", headers({ forwarded: "for=unknown" }), proxies),
+    "10.0.0.1",
+  );
   // IPv4 with a port
   assert.equal(
     clientAddress("10.0.0.1", headers({ "x-forwarded-for": "203.0.113.9:5555" }), proxies),
@@ -109,14 +112,25 @@ Deno.test("a session behind a trusted proxy shows the forwarded client; without 
 Deno.test("behind a trusted proxy, one client's failed logins do not delay another client's", async () => {
   const c = testConfig();
   const ws = (c.workers[0].transports[0].paths as Record<string, Record<string, unknown>>).ws;
-  ws.auth = { ticket: { type: "static", principals: { alice: { ticket: "right", role: "anonymous" } } } };
+  ws.auth = {
+    ticket: { type: "static", principals: { alice: { ticket: "right", role: "anonymous" } } },
+  };
   ws.options = { trusted_proxies: ["127.0.0.1"], auth_max_failures: 1, auth_max_delay: 2 };
   await using r = await startRouter(c);
   const attempt = async (client: string, ticket: string) => {
-    const { conn, reader } = await rawUpgrade(r.port, "ws", "wamp.2.json", `X-Forwarded-For: ${client}\r\n`);
+    const { conn, reader } = await rawUpgrade(
+      r.port,
+      "ws",
+      "wamp.2.json",
+      `X-Forwarded-For: ${client}\r\n`,
+    );
     try {
       const t0 = performance.now();
-      await sendJson(conn, [1, "realm1", { roles: { caller: {} }, authmethods: ["ticket"], authid: "alice" }]);
+      await sendJson(conn, [1, "realm1", {
+        roles: { caller: {} },
+        authmethods: ["ticket"],
+        authid: "alice",
+      }]);
       const challenge = await readJson(reader);
       const waited = performance.now() - t0;
       if (challenge?.[0] !== 4) return { reply: challenge, waited };

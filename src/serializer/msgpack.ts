@@ -20,8 +20,8 @@
  * and reads every 64-bit int as `bigint`; so the plain mode encodes, and the `useBigInt64`
  * mode only takes messages that hold a `bigint` (or ±2^53), after widening their large
  * integers to `bigint`. Encoding goes to the encoder's reused buffer and is then copied into
- * a shared slab: allocating a fresh `ArrayBuffer` per message, as @msgpack/msgpack's own
- * `encode` does, took about half of its time on small messages.
+ * a shared slab (`slab.ts`): allocating a fresh `ArrayBuffer` per message, as
+ * @msgpack/msgpack's own `encode` does, took about half of its time on small messages.
  *
  * @module
  */
@@ -29,6 +29,7 @@
 import { Encoder } from "@msgpack/msgpack";
 import { type Options as UnpackrOptions, Unpackr } from "msgpackr/unpack";
 import { utf8ByteLength } from "./json.ts";
+import { copyToSlab } from "./slab.ts";
 import { type Payload, SerializationError, type Serializer, tooDeep } from "./serializer.ts";
 
 const TWO_53 = 2 ** 53;
@@ -105,33 +106,6 @@ function widenIntegers(value: unknown): unknown {
     }
   }
   return copy ?? value;
-}
-
-/** Size of the shared buffers that small encoded payloads are copied into. */
-const SLAB_SIZE = 64 * 1024;
-/** Payloads larger than this get a buffer of their own. */
-const SLAB_MAX_PAYLOAD = 8 * 1024;
-let slab = new Uint8Array(SLAB_SIZE);
-let slabOffset = 0;
-
-/**
- * Copies the encoder's (reused) output into a slab and returns a view of it.
- *
- * A fresh `ArrayBuffer` per message is expensive in V8 (every buffer over 64 bytes gets an
- * external backing store); one slab per 64 KiB of output is not. The returned array may share
- * its `buffer` with other payloads, so consumers must honour `byteOffset` / `byteLength`.
- */
-function copyOut(view: Uint8Array): Uint8Array {
-  const length = view.length;
-  if (length > SLAB_MAX_PAYLOAD) return view.slice();
-  if (slabOffset + length > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE);
-    slabOffset = 0;
-  }
-  const out = slab.subarray(slabOffset, slabOffset + length);
-  out.set(view);
-  slabOffset = (slabOffset + length + 7) & ~7;
-  return out;
 }
 
 /**
@@ -226,7 +200,7 @@ export const msgpackSerializer: Serializer = Object.freeze<Serializer>({
       const encoded = needsBigIntEncoder(message)
         ? bigIntEncoder.encodeSharedRef(widenIntegers(message))
         : encoder.encodeSharedRef(message);
-      return copyOut(encoded);
+      return copyToSlab(encoded);
     } catch (error) {
       if (error instanceof SerializationError) throw error;
       throw new SerializationError(`cannot encode message as MessagePack: ${describe(error)}`, {

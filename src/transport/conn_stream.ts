@@ -4,9 +4,12 @@
  * handled, unlike those of `Deno.serve` and Deno's `node:net` servers, whose accept loops stop
  * for good at the first "too many open files").
  *
- * - Reads go into buffers that start small and grow only while reads fill them (1 KiB up to
- *   64 KiB), so an idle connection, which always has one read pending, holds 1 KiB, not 64.
- * - Writes corked together (`cork()` … `uncork()`) leave in one `write` call.
+ * - Reads go into buffers that start small, grow fast while reads fill them (1 KiB up to
+ *   64 KiB) and shrink slowly, so an idle connection, which always has one read pending, holds
+ *   1 KiB, not 64, and a busy one reads whole messages.
+ * - {@linkcode ConnStream.queue}d bytes of one turn of the event loop leave in one `write`
+ *   call (a fan-out costs one system call per connection, not one per message), in order with
+ *   what is written through the stream itself (corked writes leave together too).
  * - `end()` shuts down the write side (FIN) and `destroy()` closes the connection.
  *
  * @module
@@ -14,9 +17,18 @@
 
 import { Buffer } from "node:buffer";
 import { Duplex } from "node:stream";
+import { concatInSlab } from "../serializer/slab.ts";
 
 const MIN_READ = 1024;
 const MAX_READ = 64 * 1024;
+/**
+ * Messages this large are written on their own instead of batched with the turn's others
+ * (measured on fan-out 1 → 10: batching took 128-byte events from 0.87 to 1.25 of the bare
+ * relay's rate, but 4 KiB events from 0.94 down to 0.8).
+ */
+const OWN_WRITE = 2048;
+/** Small reads in a row before the read buffer shrinks. */
+const SHRINK_AFTER = 8;
 
 type Callback = (error?: Error | null) => void;
 
@@ -25,6 +37,13 @@ export class ConnStream extends Duplex {
   readonly conn: Deno.Conn;
   #reading = false;
   #closed = false;
+  /** Bytes queued this turn (not yet handed to a write). */
+  #batch: Uint8Array[] = [];
+  #flushQueued = false;
+  /** Bytes queued with `queue()` and not yet taken by the network. */
+  #queued = 0;
+  /** Every write, in order: queued batches and the stream's own writes. */
+  #chain: Promise<void> = Promise.resolve();
 
   /**
    * @param conn the accepted connection (TCP, TLS or Unix)
@@ -72,9 +91,8 @@ export class ConnStream extends Duplex {
   }
 
   async #pump(): Promise<void> {
-    let size = MIN_READ;
     for (;;) {
-      const buf = new Uint8Array(size);
+      const buf = new Uint8Array(this.#size);
       let n: number | null;
       try {
         n = await this.conn.read(buf);
@@ -86,7 +104,7 @@ export class ConnStream extends Duplex {
         this.push(null);
         return;
       }
-      size = n === size ? Math.min(size * 2, MAX_READ) : Math.max(MIN_READ, size >> 1);
+      this.#adapt(n);
       if (!this.push(Buffer.from(buf.buffer, 0, n))) {
         this.#reading = false;
         return;
@@ -94,13 +112,84 @@ export class ConnStream extends Duplex {
     }
   }
 
+  /** Read buffer size: 1 KiB to start, four times larger after a full read. */
+  #size = MIN_READ;
+  /** Consecutive reads that used less than a quarter of the buffer. */
+  #small = 0;
+
+  /**
+   * Grows the read buffer fast when a read filled it (a message in flight needs it) and
+   * shrinks it slowly, after a run of small reads, so a busy connection reads whole messages
+   * in one go while an idle one goes back to holding 1 KiB.
+   */
+  #adapt(n: number): void {
+    if (n === this.#size) {
+      this.#size = Math.min(this.#size * 4, MAX_READ);
+      this.#small = 0;
+    } else if (n < this.#size / 4 && this.#size > MIN_READ) {
+      if (++this.#small >= SHRINK_AFTER) {
+        this.#size = Math.max(MIN_READ, this.#size >> 1);
+        this.#small = 0;
+      }
+    } else {
+      this.#small = 0;
+    }
+  }
+
+  /**
+   * Queues `bytes` (kept as they are until written) to leave with everything else queued in
+   * this turn, in one write, after the writes before it.
+   */
+  queue(bytes: Uint8Array): void {
+    if (this.#closed || this.destroyed) return;
+    this.#queued += bytes.byteLength;
+    if (bytes.byteLength >= OWN_WRITE) {
+      // a large message is written on its own, after what is batched before it: copying it
+      // into a batch costs more than the system call saved, and it need not wait for the turn
+      this.#flush();
+      return this.#chainWrite(bytes);
+    }
+    this.#batch.push(bytes);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  /** Bytes given to `queue()` and not yet written. */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** Hands this turn's batch to the write chain (before any later stream write). */
+  #flush(): void {
+    this.#flushQueued = false;
+    const chunks = this.#batch;
+    if (chunks.length === 0) return;
+    this.#batch = [];
+    this.#chainWrite(chunks.length === 1 ? chunks[0]! : concatInSlab(chunks));
+  }
+
+  /** Writes `data` (given to `queue()`) after everything before it. */
+  #chainWrite(data: Uint8Array): void {
+    const n = data.byteLength;
+    this.#chain = this.#chain.then(() => this.#writeAll(data)).then(
+      () => void (this.#queued -= n),
+      (e) => {
+        this.#queued -= n;
+        this.destroy(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  }
+
   override _write(chunk: Buffer, _encoding: string, callback: Callback): void {
-    this.#writeAll(chunk).then(() => callback(), callback);
+    this.#flush();
+    this.#chain = this.#chain.then(() => this.#writeAll(chunk)).then(() => callback(), callback);
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: Callback): void {
     const data = chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk));
-    this.#writeAll(data).then(() => callback(), callback);
+    this._write(data, "", callback);
   }
 
   async #writeAll(data: Uint8Array): Promise<void> {
@@ -110,7 +199,8 @@ export class ConnStream extends Duplex {
 
   override _final(callback: Callback): void {
     if (this.#closed) return callback();
-    this.conn.closeWrite().then(() => callback(), (e) => {
+    this.#flush();
+    this.#chain.then(() => this.conn.closeWrite()).then(() => callback(), (e) => {
       // the peer may already be gone: nothing is left to shut down
       if (e instanceof Deno.errors.NotConnected || e instanceof Deno.errors.BadResource) {
         return callback();
@@ -120,6 +210,7 @@ export class ConnStream extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: Callback): void {
+    this.#batch = [];
     if (!this.#closed) {
       this.#closed = true;
       try {

@@ -17,7 +17,7 @@ import { Buffer } from "node:buffer";
 import http from "node:http";
 import type { Duplex } from "node:stream";
 // @ts-types="@types/ws"
-import { WebSocketServer } from "ws";
+import * as ws from "ws";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { SerializerName } from "../serializer/serializer.ts";
@@ -27,12 +27,17 @@ import type { Accepted } from "./listener.ts";
 import { peerString, type TransportDetails } from "./peer.ts";
 import {
   chooseSerializer,
-  type LinkStream,
+  type FrameMaker,
   WebSocketPeer,
   type WebSocketPeerOptions,
   wsLink,
   type WsSocket,
 } from "./websocket.ts";
+
+const { WebSocketServer } = ws;
+type WebSocketServer = ws.WebSocketServer;
+/** `ws`'s public frame builder (`Sender.frame`), which its type declarations do not list. */
+const frame = (ws as unknown as { Sender: { frame: FrameMaker } }).Sender.frame;
 
 /** A WAMP WebSocket path as the HTTP server needs it. */
 export interface WampRoute {
@@ -253,9 +258,9 @@ export class HttpServer<R extends WampRoute = WampRoute> {
       http_path: `/${path}`,
     };
     const stream = socket as ConnStream;
-    this.#serverFor(route).handleUpgrade(req, socket, head, (ws) => {
+    this.#serverFor(route).handleUpgrade(req, socket, head, (socket) => {
       const peer = new WebSocketPeer(
-        wsLink(ws as unknown as WsSocket, stream as unknown as LinkStream),
+        wsLink(socket as unknown as WsSocket, stream, frame),
         chosen,
         route.peer,
         details,

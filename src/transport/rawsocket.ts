@@ -23,7 +23,6 @@ import {
   TOO_LARGE,
   type TransportDetails,
   UNENCODABLE,
-  utf8Of,
 } from "./peer.ts";
 
 /** Handshake error codes (the high nibble of the error reply's second octet). */
@@ -170,9 +169,9 @@ export class RawSocketPeer implements Peer {
       case "send":
         break;
     }
-    const encoded = encodeFor(this.serializer, message, cache, this.#logger);
+    const encoded = encodeFor(this.serializer, message, cache, this.#logger, true);
     if (!encoded) return UNENCODABLE;
-    const { payload, bytes } = encoded;
+    const { payload, bytes, utf8 } = encoded;
     if (bytes > this.#peerMax) {
       this.#logger.warn("message larger than the client accepts was not sent", {
         peer: this.details.peer,
@@ -182,8 +181,7 @@ export class RawSocketPeer implements Peer {
       });
       return TOO_LARGE;
     }
-    const body = typeof payload === "string" ? utf8Of(payload, cache) : payload;
-    this.#write(FRAME_WAMP, body);
+    this.#write(FRAME_WAMP, utf8 ?? (payload as Uint8Array));
     return bytes;
   }
 

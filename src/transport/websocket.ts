@@ -13,6 +13,7 @@
  * @module
  */
 
+import type { Buffer } from "node:buffer";
 import type { Clock, TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import { negotiateSubprotocol, SUBPROTOCOLS } from "../serializer/registry.ts";
@@ -23,16 +24,16 @@ import { MessageType } from "../wamp/message_type.ts";
 import type { Message } from "../wamp/messages.ts";
 import type { Deadline } from "./deadline.ts";
 import { OutgoingBound, type SlowConsumerLimits } from "./outgoing_bound.ts";
+import { concatInSlab } from "../serializer/slab.ts";
 import {
   type EncodeCache,
   encodeFor,
+  FRAME_SLOT,
   type Peer,
   type PeerHandler,
   type TransportDetails,
   UNENCODABLE,
-  utf8Of,
 } from "./peer.ts";
-import { batchWrites, type Corkable } from "./write_batch.ts";
 
 /** What a {@linkcode WebSocketPeer} enforces and how it keeps the connection alive. */
 export interface WebSocketPeerOptions {
@@ -53,8 +54,11 @@ export interface WebSocketPeerOptions {
 
 /** Callbacks of a {@linkcode WebSocketLink}. */
 export interface LinkEvents {
-  /** A whole message: a string for text frames, bytes for binary ones. */
-  message(data: string | Uint8Array): void;
+  /**
+   * A whole message: a string for text frames, bytes for binary ones, with its size in bytes
+   * when the implementation knows it (the UTF-8 length of text), else -1.
+   */
+  message(data: string | Uint8Array, bytes: number): void;
   /** A pong arrived. */
   pong(): void;
   /**
@@ -74,10 +78,19 @@ export interface WebSocketLink {
   readonly open: boolean;
   /** Bytes queued and not yet taken by the network. */
   readonly bufferedAmount: number;
-  /** Sends a text frame (the UTF-8 bytes are computed on demand, once per fan-out). */
-  sendText(text: string, utf8: () => Uint8Array): void;
-  /** Sends a binary frame. */
-  sendBinary(bytes: Uint8Array): void;
+  /** True when text frames are sent from their UTF-8 bytes (then `send` gets them). */
+  readonly sendsBytes: boolean;
+  /**
+   * Sends one message: a text frame for `text` (with its UTF-8 bytes in `bytes` where
+   * `sendsBytes`), else a binary frame of `bytes`. `cache` and `slot` are where a fan-out keeps
+   * the frame, built once for every receiver on the same serializer.
+   */
+  send(
+    text: string | null,
+    bytes: Uint8Array | null,
+    cache: EncodeCache | undefined,
+    slot: number,
+  ): void;
   /** Starts the closing handshake. */
   close(code: number, reason: string): void;
   /** Drops the connection now, freeing what it had queued. */
@@ -102,7 +115,7 @@ export interface WsSocket {
   close(code?: number, reason?: string): void;
   terminate(): void;
   ping(): void;
-  on(event: "message", fn: (data: Uint8Array, isBinary: boolean) => void): void;
+  on(event: "message", fn: (data: Buffer, isBinary: boolean) => void): void;
   on(event: "pong", fn: () => void): void;
   on(event: "close", fn: (code: number, reason: Uint8Array) => void): void;
   on(event: "error", fn: (e: Error) => void): void;
@@ -110,15 +123,35 @@ export interface WsSocket {
 
 const utf8Decoder = new TextDecoder();
 
-/** The stream under a `ws` WebSocket: batched writes, and a shutdown after a protocol error. */
-export interface LinkStream extends Corkable {
+/** The stream under a `ws` WebSocket: per-turn queued writes, a shutdown after a protocol error. */
+export interface LinkStream {
+  /** Queues bytes to leave with the rest of this turn's output in one write. */
+  queue(bytes: Uint8Array): void;
+  /** Bytes queued and not yet written. */
+  readonly queued: number;
   end(): void;
   destroy(): void;
   once(event: "finish", fn: () => void): void;
 }
 
-/** A `ws` WebSocket on a connection whose writes are batched per turn. */
-export function wsLink(ws: WsSocket, stream: LinkStream): WebSocketLink {
+/** Frames a server message the way `ws` does (`Sender.frame`, unmasked, one frame). */
+export type FrameMaker = (
+  data: Uint8Array,
+  options: { fin: true; opcode: number; mask: false; readOnly: true; rsv1: false },
+) => Uint8Array[];
+
+const encoder = new TextEncoder();
+
+/**
+ * A `ws` WebSocket on a connection whose writes are batched per turn. Messages are framed with
+ * `ws`'s own `Sender.frame` and queued on the connection, so a turn's messages leave in one
+ * write without going through `ws`'s and Node's per-write bookkeeping; `ws` itself still reads
+ * and answers control frames, through the same ordered writes.
+ */
+export function wsLink(ws: WsSocket, stream: LinkStream, frame: FrameMaker): WebSocketLink {
+  /** The whole frame of `data` in one array (header and payload, built with ws's framing). */
+  const framed = (opcode: number, data: Uint8Array): Uint8Array =>
+    concatInSlab(frame(data, { fin: true, opcode, mask: false, readOnly: true, rsv1: false }));
   // `ws` answers a client's close frame (and fails the connection on a protocol error) by
   // calling the socket's own close(), but tells only once the TCP connection is gone: the
   // wrapper learns at once, so a session ends when its client says so, as with Deno's server.
@@ -133,16 +166,16 @@ export function wsLink(ws: WsSocket, stream: LinkStream): WebSocketLink {
       return ws.readyState === 1;
     },
     get bufferedAmount() {
-      return ws.bufferedAmount;
+      return ws.bufferedAmount + stream.queued;
     },
-    sendText(_text, utf8) {
-      batchWrites(stream);
-      // the cached UTF-8 bytes sent as a text frame: no re-encoding per receiver
-      ws.send(utf8(), { binary: false });
-    },
-    sendBinary(bytes) {
-      batchWrites(stream);
-      ws.send(bytes, { binary: true });
+    sendsBytes: true,
+    send(text, bytes, cache, slot) {
+      let out = cache?.[FRAME_SLOT + slot] as Uint8Array | undefined;
+      if (out === undefined) {
+        out = text === null ? framed(2, bytes!) : framed(1, bytes ?? encoder.encode(text));
+        if (cache) cache[FRAME_SLOT + slot] = out;
+      }
+      stream.queue(out);
     },
     close(code, reason) {
       close(code, reason);
@@ -162,7 +195,9 @@ export function wsLink(ws: WsSocket, stream: LinkStream): WebSocketLink {
       onClosing = () => events.closing();
       ws.on(
         "message",
-        (data, isBinary) => events.message(isBinary ? data : utf8Decoder.decode(data)),
+        (data, isBinary) =>
+          // ws has validated the text's UTF-8 already; Buffer's decoder is the faster one
+          events.message(isBinary ? data : data.toString("utf8"), data.byteLength),
       );
       ws.on("pong", () => events.pong());
       ws.on("close", (code, reason) => events.closed(code, utf8Decoder.decode(reason)));
@@ -181,11 +216,9 @@ export function nativeLink(socket: WebSocket): WebSocketLink {
     get bufferedAmount() {
       return socket.bufferedAmount;
     },
-    sendText(text) {
-      socket.send(text);
-    },
-    sendBinary(bytes) {
-      socket.send(bytes);
+    sendsBytes: false,
+    send(text, bytes) {
+      socket.send(text ?? bytes!);
     },
     close(code, reason) {
       if (socket.readyState === WebSocket.OPEN || socket.readyState === WebSocket.CONNECTING) {
@@ -204,8 +237,8 @@ export function nativeLink(socket: WebSocket): WebSocketLink {
     listen(events) {
       socket.onmessage = (ev) => {
         const data: unknown = ev.data;
-        if (typeof data === "string") events.message(data);
-        else if (data instanceof ArrayBuffer) events.message(new Uint8Array(data));
+        if (typeof data === "string") events.message(data, -1);
+        else if (data instanceof ArrayBuffer) events.message(new Uint8Array(data), data.byteLength);
         else events.failed("unsupported frame");
       };
       socket.onclose = (ev) => events.closed(ev.code, ev.reason);
@@ -272,7 +305,7 @@ export class WebSocketPeer implements Peer {
       },
     });
     link.listen({
-      message: (data) => this.#onMessage(data),
+      message: (data, bytes) => this.#onMessage(data, bytes),
       pong: () => {
         this.#heard = true;
         this.#bound.answered();
@@ -308,11 +341,12 @@ export class WebSocketPeer implements Peer {
       case "send":
         break;
     }
-    const encoded = encodeFor(this.serializer, message, cache, this.#logger);
+    const link = this.#link;
+    const encoded = encodeFor(this.serializer, message, cache, this.#logger, link.sendsBytes);
     if (!encoded) return UNENCODABLE;
-    const { payload, bytes } = encoded;
-    if (typeof payload === "string") this.#link.sendText(payload, () => utf8Of(payload, cache));
-    else this.#link.sendBinary(payload);
+    const { payload, bytes, utf8 } = encoded;
+    if (typeof payload === "string") link.send(payload, utf8, cache, this.serializer.index);
+    else link.send(null, payload, cache, this.serializer.index);
     return bytes;
   }
 
@@ -408,7 +442,7 @@ export class WebSocketPeer implements Peer {
     this.#handler?.transportClosed();
   }
 
-  #onMessage(data: string | Uint8Array): void {
+  #onMessage(data: string | Uint8Array, known: number): void {
     this.#heard = true;
     const handler = this.#handler;
     if (!handler || this.#closed) return;
@@ -429,7 +463,7 @@ export class WebSocketPeer implements Peer {
       }
       payload = data;
     }
-    const bytes = s.byteLength(payload);
+    const bytes = known >= 0 ? known : s.byteLength(payload);
     if (bytes > this.#options.maxMessageSize) {
       return handler.protocolViolation(
         `message of ${bytes} bytes exceeds the limit of ${this.#options.maxMessageSize} bytes`,
