@@ -17,7 +17,7 @@ import {
   parseOverride,
   setPath,
 } from "./config.ts";
-import { uriMatches } from "../src/router/uri_index.ts";
+import { uriMatches } from "../src/wamp/uri_index.ts";
 import { backgroundSubscriptions, inBatches, openIdle } from "./loads.ts";
 import { startRelay } from "./targets.ts";
 import { WampClient } from "./wamp_client.ts";

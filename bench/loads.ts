@@ -13,7 +13,7 @@
 import type { Payload, Serializer } from "../src/serializer/serializer.ts";
 import { MessageType as T } from "../src/wamp/message_type.ts";
 import type { MatchPolicy } from "../src/config/types.ts";
-import { uriMatches } from "../src/router/uri_index.ts";
+import { uriMatches } from "../src/wamp/uri_index.ts";
 import type { BackgroundSubscriptions, PubSubLoad, RpcLoad } from "./cases.ts";
 import type { TargetName } from "./targets.ts";
 import { type TransportKind, WampClient, type WampTransport } from "./wamp_client.ts";

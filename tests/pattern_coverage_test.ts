@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import type { Action, MatchPolicy, Permission } from "../src/config/types.ts";
 import { type Coverage, patternCoverage } from "../src/auth/pattern_coverage.ts";
 import { RolePermissions } from "../src/auth/permissions.ts";
-import { uriMatches } from "../src/router/uri_index.ts";
+import { uriMatches } from "../src/wamp/uri_index.ts";
 import { isValidUri } from "../src/wamp/uris.ts";
 
 const ACTIONS: readonly Action[] = ["call", "register", "publish", "subscribe"];

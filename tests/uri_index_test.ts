@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { MatchPolicy } from "../src/config/types.ts";
-import { UriIndex, uriMatches } from "../src/router/uri_index.ts";
+import { UriIndex, uriMatches } from "../src/wamp/uri_index.ts";
 
 type Key = readonly [string, MatchPolicy];
 

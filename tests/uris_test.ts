@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { MatchPolicy } from "../src/config/types.ts";
-import { uriMatches } from "../src/router/uri_index.ts";
+import { uriMatches } from "../src/wamp/uri_index.ts";
 import { isReservedUri, isValidUri, patternMayMatchReserved, Uri } from "../src/wamp/uris.ts";
 
 /** [uri, match, valid when loose, valid when strict] */

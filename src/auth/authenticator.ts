@@ -12,7 +12,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import type { AuthConfig, DynamicAuthenticator } from "../config/types.ts";
 import { serialNumber } from "../wamp/ids.ts";
 import type { Authenticate, Dict, Hello } from "../wamp/messages.ts";
-import { Uri } from "../wamp/uris.ts";
+import { TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
 import { constantTimeEqual } from "./compare.ts";
 import {
   challengeAuthrole,
@@ -372,7 +372,7 @@ function parseAnswer(value: unknown): Answer | null {
   if (typeof value === "string" && value !== "") return { role: value, extra: {}, raw: {} };
   if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
   const d = value as Dict;
-  if (typeof d.role !== "string" || d.role === "" || d.role === "trusted") return null;
+  if (typeof d.role !== "string" || d.role === "" || d.role === TRUSTED_ROLE) return null;
   if (d.authid !== undefined && typeof d.authid !== "string") return null;
   if (d.realm !== undefined && typeof d.realm !== "string") return null;
   const extra = d.extra ?? {};

@@ -10,7 +10,7 @@
  */
 
 import type { Action, MatchPolicy, Permission, RoleConfig } from "../config/types.ts";
-import { UriIndex } from "../router/uri_index.ts";
+import { UriIndex } from "../wamp/uri_index.ts";
 
 /** Outcome of an authorization. */
 export interface AuthorizationResult {

@@ -15,6 +15,7 @@ import { parseOriginPattern } from "../http/origin.ts";
 import { jsonSyntaxError } from "./json_syntax.ts";
 import type { SerializerName } from "../serializer/serializer.ts";
 import { TrustedProxies } from "../transport/forwarded.ts";
+import { isMatchPolicy, MATCH_POLICIES, TRUSTED_ROLE } from "../wamp/uris.ts";
 import type {
   Action,
   AnonymousAuthConfig,
@@ -100,7 +101,6 @@ const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 const ROOT = "(root)";
 
 const ACTIONS: readonly Action[] = ["call", "register", "publish", "subscribe"];
-const MATCH_POLICIES: readonly MatchPolicy[] = ["exact", "prefix", "wildcard"];
 /** Default bound of a session's outgoing WebSocket buffer before slow-consumer handling. */
 const DEFAULT_MAX_QUEUE_BYTES = 4 * 1024 * 1024;
 /** Default bound, in messages, of a session's outgoing queue. */
@@ -541,7 +541,7 @@ function parseRole(value: unknown, path: string): RoleConfig {
   }
   const namePath = keyPath(path, "name");
   const name = expectNonEmptyString(expectRequired(role, "name", path), namePath);
-  if (name === "trusted") {
+  if (name === TRUSTED_ROLE) {
     throw new ConfigError(
       namePath,
       'role name "trusted" is reserved for the router\'s internal sessions',
@@ -629,7 +629,7 @@ function parsePermission(value: unknown, path: string): Permission {
   let resolved: { uri: string; match: MatchPolicy };
   if (has(permission, "match")) {
     const match = permission.match;
-    if (typeof match !== "string" || !(MATCH_POLICIES as readonly string[]).includes(match)) {
+    if (!isMatchPolicy(match)) {
       throw new ConfigError(
         keyPath(path, "match"),
         `must be ${oneOf(MATCH_POLICIES)}, got ${describe(match)}`,
@@ -1004,7 +1004,7 @@ function parseAnonymous(value: unknown, anonPath: string): AnonymousAuthConfig {
 /** A role a client may be given: never the reserved `trusted`. */
 function parseRoleName(value: unknown, path: string): string {
   const role = expectNonEmptyString(value, path);
-  if (role === "trusted") {
+  if (role === TRUSTED_ROLE) {
     throw new ConfigError(path, 'the role "trusted" is reserved for the router\'s own sessions');
   }
   return role;

@@ -11,8 +11,8 @@ import type { SerializerName } from "../serializer/serializer.ts";
 /** The actions a permission can allow. */
 export type Action = "call" | "register" | "publish" | "subscribe";
 
-/** URI matching policy of a permission, subscription or registration. */
-export type MatchPolicy = "exact" | "prefix" | "wildcard";
+import type { MatchPolicy } from "../wamp/uris.ts";
+export type { MatchPolicy };
 
 /** One permission rule of a role (Crossbar's shape, starred URIs already resolved). */
 export interface Permission {

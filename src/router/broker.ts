@@ -8,13 +8,14 @@
  */
 
 import type { EventHistoryConfig, MatchPolicy } from "../config/types.ts";
-import type { EncodeCache } from "../transport/peer.ts";
+import type { EncodeCache } from "../serializer/encode_cache.ts";
 import { WampError } from "../wamp/errors.ts";
 import { freshId, randomId } from "../wamp/ids.ts";
 import { MessageType as T } from "../wamp/message_type.ts";
 import type { Args, Dict, Event, Kwargs, Publish } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
-import { UriIndex, uriMatches } from "./uri_index.ts";
+import { pptKeys } from "../wamp/ppt.ts";
+import { UriIndex, uriMatches } from "../wamp/uri_index.ts";
 import type { Session } from "./session.ts";
 
 /** A subscription: one per (topic, match), shared by all its subscribers. */
@@ -100,17 +101,6 @@ export interface HistoryEvent {
   topic: string;
   args?: Args;
   kwargs?: Kwargs;
-}
-
-/** The `ppt_*` options of a message, or null when payload passthru is not in use. */
-export function pptKeys(options: Dict): Dict | null {
-  const scheme = options.ppt_scheme;
-  if (typeof scheme !== "string" || scheme === "") return null;
-  const out: Dict = {};
-  for (const key of ["ppt_scheme", "ppt_serializer", "ppt_cipher", "ppt_keyid"]) {
-    if (options[key] !== undefined) out[key] = options[key];
-  }
-  return out;
 }
 
 /** Receiver filter built from PUBLISH options (each list applies only when present). */

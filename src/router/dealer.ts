@@ -21,8 +21,8 @@ import type {
   Yield,
 } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
-import { UriIndex } from "./uri_index.ts";
-import { pptKeys } from "./broker.ts";
+import { UriIndex } from "../wamp/uri_index.ts";
+import { pptKeys } from "../wamp/ppt.ts";
 import type { Session } from "./session.ts";
 
 /** Invocation policies of shared registrations. */

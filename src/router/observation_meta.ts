@@ -12,15 +12,13 @@ import type { WampClient } from "../client.ts";
 import type { MatchPolicy } from "../config/types.ts";
 import { WampError } from "../wamp/errors.ts";
 import type { Args, Dict, Kwargs } from "../wamp/messages.ts";
-import { isReservedUri, Uri } from "../wamp/uris.ts";
+import { isMatchPolicy, isReservedUri, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
 import type { Subscription } from "./broker.ts";
 import type { Registration } from "./dealer.ts";
 import type { Realm } from "./realm.ts";
 import type { Session } from "./session.ts";
 
 type Publish = (topic: string, args: unknown[]) => void;
-
-const MATCHES: ReadonlySet<string> = new Set(["exact", "prefix", "wildcard"]);
 
 function idArg(args: Args, what: string, index = 0): number {
   const id = args[index];
@@ -42,7 +40,7 @@ function matchArg(args: Args): MatchPolicy {
   const options = args[1];
   if (options === undefined || options === null) return "exact";
   const m = typeof options === "object" ? (options as Dict).match ?? "exact" : undefined;
-  if (typeof m !== "string" || !MATCHES.has(m)) {
+  if (!isMatchPolicy(m)) {
     throw new WampError(Uri.INVALID_ARGUMENT, "options.match must be exact, prefix or wildcard");
   }
   return m as MatchPolicy;
@@ -61,7 +59,7 @@ function callerIsTrusted(realm: Realm, details: Dict): boolean {
   const caller = typeof details.caller === "number"
     ? realm.sessions.get(details.caller)
     : undefined;
-  return caller?.authrole === "trusted";
+  return caller?.authrole === TRUSTED_ROLE;
 }
 
 /** Broker/dealer observer hooks that publish the meta events. */

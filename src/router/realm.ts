@@ -17,7 +17,14 @@ import { type StatsSnapshot, StatsTracker } from "../stats/session_stats.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
 import type { Dict, Message } from "../wamp/messages.ts";
-import { isReservedUri, isValidUri, patternMayMatchReserved, Uri } from "../wamp/uris.ts";
+import {
+  isMatchPolicy,
+  isReservedUri,
+  isValidUri,
+  patternMayMatchReserved,
+  TRUSTED_ROLE,
+  Uri,
+} from "../wamp/uris.ts";
 import { Broker, BROKER_FEATURES } from "./broker.ts";
 import { Dealer, DEALER_FEATURES } from "./dealer.ts";
 import { observationEvents, registerObservationMeta } from "./observation_meta.ts";
@@ -25,13 +32,10 @@ import { registerSessionMeta } from "./session_meta.ts";
 import { type Session, withoutStatsTriggers } from "./session.ts";
 
 /** The role of the router's own sessions; no client can obtain it. */
-export const TRUSTED_ROLE = "trusted";
-
-const MATCHES: ReadonlySet<string> = new Set(["exact", "prefix", "wildcard"]);
 
 function matchOption(options: Dict, what: string): MatchPolicy {
   const m = options.match ?? "exact";
-  if (typeof m !== "string" || !MATCHES.has(m)) {
+  if (!isMatchPolicy(m)) {
     throw new WampError(
       Uri.INVALID_ARGUMENT,
       `${what}.Options.match must be exact, prefix or wildcard`,
@@ -43,7 +47,7 @@ function matchOption(options: Dict, what: string): MatchPolicy {
 /** The match policy of SUBSCRIBE/REGISTER options, or `null` when it is invalid. */
 function matchOf(options: Dict): MatchPolicy | null {
   const m = options.match ?? "exact";
-  return typeof m === "string" && MATCHES.has(m) ? m as MatchPolicy : null;
+  return isMatchPolicy(m) ? m : null;
 }
 
 /** Key of a cached authorizer decision: the match policy is part of what was decided. */

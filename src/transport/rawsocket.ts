@@ -15,9 +15,8 @@ import { messageName, MessageType } from "../wamp/message_type.ts";
 import type { Message } from "../wamp/messages.ts";
 import type { Deadline } from "./deadline.ts";
 import { OutgoingBound, type SlowConsumerLimits } from "./outgoing_bound.ts";
+import { type EncodeCache, encodeFor } from "../serializer/encode_cache.ts";
 import {
-  type EncodeCache,
-  encodeFor,
   type Peer,
   type PeerHandler,
   TOO_LARGE,

@@ -25,15 +25,8 @@ import type { Message } from "../wamp/messages.ts";
 import type { Deadline } from "./deadline.ts";
 import { OutgoingBound, type SlowConsumerLimits } from "./outgoing_bound.ts";
 import { concatInSlab } from "../serializer/slab.ts";
-import {
-  type EncodeCache,
-  encodeFor,
-  FRAME_SLOT,
-  type Peer,
-  type PeerHandler,
-  type TransportDetails,
-  UNENCODABLE,
-} from "./peer.ts";
+import { type EncodeCache, encodeFor, FRAME_SLOT } from "../serializer/encode_cache.ts";
+import { type Peer, type PeerHandler, type TransportDetails, UNENCODABLE } from "./peer.ts";
 
 /** What a {@linkcode WebSocketPeer} enforces and how it keeps the connection alive. */
 export interface WebSocketPeerOptions {

@@ -6,7 +6,26 @@
  * @module
  */
 
-import type { MatchPolicy } from "../config/types.ts";
+/** URI matching policy of a permission, subscription or registration. */
+export type MatchPolicy = "exact" | "prefix" | "wildcard";
+
+/** Every match policy, in the spec's order. */
+export const MATCH_POLICIES: readonly MatchPolicy[] = Object.freeze([
+  "exact",
+  "prefix",
+  "wildcard",
+]);
+
+/** True when `value` names a match policy. */
+export function isMatchPolicy(value: unknown): value is MatchPolicy {
+  return value === "exact" || value === "prefix" || value === "wildcard";
+}
+
+/**
+ * The role of the router's own sessions (its service sessions, in-process sessions opened by
+ * the embedding program unless they ask for another): no configuration can give it to a client.
+ */
+export const TRUSTED_ROLE = "trusted";
 
 /** Loose, non-empty components: exact URIs (PUBLISH topic, CALL procedure, exact SUBSCRIBE/REGISTER). */
 const LOOSE_NON_EMPTY = /^([^\s.#]+\.)*([^\s.#]+)$/;

@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { MatchPolicy } from "../config/types.ts";
+import type { MatchPolicy } from "./uris.ts";
 
 /** One entry of a {@link UriIndex}, as returned by {@link UriIndex.best} and friends. */
 export interface UriMatch<T> {
