@@ -28,6 +28,11 @@ export interface Clock {
 const originNs = BigInt(Date.now()) * 1_000_000n;
 const originMs = performance.now();
 
+/** The clock's wall time as an ISO-8601 UTC string (millisecond precision). */
+export function isoTime(clock: Clock): string {
+  return new Date(Number(clock.nowNs() / 1_000_000n)).toISOString();
+}
+
 /** The real clock: `Date.now()` anchored, advanced by `performance.now()` for sub-ms precision. */
 export const systemClock: Clock = {
   nowNs() {

@@ -15,7 +15,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createRouter, parseConfig } from "../mod.ts";
+import { createRouter, parseConfig, type Router } from "../mod.ts";
 import { authenticate } from "../src/auth/authenticator.ts";
 import type { CraPrimitives } from "../src/auth/wampcra.ts";
 import { FakeClock } from "../src/clock.ts";
@@ -454,15 +454,16 @@ Deno.test("limitedSubject: who an attempt is counted for", async () => {
 });
 
 /** The number of failures and pending attempts the router counts for (127.0.0.1, authid). */
-async function counted(r: { router: { authFailures: unknown }; clock: FakeClock }, authid: string) {
+async function counted(r: { router: Router; clock: FakeClock }, authid: string) {
   const { limiterKey } = await import("../src/auth/failure_limiter.ts");
-  const limiter = r.router.authFailures as { failures(key: string, now: number): number };
+  const { routerInternals } = await import("../src/router/router.ts");
+  const limiter = routerInternals(r.router).authFailures;
   return limiter.failures(limiterKey("tcp4:127.0.0.1", authid), r.clock.nowMs());
 }
 
 /** Polls until `authid` is counted `n` times (the router has taken the HELLO). */
 async function untilCounted(
-  r: { router: { authFailures: unknown }; clock: FakeClock },
+  r: { router: Router; clock: FakeClock },
   authid: string,
   n: number,
 ) {

@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createRouter } from "../mod.ts";
+import { routerInternals } from "../src/router/router.ts";
 import { RawClient, startRouter, testConfig } from "./_helpers.ts";
 
 async function expectViolation(c: RawClient, pattern: RegExp): Promise<void> {
@@ -140,7 +141,7 @@ Deno.test("bad input: default message limit is 1 MiB", () => {
 
 Deno.test("an internal error ends only the session that caused it", async () => {
   await using r = await startRouter();
-  const realm = r.router.realm("realm1")!;
+  const realm = routerInternals(r.router).realm("realm1")!;
   const original = realm.broker.publish.bind(realm.broker);
   realm.broker.publish = (publisher, msg, disclose) => {
     if (msg.topic === "com.trigger.bug") throw new TypeError("simulated bug");

@@ -5,16 +5,14 @@
  */
 
 import assert from "node:assert/strict";
-import { FailureLimiter } from "../src/auth/failure_limiter.ts";
 import { FakeClock } from "../src/clock.ts";
-import { RouterMetrics } from "../src/metrics.ts";
 import { silentLogger } from "../src/log.ts";
 import { Broker } from "../src/router/broker.ts";
-import { Session, type SessionHost } from "../src/router/session.ts";
+import type { SessionRef } from "../src/router/session_ref.ts";
 import { jsonSerializer } from "../src/serializer/json.ts";
 import { msgpackSerializer } from "../src/serializer/msgpack.ts";
 import type { Payload, Serializer } from "../src/serializer/serializer.ts";
-import type { EncodeCache, Peer } from "../src/transport/peer.ts";
+import type { EncodeCache } from "../src/serializer/encode_cache.ts";
 import {
   nativeLink,
   WebSocketPeer,
@@ -37,41 +35,21 @@ const PEER_OPTIONS: WebSocketPeerOptions = {
 };
 import type { Message } from "../src/wamp/messages.ts";
 
-const host: SessionHost = {
-  clock: new FakeClock(),
-  logger: silentLogger,
-  realm: () => undefined,
-  newSessionId: (() => {
-    let n = 0;
-    return () => ++n;
-  })(),
-  track: () => {},
-  authFailures: new FailureLimiter(),
-  callAuthenticator: () => Promise.reject(new Error("no authenticator in this test")),
-  metrics: new RouterMetrics(),
-};
-
-function recordingSession(id: number, sent: { msg: Message; cache?: EncodeCache }[]): Session {
-  const peer: Peer = {
-    serializer: null,
-    details: { type: "test", peer: "test" },
-    bufferedAmount: 0,
+function recordingSession(id: number, sent: { msg: Message; cache?: EncodeCache }[]): SessionRef {
+  return {
+    id,
+    authid: `s${id}`,
+    authrole: "anonymous",
+    hasFeature: () => false,
     send(msg, cache) {
       sent.push({ msg, cache });
-      return 0;
+      return "sent";
     },
-    close() {},
   };
-  const s = new Session(peer, {
-    methods: { anonymous: null, ticket: null, wampcra: null, cryptosign: null },
-    limits: { challenge_timeout: 10, max_failures: 5, failure_window: 60, max_delay: 8 },
-  }, host);
-  s.id = id;
-  return s;
 }
 
 Deno.test("broker: every subscriber of a subscription gets the same message and cache", () => {
-  const broker = new Broker();
+  const broker = new Broker(new FakeClock());
   const sent: { msg: Message; cache?: EncodeCache }[] = [];
   const subs = [1, 2, 3, 4, 5].map((i) => recordingSession(i, sent));
   for (const s of subs) broker.subscribe(s, "com.fan", "exact");

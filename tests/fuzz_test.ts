@@ -42,7 +42,8 @@ import assert from "node:assert/strict";
 import { createRouter, type Router } from "../mod.ts";
 import { type Clock, systemClock, type TimerId } from "../src/clock.ts";
 import type { Logger } from "../src/log.ts";
-import type { Session } from "../src/router/session.ts";
+import { routerInternals } from "../src/router/router.ts";
+import type { SessionRef } from "../src/router/session_ref.ts";
 import { serializerByName } from "../src/serializer/registry.ts";
 import type { Serializer, SerializerName } from "../src/serializer/serializer.ts";
 import { readExactly } from "../src/transport/rawsocket.ts";
@@ -2518,10 +2519,11 @@ async function healthCheck(env: Env, b: Bystander, n: number, stage: string): Pr
 function leaks(router: Router, clock: TrackingClock, bystander: number, authorizer: number) {
   const out: string[] = [];
   for (const where of clock.armed.values()) out.push(`a router timer is still armed: ${where}`);
-  const keep = (s: Session) => s.internal || s.id === bystander || s.id === authorizer;
   let joined = 0;
   for (const name of ["realm1", "realm2"]) {
-    const realm = router.realm(name)!;
+    const realm = routerInternals(router).realm(name)!;
+    const keep = (s: SessionRef) =>
+      realm.isInternal(s) || s.id === bystander || s.id === authorizer;
     for (const s of realm.sessions.values()) if (!s.internal) joined++;
     for (const s of realm.sessions.values()) {
       if (!keep(s)) {
@@ -2544,10 +2546,9 @@ function leaks(router: Router, clock: TrackingClock, bystander: number, authoriz
       }
     }
     const mine = realm.sessions.get(bystander);
-    if (mine && (mine.callsAsCallee.size > 0 || mine.callsAsCaller.size > 0)) {
-      out.push(
-        `bystander has open calls: ${mine.callsAsCallee.size} in, ${mine.callsAsCaller.size} out`,
-      );
+    const open = mine && realm.dealer.openCalls(mine);
+    if (open && (open.asCallee > 0 || open.asCaller > 0)) {
+      out.push(`bystander has open calls: ${open.asCallee} in, ${open.asCaller} out`);
     }
   }
   if (router.sessionCount !== joined) {

@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createRouter } from "../mod.ts";
+import { routerInternals } from "../src/router/router.ts";
 import { Session } from "../src/router/session.ts";
 import { type ClientLink, linkedPeers } from "../src/transport/local.ts";
 import type { Message } from "../src/wamp/messages.ts";
@@ -19,7 +20,7 @@ async function connect() {
   const session = new Session(
     peer,
     { methods: endpoint.auth, limits: endpoint.auth_limits },
-    router,
+    routerInternals(router).host,
   );
   const inbox: Message[] = [];
   let closed = false;

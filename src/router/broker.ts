@@ -16,7 +16,9 @@ import type { Args, Dict, Event, Kwargs, Publish } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
 import { pptKeys } from "../wamp/ppt.ts";
 import { UriIndex, uriMatches } from "../wamp/uri_index.ts";
-import type { Session } from "./session.ts";
+import type { Clock } from "../clock.ts";
+import { isoTime } from "../clock.ts";
+import type { Delivery, SessionRef } from "./session_ref.ts";
 
 /** A subscription: one per (topic, match), shared by all its subscribers. */
 export interface Subscription {
@@ -25,14 +27,14 @@ export interface Subscription {
   readonly match: MatchPolicy;
   /** ISO-8601 UTC creation time. */
   readonly created: string;
-  readonly subscribers: Set<Session>;
+  readonly subscribers: Set<SessionRef>;
   /**
    * The subscribers that get only the events whose topic they may receive (see
    * {@link ReceivePredicate}): a pattern subscription their role's permissions cover only in
    * part. `null` when there are none, so unfiltered subscriptions cost nothing extra. Written by
    * the broker only.
    */
-  filtered: Set<Session> | null;
+  filtered: Set<SessionRef> | null;
 }
 
 /**
@@ -41,14 +43,14 @@ export interface Subscription {
  * delivery. Its answer must depend only on the session's authrole and the topic: within one
  * publication the broker asks once per role.
  */
-export type ReceivePredicate = (session: Session, topic: string) => boolean;
+export type ReceivePredicate = (session: SessionRef, topic: string) => boolean;
 
 /** Hooks the realm uses to publish subscription meta events. */
 export interface BrokerObserver {
-  onCreate?(session: Session, sub: Subscription): void;
-  onSubscribe?(session: Session, sub: Subscription): void;
-  onUnsubscribe?(session: Session, sub: Subscription): void;
-  onDelete?(session: Session, sub: Subscription): void;
+  onCreate?(session: SessionRef, sub: Subscription): void;
+  onSubscribe?(session: SessionRef, sub: Subscription): void;
+  onUnsubscribe?(session: SessionRef, sub: Subscription): void;
+  onDelete?(session: SessionRef, sub: Subscription): void;
 }
 
 /** Features this broker implements, as announced in WELCOME. */
@@ -75,7 +77,7 @@ interface Retained {
   readonly args?: Args;
   readonly kwargs?: Kwargs;
   readonly filter: Filter | null;
-  readonly publisher: Session;
+  readonly publisher: SessionRef;
   readonly base: Dict | null;
   /** Published in payload passthru mode: only for subscribers that announced it. */
   readonly ppt: boolean;
@@ -147,7 +149,7 @@ function buildFilter(options: Dict): Filter | null {
   };
 }
 
-function admits(f: Filter, s: Session): boolean {
+function admits(f: Filter, s: SessionRef): boolean {
   if (f.eligible && !f.eligible.has(s.id)) return false;
   if (f.eligibleAuthid && !f.eligibleAuthid.has(s.authid)) return false;
   if (f.eligibleAuthrole && !f.eligibleAuthrole.has(s.authrole)) return false;
@@ -177,14 +179,24 @@ export class Broker {
   }
 
   readonly #mayReceive: ReceivePredicate;
+  readonly #clock: Clock;
+  /** The subscriptions of each subscriber (written by the broker only). */
+  readonly #bySession = new Map<SessionRef, Set<Subscription>>();
 
   constructor(
+    clock: Clock,
     readonly observer: BrokerObserver = {},
     history: readonly EventHistoryConfig[] = [],
     mayReceive: ReceivePredicate = () => true,
   ) {
+    this.#clock = clock;
     this.#history = history.map((config) => ({ config, events: [] }));
     this.#mayReceive = mayReceive;
+  }
+
+  /** The subscriptions `session` holds. */
+  subscriptionsOf(session: SessionRef): readonly Subscription[] {
+    return [...this.#bySession.get(session) ?? []];
   }
 
   /**
@@ -206,7 +218,7 @@ export class Broker {
     for (const h of this.#history) {
       if (!uriMatches(h.config.uri, h.config.match, topic)) continue;
       const event: HistoryEvent = {
-        timestamp: new Date().toISOString(),
+        timestamp: isoTime(this.#clock),
         subscription: this.#index.get(h.config.uri, h.config.match)?.id ?? 0,
         publication,
         topic,
@@ -224,7 +236,7 @@ export class Broker {
    * `Details.retained: true` and a fresh publication id. A filtered subscriber gets only the
    * topics it may receive.
    */
-  sendRetained(session: Session, sub: Subscription): void {
+  sendRetained(session: SessionRef, sub: Subscription): void {
     const passthru = session.hasFeature("subscriber", "payload_passthru_mode");
     const filtered = sub.filtered?.has(session) === true;
     for (const [topic, list] of this.#retained) {
@@ -255,7 +267,7 @@ export class Broker {
    * session gets `UNSUBSCRIBED [0, {subscription, reason}]` if it announced
    * `subscription_revocation`; the meta events fire either way.
    */
-  revoke(session: Session, sub: Subscription, reason?: string): void {
+  revoke(session: SessionRef, sub: Subscription, reason?: string): void {
     if (!sub.subscribers.has(session)) return;
     this.#remove(session, sub);
     if (session.hasFeature("subscriber", "subscription_revocation")) {
@@ -290,7 +302,7 @@ export class Broker {
    * `filtered`, the session gets only the events whose topic it may receive (see
    * {@link ReceivePredicate}); a session already subscribed takes the new setting.
    */
-  subscribe(session: Session, uri: string, match: MatchPolicy, filtered = false): Subscription {
+  subscribe(session: SessionRef, uri: string, match: MatchPolicy, filtered = false): Subscription {
     let sub = this.#index.get(uri, match);
     let created = false;
     if (!sub) {
@@ -298,7 +310,7 @@ export class Broker {
         id: freshId(this.#byId),
         uri,
         match,
-        created: new Date().toISOString(),
+        created: isoTime(this.#clock),
         subscribers: new Set(),
         filtered: null,
       };
@@ -309,7 +321,9 @@ export class Broker {
     this.setFiltered(session, sub, filtered);
     if (sub.subscribers.has(session)) return sub;
     sub.subscribers.add(session);
-    session.subscriptions.add(sub);
+    let mine = this.#bySession.get(session);
+    if (!mine) this.#bySession.set(session, mine = new Set());
+    mine.add(sub);
     if (created) this.observer.onCreate?.(session, sub);
     this.observer.onSubscribe?.(session, sub);
     return sub;
@@ -319,7 +333,7 @@ export class Broker {
    * Whether `session` gets every event of `sub` (false) or only those whose topic it may
    * receive (true).
    */
-  setFiltered(session: Session, sub: Subscription, filtered: boolean): void {
+  setFiltered(session: SessionRef, sub: Subscription, filtered: boolean): void {
     if (filtered) (sub.filtered ??= new Set()).add(session);
     else if (sub.filtered?.delete(session) && sub.filtered.size === 0) sub.filtered = null;
   }
@@ -328,7 +342,7 @@ export class Broker {
    * Removes `session` from subscription `id`.
    * @throws {WampError} `wamp.error.no_such_subscription` when the session does not hold it.
    */
-  unsubscribe(session: Session, id: number): Subscription {
+  unsubscribe(session: SessionRef, id: number): Subscription {
     const sub = this.#byId.get(id);
     if (!sub || !sub.subscribers.has(session)) {
       throw new WampError(Uri.NO_SUCH_SUBSCRIPTION, `no subscription with id ${id}`);
@@ -338,14 +352,17 @@ export class Broker {
   }
 
   /** Drops every subscription of a leaving session. */
-  removeSession(session: Session): void {
-    for (const sub of [...session.subscriptions]) this.#remove(session, sub);
+  removeSession(session: SessionRef): void {
+    for (const sub of this.subscriptionsOf(session)) this.#remove(session, sub);
+    this.#bySession.delete(session);
   }
 
-  #remove(session: Session, sub: Subscription): void {
+  #remove(session: SessionRef, sub: Subscription): void {
     this.setFiltered(session, sub, false);
     sub.subscribers.delete(session);
-    session.subscriptions.delete(sub);
+    const mine = this.#bySession.get(session);
+    mine?.delete(sub);
+    if (mine?.size === 0) this.#bySession.delete(session);
     this.observer.onUnsubscribe?.(session, sub);
     if (sub.subscribers.size === 0) {
       this.#index.delete(sub.uri, sub.match);
@@ -358,7 +375,12 @@ export class Broker {
    * Delivers a publication to every matching subscription and returns its publication id.
    * @throws {WampError} `wamp.error.invalid_argument` for malformed black/white lists.
    */
-  publish(publisher: Session, msg: Publish, disclose: boolean): number {
+  publish(
+    publisher: SessionRef,
+    msg: Publish,
+    disclose: boolean,
+    delivery?: Delivery,
+  ): number {
     const publication = randomId();
     const filter = buildFilter(msg.options);
     let base: Dict | null = null;
@@ -422,7 +444,7 @@ export class Broker {
           }
           if (!ok) continue;
         }
-        s.send(event, cache);
+        s.send(event, cache, delivery);
       }
     });
     return publication;

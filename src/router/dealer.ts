@@ -6,24 +6,68 @@
  * @module
  */
 
-import { type Clock, MAX_TIMER_MS, type TimerId } from "../clock.ts";
+import { type Clock, isoTime, MAX_TIMER_MS, type TimerId } from "../clock.ts";
 import type { MatchPolicy } from "../config/types.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
-import { freshId } from "../wamp/ids.ts";
+import { freshId, SequentialIds } from "../wamp/ids.ts";
 import { MessageType as T } from "../wamp/message_type.ts";
 import type {
+  Args,
   Call,
   Cancel,
   Dict,
   ErrorMessage,
   Invocation,
-  Result,
+  Message,
   Yield,
 } from "../wamp/messages.ts";
-import { Uri } from "../wamp/uris.ts";
-import { UriIndex } from "../wamp/uri_index.ts";
 import { pptKeys } from "../wamp/ppt.ts";
-import type { Session } from "./session.ts";
+import { UriIndex } from "../wamp/uri_index.ts";
+import { Uri } from "../wamp/uris.ts";
+import type { SendOutcome, SessionRef } from "./session_ref.ts";
+
+/** A session's side of the dealer. */
+interface SessionCalls {
+  readonly registrations: Set<Registration>;
+  /** Calls it made that are still open, by CALL request id. */
+  readonly asCaller: Map<number, PendingCall>;
+  /** Invocations sent to it that are still open, by INVOCATION id. */
+  readonly asCallee: Map<number, PendingCall>;
+  /** Router → callee INVOCATION ids (session scope). */
+  readonly invocationIds: SequentialIds;
+}
+
+/** Sends ERROR for a request of `session`. */
+function sendError(
+  session: SessionRef,
+  requestType: number,
+  request: number,
+  error: string,
+  args?: Args,
+): void {
+  const msg: Message = { type: T.ERROR, requestType, request, details: {}, error };
+  if (args) msg.args = args;
+  session.send(msg);
+}
+
+/** The error URI and reason for a message its receiver could not be sent. */
+function notSent(what: string, outcome: SendOutcome): { uri: string; why: string } | null {
+  switch (outcome) {
+    case "too_large":
+      return {
+        uri: Uri.PAYLOAD_SIZE_EXCEEDED,
+        why:
+          `the ${what} is larger than the maximum message length this client's transport accepts`,
+      };
+    case "unencodable":
+      return {
+        uri: Uri.INVALID_ARGUMENT,
+        why: `the ${what} cannot be encoded in the client's serializer`,
+      };
+    default:
+      return null;
+  }
+}
 
 /** Invocation policies of shared registrations. */
 export type InvokePolicy = "single" | "roundrobin" | "random" | "first" | "last";
@@ -31,7 +75,7 @@ const POLICIES: ReadonlySet<string> = new Set(["single", "roundrobin", "random",
 
 /** One callee of a registration, with its REGISTER options. */
 export interface Callee {
-  readonly session: Session;
+  readonly session: SessionRef;
   readonly discloseCaller: boolean;
   readonly forwardTimeout: boolean;
 }
@@ -49,11 +93,11 @@ export interface Registration {
 
 /** An open call. */
 export interface PendingCall {
-  readonly caller: Session;
+  readonly caller: SessionRef;
   readonly callerRequest: number;
   /** The procedure the CALL named (a progressive invocation's later chunks must name it too). */
   readonly procedure: string;
-  readonly callee: Session;
+  readonly callee: SessionRef;
   readonly invocation: number;
   readonly registration: Registration;
   /** The caller asked for progressive results and the callee supports them. */
@@ -71,10 +115,10 @@ export interface PendingCall {
 
 /** Hooks the realm uses to publish registration meta events. */
 export interface DealerObserver {
-  onCreate?(session: Session, reg: Registration): void;
-  onRegister?(session: Session, reg: Registration): void;
-  onUnregister?(session: Session, reg: Registration): void;
-  onDelete?(session: Session, reg: Registration): void;
+  onCreate?(session: SessionRef, reg: Registration): void;
+  onRegister?(session: SessionRef, reg: Registration): void;
+  onUnregister?(session: SessionRef, reg: Registration): void;
+  onDelete?(session: SessionRef, reg: Registration): void;
   /** A call ended with its final RESULT or ERROR after `ms` milliseconds. */
   onCallDone?(ms: number): void;
 }
@@ -103,11 +147,44 @@ export class Dealer {
    * Per caller, the request ids of progressive call invocations that were refused or ended
    * before the caller's final chunk: their remaining chunks are dropped, never a new call.
    */
-  readonly #abandoned = new WeakMap<Session, Set<number>>();
+  readonly #abandoned = new WeakMap<SessionRef, Set<number>>();
+  /** Per session: its registrations, open calls and INVOCATION ids (written by the dealer only). */
+  readonly #sessions = new Map<SessionRef, SessionCalls>();
 
   constructor(readonly clock: Clock, readonly observer: DealerObserver = {}) {}
 
-  #abandon(caller: Session, request: number): void {
+  /** The dealer's state of `session` (created on first use). */
+  #of(session: SessionRef): SessionCalls {
+    let mine = this.#sessions.get(session);
+    if (!mine) {
+      mine = {
+        registrations: new Set(),
+        asCaller: new Map(),
+        asCallee: new Map(),
+        invocationIds: new SequentialIds(),
+      };
+      this.#sessions.set(session, mine);
+    }
+    return mine;
+  }
+
+  /** The registrations `session` is a callee of. */
+  registrationsOf(session: SessionRef): readonly Registration[] {
+    return [...this.#sessions.get(session)?.registrations ?? []];
+  }
+
+  /** True while `caller` has an open call with CALL request id `request`. */
+  hasOpenCall(caller: SessionRef, request: number): boolean {
+    return this.#sessions.get(caller)?.asCaller.has(request) === true;
+  }
+
+  /** How many calls `session` has open, as caller and as callee. */
+  openCalls(session: SessionRef): { asCaller: number; asCallee: number } {
+    const mine = this.#sessions.get(session);
+    return { asCaller: mine?.asCaller.size ?? 0, asCallee: mine?.asCallee.size ?? 0 };
+  }
+
+  #abandon(caller: SessionRef, request: number): void {
     let set = this.#abandoned.get(caller);
     if (!set) this.#abandoned.set(caller, set = new Set());
     set.add(request);
@@ -138,7 +215,7 @@ export class Dealer {
    * @throws {WampError} `procedure_already_exists`, `procedure_exists_with_different_invocation_policy`,
    *   `invalid_argument`.
    */
-  register(session: Session, uri: string, match: MatchPolicy, options: Dict): Registration {
+  register(session: SessionRef, uri: string, match: MatchPolicy, options: Dict): Registration {
     const invoke = options.invoke ?? "single";
     if (typeof invoke !== "string" || !POLICIES.has(invoke)) {
       throw new WampError(
@@ -167,7 +244,7 @@ export class Dealer {
       }
       if (reg.callees.some((c) => c.session === session)) return reg;
       reg.callees.push(callee);
-      session.registrations.add(reg);
+      this.#of(session).registrations.add(reg);
       this.observer.onRegister?.(session, reg);
       return reg;
     }
@@ -176,13 +253,13 @@ export class Dealer {
       uri,
       match,
       invoke: invoke as InvokePolicy,
-      created: new Date().toISOString(),
+      created: isoTime(this.clock),
       callees: [callee],
       next: 0,
     };
     this.#index.set(uri, match, reg);
     this.#byId.set(reg.id, reg);
-    session.registrations.add(reg);
+    this.#of(session).registrations.add(reg);
     this.observer.onCreate?.(session, reg);
     this.observer.onRegister?.(session, reg);
     return reg;
@@ -192,7 +269,7 @@ export class Dealer {
    * Removes `session` as a callee of registration `id`.
    * @throws {WampError} `wamp.error.no_such_registration`.
    */
-  unregister(session: Session, id: number): Registration {
+  unregister(session: SessionRef, id: number): Registration {
     const reg = this.#byId.get(id);
     if (!reg || !reg.callees.some((c) => c.session === session)) {
       throw new WampError(Uri.NO_SUCH_REGISTRATION, `no registration with id ${id}`);
@@ -201,10 +278,10 @@ export class Dealer {
     return reg;
   }
 
-  #removeCallee(session: Session, reg: Registration): void {
+  #removeCallee(session: SessionRef, reg: Registration): void {
     const i = reg.callees.findIndex((c) => c.session === session);
     if (i >= 0) reg.callees.splice(i, 1);
-    session.registrations.delete(reg);
+    this.#sessions.get(session)?.registrations.delete(reg);
     this.observer.onUnregister?.(session, reg);
     if (reg.callees.length === 0) {
       this.#index.delete(reg.uri, reg.match);
@@ -235,8 +312,8 @@ export class Dealer {
    * Routes a CALL to a callee.
    * @throws {WampError} `wamp.error.no_such_procedure`, `wamp.error.invalid_argument`.
    */
-  call(caller: Session, msg: Call, disclose: boolean): void {
-    const open = caller.callsAsCaller.get(msg.request);
+  call(caller: SessionRef, msg: Call, disclose: boolean): void {
+    const open = this.#sessions.get(caller)?.asCaller.get(msg.request);
     if (open) {
       if (!open.invoking) {
         throw new ProtocolError(`CALL request id ${msg.request} is already in use by an open call`);
@@ -263,7 +340,7 @@ export class Dealer {
   }
 
   /** Starts a new call: the only CALL of a request id, or the first chunk of a progressive one. */
-  #start(caller: Session, msg: Call, disclose: boolean): void {
+  #start(caller: SessionRef, msg: Call, disclose: boolean): void {
     const ppt = pptKeys(msg.options);
     const found = this.#index.best(msg.procedure);
     if (!found) {
@@ -309,7 +386,7 @@ export class Dealer {
       callerRequest: msg.request,
       procedure: msg.procedure,
       callee: callee.session,
-      invocation: callee.session.invocationIds.next(),
+      invocation: this.#of(callee.session).invocationIds.next(),
       registration: reg,
       progress,
       timer: null,
@@ -318,8 +395,8 @@ export class Dealer {
       invoking,
       ppt,
     };
-    caller.callsAsCaller.set(msg.request, pending);
-    callee.session.callsAsCallee.set(pending.invocation, pending);
+    this.#of(caller).asCaller.set(msg.request, pending);
+    this.#of(callee.session).asCallee.set(pending.invocation, pending);
     if (timeout > 0) {
       this.#armTimeout(pending, timeout, timeout);
     }
@@ -331,7 +408,19 @@ export class Dealer {
     };
     if (msg.args !== undefined) inv.args = msg.args;
     if (msg.kwargs !== undefined) inv.kwargs = msg.kwargs;
-    callee.session.send(inv);
+    this.#invoke(pending, inv);
+  }
+
+  /**
+   * Sends an INVOCATION (or a later chunk of a progressive one); one the callee cannot be sent
+   * (too large for its transport, not encodable in its serializer) ends the call with that
+   * error to the caller.
+   */
+  #invoke(p: PendingCall, inv: Invocation): void {
+    const failed = notSent("INVOCATION", p.callee.send(inv));
+    if (!failed) return;
+    this.#end(p);
+    sendError(p.caller, T.CALL, p.callerRequest, failed.uri, [failed.why]);
   }
 
   /** A further chunk of a progressive call invocation: same callee, same INVOCATION id. */
@@ -348,14 +437,14 @@ export class Dealer {
     };
     if (msg.args !== undefined) inv.args = msg.args;
     if (msg.kwargs !== undefined) inv.kwargs = msg.kwargs;
-    p.callee.send(inv);
+    this.#invoke(p, inv);
   }
 
   /**
    * Router-initiated removal of a callee (`wamp.registration.remove_callee`): the session gets
    * `UNREGISTERED [0, {registration, reason}]` if it announced `registration_revocation`.
    */
-  revoke(session: Session, reg: Registration, reason?: string): void {
+  revoke(session: SessionRef, reg: Registration, reason?: string): void {
     if (!reg.callees.some((c) => c.session === session)) return;
     this.#removeCallee(session, reg);
     if (session.hasFeature("callee", "registration_revocation")) {
@@ -367,8 +456,8 @@ export class Dealer {
 
   #end(p: PendingCall): void {
     if (p.invoking) this.#abandon(p.caller, p.callerRequest);
-    p.caller.callsAsCaller.delete(p.callerRequest);
-    p.callee.callsAsCallee.delete(p.invocation);
+    this.#sessions.get(p.caller)?.asCaller.delete(p.callerRequest);
+    this.#sessions.get(p.callee)?.asCallee.delete(p.invocation);
     if (p.timer !== null) this.clock.clearTimer(p.timer);
     p.timer = null;
   }
@@ -394,14 +483,14 @@ export class Dealer {
     p.timer = null;
     this.#end(p);
     this.#interrupt(p, "killnowait", Uri.CANCELED);
-    p.caller.sendError(T.CALL, p.callerRequest, Uri.CANCELED, [
+    sendError(p.caller, T.CALL, p.callerRequest, Uri.CANCELED, [
       `call timed out after ${ms} ms`,
     ]);
   }
 
   /** A callee's YIELD. Late answers to ended invocations are dropped. */
-  yield(callee: Session, msg: Yield): void {
-    const p = callee.callsAsCallee.get(msg.request);
+  yield(callee: SessionRef, msg: Yield): void {
+    const p = this.#sessions.get(callee)?.asCallee.get(msg.request);
     if (!p) return this.#unknownInvocation(callee, msg.request, "YIELD");
     const progressive = msg.options.progress === true;
     if (progressive && !p.progress) return; // the caller did not ask for progressive results
@@ -414,7 +503,7 @@ export class Dealer {
     if (ppt) {
       if (!p.caller.hasFeature("caller", "payload_passthru_mode")) {
         if (progressive) return;
-        p.caller.sendError(T.CALL, p.callerRequest, Uri.FEATURE_NOT_SUPPORTED, [
+        sendError(p.caller, T.CALL, p.callerRequest, Uri.FEATURE_NOT_SUPPORTED, [
           "the result uses payload passthru mode, which the caller does not support",
         ]);
         return;
@@ -430,32 +519,20 @@ export class Dealer {
     };
     if (result.args === undefined) delete result.args;
     if (result.kwargs === undefined) delete result.kwargs;
-    p.caller.send(result);
-  }
-
-  /**
-   * An INVOCATION to `session` (callee) or a RESULT to `session` (caller) could not be sent
-   * (too large for its transport, or not encodable in its serializer). The call ends with
-   * ERROR `uri` to its caller; a callee still producing progressive results gets INTERRUPT.
-   */
-  undeliverable(session: Session, message: Invocation | Result, uri: string, why: string): void {
-    const toCallee = message.type === T.INVOCATION;
-    const p = toCallee
-      ? session.callsAsCallee.get(message.request)
-      : session.callsAsCaller.get(message.request);
-    if (p) {
+    const failed = notSent("RESULT", p.caller.send(result));
+    if (!failed) return;
+    // A RESULT the caller cannot be sent ends its call with the error instead; a callee still
+    // producing progressive results is told to stop.
+    if (progressive) {
       this.#end(p);
-      if (!toCallee) this.#interrupt(p, "killnowait", uri);
-      p.caller.sendError(T.CALL, p.callerRequest, uri, [why]);
-    } else if (!toCallee) {
-      // the final RESULT: the call has ended already
-      session.sendError(T.CALL, message.request, uri, [why]);
+      this.#interrupt(p, "killnowait", failed.uri);
     }
+    sendError(p.caller, T.CALL, p.callerRequest, failed.uri, [failed.why]);
   }
 
   /** A callee's ERROR for an INVOCATION. */
-  error(callee: Session, msg: ErrorMessage): void {
-    const p = callee.callsAsCallee.get(msg.request);
+  error(callee: SessionRef, msg: ErrorMessage): void {
+    const p = this.#sessions.get(callee)?.asCallee.get(msg.request);
     if (!p) return this.#unknownInvocation(callee, msg.request, "ERROR");
     this.#end(p);
     this.observer.onCallDone?.(this.clock.nowMs() - p.started);
@@ -471,17 +548,17 @@ export class Dealer {
     });
   }
 
-  #unknownInvocation(callee: Session, request: number, what: string): void {
+  #unknownInvocation(callee: SessionRef, request: number, what: string): void {
     // Ids at or below the last one issued belong to invocations that already ended
     // (canceled, timed out): their late answers are dropped, as the spec asks.
-    if (request > callee.invocationIds.last) {
+    if (request > (this.#sessions.get(callee)?.invocationIds.last ?? 0)) {
       throw new ProtocolError(`${what} for INVOCATION ${request}, which was never sent`);
     }
   }
 
   /** A caller's CANCEL. Unknown or finished calls are ignored. */
-  cancel(caller: Session, msg: Cancel): void {
-    const p = caller.callsAsCaller.get(msg.request);
+  cancel(caller: SessionRef, msg: Cancel): void {
+    const p = this.#sessions.get(caller)?.asCaller.get(msg.request);
     if (!p || p.killed) return;
     const mode = msg.options.mode ?? "killnowait";
     if (mode !== "skip" && mode !== "kill" && mode !== "killnowait") {
@@ -498,21 +575,24 @@ export class Dealer {
     }
     this.#end(p);
     if (mode !== "skip") this.#interrupt(p, "killnowait", Uri.CANCELED);
-    caller.sendError(T.CALL, p.callerRequest, Uri.CANCELED, ["call canceled by the caller"]);
+    sendError(caller, T.CALL, p.callerRequest, Uri.CANCELED, ["call canceled by the caller"]);
   }
 
   /** Cleans up after a leaving session: its registrations, its calls and calls made to it. */
-  removeSession(session: Session): void {
-    for (const p of [...session.callsAsCaller.values()]) {
+  removeSession(session: SessionRef): void {
+    const mine = this.#sessions.get(session);
+    if (!mine) return;
+    for (const p of [...mine.asCaller.values()]) {
       this.#end(p);
       this.#interrupt(p, "killnowait", Uri.CANCELED);
     }
-    for (const p of [...session.callsAsCallee.values()]) {
+    for (const p of [...mine.asCallee.values()]) {
       this.#end(p);
-      p.caller.sendError(T.CALL, p.callerRequest, Uri.CANCELED, [
+      sendError(p.caller, T.CALL, p.callerRequest, Uri.CANCELED, [
         "the callee left before answering",
       ]);
     }
-    for (const reg of [...session.registrations]) this.#removeCallee(session, reg);
+    for (const reg of [...mine.registrations]) this.#removeCallee(session, reg);
+    this.#sessions.delete(session);
   }
 }

@@ -16,7 +16,7 @@ import { isMatchPolicy, isReservedUri, TRUSTED_ROLE, Uri } from "../wamp/uris.ts
 import type { Subscription } from "./broker.ts";
 import type { Registration } from "./dealer.ts";
 import type { Realm } from "./realm.ts";
-import type { Session } from "./session.ts";
+import type { SessionRef } from "./session_ref.ts";
 
 type Publish = (topic: string, args: unknown[]) => void;
 
@@ -63,7 +63,10 @@ function callerIsTrusted(realm: Realm, details: Dict): boolean {
 }
 
 /** Broker/dealer observer hooks that publish the meta events. */
-export function observationEvents(publish: Publish) {
+export function observationEvents(
+  publish: Publish,
+  isInternal: (session: SessionRef) => boolean,
+) {
   const subInfo = (s: Subscription) => ({
     id: s.id,
     created: s.created,
@@ -77,45 +80,45 @@ export function observationEvents(publish: Publish) {
     match: r.match,
     invoke: r.invoke,
   });
-  const quiet = (session: Session, uri: string) => session.internal || isReservedUri(uri);
+  const quiet = (session: SessionRef, uri: string) => isInternal(session) || isReservedUri(uri);
   return {
     broker: {
-      onCreate(session: Session, sub: Subscription) {
+      onCreate(session: SessionRef, sub: Subscription) {
         if (!quiet(session, sub.uri)) {
           publish("wamp.subscription.on_create", [session.id, subInfo(sub)]);
         }
       },
-      onSubscribe(session: Session, sub: Subscription) {
+      onSubscribe(session: SessionRef, sub: Subscription) {
         if (!quiet(session, sub.uri)) {
           publish("wamp.subscription.on_subscribe", [session.id, sub.id]);
         }
       },
-      onUnsubscribe(session: Session, sub: Subscription) {
+      onUnsubscribe(session: SessionRef, sub: Subscription) {
         if (!quiet(session, sub.uri)) {
           publish("wamp.subscription.on_unsubscribe", [session.id, sub.id]);
         }
       },
-      onDelete(session: Session, sub: Subscription) {
+      onDelete(session: SessionRef, sub: Subscription) {
         if (!quiet(session, sub.uri)) publish("wamp.subscription.on_delete", [session.id, sub.id]);
       },
     },
     dealer: {
-      onCreate(session: Session, reg: Registration) {
+      onCreate(session: SessionRef, reg: Registration) {
         if (!quiet(session, reg.uri)) {
           publish("wamp.registration.on_create", [session.id, regInfo(reg)]);
         }
       },
-      onRegister(session: Session, reg: Registration) {
+      onRegister(session: SessionRef, reg: Registration) {
         if (!quiet(session, reg.uri)) {
           publish("wamp.registration.on_register", [session.id, reg.id]);
         }
       },
-      onUnregister(session: Session, reg: Registration) {
+      onUnregister(session: SessionRef, reg: Registration) {
         if (!quiet(session, reg.uri)) {
           publish("wamp.registration.on_unregister", [session.id, reg.id]);
         }
       },
-      onDelete(session: Session, reg: Registration) {
+      onDelete(session: SessionRef, reg: Registration) {
         if (!quiet(session, reg.uri)) publish("wamp.registration.on_delete", [session.id, reg.id]);
       },
     },
@@ -127,7 +130,7 @@ export function observationEvents(publish: Publish) {
 /** Registers the subscription and registration meta procedures on the service session. */
 export async function registerObservationMeta(realm: Realm, service: WampClient): Promise<void> {
   const opts = { disclose_caller: true };
-  const { subInfo, regInfo } = observationEvents(() => {});
+  const { subInfo, regInfo } = observationEvents(() => {}, () => false);
   const visibleSub = (id: number, details: Dict): Subscription => {
     const sub = realm.broker.get(id);
     if (!sub) throw new WampError(Uri.NO_SUCH_SUBSCRIPTION, `no subscription with id ${id}`);
@@ -144,7 +147,8 @@ export async function registerObservationMeta(realm: Realm, service: WampClient)
     }
     return reg;
   };
-  const visibleSubscribers = (sub: Subscription) => [...sub.subscribers].filter((s) => !s.internal);
+  const visibleSubscribers = (sub: Subscription) =>
+    [...sub.subscribers].filter((s) => !realm.isInternal(s));
   const group = <T extends { id: number; uri: string; match: MatchPolicy }>(items: Iterable<T>) => {
     const out: Record<MatchPolicy, number[]> = { exact: [], prefix: [], wildcard: [] };
     for (const x of items) if (!isReservedUri(x.uri)) out[x.match].push(x.id);

@@ -6,17 +6,15 @@
  * @module
  */
 
-import { patternCoverage } from "../auth/pattern_coverage.ts";
-import { Permissions } from "../auth/permissions.ts";
+import { type AuthorizationRequest, type Decision, RealmAuthorizer } from "../auth/authorizer.ts";
 import type { WampClient } from "../client.ts";
 import type { Clock } from "../clock.ts";
 import type { Action, MatchPolicy, RealmConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
-import type { RouterMetrics } from "../metrics.ts";
 import { type StatsSnapshot, StatsTracker } from "../stats/session_stats.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
-import type { Dict, Message } from "../wamp/messages.ts";
+import type { Args, Dict, Kwargs, Message } from "../wamp/messages.ts";
 import {
   isMatchPolicy,
   isReservedUri,
@@ -29,9 +27,36 @@ import { Broker, BROKER_FEATURES } from "./broker.ts";
 import { Dealer, DEALER_FEATURES } from "./dealer.ts";
 import { observationEvents, registerObservationMeta } from "./observation_meta.ts";
 import { registerSessionMeta } from "./session_meta.ts";
-import { type Session, withoutStatsTriggers } from "./session.ts";
+import type { Session } from "./session.ts";
+import type { SessionRef } from "./session_ref.ts";
 
-/** The role of the router's own sessions; no client can obtain it. */
+export type { Decision };
+
+/** A publication to make when a session ends (`wamp.session.add_testament`). */
+export interface Testament {
+  readonly topic: string;
+  readonly args?: Args;
+  readonly kwargs?: Kwargs;
+  readonly options: Dict;
+}
+
+/** When a testament is published: on detach (leaving the realm) or on destroy; both at leave. */
+export type TestamentScope = "detached" | "destroyed";
+
+/** What the realm knows of a joined session besides the session itself. */
+interface Member {
+  /** Its statistics while the realm has `stats` (and the session is metered). */
+  stats: StatsTracker | null;
+  readonly testaments: { readonly detached: Testament[]; readonly destroyed: Testament[] };
+  /** Its messages waiting for a dynamic authorizer are handled in order on this chain. */
+  chain: Promise<void> | null;
+}
+
+/** How long a dynamic authorizer may take before the action is denied. */
+const AUTHORIZER_TIMEOUT_MS = 10_000;
+
+/** Options of the statistics events: they never trigger a statistics publication. */
+const STATS_DELIVERY = { triggersStats: false } as const;
 
 function matchOption(options: Dict, what: string): MatchPolicy {
   const m = options.match ?? "exact";
@@ -50,11 +75,6 @@ function matchOf(options: Dict): MatchPolicy | null {
   return isMatchPolicy(m) ? m : null;
 }
 
-/** Key of a cached authorizer decision: the match policy is part of what was decided. */
-function authzKey(action: Action, match: MatchPolicy, uri: string): string {
-  return `${action} ${match} ${uri}`;
-}
-
 /** Payload passthru used by a peer that did not announce it is a protocol violation. */
 function requirePassthru(session: Session, role: string, options: Dict): void {
   if (options.ppt_scheme !== undefined && !session.hasFeature(role, "payload_passthru_mode")) {
@@ -64,80 +84,65 @@ function requirePassthru(session: Session, role: string, options: Dict): void {
   }
 }
 
-/** An authorization decision. `error` replaces `wamp.error.not_authorized` when set. */
-export interface Decision {
-  readonly allowed: boolean;
-  readonly disclose: boolean;
-  readonly error?: string;
-  /**
-   * A pattern subscription the role's permissions cover only in part: allowed, but the
-   * session gets only the events whose topic it may subscribe to.
-   */
-  readonly filtered?: boolean;
-}
-
-const ALLOWED: Decision = Object.freeze({ allowed: true, disclose: false });
-const ALLOWED_FILTERED: Decision = Object.freeze({
-  allowed: true,
-  disclose: false,
-  filtered: true,
-});
-const DENIED: Decision = Object.freeze({ allowed: false, disclose: false });
-
-/** How long a dynamic authorizer may take before the action is denied. */
-const AUTHORIZER_TIMEOUT_MS = 10_000;
-
-/**
- * A dynamic authorizer's answer: a boolean, or `{allow, disclose?, cache?}` and nothing else.
- * Anything else is invalid (null), which denies with `wamp.error.authorization_failed`.
- */
-function parseAuthorizerAnswer(answer: unknown): { decision: Decision; cache: boolean } | null {
-  if (typeof answer === "boolean") {
-    return { decision: { allowed: answer, disclose: false }, cache: false };
-  }
-  if (typeof answer !== "object" || answer === null || Array.isArray(answer)) return null;
-  const a = answer as Dict;
-  if (typeof a.allow !== "boolean") return null;
-  for (const [k, v] of Object.entries(a)) {
-    if (k === "allow") continue;
-    if ((k !== "disclose" && k !== "cache") || typeof v !== "boolean") return null;
-  }
-  return { decision: { allowed: a.allow, disclose: a.disclose === true }, cache: a.cache === true };
-}
-
 /** One realm of the router. */
 export class Realm {
   readonly name: string;
   readonly sessions: Map<number, Session> = new Map();
   readonly broker: Broker;
   readonly dealer: Dealer;
-  #permissions: Permissions;
+  #authorizer: RealmAuthorizer;
   #config: RealmConfig;
   #service: WampClient | null = null;
+  /** The server side of the service session: the publisher of every meta event. */
+  #serviceSession: Session | null = null;
+  /** Joined sessions' testaments, statistics and authorization order (the realm's own). */
+  readonly #members = new Map<Session, Member>();
   /** Meta events raised while a request is handled, held until its reply is out (see #afterReply). */
-  #heldMeta: [string, unknown[]][] | null = null;
+  #heldMeta: [string, unknown[], typeof STATS_DELIVERY | undefined][] | null = null;
 
   constructor(
     config: RealmConfig,
     readonly clock: Clock,
     readonly logger: Logger,
-    metrics: RouterMetrics | null = null,
+    onCallDone: (ms: number) => void = () => {},
   ) {
     this.name = config.name;
     this.#config = config;
-    this.#permissions = new Permissions(config.roles);
-    for (const role of config.roles) {
-      if (role.authorizer) this.#authorizers.set(role.name, role.authorizer);
-    }
-    const events = observationEvents((topic, args) => this.#meta(topic, args));
+    this.#authorizer = this.#newAuthorizer(config);
+    const events = observationEvents(
+      (topic, args) => this.#meta(topic, args),
+      (s) => this.isInternal(s),
+    );
     this.broker = new Broker(
+      clock,
       events.broker,
       config.history,
-      (session, topic) => this.#permissions.authorize(session.authrole, topic, "subscribe").allowed,
+      // filtered subscribers are of static roles: their decision is synchronous
+      (session, topic) =>
+        (this.#authorizer.authorize({
+          session: { id: session.id, authrole: session.authrole, details: () => ({}) },
+          uri: topic,
+          action: "subscribe",
+          match: "exact",
+          wait: false,
+        }) as Decision).allowed,
     );
-    this.dealer = new Dealer(clock, {
-      ...events.dealer,
-      onCallDone: (ms) => metrics?.callLatency(ms),
+    this.dealer = new Dealer(clock, { ...events.dealer, onCallDone });
+  }
+
+  #newAuthorizer(config: RealmConfig): RealmAuthorizer {
+    return new RealmAuthorizer({
+      roles: config.roles,
+      strict: config.options.uri_check === "strict",
+      logger: this.logger,
+      call: async (procedure, args) => {
+        const service = this.#service;
+        if (!service) throw new WampError(Uri.AUTHORIZATION_FAILED, "the realm has no service");
+        const result = await service.call(procedure, args, undefined, {
+          timeout: AUTHORIZER_TIMEOUT_MS,
+        });
+        return result.args[0];
+      },
     });
   }
 
@@ -158,17 +163,14 @@ export class Realm {
   reconfigure(config: RealmConfig): void {
     const statsChanged = JSON.stringify(config.stats) !== JSON.stringify(this.#config.stats);
     this.#config = config;
-    this.#permissions = new Permissions(config.roles);
-    this.#authorizers.clear();
-    for (const role of config.roles) {
-      if (role.authorizer) this.#authorizers.set(role.name, role.authorizer);
-    }
-    for (const s of this.sessions.values()) {
-      s.authzCache.clear();
-      if (statsChanged && !s.internal) {
-        s.stats?.detach();
-        s.stats = null;
-        this.#track(s)?.resume();
+    // a new authorizer: the cached answers of dynamic authorizers are forgotten
+    this.#authorizer = this.#newAuthorizer(config);
+    if (statsChanged) {
+      for (const [s, member] of this.#members) {
+        if (s.internal) continue;
+        member.stats?.detach();
+        member.stats = this.#track(s);
+        member.stats?.resume();
       }
     }
     this.broker.setHistory(config.history);
@@ -185,19 +187,19 @@ export class Realm {
   #reauthorize(): void {
     const decisions = new Map<string, Decision>();
     const decide = (session: Session, uri: string, match: MatchPolicy, action: Action) => {
-      const key = `${session.authrole}\n${authzKey(action, match, uri)}`;
+      const key = `${session.authrole}\n${action} ${match} ${uri}`;
       let d = decisions.get(key);
-      if (d === undefined) decisions.set(key, d = this.authorize(session, uri, action, match));
+      if (d === undefined) decisions.set(key, d = this.#authorizeNow(session, uri, action, match));
       return d;
     };
     for (const s of [...this.sessions.values()]) {
-      if (s.authrole === TRUSTED_ROLE || this.#authorizers.has(s.authrole)) continue;
-      for (const sub of [...s.subscriptions]) {
+      if (s.authrole === TRUSTED_ROLE || this.#authorizer.isDynamic(s.authrole)) continue;
+      for (const sub of this.broker.subscriptionsOf(s)) {
         const d = decide(s, sub.uri, sub.match, "subscribe");
         if (d.allowed) this.broker.setFiltered(s, sub, d.filtered === true);
         else this.broker.revoke(s, sub, Uri.NOT_AUTHORIZED);
       }
-      for (const reg of [...s.registrations]) {
+      for (const reg of this.dealer.registrationsOf(s)) {
         if (!decide(s, reg.uri, reg.match, "register").allowed) {
           this.dealer.revoke(s, reg, Uri.NOT_AUTHORIZED);
         }
@@ -205,9 +207,14 @@ export class Realm {
     }
   }
 
+  /** True for the router's own sessions (hidden from the meta API). */
+  isInternal(session: SessionRef): boolean {
+    return this.sessions.get(session.id)?.internal === true;
+  }
+
   /** True when sessions may join with `role` (built-in `anonymous` and `trusted` always). */
   hasRole(role: string): boolean {
-    return role === TRUSTED_ROLE || role === "anonymous" || this.#permissions.has(role);
+    return this.#authorizer.hasRole(role);
   }
 
   /** WELCOME.Details.roles: exactly the features implemented. */
@@ -239,32 +246,26 @@ export class Realm {
     }
   }
 
+  /** The authorization request for `session` doing `action` on `uri`. */
+  #request(
+    session: Session,
+    uri: string,
+    action: Action,
+    match: MatchPolicy,
+    options: Dict = {},
+    wait = true,
+  ): AuthorizationRequest {
+    return { session, uri, action, match, options, wait };
+  }
+
   /**
-   * Decides whether `session` may do `action` on `uri` under `match`. A static role is
-   * decided on a concrete URI by its permissions and on a prefix/wildcard pattern by the URIs
-   * the pattern can match (`patternCoverage`): allowed when all of them are allowed, denied
-   * when none are; a pattern covered in part is allowed filtered for `subscribe` and denied
-   * for every other action. A dynamic role's authorizer decides a pattern as a whole.
+   * A decision that cannot wait for an authorizer procedure: static roles are decided at
+   * once, dynamic roles by what their authorizer asked to cache, else denied.
    */
-  authorize(session: Session, uri: string, action: Action, match: MatchPolicy = "exact"): Decision {
-    if (session.authrole === TRUSTED_ROLE) return { allowed: true, disclose: true };
-    if (this.#authorizers.has(session.authrole)) {
-      // Dynamic roles: the decision fetched for the message being dispatched, else a cached
-      // one (testaments at session end cannot wait for an authorizer), else deny.
-      return this.#decision ?? session.authzCache.get(authzKey(action, match, uri)) ??
-        { allowed: false, disclose: false, error: Uri.AUTHORIZATION_FAILED };
-    }
-    if (match === "exact") return this.#permissions.authorize(session.authrole, uri, action);
-    const strict = this.#config.options.uri_check === "strict";
-    const role = this.#permissions.role(session.authrole);
-    switch (patternCoverage(role, uri, match, action, strict)) {
-      case "all":
-        return ALLOWED;
-      case "some":
-        return action === "subscribe" ? ALLOWED_FILTERED : DENIED;
-      case "none":
-        return DENIED;
-    }
+  #authorizeNow(session: Session, uri: string, action: Action, match: MatchPolicy): Decision {
+    const d = this.#authorizer.authorize(this.#request(session, uri, action, match, {}, false));
+    // with wait: false the authorizer never asks a procedure
+    return d as Decision;
   }
 
   // ---- membership --------------------------------------------------------------------
@@ -272,7 +273,16 @@ export class Realm {
   /** A session joined (WELCOME was sent): publish on_join and start its statistics. */
   join(session: Session): void {
     this.sessions.set(session.id, session);
-    if (session.internal) return;
+    const member: Member = {
+      stats: null,
+      testaments: { detached: [], destroyed: [] },
+      chain: null,
+    };
+    this.#members.set(session, member);
+    if (session.internal) {
+      this.#serviceSession ??= session;
+      return;
+    }
     this.logger.info("session joined", {
       session: session.id,
       realm: this.name,
@@ -282,7 +292,8 @@ export class Realm {
       peer: session.peer.details.peer,
     });
     this.#meta("wamp.session.on_join", [session.details()]);
-    this.#track(session)?.join();
+    member.stats = this.#track(session);
+    member.stats?.join();
   }
 
   /**
@@ -298,25 +309,29 @@ export class Realm {
       authid: session.authid,
       authrole: session.authrole,
     };
-    session.stats = new StatsTracker(
+    return new StatsTracker(
       session.meter,
       stats,
       this.clock,
       (snap) => this.#publishStats(info, snap),
     );
-    return session.stats;
   }
 
   /** A session left (GOODBYE, ABORT, transport loss, kill): clean up, then final stats and on_leave. */
   leave(session: Session): void {
+    const member = this.#members.get(session);
     this.sessions.delete(session.id);
     this.broker.removeSession(session);
     this.dealer.removeSession(session);
-    this.#publishTestaments(session);
-    if (session.internal) return;
+    if (member) this.#publishTestaments(session, member);
+    this.#members.delete(session);
+    this.#authorizer.forget(session.id);
+    if (session.internal) {
+      if (this.#serviceSession === session) this.#serviceSession = null;
+      return;
+    }
     this.logger.info("session left", { session: session.id, realm: this.name });
-    const tracker = session.stats;
-    session.stats = null;
+    const tracker = member?.stats ?? null;
     // decisions.md: the final on_stats goes out before on_leave, so a monitor still knows
     // the session when its last figures arrive.
     const final = tracker?.leave() ?? null;
@@ -334,17 +349,38 @@ export class Realm {
     this.#meta("wamp.session.on_leave", [session.id, session.authid, session.authrole]);
   }
 
+  /** Adds a testament of session `id`; false when it is not joined here. */
+  addTestament(id: number, scope: TestamentScope, testament: Testament): boolean {
+    const session = this.sessions.get(id);
+    const member = session && this.#members.get(session);
+    if (!member) return false;
+    member.testaments[scope].push(testament);
+    return true;
+  }
+
+  /** Drops the testaments of session `id` in `scope`; their number, or null when not joined. */
+  flushTestaments(id: number, scope: TestamentScope): number | null {
+    const session = this.sessions.get(id);
+    const member = session && this.#members.get(session);
+    if (!member) return null;
+    const n = member.testaments[scope].length;
+    member.testaments[scope].length = 0;
+    return n;
+  }
+
   /** Publishes a leaving session's testaments (detached, then destroyed) as its own publications. */
-  #publishTestaments(session: Session): void {
-    const all = [...session.testaments.detached, ...session.testaments.destroyed];
-    session.testaments.detached.length = 0;
-    session.testaments.destroyed.length = 0;
+  #publishTestaments(session: Session, member: Member): void {
+    const all = [...member.testaments.detached, ...member.testaments.destroyed];
+    member.testaments.detached.length = 0;
+    member.testaments.destroyed.length = 0;
     for (const t of all) {
       const msg: Message = { type: T.PUBLISH, request: 0, options: t.options, topic: t.topic };
       if (t.args) msg.args = t.args;
       if (t.kwargs) msg.kwargs = t.kwargs;
       try {
-        const { disclose } = this.#checkUri(session, t.topic, "exact", "publish");
+        // a testament cannot wait for an authorizer procedure: decided at once (or cached)
+        const decided = this.#authorizeNow(session, t.topic, "publish", "exact");
+        const { disclose } = this.#checkUri(session, t.topic, "exact", "publish", decided);
         this.broker.publish(session, msg, disclose || t.options.disclose_me === true);
       } catch (e) {
         if (!(e instanceof WampError)) throw e;
@@ -361,19 +397,22 @@ export class Realm {
     // Stats events are counted like any traffic for their receivers, but never trigger a
     // new stats publication by themselves: monitors subscribed to on_stats (their own or
     // each other's) cannot feed back into an endless chain.
-    withoutStatsTriggers(() => this.#meta("wamp.session.on_stats", [info, snap]));
+    this.#meta("wamp.session.on_stats", [info, snap], STATS_DELIVERY);
   }
 
-  #meta(topic: string, args: unknown[]): void {
+  /**
+   * Publishes a meta event, as the realm's service session (disclosed, like every publication
+   * of the `trusted` role), through the broker like any event.
+   */
+  #meta(topic: string, args: unknown[], delivery?: typeof STATS_DELIVERY): void {
     if (this.#heldMeta !== null) {
-      this.#heldMeta.push([topic, args]);
+      this.#heldMeta.push([topic, args, delivery]);
       return;
     }
-    const service = this.#service;
-    if (!service || !this.#config.options.enable_meta_api || !service.isOpen) return;
-    service.publish(topic, args).catch((e) =>
-      this.logger.error("meta publish failed", { topic, error: String(e) })
-    );
+    const publisher = this.#serviceSession;
+    if (!publisher || !this.#config.options.enable_meta_api || publisher.closed) return;
+    const msg: Message = { type: T.PUBLISH, request: 0, options: {}, topic, args };
+    this.broker.publish(publisher, msg, true, delivery);
   }
 
   /** Ends every session of the realm with GOODBYE `reason`; returns those sessions. */
@@ -391,36 +430,29 @@ export class Realm {
 
   /** Handles one message of an established session. */
   dispatch(session: Session, msg: Message): void {
-    if (session.authzChain === null && !this.#authorizers.has(session.authrole)) {
-      return this.#dispatchNow(session, msg);
+    const member = this.#members.get(session);
+    if (!member || (member.chain === null && !this.#authorizer.isDynamic(session.authrole))) {
+      return this.#dispatchNow(session, msg, null);
     }
     // A role with a dynamic authorizer: messages of the session are handled in order, each
     // after its authorization decision (from the cache or the authorizer procedure).
-    const previous = session.authzChain ?? Promise.resolve();
+    const previous = member.chain ?? Promise.resolve();
     const chain: Promise<void> = previous.then(async () => {
       if (session.closed || session.realm !== this) return;
       const decision = await this.#decide(session, msg);
       if (session.closed || session.realm !== this) return;
-      this.#decision = decision;
       try {
-        this.#dispatchNow(session, msg);
+        this.#dispatchNow(session, msg, decision);
       } catch (e) {
         if (e instanceof ProtocolError) return session.protocolViolation(e.message);
         this.logger.error("internal error while handling a message", { error: String(e) });
         session.abort(Uri.RUNTIME_ERROR, "internal router error while handling the message");
-      } finally {
-        this.#decision = null;
       }
     }).finally(() => {
-      if (session.authzChain === chain) session.authzChain = null;
+      if (member.chain === chain) member.chain = null;
     });
-    session.authzChain = chain;
+    member.chain = chain;
   }
-
-  /** The decision for the message being dispatched now, when it came from an authorizer. */
-  #decision: Decision | null = null;
-  /** Roles with a dynamic authorizer: role name → procedure. */
-  readonly #authorizers: Map<string, string> = new Map();
 
   /**
    * The URI, action and match policy a message needs authorizing for, if any. A SUBSCRIBE or
@@ -445,51 +477,28 @@ export class Realm {
     }
   }
 
-  /** Asks the role's authorizer (or the session's cache) about a message. */
+  /** Asks the role's authorizer (its cache, else its procedure) about a message. */
   async #decide(session: Session, msg: Message): Promise<Decision | null> {
     const what = this.#action(msg);
-    const procedure = this.#authorizers.get(session.authrole);
-    if (!what || !procedure) return null;
+    if (!what) return null;
     const [uri, action, match] = what;
-    const key = authzKey(action, match, uri);
-    const cached = session.authzCache.get(key);
-    if (cached) return cached;
-    const service = this.#service;
-    const failed: Decision = { allowed: false, disclose: false, error: Uri.AUTHORIZATION_FAILED };
-    if (!service) return failed;
-    let answer: unknown;
-    try {
-      // `match` always explicit, so an authorizer cannot mistake a pattern for a URI
-      const options = { ...("options" in msg ? msg.options : {}), match };
-      const result = await service.call(
-        procedure,
-        [session.details(), uri, action, options],
-        undefined,
-        { timeout: AUTHORIZER_TIMEOUT_MS },
-      );
-      answer = result.args[0];
-    } catch (e) {
-      this.logger.warn("authorizer failed", { procedure, uri, action, error: String(e) });
-      return failed;
-    }
-    const decision = parseAuthorizerAnswer(answer);
-    if (!decision) {
-      this.logger.warn("authorizer gave an invalid answer", { procedure, uri, action });
-      return failed;
-    }
-    if (decision.cache) session.authzCache.set(key, decision.decision);
-    return decision.decision;
+    const options = "options" in msg ? msg.options : {};
+    return await this.#authorizer.authorize(this.#request(session, uri, action, match, options));
   }
 
-  #dispatchNow(session: Session, msg: Message): void {
+  /**
+   * Handles one message; `decided` is the authorizer's decision for it when a dynamic role's
+   * message waited for one (else each check decides at once).
+   */
+  #dispatchNow(session: Session, msg: Message, decided: Decision | null): void {
     switch (msg.type) {
       case T.PUBLISH:
-        return this.#publish(session, msg);
+        return this.#publish(session, msg, decided);
       case T.SUBSCRIBE:
         return this.#afterReply(() =>
           this.#guard(session, T.SUBSCRIBE, msg.request, () => {
             const match = matchOption(msg.options, "SUBSCRIBE");
-            const { filtered } = this.#checkUri(session, msg.topic, match, "subscribe");
+            const { filtered } = this.#checkUri(session, msg.topic, match, "subscribe", decided);
             const sub = this.broker.subscribe(session, msg.topic, match, filtered === true);
             session.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
             if (msg.options.get_retained === true) this.broker.sendRetained(session, sub);
@@ -515,15 +524,17 @@ export class Realm {
         return this.#guard(session, T.CALL, msg.request, () => {
           // A request id with an open call: a later chunk of a progressive call invocation
           // (authorized with its first chunk) or a protocol violation; the dealer tells.
-          if (session.callsAsCaller.has(msg.request)) return this.dealer.call(session, msg, false);
-          const { disclose } = this.#checkUri(session, msg.procedure, "exact", "call");
+          if (this.dealer.hasOpenCall(session, msg.request)) {
+            return this.dealer.call(session, msg, false);
+          }
+          const { disclose } = this.#checkUri(session, msg.procedure, "exact", "call", decided);
           this.dealer.call(session, msg, disclose || msg.options.disclose_me === true);
         });
       case T.REGISTER:
         return this.#afterReply(() =>
           this.#guard(session, T.REGISTER, msg.request, () => {
             const match = matchOption(msg.options, "REGISTER");
-            this.#checkUri(session, msg.procedure, match, "register");
+            this.#checkUri(session, msg.procedure, match, "register", decided);
             const reg = this.dealer.register(session, msg.procedure, match, msg.options);
             session.send({ type: T.REGISTERED, request: msg.request, registration: reg.id });
           })
@@ -580,13 +591,13 @@ export class Realm {
    */
   #afterReply(fn: () => void): void {
     const outer = this.#heldMeta;
-    const held: [string, unknown[]][] = [];
+    const held: [string, unknown[], typeof STATS_DELIVERY | undefined][] = [];
     this.#heldMeta = held;
     try {
       fn();
     } finally {
       this.#heldMeta = outer;
-      for (const [topic, args] of held) this.#meta(topic, args);
+      for (const [topic, args, delivery] of held) this.#meta(topic, args, delivery);
     }
   }
 
@@ -603,10 +614,16 @@ export class Realm {
   /**
    * Validates `uri` for `match`, refuses reserved URIs (`wamp.*`, `switchboard.*`) to
    * non-trusted sessions for publish, and for register any pattern that could match one, and
-   * checks the permission.
+   * checks the permission (`decided`: the decision an authorizer procedure already gave).
    * @throws {WampError} `invalid_uri` or `not_authorized` (or the authorizer's error).
    */
-  #checkUri(session: Session, uri: string, match: MatchPolicy, action: Action): Decision {
+  #checkUri(
+    session: Session,
+    uri: string,
+    match: MatchPolicy,
+    action: Action,
+    decided: Decision | null = null,
+  ): Decision {
     const strict = this.#config.options.uri_check === "strict";
     if (!isValidUri(uri, match, strict)) {
       throw new WampError(Uri.INVALID_URI, `"${uri}" is not a valid ${match} URI`);
@@ -622,7 +639,7 @@ export class Realm {
         `${what}: clients may not ${action} wamp.* or switchboard.* URIs`,
       );
     }
-    const decision = this.authorize(session, uri, action, match);
+    const decision = decided ?? this.#authorizeNow(session, uri, action, match);
     if (!decision.allowed) {
       const what = match === "exact" ? `"${uri}"` : `${match} pattern "${uri}"`;
       throw new WampError(
@@ -633,11 +650,15 @@ export class Realm {
     return decision;
   }
 
-  #publish(session: Session, msg: Message & { type: typeof T.PUBLISH }): void {
+  #publish(
+    session: Session,
+    msg: Message & { type: typeof T.PUBLISH },
+    decided: Decision | null,
+  ): void {
     requirePassthru(session, "publisher", msg.options);
     const ack = msg.options.acknowledge === true;
     try {
-      const { disclose } = this.#checkUri(session, msg.topic, "exact", "publish");
+      const { disclose } = this.#checkUri(session, msg.topic, "exact", "publish", decided);
       const publication = this.broker.publish(
         session,
         msg,

@@ -30,6 +30,7 @@ import { Realm } from "./realm.ts";
 import { nativeUpgrade, type RouteHost, routeRequest } from "./http_routes.ts";
 import { type ServedTransport, type ServingHost, TransportServer } from "./serving.ts";
 import { Session, type SessionHost } from "./session.ts";
+import { MessageType } from "../wamp/message_type.ts";
 import { notAnUpgrade } from "../transport/websocket.ts";
 
 /** Reported by the status page. */
@@ -71,8 +72,27 @@ const NO_AUTH = {
 /** How long a dynamic authenticator may take before authentication fails. */
 const AUTHENTICATOR_TIMEOUT_MS = 10_000;
 
+/** What tests may reach inside a router (not part of `mod.ts`). */
+export interface RouterInternals {
+  /** The realm called `name`. */
+  realm(name: string): Realm | undefined;
+  /** Failed authentications per remote address and authid. */
+  readonly authFailures: FailureLimiter;
+  /** What the router's sessions are created with. */
+  readonly host: SessionHost;
+}
+
+const ROUTER_INTERNALS = new WeakMap<Router, RouterInternals>();
+
+/** The internals of `router`, for tests and the router's own tools. */
+export function routerInternals(router: Router): RouterInternals {
+  const internals = ROUTER_INTERNALS.get(router);
+  if (!internals) throw new TypeError("not a router");
+  return internals;
+}
+
 /** A WAMP router. */
-export class Router implements SessionHost {
+export class Router {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly #realms = new Map<string, Realm>();
@@ -81,10 +101,14 @@ export class Router implements SessionHost {
   readonly #transports: TransportServer[] = [];
   readonly #ready: Promise<void>;
   /** Failed authentications per remote address and authid (delays, see failure_limiter.ts). */
-  readonly authFailures: FailureLimiter = new FailureLimiter();
+  readonly #authFailures: FailureLimiter = new FailureLimiter();
   readonly #services = new Map<string, WampClient>();
+  /** Router-wide counters, served as Prometheus text on `/metrics` of web transports. */
+  readonly #metrics: RouterMetrics = new RouterMetrics();
+  /** What sessions need from the router: private, so session plumbing is no public API. */
+  readonly #host: SessionHost;
   /** Calls a dynamic authenticator on a realm through that realm's service session. */
-  readonly callAuthenticator = async (
+  readonly #callAuthenticator = async (
     realm: string,
     procedure: string,
     args: unknown[],
@@ -112,6 +136,12 @@ export class Router implements SessionHost {
     this.#config = config;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.#host = this.#sessionHost();
+    ROUTER_INTERNALS.set(this, {
+      realm: (name) => this.#realms.get(name),
+      authFailures: this.#authFailures,
+      host: this.#host,
+    });
     this.#ready = Promise.all(config.realms.map((rc) => this.#startRealm(rc))).then(() => {});
   }
 
@@ -121,7 +151,7 @@ export class Router implements SessionHost {
   }
 
   async #startRealm(rc: RealmConfig): Promise<void> {
-    const realm = new Realm(rc, this.clock, this.logger, this.metrics);
+    const realm = new Realm(rc, this.clock, this.logger, (ms) => this.#metrics.callLatency(ms));
     this.#realms.set(rc.name, realm);
     const service = this.#connectLocal({
       authrole: TRUSTED_ROLE,
@@ -197,24 +227,32 @@ export class Router implements SessionHost {
     return this.#ready;
   }
 
-  // ---- SessionHost -------------------------------------------------------------------
+  // ---- sessions ----------------------------------------------------------------------
 
-  realm(name: string): Realm | undefined {
-    return this.#realms.get(name);
-  }
-
-  newSessionId(): number {
-    return freshId(this.#sessions);
-  }
-
-  track(session: Session, joined: boolean): void {
-    if (joined) this.#sessions.set(session.id, session);
-    else this.#sessions.delete(session.id);
+  /** The host object of this router's sessions. */
+  #sessionHost(): SessionHost {
+    const metrics = this.#metrics;
+    return {
+      clock: this.clock,
+      logger: this.logger,
+      realm: (name) => this.#realms.get(name),
+      newSessionId: () => freshId(this.#sessions),
+      track: (session, joined) => {
+        if (joined) this.#sessions.set(session.id, session);
+        else this.#sessions.delete(session.id);
+      },
+      authFailures: this.#authFailures,
+      callAuthenticator: this.#callAuthenticator,
+      traffic: (direction, message, bytes, serializer) => {
+        metrics.count(direction, serializer, message.type, bytes);
+        if (direction === 0) return;
+        if (message.type === MessageType.ERROR) metrics.error(message.error);
+        else if (message.type === MessageType.ABORT) metrics.abort(message.reason);
+      },
+    };
   }
 
   #droppedEvents = 0;
-  /** Router-wide counters, served as Prometheus text on `/metrics` of web transports. */
-  readonly metrics: RouterMetrics = new RouterMetrics();
 
   readonly #bridges = new Map<BridgeConfig, (req: Request) => Promise<Response>>();
 
@@ -237,7 +275,7 @@ export class Router implements SessionHost {
 
   /** The Prometheus text exposition of the router's metrics. */
   metricsText(): string {
-    return this.metrics.render({
+    return this.#metrics.render({
       realms: [...this.#realms.values()].map((r) => ({
         name: r.name,
         sessions: [...r.sessions.values()].filter((s) => !s.internal).length,
@@ -352,7 +390,7 @@ export class Router implements SessionHost {
     const session = new Session(
       peer,
       { methods: endpoint.auth, limits: endpoint.auth_limits },
-      this,
+      this.#host,
       { closeTimeoutMs: endpoint.close_handshake_timeout },
     );
     connect({
@@ -406,7 +444,7 @@ export class Router implements SessionHost {
     const session = new Session(
       peer,
       { methods: NO_AUTH, limits: DEFAULT_ENDPOINT.auth_limits, fixed: { authid, authrole } },
-      this,
+      this.#host,
     );
     session.internal = internal;
     const client = new WampClient(link);

@@ -15,35 +15,33 @@ import {
 } from "../auth/authenticator.ts";
 import { type Attempt, type FailureLimiter, limiterKey } from "../auth/failure_limiter.ts";
 import type { Clock, TimerId } from "../clock.ts";
-import type { RouterMetrics } from "../metrics.ts";
 import type { AuthConfig, AuthLimits } from "../config/types.ts";
 import type { Logger } from "../log.ts";
+import type { EncodeCache } from "../serializer/encode_cache.ts";
 import { SessionMeter } from "../stats/session_stats.ts";
-import type { StatsTracker } from "../stats/session_stats.ts";
-import {
-  type EncodeCache,
-  type Peer,
-  type PeerHandler,
-  TOO_LARGE,
-  UNENCODABLE,
-} from "../transport/peer.ts";
+import { type Peer, type PeerHandler, TOO_LARGE, UNENCODABLE } from "../transport/peer.ts";
 import { isDict } from "../wamp/codec.ts";
 import { ProtocolError } from "../wamp/errors.ts";
-import { SequentialIds } from "../wamp/ids.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
 import type { Args, Authenticate, Dict, Hello, Kwargs, Message } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
-import type { PendingCall, Registration } from "./dealer.ts";
-import type { Subscription } from "./broker.ts";
 import type { Realm } from "./realm.ts";
+import type { Delivery, SendOutcome, SessionRef } from "./session_ref.ts";
 
-/** A publication to make when the session ends. */
-export interface Testament {
-  readonly topic: string;
-  readonly args?: Args;
-  readonly kwargs?: Kwargs;
-  readonly options: Dict;
-}
+/**
+ * The traffic hook at the edge between a session and its transport: every message sent
+ * (`direction` 1) or received (0), with its serialized size (0 for in-process sessions).
+ * `triggersStats` is false for messages that must not trigger a statistics publication (see
+ * {@linkcode Delivery}). The router's metrics subscribe to it; so does the session's own
+ * statistics meter.
+ */
+export type TrafficHook = (
+  direction: 0 | 1,
+  message: Message,
+  bytes: number,
+  serializerIndex: number,
+  triggersStats: boolean,
+) => void;
 
 /** Lifecycle of a session on its connection. */
 export type SessionState = "closed" | "authenticating" | "established" | "shutting_down";
@@ -62,8 +60,8 @@ export interface SessionHost {
   readonly authFailures: FailureLimiter;
   /** Calls a dynamic authenticator procedure (via the realm's service session). */
   readonly callAuthenticator: AuthenticatorCall;
-  /** Router-wide counters (`/metrics`). */
-  readonly metrics: RouterMetrics;
+  /** The router-wide traffic hook (`/metrics`). */
+  readonly traffic: TrafficHook;
 }
 
 /** How a connection may authenticate. */
@@ -122,24 +120,8 @@ export interface SessionDetails {
 
 const CLIENT_ROLES = ["publisher", "subscriber", "caller", "callee"];
 
-let quietCounting = false;
-
-/**
- * Runs `fn` with statistics triggers suspended: messages sent meanwhile are counted, but do
- * not fire a stats publication by themselves (used while delivering `wamp.session.on_stats`).
- */
-export function withoutStatsTriggers(fn: () => void): void {
-  const outer = quietCounting;
-  quietCounting = true;
-  try {
-    fn();
-  } finally {
-    quietCounting = outer;
-  }
-}
-
 /** A connection and the WAMP session it carries. */
-export class Session implements PeerHandler {
+export class Session implements PeerHandler, SessionRef {
   /** The WAMP session id while joined, else 0. */
   id = 0;
   state: SessionState = "closed";
@@ -151,32 +133,13 @@ export class Session implements PeerHandler {
   authextra: Dict = {};
   /** `HELLO.Details.roles` of the client. */
   clientRoles: Dict = {};
-  /** Per-connection counters fed at the serializer boundary; null for in-process sessions. */
+  /**
+   * Per-connection counters fed by the traffic hook; null for in-process sessions. The realm
+   * the session joins reads them for its statistics.
+   */
   readonly meter: SessionMeter | null;
-  /** The session's statistics tracker while joined to a realm with `stats`. */
-  stats: StatsTracker | null = null;
   /** True for the router's own service sessions (hidden from the session meta API). */
   internal = false;
-
-  /** Subscriptions this session holds (maintained by the broker). */
-  readonly subscriptions: Set<Subscription> = new Set();
-  /** Registrations this session holds (maintained by the dealer). */
-  readonly registrations: Set<Registration> = new Set();
-  /** Calls this session made that are still open, by CALL request id (dealer). */
-  readonly callsAsCaller: Map<number, PendingCall> = new Map();
-  /** Invocations sent to this session that are still open, by INVOCATION id (dealer). */
-  readonly callsAsCallee: Map<number, PendingCall> = new Map();
-  /** Testaments (`wamp.session.add_testament`), published when the session ends. */
-  readonly testaments: { detached: Testament[]; destroyed: Testament[] } = {
-    detached: [],
-    destroyed: [],
-  };
-  /** Messages waiting for a dynamic authorizer are handled in order on this chain. */
-  authzChain: Promise<void> | null = null;
-  /** Authorizer decisions the authorizer asked to cache, by `action uri`. */
-  readonly authzCache: Map<string, { allowed: boolean; disclose: boolean }> = new Map();
-  /** Router → callee INVOCATION ids (session scope). */
-  readonly invocationIds: SequentialIds = new SequentialIds();
 
   #closed = false;
   /** Armed while a router-initiated GOODBYE waits for the client's reply. */
@@ -220,62 +183,49 @@ export class Session implements PeerHandler {
   }
 
   /**
-   * Sends a message, counting it at the serializer boundary. Returns false if it was not sent.
-   * Nothing is sent once the session has ended or while it is leaving its realm: what the
-   * clean-up would send it (errors for its own calls, meta events about its own
-   * subscriptions) must not follow its ABORT or GOODBYE.
+   * Sends a message; the traffic hook counts it. Nothing is sent once the session has ended or
+   * while it is leaving its realm: what the clean-up would send it (errors for its own calls,
+   * meta events about its own subscriptions) must not follow its ABORT or GOODBYE.
    */
-  send(message: Message, cache?: EncodeCache): boolean {
-    if (this.#closed || this.#leaving) return false;
+  send(message: Message, cache?: EncodeCache, delivery?: Delivery): SendOutcome {
+    if (this.#closed || this.#leaving) return "dropped";
     const bytes = this.peer.send(message, cache);
-    if (bytes === TOO_LARGE) {
-      this.#undeliverable(
-        message,
-        Uri.PAYLOAD_SIZE_EXCEEDED,
-        "is larger than the maximum message length this client's transport accepts",
-      );
-    } else if (bytes === UNENCODABLE) {
-      this.#undeliverable(
-        message,
-        Uri.INVALID_ARGUMENT,
-        `cannot be encoded in ${this.peer.serializer?.name}`,
-      );
+    if (bytes === TOO_LARGE || bytes === UNENCODABLE) {
+      const outcome = bytes === TOO_LARGE ? "too_large" : "unencodable";
+      this.#undeliverable(message, outcome);
+      return outcome;
     }
-    if (bytes < 0) return false;
-    const metrics = this.host.metrics;
-    metrics.count(1, this.peer.serializer?.index ?? 3, message.type, bytes);
-    if (message.type === T.ERROR) metrics.error(message.error);
-    else if (message.type === T.ABORT) metrics.abort(message.reason);
-    const meter = this.meter;
-    if (bytes > 0 && meter) {
-      if (quietCounting && meter.onCounted) {
-        const hook = meter.onCounted;
-        meter.onCounted = null;
-        meter.count(bytes);
-        meter.onCounted = hook;
-      } else {
-        meter.count(bytes);
-      }
-    }
-    return true;
+    if (bytes < 0) return "dropped";
+    this.#count(1, message, bytes, delivery?.triggersStats !== false);
+    return "sent";
+  }
+
+  /** One message through the traffic hook: the router's metrics, then this session's meter. */
+  #count(direction: 0 | 1, message: Message, bytes: number, triggersStats: boolean): void {
+    this.host.traffic(direction, message, bytes, this.peer.serializer?.index ?? 3, triggersStats);
+    if (bytes > 0) this.meter?.count(bytes, triggersStats);
   }
 
   /**
    * `message` was not sent: it is larger than this session's transport accepts (RawSocket's
    * negotiated maximum), or its payload cannot be written in this session's serializer (an
    * integer beyond 64 bits for MessagePack, a string starting with U+0000 for JSON). Nobody is
-   * left waiting for it: a call whose RESULT or INVOCATION it was ends with ERROR `uri` to the
-   * caller, an ERROR reply is replaced by one with `uri`, an EVENT is dropped (the transport
-   * logged it), an ABORT goes out without its message, and anything else (a WELCOME, say) ends
-   * the session with ABORT `uri`.
+   * left waiting for it: an INVOCATION or RESULT is the dealer's (its call ends with the
+   * error), an ERROR reply is replaced by one with the error, an EVENT is dropped (the
+   * transport logged it), an ABORT goes out without its message, and anything else (a
+   * WELCOME, say) ends the session with ABORT.
    */
-  #undeliverable(message: Message, uri: string, problem: string): void {
-    const why = `the ${messageName(message.type)} ${problem}`;
+  #undeliverable(message: Message, outcome: "too_large" | "unencodable"): void {
+    const uri = outcome === "too_large" ? Uri.PAYLOAD_SIZE_EXCEEDED : Uri.INVALID_ARGUMENT;
+    const why = `the ${messageName(message.type)} ${
+      outcome === "too_large"
+        ? "is larger than the maximum message length this client's transport accepts"
+        : `cannot be encoded in ${this.peer.serializer?.name}`
+    }`;
     switch (message.type) {
       case T.INVOCATION:
       case T.RESULT:
-        this.realm?.dealer.undeliverable(this, message, uri, why);
-        return;
+        return; // the dealer ends the call (see Dealer)
       case T.ERROR:
         if (message.error !== uri) this.sendError(message.requestType, message.request, uri, [why]);
         return;
@@ -303,14 +253,11 @@ export class Session implements PeerHandler {
 
   receive(message: Message, bytes: number): void {
     if (this.#closed) return;
-    this.host.metrics.count(0, this.peer.serializer?.index ?? 3, message.type, bytes);
-    if (bytes > 0 && this.meter) {
-      if (message.type === T.HELLO && this.state === "closed") {
-        const stats = this.host.realm(message.realm)?.config.stats;
-        if (stats) this.meter.setRatedMessageSize(stats.rated_message_size);
-      }
-      this.meter.count(bytes);
+    if (this.meter && message.type === T.HELLO && this.state === "closed") {
+      const stats = this.host.realm(message.realm)?.config.stats;
+      if (stats) this.meter.setRatedMessageSize(stats.rated_message_size);
     }
+    this.#count(0, message, bytes, true);
     try {
       this.#dispatch(message);
     } catch (e) {

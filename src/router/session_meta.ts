@@ -147,7 +147,7 @@ export async function registerSessionMeta(realm: Realm, service: WampClient): Pr
       }
       const options: Dict = { ...(publishOptions as Dict) };
       delete options.acknowledge;
-      session.testaments[scope].push({
+      realm.addTestament(session.id, scope, {
         topic,
         args: (targs ?? undefined) as Args | undefined,
         kwargs: (tkwargs ?? undefined) as Kwargs | undefined,
@@ -156,11 +156,8 @@ export async function registerSessionMeta(realm: Realm, service: WampClient): Pr
       return null;
     }, opts),
     service.register("wamp.session.flush_testaments", (_args, kwargs, details) => {
-      const session = realm.sessions.get(callerOf(details));
-      if (!session) throw new WampError(Uri.NO_SUCH_SESSION, "the calling session is unknown");
-      const list = session.testaments[testamentScope(kwargs.scope)];
-      const n = list.length;
-      list.length = 0;
+      const n = realm.flushTestaments(callerOf(details), testamentScope(kwargs.scope));
+      if (n === null) throw new WampError(Uri.NO_SUCH_SESSION, "the calling session is unknown");
       return n;
     }, opts),
     service.register("wamp.session.kill_all", (_args, kwargs, details) => {

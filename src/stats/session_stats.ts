@@ -123,12 +123,15 @@ export class SessionMeter {
   }
 
   /**
-   * Counts one WAMP message of `bytes` bytes (either direction), then calls `onCounted`.
+   * Counts one WAMP message of `bytes` bytes (either direction), then calls `onCounted` (the
+   * trigger check) unless `triggers` is false: a `wamp.session.on_stats` event is counted
+   * like any message but never triggers a statistics publication by itself, so monitors
+   * watching each other cannot feed back into an endless chain.
    * Allocates nothing.
    *
    * @throws {StatsArgumentError} if `bytes` is not a non-negative safe integer.
    */
-  count(bytes: number): void {
+  count(bytes: number, triggers = true): void {
     if (!isNonNegativeInteger(bytes)) {
       throw new StatsArgumentError(`bytes must be a non-negative integer, got ${bytes}`);
     }
@@ -137,7 +140,7 @@ export class SessionMeter {
     this.#bytes += bytes;
     this.#rated += bytes <= size ? 1 : Math.ceil(bytes / size);
     const hook = this.onCounted;
-    if (hook !== null) hook();
+    if (triggers && hook !== null) hook();
   }
 
   /**
