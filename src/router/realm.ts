@@ -9,45 +9,28 @@
 import { type AuthorizationRequest, type Decision, RealmAuthorizer } from "../auth/authorizer.ts";
 import type { WampClient } from "../client.ts";
 import type { Clock } from "../clock.ts";
-import type { Action, MatchPolicy, RealmConfig } from "../config/types.ts";
+import type { Action, RealmConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { type StatsSnapshot, StatsTracker } from "../stats/session_stats.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
-import type { Args, Dict, Kwargs, Message } from "../wamp/messages.ts";
-import {
-  isMatchPolicy,
-  isReservedUri,
-  isValidUri,
-  patternMayMatchReserved,
-  TRUSTED_ROLE,
-  Uri,
-} from "../wamp/uris.ts";
+import type { Dict, Message } from "../wamp/messages.ts";
+import { isValidUri, type MatchPolicy, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
 import { Broker, BROKER_FEATURES } from "./broker.ts";
 import { Dealer, DEALER_FEATURES } from "./dealer.ts";
 import { observationEvents, registerObservationMeta } from "./observation_meta.ts";
 import { registerSessionMeta } from "./session_meta.ts";
 import type { Session } from "./session.ts";
 import type { SessionRef } from "./session_ref.ts";
+import { type Testament, Testaments, type TestamentScope } from "./testaments.ts";
+import { actionOf, checkUri, matchOption, requirePassthru } from "./uri_checks.ts";
 
-export type { Decision };
-
-/** A publication to make when a session ends (`wamp.session.add_testament`). */
-export interface Testament {
-  readonly topic: string;
-  readonly args?: Args;
-  readonly kwargs?: Kwargs;
-  readonly options: Dict;
-}
-
-/** When a testament is published: on detach (leaving the realm) or on destroy; both at leave. */
-export type TestamentScope = "detached" | "destroyed";
+export type { Decision, Testament, TestamentScope };
 
 /** What the realm knows of a joined session besides the session itself. */
 interface Member {
   /** Its statistics while the realm has `stats` (and the session is metered). */
   stats: StatsTracker | null;
-  readonly testaments: { readonly detached: Testament[]; readonly destroyed: Testament[] };
   /** Its messages waiting for a dynamic authorizer are handled in order on this chain. */
   chain: Promise<void> | null;
 }
@@ -57,32 +40,6 @@ const AUTHORIZER_TIMEOUT_MS = 10_000;
 
 /** Options of the statistics events: they never trigger a statistics publication. */
 const STATS_DELIVERY = { triggersStats: false } as const;
-
-function matchOption(options: Dict, what: string): MatchPolicy {
-  const m = options.match ?? "exact";
-  if (!isMatchPolicy(m)) {
-    throw new WampError(
-      Uri.INVALID_ARGUMENT,
-      `${what}.Options.match must be exact, prefix or wildcard`,
-    );
-  }
-  return m as MatchPolicy;
-}
-
-/** The match policy of SUBSCRIBE/REGISTER options, or `null` when it is invalid. */
-function matchOf(options: Dict): MatchPolicy | null {
-  const m = options.match ?? "exact";
-  return isMatchPolicy(m) ? m : null;
-}
-
-/** Payload passthru used by a peer that did not announce it is a protocol violation. */
-function requirePassthru(session: Session, role: string, options: Dict): void {
-  if (options.ppt_scheme !== undefined && !session.hasFeature(role, "payload_passthru_mode")) {
-    throw new ProtocolError(
-      `ppt_scheme used, but the ${role} did not announce payload_passthru_mode`,
-    );
-  }
-}
 
 /** One realm of the router. */
 export class Realm {
@@ -95,8 +52,10 @@ export class Realm {
   #service: WampClient | null = null;
   /** The server side of the service session: the publisher of every meta event. */
   #serviceSession: Session | null = null;
-  /** Joined sessions' testaments, statistics and authorization order (the realm's own). */
+  /** Joined sessions' statistics and authorization order (the realm's own). */
   readonly #members = new Map<Session, Member>();
+  /** Joined sessions' testaments. */
+  readonly #testaments = new Testaments();
   /** Meta events raised while a request is handled, held until its reply is out (see #afterReply). */
   #heldMeta: [string, unknown[], typeof STATS_DELIVERY | undefined][] | null = null;
 
@@ -273,12 +232,9 @@ export class Realm {
   /** A session joined (WELCOME was sent): publish on_join and start its statistics. */
   join(session: Session): void {
     this.sessions.set(session.id, session);
-    const member: Member = {
-      stats: null,
-      testaments: { detached: [], destroyed: [] },
-      chain: null,
-    };
+    const member: Member = { stats: null, chain: null };
     this.#members.set(session, member);
+    this.#testaments.open(session.id);
     if (session.internal) {
       this.#serviceSession ??= session;
       return;
@@ -323,7 +279,7 @@ export class Realm {
     this.sessions.delete(session.id);
     this.broker.removeSession(session);
     this.dealer.removeSession(session);
-    if (member) this.#publishTestaments(session, member);
+    this.#publishTestaments(session, this.#testaments.take(session.id));
     this.#members.delete(session);
     this.#authorizer.forget(session.id);
     if (session.internal) {
@@ -351,28 +307,16 @@ export class Realm {
 
   /** Adds a testament of session `id`; false when it is not joined here. */
   addTestament(id: number, scope: TestamentScope, testament: Testament): boolean {
-    const session = this.sessions.get(id);
-    const member = session && this.#members.get(session);
-    if (!member) return false;
-    member.testaments[scope].push(testament);
-    return true;
+    return this.#testaments.add(id, scope, testament);
   }
 
   /** Drops the testaments of session `id` in `scope`; their number, or null when not joined. */
   flushTestaments(id: number, scope: TestamentScope): number | null {
-    const session = this.sessions.get(id);
-    const member = session && this.#members.get(session);
-    if (!member) return null;
-    const n = member.testaments[scope].length;
-    member.testaments[scope].length = 0;
-    return n;
+    return this.#testaments.flush(id, scope);
   }
 
-  /** Publishes a leaving session's testaments (detached, then destroyed) as its own publications. */
-  #publishTestaments(session: Session, member: Member): void {
-    const all = [...member.testaments.detached, ...member.testaments.destroyed];
-    member.testaments.detached.length = 0;
-    member.testaments.destroyed.length = 0;
+  /** Publishes a leaving session's testaments as its own publications. */
+  #publishTestaments(session: Session, all: readonly Testament[]): void {
     for (const t of all) {
       const msg: Message = { type: T.PUBLISH, request: 0, options: t.options, topic: t.topic };
       if (t.args) msg.args = t.args;
@@ -454,32 +398,9 @@ export class Realm {
     member.chain = chain;
   }
 
-  /**
-   * The URI, action and match policy a message needs authorizing for, if any. A SUBSCRIBE or
-   * REGISTER with an invalid `match` needs none: it is refused with `invalid_argument`.
-   */
-  #action(msg: Message): [string, Action, MatchPolicy] | null {
-    switch (msg.type) {
-      case T.PUBLISH:
-        return [msg.topic, "publish", "exact"];
-      case T.SUBSCRIBE: {
-        const match = matchOf(msg.options);
-        return match === null ? null : [msg.topic, "subscribe", match];
-      }
-      case T.CALL:
-        return [msg.procedure, "call", "exact"];
-      case T.REGISTER: {
-        const match = matchOf(msg.options);
-        return match === null ? null : [msg.procedure, "register", match];
-      }
-      default:
-        return null;
-    }
-  }
-
   /** Asks the role's authorizer (its cache, else its procedure) about a message. */
   async #decide(session: Session, msg: Message): Promise<Decision | null> {
-    const what = this.#action(msg);
+    const what = actionOf(msg);
     if (!what) return null;
     const [uri, action, match] = what;
     const options = "options" in msg ? msg.options : {};
@@ -612,9 +533,8 @@ export class Realm {
   }
 
   /**
-   * Validates `uri` for `match`, refuses reserved URIs (`wamp.*`, `switchboard.*`) to
-   * non-trusted sessions for publish, and for register any pattern that could match one, and
-   * checks the permission (`decided`: the decision an authorizer procedure already gave).
+   * The checks of `uri` for `action` (see uri_checks.ts); `decided`: the decision an
+   * authorizer procedure already gave, else the permission is decided at once.
    * @throws {WampError} `invalid_uri` or `not_authorized` (or the authorizer's error).
    */
   #checkUri(
@@ -625,29 +545,14 @@ export class Realm {
     decided: Decision | null = null,
   ): Decision {
     const strict = this.#config.options.uri_check === "strict";
-    if (!isValidUri(uri, match, strict)) {
-      throw new WampError(Uri.INVALID_URI, `"${uri}" is not a valid ${match} URI`);
-    }
-    if (
-      session.authrole !== TRUSTED_ROLE &&
-      ((action === "publish" && isReservedUri(uri)) ||
-        (action === "register" && patternMayMatchReserved(uri, match)))
-    ) {
-      const what = match === "exact" ? `"${uri}" is reserved` : `${match} "${uri}" can match`;
-      throw new WampError(
-        Uri.INVALID_URI,
-        `${what}: clients may not ${action} wamp.* or switchboard.* URIs`,
-      );
-    }
-    const decision = decided ?? this.#authorizeNow(session, uri, action, match);
-    if (!decision.allowed) {
-      const what = match === "exact" ? `"${uri}"` : `${match} pattern "${uri}"`;
-      throw new WampError(
-        decision.error ?? Uri.NOT_AUTHORIZED,
-        `session is not authorized to ${action} ${what} (role "${session.authrole}")`,
-      );
-    }
-    return decision;
+    return checkUri(
+      session,
+      uri,
+      match,
+      action,
+      strict,
+      () => decided ?? this.#authorizeNow(session, uri, action, match),
+    );
   }
 
   #publish(

@@ -6,27 +6,21 @@
  * @module
  */
 
-import {
-  authenticate,
-  type AuthenticatorCall,
-  type AuthStep,
-  type Identity,
-  limitedSubject,
-} from "../auth/authenticator.ts";
-import { type Attempt, type FailureLimiter, limiterKey } from "../auth/failure_limiter.ts";
-import type { Clock, TimerId } from "../clock.ts";
-import type { AuthConfig, AuthLimits } from "../config/types.ts";
-import type { Logger } from "../log.ts";
+import type { Identity } from "../auth/authenticator.ts";
+import type { TimerId } from "../clock.ts";
 import type { EncodeCache } from "../serializer/encode_cache.ts";
 import { SessionMeter } from "../stats/session_stats.ts";
 import { type Peer, type PeerHandler, TOO_LARGE, UNENCODABLE } from "../transport/peer.ts";
 import { isDict } from "../wamp/codec.ts";
 import { ProtocolError } from "../wamp/errors.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
-import type { Args, Authenticate, Dict, Hello, Kwargs, Message } from "../wamp/messages.ts";
+import type { Args, Dict, Hello, Kwargs, Message } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
 import type { Realm } from "./realm.ts";
+import { type AuthPolicy, Handshake, type HandshakeHost } from "./handshake.ts";
 import type { Delivery, SendOutcome, SessionRef } from "./session_ref.ts";
+
+export type { AuthPolicy };
 
 /**
  * The traffic hook at the edge between a session and its transport: every message sent
@@ -47,51 +41,13 @@ export type TrafficHook = (
 export type SessionState = "closed" | "authenticating" | "established" | "shutting_down";
 
 /** What a session needs from the router that owns it. */
-export interface SessionHost {
-  readonly clock: Clock;
-  readonly logger: Logger;
+export interface SessionHost extends HandshakeHost {
   /** The realm called `name`, if the router has it. */
   realm(name: string): Realm | undefined;
-  /** A fresh global session id, unique among the router's sessions. */
-  newSessionId(): number;
   /** Called when a session joins (`true`) or leaves (`false`) any realm. */
   track(session: Session, joined: boolean): void;
-  /** Failed authentications per remote address and authid. */
-  readonly authFailures: FailureLimiter;
-  /** Calls a dynamic authenticator procedure (via the realm's service session). */
-  readonly callAuthenticator: AuthenticatorCall;
   /** The router-wide traffic hook (`/metrics`). */
   readonly traffic: TrafficHook;
-}
-
-/** How a connection may authenticate. */
-export interface AuthPolicy {
-  /** The endpoint's authentication methods. */
-  readonly methods: AuthConfig;
-  /** Handshake limits (challenge timeout, failure rate limit). */
-  readonly limits: AuthLimits;
-  /** For in-process sessions only: the identity to take without negotiation. */
-  readonly fixed?: { readonly authid: string; readonly authrole: string } | null;
-}
-
-/** The ABORT message of an attempt refused by the failure limiter. */
-function retryLater(retryAfterMs: number): string {
-  return "too many failed authentication attempts for this authid from this address; " +
-    `retry later (in ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s)`;
-}
-
-/**
- * Whether a HELLO that ends with ABORT `reason` counts as a failed attempt: everything but
- * the router's own trouble (an authenticator missing or broken, an internal error).
- */
-function failureReason(reason: string): boolean {
-  return reason !== Uri.AUTHENTICATION_FAILED && reason !== Uri.RUNTIME_ERROR;
-}
-
-/** The address part of `tcp4:1.2.3.4:5678` (failures are counted per address, not per port). */
-function remoteAddress(peer: string): string {
-  const i = peer.lastIndexOf(":");
-  return i > 0 ? peer.slice(0, i) : peer;
 }
 
 /** Limits of a session's own handshakes. */
@@ -349,7 +305,9 @@ export class Session implements PeerHandler, SessionRef {
         if (msg.type === T.ABORT) return this.#clientAbort(msg);
         throw new ProtocolError(`${messageName(msg.type)} received before HELLO`);
       case "authenticating":
-        if (msg.type === T.AUTHENTICATE && this.#pendingAuth) return this.#pendingAuth.answer(msg);
+        if (msg.type === T.AUTHENTICATE && this.#handshake?.challenged) {
+          return this.#handshake.answer(msg);
+        }
         if (msg.type === T.ABORT) return this.#clientAbort(msg);
         throw new ProtocolError(`${messageName(msg.type)} received while authenticating`);
       case "established":
@@ -405,143 +363,26 @@ export class Session implements PeerHandler, SessionRef {
       return;
     }
     this.state = "authenticating";
-    const subject = limitedSubject(msg, this.auth.methods);
-    if (subject !== null) {
-      const limits = this.auth.limits;
-      const slot = this.host.authFailures.reserve(
-        limiterKey(remoteAddress(this.peer.details.peer), subject),
-        {
-          maxFailures: limits.max_failures,
-          windowMs: limits.failure_window * 1000,
-          maxDelayMs: limits.max_delay * 1000,
-          // the wait comes before the CHALLENGE: at most auth_max_delay, so that the client
-          // still has time to answer within the open handshake timeout
-          maxWaitMs: limits.max_delay * 1000,
-        },
-        this.host.clock.nowMs(),
-      );
-      if (!slot.ok) return this.abort(Uri.NOT_AUTHORIZED, retryLater(slot.retryAfterMs));
-      this.#attempt = slot.attempt;
-      if (slot.attempt.waitMs > 0) {
-        this.#holdTimer = this.host.clock.setTimer(() => {
-          this.#holdTimer = null;
-          if (!this.#closed && this.state === "authenticating") this.#startAuth(msg, realm, roles);
-        }, slot.attempt.waitMs);
-        return;
-      }
-    }
-    this.#startAuth(msg, realm, roles);
+    const handshake = new Handshake({
+      host: this.host,
+      auth: this.auth,
+      transport: this.peer.details,
+      authenticating: () => this.state === "authenticating" && !this.#closed,
+      send: (m) => this.send(m),
+      abort: (reason, message) => this.abort(reason, message),
+      welcome: (identity, id) => this.#welcome(realm, roles, identity, id),
+    }, msg);
+    this.#handshake = handshake;
+    handshake.start();
   }
 
-  /** Authenticates HELLO (once the failure limiter gave the attempt its turn). */
-  #startAuth(msg: Hello, realm: Realm, roles: Dict): void {
-    const sessionId = this.host.newSessionId();
-    const step = authenticate(
-      msg,
-      this.auth.methods,
-      sessionId,
-      this.host.callAuthenticator,
-      { ...this.peer.details },
-      { clock: this.host.clock },
-    );
-    if (step instanceof Promise) {
-      step.then((s) => {
-        if (!this.#closed && this.state === "authenticating") {
-          this.#authStep(realm, roles, s, sessionId);
-        }
-      }, (e) => this.#internalError(e, "HELLO"));
-      return;
-    }
-    this.#authStep(realm, roles, step, sessionId);
-  }
+  /** The authentication of the HELLO in progress. */
+  #handshake: Handshake | null = null;
 
-  #authStep(realm: Realm, roles: Dict, step: AuthStep, sessionId: number): void {
-    const limits = this.auth.limits;
-    if (step.kind === "abort") {
-      this.#settleAttempt(failureReason(step.reason) ? "failure" : "neutral");
-      return this.abort(step.reason, step.message);
-    }
-    if (step.kind === "welcome") {
-      this.#settleAttempt("success");
-      return this.#welcome(realm, roles, step.identity, sessionId);
-    }
-    this.send({ type: T.CHALLENGE, authmethod: step.authmethod, extra: step.extra });
-    if (this.#closed) return; // a CHALLENGE the transport could not carry ended the session
-    const timer = this.host.clock.setTimer(() => {
-      this.#pendingAuth = null;
-      if (this.state === "authenticating") {
-        // the clean-up counts the unanswered challenge as a failed attempt
-        this.abort(
-          Uri.TIMEOUT,
-          `no AUTHENTICATE within ${limits.challenge_timeout} s of the CHALLENGE`,
-        );
-      }
-    }, limits.challenge_timeout * 1000);
-    this.#pendingAuth = {
-      timer,
-      answer: (auth: Authenticate) => {
-        this.host.clock.clearTimer(timer);
-        this.#pendingAuth = null;
-        // settled when the check is done, even if the connection is gone by then
-        this.#verifying = true;
-        step.verify(auth).then((identity) => {
-          this.#verifying = false;
-          const f = step.failure;
-          this.#settleAttempt(
-            identity ? "success" : f && !failureReason(f.reason) ? "neutral" : "failure",
-          );
-          if (this.#closed || this.state !== "authenticating") return;
-          if (!identity) {
-            if (f && f.reason !== Uri.NOT_AUTHORIZED) return this.abort(f.reason, f.message);
-            return this.abort(Uri.NOT_AUTHORIZED, f?.message ?? "authentication failed");
-          }
-          this.#welcome(realm, roles, identity, sessionId);
-        }, (e) => {
-          this.#verifying = false;
-          this.#internalError(e, "AUTHENTICATE");
-        });
-      },
-    };
-  }
-
-  #pendingAuth: { timer: TimerId; answer(msg: Authenticate): void } | null = null;
-  /** This connection's authentication attempt while the failure limiter holds its slot. */
-  #attempt: Attempt | null = null;
-  /** The wait for the attempt's slot, before anything is authenticated. */
-  #holdTimer: TimerId | null = null;
-  /** True while an AUTHENTICATE is being checked. */
-  #verifying = false;
-
-  /** Settles this connection's attempt with the failure limiter (once). */
-  #settleAttempt(outcome: "success" | "failure" | "neutral"): void {
-    const attempt = this.#attempt;
-    if (!attempt) return;
-    this.#attempt = null;
-    if (outcome === "success") attempt.succeed();
-    else if (outcome === "failure") attempt.fail(this.host.clock.nowMs());
-    else attempt.cancel();
-  }
-
-  /**
-   * Ends the authentication handshake (timers cleared). An attempt that ends here without a
-   * verified AUTHENTICATE (the connection closed, the challenge timed out, a protocol
-   * violation) is one failure; one being checked is settled by its check.
-   */
+  /** Ends the authentication handshake in progress, if any. */
   #clearPendingAuth(): void {
-    if (this.#pendingAuth) this.host.clock.clearTimer(this.#pendingAuth.timer);
-    this.#pendingAuth = null;
-    if (this.#holdTimer !== null) this.host.clock.clearTimer(this.#holdTimer);
-    this.#holdTimer = null;
-    if (!this.#verifying) this.#settleAttempt("failure");
-  }
-
-  #internalError(e: unknown, what: string): void {
-    this.#settleAttempt("neutral");
-    this.host.logger.error("internal error while authenticating", {
-      what,
-      error: e instanceof Error ? (e.stack ?? e.message) : String(e),
-    });
-    this.abort(Uri.RUNTIME_ERROR, "internal router error during authentication");
+    this.#handshake?.end();
+    this.#handshake = null;
   }
 
   #welcome(realm: Realm, roles: Dict, identity: Identity, id = this.host.newSessionId()): void {
