@@ -13,7 +13,7 @@ import type { AuthConfig, DynamicAuthenticator } from "../config/types.ts";
 import { serialNumber } from "../wamp/ids.ts";
 import type { Authenticate, Dict, Hello } from "../wamp/messages.ts";
 import { TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
-import { constantTimeEqual } from "./compare.ts";
+import { constantTimeEqual, ed25519Verify, fromHex } from "./crypto.ts";
 import {
   challengeAuthrole,
   type CraChallenge,
@@ -48,38 +48,6 @@ export type AuthStep =
 
 const METHODS = ["anonymous", "ticket", "wampcra", "cryptosign"] as const;
 type Method = typeof METHODS[number];
-
-function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return s;
-}
-
-function fromHex(hex: string): Uint8Array | null {
-  if (!/^(?:[0-9a-fA-F]{2})*$/.test(hex)) return null;
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-
-/** Verifies an Ed25519 signature (`signature` 64 bytes) of `message` by `publicKey` (32 bytes). */
-export async function ed25519Verify(
-  publicKey: Uint8Array,
-  signature: Uint8Array,
-  message: Uint8Array,
-): Promise<boolean> {
-  const key = await crypto.subtle.importKey("raw", copy(publicKey), { name: "Ed25519" }, false, [
-    "verify",
-  ]);
-  return await crypto.subtle.verify("Ed25519", key, copy(signature), copy(message));
-}
-
-/** A copy backed by a plain ArrayBuffer, as WebCrypto's types ask. */
-function copy(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(new ArrayBuffer(bytes.length));
-  out.set(bytes);
-  return out;
-}
 
 /** The abort for a method that identifies principals by authid when HELLO names none. */
 function needsAuthid(method: string): AuthStep {
@@ -169,14 +137,14 @@ function cryptosignStep(
   return {
     kind: "challenge",
     authmethod: "cryptosign",
-    extra: { challenge: toHex(challenge), channel_binding: null },
+    extra: { challenge: challenge.toHex(), channel_binding: null },
     async verify(msg) {
       if (!principal || (principal.realm !== null && principal.realm !== realm)) return null;
       const bytes = fromHex(msg.signature);
       if (!bytes || bytes.length !== 96) return null;
       const signature = bytes.subarray(0, 64);
       const signed = bytes.subarray(64);
-      if (toHex(signed) !== toHex(challenge)) return null;
+      if (signed.toHex() !== challenge.toHex()) return null;
       let ok = false;
       try {
         ok = await ed25519Verify(fromHex(key)!, signature, challenge);

@@ -18,7 +18,7 @@
 import type { Clock } from "../clock.ts";
 import type { CraUser } from "../config/types.ts";
 import type { Dict } from "../wamp/messages.ts";
-import { constantTimeEqual } from "./compare.ts";
+import { constantTimeEqual } from "./crypto.ts";
 
 const encoder = new TextEncoder();
 
