@@ -62,20 +62,6 @@ export const webCryptoCra: CraPrimitives = {
   },
 };
 
-/** WAMP-CRA key: the secret, or for salted users base64(PBKDF2-HMAC-SHA256(secret, salt)) as text. */
-export function craKey(
-  user: Pick<CraUser, "secret" | "salt" | "iterations" | "keylen">,
-  primitives: CraPrimitives = webCryptoCra,
-): Promise<string> {
-  if (user.salt === null) return Promise.resolve(user.secret);
-  return primitives.pbkdf2(user.secret, user.salt, user.iterations, user.keylen);
-}
-
-/** WAMP-CRA signature: base64(HMAC-SHA256(key, challenge)). */
-export function craSign(key: string, challenge: string): Promise<string> {
-  return webCryptoCra.sign(key, challenge);
-}
-
 /** The `authrole` a challenge names: the one HELLO asked for when it is a string, else null. */
 export function challengeAuthrole(requested: unknown): string | null {
   return typeof requested === "string" ? requested : null;
