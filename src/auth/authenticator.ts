@@ -17,11 +17,11 @@ import { constantTimeEqual, ed25519Verify, fromHex } from "./crypto.ts";
 import {
   challengeAuthrole,
   type CraChallenge,
-  craEndpoint,
-  type CraPrimitives,
   dynamicCraChallenge,
   staticCraChallenge,
 } from "./wampcra.ts";
+import type { CraPrimitives } from "./wampcra_primitives.ts";
+import { craEndpoint } from "./wampcra_salt.ts";
 
 /** Who a session is, once authenticated. */
 export interface Identity {
