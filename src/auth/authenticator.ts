@@ -8,43 +8,20 @@
  * @module
  */
 
-import { type Clock, systemClock } from "../clock.ts";
+import { systemClock } from "../clock.ts";
 import type { AuthConfig, DynamicAuthenticator } from "../config/types.ts";
 import { serialNumber } from "../wamp/ids.ts";
-import type { Authenticate, Dict, Hello } from "../wamp/messages.ts";
+import type { Dict, Hello } from "../wamp/messages.ts";
 import { TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
 import { constantTimeEqual, ed25519Verify, fromHex } from "./crypto.ts";
+import type { AuthEnv, AuthStep, Identity } from "./step.ts";
 import {
   challengeAuthrole,
   type CraChallenge,
   dynamicCraChallenge,
   staticCraChallenge,
 } from "./wampcra.ts";
-import type { CraPrimitives } from "./wampcra_primitives.ts";
 import { craEndpoint } from "./wampcra_salt.ts";
-
-/** Who a session is, once authenticated. */
-export interface Identity {
-  readonly authid: string;
-  readonly authrole: string;
-  readonly authmethod: string;
-  readonly authprovider: string;
-  readonly authextra: Dict;
-}
-
-/** The outcome of HELLO. */
-export type AuthStep =
-  | { readonly kind: "welcome"; readonly identity: Identity }
-  | {
-    readonly kind: "challenge";
-    readonly authmethod: string;
-    readonly extra: Dict;
-    /** Checks AUTHENTICATE; resolves to the identity, or null when authentication failed. */
-    verify(msg: Authenticate): Promise<Identity | null>;
-    /** After a failed `verify`: the reason to abort with, when not `wamp.error.not_authorized`. */
-    readonly failure?: { readonly reason: string; readonly message: string } | null;
-  }
-  | { readonly kind: "abort"; readonly reason: string; readonly message: string };
 
 const METHODS = ["anonymous", "ticket", "wampcra", "cryptosign"] as const;
 type Method = typeof METHODS[number];
@@ -163,14 +140,6 @@ function cryptosignStep(
       };
     },
   };
-}
-
-/** What authentication uses besides HELLO and the endpoint: time and the CRA primitives. */
-export interface AuthEnv {
-  /** Time source (WAMP-CRA challenge timestamps); default the system clock. */
-  readonly clock?: Clock;
-  /** WAMP-CRA key derivation and signing; default WebCrypto. */
-  readonly cra?: CraPrimitives;
 }
 
 /** The client's methods from HELLO (strings only; none given means `anonymous`). */

@@ -6,14 +6,9 @@
  * @module
  */
 
-import {
-  authenticate,
-  type AuthenticatorCall,
-  type AuthStep,
-  type Identity,
-  limitedSubject,
-} from "../auth/authenticator.ts";
+import { authenticate, type AuthenticatorCall, limitedSubject } from "../auth/authenticator.ts";
 import { type Attempt, type FailureLimiter, limiterKey } from "../auth/failure_limiter.ts";
+import type { AuthStep, Identity } from "../auth/step.ts";
 import type { Clock, TimerId } from "../clock.ts";
 import type { RouterMetrics } from "../metrics.ts";
 import type { AuthConfig, AuthLimits } from "../config/types.ts";
