@@ -13,8 +13,10 @@ import type { AuthConfig, DynamicAuthenticator } from "../config/types.ts";
 import { serialNumber } from "../wamp/ids.ts";
 import type { Dict, Hello } from "../wamp/messages.ts";
 import { TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
-import { constantTimeEqual, ed25519Verify, fromHex } from "./crypto.ts";
-import type { AuthEnv, AuthStep, Identity } from "./step.ts";
+import { ed25519Verify, fromHex } from "./crypto.ts";
+import { anonymousWelcome } from "./anonymous.ts";
+import type { AuthEnv, AuthStep, Failure, Identity } from "./step.ts";
+import { staticTicket, TICKET_NEEDS_AUTHID, ticketChallenge } from "./ticket.ts";
 import {
   challengeAuthrole,
   type CraChallenge,
@@ -202,7 +204,6 @@ export function authenticate(
   }
   const realm = hello.realm;
   const authid = typeof hello.details.authid === "string" ? hello.details.authid : null;
-  const denied = (): null => null;
   const dynamic = auth.dynamic?.[method];
   if (dynamic) {
     if (!call) {
@@ -215,41 +216,10 @@ export function authenticate(
     return dynamicStep(method, hello, dynamic, call, sessionId, transport, env);
   }
   switch (method) {
-    case "anonymous": {
-      const a = auth.anonymous!;
-      return {
-        kind: "welcome",
-        identity: {
-          authid: a.authid ?? serialNumber(),
-          authrole: a.role,
-          authmethod: "anonymous",
-          authprovider: "static",
-          authextra: {},
-        },
-      };
-    }
-    case "ticket": {
-      if (authid === null) {
-        return needsAuthid("ticket");
-      }
-      const p = auth.ticket!.get(authid);
-      return {
-        kind: "challenge",
-        authmethod: "ticket",
-        extra: {},
-        verify(msg) {
-          if (!p || (p.realm !== null && p.realm !== realm)) return Promise.resolve(denied());
-          if (!constantTimeEqual(msg.signature, p.ticket)) return Promise.resolve(denied());
-          return Promise.resolve({
-            authid,
-            authrole: p.role,
-            authmethod: "ticket",
-            authprovider: "static",
-            authextra: {},
-          });
-        },
-      };
-    }
+    case "anonymous":
+      return anonymousWelcome(auth.anonymous!);
+    case "ticket":
+      return staticTicket(hello, auth.ticket!);
     case "wampcra": {
       if (authid === null) {
         return needsAuthid("wampcra");
@@ -402,22 +372,17 @@ async function dynamicStep(
       return "kind" in a ? a : { kind: "welcome", identity: identity(a, null, "anonymous") };
     }
     case "ticket": {
-      if (authid === null) {
-        return needsAuthid("ticket");
-      }
-      let failure: { reason: string; message: string } | null = null;
+      if (authid === null) return TICKET_NEEDS_AUTHID;
+      let failure: Failure | null = null;
       return {
-        kind: "challenge",
-        authmethod: "ticket",
-        extra: {},
-        async verify(msg) {
-          const a = await ask({ ticket: msg.signature });
+        ...ticketChallenge(async (ticket) => {
+          const a = await ask({ ticket });
           if ("kind" in a) {
             if (a.kind === "abort") failure = { reason: a.reason, message: a.message };
             return null;
           }
           return identity(a, authid, "ticket");
-        },
+        }),
         get failure() {
           return failure;
         },
