@@ -13,7 +13,12 @@ import type { AuthConfig, DynamicAuthenticator } from "../config/types.ts";
 import { serialNumber } from "../wamp/ids.ts";
 import type { Dict, Hello } from "../wamp/messages.ts";
 import { TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
-import { ed25519Verify, fromHex } from "./crypto.ts";
+import {
+  cryptosignChallenge,
+  cryptosignKey,
+  cryptosignSubject,
+  staticCryptosign,
+} from "./cryptosign.ts";
 import { anonymousWelcome } from "./anonymous.ts";
 import type { AuthEnv, AuthStep, Failure, Identity } from "./step.ts";
 import { staticTicket, TICKET_NEEDS_AUTHID, ticketChallenge } from "./ticket.ts";
@@ -80,70 +85,6 @@ function craStep(challenge: CraChallenge, identity: () => Identity): AuthStep {
   };
 }
 
-/** The client's cryptosign public key from HELLO, or the abort step explaining what is wrong. */
-function cryptosignKey(hello: Hello): string | AuthStep {
-  const extraIn = hello.details.authextra;
-  const pubkey = typeof extraIn === "object" && extraIn !== null
-    ? (extraIn as Dict).pubkey
-    : undefined;
-  if (typeof pubkey !== "string" || !/^[0-9a-fA-F]{64}$/.test(pubkey)) {
-    return {
-      kind: "abort",
-      reason: Uri.NOT_AUTHORIZED,
-      message: "cryptosign authentication needs authextra.pubkey (64 hex characters)",
-    };
-  }
-  const binding = (extraIn as Dict).channel_binding;
-  if (binding !== undefined && binding !== null) {
-    return {
-      kind: "abort",
-      reason: Uri.NOT_AUTHORIZED,
-      message: `channel binding ${JSON.stringify(binding)} is not available on this transport ` +
-        "(Deno does not expose the TLS channel id); connect without channel_binding",
-    };
-  }
-  return pubkey.toLowerCase();
-}
-
-/** Builds the cryptosign challenge step (principal null: unknown key, fails later). */
-function cryptosignStep(
-  principal: { authid: string; role: string; realm: string | null; authextra?: Dict } | null,
-  key: string,
-  realm: string,
-  provider: string,
-): AuthStep {
-  const challenge = crypto.getRandomValues(new Uint8Array(32));
-  return {
-    kind: "challenge",
-    authmethod: "cryptosign",
-    extra: { challenge: challenge.toHex(), channel_binding: null },
-    async verify(msg) {
-      if (!principal || (principal.realm !== null && principal.realm !== realm)) return null;
-      const bytes = fromHex(msg.signature);
-      if (!bytes || bytes.length !== 96) return null;
-      const signature = bytes.subarray(0, 64);
-      const signed = bytes.subarray(64);
-      if (signed.toHex() !== challenge.toHex()) return null;
-      let ok = false;
-      try {
-        ok = await ed25519Verify(fromHex(key)!, signature, challenge);
-      } catch (e) {
-        // a malformed public key is just a failed authentication
-        if (!(e instanceof Error)) throw e;
-        ok = false;
-      }
-      if (!ok) return null;
-      return {
-        authid: principal.authid,
-        authrole: principal.role,
-        authmethod: "cryptosign",
-        authprovider: provider,
-        authextra: { pubkey: key, ...(principal.authextra ?? {}) },
-      };
-    },
-  };
-}
-
 /** The client's methods from HELLO (strings only; none given means `anonymous`). */
 function requestedMethods(hello: Hello): string[] {
   const requested = hello.details.authmethods ?? ["anonymous"];
@@ -168,11 +109,7 @@ export function limitedSubject(hello: Hello, auth: AuthConfig): string | null {
   if (method === undefined || method === "anonymous") return null;
   const authid = hello.details.authid;
   if (typeof authid === "string") return authid;
-  if (method === "cryptosign") {
-    const extra = hello.details.authextra;
-    const pubkey = typeof extra === "object" && extra !== null ? (extra as Dict).pubkey : null;
-    if (typeof pubkey === "string") return pubkey.toLowerCase();
-  }
+  if (method === "cryptosign") return cryptosignSubject(hello) ?? "";
   return "";
 }
 
@@ -240,29 +177,8 @@ export function authenticate(
           }))
         );
     }
-    case "cryptosign": {
-      const key = cryptosignKey(hello);
-      if (typeof key !== "string") return key;
-      let principal: { authid: string; role: string; realm: string | null } | null = null;
-      if (authid !== null) {
-        const p = auth.cryptosign!.get(authid);
-        if (p && p.authorized_keys.includes(key)) {
-          principal = { authid, role: p.role, realm: p.realm };
-        }
-      } else {
-        const matches = [...auth.cryptosign!.entries()].filter(([, p]) =>
-          p.authorized_keys.includes(key)
-        );
-        if (matches.length === 1) {
-          principal = {
-            authid: matches[0][0],
-            role: matches[0][1].role,
-            realm: matches[0][1].realm,
-          };
-        }
-      }
-      return cryptosignStep(principal, key, realm, "static");
-    }
+    case "cryptosign":
+      return staticCryptosign(hello, auth.cryptosign!);
   }
 }
 
@@ -430,7 +346,7 @@ async function dynamicStep(
       const principal = keys.includes(key)
         ? { authid: a.authid ?? authid ?? key, role: a.role, realm: null, authextra: a.extra }
         : null;
-      return cryptosignStep(principal, key, realm, "dynamic");
+      return cryptosignChallenge(principal, key, realm, "dynamic");
     }
   }
 }
