@@ -8,7 +8,6 @@
  * @module
  */
 
-import { systemClock } from "../clock.ts";
 import type { AuthConfig, DynamicAuthenticator } from "../config/types.ts";
 import { serialNumber } from "../wamp/ids.ts";
 import type { Dict, Hello } from "../wamp/messages.ts";
@@ -22,25 +21,10 @@ import {
 import { anonymousWelcome } from "./anonymous.ts";
 import type { AuthEnv, AuthStep, Failure, Identity } from "./step.ts";
 import { staticTicket, TICKET_NEEDS_AUTHID, ticketChallenge } from "./ticket.ts";
-import {
-  challengeAuthrole,
-  type CraChallenge,
-  dynamicCraChallenge,
-  staticCraChallenge,
-} from "./wampcra.ts";
-import { craEndpoint } from "./wampcra_salt.ts";
+import { CRA_NEEDS_AUTHID, dynamicCra, staticCra } from "./wampcra.ts";
 
 const METHODS = ["anonymous", "ticket", "wampcra", "cryptosign"] as const;
 type Method = typeof METHODS[number];
-
-/** The abort for a method that identifies principals by authid when HELLO names none. */
-function needsAuthid(method: string): AuthStep {
-  return {
-    kind: "abort",
-    reason: Uri.NOT_AUTHORIZED,
-    message: `${method} authentication needs an authid`,
-  };
-}
 
 function offered(auth: AuthConfig): Method[] {
   return METHODS.filter((m) => auth[m] !== null || auth.dynamic?.[m] !== undefined);
@@ -55,35 +39,6 @@ export type AuthenticatorCall = (
   procedure: string,
   args: unknown[],
 ) => Promise<unknown>;
-
-/** What a WAMP-CRA challenge names for `authid` (its authrole: what HELLO asked for, or null). */
-function craInfo(
-  authid: string,
-  hello: Hello,
-  authprovider: string,
-  session: number,
-  env: AuthEnv,
-) {
-  return {
-    authid,
-    authrole: challengeAuthrole(hello.details.authrole),
-    authprovider,
-    session,
-    clock: env.clock ?? systemClock,
-  };
-}
-
-/** The WAMP-CRA challenge step: `identity` once the signature is right. */
-function craStep(challenge: CraChallenge, identity: () => Identity): AuthStep {
-  return {
-    kind: "challenge",
-    authmethod: "wampcra",
-    extra: challenge.extra,
-    async verify(msg) {
-      return await challenge.verify(msg.signature) ? identity() : null;
-    },
-  };
-}
 
 /** The client's methods from HELLO (strings only; none given means `anonymous`). */
 function requestedMethods(hello: Hello): string[] {
@@ -139,8 +94,6 @@ export function authenticate(
         `this transport offers: ${available.join(", ") || "none"}`,
     };
   }
-  const realm = hello.realm;
-  const authid = typeof hello.details.authid === "string" ? hello.details.authid : null;
   const dynamic = auth.dynamic?.[method];
   if (dynamic) {
     if (!call) {
@@ -157,26 +110,8 @@ export function authenticate(
       return anonymousWelcome(auth.anonymous!);
     case "ticket":
       return staticTicket(hello, auth.ticket!);
-    case "wampcra": {
-      if (authid === null) {
-        return needsAuthid("wampcra");
-      }
-      // unknown authids are challenged and checked like configured users (see wampcra.ts)
-      const users = auth.wampcra!;
-      const user = users.get(authid);
-      const info = craInfo(authid, hello, "static", sessionId, env);
-      return craEndpoint(users)
-        .then((endpoint) => staticCraChallenge(endpoint, user, realm, info, env.cra))
-        .then((challenge) =>
-          craStep(challenge, () => ({
-            authid,
-            authrole: user!.role,
-            authmethod: "wampcra",
-            authprovider: "static",
-            authextra: {},
-          }))
-        );
-    }
+    case "wampcra":
+      return staticCra(hello, auth.wampcra!, sessionId, env);
     case "cryptosign":
       return staticCryptosign(hello, auth.cryptosign!);
   }
@@ -305,9 +240,7 @@ async function dynamicStep(
       };
     }
     case "wampcra": {
-      if (authid === null) {
-        return needsAuthid("wampcra");
-      }
+      if (authid === null) return CRA_NEEDS_AUTHID;
       const a = await ask();
       if ("kind" in a) return a;
       const secret = a.raw.secret;
@@ -321,17 +254,19 @@ async function dynamicStep(
           typeof keylen !== "number")
       ) return BAD_ANSWER;
       const id = a.authid ?? authid;
-      const challenge = dynamicCraChallenge(
+      return dynamicCra(
         {
           secret,
           salt: salted ? a.raw.salt as string : null,
           iterations: iterations as number,
           keylen: keylen as number,
         },
-        craInfo(id, hello, "dynamic", sessionId, env),
-        env.cra,
+        id,
+        hello,
+        sessionId,
+        env,
+        () => identity(a, id, "wampcra"),
       );
-      return craStep(challenge, () => identity(a, id, "wampcra"));
     }
     case "cryptosign": {
       const key = cryptosignKey(hello);

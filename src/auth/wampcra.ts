@@ -13,27 +13,42 @@
  * @module
  */
 
-import type { Clock } from "../clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import type { CraUser } from "../config/types.ts";
-import type { Dict } from "../wamp/messages.ts";
+import type { Dict, Hello } from "../wamp/messages.ts";
+import { Uri } from "../wamp/uris.ts";
 import { constantTimeEqual } from "./crypto.ts";
+import {
+  abort,
+  type AuthEnv,
+  authidOf,
+  type AuthStep,
+  type ChallengeStep,
+  type Identity,
+} from "./step.ts";
 import { type CraPrimitives, webCryptoCra } from "./wampcra_primitives.ts";
-import type { CraEndpoint } from "./wampcra_salt.ts";
+import { type CraEndpoint, craEndpoint } from "./wampcra_salt.ts";
+
+/** The abort of a wampcra HELLO without an authid. */
+export const CRA_NEEDS_AUTHID: AuthStep = abort(
+  Uri.NOT_AUTHORIZED,
+  "wampcra authentication needs an authid",
+);
 
 /** The `authrole` a challenge names: the one HELLO asked for when it is a string, else null. */
-export function challengeAuthrole(requested: unknown): string | null {
+function challengeAuthrole(requested: unknown): string | null {
   return typeof requested === "string" ? requested : null;
 }
 
 /** A WAMP-CRA challenge: CHALLENGE.Extra and the check of the AUTHENTICATE signature. */
-export interface CraChallenge {
+interface CraChallenge {
   readonly extra: Dict;
   /** True when `signature` signs this challenge with the user's key. */
   verify(signature: string): Promise<boolean>;
 }
 
 /** What the challenge text names, besides the nonce. */
-export interface ChallengeInfo {
+interface ChallengeInfo {
   readonly authid: string;
   /** From {@linkcode challengeAuthrole}. */
   readonly authrole: string | null;
@@ -56,7 +71,7 @@ function challengeText(info: ChallengeInfo): string {
 }
 
 /** Key derivation parameters of one challenge (salt null: the secret is the key). */
-interface KeyParams {
+export interface CraSecret {
   readonly secret: string;
   readonly salt: string | null;
   readonly iterations: number;
@@ -65,7 +80,7 @@ interface KeyParams {
 
 function challenge(
   info: ChallengeInfo,
-  params: KeyParams,
+  params: CraSecret,
   primitives: CraPrimitives,
   accept: boolean,
 ): CraChallenge {
@@ -90,12 +105,41 @@ function challenge(
   };
 }
 
+/** What a challenge for `authid` names (its authrole: what HELLO asked for, or null). */
+function challengeInfo(
+  authid: string,
+  hello: Hello,
+  authprovider: string,
+  session: number,
+  env: AuthEnv,
+): ChallengeInfo {
+  return {
+    authid,
+    authrole: challengeAuthrole(hello.details.authrole),
+    authprovider,
+    session,
+    clock: env.clock ?? systemClock,
+  };
+}
+
+/** The CHALLENGE step of `challenge`: `identity` once the signature is right. */
+function challengeStep(challenge: CraChallenge, identity: () => Identity): ChallengeStep {
+  return {
+    kind: "challenge",
+    authmethod: "wampcra",
+    extra: challenge.extra,
+    async verify(msg) {
+      return await challenge.verify(msg.signature) ? identity() : null;
+    },
+  };
+}
+
 /**
  * The challenge of a static endpoint for `info.authid`: `user` is its configured user, or
  * undefined for an unknown authid (never accepted, challenged and checked like a user);
  * `realm` is the realm joined (a user bound to another realm is never accepted either).
  */
-export async function staticCraChallenge(
+async function staticChallenge(
   endpoint: CraEndpoint,
   user: CraUser | undefined,
   realm: string,
@@ -105,7 +149,7 @@ export async function staticCraChallenge(
   // derived for every authid, also when the user has a salt of its own: the same work
   const synthesized = await endpoint.saltOf(info.authid, primitives);
   const ownSalt = user?.salt ?? null;
-  const params: KeyParams = endpoint.salted
+  const params: CraSecret = endpoint.salted
     ? {
       secret: user?.secret ?? endpoint.dummySecret,
       salt: ownSalt ?? synthesized,
@@ -118,12 +162,44 @@ export async function staticCraChallenge(
 }
 
 /**
- * The challenge for a secret a dynamic authenticator supplied (salted when it gave a salt).
+ * WAMP-CRA authentication of HELLO against the endpoint's static users. `sessionId` is the id
+ * the session will get. Unknown authids are challenged and checked like configured users.
  */
-export function dynamicCraChallenge(
-  secret: KeyParams,
-  info: ChallengeInfo,
-  primitives: CraPrimitives = webCryptoCra,
-): CraChallenge {
-  return challenge(info, secret, primitives, true);
+export function staticCra(
+  hello: Hello,
+  users: ReadonlyMap<string, CraUser>,
+  sessionId: number,
+  env: AuthEnv,
+): AuthStep | Promise<AuthStep> {
+  const authid = authidOf(hello);
+  if (authid === null) return CRA_NEEDS_AUTHID;
+  const user = users.get(authid);
+  const info = challengeInfo(authid, hello, "static", sessionId, env);
+  return craEndpoint(users)
+    .then((endpoint) => staticChallenge(endpoint, user, hello.realm, info, env.cra))
+    .then((challenge) =>
+      challengeStep(challenge, () => ({
+        authid,
+        authrole: user!.role,
+        authmethod: "wampcra",
+        authprovider: "static",
+        authextra: {},
+      }))
+    );
+}
+
+/**
+ * The CHALLENGE step for `secret`, which a dynamic authenticator supplied for `authid`
+ * (salted when it gave a salt); `identity` once the signature is right.
+ */
+export function dynamicCra(
+  secret: CraSecret,
+  authid: string,
+  hello: Hello,
+  sessionId: number,
+  env: AuthEnv,
+  identity: () => Identity,
+): ChallengeStep {
+  const info = challengeInfo(authid, hello, "dynamic", sessionId, env);
+  return challengeStep(challenge(info, secret, env.cra ?? webCryptoCra, true), identity);
 }
