@@ -17,7 +17,7 @@
 import assert from "node:assert/strict";
 import { createRouter, parseConfig, type Router } from "../mod.ts";
 import { authenticate } from "../src/auth/authenticator.ts";
-import type { CraPrimitives } from "../src/auth/wampcra.ts";
+import type { CraPrimitives } from "../src/auth/wampcra_primitives.ts";
 import { FakeClock } from "../src/clock.ts";
 import type { AuthConfig } from "../src/config/types.ts";
 import type { Hello } from "../src/wamp/messages.ts";
@@ -338,7 +338,7 @@ Deno.test("wampcra: an unknown authid's salt survives 20,000 unanswered challeng
 });
 
 Deno.test("wampcra: known and unknown authids run the same key derivations with the same parameters", async () => {
-  const { webCryptoCra } = await import("../src/auth/wampcra.ts");
+  const { webCryptoCra } = await import("../src/auth/wampcra_primitives.ts");
   /** What one authentication ran: the operations and their parameters (no secrets). */
   const observe = async (auth: AuthConfig, authid: string) => {
     const ops: string[] = [];

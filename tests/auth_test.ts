@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { ALLOW_ALL, hex, newEdKey, RawClient, sleep, startRouter, unhex } from "./_helpers.ts";
 import type { SerializerName } from "../src/serializer/serializer.ts";
-import { ed25519Verify } from "../src/auth/authenticator.ts";
+import { ed25519Verify } from "../src/auth/crypto.ts";
 
 type D = Record<string, unknown>;
 

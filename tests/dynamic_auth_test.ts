@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { WampError } from "../mod.ts";
-import { craKey, craSign } from "../src/auth/wampcra.ts";
+import { craKey, craSign } from "./_cra.ts";
 import { RawClient, startRouter, testConfig } from "./_helpers.ts";
 
 type D = Record<string, unknown>;

@@ -1,208 +1,29 @@
 /**
- * Authentication of HELLO against an endpoint's static methods: `anonymous`, `ticket`,
- * `wampcra` (plain and salted PBKDF2) and `cryptosign` (Ed25519 through WebCrypto). The method
- * is the first of the client's `authmethods` that the endpoint offers. Failures never reveal
- * whether an authid exists: unknown authids get a challenge like known ones and fail the same
- * (for WAMP-CRA see wampcra.ts: the same shape, salts and work for every authid).
+ * Authentication of HELLO on an endpoint: picks the method, the first of the client's
+ * `authmethods` that the endpoint offers, and hands HELLO to that method's module
+ * (anonymous.ts, ticket.ts, wampcra.ts, cryptosign.ts, or dynamic.ts when the endpoint
+ * configures the method as `dynamic`). Failures never reveal whether an authid exists: the
+ * methods challenge unknown authids like known ones and fail them the same.
  *
  * @module
  */
 
-import { type Clock, systemClock } from "../clock.ts";
-import type { AuthConfig, DynamicAuthenticator } from "../config/types.ts";
-import { serialNumber } from "../wamp/ids.ts";
-import type { Authenticate, Dict, Hello } from "../wamp/messages.ts";
-import { TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
-import { constantTimeEqual } from "./compare.ts";
-import {
-  challengeAuthrole,
-  type CraChallenge,
-  craEndpoint,
-  type CraPrimitives,
-  dynamicCraChallenge,
-  staticCraChallenge,
-} from "./wampcra.ts";
+import type { AuthConfig, AuthMethod } from "../config/types.ts";
+import type { Dict, Hello } from "../wamp/messages.ts";
+import { Uri } from "../wamp/uris.ts";
+import { anonymousWelcome } from "./anonymous.ts";
+import { cryptosignSubject, staticCryptosign } from "./cryptosign.ts";
+import { type AuthenticatorCall, dynamicAuthenticate } from "./dynamic.ts";
+import { abort, type AuthEnv, authidOf, type AuthStep } from "./step.ts";
+import { staticTicket } from "./ticket.ts";
+import { staticCra } from "./wampcra.ts";
 
-/** Who a session is, once authenticated. */
-export interface Identity {
-  readonly authid: string;
-  readonly authrole: string;
-  readonly authmethod: string;
-  readonly authprovider: string;
-  readonly authextra: Dict;
-}
+/** The methods in the order an endpoint lists them as offered. */
+const METHODS: readonly AuthMethod[] = ["anonymous", "ticket", "wampcra", "cryptosign"];
 
-/** The outcome of HELLO. */
-export type AuthStep =
-  | { readonly kind: "welcome"; readonly identity: Identity }
-  | {
-    readonly kind: "challenge";
-    readonly authmethod: string;
-    readonly extra: Dict;
-    /** Checks AUTHENTICATE; resolves to the identity, or null when authentication failed. */
-    verify(msg: Authenticate): Promise<Identity | null>;
-    /** After a failed `verify`: the reason to abort with, when not `wamp.error.not_authorized`. */
-    readonly failure?: { readonly reason: string; readonly message: string } | null;
-  }
-  | { readonly kind: "abort"; readonly reason: string; readonly message: string };
-
-const METHODS = ["anonymous", "ticket", "wampcra", "cryptosign"] as const;
-type Method = typeof METHODS[number];
-
-function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += b.toString(16).padStart(2, "0");
-  return s;
-}
-
-function fromHex(hex: string): Uint8Array | null {
-  if (!/^(?:[0-9a-fA-F]{2})*$/.test(hex)) return null;
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-
-/** Verifies an Ed25519 signature (`signature` 64 bytes) of `message` by `publicKey` (32 bytes). */
-export async function ed25519Verify(
-  publicKey: Uint8Array,
-  signature: Uint8Array,
-  message: Uint8Array,
-): Promise<boolean> {
-  const key = await crypto.subtle.importKey("raw", copy(publicKey), { name: "Ed25519" }, false, [
-    "verify",
-  ]);
-  return await crypto.subtle.verify("Ed25519", key, copy(signature), copy(message));
-}
-
-/** A copy backed by a plain ArrayBuffer, as WebCrypto's types ask. */
-function copy(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(new ArrayBuffer(bytes.length));
-  out.set(bytes);
-  return out;
-}
-
-/** The abort for a method that identifies principals by authid when HELLO names none. */
-function needsAuthid(method: string): AuthStep {
-  return {
-    kind: "abort",
-    reason: Uri.NOT_AUTHORIZED,
-    message: `${method} authentication needs an authid`,
-  };
-}
-
-function offered(auth: AuthConfig): Method[] {
+/** The methods the endpoint offers, statically or dynamically. */
+function offered(auth: AuthConfig): AuthMethod[] {
   return METHODS.filter((m) => auth[m] !== null || auth.dynamic?.[m] !== undefined);
-}
-
-/**
- * Calls a dynamic authenticator procedure on `realm` with positional `args`; resolves to the
- * first result argument, rejects with a `WampError` carrying the procedure's error URI.
- */
-export type AuthenticatorCall = (
-  realm: string,
-  procedure: string,
-  args: unknown[],
-) => Promise<unknown>;
-
-/** What a WAMP-CRA challenge names for `authid` (its authrole: what HELLO asked for, or null). */
-function craInfo(
-  authid: string,
-  hello: Hello,
-  authprovider: string,
-  session: number,
-  env: AuthEnv,
-) {
-  return {
-    authid,
-    authrole: challengeAuthrole(hello.details.authrole),
-    authprovider,
-    session,
-    clock: env.clock ?? systemClock,
-  };
-}
-
-/** The WAMP-CRA challenge step: `identity` once the signature is right. */
-function craStep(challenge: CraChallenge, identity: () => Identity): AuthStep {
-  return {
-    kind: "challenge",
-    authmethod: "wampcra",
-    extra: challenge.extra,
-    async verify(msg) {
-      return await challenge.verify(msg.signature) ? identity() : null;
-    },
-  };
-}
-
-/** The client's cryptosign public key from HELLO, or the abort step explaining what is wrong. */
-function cryptosignKey(hello: Hello): string | AuthStep {
-  const extraIn = hello.details.authextra;
-  const pubkey = typeof extraIn === "object" && extraIn !== null
-    ? (extraIn as Dict).pubkey
-    : undefined;
-  if (typeof pubkey !== "string" || !/^[0-9a-fA-F]{64}$/.test(pubkey)) {
-    return {
-      kind: "abort",
-      reason: Uri.NOT_AUTHORIZED,
-      message: "cryptosign authentication needs authextra.pubkey (64 hex characters)",
-    };
-  }
-  const binding = (extraIn as Dict).channel_binding;
-  if (binding !== undefined && binding !== null) {
-    return {
-      kind: "abort",
-      reason: Uri.NOT_AUTHORIZED,
-      message: `channel binding ${JSON.stringify(binding)} is not available on this transport ` +
-        "(Deno does not expose the TLS channel id); connect without channel_binding",
-    };
-  }
-  return pubkey.toLowerCase();
-}
-
-/** Builds the cryptosign challenge step (principal null: unknown key, fails later). */
-function cryptosignStep(
-  principal: { authid: string; role: string; realm: string | null; authextra?: Dict } | null,
-  key: string,
-  realm: string,
-  provider: string,
-): AuthStep {
-  const challenge = crypto.getRandomValues(new Uint8Array(32));
-  return {
-    kind: "challenge",
-    authmethod: "cryptosign",
-    extra: { challenge: toHex(challenge), channel_binding: null },
-    async verify(msg) {
-      if (!principal || (principal.realm !== null && principal.realm !== realm)) return null;
-      const bytes = fromHex(msg.signature);
-      if (!bytes || bytes.length !== 96) return null;
-      const signature = bytes.subarray(0, 64);
-      const signed = bytes.subarray(64);
-      if (toHex(signed) !== toHex(challenge)) return null;
-      let ok = false;
-      try {
-        ok = await ed25519Verify(fromHex(key)!, signature, challenge);
-      } catch (e) {
-        // a malformed public key is just a failed authentication
-        if (!(e instanceof Error)) throw e;
-        ok = false;
-      }
-      if (!ok) return null;
-      return {
-        authid: principal.authid,
-        authrole: principal.role,
-        authmethod: "cryptosign",
-        authprovider: provider,
-        authextra: { pubkey: key, ...(principal.authextra ?? {}) },
-      };
-    },
-  };
-}
-
-/** What authentication uses besides HELLO and the endpoint: time and the CRA primitives. */
-export interface AuthEnv {
-  /** Time source (WAMP-CRA challenge timestamps); default the system clock. */
-  readonly clock?: Clock;
-  /** WAMP-CRA key derivation and signing; default WebCrypto. */
-  readonly cra?: CraPrimitives;
 }
 
 /** The client's methods from HELLO (strings only; none given means `anonymous`). */
@@ -214,9 +35,9 @@ function requestedMethods(hello: Hello): string[] {
 }
 
 /** The method HELLO authenticates with on `auth`: the client's first that is offered. */
-function chooseMethod(hello: Hello, auth: AuthConfig): Method | undefined {
+function chooseMethod(hello: Hello, auth: AuthConfig): AuthMethod | undefined {
   const available: readonly string[] = offered(auth);
-  return requestedMethods(hello).find((m): m is Method => available.includes(m));
+  return requestedMethods(hello).find((m): m is AuthMethod => available.includes(m));
 }
 
 /**
@@ -227,19 +48,16 @@ function chooseMethod(hello: Hello, auth: AuthConfig): Method | undefined {
 export function limitedSubject(hello: Hello, auth: AuthConfig): string | null {
   const method = chooseMethod(hello, auth);
   if (method === undefined || method === "anonymous") return null;
-  const authid = hello.details.authid;
-  if (typeof authid === "string") return authid;
-  if (method === "cryptosign") {
-    const extra = hello.details.authextra;
-    const pubkey = typeof extra === "object" && extra !== null ? (extra as Dict).pubkey : null;
-    if (typeof pubkey === "string") return pubkey.toLowerCase();
-  }
+  const authid = authidOf(hello);
+  if (authid !== null) return authid;
+  if (method === "cryptosign") return cryptosignSubject(hello) ?? "";
   return "";
 }
 
 /**
  * Decides how HELLO authenticates on an endpoint. `sessionId` is the id the session will get
- * (WAMP-CRA challenges carry it).
+ * (WAMP-CRA challenges and dynamic authenticators are given it); `call` calls a dynamic
+ * authenticator, `transport` is what it is told of the connection.
  */
 export function authenticate(
   hello: Hello,
@@ -249,286 +67,25 @@ export function authenticate(
   transport: Dict = {},
   env: AuthEnv = {},
 ): AuthStep | Promise<AuthStep> {
-  const methods = requestedMethods(hello);
-  const available = offered(auth);
   const method = chooseMethod(hello, auth);
   if (!method) {
-    return {
-      kind: "abort",
-      reason: Uri.NO_AUTH_METHOD,
-      message:
-        `none of the offered authentication methods (${
-          methods.join(", ") || "none"
-        }) is available; ` +
-        `this transport offers: ${available.join(", ") || "none"}`,
-    };
+    const requested = requestedMethods(hello).join(", ") || "none";
+    return abort(
+      Uri.NO_AUTH_METHOD,
+      `none of the offered authentication methods (${requested}) is available; ` +
+        `this transport offers: ${offered(auth).join(", ") || "none"}`,
+    );
   }
-  const realm = hello.realm;
-  const authid = typeof hello.details.authid === "string" ? hello.details.authid : null;
-  const denied = (): null => null;
   const dynamic = auth.dynamic?.[method];
-  if (dynamic) {
-    if (!call) {
-      return {
-        kind: "abort",
-        reason: Uri.AUTHENTICATION_FAILED,
-        message: "no dynamic authenticator is available",
-      };
-    }
-    return dynamicStep(method, hello, dynamic, call, sessionId, transport, env);
-  }
+  if (dynamic) return dynamicAuthenticate(method, hello, dynamic, call, sessionId, transport, env);
   switch (method) {
-    case "anonymous": {
-      const a = auth.anonymous!;
-      return {
-        kind: "welcome",
-        identity: {
-          authid: a.authid ?? serialNumber(),
-          authrole: a.role,
-          authmethod: "anonymous",
-          authprovider: "static",
-          authextra: {},
-        },
-      };
-    }
-    case "ticket": {
-      if (authid === null) {
-        return needsAuthid("ticket");
-      }
-      const p = auth.ticket!.get(authid);
-      return {
-        kind: "challenge",
-        authmethod: "ticket",
-        extra: {},
-        verify(msg) {
-          if (!p || (p.realm !== null && p.realm !== realm)) return Promise.resolve(denied());
-          if (!constantTimeEqual(msg.signature, p.ticket)) return Promise.resolve(denied());
-          return Promise.resolve({
-            authid,
-            authrole: p.role,
-            authmethod: "ticket",
-            authprovider: "static",
-            authextra: {},
-          });
-        },
-      };
-    }
-    case "wampcra": {
-      if (authid === null) {
-        return needsAuthid("wampcra");
-      }
-      // unknown authids are challenged and checked like configured users (see wampcra.ts)
-      const users = auth.wampcra!;
-      const user = users.get(authid);
-      const info = craInfo(authid, hello, "static", sessionId, env);
-      return craEndpoint(users)
-        .then((endpoint) => staticCraChallenge(endpoint, user, realm, info, env.cra))
-        .then((challenge) =>
-          craStep(challenge, () => ({
-            authid,
-            authrole: user!.role,
-            authmethod: "wampcra",
-            authprovider: "static",
-            authextra: {},
-          }))
-        );
-    }
-    case "cryptosign": {
-      const key = cryptosignKey(hello);
-      if (typeof key !== "string") return key;
-      let principal: { authid: string; role: string; realm: string | null } | null = null;
-      if (authid !== null) {
-        const p = auth.cryptosign!.get(authid);
-        if (p && p.authorized_keys.includes(key)) {
-          principal = { authid, role: p.role, realm: p.realm };
-        }
-      } else {
-        const matches = [...auth.cryptosign!.entries()].filter(([, p]) =>
-          p.authorized_keys.includes(key)
-        );
-        if (matches.length === 1) {
-          principal = {
-            authid: matches[0][0],
-            role: matches[0][1].role,
-            realm: matches[0][1].realm,
-          };
-        }
-      }
-      return cryptosignStep(principal, key, realm, "static");
-    }
-  }
-}
-
-/** What a dynamic authenticator answered: a role, or a principal dictionary. */
-interface Answer {
-  role: string;
-  authid?: string;
-  realm?: string;
-  extra: Dict;
-  raw: Dict;
-}
-
-function parseAnswer(value: unknown): Answer | null {
-  if (typeof value === "string" && value !== "") return { role: value, extra: {}, raw: {} };
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
-  const d = value as Dict;
-  if (typeof d.role !== "string" || d.role === "" || d.role === TRUSTED_ROLE) return null;
-  if (d.authid !== undefined && typeof d.authid !== "string") return null;
-  if (d.realm !== undefined && typeof d.realm !== "string") return null;
-  const extra = d.extra ?? {};
-  if (typeof extra !== "object" || extra === null || Array.isArray(extra)) return null;
-  return {
-    role: d.role,
-    authid: d.authid as string | undefined,
-    realm: d.realm as string | undefined,
-    extra: extra as Dict,
-    raw: d,
-  };
-}
-
-/** The error of a failed authenticator call as an abort step (its URI passes through). */
-function callFailed(e: unknown): AuthStep {
-  const uri =
-    typeof e === "object" && e !== null && typeof (e as { uri?: unknown }).uri === "string"
-      ? (e as { uri: string }).uri
-      : Uri.AUTHENTICATION_FAILED;
-  if (uri === Uri.NO_SUCH_PROCEDURE || uri === "wamp.error.canceled" || uri === Uri.RUNTIME_ERROR) {
-    return {
-      kind: "abort",
-      reason: Uri.AUTHENTICATION_FAILED,
-      message: "the authenticator is not available or failed",
-    };
-  }
-  return {
-    kind: "abort",
-    reason: uri,
-    message: e instanceof Error ? e.message : "authentication denied",
-  };
-}
-
-const BAD_ANSWER: AuthStep = {
-  kind: "abort",
-  reason: Uri.AUTHENTICATION_FAILED,
-  message: "the authenticator gave an invalid answer",
-};
-
-/**
- * Dynamic authentication, as Crossbar calls it: `authenticate(realm, authid, details)` on a
- * procedure registered by a trusted component. For `anonymous` and `wampcra`/`cryptosign` the
- * call happens at HELLO (the answer supplies the role and the secret or public key); for
- * `ticket` it happens at AUTHENTICATE with `details.ticket`.
- */
-async function dynamicStep(
-  method: Method,
-  hello: Hello,
-  dyn: DynamicAuthenticator,
-  call: AuthenticatorCall,
-  sessionId: number,
-  transport: Dict,
-  env: AuthEnv,
-): Promise<AuthStep> {
-  const realm = hello.realm;
-  const authid = typeof hello.details.authid === "string" ? hello.details.authid : null;
-  const where = dyn.realm ?? realm;
-  const details: Dict = {
-    session: sessionId,
-    authmethod: method,
-    authid,
-    authrole: hello.details.authrole ?? null,
-    authextra: hello.details.authextra ?? {},
-    transport,
-  };
-  const ask = async (extraDetails: Dict = {}): Promise<Answer | AuthStep> => {
-    let value: unknown;
-    try {
-      value = await call(where, dyn.authenticator, [realm, authid, {
-        ...details,
-        ...extraDetails,
-      }]);
-    } catch (e) {
-      return callFailed(e);
-    }
-    const answer = parseAnswer(value);
-    if (!answer || (answer.realm !== undefined && answer.realm !== realm)) return BAD_ANSWER;
-    return answer;
-  };
-  const identity = (a: Answer, id: string | null, m: string): Identity => ({
-    authid: a.authid ?? id ?? serialNumber(),
-    authrole: a.role,
-    authmethod: m,
-    authprovider: "dynamic",
-    authextra: a.extra,
-  });
-  switch (method) {
-    case "anonymous": {
-      const a = await ask();
-      return "kind" in a ? a : { kind: "welcome", identity: identity(a, null, "anonymous") };
-    }
-    case "ticket": {
-      if (authid === null) {
-        return needsAuthid("ticket");
-      }
-      let failure: { reason: string; message: string } | null = null;
-      return {
-        kind: "challenge",
-        authmethod: "ticket",
-        extra: {},
-        async verify(msg) {
-          const a = await ask({ ticket: msg.signature });
-          if ("kind" in a) {
-            if (a.kind === "abort") failure = { reason: a.reason, message: a.message };
-            return null;
-          }
-          return identity(a, authid, "ticket");
-        },
-        get failure() {
-          return failure;
-        },
-      };
-    }
-    case "wampcra": {
-      if (authid === null) {
-        return needsAuthid("wampcra");
-      }
-      const a = await ask();
-      if ("kind" in a) return a;
-      const secret = a.raw.secret;
-      if (typeof secret !== "string" || secret === "") return BAD_ANSWER;
-      const salted = a.raw.salt !== undefined;
-      const iterations = a.raw.iterations ?? 1000;
-      const keylen = a.raw.keylen ?? 32;
-      if (
-        salted &&
-        (typeof a.raw.salt !== "string" || typeof iterations !== "number" ||
-          typeof keylen !== "number")
-      ) return BAD_ANSWER;
-      const id = a.authid ?? authid;
-      const challenge = dynamicCraChallenge(
-        {
-          secret,
-          salt: salted ? a.raw.salt as string : null,
-          iterations: iterations as number,
-          keylen: keylen as number,
-        },
-        craInfo(id, hello, "dynamic", sessionId, env),
-        env.cra,
-      );
-      return craStep(challenge, () => identity(a, id, "wampcra"));
-    }
-    case "cryptosign": {
-      const key = cryptosignKey(hello);
-      if (typeof key !== "string") return key;
-      const a = await ask();
-      if ("kind" in a) return a;
-      const keys = Array.isArray(a.raw.authorized_keys)
-        ? (a.raw.authorized_keys as unknown[]).map((k) => String(k).toLowerCase())
-        : typeof a.raw.pubkey === "string"
-        ? [a.raw.pubkey.toLowerCase()]
-        : [];
-      const principal = keys.includes(key)
-        ? { authid: a.authid ?? authid ?? key, role: a.role, realm: null, authextra: a.extra }
-        : null;
-      return cryptosignStep(principal, key, realm, "dynamic");
-    }
+    case "anonymous":
+      return anonymousWelcome(auth.anonymous!);
+    case "ticket":
+      return staticTicket(hello, auth.ticket!);
+    case "wampcra":
+      return staticCra(hello, auth.wampcra!, sessionId, env);
+    case "cryptosign":
+      return staticCryptosign(hello, auth.cryptosign!);
   }
 }

@@ -27,7 +27,7 @@ export interface LimiterPolicy {
 }
 
 /** The delay after the first failure beyond the free ones; it doubles with every further one. */
-export const BASE_DELAY_MS = 1000;
+const BASE_DELAY_MS = 1000;
 
 /** Default bound of the number of keys kept. */
 export const DEFAULT_MAX_KEYS = 100_000;

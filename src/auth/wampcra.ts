@@ -1,268 +1,54 @@
 /**
- * WAMP-CRA: challenges, keys and signatures.
+ * WAMP-CRA: challenges and their verification.
  *
  * A static endpoint's challenges do not tell which authids exist. Every challenge of an
  * endpoint has the same shape: when any of its users is salted, every challenge carries
  * `salt`, `iterations` and `keylen` (salted users their own; unsalted users and unknown
- * authids a deterministic salt, HMAC-SHA256 of the authid under a key that is the SHA-256 of the
- * endpoint's secrets, written like the configured salts, with the most common PBKDF2
- * parameters), and when none is, no challenge carries a salt. The challenge's `authrole` is the
- * role the client asked for in HELLO (or null), never the configured one. Every authid costs
- * the same work: the deterministic salt is derived at CHALLENGE time for every authid, and the
- * verification always runs the same key derivation and HMAC, unknown authids with a dummy
- * secret.
+ * authids a deterministic salt, see wampcra_salt.ts), and when none is, no challenge carries a
+ * salt. The challenge's `authrole` is the role the client asked for in HELLO (or null), never
+ * the configured one. Every authid costs the same work: the deterministic salt is derived at
+ * CHALLENGE time for every authid, and the verification always runs the same key derivation
+ * and HMAC, unknown authids with a dummy secret.
  *
  * @module
  */
 
-import type { Clock } from "../clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import type { CraUser } from "../config/types.ts";
-import type { Dict } from "../wamp/messages.ts";
-import { constantTimeEqual } from "./compare.ts";
+import type { Dict, Hello } from "../wamp/messages.ts";
+import { Uri } from "../wamp/uris.ts";
+import { constantTimeEqual } from "./crypto.ts";
+import {
+  abort,
+  type AuthEnv,
+  authidOf,
+  type AuthStep,
+  type ChallengeStep,
+  type Identity,
+} from "./step.ts";
+import { type CraPrimitives, webCryptoCra } from "./wampcra_primitives.ts";
+import { type CraEndpoint, craEndpoint } from "./wampcra_salt.ts";
 
-const encoder = new TextEncoder();
-
-/**
- * The cryptographic operations one WAMP-CRA authentication runs. Injectable, so tests can
- * observe that every authid costs the same work.
- */
-export interface CraPrimitives {
-  /** HMAC-SHA256 of `data` under `key`: one 32-byte block of a deterministic salt. */
-  saltBlock(key: CryptoKey, data: Uint8Array<ArrayBuffer>): Promise<Uint8Array>;
-  /** The salted key: the base64 text of PBKDF2-HMAC-SHA256(secret, salt) (Autobahn's `derive_key`). */
-  pbkdf2(secret: string, salt: string, iterations: number, keylen: number): Promise<string>;
-  /** The signature: base64(HMAC-SHA256(key, message)) (Autobahn's `compute_wcs`). */
-  sign(key: string, message: string): Promise<string>;
-}
-
-/** The primitives on WebCrypto. */
-export const webCryptoCra: CraPrimitives = {
-  async saltBlock(key, data) {
-    return new Uint8Array(await crypto.subtle.sign("HMAC", key, data));
-  },
-  async pbkdf2(secret, salt, iterations, keylen) {
-    const base = await crypto.subtle.importKey("raw", encoder.encode(secret), "PBKDF2", false, [
-      "deriveBits",
-    ]);
-    const bits = await crypto.subtle.deriveBits(
-      { name: "PBKDF2", hash: "SHA-256", salt: encoder.encode(salt), iterations },
-      base,
-      keylen * 8,
-    );
-    return new Uint8Array(bits).toBase64();
-  },
-  async sign(key, message) {
-    // WebCrypto refuses an empty HMAC key. HMAC pads every key shorter than the hash's block
-    // with zero bytes, so one zero byte is the same key (and gives Python's hmac result).
-    const raw = key === "" ? new Uint8Array(1) : encoder.encode(key);
-    const k = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, [
-      "sign",
-    ]);
-    return new Uint8Array(await crypto.subtle.sign("HMAC", k, encoder.encode(message))).toBase64();
-  },
-};
-
-/** WAMP-CRA key: the secret, or for salted users base64(PBKDF2-HMAC-SHA256(secret, salt)) as text. */
-export function craKey(
-  user: Pick<CraUser, "secret" | "salt" | "iterations" | "keylen">,
-  primitives: CraPrimitives = webCryptoCra,
-): Promise<string> {
-  if (user.salt === null) return Promise.resolve(user.secret);
-  return primitives.pbkdf2(user.secret, user.salt, user.iterations, user.keylen);
-}
-
-/** WAMP-CRA signature: base64(HMAC-SHA256(key, challenge)). */
-export function craSign(key: string, challenge: string): Promise<string> {
-  return webCryptoCra.sign(key, challenge);
-}
+/** The abort of a wampcra HELLO without an authid. */
+export const CRA_NEEDS_AUTHID: AuthStep = abort(
+  Uri.NOT_AUTHORIZED,
+  "wampcra authentication needs an authid",
+);
 
 /** The `authrole` a challenge names: the one HELLO asked for when it is a string, else null. */
-export function challengeAuthrole(requested: unknown): string | null {
+function challengeAuthrole(requested: unknown): string | null {
   return typeof requested === "string" ? requested : null;
 }
 
-// ---- deterministic salts -------------------------------------------------------------------
-
-/** How synthesized salts are written: base64 of `bytes` bytes, or `length` characters of `alphabet`. */
-export type SaltFormat =
-  | { readonly kind: "base64"; readonly bytes: number }
-  | { readonly kind: "chars"; readonly alphabet: string; readonly length: number };
-
-const range = (from: string, to: string): string =>
-  String.fromCharCode(
-    ...Array.from({ length: to.charCodeAt(0) - from.charCodeAt(0) + 1 }, (_, i) =>
-      from.charCodeAt(0) + i),
-  );
-const DIGITS = range("0", "9");
-const LOWER = range("a", "z");
-const UPPER = range("A", "Z");
-/** Candidate alphabets, smallest first; the first that covers the configured salts is used. */
-const ALPHABETS = [
-  DIGITS,
-  DIGITS + "abcdef",
-  DIGITS + "ABCDEF",
-  DIGITS + LOWER,
-  DIGITS + UPPER,
-  DIGITS + LOWER + UPPER,
-  UPPER + LOWER + DIGITS + "-_",
-  UPPER + LOWER + DIGITS + "+/",
-  range("!", "~"),
-];
-const PADDED_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)$/;
-/** One HMAC block gives 32 bytes; a block index is one byte. */
-const MAX_BLOCKS = 255;
-/** Salts used when no configured salt gives a format (base64 of 12 bytes, 16 characters). */
-const DEFAULT_FORMAT: SaltFormat = { kind: "base64", bytes: 12 };
-
-/** The most common value of `values` (ties: the one seen first), or undefined for none. */
-function mostCommon<T>(values: readonly T[], key: (v: T) => string): T | undefined {
-  const counts = new Map<string, { value: T; n: number }>();
-  for (const v of values) {
-    const k = key(v);
-    const c = counts.get(k);
-    if (c) c.n++;
-    else counts.set(k, { value: v, n: 1 });
-  }
-  let best: { value: T; n: number } | undefined;
-  for (const c of counts.values()) if (!best || c.n > best.n) best = c;
-  return best?.value;
-}
-
-/**
- * The format of synthesized salts, copied from the configured ones: the most common length,
- * padded base64 of the same number of bytes when they are padded base64, else characters of
- * the smallest usual alphabet that covers them.
- */
-export function saltFormat(salts: readonly string[]): SaltFormat {
-  const length = mostCommon(salts, (s) => String(s.length));
-  if (length === undefined) return DEFAULT_FORMAT;
-  const typical = salts.filter((s) => s.length === length.length);
-  if (typical.every((s) => PADDED_BASE64.test(s))) {
-    const pad = typical[0].endsWith("==") ? 2 : 1;
-    return { kind: "base64", bytes: Math.min((length.length / 4) * 3 - pad, MAX_BLOCKS * 32) };
-  }
-  const alphabet = ALPHABETS.find((a) => typical.every((s) => [...s].every((c) => a.includes(c))));
-  return {
-    kind: "chars",
-    alphabet: alphabet ?? ALPHABETS.at(-1)!,
-    length: Math.min(length.length, (MAX_BLOCKS * 32) / 4),
-  };
-}
-
-/** Bytes of HMAC output a salt of `format` takes (four per character: negligible bias). */
-function bytesNeeded(format: SaltFormat): number {
-  return format.kind === "base64" ? format.bytes : format.length * 4;
-}
-
-function encodeSalt(bytes: Uint8Array, format: SaltFormat): string {
-  if (format.kind === "base64") return bytes.subarray(0, format.bytes).toBase64();
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let out = "";
-  for (let i = 0; i < format.length; i++) {
-    out += format.alphabet[view.getUint32(i * 4) % format.alphabet.length];
-  }
-  return out;
-}
-
-/** Domain separation of the endpoint key's uses. */
-const SALT_DOMAIN = 1;
-const DUMMY_DOMAIN = 2;
-
-/**
- * What a static WAMP-CRA endpoint's challenges share: whether it is salted, the PBKDF2
- * parameters and salt format of synthesized salts, the salt key and the dummy secret. A pure
- * function of the configured users (the same for every process with that config).
- */
-export class CraEndpoint {
-  /** True when any user is salted: then every challenge carries a salt. */
-  readonly salted: boolean;
-  /** PBKDF2 parameters of synthesized salts: the most common among the salted users. */
-  readonly iterations: number;
-  readonly keylen: number;
-  readonly format: SaltFormat;
-  readonly #key: CryptoKey;
-  readonly #blocks: number;
-  /** The secret unknown authids are checked with (no signature can match: the authid is unknown). */
-  readonly dummySecret: string;
-
-  private constructor(
-    users: readonly CraUser[],
-    key: CryptoKey,
-    dummySecret: string,
-  ) {
-    const salted = users.filter((u) => u.salt !== null);
-    this.salted = salted.length > 0;
-    const params = mostCommon(salted, (u) => `${u.iterations}/${u.keylen}`);
-    this.iterations = params?.iterations ?? 1000;
-    this.keylen = params?.keylen ?? 32;
-    this.format = saltFormat(salted.map((u) => u.salt!));
-    this.#blocks = Math.ceil(bytesNeeded(this.format) / 32);
-    this.#key = key;
-    this.dummySecret = dummySecret;
-  }
-
-  /** Builds the endpoint of `users`; the key is SHA-256 of the authids and secrets, sorted. */
-  static async create(users: ReadonlyMap<string, CraUser>): Promise<CraEndpoint> {
-    const sorted = [...users].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const canonical = JSON.stringify([
-      "switchboard wampcra salt key v1",
-      sorted.map(([authid, u]) => [authid, u.secret]),
-    ]);
-    const digest = await crypto.subtle.digest("SHA-256", encoder.encode(canonical));
-    const key = await crypto.subtle.importKey(
-      "raw",
-      digest,
-      { name: "HMAC", hash: "SHA-256" },
-      false,
-      ["sign"],
-    );
-    const dummy = await webCryptoCra.saltBlock(key, new Uint8Array([DUMMY_DOMAIN]));
-    return new CraEndpoint([...users.values()], key, dummy.toBase64());
-  }
-
-  /** The deterministic salt of `authid` (HMAC-SHA256 under the endpoint key, in `format`). */
-  async saltOf(authid: string, primitives: CraPrimitives = webCryptoCra): Promise<string> {
-    const id = encoder.encode(authid);
-    const out = new Uint8Array(this.#blocks * 32);
-    for (let i = 0; i < this.#blocks; i++) {
-      const data = new Uint8Array(id.length + 2);
-      data[0] = SALT_DOMAIN;
-      data[1] = i;
-      data.set(id, 2);
-      out.set(await primitives.saltBlock(this.#key, data), i * 32);
-    }
-    return encodeSalt(out, this.format);
-  }
-}
-
-const endpoints = new WeakMap<ReadonlyMap<string, CraUser>, Promise<CraEndpoint>>();
-
-/**
- * The endpoint of a configured users map, built once per map (a config object; it holds
- * nothing per authid, so nothing that grows or can be flushed by clients).
- */
-export function craEndpoint(users: ReadonlyMap<string, CraUser>): Promise<CraEndpoint> {
-  let endpoint = endpoints.get(users);
-  if (!endpoint) {
-    endpoint = CraEndpoint.create(users);
-    endpoints.set(users, endpoint);
-    // a failed build is not kept (callers still get its rejection)
-    endpoint.then(undefined, () => endpoints.delete(users));
-  }
-  return endpoint;
-}
-
-// ---- challenges ----------------------------------------------------------------------------
-
 /** A WAMP-CRA challenge: CHALLENGE.Extra and the check of the AUTHENTICATE signature. */
-export interface CraChallenge {
+interface CraChallenge {
   readonly extra: Dict;
   /** True when `signature` signs this challenge with the user's key. */
   verify(signature: string): Promise<boolean>;
 }
 
 /** What the challenge text names, besides the nonce. */
-export interface ChallengeInfo {
+interface ChallengeInfo {
   readonly authid: string;
   /** From {@linkcode challengeAuthrole}. */
   readonly authrole: string | null;
@@ -285,7 +71,7 @@ function challengeText(info: ChallengeInfo): string {
 }
 
 /** Key derivation parameters of one challenge (salt null: the secret is the key). */
-interface KeyParams {
+export interface CraSecret {
   readonly secret: string;
   readonly salt: string | null;
   readonly iterations: number;
@@ -294,7 +80,7 @@ interface KeyParams {
 
 function challenge(
   info: ChallengeInfo,
-  params: KeyParams,
+  params: CraSecret,
   primitives: CraPrimitives,
   accept: boolean,
 ): CraChallenge {
@@ -319,12 +105,41 @@ function challenge(
   };
 }
 
+/** What a challenge for `authid` names (its authrole: what HELLO asked for, or null). */
+function challengeInfo(
+  authid: string,
+  hello: Hello,
+  authprovider: string,
+  session: number,
+  env: AuthEnv,
+): ChallengeInfo {
+  return {
+    authid,
+    authrole: challengeAuthrole(hello.details.authrole),
+    authprovider,
+    session,
+    clock: env.clock ?? systemClock,
+  };
+}
+
+/** The CHALLENGE step of `challenge`: `identity` once the signature is right. */
+function challengeStep(challenge: CraChallenge, identity: () => Identity): ChallengeStep {
+  return {
+    kind: "challenge",
+    authmethod: "wampcra",
+    extra: challenge.extra,
+    async verify(msg) {
+      return await challenge.verify(msg.signature) ? identity() : null;
+    },
+  };
+}
+
 /**
  * The challenge of a static endpoint for `info.authid`: `user` is its configured user, or
  * undefined for an unknown authid (never accepted, challenged and checked like a user);
  * `realm` is the realm joined (a user bound to another realm is never accepted either).
  */
-export async function staticCraChallenge(
+async function staticChallenge(
   endpoint: CraEndpoint,
   user: CraUser | undefined,
   realm: string,
@@ -334,7 +149,7 @@ export async function staticCraChallenge(
   // derived for every authid, also when the user has a salt of its own: the same work
   const synthesized = await endpoint.saltOf(info.authid, primitives);
   const ownSalt = user?.salt ?? null;
-  const params: KeyParams = endpoint.salted
+  const params: CraSecret = endpoint.salted
     ? {
       secret: user?.secret ?? endpoint.dummySecret,
       salt: ownSalt ?? synthesized,
@@ -347,12 +162,44 @@ export async function staticCraChallenge(
 }
 
 /**
- * The challenge for a secret a dynamic authenticator supplied (salted when it gave a salt).
+ * WAMP-CRA authentication of HELLO against the endpoint's static users. `sessionId` is the id
+ * the session will get. Unknown authids are challenged and checked like configured users.
  */
-export function dynamicCraChallenge(
-  secret: KeyParams,
-  info: ChallengeInfo,
-  primitives: CraPrimitives = webCryptoCra,
-): CraChallenge {
-  return challenge(info, secret, primitives, true);
+export function staticCra(
+  hello: Hello,
+  users: ReadonlyMap<string, CraUser>,
+  sessionId: number,
+  env: AuthEnv,
+): AuthStep | Promise<AuthStep> {
+  const authid = authidOf(hello);
+  if (authid === null) return CRA_NEEDS_AUTHID;
+  const user = users.get(authid);
+  const info = challengeInfo(authid, hello, "static", sessionId, env);
+  return craEndpoint(users)
+    .then((endpoint) => staticChallenge(endpoint, user, hello.realm, info, env.cra))
+    .then((challenge) =>
+      challengeStep(challenge, () => ({
+        authid,
+        authrole: user!.role,
+        authmethod: "wampcra",
+        authprovider: "static",
+        authextra: {},
+      }))
+    );
+}
+
+/**
+ * The CHALLENGE step for `secret`, which a dynamic authenticator supplied for `authid`
+ * (salted when it gave a salt); `identity` once the signature is right.
+ */
+export function dynamicCra(
+  secret: CraSecret,
+  authid: string,
+  hello: Hello,
+  sessionId: number,
+  env: AuthEnv,
+  identity: () => Identity,
+): ChallengeStep {
+  const info = challengeInfo(authid, hello, "dynamic", sessionId, env);
+  return challengeStep(challenge(info, secret, env.cra ?? webCryptoCra, true), identity);
 }

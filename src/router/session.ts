@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Identity } from "../auth/authenticator.ts";
+import type { Identity } from "../auth/step.ts";
 import type { TimerId } from "../clock.ts";
 import type { EncodeCache } from "../serializer/encode_cache.ts";
 import { SessionMeter } from "../stats/session_stats.ts";
