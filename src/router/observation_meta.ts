@@ -15,10 +15,9 @@ import type { Args, Dict, Kwargs } from "../wamp/messages.ts";
 import { isMatchPolicy, isReservedUri, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
 import type { Subscription } from "./broker.ts";
 import type { Registration } from "./dealer.ts";
+import { regInfo, subInfo } from "./observation_events.ts";
 import type { Realm } from "./realm.ts";
 import type { SessionRef } from "./session_ref.ts";
-
-type Publish = (topic: string, args: unknown[]) => void;
 
 function idArg(args: Args, what: string, index = 0): number {
   const id = args[index];
@@ -62,75 +61,9 @@ function callerIsTrusted(realm: Realm, details: Dict): boolean {
   return caller?.authrole === TRUSTED_ROLE;
 }
 
-/** Broker/dealer observer hooks that publish the meta events. */
-export function observationEvents(
-  publish: Publish,
-  isInternal: (session: SessionRef) => boolean,
-) {
-  const subInfo = (s: Subscription) => ({
-    id: s.id,
-    created: s.created,
-    uri: s.uri,
-    match: s.match,
-  });
-  const regInfo = (r: Registration) => ({
-    id: r.id,
-    created: r.created,
-    uri: r.uri,
-    match: r.match,
-    invoke: r.invoke,
-  });
-  const quiet = (session: SessionRef, uri: string) => isInternal(session) || isReservedUri(uri);
-  return {
-    broker: {
-      onCreate(session: SessionRef, sub: Subscription) {
-        if (!quiet(session, sub.uri)) {
-          publish("wamp.subscription.on_create", [session.id, subInfo(sub)]);
-        }
-      },
-      onSubscribe(session: SessionRef, sub: Subscription) {
-        if (!quiet(session, sub.uri)) {
-          publish("wamp.subscription.on_subscribe", [session.id, sub.id]);
-        }
-      },
-      onUnsubscribe(session: SessionRef, sub: Subscription) {
-        if (!quiet(session, sub.uri)) {
-          publish("wamp.subscription.on_unsubscribe", [session.id, sub.id]);
-        }
-      },
-      onDelete(session: SessionRef, sub: Subscription) {
-        if (!quiet(session, sub.uri)) publish("wamp.subscription.on_delete", [session.id, sub.id]);
-      },
-    },
-    dealer: {
-      onCreate(session: SessionRef, reg: Registration) {
-        if (!quiet(session, reg.uri)) {
-          publish("wamp.registration.on_create", [session.id, regInfo(reg)]);
-        }
-      },
-      onRegister(session: SessionRef, reg: Registration) {
-        if (!quiet(session, reg.uri)) {
-          publish("wamp.registration.on_register", [session.id, reg.id]);
-        }
-      },
-      onUnregister(session: SessionRef, reg: Registration) {
-        if (!quiet(session, reg.uri)) {
-          publish("wamp.registration.on_unregister", [session.id, reg.id]);
-        }
-      },
-      onDelete(session: SessionRef, reg: Registration) {
-        if (!quiet(session, reg.uri)) publish("wamp.registration.on_delete", [session.id, reg.id]);
-      },
-    },
-    subInfo,
-    regInfo,
-  };
-}
-
 /** Registers the subscription and registration meta procedures on the service session. */
 export async function registerObservationMeta(realm: Realm, service: WampClient): Promise<void> {
   const opts = { disclose_caller: true };
-  const { subInfo, regInfo } = observationEvents(() => {}, () => false);
   const visibleSub = (id: number, details: Dict): Subscription => {
     const sub = realm.broker.get(id);
     if (!sub) throw new WampError(Uri.NO_SUCH_SUBSCRIPTION, `no subscription with id ${id}`);

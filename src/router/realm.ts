@@ -18,8 +18,7 @@ import type { Dict, Message } from "../wamp/messages.ts";
 import { isValidUri, type MatchPolicy, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
 import { Broker, BROKER_FEATURES } from "./broker.ts";
 import { Dealer, DEALER_FEATURES } from "./dealer.ts";
-import { observationEvents, registerObservationMeta } from "./observation_meta.ts";
-import { registerSessionMeta } from "./session_meta.ts";
+import { observationEvents } from "./observation_events.ts";
 import type { Session } from "./session.ts";
 import type { SessionRef } from "./session_ref.ts";
 import { type Testament, Testaments, type TestamentScope } from "./testaments.ts";
@@ -195,14 +194,10 @@ export class Realm {
 
   /**
    * Connects the realm's service session (role `trusted`, in-process), which publishes meta
-   * events and provides the meta procedures.
+   * events, provides the meta procedures and calls dynamic authorizers.
    */
-  async attachService(service: WampClient): Promise<void> {
+  attachService(service: WampClient): void {
     this.#service = service;
-    if (this.#config.options.enable_meta_api) {
-      await registerSessionMeta(this, service);
-      await registerObservationMeta(this, service);
-    }
   }
 
   /** The authorization request for `session` doing `action` on `uri`. */

@@ -26,7 +26,9 @@ import { WampError } from "../wamp/errors.ts";
 import { freshId } from "../wamp/ids.ts";
 import type { Dict } from "../wamp/messages.ts";
 import { isReservedUri, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
+import { registerObservationMeta } from "./observation_meta.ts";
 import { Realm } from "./realm.ts";
+import { registerSessionMeta } from "./session_meta.ts";
 import { nativeUpgrade, type RouteHost, routeRequest } from "./http_routes.ts";
 import { type ServedTransport, type ServingHost, TransportServer } from "./serving.ts";
 import { Session, type SessionHost } from "./session.ts";
@@ -159,7 +161,11 @@ export class Router {
     }, true);
     await service.join(realm.name);
     this.#services.set(realm.name, service);
-    await realm.attachService(service);
+    realm.attachService(service);
+    if (rc.options.enable_meta_api) {
+      await registerSessionMeta(realm, service);
+      await registerObservationMeta(realm, service);
+    }
     await service.register("switchboard.reload_config", async () => {
       try {
         return await this.reload();

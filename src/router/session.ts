@@ -16,7 +16,7 @@ import { ProtocolError } from "../wamp/errors.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
 import type { Args, Dict, Hello, Kwargs, Message } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
-import type { Realm } from "./realm.ts";
+import type { RealmConfig } from "../config/types.ts";
 import { type AuthPolicy, Handshake, type HandshakeHost } from "./handshake.ts";
 import type { Delivery, SendOutcome, SessionRef } from "./session_ref.ts";
 
@@ -40,10 +40,26 @@ export type TrafficHook = (
 /** Lifecycle of a session on its connection. */
 export type SessionState = "closed" | "authenticating" | "established" | "shutting_down";
 
+/** What a session needs of the realm it joins. */
+export interface SessionRealm {
+  readonly name: string;
+  readonly config: RealmConfig;
+  /** True when sessions may join with `role`. */
+  hasRole(role: string): boolean;
+  /** WELCOME.Details.roles. */
+  routerRoles(): Dict;
+  /** The session was welcomed. */
+  join(session: Session): void;
+  /** The session leaves (GOODBYE, ABORT, transport loss, kill). */
+  leave(session: Session): void;
+  /** One message of the established session. */
+  dispatch(session: Session, message: Message): void;
+}
+
 /** What a session needs from the router that owns it. */
 export interface SessionHost extends HandshakeHost {
   /** The realm called `name`, if the router has it. */
-  realm(name: string): Realm | undefined;
+  realm(name: string): SessionRealm | undefined;
   /** Called when a session joins (`true`) or leaves (`false`) any realm. */
   track(session: Session, joined: boolean): void;
   /** The router-wide traffic hook (`/metrics`). */
@@ -81,7 +97,7 @@ export class Session implements PeerHandler, SessionRef {
   /** The WAMP session id while joined, else 0. */
   id = 0;
   state: SessionState = "closed";
-  realm: Realm | null = null;
+  realm: SessionRealm | null = null;
   authid = "";
   authrole = "";
   authmethod = "";
@@ -385,7 +401,12 @@ export class Session implements PeerHandler, SessionRef {
     this.#handshake = null;
   }
 
-  #welcome(realm: Realm, roles: Dict, identity: Identity, id = this.host.newSessionId()): void {
+  #welcome(
+    realm: SessionRealm,
+    roles: Dict,
+    identity: Identity,
+    id = this.host.newSessionId(),
+  ): void {
     if (!realm.hasRole(identity.authrole)) {
       this.abort(
         Uri.NO_SUCH_ROLE,
