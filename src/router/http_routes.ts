@@ -10,7 +10,7 @@ import type { Clock } from "../clock.ts";
 import { DEFAULT_ENDPOINT } from "../config/config.ts";
 import type { BridgeConfig, TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
-import { statusPage, type StatusPageInfo } from "../status_page.ts";
+import { STATUS_PAGE_HEADERS, statusPage, type StatusPageInfo } from "../status_page.ts";
 import { peerString } from "../transport/peer.ts";
 import {
   chooseSerializer,
@@ -33,13 +33,6 @@ export interface RouteHost {
   /** The handler of an HTTP bridge path. */
   bridge(config: BridgeConfig): (req: Request) => Promise<Response>;
 }
-
-const STATUS_PAGE_HEADERS = {
-  "content-type": "text/html; charset=utf-8",
-  "cache-control": "no-store",
-  "content-security-policy":
-    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:; img-src data:",
-};
 
 function notFound(): Response {
   return new Response("Not found\n", { status: 404, headers: { "content-type": "text/plain" } });
