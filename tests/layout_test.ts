@@ -20,7 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["transport", "http"],
   ["client.ts", "config"],
   ["auth", "stats", "metrics.ts"],
-  ["http_bridge.ts", "status", "status_page.ts"],
+  ["http_bridge.ts", "status"],
   ["router"],
 ];
 

@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { statusPage } from "../src/status_page.ts";
+import { statusPage } from "../src/status/page.ts";
 import { RawClient, sleep, startRouter, testConfig } from "./_helpers.ts";
 
 const STATS = {

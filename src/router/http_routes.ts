@@ -10,7 +10,7 @@ import type { Clock } from "../clock.ts";
 import { DEFAULT_ENDPOINT } from "../config/config.ts";
 import type { BridgeConfig, TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
-import { STATUS_PAGE_HEADERS, statusPage, type StatusPageInfo } from "../status_page.ts";
+import { STATUS_PAGE_HEADERS, statusPage, type StatusPageInfo } from "../status/page.ts";
 import { peerString } from "../transport/peer.ts";
 import {
   chooseSerializer,

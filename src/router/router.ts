@@ -8,7 +8,7 @@
 import { FailureLimiter } from "../auth/failure_limiter.ts";
 import { bridgeHandler } from "../http_bridge.ts";
 import { RouterMetrics } from "../metrics.ts";
-import type { StatusPageInfo } from "../status_page.ts";
+import type { StatusPageInfo } from "../status/page.ts";
 import { WampClient } from "../client.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { ConfigError, DEFAULT_ENDPOINT, parseConfig } from "../config/config.ts";

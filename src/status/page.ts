@@ -14,8 +14,8 @@
  */
 
 import { createHash } from "node:crypto";
-import { STATUS_CLIENT_JS } from "./status/client_bundle.generated.ts";
-import { INFO_ELEMENT_ID, type StatusPageInfo } from "./status/info.ts";
+import { STATUS_CLIENT_JS } from "./client_bundle.generated.ts";
+import { INFO_ELEMENT_ID, type StatusPageInfo } from "./info.ts";
 
 export type { StatusPageInfo };
 
