@@ -6,6 +6,7 @@
  * @module
  */
 
+import { type Clock, isoTime, systemClock } from "./clock.ts";
 import { formatJsonLine, formatTextLine } from "./log_format.ts";
 
 /** Log levels, most severe first. */
@@ -26,12 +27,12 @@ export function isLogLevel(s: string): s is LogLevel {
   return Object.hasOwn(ORDER, s);
 }
 
-/** A logger that prints lines at or above `level` to stderr. */
-export function consoleLogger(level: LogLevel = "info"): Logger {
+/** A logger that prints lines at or above `level` to stderr, stamped with `clock`'s time. */
+export function consoleLogger(level: LogLevel = "info", clock: Clock = systemClock): Logger {
   const max = ORDER[level];
   const line = (lvl: LogLevel, message: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] > max) return;
-    console.error(formatTextLine(new Date().toISOString(), lvl, message, fields));
+    console.error(formatTextLine(isoTime(clock), lvl, message, fields));
   };
   return {
     error: (m, f) => line("error", m, f),
@@ -49,12 +50,15 @@ export const silentLogger: Logger = {
   debug() {},
 };
 
-/** A logger that writes one JSON object per line to stderr (`--log-format json`). */
-export function jsonLogger(level: LogLevel = "info"): Logger {
+/**
+ * A logger that writes one JSON object per line to stderr (`--log-format json`), stamped with
+ * `clock`'s time.
+ */
+export function jsonLogger(level: LogLevel = "info", clock: Clock = systemClock): Logger {
   const max = ORDER[level];
   const line = (lvl: LogLevel, message: string, fields?: Record<string, unknown>) => {
     if (ORDER[lvl] > max) return;
-    console.error(formatJsonLine(new Date().toISOString(), lvl, message, fields));
+    console.error(formatJsonLine(isoTime(clock), lvl, message, fields));
   };
   return {
     error: (m, f) => line("error", m, f),

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { type Clock, systemClock } from "../clock.ts";
+import { type Clock, isoTime, systemClock } from "../clock.ts";
 import type { CraUser } from "../config/types.ts";
 import type { Dict, Hello } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
@@ -65,7 +65,7 @@ function challengeText(info: ChallengeInfo): string {
     authmethod: "wampcra",
     authprovider: info.authprovider,
     nonce: crypto.getRandomValues(new Uint8Array(16)).toBase64(),
-    timestamp: new Date(Number(info.clock.nowNs() / 1_000_000n)).toISOString(),
+    timestamp: isoTime(info.clock),
     session: info.session,
   });
 }
