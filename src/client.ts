@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ClientLink, ClientLinkHandler } from "./transport/local.ts";
+import type { ClientLink } from "./transport/local.ts";
 import { WampError } from "./wamp/errors.ts";
 import { SequentialIds } from "./wamp/ids.ts";
 import { MessageType as T } from "./wamp/message_type.ts";
@@ -13,9 +13,13 @@ import type { Args, Dict, Kwargs, Message } from "./wamp/messages.ts";
 
 /** What a call returns, and what a procedure may return to set both args and kwargs. */
 export class CallResult {
+  /** A result with positional `args`, keyword `kwargs` and the RESULT's `details`. */
   constructor(
+    /** Positional results. */
     readonly args: Args = [],
+    /** Keyword results. */
     readonly kwargs: Kwargs = {},
+    /** RESULT.Details (for example `progress`). */
     readonly details: Dict = {},
   ) {}
 }
@@ -30,13 +34,17 @@ export type Procedure = (args: Args, kwargs: Kwargs, details: Dict) => unknown;
 
 /** A live subscription of a client. */
 export interface ClientSubscription {
+  /** The subscription id the router gave. */
   readonly id: number;
+  /** Ends the subscription (UNSUBSCRIBE). */
   unsubscribe(): Promise<void>;
 }
 
 /** A live registration of a client. */
 export interface ClientRegistration {
+  /** The registration id the router gave. */
   readonly id: number;
+  /** Ends the registration (UNREGISTER). */
   unregister(): Promise<void>;
 }
 
@@ -53,7 +61,7 @@ const CLIENT_ROLES = {
 };
 
 /** A WAMP session from the client side. */
-export class WampClient implements ClientLinkHandler {
+export class WampClient {
   /** The session id after joining. */
   sessionId = 0;
   /** WELCOME.Details. */
@@ -70,8 +78,10 @@ export class WampClient implements ClientLinkHandler {
   #goodbye: (() => void) | null = null;
   #open = true;
 
+  /** A client over `link` (the router's in-process links, or any other). */
   constructor(link: ClientLink) {
     this.#link = link;
+    link.attach({ receive: (m) => this.#receive(m), closed: () => this.#closed() });
   }
 
   /** Sends HELLO and waits for WELCOME. */
@@ -227,9 +237,9 @@ export class WampClient implements ClientLinkHandler {
     return this.#open;
   }
 
-  // ---- ClientLinkHandler -------------------------------------------------------------
+  // ---- the link's messages -----------------------------------------------------------
 
-  receive(msg: Message): void {
+  #receive(msg: Message): void {
     switch (msg.type) {
       case T.WELCOME:
         this.sessionId = msg.session;
@@ -292,7 +302,7 @@ export class WampClient implements ClientLinkHandler {
     }
   }
 
-  closed(): void {
+  #closed(): void {
     this.#ended("wamp.close.transport_lost");
   }
 

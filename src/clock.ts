@@ -57,6 +57,7 @@ export class FakeClock implements Clock {
   #nextId = 1;
   #timers = new Map<TimerId, { at: number; fn: () => void }>();
 
+  /** A clock at `startMs` on its monotonic scale, `epochNs` on the wall clock. */
   constructor(startMs = 0, epochNs = 1_700_000_000_000_000_000n) {
     this.#ms = startMs;
     this.#epochNs = epochNs;

@@ -16,9 +16,13 @@ const ORDER: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 }
 
 /** Where the router writes its log lines. */
 export interface Logger {
+  /** Something failed: a bug, a broken configuration, a lost resource. */
   error(message: string, fields?: Record<string, unknown>): void;
+  /** Something an operator should look at: a refused connection burst, a dropped event. */
   warn(message: string, fields?: Record<string, unknown>): void;
+  /** The router's life: start, joins and leaves, reloads. */
   info(message: string, fields?: Record<string, unknown>): void;
+  /** Details for troubleshooting. */
   debug(message: string, fields?: Record<string, unknown>): void;
 }
 

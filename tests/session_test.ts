@@ -24,7 +24,8 @@ async function connect() {
   );
   const inbox: Message[] = [];
   let closed = false;
-  connect(session, { receive: (m) => inbox.push(m), closed: () => (closed = true) });
+  link.attach({ receive: (m) => inbox.push(m), closed: () => (closed = true) });
+  connect(session);
   return {
     router,
     session,

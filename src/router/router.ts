@@ -95,7 +95,9 @@ export function routerInternals(router: Router): RouterInternals {
 
 /** A WAMP router. */
 export class Router {
+  /** The router's time source: every timeout and timestamp reads it. */
   readonly clock: Clock;
+  /** Where the router's log lines go. */
   readonly logger: Logger;
   readonly #realms = new Map<string, Realm>();
   readonly #sessions = new Map<number, Session>();
@@ -134,6 +136,10 @@ export class Router {
    */
   configSource: (() => Promise<RouterConfig>) | null = null;
 
+  /**
+   * A router for a parsed configuration (see {@linkcode parseConfig}); its realms start at
+   * once (see {@linkcode Router.ready}), its listeners with {@linkcode Router.serve}.
+   */
   constructor(config: RouterConfig, options: RouterOptions = {}) {
     this.#config = config;
     this.clock = options.clock ?? systemClock;
@@ -461,7 +467,7 @@ export class Router {
         session.transportClosed();
         this.#connections.delete(session);
       },
-    }, client);
+    });
     this.#connections.add(session);
     return client;
   }

@@ -8,28 +8,33 @@
 import type { Message } from "../wamp/messages.ts";
 import type { Peer, PeerHandler, TransportDetails } from "./peer.ts";
 
-/** The client end of a local link. */
+/** The client end of a message link, as {@linkcode WampClient} runs over it. */
 export interface ClientLink {
   /** Sends a message to the router. */
   send(message: Message): void;
   /** Closes the link (the router sees a transport loss). */
   close(): void;
+  /** Sets who receives the router's messages and the link's end (the client, once). */
+  attach(handler: ClientLinkHandler): void;
 }
 
-/** What the client end receives. */
+/** What the client end of a link receives. */
 export interface ClientLinkHandler {
+  /** A message from the router. */
   receive(message: Message): void;
+  /** The link is gone. */
   closed(): void;
 }
 
 /**
- * Creates a linked pair: `peer` goes to the router's session, `link` to the client.
+ * Creates a linked pair: `peer` goes to the router's session (`connect` it), `link` to the
+ * client.
  * Delivery is synchronous in both directions; the client decides when to run user code.
  */
 export function linkedPeers(): {
   peer: Peer;
   link: ClientLink;
-  connect(router: PeerHandler, client: ClientLinkHandler): void;
+  connect(router: PeerHandler): void;
 } {
   let router: PeerHandler | null = null;
   let client: ClientLinkHandler | null = null;
@@ -63,13 +68,15 @@ export function linkedPeers(): {
       if (open && router) router.receive(message, 0);
     },
     close: shut,
+    attach(c) {
+      client = c;
+    },
   };
   return {
     peer,
     link,
-    connect(r, c) {
+    connect(r) {
       router = r;
-      client = c;
     },
   };
 }

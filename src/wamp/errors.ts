@@ -8,13 +8,20 @@ import type { Args, Kwargs } from "./messages.ts";
 
 /** A protocol violation: the session is answered with ABORT `wamp.error.protocol_violation` and closed. */
 export class ProtocolError extends Error {
+  /** Always `ProtocolError`. */
   override name = "ProtocolError";
+  /** The ABORT reason the session gets. */
   readonly uri = "wamp.error.protocol_violation";
 }
 
 /** An application-level error that becomes a WAMP ERROR message with `uri`. */
 export class WampError extends Error {
+  /** Always `WampError`. */
   override name = "WampError";
+  /**
+   * An error with WAMP error URI `uri`; `message` (default: the URI) becomes the single
+   * positional argument of the ERROR unless `args` are given.
+   */
   constructor(
     readonly uri: string,
     message?: string,
