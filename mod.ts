@@ -53,13 +53,17 @@ export type {
   AnonymousAuthConfig,
   MatchPolicy,
   Permission,
+  RawSocketTransportConfig,
   RealmConfig,
   RealmOptions,
   RoleConfig,
   RouterConfig,
   StatsConfig,
   TransportConfig,
+  UniversalTransportConfig,
   WebSocketEndpointConfig,
+  WebSocketTransportConfig,
+  WebTransportConfig,
 } from "./src/config/types.ts";
 export { CallResult, WampClient } from "./src/client.ts";
 export type {

@@ -28,14 +28,22 @@ import type {
   EventHistoryConfig,
   MatchPolicy,
   Permission,
+  RawSocketEndpointConfig,
+  RawSocketTransportConfig,
   RealmConfig,
   RealmOptions,
   RoleConfig,
   RouterConfig,
   StatsConfig,
+  TcpEndpointConfig,
   TicketPrincipal,
+  TlsConfig,
   TransportConfig,
+  UniversalTransportConfig,
+  WebServicesConfig,
   WebSocketEndpointConfig,
+  WebSocketTransportConfig,
+  WebTransportConfig,
 } from "./types.ts";
 
 /**
@@ -676,24 +684,18 @@ function parseTransport(value: unknown, path: string): TransportConfig {
       allowed: ["type", "id", "endpoint", "serializers", "auth", "options"],
     });
     if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
-    const endpoint = parseEndpoint(
-      expectRequired(transport, "endpoint", path),
-      keyPath(path, "endpoint"),
-      true,
+    const endpoint = withoutTls(
+      parseEndpoint(expectRequired(transport, "endpoint", path), keyPath(path, "endpoint"), true),
+      path,
+      "rawsocket",
     );
-    if (endpoint.tls) {
-      throw new ConfigError(
-        keyPath(path, "endpoint.tls"),
-        "TLS is not available for rawsocket transports",
-      );
-    }
-    return {
+    const rawsocket: RawSocketTransportConfig = {
       type,
       endpoint,
       websocket: null,
       rawsocket: parseWebSocketEndpoint(transport, path, "rawsocket"),
-      paths: new Map(),
     };
+    return rawsocket;
   }
   if (type === "websocket") {
     checkKeys(transport, path, {
@@ -711,12 +713,13 @@ function parseTransport(value: unknown, path: string): TransportConfig {
     keyPath(path, "endpoint"),
   );
   if (type === "websocket") {
-    return {
+    const websocket: WebSocketTransportConfig = {
       type,
       endpoint,
       websocket: parseWebSocketEndpoint(transport, path),
-      paths: new Map(),
+      paths: new Map<string, never>(),
     };
+    return websocket;
   }
   const { paths, bridges } = parseWebPaths(transport, path);
   const metricsPath = parseServicePath(
@@ -747,7 +750,7 @@ function parseTransport(value: unknown, path: string): TransportConfig {
       );
     }
   }
-  return {
+  const web: WebTransportConfig = {
     type,
     endpoint,
     websocket: null,
@@ -756,6 +759,7 @@ function parseTransport(value: unknown, path: string): TransportConfig {
     metrics_path: metricsPath,
     status_path: statusPath,
   };
+  return web;
 }
 
 /**
@@ -782,11 +786,17 @@ function parseServicePath(value: unknown, path: string, fallback: string): strin
  * `endpoint`: `{type: "tcp", port, interface?, version?}`. Without `interface` the transport
  * listens on all interfaces, as Crossbar does: `0.0.0.0`, or `::` when `version` is 6.
  */
+function parseEndpoint(value: unknown, path: string): TcpEndpointConfig;
+function parseEndpoint(
+  value: unknown,
+  path: string,
+  unixAllowed: true,
+): TcpEndpointConfig | RawSocketEndpointConfig;
 function parseEndpoint(
   value: unknown,
   path: string,
   unixAllowed = false,
-): TransportConfig["endpoint"] {
+): TcpEndpointConfig | RawSocketEndpointConfig {
   const endpoint = expectObject(value, path);
   const typePath = keyPath(path, "type");
   const type = expectString(expectRequired(endpoint, "type", path), typePath);
@@ -831,6 +841,28 @@ function parseEndpoint(
   return { host, port, tls, max_connections: maxConnections(endpoint, path) };
 }
 
+/**
+ * `endpoint` of a `rawsocket` or `universal` transport, neither of which has TLS.
+ *
+ * @param endpoint The parsed endpoint.
+ * @param path The transport's JSON path.
+ * @param type The transport type, for the reason.
+ */
+function withoutTls<E extends TcpEndpointConfig>(
+  endpoint: E,
+  path: string,
+  type: string,
+): E & { readonly tls: null } {
+  const { tls } = endpoint;
+  if (tls) {
+    throw new ConfigError(
+      keyPath(path, "endpoint.tls"),
+      `TLS is not available for ${type} transports`,
+    );
+  }
+  return { ...endpoint, tls };
+}
+
 /** `endpoint.max_connections`: a positive integer, default 10000. */
 function maxConnections(endpoint: Obj, path: string): number {
   if (!has(endpoint, "max_connections")) return DEFAULT_MAX_CONNECTIONS;
@@ -841,7 +873,7 @@ function maxConnections(endpoint: Obj, path: string): number {
 }
 
 /** `endpoint.tls`: `{"certificate": "<PEM file>", "key": "<PEM file>"}` (read when serving). */
-function parseTls(value: unknown, path: string): { certificate: string; key: string } {
+function parseTls(value: unknown, path: string): TlsConfig {
   const tls = expectObject(value, path);
   checkKeys(tls, path, { allowed: ["certificate", "key"] });
   const certificate = expectNonEmptyString(
@@ -1287,10 +1319,7 @@ function pingInterval(value: unknown, path: string): number {
 function parseWebPaths(
   transport: Obj,
   path: string,
-): {
-  paths: ReadonlyMap<string, WebSocketEndpointConfig>;
-  bridges: ReadonlyMap<string, BridgeConfig>;
-} {
+): Pick<WebServicesConfig, "paths" | "bridges"> {
   const pathsPath = keyPath(path, "paths");
   const paths = expectObject(expectRequired(transport, "paths", path), pathsPath);
   const result = new Map<string, WebSocketEndpointConfig>();
@@ -1334,21 +1363,16 @@ function parseWebPaths(
  * `universal`: RawSocket and HTTP/WebSocket on one port, told apart by the first octet
  * (Crossbar's shape: `rawsocket` endpoint settings, `websocket` paths, `web.paths` services).
  */
-function parseUniversal(transport: Obj, path: string): TransportConfig {
+function parseUniversal(transport: Obj, path: string): UniversalTransportConfig {
   checkKeys(transport, path, {
     allowed: ["type", "id", "endpoint", "rawsocket", "websocket", "web", "metrics", "status"],
   });
   if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
-  const endpoint = parseEndpoint(
-    expectRequired(transport, "endpoint", path),
-    keyPath(path, "endpoint"),
+  const endpoint = withoutTls(
+    parseEndpoint(expectRequired(transport, "endpoint", path), keyPath(path, "endpoint")),
+    path,
+    "universal",
   );
-  if (endpoint.tls) {
-    throw new ConfigError(
-      keyPath(path, "endpoint.tls"),
-      "TLS is not available for universal transports",
-    );
-  }
   let rawsocket: WebSocketEndpointConfig | null = null;
   if (has(transport, "rawsocket")) {
     const rsPath = keyPath(path, "rawsocket");
@@ -1549,6 +1573,11 @@ export async function loadConfigFile(path: string): Promise<RouterConfig> {
   return parseConfig(json);
 }
 
+/** `t` listening on `host` and `port`, of the same transport type. */
+function relocated<T extends TransportConfig>(t: T, host: string, port: number): T {
+  return { ...t, endpoint: { ...t.endpoint, host, port } };
+}
+
 /** Command-line overrides of the first transport's listening address. */
 export interface ConfigOverrides {
   /** Replaces the first transport's endpoint host. */
@@ -1583,10 +1612,7 @@ export function applyOverrides(config: RouterConfig, o: ConfigOverrides): Router
     ? first.endpoint.host
     : expectNonEmptyString(o.host, "(override).host");
   const port = o.port === undefined ? first.endpoint.port : checkPort(o.port, "(override).port");
-  const transports = [
-    { ...first, endpoint: { ...first.endpoint, host, port } },
-    ...config.transports.slice(1),
-  ];
+  const transports = [relocated(first, host, port), ...config.transports.slice(1)];
   checkEndpointCollisions(transports, transportsPath);
   return { ...config, transports };
 }

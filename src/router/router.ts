@@ -17,6 +17,7 @@ import type {
   RealmConfig,
   RouterConfig,
   TransportConfig,
+  WebServicesTransportConfig,
   WebSocketEndpointConfig,
 } from "../config/types.ts";
 import { type Logger, silentLogger } from "../log.ts";
@@ -37,7 +38,7 @@ const ROUTER_VERSION = "0.1.0";
 
 /** A transport as comparable JSON (Maps become entry lists). */
 function describeTransport(t: TransportConfig): unknown {
-  return { ...t, paths: [...t.paths.entries()] };
+  return t.type === "rawsocket" ? t : { ...t, paths: [...t.paths.entries()] };
 }
 
 /** Options for creating a router. */
@@ -229,7 +230,7 @@ export class Router implements SessionHost {
   }
 
   /** What the status page needs to connect back: realms and the transport's WAMP path. */
-  #statusInfo(transport: TransportConfig): StatusPageInfo {
+  #statusInfo(transport: WebServicesTransportConfig): StatusPageInfo {
     const wampPath =
       [...transport.paths.entries()].find(([, e]) => e.serializers.includes("json"))?.[0] ?? null;
     return { realms: this.realmNames, wampPath, version: ROUTER_VERSION };

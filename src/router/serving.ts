@@ -114,7 +114,11 @@ export class TransportServer {
       idleMs: handshakeMs,
       wampRoute: (path) => {
         if (host.closing) return undefined;
-        const endpoint = t.type === "websocket" ? t.websocket : t.paths.get(path);
+        const endpoint = t.type === "websocket"
+          ? t.websocket
+          : t.type === "rawsocket"
+          ? undefined
+          : t.paths.get(path);
         return endpoint ? this.#route(endpoint) : undefined;
       },
       fetch: (req, client) => host.fetch(t, req, client),
@@ -123,10 +127,9 @@ export class TransportServer {
         host.attach(peer, route.endpoint, (handler) => peer.attach(handler), () => {}),
     });
     const e = t.endpoint;
+    const unix = t.type === "rawsocket" ? t.endpoint.unix : undefined;
     this.#listener = new Listener({
-      address: e.unix
-        ? { kind: "unix", path: e.unix }
-        : { kind: "tcp", host: e.host, port: e.port },
+      address: unix ? { kind: "unix", path: unix } : { kind: "tcp", host: e.host, port: e.port },
       tls,
       maxConnections: e.max_connections,
       handshakeMs,
@@ -215,7 +218,7 @@ export class TransportServer {
   #handle(accepted: Accepted): void {
     const t = this.#transport;
     if (t.type === "rawsocket") {
-      return void this.#rawSocket(accepted, t.rawsocket!, new Uint8Array(0));
+      return void this.#rawSocket(accepted, t.rawsocket, new Uint8Array(0));
     }
     if (t.type !== "universal") return this.#http!.serve(accepted);
     void this.#sniff(accepted);
@@ -235,7 +238,8 @@ export class TransportServer {
       accepted.release();
       return closeQuietly(accepted.conn);
     }
-    const rawsocket = this.#transport.rawsocket;
+    const t = this.#transport;
+    const rawsocket = t.type === "universal" ? t.rawsocket : null;
     if (head[0] === 0x7f) {
       if (!rawsocket) {
         accepted.release();
