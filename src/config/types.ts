@@ -263,7 +263,10 @@ export interface WebSocketTransportConfig {
   readonly type: "websocket";
   readonly endpoint: TcpEndpointConfig;
   readonly websocket: WebSocketEndpointConfig;
-  /** Always empty: a `websocket` transport has no named paths. */
+  /**
+   * Always empty: a `websocket` transport has no named paths. Kept from the one-shape type
+   * this union replaced, so a resolved `websocket` transport keeps its shape.
+   */
   readonly paths: ReadonlyMap<string, never>;
 }
 
@@ -271,7 +274,7 @@ export interface WebSocketTransportConfig {
 export interface WebTransportConfig extends WebServicesConfig {
   readonly type: "web";
   readonly endpoint: TcpEndpointConfig;
-  /** Always null: the WAMP endpoints of a `web` transport are its `paths`. */
+  /** Always null (see {@link RawSocketTransportConfig.websocket}): the endpoints are `paths`. */
   readonly websocket: null;
 }
 
@@ -279,7 +282,10 @@ export interface WebTransportConfig extends WebServicesConfig {
 export interface RawSocketTransportConfig {
   readonly type: "rawsocket";
   readonly endpoint: RawSocketEndpointConfig;
-  /** Always null: the endpoint is `rawsocket`. */
+  /**
+   * Always null: the endpoint is `rawsocket`. Every transport type keeps the `websocket` key
+   * of the one-shape type this union replaced, so `t.websocket` reads on any transport.
+   */
   readonly websocket: null;
   /** Serializers, auth and options (the same shape as a WebSocket endpoint). */
   readonly rawsocket: WebSocketEndpointConfig;
@@ -289,7 +295,7 @@ export interface RawSocketTransportConfig {
 export interface UniversalTransportConfig extends WebServicesConfig {
   readonly type: "universal";
   readonly endpoint: PlainTcpEndpointConfig;
-  /** Always null: the WebSocket endpoints are `paths`. */
+  /** Always null (see {@link RawSocketTransportConfig.websocket}): the endpoints are `paths`. */
   readonly websocket: null;
   /** The RawSocket endpoint, or null when the transport speaks HTTP/WebSocket only. */
   readonly rawsocket: WebSocketEndpointConfig | null;
