@@ -47,7 +47,7 @@
 export { createRouter, Router } from "./src/router/router.ts";
 export type { Handler, Listener, LocalSessionOptions, RouterOptions } from "./src/router/router.ts";
 export { applyOverrides, ConfigError, loadConfigFile, parseConfig } from "./src/config/config.ts";
-export type { ConfigOverrides } from "./src/config/config.ts";
+export type { ConfigOverrides, EnvLookup, ParseOptions } from "./src/config/config.ts";
 export type {
   Action,
   AnonymousAuthConfig,

@@ -11,7 +11,7 @@ import { RouterMetrics } from "../metrics.ts";
 import type { StatusPageInfo } from "../status_page.ts";
 import { WampClient } from "../client.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import { ConfigError, DEFAULT_ENDPOINT, parseConfig } from "../config/config.ts";
+import { ConfigError, DEFAULT_ENDPOINT, parseConfig, readEnvironment } from "../config/config.ts";
 import type {
   BridgeConfig,
   RealmConfig,
@@ -491,8 +491,9 @@ export class Router implements SessionHost {
 
 /**
  * Creates a router from a Crossbar-shaped node config object, validated exactly like a config
- * file. Throws `ConfigError` naming the offending key.
+ * file (`"$NAME"` secrets are read from the process environment). Throws `ConfigError` naming
+ * the offending key.
  */
 export function createRouter(config: unknown, options: RouterOptions = {}): Router {
-  return new Router(parseConfig(config), options);
+  return new Router(parseConfig(config, { env: readEnvironment }), options);
 }
