@@ -9,6 +9,7 @@
 
 import type { Clock } from "../clock.ts";
 import { ConfigError } from "../config/config.ts";
+import { DEFAULT_OPEN_HANDSHAKE_TIMEOUT } from "../config/defaults.ts";
 import type { TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { Serializer } from "../serializer/serializer.ts";
@@ -45,8 +46,6 @@ export interface ServingHost {
   /** The plain-HTTP handler of a transport. */
   fetch(transport: TransportConfig, req: Request, client: ClientInfo): Response | Promise<Response>;
 }
-
-const DEFAULT_HANDSHAKE_MS = 10_000;
 
 /** A WAMP path of this transport and the endpoint config behind it. */
 interface EndpointRoute extends WampRoute {
@@ -106,7 +105,7 @@ export class TransportServer {
     this.#transport = transport;
     this.#tls = tls !== null;
     const t = transport;
-    const handshakeMs = transportHandshakeMs(t, DEFAULT_HANDSHAKE_MS);
+    const handshakeMs = transportHandshakeMs(t, DEFAULT_OPEN_HANDSHAKE_TIMEOUT);
     this.#http = http === null ? null : new http<EndpointRoute>({
       clock: host.clock,
       logger: host.logger,
