@@ -159,9 +159,9 @@ async function main(): Promise<void> {
   const realms = router.realmNames.join(", ") || "none";
   for (const l of listeners) {
     const serializers = l.transport.type === "websocket"
-      ? l.transport.websocket?.serializers ?? []
+      ? l.transport.websocket.serializers
       : l.transport.type === "rawsocket"
-      ? l.transport.rawsocket?.serializers ?? []
+      ? l.transport.rawsocket.serializers
       : [...new Set([...l.transport.paths.values()].flatMap((p) => p.serializers))];
     console.log(
       `Switchboard ${denoJson.version} listening on ${l.urls.join(", ")} ` +

@@ -47,19 +47,23 @@
 export { createRouter, Router } from "./src/router/router.ts";
 export type { Handler, Listener, LocalSessionOptions, RouterOptions } from "./src/router/router.ts";
 export { applyOverrides, ConfigError, loadConfigFile, parseConfig } from "./src/config/config.ts";
-export type { ConfigOverrides } from "./src/config/config.ts";
+export type { ConfigOverrides, EnvLookup, ParseOptions } from "./src/config/config.ts";
 export type {
   Action,
   AnonymousAuthConfig,
   MatchPolicy,
   Permission,
+  RawSocketTransportConfig,
   RealmConfig,
   RealmOptions,
   RoleConfig,
   RouterConfig,
   StatsConfig,
   TransportConfig,
+  UniversalTransportConfig,
   WebSocketEndpointConfig,
+  WebSocketTransportConfig,
+  WebTransportConfig,
 } from "./src/config/types.ts";
 export { CallResult, WampClient } from "./src/client.ts";
 export type {

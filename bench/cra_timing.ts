@@ -82,7 +82,11 @@ const empty = (): Samples =>
 
 // ---- in process ----------------------------------------------------------------------------
 
-const auth = parseConfig(config).transports[0].websocket!.auth;
+const transport = parseConfig(config).transports[0];
+if (transport.type !== "websocket") {
+  throw new Error("the benchmark config has a websocket transport");
+}
+const auth = transport.websocket.auth;
 const inProcess = empty();
 for (let i = 0; i < runs + 100; i++) {
   for (const [kind, authid] of Object.entries(KINDS)) {

@@ -114,7 +114,9 @@ const LENIENT = { auth_max_failures: 1_000_000 };
 
 /** The resolved `auth` of one path of `config()`. */
 function authOf(path: string, options: D = LENIENT): AuthConfig {
-  return parseConfig(config(options)).transports[0].paths.get(path)!.auth;
+  const web = parseConfig(config(options)).transports[0];
+  assert.equal(web.type, "web");
+  return web.paths.get(path)!.auth;
 }
 
 /** A started router on a FakeClock (closed without grace: the fake clock does not run). */

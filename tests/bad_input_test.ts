@@ -135,7 +135,9 @@ Deno.test("bad input: oversized message (configurable limit) aborts the session"
 
 Deno.test("bad input: default message limit is 1 MiB", () => {
   const router = createRouter(testConfig());
-  const ws = router.config.transports[0].paths.get("ws")!;
+  const web = router.config.transports[0];
+  assert.equal(web.type, "web");
+  const ws = web.paths.get("ws")!;
   assert.equal(ws.max_message_size, 1024 * 1024);
 });
 

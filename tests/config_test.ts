@@ -190,7 +190,9 @@ Deno.test("a web transport maps several websocket paths, root as the empty strin
       "ws-json": { type: "websocket", serializers: ["json"], options: { max_message_size: 1024 } },
     },
   }));
-  const paths = config.transports[0].paths;
+  const web = config.transports[0];
+  assert.equal(web.type, "web");
+  const paths = web.paths;
   assert.deepEqual([...paths.keys()], ["", "ws-json"]);
   assert.deepEqual(paths.get(""), DEFAULT_ENDPOINT);
   assert.deepEqual(paths.get("ws-json"), {
@@ -683,6 +685,7 @@ Deno.test("transport: rawsocket over TCP or a Unix socket", () => {
   const unix = parseConfig(
     withTransport({ type: "rawsocket", endpoint: { type: "unix", path: "/tmp/x.sock" } }),
   );
+  assert.equal(unix.transports[0].type, "rawsocket");
   assert.equal(unix.transports[0].endpoint.unix, "/tmp/x.sock");
   assertConfigError(
     withTransport({ type: "websocket", endpoint: { type: "unix", path: "/tmp/x.sock" } }),

@@ -438,7 +438,9 @@ Deno.test("HTTP bridge config: allowed_origins and allow_null_origin are validat
     allowed_origins: ["*", "https://*.example.com", "http://localhost:8080", "http://[::1]:3000"],
     allow_null_origin: true,
   }));
-  const bridge = ok.transports[0].bridges!.get("pub")!;
+  const web = ok.transports[0];
+  assert.equal(web.type, "web");
+  const bridge = web.bridges.get("pub")!;
   assert.deepEqual(bridge.allowed_origins, [
     "*",
     "https://*.example.com",
@@ -446,6 +448,8 @@ Deno.test("HTTP bridge config: allowed_origins and allow_null_origin are validat
     "http://[::1]:3000",
   ]);
   assert.equal(bridge.allow_null_origin, true);
-  const defaults = parseConfig(withOptions({})).transports[0].bridges!.get("pub")!;
+  const plain = parseConfig(withOptions({})).transports[0];
+  assert.equal(plain.type, "web");
+  const defaults = plain.bridges.get("pub")!;
   assert.deepEqual([defaults.allowed_origins, defaults.allow_null_origin], [null, false]);
 });

@@ -361,12 +361,15 @@ Deno.test("rawsocket: auto_ping_interval PINGs; a peer that answers stays, a sil
 
 Deno.test("rawsocket: no PINGs unless auto_ping_interval is set (Autobahn|Python cannot answer them)", () => {
   const router = createRouter(config({ type: "tcp", interface: "127.0.0.1", port: 0 }));
-  const rs = router.config.transports[0].rawsocket!;
+  const transport = router.config.transports[0];
+  assert.equal(transport.type, "rawsocket");
+  const rs = transport.rawsocket;
   assert.equal(rs.ping_interval, 0);
   const set = createRouter(
     config({ type: "tcp", interface: "127.0.0.1", port: 0 }, {
       options: { auto_ping_interval: 2500 },
     }),
   );
+  assert.equal(set.config.transports[0].type, "rawsocket");
   assert.equal(set.config.transports[0].rawsocket!.ping_interval, 3);
 });

@@ -16,7 +16,9 @@ async function connect() {
   const router = createRouter(testConfig());
   await router.ready;
   const { peer, link, connect } = linkedPeers();
-  const endpoint = router.config.transports[0].paths.get("ws")!;
+  const web = router.config.transports[0];
+  assert.equal(web.type, "web");
+  const endpoint = web.paths.get("ws")!;
   const session = new Session(
     peer,
     { methods: endpoint.auth, limits: endpoint.auth_limits },

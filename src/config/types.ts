@@ -213,33 +213,103 @@ export interface BridgeConfig {
   readonly allow_null_origin: boolean;
 }
 
-/** One listening transport. */
-export interface TransportConfig {
-  /** `websocket`: WAMP on any path; `web`: WAMP on the named paths, 404 elsewhere. */
-  readonly type: "websocket" | "web" | "rawsocket" | "universal";
-  readonly endpoint: {
-    readonly host: string;
-    readonly port: number;
-    /** PEM certificate and key file paths for `wss://`, or null for plain WebSocket. */
-    readonly tls: { readonly certificate: string; readonly key: string } | null;
-    /** For rawsocket transports on a Unix socket: its path (then host and port are unused). */
-    readonly unix?: string | null;
-    /** Most connections open at once on this transport; more are refused. Default 10000. */
-    readonly max_connections: number;
-  };
-  /** For `rawsocket`: serializers, auth and options (same shape as a WebSocket endpoint). */
-  readonly rawsocket?: WebSocketEndpointConfig | null;
-  /** For `websocket`: the endpoint. For `web`: null. */
-  readonly websocket: WebSocketEndpointConfig | null;
-  /** For `web`: path without leading slash (e.g. `ws`) → endpoint. For `websocket`: empty. */
-  readonly paths: ReadonlyMap<string, WebSocketEndpointConfig>;
-  /** For `web`: the path serving Prometheus metrics (default `metrics`), or null when off. */
-  readonly metrics_path?: string | null;
-  /** For `web`: HTTP bridge paths (`publisher` / `caller`), path → settings. */
-  readonly bridges?: ReadonlyMap<string, BridgeConfig>;
-  /** For `web`: the path serving the live status page (default `status`), or null when off. */
-  readonly status_path?: string | null;
+/** `endpoint.tls`: PEM certificate and key file paths for `wss://` (read when serving). */
+export interface TlsConfig {
+  readonly certificate: string;
+  readonly key: string;
 }
+
+/** A TCP endpoint (`{"type": "tcp", ...}`). */
+export interface TcpEndpointConfig {
+  /** The interface to listen on; without `interface`, `0.0.0.0` (or `::` with `version: 6`). */
+  readonly host: string;
+  /** The port; 0 = any free port. */
+  readonly port: number;
+  /** TLS files for `wss://`, or null for plain WebSocket. */
+  readonly tls: TlsConfig | null;
+  /** Most connections open at once on this transport; more are refused. Default 10000. */
+  readonly max_connections: number;
+}
+
+/** A TCP endpoint of a transport type that has no TLS (`rawsocket`, `universal`). */
+export interface PlainTcpEndpointConfig extends TcpEndpointConfig {
+  readonly tls: null;
+}
+
+/**
+ * A `rawsocket` endpoint: TCP without TLS, or a Unix socket (`{"type": "unix", "path": ...}`),
+ * which has `unix` set and host `""`, port 0 (unused, but still what the host/port overrides
+ * replace and the collision check compares).
+ */
+export interface RawSocketEndpointConfig extends PlainTcpEndpointConfig {
+  /** The Unix socket path; absent on TCP endpoints. */
+  readonly unix?: string;
+}
+
+/** The services of a `web` or `universal` transport's paths, besides its WebSocket paths. */
+export interface WebServicesConfig {
+  /** Path without leading slash (e.g. `ws`; the root is `""`) → WAMP endpoint. */
+  readonly paths: ReadonlyMap<string, WebSocketEndpointConfig>;
+  /** HTTP bridge paths (`publisher` / `caller`), path → settings. */
+  readonly bridges: ReadonlyMap<string, BridgeConfig>;
+  /** The path serving Prometheus metrics (default `metrics`), or null when off. */
+  readonly metrics_path: string | null;
+  /** The path serving the live status page (default `status`), or null when off. */
+  readonly status_path: string | null;
+}
+
+/** `{"type": "websocket"}`: one WAMP endpoint on every path. */
+export interface WebSocketTransportConfig {
+  readonly type: "websocket";
+  readonly endpoint: TcpEndpointConfig;
+  readonly websocket: WebSocketEndpointConfig;
+  /**
+   * Always empty: a `websocket` transport has no named paths. Kept from the one-shape type
+   * this union replaced, so a resolved `websocket` transport keeps its shape.
+   */
+  readonly paths: ReadonlyMap<string, never>;
+}
+
+/** `{"type": "web"}`: WAMP on the named paths, HTTP bridge paths, metrics, status, 404 elsewhere. */
+export interface WebTransportConfig extends WebServicesConfig {
+  readonly type: "web";
+  readonly endpoint: TcpEndpointConfig;
+  /** Always null (see {@link RawSocketTransportConfig.websocket}): the endpoints are `paths`. */
+  readonly websocket: null;
+}
+
+/** `{"type": "rawsocket"}`: WAMP over RawSocket, on TCP or a Unix socket. */
+export interface RawSocketTransportConfig {
+  readonly type: "rawsocket";
+  readonly endpoint: RawSocketEndpointConfig;
+  /**
+   * Always null: the endpoint is `rawsocket`. Every transport type keeps the `websocket` key
+   * of the one-shape type this union replaced, so `t.websocket` reads on any transport.
+   */
+  readonly websocket: null;
+  /** Serializers, auth and options (the same shape as a WebSocket endpoint). */
+  readonly rawsocket: WebSocketEndpointConfig;
+}
+
+/** `{"type": "universal"}`: RawSocket and a `web` transport's services on one TCP port. */
+export interface UniversalTransportConfig extends WebServicesConfig {
+  readonly type: "universal";
+  readonly endpoint: PlainTcpEndpointConfig;
+  /** Always null (see {@link RawSocketTransportConfig.websocket}): the endpoints are `paths`. */
+  readonly websocket: null;
+  /** The RawSocket endpoint, or null when the transport speaks HTTP/WebSocket only. */
+  readonly rawsocket: WebSocketEndpointConfig | null;
+}
+
+/** One listening transport; narrow on `type` for the fields of each kind. */
+export type TransportConfig =
+  | WebSocketTransportConfig
+  | WebTransportConfig
+  | RawSocketTransportConfig
+  | UniversalTransportConfig;
+
+/** A transport with a `web` transport's services: named paths, bridges, metrics, status. */
+export type WebServicesTransportConfig = WebTransportConfig | UniversalTransportConfig;
 
 /** The whole resolved configuration. */
 export interface RouterConfig {

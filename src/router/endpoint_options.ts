@@ -59,11 +59,16 @@ export function wampRoute(endpoint: WebSocketEndpointConfig): WampRoute {
 
 /** Every WAMP endpoint of a transport. */
 export function endpointsOf(t: TransportConfig): WebSocketEndpointConfig[] {
-  return [
-    ...(t.websocket ? [t.websocket] : []),
-    ...(t.rawsocket ? [t.rawsocket] : []),
-    ...t.paths.values(),
-  ];
+  switch (t.type) {
+    case "websocket":
+      return [t.websocket];
+    case "rawsocket":
+      return [t.rawsocket];
+    case "web":
+      return [...t.paths.values()];
+    case "universal":
+      return [...(t.rawsocket ? [t.rawsocket] : []), ...t.paths.values()];
+  }
 }
 
 /**

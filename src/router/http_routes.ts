@@ -8,7 +8,12 @@
 
 import type { Clock } from "../clock.ts";
 import { DEFAULT_ENDPOINT } from "../config/config.ts";
-import type { BridgeConfig, TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
+import type {
+  BridgeConfig,
+  TransportConfig,
+  WebServicesTransportConfig,
+  WebSocketEndpointConfig,
+} from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { STATUS_PAGE_HEADERS, statusPage, type StatusPageInfo } from "../status/page.ts";
 import { peerString } from "../transport/peer.ts";
@@ -29,7 +34,7 @@ export interface RouteHost {
   /** The Prometheus text of the router's metrics. */
   metricsText(): string;
   /** What the status page needs to connect back. */
-  statusInfo(transport: TransportConfig): StatusPageInfo;
+  statusInfo(transport: WebServicesTransportConfig): StatusPageInfo;
   /** The handler of an HTTP bridge path. */
   bridge(config: BridgeConfig): (req: Request) => Promise<Response>;
 }
@@ -54,7 +59,8 @@ export function routeRequest(
   req: Request,
 ): Response | Promise<Response> | WebSocketEndpointConfig {
   if (!transport) return DEFAULT_ENDPOINT;
-  if (transport.type === "websocket") return transport.websocket ?? DEFAULT_ENDPOINT;
+  if (transport.type === "websocket") return transport.websocket;
+  if (transport.type === "rawsocket") return notFound();
   const path = requestPath(req);
   if (transport.metrics_path != null && path === transport.metrics_path) {
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -70,7 +76,7 @@ export function routeRequest(
   if (transport.status_path != null && path === transport.status_path) {
     return new Response(statusPage(host.statusInfo(transport)), { headers: STATUS_PAGE_HEADERS });
   }
-  const bridge = transport.bridges?.get(path);
+  const bridge = transport.bridges.get(path);
   if (bridge) return host.bridge(bridge)(req);
   return transport.paths.get(path) ?? notFound();
 }

@@ -11,12 +11,13 @@ import { RouterMetrics } from "../metrics.ts";
 import type { StatusPageInfo } from "../status/page.ts";
 import { WampClient } from "../client.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import { ConfigError, DEFAULT_ENDPOINT, parseConfig } from "../config/config.ts";
+import { ConfigError, DEFAULT_ENDPOINT, parseConfig, readEnvironment } from "../config/config.ts";
 import type {
   BridgeConfig,
   RealmConfig,
   RouterConfig,
   TransportConfig,
+  WebServicesTransportConfig,
   WebSocketEndpointConfig,
 } from "../config/types.ts";
 import { type Logger, silentLogger } from "../log.ts";
@@ -40,7 +41,7 @@ const ROUTER_VERSION = "0.1.0";
 
 /** A transport as comparable JSON (Maps become entry lists). */
 function describeTransport(t: TransportConfig): unknown {
-  return { ...t, paths: [...t.paths.entries()] };
+  return t.type === "rawsocket" ? t : { ...t, paths: [...t.paths.entries()] };
 }
 
 /** Options for creating a router. */
@@ -279,7 +280,7 @@ export class Router {
   }
 
   /** What the status page needs to connect back: realms and the transport's WAMP path. */
-  #statusInfo(transport: TransportConfig): StatusPageInfo {
+  #statusInfo(transport: WebServicesTransportConfig): StatusPageInfo {
     const wampPath =
       [...transport.paths.entries()].find(([, e]) => e.serializers.includes("json"))?.[0] ?? null;
     return { realms: this.realmNames, wampPath, version: ROUTER_VERSION };
@@ -540,8 +541,9 @@ export class Router {
 
 /**
  * Creates a router from a Crossbar-shaped node config object, validated exactly like a config
- * file. Throws `ConfigError` naming the offending key.
+ * file (`"$NAME"` secrets are read from the process environment). Throws `ConfigError` naming
+ * the offending key.
  */
 export function createRouter(config: unknown, options: RouterOptions = {}): Router {
-  return new Router(parseConfig(config), options);
+  return new Router(parseConfig(config, { env: readEnvironment }), options);
 }

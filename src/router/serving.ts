@@ -9,6 +9,7 @@
 
 import type { Clock } from "../clock.ts";
 import { ConfigError } from "../config/config.ts";
+import { DEFAULT_OPEN_HANDSHAKE_TIMEOUT } from "../config/defaults.ts";
 import type { TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import type { Serializer } from "../serializer/serializer.ts";
@@ -45,8 +46,6 @@ export interface ServingHost {
   /** The plain-HTTP handler of a transport. */
   fetch(transport: TransportConfig, req: Request, client: ClientInfo): Response | Promise<Response>;
 }
-
-const DEFAULT_HANDSHAKE_MS = 10_000;
 
 /** A WAMP path of this transport and the endpoint config behind it. */
 interface EndpointRoute extends WampRoute {
@@ -106,7 +105,7 @@ export class TransportServer {
     this.#transport = transport;
     this.#tls = tls !== null;
     const t = transport;
-    const handshakeMs = transportHandshakeMs(t, DEFAULT_HANDSHAKE_MS);
+    const handshakeMs = transportHandshakeMs(t, DEFAULT_OPEN_HANDSHAKE_TIMEOUT);
     this.#http = http === null ? null : new http<EndpointRoute>({
       clock: host.clock,
       logger: host.logger,
@@ -114,7 +113,11 @@ export class TransportServer {
       idleMs: handshakeMs,
       wampRoute: (path) => {
         if (host.closing) return undefined;
-        const endpoint = t.type === "websocket" ? t.websocket : t.paths.get(path);
+        const endpoint = t.type === "websocket"
+          ? t.websocket
+          : t.type === "rawsocket"
+          ? undefined
+          : t.paths.get(path);
         return endpoint ? this.#route(endpoint) : undefined;
       },
       fetch: (req, client) => host.fetch(t, req, client),
@@ -123,10 +126,9 @@ export class TransportServer {
         host.attach(peer, route.endpoint, (handler) => peer.attach(handler), () => {}),
     });
     const e = t.endpoint;
+    const unix = t.type === "rawsocket" ? t.endpoint.unix : undefined;
     this.#listener = new Listener({
-      address: e.unix
-        ? { kind: "unix", path: e.unix }
-        : { kind: "tcp", host: e.host, port: e.port },
+      address: unix ? { kind: "unix", path: unix } : { kind: "tcp", host: e.host, port: e.port },
       tls,
       maxConnections: e.max_connections,
       handshakeMs,
@@ -215,7 +217,7 @@ export class TransportServer {
   #handle(accepted: Accepted): void {
     const t = this.#transport;
     if (t.type === "rawsocket") {
-      return void this.#rawSocket(accepted, t.rawsocket!, new Uint8Array(0));
+      return void this.#rawSocket(accepted, t.rawsocket, new Uint8Array(0));
     }
     if (t.type !== "universal") return this.#http!.serve(accepted);
     void this.#sniff(accepted);
@@ -235,7 +237,8 @@ export class TransportServer {
       accepted.release();
       return closeQuietly(accepted.conn);
     }
-    const rawsocket = this.#transport.rawsocket;
+    const t = this.#transport;
+    const rawsocket = t.type === "universal" ? t.rawsocket : null;
     if (head[0] === 0x7f) {
       if (!rawsocket) {
         accepted.release();

@@ -19,6 +19,7 @@
  */
 
 import { type Clock, MAX_TIMER_MS, type TimerId } from "../clock.ts";
+import { DEFAULT_RATED_MESSAGE_SIZE, MAX_RATED_MESSAGE_SIZE } from "../config/defaults.ts";
 import type { StatsConfig } from "../config/types.ts";
 
 /** The `stats` argument of a `wamp.session.on_stats` event: exactly these nine keys. */
@@ -53,8 +54,8 @@ export class StatsStateError extends Error {
   override name = "StatsStateError";
 }
 
-/** Largest allowed `rated_message_size` (2^30). */
-export const MAX_RATED_MESSAGE_SIZE = 2 ** 30;
+/** Largest allowed `rated_message_size` (2^30), the bound the config checks too. */
+export { MAX_RATED_MESSAGE_SIZE };
 
 /** A duration timer that fires this close to the window end counts as due. */
 const TIMER_SLACK_MS = 1;
@@ -113,7 +114,7 @@ export class SessionMeter {
    * @param ratedMessageSize Power of two, 1..2^30; default 512.
    * @throws {StatsArgumentError} if `ratedMessageSize` is not allowed.
    */
-  constructor(clock: Clock, serializer: string, ratedMessageSize = 512) {
+  constructor(clock: Clock, serializer: string, ratedMessageSize = DEFAULT_RATED_MESSAGE_SIZE) {
     checkRatedMessageSize(ratedMessageSize);
     this.#clock = clock;
     this.#serializer = serializer;

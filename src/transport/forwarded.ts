@@ -12,13 +12,11 @@
  * @module
  */
 
-import ipaddr from "ipaddr.js";
-
-type Ip = ReturnType<typeof ipaddr.parse>;
+import { type IpRange, parseIpAddress, parseIpRange } from "../net/ip_range.ts";
 
 /** A parsed `trusted_proxies` list: addresses and CIDR ranges. */
 export class TrustedProxies {
-  readonly #ranges: [Ip, number][];
+  readonly #ranges: IpRange[];
 
   /**
    * @param entries addresses (`10.0.0.1`, `::1`) and ranges (`10.0.0.0/8`, `fd00::/8`)
@@ -26,7 +24,7 @@ export class TrustedProxies {
    */
   constructor(entries: readonly string[]) {
     this.#ranges = entries.map((entry) => {
-      const range = parseRange(entry);
+      const range = parseIpRange(entry);
       if (!range) throw new RangeError(`not an IP address or CIDR range: ${JSON.stringify(entry)}`);
       return range;
     });
@@ -39,31 +37,10 @@ export class TrustedProxies {
 
   /** True when `address` (a canonical IP string) is one of the trusted proxies. */
   trusts(address: string): boolean {
-    const ip = parseAddress(address);
+    const ip = parseIpAddress(address);
     if (!ip) return false;
     return this.#ranges.some(([net, bits]) => ip.kind() === net.kind() && ip.match(net, bits));
   }
-}
-
-/** True when `text` is a four-part IPv4 address or an IPv6 address. */
-function isStrictIp(text: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(text) || ipaddr.IPv6.isValid(text);
-}
-
-/** An address as an `ipaddr` value (IPv4-mapped IPv6 becomes IPv4), or null. */
-function parseAddress(text: string): Ip | null {
-  if (!isStrictIp(text)) return null;
-  return ipaddr.process(text);
-}
-
-function parseRange(entry: string): [Ip, number] | null {
-  if (!entry.includes("/")) {
-    const ip = parseAddress(entry);
-    return ip ? [ip, ip.kind() === "ipv4" ? 32 : 128] : null;
-  }
-  const [addr = "", bits = ""] = entry.split("/");
-  if (!/^\d{1,3}$/.test(bits) || !isStrictIp(addr) || !ipaddr.isValidCIDR(entry)) return null;
-  return ipaddr.parseCIDR(entry);
 }
 
 /** One hop of a forwarding header as a canonical IP string, or null when it is none. */
@@ -77,7 +54,7 @@ function hopAddress(raw: string): string | null {
   } else if (/^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(v)) {
     v = v.slice(0, v.lastIndexOf(":"));
   }
-  const ip = parseAddress(v);
+  const ip = parseIpAddress(v);
   return ip ? ip.toString() : null;
 }
 

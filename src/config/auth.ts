@@ -1,0 +1,287 @@
+/**
+ * Authentication: the methods of an endpoint's `auth` block (`anonymous`, `ticket`, `wampcra`,
+ * `cryptosign`, each static or `dynamic`), their principals, and the secrets they hold.
+ *
+ * Pure functions, no I/O. A secret written as `"$NAME"` is looked up through the
+ * {@link EnvLookup} the caller passes in (see `config.ts` for which one that is), so nothing
+ * here reads the environment itself.
+ *
+ * @module
+ */
+
+import { UNIMPLEMENTED_AUTH_METHODS } from "./crossbar.ts";
+import {
+  DEFAULT_ANONYMOUS_ROLE,
+  DEFAULT_CRA_ITERATIONS,
+  DEFAULT_CRA_KEYLEN,
+  MAX_CRA_KEYLEN,
+} from "./defaults.ts";
+import {
+  checkKeys,
+  ConfigError,
+  describe,
+  describeType,
+  expectArray,
+  expectInteger,
+  expectNonEmptyString,
+  expectObject,
+  expectRequired,
+  expectString,
+  has,
+  indexPath,
+  keyPath,
+  type Obj,
+} from "./kit.ts";
+import { parseRoleName } from "./realm.ts";
+import type {
+  AnonymousAuthConfig,
+  AuthConfig,
+  AuthMethod,
+  CraUser,
+  CryptosignPrincipal,
+  DynamicAuthenticator,
+  TicketPrincipal,
+} from "./types.ts";
+
+/**
+ * Looks up the environment variable `name` for a `"$NAME"` secret: its value, or undefined
+ * when it is not set. It may throw (e.g. when reading is not permitted); its error's message
+ * becomes part of the ConfigError for the key.
+ */
+export type EnvLookup = (name: string) => string | undefined;
+
+/**
+ * `auth`: `anonymous`, `ticket`, `wampcra`, `cryptosign`, each `{"type": "static", ...}` or
+ * `{"type": "dynamic", "authenticator": ...}`. Without an `auth` block the endpoint allows
+ * anonymous sessions with role `anonymous` and a random authid. `env` looks up `"$NAME"`
+ * secrets.
+ */
+export function parseAuth(value: unknown, path: string, env: EnvLookup): AuthConfig {
+  if (value === undefined) {
+    return {
+      anonymous: { role: DEFAULT_ANONYMOUS_ROLE, authid: null },
+      ticket: null,
+      wampcra: null,
+      cryptosign: null,
+    };
+  }
+  const auth = expectObject(value, path);
+  checkKeys(auth, path, {
+    allowed: ["anonymous", "ticket", "wampcra", "cryptosign"],
+    rejected: UNIMPLEMENTED_AUTH_METHODS,
+  });
+  if (Object.keys(auth).length === 0) {
+    throw new ConfigError(
+      path,
+      'must configure at least one authentication method ("anonymous", "ticket", "wampcra", "cryptosign"), got an empty object',
+    );
+  }
+  const dynamic: Partial<Record<AuthMethod, DynamicAuthenticator>> = {};
+  const isDynamic = (method: AuthMethod): boolean => {
+    if (!has(auth, method)) return false;
+    const methodPath = keyPath(path, method);
+    const obj = expectObject(auth[method], methodPath);
+    if (obj.type !== "dynamic") return false;
+    checkKeys(obj, methodPath, { allowed: ["type", "authenticator", "authenticator-realm"] });
+    const procedure = expectNonEmptyString(
+      expectRequired(obj, "authenticator", methodPath),
+      keyPath(methodPath, "authenticator"),
+    );
+    const realm = has(obj, "authenticator-realm")
+      ? expectNonEmptyString(obj["authenticator-realm"], keyPath(methodPath, "authenticator-realm"))
+      : null;
+    dynamic[method] = { authenticator: procedure, realm };
+    return true;
+  };
+  const anonymousDynamic = isDynamic("anonymous");
+  const ticketDynamic = isDynamic("ticket");
+  const craDynamic = isDynamic("wampcra");
+  const cryptosignDynamic = isDynamic("cryptosign");
+  return {
+    anonymous: has(auth, "anonymous") && !anonymousDynamic
+      ? parseAnonymous(auth.anonymous, keyPath(path, "anonymous"))
+      : null,
+    ticket: has(auth, "ticket") && !ticketDynamic
+      ? parsePrincipals(
+        auth.ticket,
+        keyPath(path, "ticket"),
+        "principals",
+        (v, p) => parseTicketPrincipal(v, p, env),
+      )
+      : null,
+    wampcra: has(auth, "wampcra") && !craDynamic
+      ? parsePrincipals(
+        auth.wampcra,
+        keyPath(path, "wampcra"),
+        "users",
+        (v, p) => parseCraUser(v, p, env),
+      )
+      : null,
+    cryptosign: has(auth, "cryptosign") && !cryptosignDynamic
+      ? parsePrincipals(
+        auth.cryptosign,
+        keyPath(path, "cryptosign"),
+        "principals",
+        parseCryptosignPrincipal,
+      )
+      : null,
+    ...(Object.keys(dynamic).length > 0 ? { dynamic } : {}),
+  };
+}
+
+function expectStaticType(obj: Obj, path: string): void {
+  const typePath = keyPath(path, "type");
+  const type = expectString(expectRequired(obj, "type", path), typePath);
+  if (type !== "static") {
+    const reason = `must be "static" or "dynamic", got ${describe(type)}`;
+    throw new ConfigError(typePath, reason);
+  }
+}
+
+function parseAnonymous(value: unknown, anonPath: string): AnonymousAuthConfig {
+  const anonymous = expectObject(value, anonPath);
+  checkKeys(anonymous, anonPath, { allowed: ["type", "role", "authid"] });
+  expectStaticType(anonymous, anonPath);
+  const role = has(anonymous, "role")
+    ? parseRoleName(anonymous.role, keyPath(anonPath, "role"))
+    : DEFAULT_ANONYMOUS_ROLE;
+  const authid = has(anonymous, "authid")
+    ? expectNonEmptyString(anonymous.authid, keyPath(anonPath, "authid"))
+    : null;
+  return { role, authid };
+}
+
+/**
+ * A secret: a string, or `"$NAME"` to read it from the environment variable NAME when the
+ * config loads, through `env` (the process environment for `parseConfig` by default and for
+ * `loadConfigFile`, which needs `--allow-env=NAME`), so configs can be committed without
+ * secrets.
+ *
+ * Every key that holds a secret (a ticket principal's `ticket`, a wampcra user's `secret`) is
+ * read with this function, and the objects around them with {@link describeType}: its errors
+ * name the key and say what kind of value was found (`got a number`), never the value, because
+ * config errors reach logs, the CLI and the caller of `switchboard.reload_config`. `$NAME`
+ * variable names are not secret and are printed.
+ */
+function parseSecret(value: unknown, path: string, env: EnvLookup): string {
+  if (typeof value !== "string" || value === "") {
+    throw new ConfigError(
+      path,
+      `must be a non-empty string (the secret, or "$ENV_VAR" to read it from the environment), got ${
+        describeType(value)
+      }`,
+    );
+  }
+  const m = /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(value);
+  if (!m) return value;
+  let found: string | undefined;
+  try {
+    found = env(m[1]);
+  } catch (e) {
+    throw new ConfigError(
+      path,
+      `cannot read environment variable ${m[1]}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  if (found === undefined || found === "") {
+    throw new ConfigError(path, `environment variable ${m[1]} is not set`);
+  }
+  return found;
+}
+
+function parsePrincipals<T>(
+  value: unknown,
+  path: string,
+  listKey: string,
+  parseOne: (value: unknown, path: string) => T,
+): ReadonlyMap<string, T> {
+  const method = expectObject(value, path);
+  checkKeys(method, path, { allowed: ["type", listKey] });
+  expectStaticType(method, path);
+  const listPath = keyPath(path, listKey);
+  // Principals hold secrets: a principal written as a bare string is likely its secret.
+  const list = expectObject(expectRequired(method, listKey, path), listPath, describeType);
+  const out = new Map<string, T>();
+  for (const authid of Object.keys(list)) {
+    if (authid === "") throw new ConfigError(listPath, "an authid must not be empty");
+    const principalPath = keyPath(listPath, authid);
+    out.set(
+      authid,
+      parseOne(expectObject(list[authid], principalPath, describeType), principalPath),
+    );
+  }
+  return out;
+}
+
+function principalRealm(obj: Obj, path: string): string | null {
+  if (!has(obj, "realm")) return null;
+  const realm = expectNonEmptyString(obj.realm, keyPath(path, "realm"));
+  return realm;
+}
+
+function parseTicketPrincipal(value: unknown, path: string, env: EnvLookup): TicketPrincipal {
+  const p = expectObject(value, path);
+  checkKeys(p, path, { allowed: ["ticket", "role", "realm"] });
+  return {
+    ticket: parseSecret(expectRequired(p, "ticket", path), keyPath(path, "ticket"), env),
+    role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
+    realm: principalRealm(p, path),
+  };
+}
+
+function parseCraUser(value: unknown, path: string, env: EnvLookup): CraUser {
+  const p = expectObject(value, path);
+  checkKeys(p, path, { allowed: ["secret", "role", "realm", "salt", "iterations", "keylen"] });
+  const salted = has(p, "salt") || has(p, "iterations") || has(p, "keylen");
+  let salt: string | null = null;
+  let iterations = DEFAULT_CRA_ITERATIONS;
+  let keylen = DEFAULT_CRA_KEYLEN;
+  if (salted) {
+    salt = expectNonEmptyString(expectRequired(p, "salt", path), keyPath(path, "salt"));
+    if (has(p, "iterations")) {
+      iterations = expectInteger(p.iterations, keyPath(path, "iterations"));
+      if (iterations < 1) {
+        throw new ConfigError(keyPath(path, "iterations"), `must be at least 1, got ${iterations}`);
+      }
+    }
+    if (has(p, "keylen")) {
+      keylen = expectInteger(p.keylen, keyPath(path, "keylen"));
+      if (keylen < 1 || keylen > MAX_CRA_KEYLEN) {
+        throw new ConfigError(
+          keyPath(path, "keylen"),
+          `must be between 1 and ${MAX_CRA_KEYLEN}, got ${keylen}`,
+        );
+      }
+    }
+  }
+  return {
+    secret: parseSecret(expectRequired(p, "secret", path), keyPath(path, "secret"), env),
+    role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
+    realm: principalRealm(p, path),
+    salt,
+    iterations,
+    keylen,
+  };
+}
+
+function parseCryptosignPrincipal(value: unknown, path: string): CryptosignPrincipal {
+  const p = expectObject(value, path);
+  checkKeys(p, path, { allowed: ["authorized_keys", "role", "realm"] });
+  const keysPath = keyPath(path, "authorized_keys");
+  const keys = expectArray(expectRequired(p, "authorized_keys", path), keysPath).map((k, i) => {
+    const key = expectString(k, indexPath(keysPath, i)).toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(key)) {
+      throw new ConfigError(
+        indexPath(keysPath, i),
+        "must be an Ed25519 public key as 64 hex characters",
+      );
+    }
+    return key;
+  });
+  if (keys.length === 0) throw new ConfigError(keysPath, "must list at least one public key");
+  return {
+    authorized_keys: keys,
+    role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
+    realm: principalRealm(p, path),
+  };
+}

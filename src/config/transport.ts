@@ -1,0 +1,564 @@
+/**
+ * Transports: `websocket`, `web` (named WebSocket paths, HTTP bridge paths, metrics and
+ * status), `rawsocket` and `universal`; their endpoints (TCP with optional TLS, Unix sockets,
+ * `max_connections`) and the check that no two transports listen on the same address. Each
+ * resolves to its variant of the {@link TransportConfig} union. The WAMP endpoint settings
+ * inside them are parsed by `websocket_endpoint.ts`.
+ *
+ * Pure functions, no I/O: TLS files are named here and read when serving.
+ *
+ * @module
+ */
+
+import { parseOriginPattern } from "../http/origin.ts";
+import type { EnvLookup } from "./auth.ts";
+import { REJECTED_WEBSOCKET_KEYS, UNIMPLEMENTED_TRANSPORT_TYPES } from "./crossbar.ts";
+import {
+  DEFAULT_ALLOW_NULL_ORIGIN,
+  DEFAULT_INTERFACE,
+  DEFAULT_IP_VERSION,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_METRICS_PATH,
+  DEFAULT_POST_BODY_LIMIT,
+  DEFAULT_STATUS_PATH,
+} from "./defaults.ts";
+import {
+  checkKeys,
+  ConfigError,
+  describe,
+  expectArray,
+  expectBoolean,
+  expectInteger,
+  expectNonEmptyString,
+  expectObject,
+  expectRequired,
+  expectString,
+  has,
+  indexPath,
+  keyPath,
+  type Obj,
+  own,
+} from "./kit.ts";
+import { parseRoleName } from "./realm.ts";
+import type {
+  BridgeConfig,
+  RawSocketEndpointConfig,
+  RawSocketTransportConfig,
+  TcpEndpointConfig,
+  TlsConfig,
+  TransportConfig,
+  UniversalTransportConfig,
+  WebServicesConfig,
+  WebSocketEndpointConfig,
+  WebSocketTransportConfig,
+  WebTransportConfig,
+} from "./types.ts";
+import { parseWebSocketEndpoint, WEBSOCKET_KEYS } from "./websocket_endpoint.ts";
+
+/** A `web` transport path key: one segment without slashes (or `/` for the root). */
+const WEB_PATH_SEGMENT = /^[A-Za-z0-9_\-]+$/;
+/** Hosts that bind every interface of their address family. */
+const WILDCARD_HOSTS: readonly string[] = ["0.0.0.0", "::"];
+
+/**
+ * `transports`: each transport, no two on the same address.
+ *
+ * @param list The `transports` array.
+ * @param path Its JSON path.
+ * @param env Looks up `"$NAME"` secrets of the transports' `auth` blocks.
+ */
+export function parseTransports(
+  list: readonly unknown[],
+  path: string,
+  env: EnvLookup,
+): TransportConfig[] {
+  const transports = list.map((item, i) => parseTransport(item, indexPath(path, i), env));
+  checkEndpointCollisions(transports, path);
+  return transports;
+}
+
+function parseTransport(value: unknown, path: string, env: EnvLookup): TransportConfig {
+  const transport = expectObject(value, path);
+  const typePath = keyPath(path, "type");
+  const type = expectString(expectRequired(transport, "type", path), typePath);
+  if (type === "universal") return parseUniversal(transport, path, env);
+  if (type !== "websocket" && type !== "web" && type !== "rawsocket") {
+    const reason = Object.hasOwn(UNIMPLEMENTED_TRANSPORT_TYPES, type)
+      ? UNIMPLEMENTED_TRANSPORT_TYPES[type]
+      : `must be "websocket", "web" or "rawsocket", got ${describe(type)}`;
+    throw new ConfigError(typePath, reason);
+  }
+  if (type === "rawsocket") return parseRawSocket(transport, path, env);
+  if (type === "websocket") return parseWebSocketTransport(transport, path, env);
+  return parseWeb(transport, path, env);
+}
+
+/** `{"type": "rawsocket", "endpoint", "serializers"?, "auth"?, "options"?}`. */
+function parseRawSocket(transport: Obj, path: string, env: EnvLookup): RawSocketTransportConfig {
+  checkKeys(transport, path, {
+    allowed: ["type", "id", "endpoint", "serializers", "auth", "options"],
+  });
+  if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
+  const endpoint = withoutTls(
+    parseEndpoint(expectRequired(transport, "endpoint", path), keyPath(path, "endpoint"), true),
+    path,
+    "rawsocket",
+  );
+  return {
+    type: "rawsocket",
+    endpoint,
+    websocket: null,
+    rawsocket: parseWebSocketEndpoint(transport, path, env, "rawsocket"),
+  };
+}
+
+/** `{"type": "websocket", "endpoint", "serializers"?, "auth"?, "options"?}`. */
+function parseWebSocketTransport(
+  transport: Obj,
+  path: string,
+  env: EnvLookup,
+): WebSocketTransportConfig {
+  checkKeys(transport, path, {
+    allowed: ["type", "id", "endpoint", ...WEBSOCKET_KEYS],
+    rejected: REJECTED_WEBSOCKET_KEYS,
+  });
+  if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
+  const endpoint = parseEndpoint(
+    expectRequired(transport, "endpoint", path),
+    keyPath(path, "endpoint"),
+  );
+  return {
+    type: "websocket",
+    endpoint,
+    websocket: parseWebSocketEndpoint(transport, path, env),
+    paths: new Map<string, never>(),
+  };
+}
+
+/** `{"type": "web", "endpoint", "paths", "metrics"?, "status"?}`. */
+function parseWeb(transport: Obj, path: string, env: EnvLookup): WebTransportConfig {
+  checkKeys(transport, path, {
+    allowed: ["type", "id", "endpoint", "paths", "metrics", "status"],
+  });
+  if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
+  const endpoint = parseEndpoint(
+    expectRequired(transport, "endpoint", path),
+    keyPath(path, "endpoint"),
+  );
+  const { paths, bridges } = parseWebPaths(transport, path, env);
+  const metricsPath = parseServicePath(
+    own(transport, "metrics"),
+    keyPath(path, "metrics"),
+    DEFAULT_METRICS_PATH,
+  );
+  const statusPath = parseServicePath(
+    own(transport, "status"),
+    keyPath(path, "status"),
+    DEFAULT_STATUS_PATH,
+  );
+  for (const [key, p] of [["metrics", metricsPath], ["status", statusPath]] as const) {
+    if (p !== null && paths.has(p)) {
+      throw new ConfigError(
+        keyPath(path, key),
+        `the ${key} path "/${p}" is already a WebSocket path; choose another with {"path": ...}`,
+      );
+    }
+  }
+  if (metricsPath !== null && metricsPath === statusPath) {
+    throw new ConfigError(
+      keyPath(path, "status"),
+      `the status page and the metrics share the path "/${statusPath}"`,
+    );
+  }
+  for (const [key, p] of [["metrics", metricsPath], ["status", statusPath]] as const) {
+    if (p !== null && bridges.has(p)) {
+      throw new ConfigError(
+        keyPath(path, key),
+        `the ${key} path "/${p}" is already an HTTP bridge path`,
+      );
+    }
+  }
+  return {
+    type: "web",
+    endpoint,
+    websocket: null,
+    paths,
+    bridges,
+    metrics_path: metricsPath,
+    status_path: statusPath,
+  };
+}
+
+/**
+ * `metrics` / `status` of a `web` transport: `false` (off) or `{"path": "<segment>"}`; on by
+ * default at `/metrics` and `/status`.
+ */
+function parseServicePath(value: unknown, path: string, fallback: string): string | null {
+  if (value === undefined) return fallback;
+  if (value === false) return null;
+  const obj = expectObject(value, path);
+  checkKeys(obj, path, { allowed: ["path"] });
+  if (!has(obj, "path")) return fallback;
+  const p = expectNonEmptyString(obj.path, keyPath(path, "path")).replace(/^\/+|\/+$/g, "");
+  if (!WEB_PATH_SEGMENT.test(p)) {
+    throw new ConfigError(
+      keyPath(path, "path"),
+      `must be one path segment such as "metrics", got ${describe(obj.path)}`,
+    );
+  }
+  return p;
+}
+
+/**
+ * `endpoint`: `{type: "tcp", port, interface?, version?, tls?, max_connections?}`, or with
+ * `unixAllowed` (RawSocket) also `{type: "unix", path, max_connections?}`. Without `interface`
+ * the transport listens on all interfaces, as Crossbar does: `0.0.0.0`, or `::` when
+ * `version` is 6.
+ */
+function parseEndpoint(value: unknown, path: string): TcpEndpointConfig;
+function parseEndpoint(
+  value: unknown,
+  path: string,
+  unixAllowed: true,
+): TcpEndpointConfig | RawSocketEndpointConfig;
+function parseEndpoint(
+  value: unknown,
+  path: string,
+  unixAllowed = false,
+): TcpEndpointConfig | RawSocketEndpointConfig {
+  const endpoint = expectObject(value, path);
+  const typePath = keyPath(path, "type");
+  const type = expectString(expectRequired(endpoint, "type", path), typePath);
+  if (type === "unix" && unixAllowed) {
+    checkKeys(endpoint, path, { allowed: ["type", "path", "max_connections"] });
+    const socketPath = expectNonEmptyString(
+      expectRequired(endpoint, "path", path),
+      keyPath(path, "path"),
+    );
+    return {
+      host: "",
+      port: 0,
+      tls: null,
+      unix: socketPath,
+      max_connections: maxConnections(endpoint, path),
+    };
+  }
+  if (type !== "tcp") {
+    const reason = type === "unix"
+      ? 'endpoint type "unix" is only available for rawsocket transports; use "tcp"'
+      : `must be "tcp"${unixAllowed ? ' or "unix"' : ""}, got ${describe(type)}`;
+    throw new ConfigError(typePath, reason);
+  }
+  checkKeys(endpoint, path, {
+    allowed: ["type", "port", "interface", "version", "tls", "max_connections"],
+  });
+  const port = checkPort(expectRequired(endpoint, "port", path), keyPath(path, "port"));
+  let version: 4 | 6 = DEFAULT_IP_VERSION;
+  if (has(endpoint, "version")) {
+    const v = endpoint.version;
+    if (v !== 4 && v !== 6) {
+      throw new ConfigError(keyPath(path, "version"), `must be 4 or 6, got ${describe(v)}`);
+    }
+    version = v;
+  }
+  const host = has(endpoint, "interface")
+    ? expectNonEmptyString(endpoint.interface, keyPath(path, "interface"))
+    : DEFAULT_INTERFACE[version];
+  const tls = has(endpoint, "tls") ? parseTls(endpoint.tls, keyPath(path, "tls")) : null;
+  return { host, port, tls, max_connections: maxConnections(endpoint, path) };
+}
+
+/**
+ * `endpoint` of a `rawsocket` or `universal` transport, neither of which has TLS.
+ *
+ * @param endpoint The parsed endpoint.
+ * @param path The transport's JSON path.
+ * @param type The transport type, for the reason.
+ */
+function withoutTls<E extends TcpEndpointConfig>(
+  endpoint: E,
+  path: string,
+  type: string,
+): E & { readonly tls: null } {
+  const { tls } = endpoint;
+  if (tls) {
+    throw new ConfigError(
+      keyPath(path, "endpoint.tls"),
+      `TLS is not available for ${type} transports`,
+    );
+  }
+  return { ...endpoint, tls };
+}
+
+/** `endpoint.max_connections`: a positive integer, default 10000. */
+function maxConnections(endpoint: Obj, path: string): number {
+  if (!has(endpoint, "max_connections")) return DEFAULT_MAX_CONNECTIONS;
+  const keyed = keyPath(path, "max_connections");
+  const n = expectInteger(endpoint.max_connections, keyed);
+  if (n < 1) throw new ConfigError(keyed, `must be a positive number of connections, got ${n}`);
+  return n;
+}
+
+/** `endpoint.tls`: `{"certificate": "<PEM file>", "key": "<PEM file>"}` (read when serving). */
+function parseTls(value: unknown, path: string): TlsConfig {
+  const tls = expectObject(value, path);
+  checkKeys(tls, path, { allowed: ["certificate", "key"] });
+  const certificate = expectNonEmptyString(
+    expectRequired(tls, "certificate", path),
+    keyPath(path, "certificate"),
+  );
+  const key = expectNonEmptyString(expectRequired(tls, "key", path), keyPath(path, "key"));
+  return { certificate, key };
+}
+
+/**
+ * A port: an integer 0..65535 (0 = any free port), or a ConfigError at `path`.
+ *
+ * @param value The value found.
+ * @param path Its JSON path (or `(override).port`).
+ */
+export function checkPort(value: unknown, path: string): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new ConfigError(
+      path,
+      `must be an integer port between 0 and 65535 (0 = any free port), got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * `paths` of a `web` transport: key = one path segment without slashes (`/` = the root, resolved
+ * as the empty string), value = a WebSocket endpoint with `type: "websocket"`.
+ */
+function parseWebPaths(
+  transport: Obj,
+  path: string,
+  env: EnvLookup,
+): Pick<WebServicesConfig, "paths" | "bridges"> {
+  const pathsPath = keyPath(path, "paths");
+  const paths = expectObject(expectRequired(transport, "paths", path), pathsPath);
+  const result = new Map<string, WebSocketEndpointConfig>();
+  const bridges = new Map<string, BridgeConfig>();
+  for (const key of Object.keys(paths)) {
+    const itemPath = keyPath(pathsPath, key);
+    if (key !== "/" && !WEB_PATH_SEGMENT.test(key)) {
+      throw new ConfigError(
+        itemPath,
+        `invalid path ${
+          JSON.stringify(key)
+        }: must be "/" or one path segment of letters, digits, "-" and "_"`,
+      );
+    }
+    const service = expectObject(paths[key], itemPath);
+    const typePath = keyPath(itemPath, "type");
+    const type = expectString(expectRequired(service, "type", itemPath), typePath);
+    if (type === "publisher" || type === "caller") {
+      bridges.set(key === "/" ? "" : key, parseBridge(service, itemPath, type));
+      continue;
+    }
+    if (type !== "websocket") {
+      throw new ConfigError(typePath, `path type ${JSON.stringify(type)} is not implemented yet`);
+    }
+    checkKeys(service, itemPath, {
+      allowed: ["type", ...WEBSOCKET_KEYS],
+      rejected: REJECTED_WEBSOCKET_KEYS,
+    });
+    result.set(key === "/" ? "" : key, parseWebSocketEndpoint(service, itemPath, env));
+  }
+  if (result.size === 0 && bridges.size === 0) {
+    throw new ConfigError(
+      pathsPath,
+      "must contain at least one websocket, publisher or caller path, got none",
+    );
+  }
+  return { paths: result, bridges };
+}
+
+/**
+ * `universal`: RawSocket and HTTP/WebSocket on one port, told apart by the first octet
+ * (Crossbar's shape: `rawsocket` endpoint settings, `websocket` paths, `web.paths` services).
+ */
+function parseUniversal(transport: Obj, path: string, env: EnvLookup): UniversalTransportConfig {
+  checkKeys(transport, path, {
+    allowed: ["type", "id", "endpoint", "rawsocket", "websocket", "web", "metrics", "status"],
+  });
+  if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
+  const endpoint = withoutTls(
+    parseEndpoint(expectRequired(transport, "endpoint", path), keyPath(path, "endpoint")),
+    path,
+    "universal",
+  );
+  let rawsocket: WebSocketEndpointConfig | null = null;
+  if (has(transport, "rawsocket")) {
+    const rsPath = keyPath(path, "rawsocket");
+    const rs = expectObject(transport.rawsocket, rsPath);
+    checkKeys(rs, rsPath, { allowed: ["serializers", "auth", "options"] });
+    rawsocket = parseWebSocketEndpoint(rs, rsPath, env, "rawsocket");
+  }
+  // `websocket` is a map of paths like a web transport's `paths` of type websocket
+  const wsPaths: Record<string, unknown> = {};
+  if (has(transport, "websocket")) {
+    const wsPath = keyPath(path, "websocket");
+    const ws = expectObject(transport.websocket, wsPath);
+    for (const key of Object.keys(ws)) {
+      const item = expectObject(ws[key], keyPath(wsPath, key));
+      wsPaths[key] = { type: "websocket", ...item };
+    }
+  }
+  let webPaths: Obj = {};
+  if (has(transport, "web")) {
+    const webPath = keyPath(path, "web");
+    const web = expectObject(transport.web, webPath);
+    checkKeys(web, webPath, { allowed: ["paths"] });
+    webPaths = has(web, "paths") ? expectObject(web.paths, keyPath(webPath, "paths")) : {};
+  }
+  for (const key of Object.keys(webPaths)) {
+    if (Object.hasOwn(wsPaths, key)) {
+      throw new ConfigError(
+        keyPath(path, `web.paths.${key}`),
+        `path "${key}" is also a websocket path`,
+      );
+    }
+  }
+  const merged = { ...wsPaths, ...webPaths };
+  let paths: ReadonlyMap<string, WebSocketEndpointConfig> = new Map();
+  let bridges: ReadonlyMap<string, BridgeConfig> = new Map();
+  if (Object.keys(merged).length > 0) {
+    ({ paths, bridges } = parseWebPaths({ paths: merged }, path, env));
+  }
+  if (!rawsocket && paths.size === 0 && bridges.size === 0) {
+    throw new ConfigError(
+      path,
+      "a universal transport needs rawsocket settings or at least one path",
+    );
+  }
+  return {
+    type: "universal",
+    endpoint,
+    websocket: null,
+    rawsocket,
+    paths,
+    bridges,
+    metrics_path: parseServicePath(
+      own(transport, "metrics"),
+      keyPath(path, "metrics"),
+      DEFAULT_METRICS_PATH,
+    ),
+    status_path: parseServicePath(
+      own(transport, "status"),
+      keyPath(path, "status"),
+      DEFAULT_STATUS_PATH,
+    ),
+  };
+}
+
+/**
+ * A `publisher` / `caller` path: the HTTP bridge (`POST` JSON to publish or call), with
+ * `options.post_body_limit`, `options.allowed_origins` and `options.allow_null_origin`.
+ */
+function parseBridge(service: Obj, path: string, kind: "publisher" | "caller"): BridgeConfig {
+  checkKeys(service, path, { allowed: ["type", "realm", "role", "options"] });
+  const realm = expectNonEmptyString(
+    expectRequired(service, "realm", path),
+    keyPath(path, "realm"),
+  );
+  const role = parseRoleName(expectRequired(service, "role", path), keyPath(path, "role"));
+  let postBodyLimit = DEFAULT_POST_BODY_LIMIT;
+  let allowedOrigins: string[] | null = null;
+  let allowNullOrigin = DEFAULT_ALLOW_NULL_ORIGIN;
+  if (has(service, "options")) {
+    const optionsPath = keyPath(path, "options");
+    const options = expectObject(service.options, optionsPath);
+    checkKeys(options, optionsPath, {
+      allowed: ["post_body_limit", "allowed_origins", "allow_null_origin"],
+    });
+    if (has(options, "post_body_limit")) {
+      postBodyLimit = expectInteger(
+        options.post_body_limit,
+        keyPath(optionsPath, "post_body_limit"),
+      );
+      if (postBodyLimit < 1) {
+        throw new ConfigError(
+          keyPath(optionsPath, "post_body_limit"),
+          `must be a positive number of bytes, got ${postBodyLimit}`,
+        );
+      }
+    }
+    if (has(options, "allowed_origins")) {
+      allowedOrigins = parseAllowedOrigins(
+        options.allowed_origins,
+        keyPath(optionsPath, "allowed_origins"),
+      );
+    }
+    if (has(options, "allow_null_origin")) {
+      allowNullOrigin = expectBoolean(
+        options.allow_null_origin,
+        keyPath(optionsPath, "allow_null_origin"),
+      );
+    }
+  }
+  return {
+    kind,
+    realm,
+    role,
+    post_body_limit: postBodyLimit,
+    allowed_origins: allowedOrigins,
+    allow_null_origin: allowNullOrigin,
+  };
+}
+
+/** `allowed_origins`: a list of origins in Crossbar's form (see `src/http/origin.ts`). */
+function parseAllowedOrigins(value: unknown, path: string): string[] {
+  const list = expectArray(value, path);
+  const seen = new Map<string, number>();
+  return list.map((item, i) => {
+    const itemPath = indexPath(path, i);
+    const text = expectNonEmptyString(item, itemPath);
+    const pattern = parseOriginPattern(text);
+    if (typeof pattern === "string") {
+      throw new ConfigError(itemPath, `${pattern}, got ${describe(text)}`);
+    }
+    const key = text.toLowerCase();
+    const previous = seen.get(key);
+    if (previous !== undefined) {
+      throw new ConfigError(
+        itemPath,
+        `duplicate origin ${JSON.stringify(text)} (already given by ${indexPath(path, previous)})`,
+      );
+    }
+    seen.set(key, i);
+    return text;
+  });
+}
+
+/**
+ * Two transports may not listen on the same port (port 0 = ephemeral never collides) of the
+ * same host; a wildcard host (`0.0.0.0`, `::`) collides with every host on that port.
+ *
+ * @param transports The transports, in config order.
+ * @param path The JSON path of the `transports` array (errors name the later transport).
+ */
+export function checkEndpointCollisions(
+  transports: readonly TransportConfig[],
+  path: string,
+): void {
+  transports.forEach((t, i) => {
+    if (t.endpoint.port === 0) return;
+    for (let j = 0; j < i; j++) {
+      const other = transports[j].endpoint;
+      if (other.port !== t.endpoint.port) continue;
+      if (
+        other.host === t.endpoint.host || WILDCARD_HOSTS.includes(other.host) ||
+        WILDCARD_HOSTS.includes(t.endpoint.host)
+      ) {
+        throw new ConfigError(
+          keyPath(indexPath(path, i), "endpoint"),
+          `endpoint ${t.endpoint.host} port ${t.endpoint.port} collides with ${
+            indexPath(path, j)
+          } (${other.host} port ${other.port})`,
+        );
+      }
+    }
+  });
+}
