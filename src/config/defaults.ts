@@ -111,6 +111,10 @@ export const MIN_DEFAULT_PING_TIMEOUT = 1;
 export const DEFAULT_OPEN_HANDSHAKE_TIMEOUT = 10_000;
 /** `close_handshake_timeout` (ms). */
 export const DEFAULT_CLOSE_HANDSHAKE_TIMEOUT = 5_000;
+/** How long a dynamic authenticator procedure may take before authentication fails (ms). */
+export const AUTHENTICATOR_TIMEOUT = 10_000;
+/** How long a dynamic authorizer procedure may take before the action is denied (ms). */
+export const AUTHORIZER_TIMEOUT = 10_000;
 
 /** `auth_challenge_timeout` (s): how long a CHALLENGE may stay unanswered. */
 export const DEFAULT_AUTH_CHALLENGE_TIMEOUT = 10;

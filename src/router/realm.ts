@@ -6,6 +6,7 @@
  * @module
  */
 
+import { AUTHORIZER_TIMEOUT } from "../config/defaults.ts";
 import { type AuthorizationRequest, type Decision, RealmAuthorizer } from "../auth/authorizer.ts";
 import type { WampClient } from "../client.ts";
 import type { Clock } from "../clock.ts";
@@ -34,8 +35,6 @@ interface Member {
   chain: Promise<void> | null;
 }
 
-/** How long a dynamic authorizer may take before the action is denied. */
-const AUTHORIZER_TIMEOUT_MS = 10_000;
 
 /** Options of the statistics events: they never trigger a statistics publication. */
 const STATS_DELIVERY = { triggersStats: false } as const;
@@ -97,7 +96,7 @@ export class Realm {
         const service = this.#service;
         if (!service) throw new WampError(Uri.AUTHORIZATION_FAILED, "the realm has no service");
         const result = await service.call(procedure, args, undefined, {
-          timeout: AUTHORIZER_TIMEOUT_MS,
+          timeout: AUTHORIZER_TIMEOUT,
         });
         return result.args[0];
       },

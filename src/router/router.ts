@@ -5,6 +5,7 @@
  * @module
  */
 
+import { AUTHENTICATOR_TIMEOUT } from "../config/defaults.ts";
 import { FailureLimiter } from "../auth/failure_limiter.ts";
 import { bridgeHandler } from "../http_bridge.ts";
 import { RouterMetrics } from "../metrics.ts";
@@ -72,8 +73,6 @@ const NO_AUTH = {
   wampcra: null,
   cryptosign: null,
 } as const;
-/** How long a dynamic authenticator may take before authentication fails. */
-const AUTHENTICATOR_TIMEOUT_MS = 10_000;
 
 /** What tests may reach inside a router (not part of `mod.ts`). */
 export interface RouterInternals {
@@ -124,7 +123,7 @@ export class Router {
       throw new WampError(Uri.NO_SUCH_REALM, `no realm named "${realm}" for the authenticator`);
     }
     const result = await service.call(procedure, args, undefined, {
-      timeout: AUTHENTICATOR_TIMEOUT_MS,
+      timeout: AUTHENTICATOR_TIMEOUT,
     });
     return result.args[0];
   };

@@ -16,6 +16,7 @@ import { ProtocolError } from "../wamp/errors.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
 import type { Args, Dict, Hello, Kwargs, Message } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
+import { DEFAULT_CLOSE_HANDSHAKE_TIMEOUT } from "../config/defaults.ts";
 import type { RealmConfig } from "../config/types.ts";
 import { type AuthPolicy, Handshake, type HandshakeHost } from "./handshake.ts";
 import type { Delivery, SendOutcome, SessionRef } from "./session_ref.ts";
@@ -75,7 +76,7 @@ export interface SessionLimits {
   readonly closeTimeoutMs: number;
 }
 
-const DEFAULT_LIMITS: SessionLimits = { closeTimeoutMs: 5000 };
+const DEFAULT_LIMITS: SessionLimits = { closeTimeoutMs: DEFAULT_CLOSE_HANDSHAKE_TIMEOUT };
 
 /** Details of a session as the session meta API reports them. */
 export interface SessionDetails {
