@@ -77,7 +77,7 @@ function failure(
  */
 export function isJsonMediaType(contentType: string | null): boolean {
   if (contentType === null) return false;
-  return contentType.split(";", 1)[0].trim().toLowerCase() === "application/json";
+  return contentType.split(";", 1)[0]!.trim().toLowerCase() === "application/json";
 }
 
 /** Headers every answer to a request with this verdict carries. */

@@ -71,8 +71,14 @@ export interface MetricsSource {
 
 /** The router's counters. */
 export class RouterMetrics {
-  readonly #messages = [new Float64Array(4 * MAX_TYPE), new Float64Array(4 * MAX_TYPE)];
-  readonly #bytes = [new Float64Array(4), new Float64Array(4)];
+  readonly #messages: readonly [Float64Array, Float64Array] = [
+    new Float64Array(4 * MAX_TYPE),
+    new Float64Array(4 * MAX_TYPE),
+  ];
+  readonly #bytes: readonly [Float64Array, Float64Array] = [
+    new Float64Array(4),
+    new Float64Array(4),
+  ];
   readonly #errors = new BoundedLabelCounts();
   readonly #aborts = new BoundedLabelCounts();
   readonly #latency = new Float64Array(BUCKETS.length + 1);
@@ -81,8 +87,8 @@ export class RouterMetrics {
 
   /** Counts one message; `direction` 0 = received, 1 = sent; `serializer` = index or 3 (local). */
   count(direction: 0 | 1, serializer: number, type: number, bytes: number): void {
-    this.#messages[direction][serializer * MAX_TYPE + type]++;
-    this.#bytes[direction][serializer] += bytes;
+    this.#messages[direction][serializer * MAX_TYPE + type]!++;
+    this.#bytes[direction][serializer]! += bytes;
   }
 
   /** Counts an ERROR the router sent, by error URI (bounded, see {@link MAX_LABEL_VALUES}). */
@@ -99,8 +105,8 @@ export class RouterMetrics {
   callLatency(ms: number): void {
     const s = ms / 1000;
     let i = 0;
-    while (i < BUCKETS.length && s > BUCKETS[i]) i++;
-    this.#latency[i]++;
+    while (i < BUCKETS.length && s > BUCKETS[i]!) i++;
+    this.#latency[i]!++;
     this.#latencySum += s;
     this.#latencyCount++;
   }
@@ -136,7 +142,7 @@ export class RouterMetrics {
     for (const [d, direction] of [[0, "in"], [1, "out"]] as const) {
       for (let s = 0; s < SERIALIZER_LABELS.length; s++) {
         for (const t of TYPES) {
-          const n = this.#messages[d][s * MAX_TYPE + t];
+          const n = this.#messages[d][s * MAX_TYPE + t]!;
           if (n > 0) {
             out.push(
               `switchboard_messages_total{direction="${direction}",type="${
@@ -155,9 +161,9 @@ export class RouterMetrics {
     for (const [d, direction] of [[0, "in"], [1, "out"]] as const) {
       for (let s = 0; s < 3; s++) {
         out.push(
-          `switchboard_bytes_total{direction="${direction}",serializer="${SERIALIZER_LABELS[s]}"} ${
-            this.#bytes[d][s]
-          }`,
+          `switchboard_bytes_total{direction="${direction}",serializer="${
+            SERIALIZER_LABELS[s]
+          }"} ${this.#bytes[d][s]!}`,
         );
       }
     }
@@ -194,10 +200,10 @@ export class RouterMetrics {
     );
     let cumulative = 0;
     for (let i = 0; i < BUCKETS.length; i++) {
-      cumulative += this.#latency[i];
+      cumulative += this.#latency[i]!;
       out.push(`switchboard_call_duration_seconds_bucket{le="${BUCKETS[i]}"} ${cumulative}`);
     }
-    cumulative += this.#latency[BUCKETS.length];
+    cumulative += this.#latency[BUCKETS.length]!;
     out.push(`switchboard_call_duration_seconds_bucket{le="+Inf"} ${cumulative}`);
     out.push(`switchboard_call_duration_seconds_sum ${this.#latencySum}`);
     out.push(`switchboard_call_duration_seconds_count ${this.#latencyCount}`);

@@ -6,7 +6,7 @@
  */
 
 import { createRouter, type Listener, type Router } from "../mod.ts";
-import { serializerByName } from "../src/serializer/registry.ts";
+import { SERIALIZERS } from "../src/serializer/registry.ts";
 import type { Serializer, SerializerName } from "../src/serializer/serializer.ts";
 
 /** A permissive anonymous role. */
@@ -94,7 +94,7 @@ export class RawClient implements AsyncDisposable {
 
   /** Opens a WebSocket offering `wamp.2.<serializer>`. */
   static async connect(url: string, name: SerializerName = "json"): Promise<RawClient> {
-    const serializer = serializerByName(name)!;
+    const serializer = SERIALIZERS.find((s) => s.name === name)!;
     const ws = new WebSocket(url, [serializer.subprotocol]);
     const client = new RawClient(ws, serializer);
     await new Promise<void>((resolve, reject) => {

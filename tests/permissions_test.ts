@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Action, MatchPolicy, Permission, RoleConfig } from "../src/config/types.ts";
-import { parseStarredUri, Permissions, RolePermissions } from "../src/auth/permissions.ts";
+import { Permissions, RolePermissions } from "../src/auth/permissions.ts";
+import { parseStarredUri } from "../src/config/realm.ts";
 
 const ALL: Record<Action, boolean> = { call: true, register: true, publish: true, subscribe: true };
 const NONE: Record<Action, boolean> = {
@@ -43,7 +44,9 @@ function check(
       by,
       label,
     );
-    assert.equal(perms.ruleFor(uri), result.rule, label);
+    for (const other of ["call", "register", "publish", "subscribe"] as const) {
+      assert.equal(perms.authorize(uri, other).rule, result.rule, label);
+    }
   }
 }
 

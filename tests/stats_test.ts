@@ -4,7 +4,6 @@ import type { StatsConfig } from "../src/config/types.ts";
 import {
   type Defer,
   MAX_RATED_MESSAGE_SIZE,
-  ratedMessages,
   SessionMeter,
   StatsArgumentError,
   type StatsSnapshot,
@@ -78,7 +77,7 @@ function counts(s: StatsSnapshot): [number, number, number] {
   return [s.messages, s.bytes, s.rated_messages];
 }
 
-Deno.test("ratedMessages rounds up per message, at least 1", () => {
+Deno.test("rated messages round up per message, at least 1", () => {
   const table: [number, number, number][] = [
     [256, 0, 1],
     [256, 1, 1],
@@ -100,16 +99,23 @@ Deno.test("ratedMessages rounds up per message, at least 1", () => {
     [512, 2 ** 53 - 1, 2 ** 44],
   ];
   for (const [size, bytes, want] of table) {
-    assert.equal(ratedMessages(bytes, size), want, `size ${size}, bytes ${bytes}`);
+    const meter = new SessionMeter(new FakeClock(), "json", size);
+    meter.count(bytes);
+    assert.equal(meter.ratedMessages, want, `size ${size}, bytes ${bytes}`);
   }
 });
 
-Deno.test("ratedMessages rejects bad arguments", () => {
+Deno.test("the meter rejects bad byte counts and rated sizes", () => {
   for (const bytes of [-1, 1.5, NaN, Infinity, 2 ** 53]) {
-    assert.throws(() => ratedMessages(bytes, 256), StatsArgumentError, `bytes ${bytes}`);
+    const meter = new SessionMeter(new FakeClock(), "json", 256);
+    assert.throws(() => meter.count(bytes), StatsArgumentError, `bytes ${bytes}`);
   }
   for (const size of [0, -256, 0.5, NaN]) {
-    assert.throws(() => ratedMessages(10, size), StatsArgumentError, `size ${size}`);
+    assert.throws(
+      () => new SessionMeter(new FakeClock(), "json", size),
+      StatsArgumentError,
+      `size ${size}`,
+    );
   }
 });
 
@@ -235,7 +241,7 @@ Deno.test("join snapshot holds pre-join traffic, first=true, published only afte
     timestamp: ns(0),
   }]);
   assert.equal(tracker.active, true);
-  tracker.dispose();
+  tracker.detach();
 });
 
 Deno.test("tracker sets the configured rated size on the meter (pre-join traffic too)", () => {
@@ -245,7 +251,7 @@ Deno.test("tracker sets the configured rated size on the meter (pre-join traffic
   assert.equal(meter.ratedMessageSize, 256);
   meter.count(600);
   assert.equal(meter.ratedMessages, 3);
-  tracker.dispose();
+  tracker.detach();
   assert.throws(
     () => new StatsTracker(meter, config({ rated_message_size: 3 }), clock, () => {}),
     StatsArgumentError,
@@ -271,7 +277,7 @@ Deno.test("meter.count does not publish synchronously", () => {
   queue.flush();
   assert.equal(published.length, 1);
   assert.deepEqual(counts(published[0]), [1, 10, 1]);
-  tracker.dispose();
+  tracker.detach();
 });
 
 Deno.test("rated trigger fires exactly at the Nth rated message", () => {
@@ -303,7 +309,7 @@ Deno.test("rated trigger fires exactly at the Nth rated message", () => {
   assert.deepEqual(counts(published[1]), [10, 400, 10]);
   assert.equal(published[1].first, false);
   assert.equal(published[1].cycle, 2);
-  tracker.dispose();
+  tracker.detach();
 });
 
 Deno.test("overshoot is published and not carried into the next window", () => {
@@ -324,7 +330,7 @@ Deno.test("overshoot is published and not carried into the next window", () => {
   queue.flush();
   assert.deepEqual(counts(published[1]), [2, 710, 4]);
   assert.equal(meter.ratedMessages, 0);
-  tracker.dispose();
+  tracker.detach();
 });
 
 Deno.test("duration timer reports an idle session with zero counts and exact duration", () => {
@@ -358,7 +364,7 @@ Deno.test("duration timer reports an idle session with zero counts and exact dur
   assert.equal(published[2].timestamp, ns(6_234));
   assert.equal(published[2].duration, 5_000_000_000);
   assert.equal(clock.pendingTimers, 1);
-  tracker.dispose();
+  tracker.detach();
   assert.equal(clock.pendingTimers, 0);
 });
 
@@ -386,7 +392,7 @@ Deno.test("duration timer firing first restarts the rated window", () => {
   assert.equal(published.length, 2);
   assert.deepEqual(counts(published[1]), [10, 200, 10]);
   assert.equal(published[1].timestamp, ns(2_000));
-  tracker.dispose();
+  tracker.detach();
 });
 
 Deno.test("rated trigger firing first restarts the duration window and timer", () => {
@@ -411,7 +417,7 @@ Deno.test("rated trigger firing first restarts the duration window and timer", (
   assert.equal(published[1].timestamp, ns(1_500));
   assert.equal(published[1].duration, 2_000_000_000);
   assert.deepEqual(counts(published[1]), [0, 0, 0]);
-  tracker.dispose();
+  tracker.detach();
 });
 
 Deno.test("per-message duration check fires when the window is already over the duration", () => {
@@ -433,7 +439,7 @@ Deno.test("per-message duration check fires when the window is already over the 
   queue.flush();
   assert.equal(published.length, 2);
   assert.equal(published[1].timestamp, ns(3_000));
-  tracker.dispose();
+  tracker.detach();
 });
 
 Deno.test("join without a join snapshot arms the timer for the rest of the pre-join window", () => {
@@ -452,7 +458,7 @@ Deno.test("join without a join snapshot arms the timer for the rest of the pre-j
   assert.equal(published[0].timestamp, ns(0));
   assert.equal(published[0].duration, 2_000_000_000);
   assert.equal(published[0].first, true);
-  tracker.dispose();
+  tracker.detach();
 });
 
 Deno.test("durations beyond the setTimeout limit re-arm instead of firing early", () => {
@@ -473,7 +479,7 @@ Deno.test("durations beyond the setTimeout limit re-arm instead of firing early"
   assert.equal(published.length, 1);
   assert.equal(published[0].duration, seconds * 1_000_000_000);
   assert.ok(clock.delays.every((ms) => ms <= 2 ** 31 - 1), `${clock.delays}`);
-  tracker.dispose();
+  tracker.detach();
 });
 
 Deno.test("first/last flags and cycles across leave and a re-join on the same connection", () => {
@@ -510,7 +516,7 @@ Deno.test("first/last flags and cycles across leave and a re-join on the same co
   assert.equal(published.length, 2, "old tracker publishes nothing more");
   assert.deepEqual(published2.map((s) => [s.cycle, s.first, s.last]), [[4, true, false]]);
   assert.deepEqual(counts(published2[0]), [1, 10, 1]);
-  tracker2.dispose();
+  tracker2.detach();
 });
 
 Deno.test("the only snapshot is both first and last", () => {
@@ -549,7 +555,7 @@ Deno.test("trigger_on_leave false: leave returns null; leave is idempotent", () 
   assert.equal(on.tracker.active, false);
 });
 
-Deno.test("leave before join returns null; join twice or after dispose throws", () => {
+Deno.test("leave before join returns null; join twice or after detach throws", () => {
   const a = rig();
   assert.equal(a.tracker.active, false);
   assert.equal(a.tracker.leave(), null);
@@ -558,7 +564,7 @@ Deno.test("leave before join returns null; join twice or after dispose throws", 
   const b = rig();
   b.tracker.join();
   assert.throws(() => b.tracker.join(), StatsStateError);
-  b.tracker.dispose();
+  b.tracker.detach();
   assert.throws(() => b.tracker.join(), StatsStateError);
   assert.equal(b.tracker.leave(), null);
 });
@@ -569,10 +575,10 @@ Deno.test("trigger_on_join false: no join publication", () => {
   assert.equal(queue.tasks.length, 0);
   queue.flush();
   assert.equal(published.length, 0);
-  tracker.dispose();
+  tracker.detach();
 });
 
-Deno.test("timers are cleared on leave, dispose and Symbol.dispose; the hook is removed", () => {
+Deno.test("timers are cleared on leave, detach and Symbol.dispose; the hook is removed", () => {
   const left = rig({ trigger_after_duration: 5, trigger_after_rated_messages: 1 });
   left.tracker.join();
   assert.equal(left.clock.pendingTimers, 1);
@@ -587,7 +593,7 @@ Deno.test("timers are cleared on leave, dispose and Symbol.dispose; the hook is 
 
   const disposed = rig({ trigger_after_duration: 5 });
   disposed.tracker.join();
-  disposed.tracker.dispose();
+  disposed.tracker.detach();
   assert.equal(disposed.clock.pendingTimers, 0);
   assert.equal(disposed.meter.onCounted, null);
   assert.equal(disposed.tracker.active, false);
@@ -637,15 +643,6 @@ Deno.test("leave publishes pending snapshots first, in order, then returns the f
   assert.equal(published.length, 3, "stale task publishes nothing");
 });
 
-Deno.test("dispose drops snapshots not yet published", () => {
-  const { meter, queue, published, tracker } = rig({ trigger_after_rated_messages: 1 });
-  tracker.join();
-  meter.count(10);
-  tracker.dispose();
-  queue.flush();
-  assert.equal(published.length, 0);
-});
-
 Deno.test("a throwing publish keeps the remaining snapshots for the next task", () => {
   const clock = new FakeClock();
   const meter = new SessionMeter(clock, "json");
@@ -672,7 +669,7 @@ Deno.test("a throwing publish keeps the remaining snapshots for the next task", 
   assert.deepEqual(published, []);
   assert.equal(queue.flush(), 1);
   assert.deepEqual(published, [2]);
-  tracker.dispose();
+  tracker.detach();
 });
 
 Deno.test("self-subscription with trigger 1: no recursion, one more event per flush", () => {
@@ -754,10 +751,11 @@ Deno.test("default defer is a clock task: nothing is published until the clock r
   meter.count(10);
   meter.count(10);
   assert.equal(clock.pendingTimers, 1);
-  tracker.dispose();
-  assert.equal(clock.pendingTimers, 0, "dispose cancels the pending publish");
+  tracker.detach();
+  assert.equal(clock.pendingTimers, 0, "detach publishes the pending snapshots at once");
+  assert.equal(published.length, 3);
   clock.advance(10);
-  assert.equal(published.length, 2);
+  assert.equal(published.length, 3);
 });
 
 Deno.test("detach publishes pending snapshots, takes no final one, and unhooks the meter", () => {
@@ -835,6 +833,6 @@ Deno.test("resume arms the duration timer for what is left of the window", () =>
   assert.equal(published[0].first, true, "a session's first report is first, resumed or not");
   assert.equal(published[0].duration, 3_000_000_000);
   assert.equal(meter.onCounted !== null, true);
-  tracker.dispose();
+  tracker.detach();
   assert.equal(meter.onCounted, null);
 });

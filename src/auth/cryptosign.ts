@@ -115,7 +115,7 @@ export function staticCryptosign(
   } else {
     const matches = [...principals.entries()].filter(([, p]) => p.authorized_keys.includes(key));
     if (matches.length === 1) {
-      const [id, p] = matches[0];
+      const [id, p] = matches[0]!;
       owner = { authid: id, role: p.role, realm: p.realm };
     }
   }

@@ -191,14 +191,14 @@ export class FailureLimiter {
   /** Drops failures that left the window. */
   #prune(e: Entry, nowMs: number): void {
     let i = 0;
-    while (i < e.failures.length && e.failures[i] + e.windowMs <= nowMs) i++;
+    while (i < e.failures.length && e.failures[i]! + e.windowMs <= nowMs) i++;
     if (i > 0) e.failures.splice(0, i);
   }
 
   /** True when `e` no longer affects anything: no failure in its window, nothing pending. */
   #idle(e: Entry, nowMs: number): boolean {
     return e.pending === 0 && e.lastSlot <= nowMs &&
-      (e.failures.length === 0 || e.failures[e.failures.length - 1] + e.windowMs <= nowMs);
+      (e.failures.length === 0 || e.failures[e.failures.length - 1]! + e.windowMs <= nowMs);
   }
 
   /** Marks `e` as the most recently used. */

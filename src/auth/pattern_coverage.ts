@@ -80,7 +80,7 @@ function lengths(c: Constraint | null): [number, number] {
 /** What `c` asks of the component at position `i` of a URI it can match by length. */
 function forceAt(c: Constraint | null, i: number): Force {
   if (c === null || i >= c.comps.length) return UNFORCED;
-  const comp = c.comps[i];
+  const comp = c.comps[i]!;
   if (c.match === "prefix") return { equal: i < c.comps.length - 1, text: comp };
   if (c.match === "wildcard" && comp === "") return UNFORCED;
   return { equal: true, text: comp };
@@ -141,11 +141,11 @@ class Position {
     const blockers = [...this.literals, ...this.partials];
     const queue = [q];
     search: for (let head = 0; head < queue.length; head++) {
-      const t = queue[head];
+      const t = queue[head]!;
       // the characters after t that lead towards some literal or partial
       const blocked = new Set<string>();
       for (const s of blockers) {
-        if (s.length > t.length && s.startsWith(t)) blocked.add(s[t.length]);
+        if (s.length > t.length && s.startsWith(t)) blocked.add(s[t.length]!);
       }
       for (const ch of componentChars(this.strict)) {
         if (!blocked.has(ch)) {
@@ -232,7 +232,7 @@ export function patternCoverage(
   for (const { c } of rules) {
     for (let i = 0; i < c.comps.length; i++) {
       const force = forceAt(c, i);
-      if (force !== UNFORCED) positions[i].add(force);
+      if (force !== UNFORCED) positions[i]!.add(force);
     }
   }
   const p: Constraint = { match, comps: pattern.split(".") };
@@ -268,21 +268,21 @@ export function patternCoverage(
       const choices: (readonly string[])[] = [];
       for (let i = 0; i < head; i++) {
         const force = combine(forceAt(target.c, i), forceAt(p, i));
-        const list = force === null ? [] : positions[i].candidates(force);
+        const list = force === null ? [] : positions[i]!.candidates(force);
         if (list.length === 0) break;
         choices.push(list);
       }
       if (choices.length < head) continue; // no valid URI of this length matches both
       // past the rules one component, which no rule looks at, stands for the rest
-      if (m > ruleDepth) choices.push([STRICT_CHARS[0]]);
+      if (m > ruleDepth) choices.push([STRICT_CHARS[0]!]);
       // every combination (one unless strict rules exhaust a position), odometer order
       const index = new Array<number>(choices.length).fill(0);
       for (;;) {
-        const uri = index.map((k, i) => choices[i][k]).join(".");
+        const uri = index.map((k, i) => choices[i]![k]).join(".");
         outcomes |= role.authorize(uri, action).allowed ? 1 : 2;
         if (outcomes === 3) return "some";
         let i = choices.length - 1;
-        while (i >= 0 && ++index[i] === choices[i].length) index[i--] = 0;
+        while (i >= 0 && ++index[i]! === choices[i]!.length) index[i--] = 0;
         if (i < 0) break;
       }
     }

@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { Action, MatchPolicy, Permission, RoleConfig } from "../config/types.ts";
+import type { Action, Permission, RoleConfig } from "../config/types.ts";
 import { UriIndex } from "../wamp/uri_index.ts";
 
 /** Outcome of an authorization. */
@@ -50,22 +50,6 @@ function compile(rule: Permission): CompiledRule {
   return { rule, results: Object.freeze(results) };
 }
 
-/**
- * Converts Crossbar's "starred" URI syntax, used by a permission without `match`:
- * no `*` → `exact`; a single `*` at the end → `prefix` on the text before it
- * (`com.example.*` → prefix `com.example.`); otherwise `wildcard` with every `*` removed
- * (`com.*.foo` → `com..foo`).
- *
- * @param uri the starred URI from the configuration
- * @returns the URI without stars and its match policy
- */
-export function parseStarredUri(uri: string): { uri: string; match: MatchPolicy } {
-  const first = uri.indexOf("*");
-  if (first === -1) return { uri, match: "exact" };
-  if (first === uri.length - 1) return { uri: uri.slice(0, -1), match: "prefix" };
-  return { uri: uri.replaceAll("*", ""), match: "wildcard" };
-}
-
 /** The permission rules of one role, indexed for lookup by URI. */
 export class RolePermissions {
   /** The role's name. */
@@ -96,17 +80,6 @@ export class RolePermissions {
    */
   *rules(): IterableIterator<Permission> {
     for (const [, , compiled] of this.#rules) yield compiled.rule;
-  }
-
-  /**
-   * The rule deciding for `uri`: exact, else best wildcard, else longest prefix.
-   *
-   * @param uri a concrete URI (a prefix/wildcard SUBSCRIBE/REGISTER is decided for the
-   *   URIs its pattern can match, by `patternCoverage`, never on its pattern string)
-   * @returns the rule, or `null` when none matches
-   */
-  ruleFor(uri: string): Permission | null {
-    return this.#find(uri)?.rule ?? null;
   }
 
   #find(uri: string): CompiledRule | undefined {

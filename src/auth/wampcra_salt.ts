@@ -69,7 +69,7 @@ function saltFormat(salts: readonly string[]): SaltFormat {
   if (length === undefined) return DEFAULT_FORMAT;
   const typical = salts.filter((s) => s.length === length.length);
   if (typical.every((s) => PADDED_BASE64.test(s))) {
-    const pad = typical[0].endsWith("==") ? 2 : 1;
+    const pad = typical[0]!.endsWith("==") ? 2 : 1;
     return { kind: "base64", bytes: Math.min((length.length / 4) * 3 - pad, MAX_BLOCKS * 32) };
   }
   const alphabet = ALPHABETS.find((a) => typical.every((s) => [...s].every((c) => a.includes(c))));

@@ -176,7 +176,7 @@ function parseSecret(value: unknown, path: string, env: EnvLookup): string {
   if (!m) return value;
   let found: string | undefined;
   try {
-    found = env(m[1]);
+    found = env(m[1]!);
   } catch (e) {
     throw new ConfigError(
       path,

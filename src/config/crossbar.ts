@@ -138,7 +138,7 @@ function parseWorker<T>(
   const type = expectString(expectRequired(worker, "type", path), keyPath(path, "type"));
   if (type !== "router") {
     const reason = Object.hasOwn(UNIMPLEMENTED_WORKER_TYPES, type)
-      ? UNIMPLEMENTED_WORKER_TYPES[type]
+      ? UNIMPLEMENTED_WORKER_TYPES[type]!
       : `must be "router", got ${describe(type)}`;
     throw new ConfigError(keyPath(path, "type"), reason);
   }

@@ -91,7 +91,7 @@ function scan(text: string): void {
           pos += 5;
           continue;
         }
-        if (!'"\\/bfnrt'.includes(e)) fail("invalid escape inside a string");
+        if (!'"\\/bfnrt'.includes(e!)) fail("invalid escape inside a string");
       }
       pos++;
     }
@@ -107,7 +107,7 @@ function scan(text: string): void {
   for (;;) {
     // a value
     ws();
-    const c = text[pos];
+    const c = text[pos] ?? "";
     if (c === "{" || c === "[") {
       pos++;
       ws();

@@ -181,7 +181,7 @@ export function checkKeys(obj: Obj, path: string, spec: KeySpec): void {
   for (const key of Object.keys(obj)) {
     const rejected = spec.rejected;
     if (rejected !== undefined && Object.hasOwn(rejected, key)) {
-      throw new ConfigError(keyPath(path, key), rejected[key]);
+      throw new ConfigError(keyPath(path, key), rejected[key]!);
     }
     if (!spec.allowed.includes(key)) {
       const expected = spec.allowed.length === 0 ? "none" : spec.allowed.join(", ");

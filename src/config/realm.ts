@@ -288,7 +288,7 @@ function parseRole(value: unknown, path: string): RoleConfig {
  * Resolves a starred URI (used when a permission has no explicit `match`): no `*` → exact;
  * one trailing `*` only → prefix on the text before it; otherwise wildcard with every `*` removed.
  */
-function resolveStarredUri(uri: string): { uri: string; match: MatchPolicy } {
+export function parseStarredUri(uri: string): { uri: string; match: MatchPolicy } {
   const stars = uri.split("*").length - 1;
   if (stars === 0) return { uri, match: "exact" };
   if (stars === 1 && uri.endsWith("*")) return { uri: uri.slice(0, -1), match: "prefix" };
@@ -347,7 +347,7 @@ function parsePermission(value: unknown, path: string): Permission {
     // An explicit policy takes the URI literally, as Crossbar does.
     resolved = { uri: rawUri, match: match as MatchPolicy };
   } else {
-    resolved = resolveStarredUri(rawUri);
+    resolved = parseStarredUri(rawUri);
   }
   const allow = parseFlags(permission, "allow", path, ACTIONS);
   const disclose = parseFlags(permission, "disclose", path, ["caller", "publisher"] as const);

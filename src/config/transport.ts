@@ -84,7 +84,7 @@ function parseTransport(value: unknown, path: string, env: EnvLookup): Transport
   if (type === "universal") return parseUniversal(transport, path, env);
   if (type !== "websocket" && type !== "web" && type !== "rawsocket") {
     const reason = Object.hasOwn(UNIMPLEMENTED_TRANSPORT_TYPES, type)
-      ? UNIMPLEMENTED_TRANSPORT_TYPES[type]
+      ? UNIMPLEMENTED_TRANSPORT_TYPES[type]!
       : `must be "websocket", "web" or "rawsocket", got ${describe(type)}`;
     throw new ConfigError(typePath, reason);
   }
@@ -546,7 +546,7 @@ export function checkEndpointCollisions(
   transports.forEach((t, i) => {
     if (t.endpoint.port === 0) return;
     for (let j = 0; j < i; j++) {
-      const other = transports[j].endpoint;
+      const other = transports[j]!.endpoint;
       if (other.port !== t.endpoint.port) continue;
       if (
         other.host === t.endpoint.host || WILDCARD_HOSTS.includes(other.host) ||

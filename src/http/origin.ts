@@ -68,10 +68,10 @@ function portOf(scheme: string, port: string | undefined): number | null | undef
 function parts(text: string, syntax: RegExp): OriginParts | null {
   const m = syntax.exec(text);
   if (!m) return null;
-  const scheme = m[1].toLowerCase();
+  const scheme = m[1]!.toLowerCase();
   const port = portOf(scheme, m[3]);
   if (port === undefined) return null;
-  return { scheme, host: m[2].toLowerCase(), port };
+  return { scheme, host: m[2]!.toLowerCase(), port };
 }
 
 /**
@@ -114,7 +114,7 @@ function sameOrigin(o: OriginParts, host: string | null): boolean {
   const m = HOST.exec(host);
   if (!m) return false;
   const port = portOf(o.scheme, m[2]);
-  return m[1].toLowerCase() === o.host && port === o.port;
+  return m[1]!.toLowerCase() === o.host && port === o.port;
 }
 
 function matches(p: OriginPattern, o: OriginParts): boolean {

@@ -408,7 +408,7 @@ export class Broker {
         // a retained event for some subscribers only: kept in addition to the general one
         list.push(retained);
         const limited = list.filter((x) => isLimited(x.filter));
-        if (limited.length > MAX_LIMITED_RETAINED) list.splice(list.indexOf(limited[0]), 1);
+        if (limited.length > MAX_LIMITED_RETAINED) list.splice(list.indexOf(limited[0]!), 1);
       } else {
         this.#retained.set(msg.topic, [retained]);
       }

@@ -295,13 +295,13 @@ export class Dealer {
     switch (reg.invoke) {
       case "single":
       case "first":
-        return c[0];
+        return c[0]!;
       case "last":
-        return c[c.length - 1];
+        return c[c.length - 1]!;
       case "random":
-        return c[Math.floor(Math.random() * c.length)];
+        return c[Math.floor(Math.random() * c.length)]!;
       case "roundrobin": {
-        const callee = c[reg.next % c.length];
+        const callee = c[reg.next % c.length]!;
         reg.next = (reg.next + 1) % c.length;
         return callee;
       }

@@ -35,7 +35,6 @@ interface Member {
   chain: Promise<void> | null;
 }
 
-
 /** Options of the statistics events: they never trigger a statistics publication. */
 const STATS_DELIVERY = { triggersStats: false } as const;
 

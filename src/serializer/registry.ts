@@ -24,23 +24,8 @@ export const SUBPROTOCOLS: readonly string[] = Object.freeze(
   SERIALIZERS.map((serializer) => serializer.subprotocol),
 );
 
-/**
- * Looks a serializer up by its short name.
- *
- * @param name `json`, `msgpack` or `cbor`
- * @returns the serializer, or `undefined` for any other name
- */
-export function serializerByName(name: string): Serializer | undefined {
-  return SERIALIZERS.find((serializer) => serializer.name === name);
-}
-
-/**
- * Looks a serializer up by its WebSocket subprotocol.
- *
- * @param subprotocol e.g. `wamp.2.json` (exact, case-sensitive)
- * @returns the serializer, or `undefined` for an unknown subprotocol
- */
-export function serializerBySubprotocol(subprotocol: string): Serializer | undefined {
+/** The serializer of a WebSocket subprotocol (exact, case-sensitive), if it is one of ours. */
+function serializerBySubprotocol(subprotocol: string): Serializer | undefined {
   return SERIALIZERS.find((serializer) => serializer.subprotocol === subprotocol);
 }
 

@@ -64,23 +64,6 @@ function isNonNegativeInteger(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0;
 }
 
-/**
- * Rated messages for one message of `bytes` bytes: `ceil(bytes / size)`, at least 1.
- *
- * @param bytes Length of the serialized message, a non-negative integer.
- * @param size Rated message size, a positive integer.
- * @throws {StatsArgumentError} if either argument is out of range.
- */
-export function ratedMessages(bytes: number, size: number): number {
-  if (!isNonNegativeInteger(bytes)) {
-    throw new StatsArgumentError(`bytes must be a non-negative integer, got ${bytes}`);
-  }
-  if (!Number.isSafeInteger(size) || size < 1) {
-    throw new StatsArgumentError(`rated message size must be a positive integer, got ${size}`);
-  }
-  return bytes <= size ? 1 : Math.ceil(bytes / size);
-}
-
 function checkRatedMessageSize(n: number): void {
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_RATED_MESSAGE_SIZE || (n & (n - 1)) !== 0) {
     throw new StatsArgumentError(
@@ -350,6 +333,11 @@ export class StatsTracker {
     for (const snap of pending) this.#publish(snap);
   }
 
+  /** Same as {@linkcode StatsTracker.detach}. */
+  [Symbol.dispose](): void {
+    this.detach();
+  }
+
   /**
    * Ends tracking when the joined session ends: clears the timer, unhooks from the meter,
    * publishes synchronously any snapshots still waiting for their deferred task (so they
@@ -362,18 +350,6 @@ export class StatsTracker {
     const joined = this.#state === "active";
     this.detach();
     return joined && this.#onLeave ? this.#meter.snapshot(true) : null;
-  }
-
-  /** Stops tracking without a snapshot; snapshots not yet published are dropped. */
-  dispose(): void {
-    if (this.#state === "ended") return;
-    this.#stop();
-    this.#pending = [];
-  }
-
-  /** Same as {@linkcode StatsTracker.dispose}. */
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 
   #stop(): void {

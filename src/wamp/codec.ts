@@ -106,7 +106,7 @@ export function decodeMessage(wire: unknown): Message {
   if (!shape) throw new ProtocolError(`unknown message type ${JSON.stringify(String(code))}`);
   const name = messageName(code as number);
   const fields = shape.fields;
-  const last = fields[fields.length - 1];
+  const last = fields[fields.length - 1]!;
   const required = last[1] === "optdict" ? fields.length - 1 : fields.length;
   const max = fields.length + (shape.payload ? 2 : 0);
   if (wire.length - 1 < required || wire.length - 1 > max) {
@@ -118,7 +118,7 @@ export function decodeMessage(wire: unknown): Message {
   }
   const msg: Record<string, unknown> = { type: code };
   for (let i = 0; i < fields.length; i++) {
-    const [field, kind] = fields[i];
+    const [field, kind] = fields[i]!;
     const v = wire[i + 1];
     if (v === undefined && kind === "optdict") continue;
     const expected = checkField(kind, v);

@@ -332,7 +332,7 @@ export class UriIndex<T> {
       }
       const children = node.children;
       if (children === undefined) continue;
-      const component = components[depth];
+      const component = components[depth]!;
       const any = children.get("");
       if (any !== undefined) {
         nodes.push(any);
@@ -412,8 +412,8 @@ export class UriIndex<T> {
     node.entry = undefined;
     // Prune: drop childless nodes without entry; merge pass-through nodes into their only child.
     for (let i = path.length - 1; i > 0; i--) {
-      const current = path[i];
-      const parent = path[i - 1];
+      const current = path[i]!;
+      const parent = path[i - 1]!;
       if (current.entry !== undefined) break;
       const childCount = current.children?.size ?? 0;
       if (childCount === 0) {
@@ -447,7 +447,7 @@ export class UriIndex<T> {
       }
       const children = node.children;
       if (children === undefined) continue;
-      const component = components[depth];
+      const component = components[depth]!;
       const any = children.get("");
       if (any !== undefined) {
         nodes.push(any);
@@ -489,10 +489,10 @@ export class UriIndex<T> {
     }
     node.entry = undefined;
     for (let i = path.length - 1; i > 0; i--) {
-      const current = path[i];
+      const current = path[i]!;
       if (current.entry !== undefined || current.children !== undefined) break;
-      const parent = path[i - 1];
-      parent.children?.delete(components[i - 1]);
+      const parent = path[i - 1]!;
+      parent.children?.delete(components[i - 1]!);
       if (parent.children?.size === 0) parent.children = undefined;
     }
   }
