@@ -44,7 +44,7 @@ import { type Clock, systemClock, type TimerId } from "../src/clock.ts";
 import type { Logger } from "../src/log.ts";
 import { routerInternals } from "../src/router/router.ts";
 import type { SessionRef } from "../src/router/session_ref.ts";
-import { serializerByName } from "../src/serializer/registry.ts";
+import { SERIALIZERS } from "../src/serializer/registry.ts";
 import type { Serializer, SerializerName } from "../src/serializer/serializer.ts";
 import { readExactly } from "../src/transport/rawsocket.ts";
 import { decodeMessage } from "../src/wamp/codec.ts";
@@ -498,7 +498,7 @@ class WsConn extends Conn {
   }
 
   static async open(url: string, name: SerializerName): Promise<WsConn> {
-    const serializer = serializerByName(name)!;
+    const serializer = SERIALIZERS.find((s) => s.name === name)!;
     const ws = new WebSocket(url, [serializer.subprotocol]);
     const c = new WsConn(ws, `WebSocket/${name}`, serializer);
     try {
@@ -568,7 +568,7 @@ class RsConn extends Conn {
 
   /** Connects and completes the handshake announcing 2^(9+exponent) bytes as our maximum. */
   static async open(port: number, name: SerializerName, exponent = 15): Promise<RsConn> {
-    const serializer = serializerByName(name)!;
+    const serializer = SERIALIZERS.find((s) => s.name === name)!;
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     try {
       await writeAll(conn, new Uint8Array([0x7f, (exponent << 4) | serializer.rawSocketId, 0, 0]));
