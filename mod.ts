@@ -51,16 +51,30 @@ export type { ConfigOverrides, EnvLookup, ParseOptions } from "./src/config/conf
 export type {
   Action,
   AnonymousAuthConfig,
+  AuthConfig,
+  AuthLimits,
+  AuthMethod,
+  BridgeConfig,
+  CraUser,
+  CryptosignPrincipal,
+  DynamicAuthenticator,
+  EventHistoryConfig,
   MatchPolicy,
   Permission,
+  PlainTcpEndpointConfig,
+  RawSocketEndpointConfig,
   RawSocketTransportConfig,
   RealmConfig,
   RealmOptions,
   RoleConfig,
   RouterConfig,
   StatsConfig,
+  TcpEndpointConfig,
+  TicketPrincipal,
+  TlsConfig,
   TransportConfig,
   UniversalTransportConfig,
+  WebServicesConfig,
   WebSocketEndpointConfig,
   WebSocketTransportConfig,
   WebTransportConfig,
@@ -74,11 +88,41 @@ export type {
 } from "./src/client.ts";
 export { ProtocolError, WampError } from "./src/wamp/errors.ts";
 export { Uri } from "./src/wamp/uris.ts";
-export type { Args, Dict, Kwargs, Message } from "./src/wamp/messages.ts";
+export type {
+  Abort,
+  Args,
+  Authenticate,
+  Call,
+  Cancel,
+  Challenge,
+  Dict,
+  ErrorMessage,
+  Event,
+  Goodbye,
+  Hello,
+  Interrupt,
+  Invocation,
+  Kwargs,
+  Message,
+  Payload as MessagePayload,
+  Publish,
+  Published,
+  Register,
+  Registered,
+  Result,
+  Subscribe,
+  Subscribed,
+  Unregister,
+  Unregistered,
+  Unsubscribe,
+  Unsubscribed,
+  Welcome,
+  Yield,
+} from "./src/wamp/messages.ts";
 export { MessageType } from "./src/wamp/message_type.ts";
 export { consoleLogger, isLogLevel, jsonLogger, silentLogger } from "./src/log.ts";
 export type { Logger, LogLevel } from "./src/log.ts";
 export { FakeClock, systemClock } from "./src/clock.ts";
-export type { Clock } from "./src/clock.ts";
+export type { Clock, TimerId } from "./src/clock.ts";
 export type { StatsSnapshot } from "./src/stats/session_stats.ts";
-export type { Serializer, SerializerName } from "./src/serializer/serializer.ts";
+export type { Payload, Serializer, SerializerName } from "./src/serializer/serializer.ts";

@@ -18,15 +18,21 @@ export type { MatchPolicy };
 export interface Permission {
   /** The URI or pattern (for `prefix` the text to prefix-match, for `wildcard` empty components match any). */
   readonly uri: string;
+  /** The match policy of `uri`. */
   readonly match: MatchPolicy;
+  /** What the rule allows, per action. */
   readonly allow: Readonly<Record<Action, boolean>>;
+  /** Whether callers (of procedures) and publishers (of events) under the rule are disclosed. */
   readonly disclose: { readonly caller: boolean; readonly publisher: boolean };
+  /** Crossbar's `cache` flag: accepted, never changes a decision. */
   readonly cache: boolean;
 }
 
 /** A role of a realm. */
 export interface RoleConfig {
+  /** The role's name (`authrole`). */
   readonly name: string;
+  /** The role's permission rules, decided exact, then best wildcard, then longest prefix. */
   readonly permissions: readonly Permission[];
   /**
    * A dynamic authorizer procedure, called as `authorize(session, uri, action, options)`
@@ -59,15 +65,21 @@ export interface RealmOptions {
 
 /** One `store["event-history"]` entry: keep the last `limit` events published to matching topics. */
 export interface EventHistoryConfig {
+  /** The topic URI or pattern. */
   readonly uri: string;
+  /** The match policy of `uri`. */
   readonly match: MatchPolicy;
+  /** How many of the latest events are kept. */
   readonly limit: number;
 }
 
 /** One realm. */
 export interface RealmConfig {
+  /** The realm's name, as clients give it in HELLO. */
   readonly name: string;
+  /** The roles sessions may join with (`anonymous` and `trusted` are built in). */
   readonly roles: readonly RoleConfig[];
+  /** The realm's options. */
   readonly options: RealmOptions;
   /** Event history (`store: {"type": "memory", "event-history": [...]}`); empty when absent. */
   readonly history: readonly EventHistoryConfig[];
@@ -85,7 +97,9 @@ export interface AnonymousAuthConfig {
 
 /** A `ticket` principal: `auth.ticket.principals[authid]`. */
 export interface TicketPrincipal {
+  /** The ticket the principal must present (a `$ENV` secret resolved). */
   readonly ticket: string;
+  /** The authrole the principal joins with. */
   readonly role: string;
   /** When set, the principal may only join this realm. */
   readonly realm: string | null;
@@ -93,11 +107,17 @@ export interface TicketPrincipal {
 
 /** A `wampcra` user: `auth.wampcra.users[authid]`; salted when `salt` is set (PBKDF2). */
 export interface CraUser {
+  /** The shared secret (a `$ENV` secret resolved). */
   readonly secret: string;
+  /** The authrole the user joins with. */
   readonly role: string;
+  /** When set, the user may only join this realm. */
   readonly realm: string | null;
+  /** The PBKDF2 salt, or null for an unsalted secret. */
   readonly salt: string | null;
+  /** PBKDF2 iterations (with `salt`). */
   readonly iterations: number;
+  /** PBKDF2 derived key length in bytes (with `salt`). */
   readonly keylen: number;
 }
 
@@ -105,7 +125,9 @@ export interface CraUser {
 export interface CryptosignPrincipal {
   /** Ed25519 public keys, 64 lower-case hex characters each. */
   readonly authorized_keys: readonly string[];
+  /** The authrole the principal joins with. */
   readonly role: string;
+  /** When set, the principal may only join this realm. */
   readonly realm: string | null;
 }
 
@@ -122,9 +144,13 @@ export type AuthMethod = "anonymous" | "ticket" | "wampcra" | "cryptosign";
 
 /** The authentication methods of a WebSocket endpoint (`auth`). */
 export interface AuthConfig {
+  /** Anonymous authentication, or null when not offered. */
   readonly anonymous: AnonymousAuthConfig | null;
+  /** Static ticket principals by authid, or null when not offered (or dynamic). */
   readonly ticket: ReadonlyMap<string, TicketPrincipal> | null;
+  /** Static WAMP-CRA users by authid, or null when not offered (or dynamic). */
   readonly wampcra: ReadonlyMap<string, CraUser> | null;
+  /** Static cryptosign principals by authid, or null when not offered (or dynamic). */
   readonly cryptosign: ReadonlyMap<string, CryptosignPrincipal> | null;
   /** Methods configured with `type: "dynamic"` (their static entry above is null). */
   readonly dynamic?: Readonly<Partial<Record<AuthMethod, DynamicAuthenticator>>>;
@@ -197,7 +223,9 @@ export interface WebSocketEndpointConfig {
 
 /** An HTTP bridge path: `POST` JSON to publish (`publisher`) or call (`caller`) on a realm. */
 export interface BridgeConfig {
+  /** What a request does: publish an event or call a procedure. */
   readonly kind: "publisher" | "caller";
+  /** The realm the bridge's session joins. */
   readonly realm: string;
   /** The role the bridge's session has (its permissions apply). */
   readonly role: string;
@@ -215,7 +243,9 @@ export interface BridgeConfig {
 
 /** `endpoint.tls`: PEM certificate and key file paths for `wss://` (read when serving). */
 export interface TlsConfig {
+  /** Path of the PEM certificate chain. */
   readonly certificate: string;
+  /** Path of the PEM private key. */
   readonly key: string;
 }
 
@@ -233,6 +263,7 @@ export interface TcpEndpointConfig {
 
 /** A TCP endpoint of a transport type that has no TLS (`rawsocket`, `universal`). */
 export interface PlainTcpEndpointConfig extends TcpEndpointConfig {
+  /** Always null: this transport type has no TLS. */
   readonly tls: null;
 }
 
@@ -260,8 +291,11 @@ export interface WebServicesConfig {
 
 /** `{"type": "websocket"}`: one WAMP endpoint on every path. */
 export interface WebSocketTransportConfig {
+  /** Always `websocket`. */
   readonly type: "websocket";
+  /** Where the transport listens. */
   readonly endpoint: TcpEndpointConfig;
+  /** The WAMP endpoint served on every path. */
   readonly websocket: WebSocketEndpointConfig;
   /**
    * Always empty: a `websocket` transport has no named paths. Kept from the one-shape type
@@ -272,7 +306,9 @@ export interface WebSocketTransportConfig {
 
 /** `{"type": "web"}`: WAMP on the named paths, HTTP bridge paths, metrics, status, 404 elsewhere. */
 export interface WebTransportConfig extends WebServicesConfig {
+  /** Always `web`. */
   readonly type: "web";
+  /** Where the transport listens. */
   readonly endpoint: TcpEndpointConfig;
   /** Always null (see {@link RawSocketTransportConfig.websocket}): the endpoints are `paths`. */
   readonly websocket: null;
@@ -280,7 +316,9 @@ export interface WebTransportConfig extends WebServicesConfig {
 
 /** `{"type": "rawsocket"}`: WAMP over RawSocket, on TCP or a Unix socket. */
 export interface RawSocketTransportConfig {
+  /** Always `rawsocket`. */
   readonly type: "rawsocket";
+  /** Where the transport listens (TCP without TLS, or a Unix socket). */
   readonly endpoint: RawSocketEndpointConfig;
   /**
    * Always null: the endpoint is `rawsocket`. Every transport type keeps the `websocket` key
@@ -293,7 +331,9 @@ export interface RawSocketTransportConfig {
 
 /** `{"type": "universal"}`: RawSocket and a `web` transport's services on one TCP port. */
 export interface UniversalTransportConfig extends WebServicesConfig {
+  /** Always `universal`. */
   readonly type: "universal";
+  /** Where the transport listens (TCP without TLS). */
   readonly endpoint: PlainTcpEndpointConfig;
   /** Always null (see {@link RawSocketTransportConfig.websocket}): the endpoints are `paths`. */
   readonly websocket: null;
@@ -313,6 +353,8 @@ export type WebServicesTransportConfig = WebTransportConfig | UniversalTransport
 
 /** The whole resolved configuration. */
 export interface RouterConfig {
+  /** The realms, in configuration order. */
   readonly realms: readonly RealmConfig[];
+  /** The listening transports, in configuration order. */
   readonly transports: readonly TransportConfig[];
 }
