@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { type Conn, openConn, WsConn } from "./conn.ts";
 import { errText, lit } from "./describe.ts";
 import type { FuzzEnv } from "./env.ts";
-import { leaks } from "./leaks.ts";
+import { leaks, waitUntil } from "./leaks.ts";
 import { malformed } from "./oracle.ts";
 import { BYSTANDER_PROC, BYSTANDER_TOPIC, REALMS } from "./scenario.ts";
 
@@ -160,12 +160,11 @@ export async function healthCheck(
   }
   // Nothing of the fuzz sessions may remain once their connections are gone.
   const { router, clock } = env.target;
-  const deadline = Date.now() + env.cleanupMs;
-  let leftovers = leaks(router, clock, REALMS, b.id, env.authorizer);
-  while (leftovers.some((l) => !env.reportedLeftovers.has(l)) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 20));
-    leftovers = leaks(router, clock, REALMS, b.id, env.authorizer);
-  }
+  const leftovers = await waitUntil(
+    () => leaks(router, clock, REALMS, b.id, env.authorizer),
+    (found) => !found.some((l) => !env.reportedLeftovers.has(l)),
+    env.cleanupMs,
+  );
   // timers left armed are reported here; disarmed, they do not trip the op sanitizer again
   for (const id of [...clock.armed.keys()]) clock.clearTimer(id);
   // a leftover is reported once, not again after every later batch

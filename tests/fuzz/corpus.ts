@@ -11,7 +11,7 @@ import { readExactly } from "../../src/transport/rawsocket.ts";
 import { isValidUri } from "../../src/wamp/uris.ts";
 import { type Conn, RsConn, WsConn } from "./conn.ts";
 import { lit } from "./describe.ts";
-import { leaks } from "./leaks.ts";
+import { leaks, waitUntil } from "./leaks.ts";
 import { REALMS } from "./scenario.ts";
 import type { Endpoint, FuzzTarget } from "./target.ts";
 import { concat, rsFrame, utf8, writeAll } from "./wire.ts";
@@ -68,12 +68,11 @@ export const CORPUS: readonly CorpusCase[] = [
         c.sendMsg([1, "realm1", { roles: { caller: {} } }]);
         await c.next(); // WELCOME or ABORT
       }
-      const deadline = Date.now() + cleanupMs;
-      let left = leaks(router, clock, REALMS, -1, -1);
-      while (left.length > 0 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 20));
-        left = leaks(router, clock, REALMS, -1, -1);
-      }
+      const left = await waitUntil(
+        () => leaks(router, clock, REALMS, -1, -1),
+        (found) => found.length === 0,
+        cleanupMs,
+      );
       assert.deepEqual(left, []);
     },
   },
@@ -190,10 +189,7 @@ export const CORPUS: readonly CorpusCase[] = [
         const reply = await c.next();
         assert.ok(reply.kind === "msg" && reply.msg[0] === 3, `expected ABORT, got ${lit(reply)}`);
       }
-      const deadline = Date.now() + cleanupMs;
-      while (clock.armed.size > 0 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitUntil(() => clock.armed.size, (n) => n === 0, cleanupMs);
       const armed = [...clock.armed.values()];
       // the router's own timer would also trip Deno's op sanitizer: clear it for the next steps
       for (const id of [...clock.armed.keys()]) clock.clearTimer(id);

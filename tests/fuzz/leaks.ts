@@ -60,3 +60,19 @@ export function leaks(
   }
   return out;
 }
+
+/** Looks at `probe` every 20 ms until `done` holds of it or `ms` have passed; returns the last
+ * look (clean-up after a close takes the router a moment). */
+export async function waitUntil<T>(
+  probe: () => T,
+  done: (t: T) => boolean,
+  ms: number,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let seen = probe();
+  while (!done(seen) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    seen = probe();
+  }
+  return seen;
+}

@@ -262,20 +262,28 @@ export class FuzzSession {
     }
   }
 
-  /** Waits for the answer to a message sent before WELCOME. */
-  async settleUnjoined(): Promise<void> {
+  /**
+   * The reply loop before and after WELCOME: handles what the router sends until `handle` takes
+   * a message as the end of the wait (returns true) or the session ends (false). Alike in both:
+   * no reply within the wait is a hang (`hang` says which), a close must come after an ABORT
+   * (the router's, the client's own, or a close for a frame over the size limit), an
+   * undecodable reply is a failure, every message goes through the oracle, and ABORT ends the
+   * session.
+   */
+  async #settle(hang: string, handle: (m: unknown[]) => boolean): Promise<boolean> {
     for (;;) {
       const i = await this.conn.next();
       if (i.kind === "timeout") {
         this.over = true;
-        return this.fail("hang", `no reply within ${this.#waitMs} ms before WELCOME`, true);
+        this.fail("hang", hang, true);
+        return false;
       }
       if (i.kind === "closed") {
         this.over = true;
         if (!this.clientAborted && !this.conn.closedForSize()) {
           this.fail("close without ABORT", "the router closed silently", true);
         }
-        return;
+        return false;
       }
       if (i.kind === "bad") {
         this.fail("undecodable reply", `${i.error}: ${lit(i.raw)}`, true);
@@ -283,21 +291,32 @@ export class FuzzSession {
       }
       const m = i.msg;
       if (!this.check(m)) continue;
-      if (m[0] === 3) return await this.onAbort(m);
+      if (m[0] === 3) {
+        await this.onAbort(m);
+        return false;
+      }
+      if (handle(m)) return true;
+    }
+  }
+
+  /** Waits for the answer to a message sent before WELCOME: WELCOME, CHALLENGE or ABORT. */
+  async settleUnjoined(): Promise<void> {
+    await this.#settle(`no reply within ${this.#waitMs} ms before WELCOME`, (m) => {
       if (m[0] === 2) {
         this.joined = true;
-        return;
+        return true;
       }
       if (m[0] === 4) {
         this.challenge = m;
-        return;
+        return true;
       }
       if (this.sentGoodbye) {
         this.fail("message after GOODBYE", `after its GOODBYE the router sent ${lit(m)}`, true);
       } else {
         this.fail("unexpected reply", `before WELCOME the router sent ${lit(m)}`, true);
       }
-    }
+      return false;
+    });
   }
 
   async authenticate(): Promise<void> {
@@ -326,43 +345,24 @@ export class FuzzSession {
     const pingsBefore = this.pings.length;
     const probeWire = this.conn.sendMsg(probe(request));
     if (probeWire) this.noteRequest(probeWire);
-    for (;;) {
-      const i = await this.conn.next();
-      if (i.kind === "timeout") {
-        this.over = true;
-        return this.fail("hang", `no reply to a probe PUBLISH within ${this.#waitMs} ms`, true);
-      }
-      if (i.kind === "closed") {
-        this.over = true;
-        if (!this.clientAborted && !this.conn.closedForSize()) {
-          this.fail("close without ABORT", "the router closed silently", true);
-        }
-        return;
-      }
-      if (i.kind === "bad") {
-        this.fail("undecodable reply", `${i.error}: ${lit(i.raw)}`, true);
-        continue;
-      }
-      const m = i.msg;
-      if (!this.check(m)) continue;
-      if (m[0] === 3) return await this.onAbort(m);
+    const hang = `no reply to a probe PUBLISH within ${this.#waitMs} ms`;
+    const answered = await this.#settle(hang, (m) => {
       if (m[0] === 6) {
         if (this.sentGoodbye && m[2] === "wamp.close.goodbye_and_out") {
           // our GOODBYE was taken: the probe now arrives before HELLO and is answered with ABORT
           this.joined = false;
-          continue;
+          return false;
         }
         // router-initiated (killed in realm2): complete the closing handshake and stop
         this.sendMsg([6, {}, "wamp.close.goodbye_and_out"]);
         this.joined = false;
         this.over = true;
-        return;
+        return true;
       }
       // PUBLISHED, or ERROR where realm2's authorizer denies the probe
-      if ((m[0] === 17 && m[1] === request) || (m[0] === 8 && m[1] === 16 && m[2] === request)) {
-        break;
-      }
-    }
+      return (m[0] === 17 && m[1] === request) || (m[0] === 8 && m[1] === 16 && m[2] === request);
+    });
+    if (!answered || this.over) return; // the session ended, or the router closed it
     if (this.conn instanceof RsConn && pingsBefore > 0) {
       const expected = this.pings.map((p) => hex(p)).join("|");
       const got = this.conn.pongs.map((p) => hex(p)).join("|");
