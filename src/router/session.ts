@@ -91,6 +91,12 @@ export interface SessionDetails {
   transport: Dict;
 }
 
+/**
+ * The length an ABORT message is cut to when the whole ABORT is larger than the client's
+ * transport accepts (its RawSocket maximum is at least 512 bytes).
+ */
+const ABORT_MESSAGE_FALLBACK = 200;
+
 const CLIENT_ROLES = ["publisher", "subscriber", "caller", "callee"];
 
 /** A connection and the WAMP session it carries. */
@@ -204,11 +210,19 @@ export class Session implements PeerHandler, SessionRef {
         return;
       case T.EVENT: // dropped, like a slow consumer's
         return;
-      case T.ABORT:
-        if (Object.keys(message.details).length > 0) {
+      case T.ABORT: {
+        // the reason goes out in any case; its message, shortened to fit if it can
+        const text = message.details.message;
+        if (typeof text === "string" && text.length > ABORT_MESSAGE_FALLBACK) {
+          let cut = ABORT_MESSAGE_FALLBACK - 1;
+          if ((text.charCodeAt(cut - 1) & 0xfc00) === 0xd800) cut--; // not half a surrogate pair
+          const short = `${text.slice(0, cut)}…`;
+          this.send({ type: T.ABORT, details: { message: short }, reason: message.reason });
+        } else if (Object.keys(message.details).length > 0) {
           this.send({ type: T.ABORT, details: {}, reason: message.reason });
         }
         return;
+      }
       default:
         this.abort(uri, why);
     }
