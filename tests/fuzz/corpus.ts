@@ -284,4 +284,19 @@ export const CORPUS: readonly CorpusCase[] = [
       assert.ok(reply.kind === "msg" && reply.msg[0] === 3, `expected ABORT, got ${lit(reply)}`);
     },
   },
+  {
+    // seed 12345, batch 10: the ABORT quoting a long URI did not fit a 1 KiB maximum and went
+    // out without its message
+    name: "an ABORT too long for a small RawSocket maximum keeps a shortened message",
+    async run({ endpoint }) {
+      await using c = await RsConn.open(endpoint, "cbor", 1);
+      await joinRaw(c, { callee: {} });
+      c.sendMsg([8, 68, 1, {}, `com.${"u".repeat(1400)} not a uri`]);
+      const reply = await c.next();
+      assert.ok(reply.kind === "msg" && reply.msg[0] === 3, `expected ABORT, got ${lit(reply)}`);
+      assert.equal(reply.msg[2], "wamp.error.protocol_violation");
+      const message = (reply.msg[1] as { message?: unknown }).message;
+      assert.ok(typeof message === "string" && message.length > 0, `no message: ${lit(reply)}`);
+    },
+  },
 ];
