@@ -70,7 +70,7 @@ Deno.test("relay: each publisher frame reaches every subscriber, text and binary
     const other = await connectWebSocket({ port: relay.port, path: "/sub/t2" });
     const pub = await connectWebSocket({ port: relay.port, path: "/pub/t1" });
     await Promise.all([...subs, other, pub].map((ws) => ws.ping()));
-    assertEquals(subs[0].protocol, "wamp.2.json", "relay accepts the offered subprotocol");
+    assertEquals(subs[0]!.protocol, "wamp.2.json", "relay accepts the offered subprotocol");
     const sinks = subs.map((ws) => {
       const c = collect(2);
       ws.onmessage = c.push;
@@ -173,7 +173,7 @@ Deno.test("config overrides set nested paths and create missing objects", () => 
     parseOverride("workers[0].realms[0].options.enable_meta_api=false"),
     parseOverride("workers[0].realms[0].name=realm2"),
   ]);
-  const realm = ((config.workers as JsonObject[])[0].realms as JsonObject[])[0];
+  const realm = ((config.workers as JsonObject[])[0]!.realms as JsonObject[])[0]!;
   assertEquals(realm.stats, { trigger_after_rated_messages: 10 });
   assertEquals(realm.options, { enable_meta_api: false });
   assertEquals(realm.name, "realm2");
@@ -225,7 +225,7 @@ Deno.test("fanout-stats: the fanout load on a realm with the issue's stats objec
   assertEquals(stats.load, byName("fanout").load, "same load as fanout");
   assertEquals(stats.targets, ["router"]);
   const config = buildNodeConfig(stats.routerOverrides ?? []);
-  const realm = ((config.workers as JsonObject[])[0].realms as JsonObject[])[0];
+  const realm = ((config.workers as JsonObject[])[0]!.realms as JsonObject[])[0]!;
   assertEquals(realm.stats, {
     rated_message_size: 512,
     trigger_after_rated_messages: 100,

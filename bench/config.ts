@@ -82,7 +82,7 @@ export function setPath(root: JsonObject, path: string, value: JsonValue): void 
   const parts = parsePath(path);
   let node: JsonValue = root;
   for (let i = 0; i < parts.length; i++) {
-    const key = parts[i];
+    const key = parts[i]!;
     const last = i === parts.length - 1;
     if (typeof key === "number") {
       if (!Array.isArray(node)) throw new OverrideError(`'${path}': not an array before [${key}]`);

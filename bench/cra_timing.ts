@@ -54,7 +54,7 @@ const config = {
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return s[Math.floor(s.length / 2)]!;
 }
 
 function hello(authid: string) {
@@ -82,7 +82,7 @@ const empty = (): Samples =>
 
 // ---- in process ----------------------------------------------------------------------------
 
-const transport = parseConfig(config).transports[0];
+const transport = parseConfig(config).transports[0]!;
 if (transport.type !== "websocket") {
   throw new Error("the benchmark config has a websocket transport");
 }
@@ -98,8 +98,8 @@ for (let i = 0; i < runs + 100; i++) {
     const t2 = performance.now();
     if (identity !== null) throw new Error("a wrong signature was accepted");
     if (i < 100) continue; // warm-up
-    inProcess[kind].challenge.push(t1 - t0);
-    inProcess[kind].refuse.push(t2 - t1);
+    inProcess[kind]!.challenge.push(t1 - t0);
+    inProcess[kind]!.refuse.push(t2 - t1);
   }
 }
 report("in process: authenticate() → CHALLENGE, verify() → refused", inProcess);
@@ -111,7 +111,7 @@ const [listener] = await router.serve();
 
 /** One HELLO → CHALLENGE → wrong AUTHENTICATE → ABORT round trip; returns the two times. */
 async function overSocket(authid: string): Promise<[number, number]> {
-  const ws = new WebSocket(listener.urls[0], ["wamp.2.json"]);
+  const ws = new WebSocket(listener!.urls[0]!, ["wamp.2.json"]);
   const inbox: unknown[][] = [];
   let wake = () => {};
   ws.onmessage = (e) => {
@@ -146,8 +146,8 @@ for (let i = 0; i < socketRuns + 25; i++) {
   for (const [kind, authid] of Object.entries(KINDS)) {
     const [c, r] = await overSocket(authid);
     if (i < 25) continue; // warm-up
-    sockets[kind].challenge.push(c);
-    sockets[kind].refuse.push(r);
+    sockets[kind]!.challenge.push(c);
+    sockets[kind]!.refuse.push(r);
   }
 }
 report("over WebSocket: HELLO → CHALLENGE, AUTHENTICATE → ABORT", sockets);

@@ -133,7 +133,7 @@ export function backgroundSubscriptions(
     (j: number) => `bench.pubsub.q${j}`,
     (j: number) => `bench.bg.p${j}.`,
   ];
-  for (let j = 0; j < spec.prefix; j++) out.push({ uri: prefixes[j % 4](j), match: "prefix" });
+  for (let j = 0; j < spec.prefix; j++) out.push({ uri: prefixes[j % 4]!(j), match: "prefix" });
   const wildcards = [
     (j: number) => `bench.pubsub..w${j}`,
     (j: number) => `bench..w${j}`,
@@ -141,7 +141,7 @@ export function backgroundSubscriptions(
     (j: number) => `bench.bg..w${j}`,
   ];
   for (let j = 0; j < spec.wildcard; j++) {
-    out.push({ uri: wildcards[j % 4](j), match: "wildcard" });
+    out.push({ uri: wildcards[j % 4]!(j), match: "wildcard" });
   }
   for (const s of out) {
     if (uriMatches(s.uri, s.match, topic)) {
@@ -176,15 +176,15 @@ export async function preparePubSub(
   const publishFns: Array<() => void> = [];
 
   const pump = (p: number): void => {
-    const send = publishFns[p];
-    while (running && inflight[p] < load.window) {
-      inflight[p]++;
+    const send = publishFns[p]!;
+    while (running && inflight[p]! < load.window) {
+      inflight[p]!++;
       published++;
       send();
     }
   };
   const onTracked = (p: number): void => {
-    inflight[p]--;
+    inflight[p]!--;
     pump(p);
   };
 
@@ -210,10 +210,10 @@ export async function preparePubSub(
           topic,
           s === 0
             ? (ev) => {
-              counts[0]++;
+              counts[0]!++;
               onTracked(publisherOf(ev.args));
             }
-            : () => counts[s]++,
+            : () => counts[s]!++,
         );
         const extra = load.extraSubscriptions ?? 0;
         await inBatches(extra, 100, (j) => c.subscribe(`${topic}.other${j}`, () => {}));
@@ -231,14 +231,14 @@ export async function preparePubSub(
           return inBatches(
             mine.length,
             100,
-            (i) => c.subscribe(mine[i].uri, () => {}, { match: mine[i].match }),
+            (i) => c.subscribe(mine[i]!.uri, () => {}, { match: mine[i]!.match }),
           );
         }));
       }
       for (let p = 0; p < load.publishers; p++) {
         const c = await wampSession(endpoint, ser);
         sessions.push(c);
-        const a = args[p];
+        const a = args[p]!;
         publishFns.push(() => c.publish(topic, a));
       }
     } else {
@@ -249,7 +249,7 @@ export async function preparePubSub(
         ws.onmessage = (data: WsMessage) => {
           // Decode like a WAMP client would; the relay delivers the PUBLISH as sent.
           const m = ser.decode(data as Payload) as unknown[];
-          counts[s]++;
+          counts[s]!++;
           if (s === 0) onTracked(publisherOf(m[4]));
         };
       }
@@ -257,7 +257,7 @@ export async function preparePubSub(
         const ws = await relaySocket(endpoint, `/pub/${channel}`, ser);
         sockets.push(ws);
         const c = WampClient.attach(ws, ser);
-        const a = args[p];
+        const a = args[p]!;
         publishFns.push(() => c.publish("bench.relay", a));
       }
       // One round trip per socket: the relay has opened them all before the load starts.

@@ -88,7 +88,7 @@ function buildFrame(type: number, payload: Uint8Array): Uint8Array {
 }
 
 function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
+  if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
@@ -150,15 +150,15 @@ export async function connectRawSocket(options: RawSocketConnectOptions): Promis
         `not a RawSocket handshake reply: ${[...reply].map((b) => b.toString(16)).join(" ")}`,
       );
     }
-    if ((reply[1] & 0x0f) === 0) {
-      const code = reply[1] >> 4;
+    if ((reply[1]! & 0x0f) === 0) {
+      const code = reply[1]! >> 4;
       throw new RawSocketClientError(
         `handshake refused: ${RAWSOCKET_ERRORS[code] ?? `error code ${code}`}`,
       );
     }
-    if ((reply[1] & 0x0f) !== id) {
+    if ((reply[1]! & 0x0f) !== id) {
       throw new RawSocketClientError(
-        `router answered with serializer ${reply[1] & 0x0f}, not the requested ${id}`,
+        `router answered with serializer ${reply[1]! & 0x0f}, not the requested ${id}`,
       );
     }
     if (reply[2] !== 0 || reply[3] !== 0) {
@@ -169,7 +169,7 @@ export async function connectRawSocket(options: RawSocketConnectOptions): Promis
       conn,
       options.text ?? id === 1,
       2 ** (9 + exp),
-      2 ** (9 + (reply[1] >> 4)),
+      2 ** (9 + (reply[1]! >> 4)),
     );
   } catch (err) {
     clearTimeout(timer);
@@ -359,9 +359,9 @@ export class RawSocketClient {
     while (!this.#ended) {
       const p = this.#start;
       if (this.#end - p < 4) return;
-      if ((buf[p] & 0xf8) !== 0) return this.#violation("reserved bits set in a frame header");
-      const type = buf[p] & 0x07;
-      const len = (buf[p + 1] << 16) | (buf[p + 2] << 8) | buf[p + 3];
+      if ((buf[p]! & 0xf8) !== 0) return this.#violation("reserved bits set in a frame header");
+      const type = buf[p]! & 0x07;
+      const len = (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!;
       if (type === FRAME_WAMP && len > this.maxIncoming) {
         return this.#violation(`message of ${len} bytes exceeds our limit of ${this.maxIncoming}`);
       }

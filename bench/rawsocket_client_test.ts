@@ -54,8 +54,8 @@ function frame(type: number, body: Uint8Array): Uint8Array {
 async function readFrame(conn: Deno.Conn): Promise<{ type: number; body: Uint8Array }> {
   const head = await readN(conn, 4);
   assertEquals(head.length, 4, "frame header");
-  const len = (head[1] << 16) | (head[2] << 8) | head[3];
-  return { type: head[0] & 7, body: await readN(conn, len) };
+  const len = (head[1]! << 16) | (head[2]! << 8) | head[3]!;
+  return { type: head[0]! & 7, body: await readN(conn, len) };
 }
 
 function bytes(n: number, seed: number): Uint8Array {
@@ -109,7 +109,7 @@ Deno.test("rawsocket client: handshake octets, messages both ways, PING/PONG, sp
   const text = new TextEncoder();
   const big = bytes(300_000, 5);
   await using server = scriptedServer(
-    (h) => [0x7f, (3 << 4) | (h[1] & 0x0f), 0, 0],
+    (h) => [0x7f, (3 << 4) | (h[1]! & 0x0f), 0, 0],
     async (conn) => {
       // Nothing is sent before the client's first message (as with WAMP: HELLO goes first).
       assertEquals(new TextDecoder().decode((await readFrame(conn)).body), "ready");
@@ -179,7 +179,7 @@ Deno.test("rawsocket client: handshake octets, messages both ways, PING/PONG, sp
 
 Deno.test("rawsocket client: JSON payloads arrive as strings; a drop is reported", async () => {
   await using server = scriptedServer(
-    (h) => [0x7f, 0xf0 | (h[1] & 0x0f), 0, 0],
+    (h) => [0x7f, 0xf0 | (h[1]! & 0x0f), 0, 0],
     async (conn) => {
       await readFrame(conn);
       await writeAll(conn, frame(0, new TextEncoder().encode('[2,1,{"x":"é"}]')));
@@ -248,8 +248,8 @@ Deno.test("bench router: both ports reported; WAMP over RawSocket and WebSocket,
       const seen: Record<string, unknown[]> = { rs: [], ws: [] };
       const all = new Promise<void>((resolve) => {
         const on = (key: string) => (ev: { args: readonly unknown[] }) => {
-          seen[key].push(ev.args[0]);
-          if (seen.rs.length === 2 && seen.ws.length === 2) resolve();
+          seen[key]!.push(ev.args[0]);
+          if (seen.rs!.length === 2 && seen.ws!.length === 2) resolve();
         };
         Promise.all([subRs.subscribe(topic, on("rs")), subWs.subscribe(topic, on("ws"))]).then(
           async () => {

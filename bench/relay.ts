@@ -72,20 +72,20 @@ function attach(path: string, ws: WebSocket): boolean {
   const match = /^\/(sub|pub|callee|caller)\/([^/]+)$/.exec(path);
   if (match === null) return false;
   const [, role, name] = match;
-  const ch = channel(name);
+  const ch = channel(name!);
   switch (role) {
     case "sub":
       ch.subscribers.add(ws);
       ws.onclose = () => {
         ch.subscribers.delete(ws);
-        dropIfEmpty(name, ch);
+        dropIfEmpty(name!, ch);
       };
       return true;
     case "pub":
       ws.onmessage = (e: MessageEvent<string | ArrayBuffer>) => {
         for (const sub of ch.subscribers) sendOpen(sub, e.data);
       };
-      ws.onclose = () => dropIfEmpty(name, ch);
+      ws.onclose = () => dropIfEmpty(name!, ch);
       return true;
     case "callee":
       ch.callee = ws;
@@ -105,7 +105,7 @@ function attach(path: string, ws: WebSocket): boolean {
       };
       ws.onclose = () => {
         if (ch.callee === ws) ch.callee = null;
-        dropIfEmpty(name, ch);
+        dropIfEmpty(name!, ch);
       };
       return true;
     default: {
@@ -116,7 +116,7 @@ function attach(path: string, ws: WebSocket): boolean {
       };
       ws.onclose = () => {
         ch.callers.delete(id);
-        dropIfEmpty(name, ch);
+        dropIfEmpty(name!, ch);
       };
       return true;
     }

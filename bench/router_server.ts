@@ -44,7 +44,7 @@ if (import.meta.main) {
   for (const l of listeners) {
     if (l.port > 0) ports[l.transport.type] ??= l.port;
   }
-  const main = ports.websocket ?? listeners[0].port;
+  const main = ports.websocket ?? listeners[0]!.port;
   announce(main, ports);
   await serveControl(() => router.close());
 }

@@ -224,7 +224,7 @@ function median(xs: readonly number[]): number | null {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 function log(text: string): void {
@@ -432,8 +432,8 @@ function compare(
       throughput.find((r) => r.case === name && r.serializer === serializer);
     const medians: Record<string, number | null> = {};
     for (const name of comparison.cases) medians[name] = find(name)?.median.router ?? null;
-    const num = medians[numerator];
-    const den = medians[denominator];
+    const num = medians[numerator]!;
+    const den = medians[denominator]!;
     const paired: number[] = [];
     const pairedCpu: number[] = [];
     const numSamples = find(numerator)?.samples.router ?? [];
@@ -543,7 +543,7 @@ async function runMemory(
     log(`note: ${note}`);
     sessions = Math.max(1, limit - reserve);
   }
-  const ser = options.serializers[0];
+  const ser = options.serializers[0]!;
   for (const target of options.targets) {
     try {
       const r = await measureMemory(
@@ -623,7 +623,7 @@ function printTables(
       ],
       ...rows.map((x) => [
         x.serializer,
-        ...comparison.cases.map((name) => fmtRate(x.medians[name])),
+        ...comparison.cases.map((name) => fmtRate(x.medians[name]!)),
         x.ratio === null ? "n/a" : x.ratio.toFixed(3),
         x.pairedRatio === null ? "n/a" : `${x.pairedRatio.toFixed(3)} (${x.pairedRounds})`,
         x.pairedCpuRatio === null ? "n/a" : x.pairedCpuRatio.toFixed(3),
@@ -667,10 +667,10 @@ function cpuCell(samples: readonly Sample[]): string {
 
 /** Prints a table; the first `leftColumns` columns are left-aligned, the others right-aligned. */
 function printRows(rows: readonly string[][], leftColumns = 2): void {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const [n, row] of rows.entries()) {
     console.log(
-      row.map((cell, i) => i < leftColumns ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))
+      row.map((cell, i) => i < leftColumns ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))
         .join("  "),
     );
     if (n === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));

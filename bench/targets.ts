@@ -207,7 +207,7 @@ async function spawnServer(
   ): Promise<Record<string, unknown>> => {
     const deadline = Date.now() + timeoutMs;
     // Answers to earlier commands that timed out arrive late: drop them.
-    const stale = () => id !== null && replies.length > 0 && replies[0].id !== id;
+    const stale = () => id !== null && replies.length > 0 && replies[0]!.id !== id;
     while (replies.length === 0 || stale()) {
       if (stale()) {
         replies.shift();

@@ -71,10 +71,10 @@ function nextMask(out: Uint8Array, at: number): void {
     crypto.getRandomValues(maskPool);
     maskPos = 0;
   }
-  out[at] = maskPool[maskPos];
-  out[at + 1] = maskPool[maskPos + 1];
-  out[at + 2] = maskPool[maskPos + 2];
-  out[at + 3] = maskPool[maskPos + 3];
+  out[at] = maskPool[maskPos]!;
+  out[at + 1] = maskPool[maskPos + 1]!;
+  out[at + 2] = maskPool[maskPos + 2]!;
+  out[at + 3] = maskPool[maskPos + 3]!;
   maskPos += 4;
 }
 
@@ -99,21 +99,24 @@ function buildFrame(fin: boolean, opcode: number, payload: Uint8Array): Uint8Arr
   }
   const maskAt = head - 4;
   nextMask(frame, maskAt);
-  const m0 = frame[maskAt], m1 = frame[maskAt + 1], m2 = frame[maskAt + 2], m3 = frame[maskAt + 3];
+  const m0 = frame[maskAt]!,
+    m1 = frame[maskAt + 1]!,
+    m2 = frame[maskAt + 2]!,
+    m3 = frame[maskAt + 3]!;
   let i = 0;
   const n4 = len - (len & 3);
   for (; i < n4; i += 4) {
-    frame[head + i] = payload[i] ^ m0;
-    frame[head + i + 1] = payload[i + 1] ^ m1;
-    frame[head + i + 2] = payload[i + 2] ^ m2;
-    frame[head + i + 3] = payload[i + 3] ^ m3;
+    frame[head + i] = payload[i]! ^ m0;
+    frame[head + i + 1] = payload[i + 1]! ^ m1;
+    frame[head + i + 2] = payload[i + 2]! ^ m2;
+    frame[head + i + 3] = payload[i + 3]! ^ m3;
   }
-  for (; i < len; i++) frame[head + i] = payload[i] ^ frame[maskAt + (i & 3)];
+  for (; i < len; i++) frame[head + i] = payload[i]! ^ frame[maskAt + (i & 3)]!;
   return frame;
 }
 
 function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
+  if (chunks.length === 1) return chunks[0]!;
   const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
@@ -189,7 +192,7 @@ export async function connectWebSocket(options: WsConnectOptions): Promise<WebSo
     }
     const head = new TextDecoder().decode(buf.subarray(0, headerEnd));
     const [statusLine, ...headerLines] = head.split("\r\n");
-    const status = /^HTTP\/1\.1 (\d{3})/.exec(statusLine);
+    const status = /^HTTP\/1\.1 (\d{3})/.exec(statusLine!);
     if (status === null || status[1] !== "101") {
       throw new WebSocketError(`upgrade refused: ${statusLine}`);
     }
@@ -455,8 +458,8 @@ export class WebSocketClient {
       const avail = this.#end - this.#start;
       if (avail < 2) return;
       const p = this.#start;
-      const b0 = buf[p];
-      const b1 = buf[p + 1];
+      const b0 = buf[p]!;
+      const b1 = buf[p + 1]!;
       if ((b0 & 0x70) !== 0) return this.#protocolError(1002, "reserved bits set");
       if ((b1 & 0x80) !== 0) return this.#protocolError(1002, "masked frame from server");
       const fin = (b0 & 0x80) !== 0;
@@ -465,7 +468,7 @@ export class WebSocketClient {
       let head = 2;
       if (len === 126) {
         if (avail < 4) return;
-        len = (buf[p + 2] << 8) | buf[p + 3];
+        len = (buf[p + 2]! << 8) | buf[p + 3]!;
         head = 4;
       } else if (len === 127) {
         if (avail < 10) return;
@@ -558,7 +561,7 @@ export class WebSocketClient {
     let code = 1005;
     let reason = "";
     if (payload.length >= 2) {
-      code = (payload[0] << 8) | payload[1];
+      code = (payload[0]! << 8) | payload[1]!;
       reason = new TextDecoder().decode(payload.subarray(2));
     } else if (payload.length === 1) {
       return this.#protocolError(1002, "close frame with a 1-byte payload");

@@ -184,23 +184,23 @@ async function readClientFrame(
     }
   };
   await need(2);
-  let len = state.buf[1] & 0x7f;
+  let len = state.buf[1]! & 0x7f;
   let at = 2;
   if (len === 126) {
     await need(4);
-    len = (state.buf[2] << 8) | state.buf[3];
+    len = (state.buf[2]! << 8) | state.buf[3]!;
     at = 4;
   } else if (len === 127) {
     await need(10);
     len = new DataView(state.buf.buffer, state.buf.byteOffset + 6, 4).getUint32(0);
     at = 10;
   }
-  assert((state.buf[1] & 0x80) !== 0, "client frames are masked");
+  assert((state.buf[1]! & 0x80) !== 0, "client frames are masked");
   await need(at + 4 + len);
   const mask = state.buf.slice(at, at + 4);
   const payload = state.buf.slice(at + 4, at + 4 + len);
-  for (let i = 0; i < len; i++) payload[i] ^= mask[i & 3];
-  const opcode = state.buf[0] & 0x0f;
+  for (let i = 0; i < len; i++) payload[i]! ^= mask[i & 3]!;
+  const opcode = state.buf[0]! & 0x0f;
   state.buf = state.buf.slice(at + 4 + len);
   return { opcode, payload };
 }
@@ -218,7 +218,7 @@ Deno.test("raw server: ping → pong, fragmented and 64-bit-length frames, close
       if (n === null) throw new Error("no handshake");
       head += new TextDecoder().decode(chunk.subarray(0, n));
     }
-    const key = /sec-websocket-key: *(\S+)/i.exec(head)![1];
+    const key = /sec-websocket-key: *(\S+)/i.exec(head)![1]!;
     assert(/sec-websocket-protocol: *wamp\.2\.json/i.test(head), "protocol offered");
     await conn.write(enc.encode(
       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +

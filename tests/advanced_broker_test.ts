@@ -53,7 +53,7 @@ function roles(extra: Record<string, D> = {}): D {
 /** The first message that satisfies `pred` (skipped ones are kept in `c.skipped`). */
 async function take(c: RawClient, pred: (m: Msg) => boolean): Promise<Msg> {
   const i = c.skipped.findIndex(pred);
-  if (i >= 0) return c.skipped.splice(i, 1)[0];
+  if (i >= 0) return c.skipped.splice(i, 1)[0]!;
   for (;;) {
     const m = await c.next();
     if (pred(m)) return m;
@@ -330,7 +330,7 @@ for (const ser of ["json", "msgpack"] as const) {
           "exact",
         ]]
       ) {
-        const s = await subscribe(sub, topic, { match });
+        const s = await subscribe(sub, topic!, { match });
         const res = await call(admin, "wamp.subscription.get_events", [s]);
         assert.deepEqual([res[0], res[4]], [8, "wamp.error.history_unavailable"], topic);
       }

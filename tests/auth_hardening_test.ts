@@ -114,7 +114,7 @@ const LENIENT = { auth_max_failures: 1_000_000 };
 
 /** The resolved `auth` of one path of `config()`. */
 function authOf(path: string, options: D = LENIENT): AuthConfig {
-  const web = parseConfig(config(options)).transports[0];
+  const web = parseConfig(config(options)).transports[0]!;
   assert.equal(web.type, "web");
   return web.paths.get(path)!.auth;
 }
@@ -124,7 +124,7 @@ async function clockRouter(options: D = {}) {
   const clock = new FakeClock(1_000_000);
   const router = createRouter(config(options), { clock });
   const [listener] = await router.serve();
-  const base = `ws://127.0.0.1:${listener.port}`;
+  const base = `ws://127.0.0.1:${listener!.port}`;
   return {
     clock,
     router,
@@ -445,7 +445,7 @@ Deno.test("limitedSubject: who an attempt is counted for", async () => {
         },
       }],
     }],
-  }).transports[0].websocket!.auth;
+  }).transports[0]!.websocket!.auth;
   const signed = (d: D) => limitedSubject(helloMsg({ authmethods: ["cryptosign"], ...d }), cs);
   assert.equal(
     signed({ authextra: { pubkey: key } }),
@@ -546,7 +546,7 @@ Deno.test("limiter: parallel attempts for one authid are serialized into slots; 
     await sleep(100);
     const refused = clients.filter((c) => c.received.length > 0);
     assert.equal(refused.length, 1, show(clients.map((c) => c.received)));
-    const message = await expectAbort(refused[0], NOT_AUTHORIZED);
+    const message = await expectAbort(refused[0]!, NOT_AUTHORIZED);
     assert.match(message, /too many failed authentication attempts for this authid/);
     assert.match(message, /retry later \(in 7 s\)/);
     await untilCounted(r, "alice", 8); // 5 failures + 3 attempts holding a slot
@@ -568,7 +568,7 @@ Deno.test("limiter: parallel attempts for one authid are serialized into slots; 
         turn = waiting.filter((c) => c.received.length > 0);
       }
       assert.equal(turn.length, 1, `slot ${i + 1}: exactly one CHALLENGE`);
-      const c = turn[0];
+      const c = turn[0]!;
       waiting.splice(waiting.indexOf(c), 1);
       assert.deepEqual(await c.next(), [CHALLENGE, "ticket", {}]);
       // the last one has the right ticket

@@ -278,7 +278,7 @@ class AbAuthClient implements AsyncDisposable {
     this.#connection = new ab.Connection({
       url,
       realm: "realm1",
-      serializers: [new ab.serializer[ser === "json" ? "JSONSerializer" : "MsgpackSerializer"]()],
+      serializers: [new ab.serializer[ser === "json" ? "JSONSerializer" : "MsgpackSerializer"]!()],
       max_retries: 0,
       retry_if_unreachable: false,
       use_es6_promises: true,

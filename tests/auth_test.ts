@@ -798,7 +798,7 @@ for (const ser of SERS) {
       await using c = await RawClient.connect(r.ws, ser);
       const challenge = await cryptosignChallenge(c, DAVE.publicHex, "dave");
       const sig = await edSign(DAVE.privateKey, challenge);
-      sig[10] ^= 0x01;
+      sig[10]! ^= 0x01;
       c.send([AUTHENTICATE, hex(sig) + hex(challenge), {}]);
       wrongAbort = await expectAbort(c, NOT_AUTHORIZED);
     });
@@ -817,7 +817,7 @@ for (const ser of SERS) {
       const challenge = await cryptosignChallenge(c, DAVE.publicHex, "dave");
       const sig = await edSign(DAVE.privateKey, challenge);
       const other = challenge.slice();
-      other[0] ^= 0x01;
+      other[0]! ^= 0x01;
       c.send([AUTHENTICATE, hex(sig) + hex(other), {}]);
       assert.equal(await expectAbort(c, NOT_AUTHORIZED), wrongAbort);
     });
@@ -926,7 +926,7 @@ const WAMP_VECTORS = [
 ];
 
 function xor(a: Uint8Array, b: Uint8Array): Uint8Array {
-  return a.map((x, i) => x ^ b[i]);
+  return a.map((x, i) => x ^ b[i]!);
 }
 
 Deno.test("ed25519Verify: WAMP-Cryptosign spec test vectors", async () => {
@@ -942,15 +942,15 @@ Deno.test("ed25519Verify: WAMP-Cryptosign spec test vectors", async () => {
     assert.equal(await ed25519Verify(pub, sig, message), true, `vector ${i} verifies`);
     for (const bit of [0, 255, 511]) {
       const flipped = sig.slice();
-      flipped[bit >> 3] ^= 1 << (bit & 7);
+      flipped[bit >> 3]! ^= 1 << (bit & 7);
       assert.equal(await ed25519Verify(pub, flipped, message), false, `vector ${i} bit ${bit}`);
     }
     const tampered = message.slice();
-    tampered[31] ^= 0x80;
+    tampered[31]! ^= 0x80;
     assert.equal(await ed25519Verify(pub, sig, tampered), false, `vector ${i} other message`);
   }
   // with a channel id, the bare challenge is not what was signed
-  const bound = WAMP_VECTORS[3];
+  const bound = WAMP_VECTORS[3]!;
   const pub = unhex(await publicKeyOfSeed(bound.private_key));
   assert.equal(
     await ed25519Verify(pub, unhex(bound.signature).slice(0, 64), unhex(bound.challenge)),
@@ -968,7 +968,7 @@ Deno.test("ed25519Verify: RFC 8032 test vector 1 (empty message)", async () => {
   const sig = unhex(sigHex);
   assert.equal(await ed25519Verify(pub, sig, new Uint8Array(0)), true);
   const flipped = sig.slice();
-  flipped[0] ^= 1;
+  flipped[0]! ^= 1;
   assert.equal(await ed25519Verify(pub, flipped, new Uint8Array(0)), false);
   assert.equal(await ed25519Verify(pub, sig, new Uint8Array([0])), false);
 });
@@ -1061,7 +1061,7 @@ Deno.test("wamp.session.list/count/get never show another realm's sessions", asy
 Deno.test("an unanswered CHALLENGE counts as a failed attempt for the authid and address", async () => {
   const { RawClient: Raw, startRouter: start, testConfig: cfg } = await import("./_helpers.ts");
   const c = cfg({ roles: [{ name: "user", permissions: [] }] });
-  const ws = (c.workers[0].transports[0].paths as Record<string, Record<string, unknown>>).ws;
+  const ws = (c.workers[0]!.transports[0]!.paths as Record<string, Record<string, unknown>>).ws!;
   ws.auth = {
     ticket: { type: "static", principals: { alice: { ticket: "s3cret", role: "user" } } },
   };

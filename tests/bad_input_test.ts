@@ -122,7 +122,8 @@ Deno.test("bad input: each case aborts only the offending session", async (t) =>
 
 Deno.test("bad input: oversized message (configurable limit) aborts the session", async () => {
   const config = testConfig();
-  const ws = (config.workers[0].transports[0].paths as Record<string, Record<string, unknown>>).ws;
+  const ws = (config.workers[0]!.transports[0]!.paths as Record<string, Record<string, unknown>>)
+    .ws!;
   ws.options = { max_message_size: 1024 };
   await using r = await startRouter(config);
   await using c = (await RawClient.join(r.url, "json")).client;
@@ -135,7 +136,7 @@ Deno.test("bad input: oversized message (configurable limit) aborts the session"
 
 Deno.test("bad input: default message limit is 1 MiB", () => {
   const router = createRouter(testConfig());
-  const web = router.config.transports[0];
+  const web = router.config.transports[0]!;
   assert.equal(web.type, "web");
   const ws = web.paths.get("ws")!;
   assert.equal(ws.max_message_size, 1024 * 1024);

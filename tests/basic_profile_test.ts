@@ -257,7 +257,8 @@ Deno.test("the transport's configured anonymous role and authid are used", async
       permissions: [{ uri: "com.", match: "prefix", allow: { publish: true } }],
     }],
   });
-  const ws = (config.workers[0].transports[0].paths as Record<string, Record<string, unknown>>).ws;
+  const ws = (config.workers[0]!.transports[0]!.paths as Record<string, Record<string, unknown>>)
+    .ws!;
   ws.auth = { anonymous: { type: "static", role: "guest", authid: "visitor" } };
   await using r = await startRouter(config);
   const j = await RawClient.join(r.url, "json");

@@ -50,9 +50,9 @@ for (const ser of ["json", "msgpack"] as const) {
 
     await t.step("publisher exclusion and black/white listing", async () => {
       const clients = await Promise.all([0, 1, 2].map(() => RawClient.join(r.url, ser)));
-      await using a = clients[0].client;
-      await using b = clients[1].client;
-      await using c = clients[2].client;
+      await using a = clients[0]!.client;
+      await using b = clients[1]!.client;
+      await using c = clients[2]!.client;
       const ids = clients.map((x) => x.session);
       const authids = clients.map((x) => (x.welcome[2] as D).authid);
       for (const x of [a, b, c]) {

@@ -59,10 +59,10 @@ Deno.test("cli: the start and compile tasks use the permissions this suite runs 
   const tasks = denoJson.tasks as Record<string, string>;
   const flagsOf = (task: string) =>
     task.split(/\s+/).filter((w) => w.startsWith("--allow-")).sort();
-  assert.deepEqual(flagsOf(tasks.start), [...PERMISSIONS].sort());
-  assert.deepEqual(flagsOf(tasks.compile), flagsOf(tasks.start));
-  assert.match(tasks.start, /^deno run .*\bmain\.ts$/);
-  assert.match(tasks.compile, /^deno compile .*-o \S+ main\.ts$/);
+  assert.deepEqual(flagsOf(tasks.start!), [...PERMISSIONS].sort());
+  assert.deepEqual(flagsOf(tasks.compile!), flagsOf(tasks.start!));
+  assert.match(tasks.start!, /^deno run .*\bmain\.ts$/);
+  assert.match(tasks.compile!, /^deno compile .*-o \S+ main\.ts$/);
 });
 
 // ---- flags -------------------------------------------------------------------------------
@@ -235,9 +235,9 @@ function parseStartLine(line: string) {
   assert.ok(m, `unexpected start-up line: ${line}`);
   return {
     version: m[1],
-    url: new URL(m[2]),
-    realms: m[3].split(", "),
-    serializers: m[4].split(", "),
+    url: new URL(m[2]!),
+    realms: m[3]!.split(", "),
+    serializers: m[4]!.split(", "),
   };
 }
 

@@ -20,7 +20,7 @@ const STRING_SECRET = "hunter2-Very-Secret";
 /** testConfig whose websocket path has the given `auth`. */
 function withAuth(auth: unknown, realm: Record<string, unknown> = {}) {
   const c = testConfig(realm);
-  (c.workers[0].transports[0].paths.ws as Record<string, unknown>).auth = auth;
+  (c.workers[0]!.transports[0]!.paths.ws as Record<string, unknown>).auth = auth;
   return c;
 }
 
@@ -259,12 +259,12 @@ Deno.test("SIGHUP: a reload that fails on a secret logs the key and position, ne
     await Deno.writeTextFile(file, base({ ticket: NUMBER_SECRET, role: "user" }));
     child.process.kill("SIGHUP");
     await child.output(/reload failed[^\n]*\n/, 10_000);
-    assert.match(failures()[0], /principals\.alice\.ticket: must be a non-empty string/);
+    assert.match(failures()[0]!, /principals\.alice\.ticket: must be a non-empty string/);
 
     await Deno.writeTextFile(file, brokenSecret(STRING_SECRET));
     child.process.kill("SIGHUP");
     await child.output(/reload failed[^\n]*\n[^]*reload failed[^\n]*\n/, 10_000);
-    assert.match(failures()[1], /invalid JSON in .* at line \d+, column \d+/);
+    assert.match(failures()[1]!, /invalid JSON in .* at line \d+, column \d+/);
 
     child.process.kill("SIGTERM");
     assert.equal((await child.status()).code, 0);

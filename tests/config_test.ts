@@ -53,7 +53,7 @@ function assertConfigError(input: unknown, path: string, reason: string): Config
 
 function onlyRealm(config: RouterConfig) {
   assert.equal(config.realms.length, 1);
-  return config.realms[0];
+  return config.realms[0]!;
 }
 
 const NO_METHODS = { anonymous: null, ticket: null, wampcra: null, cryptosign: null };
@@ -111,7 +111,7 @@ Deno.test("config.example.json parses to the expected resolved config", () => {
     history: [],
   });
   assert.equal(config.transports.length, 1);
-  const web = config.transports[0];
+  const web = config.transports[0]!;
   assert.equal(web.type, "web");
   assert.deepEqual(web.endpoint, {
     host: "127.0.0.1",
@@ -161,12 +161,12 @@ Deno.test("endpoint without interface listens on all interfaces (IPv6 with versi
     type: "websocket",
     endpoint: { type: "tcp", port: 9000, version: 6 },
   }));
-  assert.equal(v6.transports[0].endpoint.host, "::");
+  assert.equal(v6.transports[0]!.endpoint.host, "::");
   const v4 = parseConfig(withTransport({
     type: "websocket",
     endpoint: { type: "tcp", port: 9000, version: 4 },
   }));
-  assert.equal(v4.transports[0].endpoint.host, "0.0.0.0");
+  assert.equal(v4.transports[0]!.endpoint.host, "0.0.0.0");
 });
 
 Deno.test("anonymous auth without role gets role anonymous", () => {
@@ -175,7 +175,7 @@ Deno.test("anonymous auth without role gets role anonymous", () => {
     endpoint: TCP,
     auth: { anonymous: { type: "static" } },
   }));
-  assert.deepEqual(config.transports[0].websocket?.auth, {
+  assert.deepEqual(config.transports[0]!.websocket?.auth, {
     ...NO_METHODS,
     anonymous: { role: "anonymous", authid: null },
   });
@@ -190,7 +190,7 @@ Deno.test("a web transport maps several websocket paths, root as the empty strin
       "ws-json": { type: "websocket", serializers: ["json"], options: { max_message_size: 1024 } },
     },
   }));
-  const web = config.transports[0];
+  const web = config.transports[0]!;
   assert.equal(web.type, "web");
   const paths = web.paths;
   assert.deepEqual([...paths.keys()], ["", "ws-json"]);
@@ -262,7 +262,7 @@ Deno.test("stats accept the bounds 1 and 2^30 and explicit false triggers", () =
 
 Deno.test("permission defaults: allow and disclose false, cache false", () => {
   const config = parseConfig(withPermissions([{ uri: "com.example.proc", match: "exact" }]));
-  assert.deepEqual(onlyRealm(config).roles[0].permissions[0], {
+  assert.deepEqual(onlyRealm(config).roles[0]!.permissions[0], {
     uri: "com.example.proc",
     match: "exact",
     allow: { call: false, register: false, publish: false, subscribe: false },
@@ -284,7 +284,7 @@ Deno.test("starred permission URIs resolve to uri and match", async (t) => {
   for (const [starred, uri, match] of cases) {
     await t.step(starred, () => {
       const permission = onlyRealm(parseConfig(withPermissions([{ uri: starred }])))
-        .roles[0].permissions[0];
+        .roles[0]!.permissions[0]!;
       assert.equal(permission.uri, uri);
       assert.equal(permission.match, match);
     });
@@ -294,7 +294,7 @@ Deno.test("starred permission URIs resolve to uri and match", async (t) => {
 Deno.test("an explicit match takes the URI literally", () => {
   const permission = onlyRealm(parseConfig(withPermissions([
     { uri: "com.example.*", match: "prefix", allow: { call: true } },
-  ]))).roles[0].permissions[0];
+  ]))).roles[0]!.permissions[0]!;
   assert.equal(permission.uri, "com.example.*");
   assert.equal(permission.match, "prefix");
   assert.equal(permission.allow.call, true);
@@ -680,13 +680,13 @@ Deno.test("transport: rawsocket over TCP or a Unix socket", () => {
   const tcp = parseConfig(
     withTransport({ type: "rawsocket", endpoint: TCP, serializers: ["msgpack"] }),
   );
-  assert.equal(tcp.transports[0].type, "rawsocket");
-  assert.deepEqual(tcp.transports[0].rawsocket!.serializers, ["msgpack"]);
+  assert.equal(tcp.transports[0]!.type, "rawsocket");
+  assert.deepEqual(tcp.transports[0]!.rawsocket!.serializers, ["msgpack"]);
   const unix = parseConfig(
     withTransport({ type: "rawsocket", endpoint: { type: "unix", path: "/tmp/x.sock" } }),
   );
-  assert.equal(unix.transports[0].type, "rawsocket");
-  assert.equal(unix.transports[0].endpoint.unix, "/tmp/x.sock");
+  assert.equal(unix.transports[0]!.type, "rawsocket");
+  assert.equal(unix.transports[0]!.endpoint.unix, "/tmp/x.sock");
   assertConfigError(
     withTransport({ type: "websocket", endpoint: { type: "unix", path: "/tmp/x.sock" } }),
     `${TRANSPORT}.endpoint.type`,
@@ -758,7 +758,7 @@ Deno.test("transport: endpoint tls, unix, version, unknown key", () => {
         endpoint: { ...TCP, tls: { certificate: "c.pem", key: "k.pem" } },
       }),
     )
-      .transports[0].endpoint.tls,
+      .transports[0]!.endpoint.tls,
     { certificate: "c.pem", key: "k.pem" },
   );
   assertConfigError(
@@ -815,7 +815,7 @@ Deno.test("transport: ticket, wampcra and cryptosign principals", () => {
       },
     },
   }));
-  const auth = config.transports[0].websocket!.auth;
+  const auth = config.transports[0]!.websocket!.auth;
   assert.equal(auth.anonymous, null);
   assert.deepEqual(auth.ticket!.get("alice"), { ticket: "s3cret", role: "user", realm: "realm1" });
   assert.deepEqual(auth.wampcra!.get("bob"), {
@@ -843,7 +843,7 @@ Deno.test("transport: secrets from environment variables", () => {
         },
       },
     }));
-    assert.equal(config.transports[0].websocket!.auth.ticket!.get("a")!.ticket, "from-env");
+    assert.equal(config.transports[0]!.websocket!.auth.ticket!.get("a")!.ticket, "from-env");
   } finally {
     Deno.env.delete("SWITCHBOARD_TEST_TICKET");
   }
@@ -875,7 +875,7 @@ Deno.test("transport: bad auth methods", () => {
   assert.deepEqual(
     parseConfig(auth({
       ticket: { type: "dynamic", authenticator: "com.a", "authenticator-realm": "auth" },
-    })).transports[0].websocket!.auth.dynamic,
+    })).transports[0]!.websocket!.auth.dynamic,
     { ticket: { authenticator: "com.a", realm: "auth" } },
   );
   assertConfigError(
@@ -950,7 +950,7 @@ Deno.test("transport: websocket options", () => {
 Deno.test("transport: the authentication limits, auth_max_delay included", () => {
   const opts = (options: unknown) => withTransport({ type: "websocket", endpoint: TCP, options });
   const limits = (options: unknown) =>
-    parseConfig(opts(options)).transports[0].websocket!.auth_limits;
+    parseConfig(opts(options)).transports[0]!.websocket!.auth_limits;
   assert.deepEqual(limits({}), DEFAULT_LIMITS);
   assert.deepEqual(
     limits({
@@ -1109,34 +1109,34 @@ Deno.test("applyOverrides replaces the first transport's host and port only", ()
     { type: "websocket", endpoint: { type: "tcp", port: 9001, interface: "127.0.0.1" } },
   ]));
   const both = applyOverrides(base, { host: "::1", port: 0 });
-  assert.deepEqual(both.transports[0].endpoint, {
+  assert.deepEqual(both.transports[0]!.endpoint, {
     host: "::1",
     port: 0,
     tls: null,
     max_connections: 10_000,
   });
   const cap = { max_connections: 10_000 };
-  assert.deepEqual(both.transports[1].endpoint, {
+  assert.deepEqual(both.transports[1]!.endpoint, {
     host: "127.0.0.1",
     port: 9001,
     tls: null,
     ...cap,
   });
-  assert.equal(both.transports[0].websocket, base.transports[0].websocket);
-  assert.deepEqual(base.transports[0].endpoint, {
+  assert.equal(both.transports[0]!.websocket, base.transports[0]!.websocket);
+  assert.deepEqual(base.transports[0]!.endpoint, {
     host: "127.0.0.1",
     port: 9000,
     tls: null,
     ...cap,
   });
 
-  assert.deepEqual(applyOverrides(base, { port: 7000 }).transports[0].endpoint, {
+  assert.deepEqual(applyOverrides(base, { port: 7000 }).transports[0]!.endpoint, {
     host: "127.0.0.1",
     port: 7000,
     tls: null,
     ...cap,
   });
-  assert.deepEqual(applyOverrides(base, { host: "0.0.0.0" }).transports[0].endpoint, {
+  assert.deepEqual(applyOverrides(base, { host: "0.0.0.0" }).transports[0]!.endpoint, {
     host: "0.0.0.0",
     port: 9000,
     tls: null,

@@ -92,7 +92,7 @@ function killConfig() {
       { name: "guest", permissions: [{ uri: "com.", match: "prefix", allow: { call: true } }] },
     ],
   });
-  const ws = (c.workers[0].transports[0].paths as Record<string, D>).ws;
+  const ws = (c.workers[0]!.transports[0]!.paths as Record<string, D>).ws!;
   ws.auth = {
     ticket: {
       type: "static",
@@ -130,7 +130,7 @@ async function expectKilled(c: RawClient): Promise<unknown[]> {
 async function sessionList(admin: RawClient, req: number): Promise<number[]> {
   const list = await call(admin, req, "wamp.session.list");
   assert.equal(list[0], RESULT, JSON.stringify(list));
-  return [...(list[3] as number[][])[0]].sort((a, b) => a - b);
+  return [...(list[3] as number[][])[0]!].sort((a, b) => a - b);
 }
 
 const ascending = (ids: number[]) => [...ids].sort((a, b) => a - b);
@@ -173,7 +173,7 @@ for (const ser of ["json", "msgpack"] as const) {
     });
     assert.equal(res[0], RESULT, JSON.stringify(res));
     assert.equal((res[3] as unknown[]).length, 1);
-    assert.deepEqual(ascending((res[3] as number[][])[0]), ascending([a2Id, a3Id]));
+    assert.deepEqual(ascending((res[3] as number[][])[0]!), ascending([a2Id, a3Id]));
     for (const killed of [a2, a3]) {
       assert.deepEqual(await expectKilled(killed), [
         GOODBYE,
@@ -331,8 +331,8 @@ Deno.test("shared registration with invoke random: both callees serve, every cal
     assert.deepEqual(await caller.quiet(50), []);
     for (const c of callees) await c[Symbol.asyncDispose]();
     const [servedA, servedB] = await Promise.all(served);
-    assert.equal(servedA.length, count("a"));
-    assert.equal(servedB.length, count("b"));
+    assert.equal(servedA!.length, count("a"));
+    assert.equal(servedB!.length, count("b"));
   } finally {
     for (const c of callees) await c[Symbol.asyncDispose]();
     await Promise.all(served);
@@ -542,13 +542,13 @@ for (const ser of ["json", "msgpack"] as const) {
     const seen = await invocations;
     // ticket ok, ticket bad, cryptosign ok, cryptosign rejected, cryptosign wrong key
     assert.equal(seen.length, 5);
-    const [realm, authid, details] = seen[0][4] as [string, string, D];
+    const [realm, authid, details] = seen[0]![4] as [string, string, D];
     assert.equal(realm, "realm1");
     assert.equal(authid, "alice");
     assert.equal(details.authmethod, "ticket");
     assert.equal(details.ticket, "alice-ticket");
     assert.equal(typeof details.session, "number");
-    const cs = seen[2][4] as [string, string, D];
+    const cs = seen[2]![4] as [string, string, D];
     assert.equal(cs[1], "dave");
     assert.equal(cs[2].authmethod, "cryptosign");
     assert.deepEqual(cs[2].authextra, { pubkey: DAVE.publicHex });
@@ -577,7 +577,7 @@ function bridgeConfig() {
       },
     ],
   });
-  const paths = c.workers[0].transports[0].paths as Record<string, unknown>;
+  const paths = c.workers[0]!.transports[0]!.paths as Record<string, unknown>;
   paths.call = { type: "caller", realm: "realm1", role: "http" };
   return c;
 }

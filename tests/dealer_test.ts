@@ -72,7 +72,7 @@ for (const ser of ["json", "msgpack"] as const) {
           const [atA, atB] = [await a.quiet(20), await b.quiet(0)];
           assert.equal(atA.length + atB.length, 1, "exactly one callee is invoked");
           const who = atA.length ? "a" : "b";
-          const inv = atA.length ? atA[0] : atB[0];
+          const inv = atA.length ? atA[0]! : atB[0]!;
           served.push(who);
           (who === "a" ? a : b).send([70, inv[1], {}, [who]]);
           assert.deepEqual((await caller.next())[3], [who]);

@@ -23,7 +23,7 @@ function config(auth: D) {
       },
     ],
   });
-  const ws = (c.workers[0].transports[0].paths as Record<string, D>).ws;
+  const ws = (c.workers[0]!.transports[0]!.paths as Record<string, D>).ws!;
   ws.auth = auth;
   return c;
 }

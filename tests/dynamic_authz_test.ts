@@ -20,7 +20,7 @@ Deno.test("dynamic authorizer: decisions, cache, failures, order", async (t) => 
       },
     ],
   });
-  const ws = (config.workers[0].transports[0].paths as Record<string, D>).ws;
+  const ws = (config.workers[0]!.transports[0]!.paths as Record<string, D>).ws!;
   ws.auth = { anonymous: { type: "static", role: "dyn" } };
   await using r = await startRouter(config);
   const backend = await r.router.session("realm1", { authrole: "backend" });
@@ -46,9 +46,9 @@ Deno.test("dynamic authorizer: decisions, cache, failures, order", async (t) => 
       c.send([16, 1, { acknowledge: true }, "com.ok.x", []]);
       assert.equal((await c.next())[0], 17);
       assert.equal(calls.length, 1);
-      assert.equal(calls[0][0].session, j.session);
-      assert.equal(calls[0][0].authrole, "dyn");
-      assert.deepEqual(calls[0].slice(1), ["com.ok.x", "publish"]);
+      assert.equal(calls[0]![0].session, j.session);
+      assert.equal(calls[0]![0].authrole, "dyn");
+      assert.deepEqual(calls[0]!.slice(1), ["com.ok.x", "publish"]);
       c.send([16, 2, { acknowledge: true }, "com.no", []]);
       assert.equal((await c.next())[4], "wamp.error.not_authorized");
       c.send([32, 3, {}, "com.no"]);

@@ -123,7 +123,7 @@ Deno.test("examples: monitor.py and monitor.ts print join, stats and leave again
     piped(Deno.execPath(), [...startTaskArgs(), "--port", "0", "--host", "127.0.0.1"]),
   );
   const line = await router.stdoutLine(/listening on/);
-  const url = line.match(/listening on (\S+)/)![1];
+  const url = line.match(/listening on (\S+)/)![1]!;
 
   await t.step("examples/monitor.py (Autobahn|Python, Twisted)", async () => {
     const { python, tried } = await findPython();

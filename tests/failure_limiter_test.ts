@@ -181,8 +181,8 @@ Deno.test("when full of busy keys, the least recently used one is evicted", () =
   const limiter = new FailureLimiter(3);
   const keys = ["a", "b", "c", "d"].map((id) => limiterKey("tcp4:127.0.0.1", id));
   for (const k of keys.slice(0, 3)) take(limiter, k, clock).fail(clock.nowMs());
-  take(limiter, keys[0], clock).fail(clock.nowMs()); // a is now the most recently used
-  take(limiter, keys[3], clock).fail(clock.nowMs()); // evicts b
+  take(limiter, keys[0]!, clock).fail(clock.nowMs()); // a is now the most recently used
+  take(limiter, keys[3]!, clock).fail(clock.nowMs()); // evicts b
   assert.equal(limiter.size, 3);
   assert.deepEqual(keys.map((k) => limiter.failures(k, clock.nowMs())), [2, 0, 1, 1]);
 });

@@ -60,9 +60,9 @@ Deno.test("broker: every subscriber of a subscription gets the same message and 
     false,
   );
   assert.equal(sent.length, 5);
-  assert.ok(sent.every((x) => x.msg === sent[0].msg), "one EVENT object");
+  assert.ok(sent.every((x) => x.msg === sent[0]!.msg), "one EVENT object");
   assert.ok(
-    sent[0].cache !== undefined && sent.every((x) => x.cache === sent[0].cache),
+    sent[0]!.cache !== undefined && sent.every((x) => x.cache === sent[0]!.cache),
     "one cache",
   );
 });
@@ -106,7 +106,7 @@ for (const serializer of [jsonSerializer, msgpackSerializer] as Serializer[]) {
     };
     const cache: EncodeCache = [];
     const sizes = peers.map((p) => p.send(event, cache));
-    const first = sockets[0].sent[0];
+    const first = sockets[0]!.sent[0]!;
     assert.ok(
       sockets.every((s) => s.sent.length === 1 && s.sent[0] === first),
       "the same payload object",

@@ -87,7 +87,7 @@ async function peerSeenBy(port: number, extra: string): Promise<string> {
 
 function withProxies(trusted: string[] | null) {
   const c = testConfig();
-  const ws = (c.workers[0].transports[0].paths as Record<string, Record<string, unknown>>).ws;
+  const ws = (c.workers[0]!.transports[0]!.paths as Record<string, Record<string, unknown>>).ws!;
   if (trusted) ws.options = { trusted_proxies: trusted };
   return c;
 }
@@ -111,7 +111,7 @@ Deno.test("a session behind a trusted proxy shows the forwarded client; without 
 
 Deno.test("behind a trusted proxy, one client's failed logins do not delay another client's", async () => {
   const c = testConfig();
-  const ws = (c.workers[0].transports[0].paths as Record<string, Record<string, unknown>>).ws;
+  const ws = (c.workers[0]!.transports[0]!.paths as Record<string, Record<string, unknown>>).ws!;
   ws.auth = {
     ticket: { type: "static", principals: { alice: { ticket: "right", role: "anonymous" } } },
   };

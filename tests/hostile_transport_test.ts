@@ -21,7 +21,7 @@ type Obj = Record<string, unknown>;
 /** A test config whose `/ws` path has these options (and the endpoint these extra keys). */
 function withOptions(options: Obj, endpoint: Obj = {}): ReturnType<typeof testConfig> {
   const c = testConfig();
-  const t = c.workers[0].transports[0] as Obj;
+  const t = c.workers[0]!.transports[0] as Obj;
   t.endpoint = { ...(t.endpoint as Obj), ...endpoint };
   ((t.paths as Obj).ws as Obj).options = options;
   return c;
@@ -238,7 +238,7 @@ Deno.test("out of file descriptors: the router backs off, logs once per burst, a
 
 Deno.test("max_connections: connections over the cap are refused cleanly (HTTP 503, RawSocket error 4)", async () => {
   const c = withOptions({}, { max_connections: 20 });
-  (c.workers[0].transports as Obj[]).push({
+  (c.workers[0]!.transports as Obj[]).push({
     type: "rawsocket",
     endpoint: { type: "tcp", interface: "127.0.0.1", port: 0, max_connections: 5 },
   });
@@ -318,7 +318,7 @@ Deno.test("slowloris: 200 connections trickling their headers are closed by open
 Deno.test("open_handshake_timeout: upgraded connections that never say HELLO, slow bodies, idle sessions", async (t) => {
   const config = withOptions({ ...SHORT, auto_ping_interval: 200 });
   // a bridge path, whose handler reads the request body
-  const paths = (config.workers[0].transports[0] as Obj).paths as Obj;
+  const paths = (config.workers[0]!.transports[0] as Obj).paths as Obj;
   paths.call = { type: "caller", realm: "realm1", role: "anonymous" };
   await using r = await startRouter(config);
   await t.step("50 WebSockets that answer pings but never send HELLO are closed", async () => {
@@ -401,7 +401,7 @@ Deno.test("close_handshake_timeout: a killed session that never answers GOODBYE 
 
 Deno.test("RawSocket: no handshake, or a handshake and no HELLO, is closed by open_handshake_timeout", async () => {
   const c = testConfig();
-  c.workers[0].transports = [{
+  c.workers[0]!.transports = [{
     type: "rawsocket",
     endpoint: { type: "tcp", interface: "127.0.0.1", port: 0 },
     options: SHORT,

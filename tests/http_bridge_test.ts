@@ -19,7 +19,7 @@ function config() {
       },
     ],
   });
-  const paths = c.workers[0].transports[0].paths as Record<string, unknown>;
+  const paths = c.workers[0]!.transports[0]!.paths as Record<string, unknown>;
   paths.publish = { type: "publisher", realm: "realm1", role: "http" };
   paths.call = {
     type: "caller",
@@ -100,7 +100,7 @@ Deno.test("HTTP bridge config: publisher/caller need realm and role; trusted is 
   const { parseConfig, ConfigError } = await import("../mod.ts");
   const bad = (service: Record<string, unknown>) => {
     const c = testConfig();
-    (c.workers[0].transports[0].paths as Record<string, unknown>).x = service;
+    (c.workers[0]!.transports[0]!.paths as Record<string, unknown>).x = service;
     return () => parseConfig(c);
   };
   assert.throws(
@@ -156,7 +156,7 @@ Deno.test("HTTP bridge: a client that goes away cancels its call (the callee get
 /** The bridge config above plus paths with origin settings. */
 function originConfig() {
   const c = config();
-  const paths = c.workers[0].transports[0].paths as Record<string, unknown>;
+  const paths = c.workers[0]!.transports[0]!.paths as Record<string, unknown>;
   paths.listed = {
     type: "publisher",
     realm: "realm1",
@@ -379,7 +379,7 @@ Deno.test("HTTP bridge: CORS preflight (OPTIONS) is answered for allowed origins
       ["call", "null"],
     ]
   ) {
-    const no = await preflight(path, origin);
+    const no = await preflight(path!, origin!);
     assert.equal(no.status, 403, `${origin} on /${path}`);
     assert.equal(no.headers.get("access-control-allow-origin"), null);
     assert.equal(no.headers.get("access-control-allow-methods"), null);
@@ -390,7 +390,7 @@ Deno.test("HTTP bridge config: allowed_origins and allow_null_origin are validat
   const { parseConfig, ConfigError } = await import("../mod.ts");
   const withOptions = (options: unknown) => {
     const c = testConfig();
-    (c.workers[0].transports[0].paths as Record<string, unknown>).pub = {
+    (c.workers[0]!.transports[0]!.paths as Record<string, unknown>).pub = {
       type: "publisher",
       realm: "realm1",
       role: "http",
@@ -438,7 +438,7 @@ Deno.test("HTTP bridge config: allowed_origins and allow_null_origin are validat
     allowed_origins: ["*", "https://*.example.com", "http://localhost:8080", "http://[::1]:3000"],
     allow_null_origin: true,
   }));
-  const web = ok.transports[0];
+  const web = ok.transports[0]!;
   assert.equal(web.type, "web");
   const bridge = web.bridges.get("pub")!;
   assert.deepEqual(bridge.allowed_origins, [
@@ -448,7 +448,7 @@ Deno.test("HTTP bridge config: allowed_origins and allow_null_origin are validat
     "http://[::1]:3000",
   ]);
   assert.equal(bridge.allow_null_origin, true);
-  const plain = parseConfig(withOptions({})).transports[0];
+  const plain = parseConfig(withOptions({})).transports[0]!;
   assert.equal(plain.type, "web");
   const defaults = plain.bridges.get("pub")!;
   assert.deepEqual([defaults.allowed_origins, defaults.allow_null_origin], [null, false]);

@@ -76,8 +76,8 @@ Deno.test("interop advanced: Autobahn|Python", async (t) => {
         const ev = m.events;
         assert.equal(ev.length, 6, show(ev));
         assert.ok(ev.every((e) => e.publisher_authrole === "trusted"), show(ev));
-        assert.equal(ev[0].topic, "wamp.subscription.on_create");
-        const [sid, info] = ev[0].args as [number, D];
+        assert.equal(ev[0]!.topic, "wamp.subscription.on_create");
+        const [sid, info] = ev[0]!.args as [number, D];
         assert.equal(sid, m.session);
         assert.deepEqual({ ...info, created: "" }, {
           id: m.subscription,
@@ -91,8 +91,8 @@ Deno.test("interop advanced: Autobahn|Python", async (t) => {
           args: [m.session, m.subscription],
           publisher_authrole: "trusted",
         });
-        assert.equal(ev[2].topic, "wamp.registration.on_create");
-        const [rsid, rinfo] = ev[2].args as [number, D];
+        assert.equal(ev[2]!.topic, "wamp.registration.on_create");
+        const [rsid, rinfo] = ev[2]!.args as [number, D];
         assert.equal(rsid, m.session);
         assert.deepEqual({ ...rinfo, created: "" }, {
           id: m.registration,
@@ -280,7 +280,7 @@ Deno.test("interop advanced: wampy", async (t) => {
       const wire = await rc.next();
       assert.deepEqual(wire[3], PPT);
       assert.equal((wire[4] as unknown[]).length, 1);
-      assert.deepEqual(JSON.parse((wire[4] as string[])[0]), {
+      assert.deepEqual(JSON.parse((wire[4] as string[])[0]!), {
         args: payloadArgs(),
         kwargs: payloadKwargs(),
       });

@@ -175,7 +175,7 @@ Deno.test("interop: AutobahnJS", async (t) => {
             acknowledge: true,
           });
           for (const [i, ser] of to.entries()) {
-            const ev = await deadline(events[i], 3000, `EVENT to ${ser}`);
+            const ev = await deadline(events[i]!, 3000, `EVENT to ${ser}`);
             assertPayload(ev.args, ev.kwargs, `${from} → ${ser}`, check(ser));
           }
         } finally {

@@ -512,12 +512,12 @@ for (const ser of SERS) {
 
       const [fa] = await both(`${base}.first`, "first");
       assert.deepEqual(await serve(`${base}.first`, 3), ["a", "a", "a"]);
-      await fa.unregister();
+      await fa!.unregister();
       assert.deepEqual(await serve(`${base}.first`, 1), ["b"]);
 
       const [, lb] = await both(`${base}.last`, "last");
       assert.deepEqual(await serve(`${base}.last`, 3), ["b", "b", "b"]);
-      await lb.unregister();
+      await lb!.unregister();
       assert.deepEqual(await serve(`${base}.last`, 1), ["a"]);
 
       // random: both callees serve within 40 calls (all-one-callee odds 2^-39)

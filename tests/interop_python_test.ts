@@ -41,7 +41,7 @@ function assertReported(report: unknown, where: string): void {
 
 /** The other serializer used for the JS side of cross-process scenarios. */
 function other(ser: SerializerId): SerializerId {
-  return SERIALIZERS[(SERIALIZERS.indexOf(ser) + 1) % SERIALIZERS.length];
+  return SERIALIZERS[(SERIALIZERS.indexOf(ser) + 1) % SERIALIZERS.length]!;
 }
 
 Deno.test("interop: Autobahn|Python", async (t) => {

@@ -193,7 +193,7 @@ Deno.test("interop: wampy", async (t) => {
             argsDict: payloadKwargs(),
           });
           for (const [i, ser] of to.entries()) {
-            const ev = await deadline(events[i], 3000, `EVENT to ${ser}`);
+            const ev = await deadline(events[i]!, 3000, `EVENT to ${ser}`);
             assertPayload(ev.argsList, ev.argsDict, `${from} → ${ser}`, check(ser));
           }
         } finally {

@@ -46,14 +46,14 @@ function fieldsOf(line: string, prefix: string): [string, string][] {
   while (rest !== "") {
     const m = FIELD.exec(rest);
     assert.ok(m, `not a field at ${JSON.stringify(rest)} in ${JSON.stringify(line)}`);
-    out.push([m[1], m[2]]);
+    out.push([m[1]!, m[2]!]);
     rest = rest.slice(m[0].length);
   }
   return out;
 }
 
 Deno.test("text log: control characters are escaped; values with space, =, quote or backslash are quoted", () => {
-  const [line] = printed(consoleLogger("debug"), (l) =>
+  const line = printed(consoleLogger("debug"), (l) =>
     l.info("msg\nwith\u2028breaks\x1b[2J", {
       plain: "wamp.error.no_such_realm",
       spaced: "a b",
@@ -74,7 +74,7 @@ Deno.test("text log: control characters are escaped; values with space, =, quote
       bool: true,
       nothing: undefined,
       obj: { k: "v w", n: 1 },
-    }));
+    }))[0]!;
   assert.match(line, TEXT_LINE);
   assert.doesNotMatch(line, ANY_LINE_BREAK);
   assert.doesNotMatch(line, RAW_CONTROL);
@@ -112,12 +112,12 @@ Deno.test("text log: a value cannot forge a field or a line", () => {
     assert.match(line, TEXT_LINE);
     assert.doesNotMatch(line, ANY_LINE_BREAK);
   }
-  assert.deepEqual(fieldsOf(lines[0], "session aborted").map(([k]) => k), [
+  assert.deepEqual(fieldsOf(lines[0]!, "session aborted").map(([k]) => k), [
     "session",
     "reason",
     "detail",
   ]);
-  assert.deepEqual(fieldsOf(lines[1], "session aborted").map(([k]) => k), ["session", "reason"]);
+  assert.deepEqual(fieldsOf(lines[1]!, "session aborted").map(([k]) => k), ["session", "reason"]);
 });
 
 Deno.test("JSON log: one object per line; U+2028, U+2029, NEL and DEL are escaped, values exact", () => {
@@ -126,7 +126,7 @@ Deno.test("JSON log: one object per line; U+2028, U+2029, NEL and DEL are escape
     l.warn(tricky, { reason: tricky, big: 2n ** 64n, nested: { k: [tricky] } });
   });
   assert.equal(lines.length, 1);
-  const [line] = lines;
+  const line = lines[0]!;
   assert.doesNotMatch(line, ANY_LINE_BREAK);
   assert.doesNotMatch(line, RAW_CONTROL);
   const record = JSON.parse(line);
@@ -227,9 +227,9 @@ Deno.test("router process, text log: a hostile realm, ABORT reason and message c
     const abortLine = lines.find((l) => l.includes("session aborted by the client"))!;
     const fields = fieldsOf(abortLine, "session aborted by the client");
     assert.deepEqual(fields.map(([k]) => k), ["session", "reason", "detail"]);
-    assert.equal(fields[1][1], `"wamp.close.x\\x0d${FORGED}\\x1b[2J\\x1b]0;title\\x07"`);
+    assert.equal(fields[1]![1], `"wamp.close.x\\x0d${FORGED}\\x1b[2J\\x1b]0;title\\x07"`);
     assert.equal(
-      fields[2][1],
+      fields[2]![1],
       `"bye\\u2028${FORGED}\\u2029\\x85${FORGED} session=42 \\"q\\" \\\\"`,
     );
   } finally {

@@ -47,7 +47,7 @@ function roles(extra: Record<string, D> = {}): D {
  */
 async function take(c: RawClient, pred: (m: Msg) => boolean): Promise<Msg> {
   const i = c.skipped.findIndex(pred);
-  if (i >= 0) return c.skipped.splice(i, 1)[0];
+  if (i >= 0) return c.skipped.splice(i, 1)[0]!;
   for (;;) {
     const m = await c.next();
     if (pred(m)) return m;
@@ -670,8 +670,8 @@ for (const ser of ["json", "msgpack"] as const) {
     await using c = j.client;
     const roles = (j.welcome[2] as D).roles as Record<string, { features: D }>;
     const announced = [
-      ...Object.keys(roles.broker.features),
-      ...Object.keys(roles.dealer.features),
+      ...Object.keys(roles.broker!.features),
+      ...Object.keys(roles.dealer!.features),
     ];
     for (
       const f of [

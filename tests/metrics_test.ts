@@ -80,10 +80,10 @@ Deno.test("/metrics reports sessions, messages by type and serializer, errors, c
 
 Deno.test("/metrics can be moved or switched off", async () => {
   const moved = testConfig();
-  (moved.workers[0].transports[0] as Record<string, unknown>).metrics = { path: "stats/prom" };
+  (moved.workers[0]!.transports[0] as Record<string, unknown>).metrics = { path: "stats/prom" };
   await assert.rejects(() => startRouter(moved)); // not one path segment
   const other = testConfig();
-  (other.workers[0].transports[0] as Record<string, unknown>).metrics = { path: "prom" };
+  (other.workers[0]!.transports[0] as Record<string, unknown>).metrics = { path: "prom" };
   {
     await using r = await startRouter(other);
     const ok = await fetch(`http://127.0.0.1:${r.port}/prom`);
@@ -94,7 +94,7 @@ Deno.test("/metrics can be moved or switched off", async () => {
     await gone.body?.cancel();
   }
   const off = testConfig();
-  (off.workers[0].transports[0] as Record<string, unknown>).metrics = false;
+  (off.workers[0]!.transports[0] as Record<string, unknown>).metrics = false;
   await using r = await startRouter(off);
   const res = await fetch(`http://127.0.0.1:${r.port}/metrics`);
   assert.equal(res.status, 404);
@@ -133,7 +133,7 @@ Deno.test("/metrics bytes and messages equal the sum of the session's on_stats f
   await monitor.close();
 
   assert.ok(stats.length >= 3 && stats.at(-1)!.last, Deno.inspect(stats));
-  const sum = (k: string) => stats.reduce((a, s) => a + s[k], 0);
+  const sum = (k: string) => stats.reduce((a, s) => a + s[k]!, 0);
   const m = parse(await (await fetch(url)).text());
   const bytes = (dir: string) =>
     m.get(`switchboard_bytes_total{direction="${dir}",serializer="cbor"}`)!;
@@ -171,7 +171,7 @@ Deno.test("/metrics: error URIs chosen by a callee cannot grow the page (at most
     for (let i = start; i < end; i++) {
       const inv = await callee.next();
       assert.equal(inv[0], 68);
-      callee.send([8, 68, inv[1], {}, uris[(inv[4] as number[])[0]]]);
+      callee.send([8, 68, inv[1], {}, uris[(inv[4] as number[])[0]!]]);
     }
     for (let i = start; i < end; i++) {
       const err = await caller.next();

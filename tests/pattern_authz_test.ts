@@ -49,7 +49,7 @@ function config(attacker: unknown[], realm: D = {}, more: D[] = []) {
     serializers,
     auth: { anonymous: { type: "static", role } },
   });
-  (c.workers[0].transports[0] as D).paths = { ws: path("attacker"), backend: path("backend") };
+  (c.workers[0]!.transports[0] as D).paths = { ws: path("attacker"), backend: path("backend") };
   return c;
 }
 
@@ -69,7 +69,7 @@ class Peer implements AsyncDisposable {
   async take(pred: (m: Msg) => boolean): Promise<Msg> {
     for (let i = 0;; i++) {
       if (i === this.pending.length) this.pending.push(await this.client.next());
-      if (pred(this.pending[i])) return this.pending.splice(i, 1)[0];
+      if (pred(this.pending[i]!)) return this.pending.splice(i, 1)[0]!;
     }
   }
 
@@ -317,8 +317,8 @@ async function withAuthorizer(
   body: (r: Running, dyn: Peer, asked: [string, string, D][]) => Promise<void>,
 ): Promise<void> {
   const c = config([], {}, [{ name: "dyn", authorizer: "com.example.authorize" }]);
-  const paths = (c.workers[0].transports[0] as D).paths as Record<string, D>;
-  paths.ws.auth = { anonymous: { type: "static", role: "dyn" } };
+  const paths = (c.workers[0]!.transports[0] as D).paths as Record<string, D>;
+  paths.ws!.auth = { anonymous: { type: "static", role: "dyn" } };
   await using r = await startRouter(c);
   const authorizer = await r.router.session("realm1", { authrole: "backend" });
   const asked: [string, string, D][] = [];

@@ -79,7 +79,7 @@ const ALPHABETS = [
 ].map((a) => ({ ...a, universe: universe(a.chars) }));
 
 function pick<T>(rand: () => number, items: readonly T[]): T {
-  return items[Math.floor(rand() * items.length)];
+  return items[Math.floor(rand() * items.length)]!;
 }
 
 function randomUri(rand: () => number, components: readonly string[]): string {
@@ -97,7 +97,7 @@ function oracle(
   let allowed: string | undefined;
   let denied: string | undefined;
   for (let i = 0; i < all.length; i++) {
-    if (!uriMatches(pattern, match, all[i])) continue;
+    if (!uriMatches(pattern, match, all[i]!)) continue;
     if (decisions[i]) allowed ??= all[i];
     else denied ??= all[i];
     if (allowed !== undefined && denied !== undefined) break;
@@ -119,7 +119,7 @@ Deno.test("pattern coverage agrees with a brute-force oracle (seeded)", () => {
   const PATTERNS = 4;
   const seen: Record<Coverage, number> = { all: 0, none: 0, some: 0 };
   for (let r = 0; r < ROLES; r++) {
-    const alphabet = ALPHABETS[r % ALPHABETS.length];
+    const alphabet = ALPHABETS[r % ALPHABETS.length]!;
     const action = pick(rand, ACTIONS);
     const rules: Permission[] = [];
     const count = Math.floor(rand() * 6);

@@ -27,7 +27,7 @@ async function start(
   extra = {},
 ) {
   const router = createRouter(config(endpoint, extra));
-  const [l] = await router.serve();
+  const l = (await router.serve())[0]!;
   return { router, port: l.port, url: l.urls[0], [Symbol.asyncDispose]: () => router.close(100) };
 }
 
@@ -44,8 +44,8 @@ function frame(type: number, body: Uint8Array): Uint8Array {
 async function readFrame(conn: Deno.Conn): Promise<{ type: number; body: Uint8Array }> {
   const head = await readExactly(conn, 4);
   assert.equal(head.length, 4, "connection closed");
-  const len = (head[1] << 16) | (head[2] << 8) | head[3];
-  return { type: head[0] & 7, body: await readExactly(conn, len) };
+  const len = (head[1]! << 16) | (head[2]! << 8) | head[3]!;
+  return { type: head[0]! & 7, body: await readExactly(conn, len) };
 }
 
 const text = (m: unknown[]) => new TextEncoder().encode(jsonSerializer.encode(m) as string);
@@ -104,8 +104,8 @@ Deno.test("rawsocket: JSON session, PING/PONG, size limit", async () => {
   try {
     await conn.write(new Uint8Array([0x7f, 0x21, 0, 0])); // JSON; the client accepts 2 KiB
     const reply = await readExactly(conn, 4);
-    assert.equal(reply[1] & 0x0f, 1);
-    assert.equal(reply[1] >> 4, 1, "1024 bytes = 2^(9+1)");
+    assert.equal(reply[1]! & 0x0f, 1);
+    assert.equal(reply[1]! >> 4, 1, "1024 bytes = 2^(9+1)");
     await conn.write(frame(0, text([1, "realm1", { roles: { subscriber: {}, publisher: {} } }])));
     const welcome = parse((await readFrame(conn)).body);
     assert.equal(welcome[0], 2);
@@ -192,7 +192,7 @@ Deno.test("universal transport: RawSocket, WebSocket and HTTP on one port", asyn
     }],
   });
   try {
-    const [l] = await router.serve();
+    const l = (await router.serve())[0]!;
     assert.deepEqual(l.urls, [`rs://127.0.0.1:${l.port}`, `ws://127.0.0.1:${l.port}/ws`]);
     // RawSocket
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: l.port });
@@ -225,7 +225,7 @@ Deno.test("universal transport: WebSocket sessions show the client's address, no
     websocket: { ws: { serializers: ["json"] } },
   }));
   try {
-    const [l] = await router.serve();
+    const l = (await router.serve())[0]!;
     const ws = await connectWebSocket({ port: l.port, path: "/ws", protocols: ["wamp.2.json"] });
     const welcome = new Promise<unknown[]>((resolve) => {
       ws.onmessage = (data) => resolve(JSON.parse(data as string));
@@ -361,7 +361,7 @@ Deno.test("rawsocket: auto_ping_interval PINGs; a peer that answers stays, a sil
 
 Deno.test("rawsocket: no PINGs unless auto_ping_interval is set (Autobahn|Python cannot answer them)", () => {
   const router = createRouter(config({ type: "tcp", interface: "127.0.0.1", port: 0 }));
-  const transport = router.config.transports[0];
+  const transport = router.config.transports[0]!;
   assert.equal(transport.type, "rawsocket");
   const rs = transport.rawsocket;
   assert.equal(rs.ping_interval, 0);
@@ -370,6 +370,6 @@ Deno.test("rawsocket: no PINGs unless auto_ping_interval is set (Autobahn|Python
       options: { auto_ping_interval: 2500 },
     }),
   );
-  assert.equal(set.config.transports[0].type, "rawsocket");
-  assert.equal(set.config.transports[0].rawsocket!.ping_interval, 3);
+  assert.equal(set.config.transports[0]!.type, "rawsocket");
+  assert.equal(set.config.transports[0]!.rawsocket!.ping_interval, 3);
 });

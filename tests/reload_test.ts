@@ -69,13 +69,13 @@ Deno.test("reload: stats settings apply to live sessions and to sessions that jo
   assert.equal((await c.next())[0], 17);
   const ev = await mon.nextOf(36);
   const [info, stats] = ev[4] as Record<string, unknown>[];
-  assert.equal(info.session, live.session);
-  assert.equal(stats.first, true);
-  assert.equal(stats.cycle, 1);
-  assert.equal(stats.serializer, "msgpack");
-  assert.equal(stats.messages, 3, "the window kept what was counted before the reload");
+  assert.equal(info!.session, live.session);
+  assert.equal(stats!.first, true);
+  assert.equal(stats!.cycle, 1);
+  assert.equal(stats!.serializer, "msgpack");
+  assert.equal(stats!.messages, 3, "the window kept what was counted before the reload");
   // (WELCOME announces every feature and is over 512 bytes: 2 rated messages)
-  assert.ok((stats.rated_messages as number) >= 3);
+  assert.ok((stats!.rated_messages as number) >= 3);
 
   // A session that joins now gets the new settings (no join event either).
   const late = await RawClient.join(r.url, "json");

@@ -290,7 +290,7 @@ for (const vector of vectors) {
         if (representations.length > 0) {
           steps++;
           await t.step(`${label}: encodes to one of the listed representations`, () => {
-            const decoded = serializer.decode(payloadOf(serializer, representations[0]));
+            const decoded = serializer.decode(payloadOf(serializer, representations[0]!));
             assert.ok(Array.isArray(decoded));
             const listed = representations.map((rep) => payloadKey(payloadOf(serializer, rep)));
             const ours = payloadKey(serializer.encode(decoded));
@@ -416,7 +416,7 @@ Deno.test("integers: safe integers use the smallest int format, other numbers fl
       hex(bytesOf(cborSerializer.encode(tail))),
       "82" + "3ab2d05dff" + "3b000000012a05f1ff",
     );
-    const float = bytesOf(cborSerializer.encode([1.5]))[1] >> 5;
+    const float = bytesOf(cborSerializer.encode([1.5]))[1]! >> 5;
     assert.equal(float, 7, "1.5 is a CBOR float (major type 7)");
   });
   await t.step("json", () => {
@@ -441,7 +441,7 @@ Deno.test("binary: Uint8Array round-trips on every serializer", async (t) => {
       const decoded = roundTrip(serializer, message);
       assert.deepStrictEqual(decoded, message);
       assert.ok(Array.isArray(decoded) && Array.isArray(decoded[4]));
-      assert.equal(decoded[4][0].constructor, Uint8Array);
+      assert.equal(decoded[4][0]!.constructor, Uint8Array);
     });
   }
   await t.step("json: \\u0000 + padded base64, as in the spec", () => {

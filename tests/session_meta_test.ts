@@ -24,7 +24,7 @@ for (const ser of ["json", "msgpack", "cbor"] as const) {
     for (let i = 0; i < topics.length; i++) {
       mon.send([32, i + 1, {}, topics[i]]);
       const s = await mon.nextOf(33); // the monitor's own join stats may arrive first
-      subIds.set(s[2], topics[i]);
+      subIds.set(s[2], topics[i]!);
     }
     let session = 0;
     // The next meta event about the session under test (the monitor's own stats are skipped).
@@ -87,7 +87,7 @@ for (const ser of ["json", "msgpack", "cbor"] as const) {
     }
     const second = await nextMeta();
     assert.equal(second.topic, "wamp.session.on_stats");
-    const s2 = (second.args as D[])[1];
+    const s2 = (second.args as D[])[1]!;
     assert.equal(s2.cycle, 2);
     assert.equal(s2.first, false);
     assert.equal(s2.messages, 10);
@@ -102,8 +102,8 @@ for (const ser of ["json", "msgpack", "cbor"] as const) {
     const replyBytes = c.serializer.byteLength(c.serializer.encode(reply));
     const last = await nextMeta();
     assert.equal(last.topic, "wamp.session.on_stats");
-    const s3 = (last.args as D[])[1];
-    assert.equal((last.args as D[])[0].session, session);
+    const s3 = (last.args as D[])[1]!;
+    assert.equal((last.args as D[])[0]!.session, session);
     assert.equal(s3.last, true);
     assert.equal(s3.cycle, 3);
     assert.equal(s3.messages, 2);
@@ -142,22 +142,22 @@ Deno.test("a session subscribed to its own stats with threshold 1 does not run a
   // window) and the SUBSCRIBED reply. Their two stats events arrive, and receiving them does
   // not trigger further stats events by itself: then silence.
   const events = [await c.nextOf(36), await c.nextOf(36)];
-  assert.deepEqual(events.map((e) => (e[4] as D[])[1].cycle), [1, 2]);
-  assert.equal((events[0][4] as D[])[1].messages, 3);
-  assert.equal((events[1][4] as D[])[1].messages, 1);
+  assert.deepEqual(events.map((e) => (e[4] as D[])[1]!.cycle), [1, 2]);
+  assert.equal((events[0]![4] as D[])[1]!.messages, 3);
+  assert.equal((events[1]![4] as D[])[1]!.messages, 1);
   assert.deepEqual(await c.quiet(300), []);
   // The next real message triggers again; its window holds the two stats events received.
   const publish = [16, 2, {}, "com.x"];
   c.send(publish);
   const ev = await c.nextOf(36);
-  const s3 = (ev[4] as D[])[1];
+  const s3 = (ev[4] as D[])[1]!;
   const size = (m: unknown[]) => c.serializer.byteLength(c.serializer.encode(m));
   assert.equal(s3.cycle, 3);
   assert.equal(s3.messages, 3);
-  assert.equal(s3.bytes, size(events[0]) + size(events[1]) + size(publish));
+  assert.equal(s3.bytes, size(events[0]!) + size(events[1]!) + size(publish));
   assert.equal(
     s3.rated_messages,
-    Math.ceil(size(events[0]) / 256) + Math.ceil(size(events[1]) / 256) + 1,
+    Math.ceil(size(events[0]!) / 256) + Math.ceil(size(events[1]!) / 256) + 1,
   );
 });
 
@@ -180,8 +180,8 @@ Deno.test("duration trigger fires on an idle session (real timer)", async () => 
   let ev;
   do {
     ev = await mon.nextOf(36, 3000);
-  } while ((ev[4] as D[])[0].session !== session);
-  const s = (ev[4] as D[])[1];
+  } while ((ev[4] as D[])[0]!.session !== session);
+  const s = (ev[4] as D[])[1]!;
   assert.equal(s.first, true);
   assert.ok((s.duration as number) >= 900_000_000, `duration ${s.duration}`);
 });
@@ -198,11 +198,11 @@ Deno.test("session meta procedures: count, list, get, kill, filters", async () =
   const count = await call(1, "wamp.session.count");
   assert.deepEqual(count[3], [2]);
   const list = await call(2, "wamp.session.list");
-  assert.ok((list[3] as number[][])[0].includes(aId));
+  assert.ok((list[3] as number[][])[0]!.includes(aId));
   assert.deepEqual((await call(3, "wamp.session.count", [["nobody"]]))[3], [0]);
   const got = await call(4, "wamp.session.get", [aId]);
-  assert.equal((got[3] as D[])[0].session, aId);
-  assert.equal((got[3] as D[])[0].serializer, "msgpack");
+  assert.equal((got[3] as D[])[0]!.session, aId);
+  assert.equal((got[3] as D[])[0]!.serializer, "msgpack");
   admin.send([48, 5, {}, "wamp.session.get", [12345]]);
   const err = await admin.nextOf(8);
   assert.equal(err[4], "wamp.error.no_such_session");

@@ -16,7 +16,7 @@ async function connect() {
   const router = createRouter(testConfig());
   await router.ready;
   const { peer, link, connect } = linkedPeers();
-  const web = router.config.transports[0];
+  const web = router.config.transports[0]!;
   assert.equal(web.type, "web");
   const endpoint = web.paths.get("ws")!;
   const session = new Session(

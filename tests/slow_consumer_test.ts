@@ -19,7 +19,7 @@ function textFrame(text: string): Uint8Array {
   frame[0] = 0x81;
   frame[1] = 0x80 | payload.length;
   frame.set(mask, 2);
-  for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i] ^ mask[i % 4];
+  for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i]! ^ mask[i % 4]!;
   return frame;
 }
 
@@ -49,7 +49,7 @@ function config(
   options: Record<string, unknown> = { max_queue_bytes: 256 * 1024 },
 ) {
   const c = testConfig();
-  const ws = (c.workers[0].transports[0].paths as Record<string, Record<string, unknown>>).ws;
+  const ws = (c.workers[0]!.transports[0]!.paths as Record<string, Record<string, unknown>>).ws!;
   ws.options = { ...options, slow_consumer: policy };
   return c;
 }
@@ -152,7 +152,7 @@ Deno.test("slow consumer (disconnect): the stalled session is ended, the others 
 
 Deno.test("WebSocket pings close a connection that does not answer them", async () => {
   const c = testConfig();
-  const ws = (c.workers[0].transports[0].paths as Record<string, Record<string, unknown>>).ws;
+  const ws = (c.workers[0]!.transports[0]!.paths as Record<string, Record<string, unknown>>).ws!;
   ws.options = { auto_ping_interval: 1000 };
   await using r = await startRouter(c);
   const dead = await stalledSubscriber(r.port, "com.any"); // never reads, so never answers a ping
@@ -172,7 +172,7 @@ Deno.test("WebSocket pings close a connection that does not answer them", async 
 
 Deno.test("with pings off (auto_ping_interval 0) a silent connection stays open", async () => {
   const c = testConfig();
-  const ws = (c.workers[0].transports[0].paths as Record<string, Record<string, unknown>>).ws;
+  const ws = (c.workers[0]!.transports[0]!.paths as Record<string, Record<string, unknown>>).ws!;
   ws.options = { auto_ping_interval: 0 };
   await using r = await startRouter(c);
   const quiet = await stalledSubscriber(r.port, "com.any");

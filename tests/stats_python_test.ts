@@ -96,12 +96,15 @@ for (const ser of ["json", "msgpack", "cbor"] as const) {
     }
     // windows are contiguous: each timestamp + duration is the next window's timestamp
     for (let i = 0; i + 1 < stats.length; i++) {
-      assert.equal(int(stats[i].timestamp) + int(stats[i].duration), int(stats[i + 1].timestamp));
+      assert.equal(
+        int(stats[i]!.timestamp) + int(stats[i]!.duration),
+        int(stats[i + 1]!.timestamp),
+      );
     }
     // a float64 near 1.8e18 is a multiple of 256: a timestamp that is not proves exact digits
     assert.ok(stats.some((s) => int(s.timestamp) % 256n !== 0n));
     // the join window holds HELLO and WELCOME
-    assert.equal(int(stats[0].messages), 2n);
+    assert.equal(int(stats[0]!.messages), 2n);
     // the sums match what the client's own serializer metered on this connection
     assert.equal(messages, BigInt(result.client_totals.messages));
     assert.equal(bytes, BigInt(result.client_totals.bytes));

@@ -276,7 +276,7 @@ Deno.test("meter.count does not publish synchronously", () => {
   assert.equal(meter.messages, 0, "counters already reset");
   queue.flush();
   assert.equal(published.length, 1);
-  assert.deepEqual(counts(published[0]), [1, 10, 1]);
+  assert.deepEqual(counts(published[0]!), [1, 10, 1]);
   tracker.detach();
 });
 
@@ -295,7 +295,7 @@ Deno.test("rated trigger fires exactly at the Nth rated message", () => {
   meter.count(40);
   queue.flush();
   assert.equal(published.length, 1);
-  const s = published[0];
+  const s = published[0]!;
   assert.deepEqual(counts(s), [10, 460, 10]);
   assert.equal(s.first, true, "first threshold snapshot is first when join did not publish");
   assert.equal(s.cycle, 1);
@@ -306,9 +306,9 @@ Deno.test("rated trigger fires exactly at the Nth rated message", () => {
   meter.count(40);
   queue.flush();
   assert.equal(published.length, 2);
-  assert.deepEqual(counts(published[1]), [10, 400, 10]);
-  assert.equal(published[1].first, false);
-  assert.equal(published[1].cycle, 2);
+  assert.deepEqual(counts(published[1]!), [10, 400, 10]);
+  assert.equal(published[1]!.first, false);
+  assert.equal(published[1]!.cycle, 2);
   tracker.detach();
 });
 
@@ -325,10 +325,10 @@ Deno.test("overshoot is published and not carried into the next window", () => {
   assert.equal(meter.ratedMessages, 1);
   queue.flush();
   assert.equal(published.length, 1);
-  assert.deepEqual(counts(published[0]), [1, 600, 3]);
+  assert.deepEqual(counts(published[0]!), [1, 600, 3]);
   meter.count(700); // 1 + 3 = 4 ≥ 2
   queue.flush();
-  assert.deepEqual(counts(published[1]), [2, 710, 4]);
+  assert.deepEqual(counts(published[1]!), [2, 710, 4]);
   assert.equal(meter.ratedMessages, 0);
   tracker.detach();
 });
@@ -360,9 +360,9 @@ Deno.test("duration timer reports an idle session with zero counts and exact dur
   clock.advance(5_000);
   queue.flush();
   assert.equal(published.length, 3);
-  assert.equal(published[2].cycle, 3);
-  assert.equal(published[2].timestamp, ns(6_234));
-  assert.equal(published[2].duration, 5_000_000_000);
+  assert.equal(published[2]!.cycle, 3);
+  assert.equal(published[2]!.timestamp, ns(6_234));
+  assert.equal(published[2]!.duration, 5_000_000_000);
   assert.equal(clock.pendingTimers, 1);
   tracker.detach();
   assert.equal(clock.pendingTimers, 0);
@@ -382,16 +382,16 @@ Deno.test("duration timer firing first restarts the rated window", () => {
   clock.advance(1_300); // t = 2000: timer fires with 7 rated in the window
   queue.flush();
   assert.equal(published.length, 1);
-  assert.deepEqual(counts(published[0]), [7, 140, 7]);
-  assert.equal(published[0].duration, 2_000_000_000);
+  assert.deepEqual(counts(published[0]!), [7, 140, 7]);
+  assert.equal(published[0]!.duration, 2_000_000_000);
   for (let i = 0; i < 9; i++) meter.count(20);
   queue.flush();
   assert.equal(published.length, 1, "window restarted: 9 < 10");
   meter.count(20);
   queue.flush();
   assert.equal(published.length, 2);
-  assert.deepEqual(counts(published[1]), [10, 200, 10]);
-  assert.equal(published[1].timestamp, ns(2_000));
+  assert.deepEqual(counts(published[1]!), [10, 200, 10]);
+  assert.equal(published[1]!.timestamp, ns(2_000));
   tracker.detach();
 });
 
@@ -406,7 +406,7 @@ Deno.test("rated trigger firing first restarts the duration window and timer", (
   for (let i = 0; i < 10; i++) meter.count(20);
   queue.flush();
   assert.equal(published.length, 1);
-  assert.equal(published[0].duration, 1_500_000_000);
+  assert.equal(published[0]!.duration, 1_500_000_000);
   assert.equal(clock.pendingTimers, 1, "old timer replaced, not added");
   clock.advance(1_999); // t = 3499: the original t = 2000 deadline is gone
   queue.flush();
@@ -414,9 +414,9 @@ Deno.test("rated trigger firing first restarts the duration window and timer", (
   clock.advance(1); // t = 3500
   queue.flush();
   assert.equal(published.length, 2);
-  assert.equal(published[1].timestamp, ns(1_500));
-  assert.equal(published[1].duration, 2_000_000_000);
-  assert.deepEqual(counts(published[1]), [0, 0, 0]);
+  assert.equal(published[1]!.timestamp, ns(1_500));
+  assert.equal(published[1]!.duration, 2_000_000_000);
+  assert.deepEqual(counts(published[1]!), [0, 0, 0]);
   tracker.detach();
 });
 
@@ -432,13 +432,13 @@ Deno.test("per-message duration check fires when the window is already over the 
   assert.equal(queue.tasks.length, 1);
   queue.flush();
   assert.equal(published.length, 1);
-  assert.deepEqual(counts(published[0]), [2, 150, 2]);
-  assert.equal(published[0].duration, 3_000_000_000);
+  assert.deepEqual(counts(published[0]!), [2, 150, 2]);
+  assert.equal(published[0]!.duration, 3_000_000_000);
   assert.equal(clock.pendingTimers, 1, "catch-up timer replaced by a fresh one");
   clock.advance(2_000);
   queue.flush();
   assert.equal(published.length, 2);
-  assert.equal(published[1].timestamp, ns(3_000));
+  assert.equal(published[1]!.timestamp, ns(3_000));
   tracker.detach();
 });
 
@@ -455,9 +455,9 @@ Deno.test("join without a join snapshot arms the timer for the rest of the pre-j
   clock.advance(1);
   queue.flush();
   assert.equal(published.length, 1);
-  assert.equal(published[0].timestamp, ns(0));
-  assert.equal(published[0].duration, 2_000_000_000);
-  assert.equal(published[0].first, true);
+  assert.equal(published[0]!.timestamp, ns(0));
+  assert.equal(published[0]!.duration, 2_000_000_000);
+  assert.equal(published[0]!.first, true);
   tracker.detach();
 });
 
@@ -477,7 +477,7 @@ Deno.test("durations beyond the setTimeout limit re-arm instead of firing early"
   clock.advance(seconds * 1000 - (2 ** 31 - 1));
   queue.flush();
   assert.equal(published.length, 1);
-  assert.equal(published[0].duration, seconds * 1_000_000_000);
+  assert.equal(published[0]!.duration, seconds * 1_000_000_000);
   assert.ok(clock.delays.every((ms) => ms <= 2 ** 31 - 1), `${clock.delays}`);
   tracker.detach();
 });
@@ -515,7 +515,7 @@ Deno.test("first/last flags and cycles across leave and a re-join on the same co
   queue.flush();
   assert.equal(published.length, 2, "old tracker publishes nothing more");
   assert.deepEqual(published2.map((s) => [s.cycle, s.first, s.last]), [[4, true, false]]);
-  assert.deepEqual(counts(published2[0]), [1, 10, 1]);
+  assert.deepEqual(counts(published2[0]!), [1, 10, 1]);
   tracker2.detach();
 });
 
@@ -620,7 +620,7 @@ Deno.test("both thresholds 0: only join and leave snapshots", () => {
   clock.advance(3_600_000);
   queue.flush();
   assert.equal(published.length, 1);
-  assert.equal(published[0].first, true);
+  assert.equal(published[0]!.first, true);
   const final = tracker.leave();
   assert.ok(final !== null);
   assert.deepEqual(counts(final), [10_000, 10_000_000, 20_000]);
@@ -712,7 +712,7 @@ Deno.test("self-subscription with trigger 1: no recursion, one more event per fl
     assert.equal(maxDepth, 1, "publish never re-entered");
     assert.equal(new Set(stackSizes).size, 1, `stack does not grow: ${stackSizes}`);
     assert.deepEqual(published.map((s) => s.cycle), Array.from({ length: N }, (_, i) => i + 1));
-    assert.deepEqual(counts(published[0]), [0, 0, 0]);
+    assert.deepEqual(counts(published[0]!), [0, 0, 0]);
     for (const s of published.slice(1)) assert.deepEqual(counts(s), [1, 300, 1]);
 
     // leave() publishes the pending snapshot; its EVENT lands in the final window.
@@ -803,7 +803,7 @@ Deno.test("resume after a reload: window and counts carry over, new thresholds, 
   meter.count(128); // 2 more: 6 reaches the new threshold
   queue.flush();
   assert.equal(published.length, 2);
-  const snap = published[1];
+  const snap = published[1]!;
   assert.deepEqual(counts(snap), [4, 428, 6]);
   assert.equal(snap.first, false);
   assert.equal(snap.cycle, 2);
@@ -814,7 +814,7 @@ Deno.test("resume after a reload: window and counts carry over, new thresholds, 
   clock.advance(2_000);
   queue.flush();
   assert.equal(published.length, 3);
-  assert.deepEqual(counts(published[2]), [0, 0, 0]);
+  assert.deepEqual(counts(published[2]!), [0, 0, 0]);
   assert.throws(() => after.resume(), StatsStateError);
   const final = after.leave();
   assert.ok(final !== null && final.last);
@@ -830,8 +830,8 @@ Deno.test("resume arms the duration timer for what is left of the window", () =>
   clock.advance(1);
   queue.flush();
   assert.equal(published.length, 1);
-  assert.equal(published[0].first, true, "a session's first report is first, resumed or not");
-  assert.equal(published[0].duration, 3_000_000_000);
+  assert.equal(published[0]!.first, true, "a session's first report is first, resumed or not");
+  assert.equal(published[0]!.duration, 3_000_000_000);
   assert.equal(meter.onCounted !== null, true);
   tracker.detach();
   assert.equal(meter.onCounted, null);

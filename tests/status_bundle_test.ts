@@ -11,7 +11,7 @@ import { bundleClient, GENERATED_MODULE, generatedModule } from "../src/status/b
 function scriptOf(moduleText: string): string {
   const m = moduleText.match(/^export const STATUS_CLIENT_JS: string = (".*");$/m);
   try {
-    return m ? JSON.parse(m[1]) : "";
+    return m ? JSON.parse(m[1]!) : "";
   } catch {
     return "";
   }

@@ -25,7 +25,7 @@ const STATS = {
 /** `testConfig` with extra keys on the web transport (and optionally a different realm). */
 function webConfig(transport: Record<string, unknown>, realm: Record<string, unknown> = {}) {
   const config = testConfig(realm);
-  Object.assign(config.workers[0].transports[0], transport);
+  Object.assign(config.workers[0]!.transports[0]!, transport);
   return config;
 }
 
@@ -38,7 +38,7 @@ async function get(port: number, path: string): Promise<{ res: Response; body: s
 function embeddedInfo(html: string): unknown {
   const m = html.match(/<script type="application\/json" id="sb-info">([^<]*)<\/script>/);
   assert.ok(m, "the page embeds its info as JSON");
-  return JSON.parse(m[1]);
+  return JSON.parse(m[1]!);
 }
 
 // ---- serving -----------------------------------------------------------------------------
@@ -81,7 +81,7 @@ Deno.test("status page: `status: false` turns it off, `status.path` moves it", a
 
 Deno.test("status page: without a JSON WebSocket path the page is told wampPath null", async () => {
   const config = testConfig();
-  config.workers[0].transports[0].paths.ws.serializers = ["msgpack", "cbor"];
+  config.workers[0]!.transports[0]!.paths.ws.serializers = ["msgpack", "cbor"];
   await using r = await startRouter(config);
   const { res, body } = await get(r.port, "status");
   assert.equal(res.status, 200);
@@ -104,7 +104,7 @@ Deno.test("status page: embedded info cannot break out of its script block", () 
   // the inline script is valid JavaScript
   const script = html.match(/<script>([\s\S]*)<\/script>/);
   assert.ok(script);
-  new Function(script[1]);
+  new Function(script[1]!);
 });
 
 // ---- headless Chromium over the DevTools protocol ----------------------------------------
@@ -270,7 +270,7 @@ class Browser implements AsyncDisposable {
           buffered = buffered.slice(nl + 1);
           if (lines.length < 500) lines.push(line);
           const m = line.match(/DevTools listening on (ws:\/\/\S+)/);
-          if (m) endpoint.resolve(m[1]);
+          if (m) endpoint.resolve(m[1]!);
         }
       }
       endpoint.reject(new Error(`Chromium exited early:\n${lines.join("\n")}`));
@@ -522,7 +522,7 @@ Deno.test("status page: clear messages when it cannot connect or may not read th
   // No path speaks JSON: the page cannot connect and says why.
   {
     const config = testConfig();
-    config.workers[0].transports[0].paths.ws.serializers = ["msgpack"];
+    config.workers[0]!.transports[0]!.paths.ws.serializers = ["msgpack"];
     await using r = await startRouter(config);
     await cdp.navigate(`http://127.0.0.1:${r.port}/status`);
     const v = await until("the no-JSON-path message", async () => {
@@ -611,7 +611,7 @@ Deno.test("status page: clear messages when it cannot connect or may not read th
 });
 
 Deno.test("status page: the realm selector switches realms (first realm by default)", async () => {
-  const allowAll = testConfig().workers[0].realms[0].roles;
+  const allowAll = testConfig().workers[0]!.realms[0]!.roles;
   await using r = await startRouter(testConfig({}, [{ name: "realm2", roles: allowAll }]));
   await using browser = await Browser.launch();
   const cdp = browser.page!;

@@ -239,7 +239,7 @@ Deno.test("deletion prunes: random insert/delete sequences match a fresh build a
   const randomUri = (): string => {
     const parts: string[] = [];
     const n = 1 + rand(3);
-    for (let i = 0; i < n; i++) parts.push(words[rand(words.length)]);
+    for (let i = 0; i < n; i++) parts.push(words[rand(words.length)]!);
     return parts.join(".");
   };
   const policies: MatchPolicy[] = ["exact", "prefix", "wildcard"];
@@ -247,7 +247,7 @@ Deno.test("deletion prunes: random insert/delete sequences match a fresh build a
   const live = new Map<string, Key>();
   for (let step = 0; step < 3000; step++) {
     const uri = randomUri();
-    const match = policies[rand(3)];
+    const match = policies[rand(3)]!;
     const id = `${match}:${uri}`;
     if (rand(2) === 0) {
       index.set(uri, match, id);

@@ -105,7 +105,7 @@ export function action(a: Actor, mode: Mode): boolean {
     const { msg, bytes } = valid();
     const flips = 1 + rng.int(3);
     for (let i = 0; i < flips && bytes.length > 0; i++) {
-      bytes[rng.int(bytes.length)] = rng.chance(0.5) ? rng.int(256) : bytes[0] ^ 0x80;
+      bytes[rng.int(bytes.length)] = rng.chance(0.5) ? rng.int(256) : bytes[0]! ^ 0x80;
     }
     return a.record(
       `${lit(msg)} with ${flips} corrupted byte(s)`,
@@ -142,7 +142,7 @@ export function action(a: Actor, mode: Mode): boolean {
     }
     if (op === 3) {
       const f = rsFrame(0, utf8.encode("[]"));
-      f[0] |= 0x08 << rng.int(5);
+      f[0]! |= 0x08 << rng.int(5);
       return a.record("RawSocket frame with reserved bits set", conn.sendRaw(f));
     }
     if (op === 4) {

@@ -133,7 +133,7 @@ export async function healthCheck(
     ["ws", "msgpack"],
     ["rs", "cbor"],
   ] as const;
-  const [transport, ser] = kinds[n % kinds.length];
+  const [transport, ser] = kinds[n % kinds.length]!;
   try {
     await using fresh = await openConn(env.endpoint, transport, ser);
     fresh.sendMsg([1, "realm1", { roles: { caller: {} } }]);

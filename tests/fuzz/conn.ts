@@ -227,7 +227,9 @@ export class RsConn extends Conn {
     try {
       await writeAll(conn, new Uint8Array([0x7f, (exponent << 4) | serializer.rawSocketId, 0, 0]));
       const reply = await readExactly(conn, 4);
-      if (reply.length !== 4 || reply[0] !== 0x7f || (reply[1] & 0x0f) !== serializer.rawSocketId) {
+      if (
+        reply.length !== 4 || reply[0] !== 0x7f || (reply[1]! & 0x0f) !== serializer.rawSocketId
+      ) {
         throw new Error(`RawSocket handshake refused: ${hex(reply)}`);
       }
     } catch (e) {
@@ -247,9 +249,9 @@ export class RsConn extends Conn {
         if (n === null) return;
         buf = concat(buf, chunk.subarray(0, n));
         while (buf.length >= 4) {
-          const length = (buf[1] << 16) | (buf[2] << 8) | buf[3];
+          const length = (buf[1]! << 16) | (buf[2]! << 8) | buf[3]!;
           if (buf.length < 4 + length) break;
-          const type = buf[0] & 0x07;
+          const type = buf[0]! & 0x07;
           const body = buf.slice(4, 4 + length);
           buf = buf.subarray(4 + length);
           if (type === 0) {

@@ -212,7 +212,7 @@ export const CORPUS: readonly CorpusCase[] = [
         const frames: string[] = [];
         const readFrame = async (): Promise<string | null> => {
           for (;;) {
-            const length = buf.length >= 4 ? (buf[1] << 16) | (buf[2] << 8) | buf[3] : -1;
+            const length = buf.length >= 4 ? (buf[1]! << 16) | (buf[2]! << 8) | buf[3]! : -1;
             if (length >= 0 && buf.length >= 4 + length) {
               const text = new TextDecoder().decode(buf.subarray(4, 4 + length));
               buf = buf.slice(4 + length);

@@ -22,7 +22,7 @@ export function lit(v: unknown, depth = 0): string {
   if (typeof v === "number") return Object.is(v, -0) ? "-0" : String(v);
   if (typeof v === "string") {
     if (v.length > 120) {
-      const first = v[0];
+      const first = v[0]!;
       if (v.split(first).length - 1 === v.length) {
         return `${JSON.stringify(first)}.repeat(${v.length})`;
       }

@@ -57,9 +57,9 @@ export async function handshakeSession(env: FuzzEnv, batch: number, index: numbe
     let expected: number[];
     if (hello[0] !== 0x7f) expected = [];
     else if (hello[2] !== 0 || hello[3] !== 0) expected = [0x7f, 0x30, 0, 0];
-    else if ((hello[1] & 0x0f) < 1 || (hello[1] & 0x0f) > 3) expected = [0x7f, 0x10, 0, 0];
-    else expected = [0x7f, (routerExponent(endpoint) << 4) | (hello[1] & 0x0f), 0, 0];
-    const accepted = expected.length === 4 && (expected[1] & 0x0f) !== 0;
+    else if ((hello[1]! & 0x0f) < 1 || (hello[1]! & 0x0f) > 3) expected = [0x7f, 0x10, 0, 0];
+    else expected = [0x7f, (routerExponent(endpoint) << 4) | (hello[1]! & 0x0f), 0, 0];
+    const accepted = expected.length === 4 && (expected[1]! & 0x0f) !== 0;
     // a client may send frames right behind an accepted handshake (not behind a refused one:
     // the router closes on them unread)
     const trailing = accepted && rng.chance(0.3)

@@ -80,7 +80,7 @@ export class RequestLedger {
     let payload: Payload | null = null;
     if (wire.frame === "rawsocket") {
       const b = wire.data as Uint8Array;
-      const length = (b[1] << 16) | (b[2] << 8) | b[3];
+      const length = (b[1]! << 16) | (b[2]! << 8) | b[3]!;
       if (b[0] === 0 && b.length === 4 + length) {
         payload = ser.binary ? b.subarray(4) : new TextDecoder().decode(b.subarray(4));
       }
@@ -116,7 +116,7 @@ export class RequestLedger {
       type = m[1] as number;
       request = m[2];
     } else if ((m[0] as number) in replyTo) {
-      type = replyTo[m[0] as number];
+      type = replyTo[m[0] as number]!;
       request = m[1];
       if ((m[0] === 35 || m[0] === 67) && request === 0) return null; // revocation
     } else {

@@ -25,7 +25,7 @@ export class Rng {
     return this.next() < p;
   }
   pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)];
+    return items[this.int(items.length)]!;
   }
   weighted<T>(items: readonly (readonly [number, T])[]): T {
     let total = 0;
@@ -35,7 +35,7 @@ export class Rng {
       r -= w;
       if (r < 0) return v;
     }
-    return items[items.length - 1][1];
+    return items[items.length - 1]![1];
   }
 }
 

@@ -133,9 +133,9 @@ export function fuzzConfig(cryptosignKey: string, moreOptions: Record<string, un
  * RawSocket transport). */
 export function fuzzEndpoint(listeners: readonly Listener[], waitMs: number): Endpoint {
   return {
-    wsUrl: listeners[0].urls[0],
+    wsUrl: listeners[0]!.urls[0]!,
     rsHost: "127.0.0.1",
-    rsPort: listeners[1].port,
+    rsPort: listeners[1]!.port,
     maxMessageSize: MAX_MESSAGE_SIZE,
     waitMs,
   };

@@ -69,5 +69,5 @@ export function poolId(rng: Rng, pool: number[]): unknown {
 /** A URI for a message: often one this session uses, else any. */
 export function targetUri(rng: Rng, own: string[]): string {
   const x = rng.next();
-  return own.length > 0 && rng.chance(0.4) ? own[Math.floor(x * own.length)] : uri(rng);
+  return own.length > 0 && rng.chance(0.4) ? own[Math.floor(x * own.length)]! : uri(rng);
 }

@@ -38,7 +38,7 @@ const fromHash = new URLSearchParams(location.hash.slice(1)).get("realm");
 const first = fromHash !== null && realms.includes(fromHash)
   ? fromHash
   : realms.length
-  ? realms[0]
+  ? realms[0]!
   : null;
 if (first !== null) select.value = first;
 select.addEventListener("change", () => {
