@@ -47,7 +47,12 @@
 export { createRouter, Router } from "./src/router/router.ts";
 export type { Handler, Listener, LocalSessionOptions, RouterOptions } from "./src/router/router.ts";
 export { applyOverrides, ConfigError, loadConfigFile, parseConfig } from "./src/config/config.ts";
-export type { ConfigOverrides, EnvLookup, ParseOptions } from "./src/config/config.ts";
+export type {
+  ConfigOverrides,
+  ConfigWarning,
+  EnvLookup,
+  ParseOptions,
+} from "./src/config/config.ts";
 export type {
   Action,
   AnonymousAuthConfig,

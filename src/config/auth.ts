@@ -21,6 +21,7 @@ import {
   ConfigError,
   describe,
   describeType,
+  type EnvLookup,
   expectArray,
   expectInteger,
   expectNonEmptyString,
@@ -31,6 +32,7 @@ import {
   indexPath,
   keyPath,
   type Obj,
+  type ParseContext,
 } from "./kit.ts";
 import { parseRoleName } from "./realm.ts";
 import type {
@@ -48,7 +50,7 @@ import type {
  * when it is not set. It may throw (e.g. when reading is not permitted); its error's message
  * becomes part of the ConfigError for the key.
  */
-export type EnvLookup = (name: string) => string | undefined;
+export type { EnvLookup };
 
 /**
  * `auth`: `anonymous`, `ticket`, `wampcra`, `cryptosign`, each `{"type": "static", ...}` or
@@ -56,7 +58,7 @@ export type EnvLookup = (name: string) => string | undefined;
  * anonymous sessions with role `anonymous` and a random authid. `env` looks up `"$NAME"`
  * secrets.
  */
-export function parseAuth(value: unknown, path: string, env: EnvLookup): AuthConfig {
+export function parseAuth(value: unknown, path: string, ctx: ParseContext): AuthConfig {
   if (value === undefined) {
     return {
       anonymous: { role: DEFAULT_ANONYMOUS_ROLE, authid: null },
@@ -106,7 +108,7 @@ export function parseAuth(value: unknown, path: string, env: EnvLookup): AuthCon
         auth.ticket,
         keyPath(path, "ticket"),
         "principals",
-        (v, p) => parseTicketPrincipal(v, p, env),
+        (v, p) => parseTicketPrincipal(v, p, ctx),
       )
       : null,
     wampcra: has(auth, "wampcra") && !craDynamic
@@ -114,7 +116,7 @@ export function parseAuth(value: unknown, path: string, env: EnvLookup): AuthCon
         auth.wampcra,
         keyPath(path, "wampcra"),
         "users",
-        (v, p) => parseCraUser(v, p, env),
+        (v, p) => parseCraUser(v, p, ctx),
       )
       : null,
     cryptosign: has(auth, "cryptosign") && !cryptosignDynamic
@@ -163,7 +165,7 @@ function parseAnonymous(value: unknown, anonPath: string): AnonymousAuthConfig {
  * config errors reach logs, the CLI and the caller of `switchboard.reload_config`. `$NAME`
  * variable names are not secret and are printed.
  */
-function parseSecret(value: unknown, path: string, env: EnvLookup): string {
+function parseSecret(value: unknown, path: string, ctx: ParseContext): string {
   if (typeof value !== "string" || value === "") {
     throw new ConfigError(
       path,
@@ -176,7 +178,7 @@ function parseSecret(value: unknown, path: string, env: EnvLookup): string {
   if (!m) return value;
   let found: string | undefined;
   try {
-    found = env(m[1]!);
+    found = ctx.env(m[1]!);
   } catch (e) {
     throw new ConfigError(
       path,
@@ -219,17 +221,17 @@ function principalRealm(obj: Obj, path: string): string | null {
   return realm;
 }
 
-function parseTicketPrincipal(value: unknown, path: string, env: EnvLookup): TicketPrincipal {
+function parseTicketPrincipal(value: unknown, path: string, ctx: ParseContext): TicketPrincipal {
   const p = expectObject(value, path);
   checkKeys(p, path, { allowed: ["ticket", "role", "realm"] });
   return {
-    ticket: parseSecret(expectRequired(p, "ticket", path), keyPath(path, "ticket"), env),
+    ticket: parseSecret(expectRequired(p, "ticket", path), keyPath(path, "ticket"), ctx),
     role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
     realm: principalRealm(p, path),
   };
 }
 
-function parseCraUser(value: unknown, path: string, env: EnvLookup): CraUser {
+function parseCraUser(value: unknown, path: string, ctx: ParseContext): CraUser {
   const p = expectObject(value, path);
   checkKeys(p, path, { allowed: ["secret", "role", "realm", "salt", "iterations", "keylen"] });
   const salted = has(p, "salt") || has(p, "iterations") || has(p, "keylen");
@@ -255,7 +257,7 @@ function parseCraUser(value: unknown, path: string, env: EnvLookup): CraUser {
     }
   }
   return {
-    secret: parseSecret(expectRequired(p, "secret", path), keyPath(path, "secret"), env),
+    secret: parseSecret(expectRequired(p, "secret", path), keyPath(path, "secret"), ctx),
     role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
     realm: principalRealm(p, path),
     salt,

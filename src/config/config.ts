@@ -32,13 +32,13 @@
  * @module
  */
 
-import type { EnvLookup } from "./auth.ts";
+import type { EnvLookup } from "./kit.ts";
 import { readEnvironment } from "./load.ts";
 import { parseRouterConfig } from "./parse.ts";
 import type { RouterConfig } from "./types.ts";
 
 export { ConfigError } from "./kit.ts";
-export type { EnvLookup } from "./auth.ts";
+export type { ConfigWarning, EnvLookup } from "./kit.ts";
 export {
   applyOverrides,
   type ConfigOverrides,
@@ -56,6 +56,12 @@ export interface ParseOptions {
    * {@link readEnvironment}, the process environment.
    */
   readonly env?: EnvLookup;
+  /**
+   * The directory relative paths in the config (TLS files, Unix sockets, static directories)
+   * resolve against; default: the working directory. {@link loadConfigFile} passes the config
+   * file's directory, as Crossbar resolves them against `.crossbar/`.
+   */
+  readonly baseDir?: string | null;
 }
 
 /**
@@ -71,5 +77,8 @@ export interface ParseOptions {
  * @throws {ConfigError} For the first problem found, naming its JSON path.
  */
 export function parseConfig(input: unknown, options: ParseOptions = {}): RouterConfig {
-  return parseRouterConfig(input, options.env ?? readEnvironment);
+  return parseRouterConfig(input, {
+    env: options.env ?? readEnvironment,
+    baseDir: options.baseDir ?? null,
+  });
 }

@@ -22,6 +22,7 @@ import {
   has,
   keyPath,
   type Obj,
+  type ParseContext,
   ROOT,
 } from "./kit.ts";
 
@@ -102,9 +103,13 @@ export const UNIMPLEMENTED_AUTH_METHODS: Readonly<Record<string, string>> = reas
  * and keys have been checked.
  * @throws {ConfigError} For the first problem found, naming its JSON path.
  */
-export function parseNode<T>(input: unknown, parseRouter: (worker: Obj, path: string) => T): T {
+export function parseNode<T>(
+  input: unknown,
+  ctx: ParseContext,
+  parseRouter: (worker: Obj, path: string) => T,
+): T {
   const root = expectObject(input, ROOT);
-  checkKeys(root, ROOT, { allowed: ["version", "workers"], rejected: REJECTED_NODE_KEYS });
+  checkKeys(root, ROOT, { allowed: ["version", "workers"], rejected: REJECTED_NODE_KEYS }, ctx);
   if (has(root, "version")) {
     const version = root.version;
     if (version !== 2) {
@@ -118,7 +123,7 @@ export function parseNode<T>(input: unknown, parseRouter: (worker: Obj, path: st
   if (workers.length === 0) {
     throw new ConfigError("workers", 'must contain exactly one worker of type "router", got none');
   }
-  const result = parseWorker(workers[0], "workers[0]", parseRouter);
+  const result = parseWorker(workers[0], "workers[0]", ctx, parseRouter);
   if (workers.length > 1) {
     throw new ConfigError(
       "workers[1]",
@@ -132,6 +137,7 @@ export function parseNode<T>(input: unknown, parseRouter: (worker: Obj, path: st
 function parseWorker<T>(
   value: unknown,
   path: string,
+  ctx: ParseContext,
   parseRouter: (worker: Obj, path: string) => T,
 ): T {
   const worker = expectObject(value, path);
@@ -145,7 +151,7 @@ function parseWorker<T>(
   checkKeys(worker, path, {
     allowed: ["type", "id", "realms", "transports"],
     rejected: REJECTED_WORKER_KEYS,
-  });
+  }, ctx);
   if (has(worker, "id")) expectString(worker.id, keyPath(path, "id"));
   return parseRouter(worker, path);
 }

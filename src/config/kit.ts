@@ -44,8 +44,39 @@ export const ROOT = "(root)";
 
 /** Keys of one object level: the accepted ones and those rejected with a specific reason. */
 export interface KeySpec {
+  /** The keys that work here. */
   readonly allowed: readonly string[];
+  /** Keys refused here, each with its reason. */
   readonly rejected?: Readonly<Record<string, string>>;
+  /**
+   * Keys accepted with one warning, each with what Switchboard does instead (Crossbar keys that
+   * have no routing meaning here).
+   */
+  readonly ignored?: Readonly<Record<string, string>>;
+}
+
+/** Looks up an environment variable for a `"$NAME"` secret: its value, or undefined. */
+export type EnvLookup = (name: string) => string | undefined;
+
+/** A key accepted without effect: its JSON path and what Switchboard does instead. */
+export interface ConfigWarning {
+  /** The key's JSON path, as written in the file. */
+  readonly path: string;
+  /** What Switchboard does instead. */
+  readonly message: string;
+}
+
+/** What every parser gets besides its value and path. */
+export interface ParseContext {
+  /** Looks up the environment variable of each `"$NAME"` secret. */
+  readonly env: EnvLookup;
+  /** Collects a warning for a key accepted without effect. */
+  warn(path: string, message: string): void;
+  /**
+   * The directory relative paths (TLS files, Unix sockets, static directories) resolve
+   * against: the config file's; null resolves them against the working directory.
+   */
+  readonly baseDir: string | null;
 }
 
 /** Appends an object key to a JSON path. */
@@ -176,12 +207,23 @@ export function expectRequired(obj: Obj, key: string, path: string): unknown {
   return obj[key];
 }
 
-/** Rejects keys that are not in `spec.allowed`, with the specific reason for known ones. */
-export function checkKeys(obj: Obj, path: string, spec: KeySpec): void {
+/**
+ * Rejects keys that are not in `spec.allowed`, with the specific reason for known ones; keys
+ * in `spec.ignored` are accepted with one warning each through `ctx`.
+ */
+export function checkKeys(obj: Obj, path: string, spec: KeySpec, ctx?: ParseContext): void {
   for (const key of Object.keys(obj)) {
     const rejected = spec.rejected;
     if (rejected !== undefined && Object.hasOwn(rejected, key)) {
       throw new ConfigError(keyPath(path, key), rejected[key]!);
+    }
+    const ignored = spec.ignored;
+    if (ignored !== undefined && Object.hasOwn(ignored, key)) {
+      if (ctx === undefined) {
+        throw new TypeError(`checkKeys at ${path}: ignored keys need a context`);
+      }
+      ctx.warn(keyPath(path, key), ignored[key]!);
+      continue;
     }
     if (!spec.allowed.includes(key)) {
       const expected = spec.allowed.length === 0 ? "none" : spec.allowed.join(", ");

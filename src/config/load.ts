@@ -7,6 +7,7 @@
  * @module
  */
 
+import { dirname, resolve } from "node:path";
 import { ConfigError, expectNonEmptyString } from "./kit.ts";
 import { jsonSyntaxError } from "./json_syntax.ts";
 import { parseRouterConfig } from "./parse.ts";
@@ -89,7 +90,7 @@ export async function loadConfigFile(path: string): Promise<RouterConfig> {
     }`;
     throw new ConfigError("(file)", reason, { cause: new SyntaxError(reason) });
   }
-  return parseRouterConfig(json, readEnvironment);
+  return parseRouterConfig(json, { env: readEnvironment, baseDir: dirname(resolve(path)) });
 }
 
 /** Command-line overrides of the first transport's listening address. */

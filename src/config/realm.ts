@@ -40,6 +40,7 @@ import {
   type Obj,
   oneOf,
   own,
+  type ParseContext,
 } from "./kit.ts";
 import type {
   Action,
@@ -64,12 +65,16 @@ const ACTIONS: readonly Action[] = ["call", "register", "publish", "subscribe"];
  * @param list The `realms` array.
  * @param path Its JSON path.
  */
-export function parseRealms(list: readonly unknown[], path: string): RealmConfig[] {
+export function parseRealms(
+  list: readonly unknown[],
+  path: string,
+  ctx: ParseContext,
+): RealmConfig[] {
   const realms: RealmConfig[] = [];
   const realmNames = new Map<string, number>();
   list.forEach((item, i) => {
     const realmPath = indexPath(path, i);
-    const realm = parseRealm(item, realmPath);
+    const realm = parseRealm(item, realmPath, ctx);
     const previous = realmNames.get(realm.name);
     if (previous !== undefined) {
       throw new ConfigError(
@@ -86,7 +91,7 @@ export function parseRealms(list: readonly unknown[], path: string): RealmConfig
 }
 
 /** One realm. */
-function parseRealm(value: unknown, path: string): RealmConfig {
+function parseRealm(value: unknown, path: string, ctx: ParseContext): RealmConfig {
   const realm = expectObject(value, path);
   checkKeys(realm, path, { allowed: ["name", "roles", "options", "stats", "store"] });
 
@@ -107,7 +112,7 @@ function parseRealm(value: unknown, path: string): RealmConfig {
   const roleNames = new Map<string, number>();
   roleList.forEach((item, i) => {
     const rolePath = indexPath(rolesPath, i);
-    const role = parseRole(item, rolePath);
+    const role = parseRole(item, rolePath, ctx);
     const previous = roleNames.get(role.name);
     if (previous !== undefined) {
       throw new ConfigError(
@@ -121,14 +126,14 @@ function parseRealm(value: unknown, path: string): RealmConfig {
     roles.push(role);
   });
 
-  const options = parseRealmOptions(own(realm, "options"), keyPath(path, "options"));
-  const stats = has(realm, "stats") ? parseStats(realm.stats, keyPath(path, "stats")) : null;
-  const history = has(realm, "store") ? parseStore(realm.store, keyPath(path, "store")) : [];
+  const options = parseRealmOptions(own(realm, "options"), keyPath(path, "options"), ctx);
+  const stats = has(realm, "stats") ? parseStats(realm.stats, keyPath(path, "stats"), ctx) : null;
+  const history = has(realm, "store") ? parseStore(realm.store, keyPath(path, "store"), ctx) : [];
   return { name, roles, options, stats, history };
 }
 
 /** `realms[].store`: Crossbar's in-memory store with its `event-history` list. */
-function parseStore(value: unknown, path: string): EventHistoryConfig[] {
+function parseStore(value: unknown, path: string, ctx: ParseContext): EventHistoryConfig[] {
   const store = expectObject(value, path);
   checkKeys(store, path, { allowed: ["type", "event-history"] });
   const type = expectString(expectRequired(store, "type", path), keyPath(path, "type"));
@@ -170,7 +175,7 @@ function parseStore(value: unknown, path: string): EventHistoryConfig[] {
   });
 }
 
-function parseRealmOptions(value: unknown, path: string): RealmOptions {
+function parseRealmOptions(value: unknown, path: string, ctx: ParseContext): RealmOptions {
   if (value === undefined) {
     return { uri_check: DEFAULT_URI_CHECK, enable_meta_api: DEFAULT_ENABLE_META_API };
   }
@@ -196,7 +201,7 @@ function parseRealmOptions(value: unknown, path: string): RealmOptions {
   return { uri_check: uriCheck, enable_meta_api: enableMetaApi };
 }
 
-function parseStats(value: unknown, path: string): StatsConfig {
+function parseStats(value: unknown, path: string, ctx: ParseContext): StatsConfig {
   const stats = expectObject(value, path);
   checkKeys(stats, path, {
     allowed: [
@@ -241,7 +246,7 @@ function parseStats(value: unknown, path: string): StatsConfig {
   };
 }
 
-function parseRole(value: unknown, path: string): RoleConfig {
+function parseRole(value: unknown, path: string, ctx: ParseContext): RoleConfig {
   const role = expectObject(value, path);
   checkKeys(role, path, { allowed: ["name", "permissions", "authorizer"] });
   if (has(role, "permissions") && has(role, "authorizer")) {
@@ -264,7 +269,7 @@ function parseRole(value: unknown, path: string): RoleConfig {
   const seen = new Map<string, number>();
   list.forEach((item, i) => {
     const permissionPath = indexPath(permissionsPath, i);
-    const permission = parsePermission(item, permissionPath);
+    const permission = parsePermission(item, permissionPath, ctx);
     const id = `${permission.match} ${permission.uri}`;
     const previous = seen.get(id);
     if (previous !== undefined) {
@@ -319,7 +324,7 @@ function parseFlags<K extends string>(
   return result;
 }
 
-function parsePermission(value: unknown, path: string): Permission {
+function parsePermission(value: unknown, path: string, ctx: ParseContext): Permission {
   const permission = expectObject(value, path);
   checkKeys(permission, path, {
     allowed: ["uri", "match", "allow", "disclose", "cache"],

@@ -11,7 +11,6 @@
  */
 
 import { parseOriginPattern } from "../http/origin.ts";
-import type { EnvLookup } from "./auth.ts";
 import { REJECTED_WEBSOCKET_KEYS, UNIMPLEMENTED_TRANSPORT_TYPES } from "./crossbar.ts";
 import {
   DEFAULT_ALLOW_NULL_ORIGIN,
@@ -38,6 +37,7 @@ import {
   keyPath,
   type Obj,
   own,
+  type ParseContext,
 } from "./kit.ts";
 import { parseRoleName } from "./realm.ts";
 import type {
@@ -70,31 +70,31 @@ const WILDCARD_HOSTS: readonly string[] = ["0.0.0.0", "::"];
 export function parseTransports(
   list: readonly unknown[],
   path: string,
-  env: EnvLookup,
+  ctx: ParseContext,
 ): TransportConfig[] {
-  const transports = list.map((item, i) => parseTransport(item, indexPath(path, i), env));
+  const transports = list.map((item, i) => parseTransport(item, indexPath(path, i), ctx));
   checkEndpointCollisions(transports, path);
   return transports;
 }
 
-function parseTransport(value: unknown, path: string, env: EnvLookup): TransportConfig {
+function parseTransport(value: unknown, path: string, ctx: ParseContext): TransportConfig {
   const transport = expectObject(value, path);
   const typePath = keyPath(path, "type");
   const type = expectString(expectRequired(transport, "type", path), typePath);
-  if (type === "universal") return parseUniversal(transport, path, env);
+  if (type === "universal") return parseUniversal(transport, path, ctx);
   if (type !== "websocket" && type !== "web" && type !== "rawsocket") {
     const reason = Object.hasOwn(UNIMPLEMENTED_TRANSPORT_TYPES, type)
       ? UNIMPLEMENTED_TRANSPORT_TYPES[type]!
       : `must be "websocket", "web" or "rawsocket", got ${describe(type)}`;
     throw new ConfigError(typePath, reason);
   }
-  if (type === "rawsocket") return parseRawSocket(transport, path, env);
-  if (type === "websocket") return parseWebSocketTransport(transport, path, env);
-  return parseWeb(transport, path, env);
+  if (type === "rawsocket") return parseRawSocket(transport, path, ctx);
+  if (type === "websocket") return parseWebSocketTransport(transport, path, ctx);
+  return parseWeb(transport, path, ctx);
 }
 
 /** `{"type": "rawsocket", "endpoint", "serializers"?, "auth"?, "options"?}`. */
-function parseRawSocket(transport: Obj, path: string, env: EnvLookup): RawSocketTransportConfig {
+function parseRawSocket(transport: Obj, path: string, ctx: ParseContext): RawSocketTransportConfig {
   checkKeys(transport, path, {
     allowed: ["type", "id", "endpoint", "serializers", "auth", "options"],
   });
@@ -108,7 +108,7 @@ function parseRawSocket(transport: Obj, path: string, env: EnvLookup): RawSocket
     type: "rawsocket",
     endpoint,
     websocket: null,
-    rawsocket: parseWebSocketEndpoint(transport, path, env, "rawsocket"),
+    rawsocket: parseWebSocketEndpoint(transport, path, ctx, "rawsocket"),
   };
 }
 
@@ -116,7 +116,7 @@ function parseRawSocket(transport: Obj, path: string, env: EnvLookup): RawSocket
 function parseWebSocketTransport(
   transport: Obj,
   path: string,
-  env: EnvLookup,
+  ctx: ParseContext,
 ): WebSocketTransportConfig {
   checkKeys(transport, path, {
     allowed: ["type", "id", "endpoint", ...WEBSOCKET_KEYS],
@@ -130,13 +130,13 @@ function parseWebSocketTransport(
   return {
     type: "websocket",
     endpoint,
-    websocket: parseWebSocketEndpoint(transport, path, env),
+    websocket: parseWebSocketEndpoint(transport, path, ctx),
     paths: new Map<string, never>(),
   };
 }
 
 /** `{"type": "web", "endpoint", "paths", "metrics"?, "status"?}`. */
-function parseWeb(transport: Obj, path: string, env: EnvLookup): WebTransportConfig {
+function parseWeb(transport: Obj, path: string, ctx: ParseContext): WebTransportConfig {
   checkKeys(transport, path, {
     allowed: ["type", "id", "endpoint", "paths", "metrics", "status"],
   });
@@ -145,7 +145,7 @@ function parseWeb(transport: Obj, path: string, env: EnvLookup): WebTransportCon
     expectRequired(transport, "endpoint", path),
     keyPath(path, "endpoint"),
   );
-  const { paths, bridges } = parseWebPaths(transport, path, env);
+  const { paths, bridges } = parseWebPaths(transport, path, ctx);
   const metricsPath = parseServicePath(
     own(transport, "metrics"),
     keyPath(path, "metrics"),
@@ -334,7 +334,7 @@ export function checkPort(value: unknown, path: string): number {
 function parseWebPaths(
   transport: Obj,
   path: string,
-  env: EnvLookup,
+  ctx: ParseContext,
 ): Pick<WebServicesConfig, "paths" | "bridges"> {
   const pathsPath = keyPath(path, "paths");
   const paths = expectObject(expectRequired(transport, "paths", path), pathsPath);
@@ -364,7 +364,7 @@ function parseWebPaths(
       allowed: ["type", ...WEBSOCKET_KEYS],
       rejected: REJECTED_WEBSOCKET_KEYS,
     });
-    result.set(key === "/" ? "" : key, parseWebSocketEndpoint(service, itemPath, env));
+    result.set(key === "/" ? "" : key, parseWebSocketEndpoint(service, itemPath, ctx));
   }
   if (result.size === 0 && bridges.size === 0) {
     throw new ConfigError(
@@ -379,7 +379,7 @@ function parseWebPaths(
  * `universal`: RawSocket and HTTP/WebSocket on one port, told apart by the first octet
  * (Crossbar's shape: `rawsocket` endpoint settings, `websocket` paths, `web.paths` services).
  */
-function parseUniversal(transport: Obj, path: string, env: EnvLookup): UniversalTransportConfig {
+function parseUniversal(transport: Obj, path: string, ctx: ParseContext): UniversalTransportConfig {
   checkKeys(transport, path, {
     allowed: ["type", "id", "endpoint", "rawsocket", "websocket", "web", "metrics", "status"],
   });
@@ -394,7 +394,7 @@ function parseUniversal(transport: Obj, path: string, env: EnvLookup): Universal
     const rsPath = keyPath(path, "rawsocket");
     const rs = expectObject(transport.rawsocket, rsPath);
     checkKeys(rs, rsPath, { allowed: ["serializers", "auth", "options"] });
-    rawsocket = parseWebSocketEndpoint(rs, rsPath, env, "rawsocket");
+    rawsocket = parseWebSocketEndpoint(rs, rsPath, ctx, "rawsocket");
   }
   // `websocket` is a map of paths like a web transport's `paths` of type websocket
   const wsPaths: Record<string, unknown> = {};
@@ -425,7 +425,7 @@ function parseUniversal(transport: Obj, path: string, env: EnvLookup): Universal
   let paths: ReadonlyMap<string, WebSocketEndpointConfig> = new Map();
   let bridges: ReadonlyMap<string, BridgeConfig> = new Map();
   if (Object.keys(merged).length > 0) {
-    ({ paths, bridges } = parseWebPaths({ paths: merged }, path, env));
+    ({ paths, bridges } = parseWebPaths({ paths: merged }, path, ctx));
   }
   if (!rawsocket && paths.size === 0 && bridges.size === 0) {
     throw new ConfigError(

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ConfigWarning } from "./kit.ts";
 import type { SerializerName } from "../serializer/serializer.ts";
 
 /** The actions a permission can allow. */
@@ -357,4 +358,6 @@ export interface RouterConfig {
   readonly realms: readonly RealmConfig[];
   /** The listening transports, in configuration order. */
   readonly transports: readonly TransportConfig[];
+  /** One warning for every key accepted without effect here (see the README). */
+  readonly warnings?: readonly ConfigWarning[];
 }

@@ -51,6 +51,7 @@ import {
   type Obj,
   oneOf,
   own,
+  type ParseContext,
 } from "./kit.ts";
 import type { WebSocketEndpointConfig } from "./types.ts";
 
@@ -74,7 +75,7 @@ export const WEBSOCKET_KEYS: readonly string[] = ["serializers", "auth", "option
 export function parseWebSocketEndpoint(
   obj: Obj,
   path: string,
-  env: EnvLookup,
+  ctx: ParseContext,
   kind: "websocket" | "rawsocket" = "websocket",
 ): WebSocketEndpointConfig {
   const options = own(obj, "options");
@@ -82,7 +83,7 @@ export function parseWebSocketEndpoint(
   const pingsSet = isObject(options) && has(options, "auto_ping_interval");
   return {
     serializers: parseSerializers(own(obj, "serializers"), keyPath(path, "serializers")),
-    auth: parseAuth(own(obj, "auth"), keyPath(path, "auth"), env),
+    auth: parseAuth(own(obj, "auth"), keyPath(path, "auth"), ctx),
     ...parsed,
     ping_interval: kind === "rawsocket" && !pingsSet
       ? DEFAULT_RAWSOCKET_PING_INTERVAL
@@ -278,6 +279,10 @@ function pingInterval(value: unknown, path: string): number {
 export const DEFAULT_ENDPOINT: WebSocketEndpointConfig = parseWebSocketEndpoint(
   {},
   "(default)",
-  // an endpoint without `auth` holds no secrets: nothing is looked up
-  () => undefined,
+  // an endpoint without `auth` holds no secrets and no paths: nothing is looked up or warned
+  {
+    env: () => undefined,
+    warn: () => {},
+    baseDir: null,
+  },
 );
