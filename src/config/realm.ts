@@ -135,7 +135,7 @@ function parseRealm(value: unknown, path: string, ctx: ParseContext): RealmConfi
 /** `realms[].store`: Crossbar's in-memory store with its `event-history` list. */
 function parseStore(value: unknown, path: string, ctx: ParseContext): EventHistoryConfig[] {
   const store = expectObject(value, path);
-  checkKeys(store, path, { allowed: ["type", "event-history"] });
+  checkKeys(store, path, { allowed: ["type", "event-history"] }, ctx);
   const type = expectString(expectRequired(store, "type", path), keyPath(path, "type"));
   if (type !== "memory") {
     throw new ConfigError(
@@ -183,7 +183,7 @@ function parseRealmOptions(value: unknown, path: string, ctx: ParseContext): Rea
   checkKeys(options, path, {
     allowed: ["uri_check", "enable_meta_api"],
     rejected: REJECTED_REALM_OPTION_KEYS,
-  });
+  }, ctx);
   let uriCheck: RealmOptions["uri_check"] = DEFAULT_URI_CHECK;
   if (has(options, "uri_check")) {
     const check = options.uri_check;
@@ -211,7 +211,7 @@ function parseStats(value: unknown, path: string, ctx: ParseContext): StatsConfi
       "trigger_on_join",
       "trigger_on_leave",
     ],
-  });
+  }, ctx);
 
   let ratedMessageSize = DEFAULT_RATED_MESSAGE_SIZE;
   if (has(stats, "rated_message_size")) {
@@ -329,7 +329,7 @@ function parsePermission(value: unknown, path: string, ctx: ParseContext): Permi
   checkKeys(permission, path, {
     allowed: ["uri", "match", "allow", "disclose", "cache"],
     rejected: REJECTED_PERMISSION_KEYS,
-  });
+  }, ctx);
   const uriPath = keyPath(path, "uri");
   const rawUri = expectString(expectRequired(permission, "uri", path), uriPath);
   if (!isValidPermissionUri(rawUri)) {

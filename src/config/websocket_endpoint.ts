@@ -12,7 +12,7 @@
 
 import { parseIpRange } from "../net/ip_range.ts";
 import type { SerializerName } from "../serializer/serializer.ts";
-import { type EnvLookup, parseAuth } from "./auth.ts";
+import { parseAuth } from "./auth.ts";
 import { UNSUPPORTED_SERIALIZERS } from "./crossbar.ts";
 import {
   AUTH_MAX_DELAY_MARGIN,
