@@ -17,7 +17,6 @@ import type { Subscription } from "./broker.ts";
 import type { Registration } from "./dealer.ts";
 import { regInfo, subInfo } from "./observation_events.ts";
 import type { Realm } from "./realm.ts";
-import type { SessionRef } from "./session_ref.ts";
 
 function idArg(args: Args, what: string, index = 0): number {
   const id = args[index];
