@@ -494,6 +494,9 @@ export class Router {
   async close(graceMs = 1000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Realms still starting finish first: closing their service sessions under the meta API
+    // registration would reject `ready` with nobody to handle it (in-process, no waiting).
+    await this.#ready.catch(() => {});
     for (const t of this.#transports) await t.close(false);
     const ended: Session[] = [];
     for (const realm of this.#realms.values()) {
