@@ -53,6 +53,12 @@ Deno.test("router: close() without sessions resolves without the clock moving", 
   // the listener is gone: a new connection is refused
   await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: listener.port }));
   await served.close(); // a second close is a no-op
+  // and a closed router opens no in-process session either
+  await assert.rejects(served.session("realm1"), (e: unknown) => {
+    assert.ok(e instanceof WampError);
+    assert.equal(e.uri, "wamp.close.system_shutdown");
+    return true;
+  });
 
   const idle = createRouter(testConfig(), { clock });
   await idle.ready;

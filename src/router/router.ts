@@ -468,7 +468,8 @@ export class Router {
 
   /**
    * Opens an in-process session on `realm`: a full WAMP client without a socket.
-   * @throws {WampError} `wamp.error.no_such_realm` (rejects) for unknown realms.
+   * @throws {WampError} `wamp.error.no_such_realm` (rejects) for unknown realms,
+   *   `wamp.close.system_shutdown` once the router is closed.
    */
   async session(
     realm: string,
@@ -476,6 +477,7 @@ export class Router {
     details: Dict = {},
   ): Promise<WampClient> {
     await this.#ready;
+    if (this.#closed) throw new WampError(Uri.SYSTEM_SHUTDOWN, "the router is closed");
     const client = this.#connectLocal(options, false);
     await client.join(realm, details);
     return client;
