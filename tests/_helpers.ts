@@ -5,7 +5,7 @@
  * @module
  */
 
-import { createRouter, type Listener, type Router } from "../mod.ts";
+import { createRouter, type Listener, type Router, type RouterOptions } from "../mod.ts";
 import { SERIALIZERS } from "../src/serializer/registry.ts";
 import type { Serializer, SerializerName } from "../src/serializer/serializer.ts";
 
@@ -47,9 +47,12 @@ export interface Running extends AsyncDisposable {
   listeners(): Promise<Listener[]>;
 }
 
-/** Starts a router from a node config object. */
-export async function startRouter(config: unknown = testConfig()): Promise<Running> {
-  const router = createRouter(config);
+/** Starts a router from a node config object (`options`: its clock or logger, say). */
+export async function startRouter(
+  config: unknown = testConfig(),
+  options: RouterOptions = {},
+): Promise<Running> {
+  const router = createRouter(config, options);
   const all = await router.serve();
   const listener = all[0]!;
   return {

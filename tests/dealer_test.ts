@@ -1,11 +1,26 @@
 /**
  * Dealer features announced in WELCOME, with raw WAMP messages over real WebSockets, on JSON
  * and MessagePack: shared and pattern-based registrations, caller identification,
- * progressive results, canceling, timeouts and cleanup.
+ * progressive results, canceling, timeouts and cleanup. Then the `Dealer` class on its own,
+ * in-process: fake sessions, a fake clock, no router and no sockets.
  */
 
 import assert from "node:assert/strict";
+import { FakeClock, MAX_TIMER_MS } from "../src/clock.ts";
+import { Dealer, type DealerObserver, type Registration } from "../src/router/dealer.ts";
+import type { SessionRef } from "../src/router/session_ref.ts";
+import { ProtocolError, WampError } from "../src/wamp/errors.ts";
+import { MessageType as T } from "../src/wamp/message_type.ts";
+import type {
+  Call,
+  Dict,
+  ErrorMessage,
+  Interrupt,
+  Invocation,
+  Result,
+} from "../src/wamp/messages.ts";
 import { RawClient, startRouter, testConfig } from "./_helpers.ts";
+import { type FakeSession, fakeSession } from "./_session_ref.ts";
 
 type D = Record<string, unknown>;
 
@@ -308,3 +323,602 @@ for (const ser of ["json", "msgpack"] as const) {
     );
   });
 }
+
+// ---- the Dealer in-process ---------------------------------------------------------------
+
+/** What a callee announces when it can be interrupted and send progressive results. */
+const CANCELING = ["callee.call_canceling", "callee.progressive_call_results"];
+
+function callMsg(request: number, procedure: string, options: Dict = {}, args?: unknown[]): Call {
+  const m: Call = { type: T.CALL, request, options, procedure };
+  if (args) m.args = args;
+  return m;
+}
+
+function invocations(s: FakeSession): Invocation[] {
+  return s.of(T.INVOCATION) as Invocation[];
+}
+
+function lastInvocation(s: FakeSession): Invocation {
+  const all = invocations(s);
+  assert.ok(all.length > 0, "an INVOCATION");
+  return all[all.length - 1]!;
+}
+
+function errors(s: FakeSession): ErrorMessage[] {
+  return s.of(T.ERROR) as ErrorMessage[];
+}
+
+function interrupts(s: FakeSession): Interrupt[] {
+  return s.of(T.INTERRUPT) as Interrupt[];
+}
+
+function assertWampError(fn: () => unknown, uri: string): void {
+  assert.throws(fn, (e: unknown) => e instanceof WampError && e.uri === uri);
+}
+
+/** An observer that records its calls as `hook session-id registration-uri` (and call times). */
+function recordingObserver(): DealerObserver & { calls: string[]; done: number[] } {
+  const calls: string[] = [];
+  const done: number[] = [];
+  const rec = (hook: string) => (s: SessionRef, reg: Registration) =>
+    calls.push(`${hook} ${s.id} ${reg.uri}`);
+  return {
+    calls,
+    done,
+    onCreate: rec("create"),
+    onRegister: rec("register"),
+    onUnregister: rec("unregister"),
+    onDelete: rec("delete"),
+    onCallDone: (ms) => done.push(ms),
+  };
+}
+
+Deno.test("Dealer: register, call and yield give the caller a RESULT", () => {
+  const clock = new FakeClock();
+  const observer = recordingObserver();
+  const dealer = new Dealer(clock, observer);
+  const callee = fakeSession(1);
+  const caller = fakeSession(2, { authid: "carl", authrole: "user" });
+  const reg = dealer.register(callee, "com.add", "exact", {});
+  assert.equal(reg.invoke, "single");
+  assert.equal(dealer.match("com.add"), reg);
+  assert.equal(dealer.get(reg.id), reg);
+  assert.equal(dealer.lookup("com.add", "exact"), reg);
+  assert.equal(dealer.match("com.sub"), undefined);
+
+  dealer.call(caller, { ...callMsg(7, "com.add", {}, [2, 3]), kwargs: { k: 1 } }, false);
+  const inv = lastInvocation(callee);
+  assert.deepEqual(inv, {
+    type: T.INVOCATION,
+    request: inv.request,
+    registration: reg.id,
+    details: {},
+    args: [2, 3],
+    kwargs: { k: 1 },
+  });
+  assert.ok(dealer.hasOpenCall(caller, 7));
+  assert.equal(dealer.hasOpenCall(caller, 8), false);
+  assert.equal(dealer.hasOpenCall(callee, 7), false, "open calls are by caller");
+  assert.deepEqual(dealer.openCalls(caller), { asCaller: 1, asCallee: 0 });
+  assert.deepEqual(dealer.openCalls(callee), { asCaller: 0, asCallee: 1 });
+  assert.throws(() => dealer.call(caller, callMsg(7, "com.add"), false), ProtocolError);
+
+  clock.advance(25);
+  dealer.yield(callee, { type: T.YIELD, request: inv.request, options: {}, args: [5] });
+  assert.deepEqual(caller.of(T.RESULT), [{ type: T.RESULT, request: 7, details: {}, args: [5] }]);
+  assert.equal(dealer.hasOpenCall(caller, 7), false);
+  assert.deepEqual(dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+  assert.deepEqual(dealer.openCalls(callee), { asCaller: 0, asCallee: 0 });
+  assert.deepEqual(observer.done, [25], "the call's duration on the dealer's clock");
+  // a late second YIELD for the same invocation is dropped; one never sent is a violation
+  dealer.yield(callee, { type: T.YIELD, request: inv.request, options: {} });
+  assert.equal(caller.sent.length, 1);
+  assert.throws(
+    () => dealer.yield(callee, { type: T.YIELD, request: inv.request + 1, options: {} }),
+    ProtocolError,
+  );
+
+  // caller disclosure: asked by the caller (disclose) or by the callee (disclose_caller)
+  dealer.call(caller, callMsg(8, "com.add"), true);
+  assert.deepEqual(lastInvocation(callee).details, {
+    caller: 2,
+    caller_authid: "carl",
+    caller_authrole: "user",
+  });
+  assertWampError(
+    () => dealer.call(caller, callMsg(9, "com.none"), false),
+    "wamp.error.no_such_procedure",
+  );
+});
+
+Deno.test("Dealer: a pattern registration's INVOCATION names the procedure called", () => {
+  const dealer = new Dealer(new FakeClock());
+  const callee = fakeSession(1);
+  const caller = fakeSession(2);
+  const prefix = dealer.register(callee, "com.p", "prefix", { disclose_caller: true });
+  const wildcard = dealer.register(callee, "com..run", "wildcard", {});
+  const exact = dealer.register(callee, "com.p.exact", "exact", {});
+  assert.equal(dealer.match("com.p.exact"), exact, "an exact registration wins");
+  assert.equal(dealer.match("com.p.x.run"), prefix, "then the longest prefix");
+  assert.equal(dealer.match("com.q.run"), wildcard);
+  dealer.call(caller, callMsg(1, "com.p.x.run"), false);
+  assert.deepEqual(lastInvocation(callee).details, {
+    caller: 2,
+    caller_authid: "s2",
+    caller_authrole: "anonymous",
+    procedure: "com.p.x.run",
+  });
+  assert.equal(lastInvocation(callee).registration, prefix.id);
+  dealer.call(caller, callMsg(2, "com.q.run"), false);
+  assert.deepEqual(lastInvocation(callee).details, { procedure: "com.q.run" });
+});
+
+Deno.test("Dealer: shared registrations and their invocation policies", () => {
+  const observer = recordingObserver();
+  const dealer = new Dealer(new FakeClock(), observer);
+  const [a, b, c] = [1, 2, 3].map((id) => fakeSession(id));
+  const caller = fakeSession(9);
+
+  // single: a second callee is refused
+  dealer.register(a!, "com.single", "exact", {});
+  assertWampError(
+    () => dealer.register(b!, "com.single", "exact", {}),
+    "wamp.error.procedure_already_exists",
+  );
+  assertWampError(
+    () => dealer.register(b!, "com.single", "exact", { invoke: "single" }),
+    "wamp.error.procedure_already_exists",
+  );
+  assertWampError(
+    () => dealer.register(b!, "com.single", "exact", { invoke: "roundrobin" }),
+    "wamp.error.procedure_already_exists",
+  );
+  assertWampError(
+    () => dealer.register(a!, "com.x", "exact", { invoke: "fastest" }),
+    "wamp.error.invalid_argument",
+  );
+  assertWampError(
+    () => dealer.register(a!, "com.x", "exact", { invoke: 1 }),
+    "wamp.error.invalid_argument",
+  );
+
+  /** Which callee gets each of `n` calls to `uri`. */
+  let request = 0;
+  const served = (uri: string, n: number): number[] => {
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const before = [a, b, c].map((s) => invocations(s!).length);
+      dealer.call(caller, callMsg(++request, uri), false);
+      out.push([a, b, c].find((s, j) => invocations(s!).length > before[j]!)!.id);
+    }
+    return out;
+  };
+  for (const invoke of ["roundrobin", "first", "last", "random"]) {
+    const reg = dealer.register(a!, `com.${invoke}`, "exact", { invoke });
+    assert.equal(dealer.register(b!, `com.${invoke}`, "exact", { invoke }), reg, "shared");
+    dealer.register(c!, `com.${invoke}`, "exact", { invoke });
+    assert.deepEqual(reg.callees.map((x) => x.session.id), [1, 2, 3], "in registration order");
+    assert.equal(dealer.register(a!, `com.${invoke}`, "exact", { invoke }), reg, "again: no-op");
+    assert.equal(reg.callees.length, 3);
+    const other = invoke === "first" ? "last" : "first";
+    assertWampError(
+      () => dealer.register(fakeSession(4), `com.${invoke}`, "exact", { invoke: other }),
+      "wamp.error.procedure_exists_with_different_invocation_policy",
+    );
+  }
+  assert.deepEqual(served("com.roundrobin", 5), [1, 2, 3, 1, 2]);
+  assert.deepEqual(served("com.first", 2), [1, 1]);
+  assert.deepEqual(served("com.last", 2), [3, 3]);
+  const random = Math.random;
+  try {
+    const draws = [0.99, 0, 0.5, 0.34];
+    Math.random = () => draws.shift()!;
+    assert.deepEqual(served("com.random", 4), [3, 1, 2, 2], "the callee Math.random picks");
+  } finally {
+    Math.random = random;
+  }
+
+  // the roundrobin turn survives a callee leaving
+  dealer.unregister(b!, dealer.lookup("com.roundrobin", "exact")!.id);
+  assert.deepEqual(served("com.roundrobin", 3), [1, 3, 1]);
+  // first and last follow the registration order as callees come and go
+  dealer.unregister(a!, dealer.lookup("com.first", "exact")!.id);
+  dealer.register(a!, "com.first", "exact", { invoke: "first" });
+  assert.deepEqual(served("com.first", 1), [2]);
+  assert.deepEqual(
+    observer.calls.filter((x) => x.endsWith("com.first")),
+    [
+      "create 1 com.first",
+      "register 1 com.first",
+      "register 2 com.first",
+      "register 3 com.first",
+      "unregister 1 com.first",
+      "register 1 com.first",
+    ],
+  );
+});
+
+Deno.test("Dealer: registrationsOf, unregister and deletion with the last callee", () => {
+  const observer = recordingObserver();
+  const dealer = new Dealer(new FakeClock(), observer);
+  const a = fakeSession(1);
+  const b = fakeSession(2);
+  const shared = dealer.register(a, "com.shared", "exact", { invoke: "roundrobin" });
+  dealer.register(b, "com.shared", "exact", { invoke: "roundrobin" });
+  const own = dealer.register(a, "com.own", "prefix", {});
+  assert.deepEqual(new Set(dealer.registrationsOf(a)), new Set([shared, own]));
+  assert.deepEqual(dealer.registrationsOf(b), [shared]);
+  assert.deepEqual(dealer.registrationsOf(fakeSession(3)), []);
+  observer.calls.length = 0;
+
+  assert.equal(dealer.unregister(a, own.id), own);
+  assert.equal(dealer.get(own.id), undefined);
+  assertWampError(() => dealer.unregister(a, own.id), "wamp.error.no_such_registration");
+  assertWampError(
+    () => dealer.unregister(fakeSession(3), shared.id),
+    "wamp.error.no_such_registration",
+  );
+  dealer.unregister(a, shared.id);
+  assert.equal(dealer.get(shared.id), shared, "b is still a callee");
+  dealer.removeSession(b);
+  assert.equal(dealer.get(shared.id), undefined);
+  assert.deepEqual([...dealer.all()], []);
+  assert.deepEqual(dealer.registrationsOf(a), []);
+  assert.deepEqual(observer.calls, [
+    "unregister 1 com.own",
+    "delete 1 com.own",
+    "unregister 1 com.shared",
+    "unregister 2 com.shared",
+    "delete 2 com.shared",
+  ]);
+});
+
+Deno.test("Dealer: a callee that leaves mid-call ends the call with canceled", () => {
+  const dealer = new Dealer(new FakeClock());
+  const callee = fakeSession(1, { features: CANCELING });
+  const caller = fakeSession(2);
+  dealer.register(callee, "com.leave", "exact", {});
+  dealer.call(caller, callMsg(3, "com.leave"), false);
+  dealer.call(caller, callMsg(4, "com.leave"), false);
+  dealer.removeSession(callee);
+  assert.deepEqual(errors(caller).map((e) => [e.requestType, e.request, e.error, e.args]), [
+    [T.CALL, 3, "wamp.error.canceled", ["the callee left before answering"]],
+    [T.CALL, 4, "wamp.error.canceled", ["the callee left before answering"]],
+  ]);
+  assert.deepEqual(dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+  assert.equal(dealer.match("com.leave"), undefined);
+  assert.deepEqual(interrupts(callee), [], "nothing to the session that left");
+  assertWampError(
+    () => dealer.call(caller, callMsg(5, "com.leave"), false),
+    "wamp.error.no_such_procedure",
+  );
+});
+
+Deno.test("Dealer: a caller that leaves mid-call interrupts callees that announced call_canceling", () => {
+  const dealer = new Dealer(new FakeClock());
+  const canceling = fakeSession(1, { features: CANCELING });
+  const plain = fakeSession(2);
+  const caller = fakeSession(3);
+  dealer.register(canceling, "com.c", "exact", {});
+  dealer.register(plain, "com.p", "exact", {});
+  dealer.call(caller, callMsg(1, "com.c"), false);
+  dealer.call(caller, callMsg(2, "com.p"), false);
+  const inv = lastInvocation(canceling);
+  dealer.removeSession(caller);
+  assert.deepEqual(interrupts(canceling), [{
+    type: T.INTERRUPT,
+    request: inv.request,
+    options: { mode: "killnowait", reason: "wamp.error.canceled" },
+  }]);
+  assert.deepEqual(interrupts(plain), []);
+  assert.deepEqual(dealer.openCalls(canceling), { asCaller: 0, asCallee: 0 });
+  assert.deepEqual(dealer.openCalls(plain), { asCaller: 0, asCallee: 0 });
+  // the callees' late answers go nowhere
+  dealer.yield(canceling, { type: T.YIELD, request: inv.request, options: {} });
+  dealer.error(plain, {
+    type: T.ERROR,
+    requestType: T.INVOCATION,
+    request: lastInvocation(plain).request,
+    details: {},
+    error: "com.oops",
+  });
+  assert.deepEqual(caller.sent, [], "nothing for the caller that left");
+});
+
+Deno.test("Dealer: a call timeout on the dealer's clock cancels the call and disarms its timer", () => {
+  const clock = new FakeClock();
+  const dealer = new Dealer(clock);
+  const callee = fakeSession(1, { features: CANCELING });
+  const caller = fakeSession(2);
+  dealer.register(callee, "com.slow", "exact", { forward_timeout: true });
+  dealer.call(caller, callMsg(1, "com.slow", { timeout: 100 }), false);
+  const inv = lastInvocation(callee);
+  assert.equal(inv.details.timeout, 100, "forward_timeout");
+  assert.equal(clock.pendingTimers, 1);
+  clock.advance(99);
+  assert.deepEqual(errors(caller), []);
+  assert.ok(dealer.hasOpenCall(caller, 1));
+  clock.advance(1);
+  assert.deepEqual(errors(caller).map((e) => [e.request, e.error, e.args]), [
+    [1, "wamp.error.canceled", ["call timed out after 100 ms"]],
+  ]);
+  assert.deepEqual(interrupts(callee), [{
+    type: T.INTERRUPT,
+    request: inv.request,
+    options: { mode: "killnowait", reason: "wamp.error.canceled" },
+  }]);
+  assert.equal(dealer.hasOpenCall(caller, 1), false);
+  assert.equal(clock.pendingTimers, 0, "no timer left armed");
+  dealer.yield(callee, { type: T.YIELD, request: inv.request, options: {} });
+  assert.deepEqual(caller.of(T.RESULT), [], "the late answer is dropped");
+
+  // answered in time: the timer goes with the call; without forward_timeout none is forwarded
+  dealer.register(callee, "com.quick", "exact", {});
+  dealer.call(caller, callMsg(2, "com.quick", { timeout: 100 }), false);
+  assert.deepEqual(lastInvocation(callee).details, {});
+  assert.equal(clock.pendingTimers, 1);
+  dealer.yield(callee, { type: T.YIELD, request: lastInvocation(callee).request, options: {} });
+  assert.equal(clock.pendingTimers, 0);
+  clock.advance(1000);
+  assert.equal(errors(caller).length, 1);
+  // without a timeout, no timer at all; a bad timeout is refused
+  dealer.call(caller, callMsg(3, "com.quick", { timeout: 0 }), false);
+  assert.equal(clock.pendingTimers, 0);
+  for (const timeout of [-1, 1.5, "100"]) {
+    assertWampError(
+      () => dealer.call(caller, callMsg(4, "com.quick", { timeout }), false),
+      "wamp.error.invalid_argument",
+    );
+  }
+});
+
+Deno.test("Dealer: a timeout longer than one timer can hold is armed in steps", () => {
+  const clock = new FakeClock();
+  const dealer = new Dealer(clock);
+  const callee = fakeSession(1);
+  const caller = fakeSession(2);
+  dealer.register(callee, "com.long", "exact", {});
+  const timeout = MAX_TIMER_MS + 5;
+  dealer.call(caller, callMsg(1, "com.long", { timeout }), false);
+  clock.advance(MAX_TIMER_MS);
+  assert.deepEqual(errors(caller), [], "not yet");
+  assert.equal(clock.pendingTimers, 1, "the rest is armed");
+  clock.advance(5);
+  assert.deepEqual(errors(caller).map((e) => e.args), [[`call timed out after ${timeout} ms`]]);
+  assert.equal(clock.pendingTimers, 0);
+});
+
+Deno.test("Dealer: an INVOCATION the callee cannot be sent ends the call with the reason", () => {
+  const clock = new FakeClock();
+  const dealer = new Dealer(clock);
+  for (
+    const [outcome, uri] of [
+      ["too_large", "wamp.error.payload_size_exceeded"],
+      ["unencodable", "wamp.error.invalid_argument"],
+    ] as const
+  ) {
+    const callee = fakeSession(1, {
+      outcome: (m) => m.type === T.INVOCATION ? outcome : "sent",
+    });
+    const caller = fakeSession(2);
+    dealer.register(callee, "com.big", "exact", {});
+    dealer.call(caller, callMsg(1, "com.big", { timeout: 500 }, ["x"]), false);
+    const [err] = errors(caller);
+    assert.equal(errors(caller).length, 1);
+    assert.deepEqual([err!.requestType, err!.request, err!.error], [T.CALL, 1, uri]);
+    assert.match(String(err!.args![0]), /INVOCATION/);
+    assert.equal(dealer.hasOpenCall(caller, 1), false);
+    assert.deepEqual(dealer.openCalls(callee), { asCaller: 0, asCallee: 0 });
+    assert.equal(clock.pendingTimers, 0, "its timeout is disarmed");
+    // the same request id may be used again: the call is over
+    callee.outcome = () => "sent";
+    dealer.call(caller, callMsg(1, "com.big"), false);
+    assert.ok(dealer.hasOpenCall(caller, 1));
+    dealer.removeSession(callee);
+  }
+});
+
+Deno.test("Dealer: a RESULT the caller cannot be sent becomes an ERROR", () => {
+  const dealer = new Dealer(new FakeClock());
+  const callee = fakeSession(1, { features: CANCELING });
+  const caller = fakeSession(2, { outcome: (m) => m.type === T.RESULT ? "too_large" : "sent" });
+  dealer.register(callee, "com.r", "exact", {});
+  dealer.call(caller, callMsg(1, "com.r"), false);
+  dealer.yield(callee, { type: T.YIELD, request: lastInvocation(callee).request, options: {} });
+  assert.deepEqual(errors(caller).map((e) => [e.request, e.error]), [
+    [1, "wamp.error.payload_size_exceeded"],
+  ]);
+  // a progressive result that cannot be sent ends the call and interrupts the callee
+  dealer.call(caller, callMsg(2, "com.r", { receive_progress: true }), false);
+  const inv = lastInvocation(callee);
+  dealer.yield(callee, { type: T.YIELD, request: inv.request, options: { progress: true } });
+  assert.deepEqual(errors(caller).map((e) => e.request), [1, 2]);
+  assert.equal(dealer.hasOpenCall(caller, 2), false);
+  assert.deepEqual(interrupts(callee), [{
+    type: T.INTERRUPT,
+    request: inv.request,
+    options: { mode: "killnowait", reason: "wamp.error.payload_size_exceeded" },
+  }]);
+});
+
+Deno.test("Dealer: progressive call results", () => {
+  const dealer = new Dealer(new FakeClock());
+  const progressive = fakeSession(1, { features: CANCELING });
+  const plain = fakeSession(2);
+  const caller = fakeSession(3);
+  dealer.register(progressive, "com.prog", "exact", {});
+  dealer.register(plain, "com.plain", "exact", {});
+  dealer.call(caller, callMsg(1, "com.prog", { receive_progress: true }), false);
+  const inv = lastInvocation(progressive);
+  assert.deepEqual(inv.details, { receive_progress: true });
+  for (const n of [1, 2]) {
+    dealer.yield(progressive, {
+      type: T.YIELD,
+      request: inv.request,
+      options: { progress: true },
+      args: [n],
+    });
+  }
+  assert.ok(dealer.hasOpenCall(caller, 1), "open until the final result");
+  dealer.yield(progressive, { type: T.YIELD, request: inv.request, options: {}, args: [3] });
+  assert.deepEqual(
+    (caller.of(T.RESULT) as Result[]).map((r) => [r.request, r.details, r.args]),
+    [[1, { progress: true }, [1]], [1, { progress: true }, [2]], [1, {}, [3]]],
+  );
+  assert.equal(dealer.hasOpenCall(caller, 1), false);
+
+  // a callee that did not announce progressive results is not asked for them, and progressive
+  // YIELDs for a call that did not ask for them are dropped
+  dealer.call(caller, callMsg(2, "com.plain", { receive_progress: true }), false);
+  const plainInv = lastInvocation(plain);
+  assert.deepEqual(plainInv.details, {});
+  dealer.yield(plain, { type: T.YIELD, request: plainInv.request, options: { progress: true } });
+  assert.equal(caller.of(T.RESULT).length, 3);
+  assert.ok(dealer.hasOpenCall(caller, 2));
+  dealer.yield(plain, { type: T.YIELD, request: plainInv.request, options: {}, args: ["done"] });
+  assert.deepEqual((caller.of(T.RESULT) as Result[]).at(-1)!.args, ["done"]);
+});
+
+Deno.test("Dealer: progressive call invocations go to the same callee under one INVOCATION id", () => {
+  const dealer = new Dealer(new FakeClock());
+  const callee = fakeSession(1, { features: ["callee.progressive_call_invocations"] });
+  const other = fakeSession(2, { features: ["callee.progressive_call_invocations"] });
+  const plain = fakeSession(3);
+  const caller = fakeSession(4);
+  dealer.register(callee, "com.up", "exact", { invoke: "roundrobin" });
+  dealer.register(other, "com.up", "exact", { invoke: "roundrobin" });
+  dealer.register(plain, "com.plain", "exact", {});
+  dealer.call(caller, callMsg(1, "com.up", { progress: true }, ["a"]), false);
+  dealer.call(caller, callMsg(1, "com.up", { progress: true }, ["b"]), false);
+  dealer.call(caller, callMsg(1, "com.up", {}, ["c"]), false);
+  const chunks = invocations(callee);
+  assert.deepEqual(chunks.map((i) => [i.details, i.args]), [
+    [{ progress: true }, ["a"]],
+    [{ progress: true }, ["b"]],
+    [{}, ["c"]],
+  ]);
+  assert.equal(new Set(chunks.map((i) => i.request)).size, 1);
+  assert.deepEqual(invocations(other), [], "no chunk went to the other callee");
+  assert.throws(
+    () => dealer.call(caller, callMsg(1, "com.up"), false),
+    ProtocolError,
+    "the final chunk was sent: the request id is in use until the call ends",
+  );
+  // the next call goes round to the other callee; its later chunks must name its procedure
+  dealer.call(caller, callMsg(2, "com.up", { progress: true }, ["x"]), false);
+  assert.equal(invocations(other).length, 1);
+  assert.throws(
+    () => dealer.call(caller, callMsg(2, "com.other", { progress: true }), false),
+    ProtocolError,
+  );
+  // a callee without the feature refuses the first chunk; the rest are dropped
+  assertWampError(
+    () => dealer.call(caller, callMsg(3, "com.plain", { progress: true }), false),
+    "wamp.error.feature_not_supported",
+  );
+  dealer.call(caller, callMsg(3, "com.plain", { progress: true }), false);
+  dealer.call(caller, callMsg(3, "com.plain", {}), false);
+  assert.deepEqual(invocations(plain), []);
+  // after the abandoned call's final chunk, the request id starts a new call again
+  dealer.call(caller, callMsg(3, "com.plain", {}), false);
+  assert.equal(invocations(plain).length, 1);
+});
+
+Deno.test("Dealer: cancel modes skip, killnowait and kill", () => {
+  const dealer = new Dealer(new FakeClock());
+  const canceling = fakeSession(1, { features: CANCELING });
+  const plain = fakeSession(2);
+  const caller = fakeSession(3);
+  dealer.register(canceling, "com.c", "exact", {});
+  dealer.register(plain, "com.p", "exact", {});
+  const cancel = (request: number, options: Dict) =>
+    dealer.cancel(caller, { type: T.CANCEL, request, options });
+  const canceled = () => errors(caller).map((e) => [e.request, e.error]);
+
+  // skip: the caller is answered at once, the callee is not told
+  dealer.call(caller, callMsg(1, "com.c"), false);
+  cancel(1, { mode: "skip" });
+  assert.deepEqual(canceled(), [[1, "wamp.error.canceled"]]);
+  assert.deepEqual(interrupts(canceling), []);
+  assert.equal(dealer.hasOpenCall(caller, 1), false);
+
+  // killnowait (the default): INTERRUPT and the caller's ERROR at once
+  dealer.call(caller, callMsg(2, "com.c"), false);
+  const inv2 = lastInvocation(canceling);
+  cancel(2, {});
+  assert.deepEqual(canceled().at(-1), [2, "wamp.error.canceled"]);
+  assert.deepEqual(interrupts(canceling).map((i) => [i.request, i.options.mode]), [
+    [inv2.request, "killnowait"],
+  ]);
+  assert.equal(dealer.hasOpenCall(caller, 2), false);
+
+  // kill: INTERRUPT, and the caller gets the callee's answer when it comes
+  dealer.call(caller, callMsg(3, "com.c"), false);
+  const inv3 = lastInvocation(canceling);
+  cancel(3, { mode: "kill" });
+  assert.deepEqual(interrupts(canceling).at(-1), {
+    type: T.INTERRUPT,
+    request: inv3.request,
+    options: { mode: "kill", reason: "wamp.error.canceled" },
+  });
+  assert.equal(errors(caller).length, 2, "no ERROR yet");
+  assert.ok(dealer.hasOpenCall(caller, 3));
+  cancel(3, { mode: "kill" }); // a second CANCEL is ignored
+  assert.equal(interrupts(canceling).length, 2);
+  dealer.error(canceling, {
+    type: T.ERROR,
+    requestType: T.INVOCATION,
+    request: inv3.request,
+    details: {},
+    error: "com.stopped",
+    args: ["bye"],
+  });
+  assert.deepEqual(errors(caller).at(-1), {
+    type: T.ERROR,
+    requestType: T.CALL,
+    request: 3,
+    details: {},
+    error: "com.stopped",
+    args: ["bye"],
+  });
+  assert.equal(dealer.hasOpenCall(caller, 3), false);
+
+  // kill towards a callee that cannot be interrupted: answered at once, nothing sent to it
+  dealer.call(caller, callMsg(4, "com.p"), false);
+  cancel(4, { mode: "kill" });
+  assert.deepEqual(canceled().at(-1), [4, "wamp.error.canceled"]);
+  assert.deepEqual(interrupts(plain), []);
+
+  // unknown calls are ignored; an unknown mode is refused and leaves the call open
+  cancel(99, {});
+  dealer.call(caller, callMsg(5, "com.c"), false);
+  assertWampError(() => cancel(5, { mode: "nuke" }), "wamp.error.invalid_argument");
+  assert.ok(dealer.hasOpenCall(caller, 5));
+});
+
+Deno.test("Dealer: revoke removes a callee and tells it if it announced revocation", () => {
+  const observer = recordingObserver();
+  const dealer = new Dealer(new FakeClock(), observer);
+  const told = fakeSession(1, { features: ["callee.registration_revocation"] });
+  const silent = fakeSession(2);
+  const reg = dealer.register(told, "com.rv", "exact", { invoke: "first" });
+  dealer.register(silent, "com.rv", "exact", { invoke: "first" });
+  observer.calls.length = 0;
+  dealer.revoke(told, reg, "wamp.error.not_authorized");
+  assert.deepEqual(told.sent, [{
+    type: T.UNREGISTERED,
+    request: 0,
+    details: { registration: reg.id, reason: "wamp.error.not_authorized" },
+  }]);
+  dealer.revoke(told, reg); // no longer a callee
+  assert.equal(told.sent.length, 1);
+  dealer.revoke(silent, reg);
+  assert.deepEqual(silent.sent, []);
+  assert.equal(dealer.get(reg.id), undefined);
+  assert.deepEqual(observer.calls, [
+    "unregister 1 com.rv",
+    "unregister 2 com.rv",
+    "delete 2 com.rv",
+  ]);
+});

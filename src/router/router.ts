@@ -474,7 +474,8 @@ export class Router {
 
   /**
    * Opens an in-process session on `realm`: a full WAMP client without a socket.
-   * @throws {WampError} `wamp.error.no_such_realm` (rejects) for unknown realms.
+   * @throws {WampError} `wamp.error.no_such_realm` (rejects) for unknown realms,
+   *   `wamp.close.system_shutdown` once the router is closed.
    */
   async session(
     realm: string,
@@ -482,6 +483,7 @@ export class Router {
     details: Dict = {},
   ): Promise<WampClient> {
     await this.#ready;
+    if (this.#closed) throw new WampError(Uri.SYSTEM_SHUTDOWN, "the router is closed");
     const client = this.#connectLocal(options, false);
     await client.join(realm, details);
     return client;
@@ -500,6 +502,9 @@ export class Router {
   async close(graceMs = 1000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Realms still starting finish first: closing their service sessions under the meta API
+    // registration would reject `ready` with nobody to handle it (in-process, no waiting).
+    await this.#ready.catch(() => {});
     for (const t of this.#transports) await t.close(false);
     const ended: Session[] = [];
     for (const realm of this.#realms.values()) {
