@@ -1,0 +1,153 @@
+/**
+ * The one interface the cluster code uses to reach other nodes: core messaging (publish,
+ * subscribe, request with "no responders") and compare-and-set key-value buckets with
+ * watches. NATS implements it for real (`nats_link.ts`); an in-memory twin (`memory_link.ts`)
+ * drives unit tests of the cluster code without a server. Both behave as documented here, and
+ * `tests/cluster_link_test.ts` runs the same conformance tests against both.
+ *
+ * Subjects are NATS subjects: tokens separated by `.`, each token non-empty and without
+ * whitespace, `*` or `>`; in a subscription, `*` matches one token and a final `>` one or more.
+ *
+ * @module
+ */
+
+/** A message received on a subscription. */
+export interface LinkMessage {
+  /** The subject it was published to. */
+  readonly subject: string;
+  /** Its payload. */
+  readonly data: Uint8Array;
+  /** Set when the publisher asked for a reply (see {@linkcode ClusterLink.request}). */
+  respond?(data: Uint8Array): void;
+}
+
+/** An active subscription; `unsubscribe` is idempotent. */
+export interface LinkSubscription {
+  /** The subscription's subject pattern. */
+  readonly subject: string;
+  /** Stops the subscription: no message is handed to its handler afterwards. */
+  unsubscribe(): void;
+}
+
+/** Why a request failed. */
+export class LinkRequestError extends Error {
+  /** A request error of `kind`. */
+  constructor(
+    /** `no_responders`: nobody subscribes to the subject; `timeout`: no reply in time. */
+    readonly kind: "no_responders" | "timeout" | "closed",
+    message: string,
+  ) {
+    super(message);
+  }
+  /** Always `LinkRequestError`. */
+  override name = "LinkRequestError";
+}
+
+/** A compare-and-set conflict: the key did not have the expected revision (or existed). */
+export class KvConflictError extends Error {
+  /** Always `KvConflictError`. */
+  override name = "KvConflictError";
+}
+
+/** One entry of a bucket as a watch or a read reports it. */
+export interface KvEntry {
+  /** The key. */
+  readonly key: string;
+  /** The value; empty for deletions. */
+  readonly value: Uint8Array;
+  /**
+   * The bucket-wide revision of this change: strictly increasing across all keys of the bucket,
+   * so it orders changes cluster-wide.
+   */
+  readonly revision: number;
+  /** `put` for a value, `delete` for a removal. */
+  readonly operation: "put" | "delete";
+}
+
+/** Options of a bucket. */
+export interface KvBucketOptions {
+  /**
+   * Entries older than this (ms since their last put) are removed by the engine; 0 keeps them.
+   * Removal by age raises no watch event: use it for leases that are re-put periodically.
+   */
+  readonly maxAgeMs?: number;
+}
+
+/** A watch over the keys of a bucket. */
+export interface KvWatch {
+  /** Stops the watch. */
+  stop(): void;
+}
+
+/**
+ * A key-value bucket. Keys are non-empty strings of `[-/_=.a-zA-Z0-9]`, not starting or ending
+ * with `.`. Every write returns the new revision.
+ */
+export interface KvBucket {
+  /** The entry of `key`, or null when it does not exist (or was deleted). */
+  get(key: string): Promise<KvEntry | null>;
+  /** Writes `value` unconditionally. */
+  put(key: string, value: Uint8Array): Promise<number>;
+  /**
+   * Writes `value` only if `key` does not exist (or was deleted).
+   * @throws {KvConflictError} when it exists.
+   */
+  create(key: string, value: Uint8Array): Promise<number>;
+  /**
+   * Writes `value` only if the key's current revision is `revision`.
+   * @throws {KvConflictError} otherwise.
+   */
+  update(key: string, value: Uint8Array, revision: number): Promise<number>;
+  /**
+   * Deletes `key`; with `revision`, only if that is its current revision.
+   * @throws {KvConflictError} when the revision does not match.
+   */
+  delete(key: string, revision?: number): Promise<void>;
+  /** The keys that currently exist, optionally only those starting with `prefix`. */
+  keys(prefix?: string): Promise<string[]>;
+  /**
+   * Reports every existing entry (as `put`, in revision order), then `onReady`, then every later
+   * change as it happens, in revision order, this node's own writes included. With `prefix`,
+   * only keys starting with it.
+   */
+  watch(
+    onEntry: (entry: KvEntry) => void,
+    options?: { readonly prefix?: string; readonly onReady?: () => void },
+  ): Promise<KvWatch>;
+}
+
+/** Whether the link reaches the engine now. */
+export type LinkStatus = "connected" | "disconnected" | "closed";
+
+/** A node's connection to the cluster engine. */
+export interface ClusterLink {
+  /** The engine servers, as configured (for messages and `/status`). */
+  readonly servers: readonly string[];
+  /** The link's state now. */
+  readonly status: LinkStatus;
+  /**
+   * Called on every status change. After a reconnection (`disconnected` → `connected`), core
+   * subscriptions are active again, but messages published meanwhile may have been lost.
+   */
+  onStatus(listener: (status: LinkStatus) => void): void;
+  /**
+   * Publishes one message. The link never delivers a node's own publications back to it (no
+   * echo). Messages of one link arrive at each subscriber in the order they were published.
+   */
+  publish(subject: string, data: Uint8Array): void;
+  /**
+   * Subscribes to a subject pattern. The promise resolves once the engine has registered the
+   * interest: a message published by any node after that is delivered.
+   */
+  subscribe(subject: string, handler: (message: LinkMessage) => void): Promise<LinkSubscription>;
+  /**
+   * Publishes a request and waits for the first reply.
+   * @throws {LinkRequestError} `no_responders` at once when no node subscribes to the subject,
+   *   `timeout` after `timeoutMs`, `closed` when the link closes meanwhile.
+   */
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /** Opens (creating if needed) a key-value bucket. */
+  bucket(name: string, options?: KvBucketOptions): Promise<KvBucket>;
+  /** Closes the link: subscriptions and watches end, pending requests fail with `closed`. */
+  close(): Promise<void>;
+}
