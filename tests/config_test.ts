@@ -787,10 +787,50 @@ Deno.test("transport: bad serializers", () => {
   const ws = (serializers: unknown) =>
     withTransport({ type: "websocket", endpoint: TCP, serializers });
   assertConfigError(ws(["json", "xml"]), `${TRANSPORT}.serializers[1]`, 'got string "xml"');
-  assertConfigError(ws(["ubjson"]), `${TRANSPORT}.serializers[0]`, "not supported");
+  assertConfigError(ws(["flatbuffers"]), `${TRANSPORT}.serializers[0]`, "not supported");
+  assertConfigError(ws(["json", "ubjson", "ubjson"]), `${TRANSPORT}.serializers[2]`, "duplicate");
   assertConfigError(ws(["json", "json"]), `${TRANSPORT}.serializers[1]`, "duplicate serializer");
   assertConfigError(ws([]), `${TRANSPORT}.serializers`, "at least one");
   assertConfigError(ws("json"), `${TRANSPORT}.serializers`, "must be an array");
+});
+
+Deno.test("transport: ubjson is accepted with one warning and not served", () => {
+  const config = parseConfig(withTransport({
+    type: "websocket",
+    endpoint: TCP,
+    serializers: ["json", "ubjson", "cbor"],
+  }));
+  assert.deepEqual(config.transports[0]!.websocket!.serializers, ["json", "cbor"]);
+  assert.equal(config.warnings?.length, 1, JSON.stringify(config.warnings));
+  const warning = config.warnings[0]!;
+  assert.equal(warning.path, `${TRANSPORT}.serializers[1]`);
+  assert.match(warning.message, /"ubjson" is not offered .*serves "json", "cbor"/);
+  // the reason names every codec evaluated, what is wrong with each, and the BJData split
+  for (const part of ["@jsonjoy.com/json-pack", "@shelacek/ubjson", "ubjson 0.0.8", "BJData"]) {
+    assert.ok(warning.message.includes(part), `warning names ${part}: ${warning.message}`);
+  }
+  // a Crossbar config's usual list; RawSocket endpoints parse the same way
+  const rawsocket = parseConfig(withTransport({
+    type: "rawsocket",
+    endpoint: TCP,
+    serializers: ["cbor", "msgpack", "ubjson", "json"],
+  }));
+  assert.equal(rawsocket.transports[0]!.type, "rawsocket");
+  assert.deepEqual(rawsocket.transports[0]!.rawsocket!.serializers, ["cbor", "msgpack", "json"]);
+  assert.deepEqual(rawsocket.warnings?.map((w) => w.path), [`${TRANSPORT}.serializers[2]`]);
+  // without ubjson nothing is warned
+  const plain = parseConfig(withTransport({ type: "websocket", endpoint: TCP }));
+  assert.deepEqual(plain.warnings, []);
+});
+
+Deno.test("transport: a serializers list of ubjson alone is an error naming the key", () => {
+  const error = assertConfigError(
+    withTransport({ type: "websocket", endpoint: TCP, serializers: ["ubjson"] }),
+    `${TRANSPORT}.serializers`,
+    '"ubjson" is not offered',
+  );
+  assert.match(error.reason, /list "json", "msgpack" or "cbor"$/);
+  assert.match(error.reason, /@shelacek\/ubjson/);
 });
 
 Deno.test("transport: ticket, wampcra and cryptosign principals", () => {

@@ -80,7 +80,45 @@ export const REJECTED_WEBSOCKET_KEYS: Readonly<Record<string, string>> = {
 };
 
 /** Crossbar serializers Switchboard does not speak (the reason names those it does). */
-export const UNSUPPORTED_SERIALIZERS: readonly string[] = ["ubjson", "flatbuffers"];
+export const UNSUPPORTED_SERIALIZERS: readonly string[] = ["flatbuffers"];
+
+/**
+ * Crossbar serializers a `serializers` list may name that Switchboard does not offer, each
+ * with why: the endpoint serves the others listed, with one warning (a list of these alone is
+ * an error).
+ *
+ * `ubjson` (`wamp.2.ubjson`, RawSocket serializer id 4): no maintained npm codec handles it
+ * correctly (checked 2026-12 with Deno 2.9.6):
+ * - `@jsonjoy.com/json-pack` 18.28.0 (maintained, releases through 2026-05; the latest,
+ *   18.30.0, does not install: the registry has no `@jsonjoy.com/json-equal@18.30.0` for it)
+ *   decodes plain arrays, `L` int64 and `[$U#` bytes, but never returns from a 9-byte
+ *   optimized object `{$U#U\x01...` (a loop without end), grows an array for 13 s and 3 GB
+ *   before failing on a typed array `[$i#U\x03...` or on the truncated 2 bytes `[U`, returns
+ *   a raw extension object for a counted array `[#...`, yields `undefined` for the
+ *   high-precision `H`, for a no-op `N` and for an unknown marker instead of failing, writes
+ *   integers beyond 32 bits as float64 and `undefined` object members as a no-op in place of
+ *   the value (py-ubjson rejects the result), and wraps a `bigint` beyond 64 bits silently;
+ * - `@shelacek/ubjson` 1.1.1 (last release 2021-11 by its changelog, Bitbucket) decodes the
+ *   optimized formats (int64 through a callback), but cannot write a `bigint` (throws), writes
+ *   integers beyond 32 bits as floats (2^53 as a float32), rejects `H`, and the 9 bytes
+ *   `[$Z#l\x7f\xff\xff\xff` keep it filling an array for 12 s and 1.2 GB before it fails;
+ * - `ubjson` 0.0.8 (Sannis/node-ubjson, its only release) implements a pre-Draft-12 format
+ *   (`A`/`O`/`E` containers, `i` = int16), which py-ubjson and Crossbar do not speak.
+ * And the name no longer means one format: Autobahn|Python up to 25.12.2 (Debian's 22.7.1
+ * included) sends UBJSON through py-ubjson, from 26.6.1 BJData through `bjdata`
+ * (little-endian integers, `[$B` bytes) under the same subprotocol and id; the two cannot
+ * decode each other (the WAMP test vectors carry both), and a router cannot tell from the
+ * handshake which one a client speaks.
+ */
+export const NOT_OFFERED_SERIALIZERS: Readonly<Record<string, string>> = {
+  ubjson: "no maintained npm codec handles UBJSON correctly: @jsonjoy.com/json-pack 18.28 " +
+    "never returns on an optimized object, spends 13 s and 3 GB on a typed array or a " +
+    "truncated 2-byte array before failing, and writes integers beyond 32 bits as floats; " +
+    "@shelacek/ubjson 1.1.1 (last release 2021) cannot write 64-bit integers and spends 12 s " +
+    "and 1.2 GB on a 9-byte optimized array before failing; ubjson 0.0.8 implements a " +
+    "pre-Draft-12 format. And Autobahn|Python 26.6 and later sends BJData, which UBJSON " +
+    "cannot decode, under the same name",
+};
 
 /** Crossbar authentication methods Switchboard does not implement yet (keys of `auth`). */
 export const UNIMPLEMENTED_AUTH_METHODS: Readonly<Record<string, string>> = reasons(

@@ -13,7 +13,7 @@
 import { parseIpRange } from "../net/ip_range.ts";
 import type { SerializerName } from "../serializer/serializer.ts";
 import { parseAuth } from "./auth.ts";
-import { UNSUPPORTED_SERIALIZERS } from "./crossbar.ts";
+import { NOT_OFFERED_SERIALIZERS, UNSUPPORTED_SERIALIZERS } from "./crossbar.ts";
 import {
   AUTH_MAX_DELAY_MARGIN,
   DEFAULT_AUTH_CHALLENGE_TIMEOUT,
@@ -82,7 +82,7 @@ export function parseWebSocketEndpoint(
   const parsed = parseWebSocketOptions(options, keyPath(path, "options"));
   const pingsSet = isObject(options) && has(options, "auto_ping_interval");
   return {
-    serializers: parseSerializers(own(obj, "serializers"), keyPath(path, "serializers")),
+    serializers: parseSerializers(own(obj, "serializers"), keyPath(path, "serializers"), ctx),
     auth: parseAuth(own(obj, "auth"), keyPath(path, "auth"), ctx),
     ...parsed,
     ping_interval: kind === "rawsocket" && !pingsSet
@@ -91,16 +91,35 @@ export function parseWebSocketEndpoint(
   };
 }
 
-function parseSerializers(value: unknown, path: string): readonly SerializerName[] {
+/**
+ * `serializers`: the names listed, in order. A serializer Switchboard does not offer
+ * ({@link NOT_OFFERED_SERIALIZERS}, Crossbar's `ubjson`) is left out with one warning, and the
+ * endpoint serves the others; a list of nothing else is an error at `path`.
+ */
+function parseSerializers(
+  value: unknown,
+  path: string,
+  ctx: ParseContext,
+): readonly SerializerName[] {
   if (value === undefined) return [...DEFAULT_SERIALIZERS];
   const list = expectArray(value, path);
   if (list.length === 0) {
     throw new ConfigError(path, `must list at least one of ${oneOf(SERIALIZERS)}, got []`);
   }
   const result: SerializerName[] = [];
+  const notOffered: { name: string; path: string }[] = [];
   list.forEach((item, i) => {
     const itemPath = indexPath(path, i);
     const name = expectString(item, itemPath);
+    if (
+      result.includes(name as SerializerName) || notOffered.some((entry) => entry.name === name)
+    ) {
+      throw new ConfigError(itemPath, `duplicate serializer ${JSON.stringify(name)}`);
+    }
+    if (Object.hasOwn(NOT_OFFERED_SERIALIZERS, name)) {
+      notOffered.push({ name, path: itemPath });
+      return;
+    }
     if (!(SERIALIZERS as readonly string[]).includes(name)) {
       const reason = UNSUPPORTED_SERIALIZERS.includes(name)
         ? `serializer ${JSON.stringify(name)} is not supported by Switchboard; use ${
@@ -109,12 +128,26 @@ function parseSerializers(value: unknown, path: string): readonly SerializerName
         : `must be ${oneOf(SERIALIZERS)}, got ${describe(name)}`;
       throw new ConfigError(itemPath, reason);
     }
-    const serializer = name as SerializerName;
-    if (result.includes(serializer)) {
-      throw new ConfigError(itemPath, `duplicate serializer ${JSON.stringify(name)}`);
-    }
-    result.push(serializer);
+    result.push(name as SerializerName);
   });
+  if (result.length === 0) {
+    const names = notOffered.map((entry) => JSON.stringify(entry.name)).join(", ");
+    throw new ConfigError(
+      path,
+      `lists no serializer Switchboard offers (${names} is not offered: ${
+        notOffered.map((entry) => NOT_OFFERED_SERIALIZERS[entry.name]).join("; ")
+      }); list ${oneOf(SERIALIZERS)}`,
+    );
+  }
+  for (const entry of notOffered) {
+    ctx.warn(
+      entry.path,
+      `serializer ${JSON.stringify(entry.name)} is not offered by Switchboard (this endpoint ` +
+        `serves ${result.map((name) => JSON.stringify(name)).join(", ")}): ${
+          NOT_OFFERED_SERIALIZERS[entry.name]
+        }`,
+    );
+  }
   return result;
 }
 
