@@ -137,7 +137,7 @@ export interface ClusterLink {
   /**
    * Publishes one message. The link never delivers a node's own publications back to it (no
    * echo). Messages of one link arrive at each subscriber in the order they were published.
-   * While the link is disconnected they are buffered and sent when it reconnects.
+   * While the link is disconnected they are lost (nats.js drops what it buffered then).
    */
   publish(subject: string, data: Uint8Array): void;
   /**

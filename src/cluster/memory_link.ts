@@ -14,12 +14,11 @@
  *
  * Faults, as NATS shows them to a node:
  * - `disconnect(name)`: the link reports `disconnected`. Messages addressed to it meanwhile,
- *   and those still queued for it, are lost. Its own publications are buffered and sent when it
- *   reconnects (as nats.js does). Its requests time out; its bucket calls fail at once with an
+ *   and those still queued for it, are lost, and so are its own publications (nats.js drops
+ *   what it buffered while disconnected). Its requests time out; its bucket calls fail at once with an
  *   Error (NATS fails them after the JetStream timeout); a `subscribe` resolves only once it is
  *   connected again.
- * - `reconnect(name)`: reports `connected`; its subscriptions are active again, its buffered
- *   publications go out, and each of its watches receives what changed meanwhile (the current
+ * - `reconnect(name)`: reports `connected`; its subscriptions are active again, and each of its watches receives what changed meanwhile (the current
  *   entry of each key changed since the last one it saw, deletions included, in revision
  *   order; entries that expired meanwhile are gone), as a JetStream ordered consumer resumes.
  * - `kill(name)`: the link dies silently, as a SIGKILLed process: its subscriptions and watches
@@ -261,7 +260,6 @@ class MemoryLink implements ClusterLink {
   #epoch = 0;
   readonly #listeners: ((status: LinkStatus) => void)[] = [];
   readonly #subs = new Set<Sub>();
-  readonly #outbox: { subject: string; data: Uint8Array }[] = [];
   readonly #waiting: { resolve(): void; reject(error: Error): void }[] = [];
   readonly #requests = new Set<PendingRequest>();
   readonly #watchers = new Set<{ state: BucketState; watcher: Watcher }>();
@@ -297,8 +295,7 @@ class MemoryLink implements ClusterLink {
     this.#checkOpen();
     if (!isValidSubject(subject, false)) throw new Error(`invalid subject: ${subject}`);
     if (this.#dead) return;
-    if (this.#status === "disconnected") this.#outbox.push({ subject, data: data.slice() });
-    else this.#send(subject, data.slice(), undefined);
+    if (this.#status === "connected") this.#send(subject, data.slice(), undefined);
   }
 
   #send(subject: string, data: Uint8Array, respond: ((data: Uint8Array) => void) | undefined) {
@@ -460,7 +457,6 @@ class MemoryLink implements ClusterLink {
     }
     this.#setStatus("connected");
     for (const waiting of this.#waiting.splice(0)) waiting.resolve();
-    for (const { subject, data } of this.#outbox.splice(0)) this.#send(subject, data, undefined);
     for (const { state, watcher } of this.#watchers) this.#catchUp(state, watcher);
   }
 
@@ -472,7 +468,6 @@ class MemoryLink implements ClusterLink {
     for (const pending of this.#requests) this.clock.clearTimer(pending.timer);
     this.#requests.clear();
     this.#waiting.length = 0;
-    this.#outbox.length = 0;
     this.#subs.clear();
     this.#watchers.clear();
     this.cluster.forget(this);
