@@ -210,6 +210,12 @@ conformance("request: reply, no responders, timeout", async (e) => {
     a.request("svc.none", enc("?"), 5000),
     (error) => error instanceof LinkRequestError && error.kind === "no_responders",
   );
+  // A link's own subscription does not answer its requests (no echo): nobody else does.
+  await a.subscribe("svc.self", (m) => m.respond?.(enc("self")));
+  await assert.rejects(
+    a.request("svc.self", enc("?"), 5000),
+    (error) => error instanceof LinkRequestError && error.kind === "no_responders",
+  );
   const silent = a.request("svc.silent", enc("?"), 300);
   const outcome = silent.then(() => "replied", (error) => error);
   await e.passTime(300);
