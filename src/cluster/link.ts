@@ -81,7 +81,9 @@ export interface KvWatch {
 
 /**
  * A key-value bucket. Keys are non-empty strings of `[-/_=.a-zA-Z0-9]`, not starting or ending
- * with `.`. Every write returns the new revision.
+ * with `.`. Every write returns the new revision; revisions start at 1, so a `revision` below 1
+ * never matches. Calls made while the engine is out of reach fail with an `Error` (not a
+ * {@link KvConflictError}): at once or after the engine's own timeout.
  */
 export interface KvBucket {
   /** The entry of `key`, or null when it does not exist (or was deleted). */
@@ -99,7 +101,9 @@ export interface KvBucket {
    */
   update(key: string, value: Uint8Array, revision: number): Promise<number>;
   /**
-   * Deletes `key`; with `revision`, only if that is its current revision.
+   * Deletes `key`; with `revision`, only if that is its current revision (a deletion's own
+   * revision counts: `update` with it writes the key again). Deleting a key that does not
+   * exist still records a deletion, which watches report.
    * @throws {KvConflictError} when the revision does not match.
    */
   delete(key: string, revision?: number): Promise<void>;
@@ -133,20 +137,26 @@ export interface ClusterLink {
   /**
    * Publishes one message. The link never delivers a node's own publications back to it (no
    * echo). Messages of one link arrive at each subscriber in the order they were published.
+   * While the link is disconnected they are lost (nats.js drops what it buffered then).
    */
   publish(subject: string, data: Uint8Array): void;
   /**
    * Subscribes to a subject pattern. The promise resolves once the engine has registered the
-   * interest: a message published by any node after that is delivered.
+   * interest: a message published by any node after that is delivered. While the link is
+   * disconnected, that is once it has reconnected. A handler's exception is logged.
    */
   subscribe(subject: string, handler: (message: LinkMessage) => void): Promise<LinkSubscription>;
   /**
    * Publishes a request and waits for the first reply.
    * @throws {LinkRequestError} `no_responders` at once when no node subscribes to the subject,
-   *   `timeout` after `timeoutMs`, `closed` when the link closes meanwhile.
+   *   `timeout` after `timeoutMs` (also when the link is disconnected meanwhile), `closed` when
+   *   the link is closed or closes meanwhile.
    */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
-  /** Opens (creating if needed) a key-value bucket. */
+  /**
+   * Opens (creating if needed) a key-value bucket. The options apply when this call creates
+   * it; a bucket that exists keeps the options it was created with.
+   */
   bucket(name: string, options?: KvBucketOptions): Promise<KvBucket>;
   /** Closes the link: subscriptions and watches end, pending requests fail with `closed`. */
   close(): Promise<void>;
