@@ -58,7 +58,12 @@ export type { EnvLookup };
  * anonymous sessions with role `anonymous` and a random authid. `env` looks up `"$NAME"`
  * secrets.
  */
-export function parseAuth(value: unknown, path: string, ctx: ParseContext): AuthConfig {
+export function parseAuth(
+  value: unknown,
+  path: string,
+  ctx: ParseContext,
+  tracking: CookieTracking = "none",
+): AuthConfig {
   if (value === undefined) {
     return {
       anonymous: { role: DEFAULT_ANONYMOUS_ROLE, authid: null },
@@ -69,9 +74,10 @@ export function parseAuth(value: unknown, path: string, ctx: ParseContext): Auth
   }
   const auth = expectObject(value, path);
   checkKeys(auth, path, {
-    allowed: ["anonymous", "ticket", "wampcra", "cryptosign"],
+    allowed: ["anonymous", "ticket", "wampcra", "cryptosign", "cookie"],
     rejected: UNIMPLEMENTED_AUTH_METHODS,
   });
+  const cookie = has(auth, "cookie") && parseCookieAuth(auth, path, tracking);
   if (Object.keys(auth).length === 0) {
     throw new ConfigError(
       path,
@@ -128,7 +134,46 @@ export function parseAuth(value: unknown, path: string, ctx: ParseContext): Auth
       )
       : null,
     ...(Object.keys(dynamic).length > 0 ? { dynamic } : {}),
+    ...(cookie ? { cookie } : {}),
   };
+}
+
+/**
+ * Where an endpoint's `auth` is: a WebSocket endpoint with a `cookie` block (`tracked`), one
+ * without (`none`), or a RawSocket endpoint, which has no HTTP cookies (`unavailable`).
+ */
+export type CookieTracking = "tracked" | "none" | "unavailable";
+
+/**
+ * `auth.cookie`: `{}` (Crossbar's form) or `{"type": "static"}`. It needs the endpoint's cookie
+ * tracking and a method that authenticates the first connection of a browser, whose cookie is
+ * then bound (any but `anonymous`, which never binds one).
+ */
+function parseCookieAuth(auth: Obj, path: string, tracking: CookieTracking): true {
+  const cookiePath = keyPath(path, "cookie");
+  const obj = expectObject(auth.cookie, cookiePath);
+  checkKeys(obj, cookiePath, { allowed: ["type"] });
+  if (has(obj, "type")) expectStaticType(obj, cookiePath);
+  if (tracking === "unavailable") {
+    throw new ConfigError(
+      cookiePath,
+      "cookie authentication is only available on WebSocket endpoints (RawSocket has no HTTP cookies)",
+    );
+  }
+  if (tracking === "none") {
+    throw new ConfigError(
+      cookiePath,
+      'cookie authentication needs cookie tracking: add "cookie": {} (see README) to this WebSocket endpoint',
+    );
+  }
+  if (!Object.keys(auth).some((m) => m !== "cookie" && m !== "anonymous")) {
+    throw new ConfigError(
+      cookiePath,
+      "cookie authentication needs another method besides anonymous (ticket, wampcra, cryptosign) " +
+        "to authenticate the connection whose cookie is then bound",
+    );
+  }
+  return true;
 }
 
 function expectStaticType(obj: Obj, path: string): void {

@@ -140,8 +140,32 @@ export interface DynamicAuthenticator {
   readonly realm: string | null;
 }
 
-/** Names of the authentication methods. */
+/** Names of the authentication methods that can be static or dynamic. */
 export type AuthMethod = "anonymous" | "ticket" | "wampcra" | "cryptosign";
+
+/**
+ * Cookie tracking of a WebSocket endpoint (its `cookie` block): the upgrade response sets a
+ * random cookie, and with `auth.cookie` a later connection presenting it authenticates as the
+ * session that authenticated on the connection it was set on.
+ */
+export interface CookieConfig {
+  /** The cookie's name (`name`); default `cbtid`. */
+  readonly name: string;
+  /** Characters of the random id (`length`, 6 random bits each); default 24, at least 22. */
+  readonly length: number;
+  /** Seconds the cookie and its binding live (`max_age`); default 604800 (7 days). */
+  readonly max_age: number;
+  /** Bound cookies kept (`max_cookies`); default 100000. */
+  readonly max_cookies: number;
+  /** Bound cookies kept per authid and realm (`max_cookies_per_authid`); default 16. */
+  readonly max_cookies_per_authid: number;
+  /** `Secure` attribute (`secure`): null (the default) sets it on TLS transports only. */
+  readonly secure: boolean | null;
+  /** `HttpOnly` attribute (`http_strict`); default true. */
+  readonly http_strict: boolean;
+  /** `SameSite` attribute (`same_site`); default `Strict`. */
+  readonly same_site: "Strict" | "Lax" | "None";
+}
 
 /** The authentication methods of a WebSocket endpoint (`auth`). */
 export interface AuthConfig {
@@ -155,6 +179,8 @@ export interface AuthConfig {
   readonly cryptosign: ReadonlyMap<string, CryptosignPrincipal> | null;
   /** Methods configured with `type: "dynamic"` (their static entry above is null). */
   readonly dynamic?: Readonly<Partial<Record<AuthMethod, DynamicAuthenticator>>>;
+  /** True when `auth.cookie` is offered (the endpoint then has cookie tracking). */
+  readonly cookie?: boolean;
 }
 
 /** Limits of the authentication handshake (`options` of a WebSocket endpoint). */
@@ -179,6 +205,8 @@ export interface WebSocketEndpointConfig {
   readonly serializers: readonly SerializerName[];
   /** Methods allowed; with no `auth` block only anonymous with role `anonymous`. */
   readonly auth: AuthConfig;
+  /** Cookie tracking (`cookie`), set only with `auth.cookie` (WebSocket endpoints only). */
+  readonly cookie?: CookieConfig;
   /** Authentication handshake limits. */
   readonly auth_limits: AuthLimits;
   /**

@@ -17,7 +17,12 @@ import type { ClientInfo, HttpServer, WampRoute } from "../transport/http_server
 import { type Accepted, Listener, type TlsMaterial } from "../transport/listener.ts";
 import { type Peer, type PeerHandler, peerString } from "../transport/peer.ts";
 import { acceptRawSocket, MAX_CONNECTIONS_REPLY } from "../transport/rawsocket.ts";
-import { rawSocketOptions, transportHandshakeMs, wampRoute } from "./endpoint_options.ts";
+import {
+  cookieStore,
+  rawSocketOptions,
+  transportHandshakeMs,
+  wampRoute,
+} from "./endpoint_options.ts";
 
 /** A listening transport, as `Router.serve()` reports it. */
 export interface ServedTransport {
@@ -294,7 +299,11 @@ export class TransportServer {
   #route(endpoint: WebSocketEndpointConfig): EndpointRoute {
     let route = this.#routes.get(endpoint);
     if (!route) {
-      route = { ...wampRoute(endpoint), endpoint };
+      route = {
+        ...wampRoute(endpoint),
+        endpoint,
+        cookies: cookieStore(endpoint, this.#host.clock),
+      };
       this.#routes.set(endpoint, route);
     }
     return route;

@@ -22,6 +22,7 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { SerializerName } from "../serializer/serializer.ts";
 import { ConnStream } from "./conn_stream.ts";
+import type { CookieStore } from "./cookie_store.ts";
 import { clientAddress, type TrustedProxies } from "./forwarded.ts";
 import type { Accepted } from "./listener.ts";
 import { peerString, type TransportDetails } from "./peer.ts";
@@ -46,6 +47,8 @@ export interface WampRoute {
   /** This path's open handshake timeout, counted from the accept (ms; 0 = none). */
   readonly handshakeMs: number;
   readonly trustedProxies: TrustedProxies;
+  /** The path's tracking cookies (cookie authentication), or null without. */
+  readonly cookies?: CookieStore | null;
 }
 
 /** Who sent a request. */
@@ -97,6 +100,8 @@ export class HttpServer<R extends WampRoute = WampRoute> {
   readonly #server: http.Server;
   readonly #accepted = new WeakMap<Duplex, Accepted>();
   readonly #wss = new WeakMap<WampRoute, WebSocketServer>();
+  /** The `Set-Cookie` value of each upgrade response that sets a tracking cookie. */
+  readonly #setCookie = new WeakMap<http.IncomingMessage, string>();
 
   constructor(options: HttpServerOptions<R>) {
     this.#options = options;
@@ -258,6 +263,8 @@ export class HttpServer<R extends WampRoute = WampRoute> {
       http_path: `/${path}`,
     };
     const stream = socket as ConnStream;
+    const visit = route.cookies?.visit(req.headers.cookie, secure, `/${path}`) ?? null;
+    if (visit?.setCookie) this.#setCookie.set(req, visit.setCookie);
     this.#serverFor(route).handleUpgrade(req, socket, head, (socket) => {
       const peer = new WebSocketPeer(
         wsLink(socket as unknown as WsSocket, stream, frame),
@@ -267,6 +274,7 @@ export class HttpServer<R extends WampRoute = WampRoute> {
         logger,
         clock,
         accepted.deadline,
+        visit?.cookie ?? null,
       );
       this.#options.connected(peer, route);
     });
@@ -289,6 +297,10 @@ export class HttpServer<R extends WampRoute = WampRoute> {
           const chosen = chooseSerializer(offered.join(","), route.serializers);
           return chosen instanceof Response ? false : chosen.subprotocol;
         },
+      });
+      wss.on("headers", (headers: string[], req: http.IncomingMessage) => {
+        const cookie = this.#setCookie.get(req);
+        if (cookie !== undefined) headers.push(`Set-Cookie: ${cookie}`);
       });
       this.#wss.set(route, wss);
     }

@@ -8,6 +8,7 @@
 import type { EncodeCache } from "../serializer/encode_cache.ts";
 import type { Serializer } from "../serializer/serializer.ts";
 import type { Message } from "../wamp/messages.ts";
+import type { ConnectionCookie } from "./cookie_store.ts";
 
 export type { EncodeCache };
 
@@ -51,6 +52,8 @@ export interface Peer {
   close(code?: number, reason?: string): void;
   /** Bytes queued for sending and not yet written (0 where unknown). */
   readonly bufferedAmount: number;
+  /** The connection's tracking cookie (cookie authentication); absent or null without one. */
+  readonly cookie?: ConnectionCookie | null;
   /**
    * The session joined a realm (`true`: its open handshake is complete) or left it while the
    * connection stays open (`false`: the connection is idle again and its idle deadline runs).
