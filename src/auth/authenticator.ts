@@ -1,7 +1,8 @@
 /**
  * Authentication of HELLO on an endpoint: picks the method, the first of the client's
  * `authmethods` that the endpoint offers, and hands HELLO to that method's module
- * (anonymous.ts, ticket.ts, wampcra.ts, cryptosign.ts, cookie.ts, or dynamic.ts when the endpoint
+ * (anonymous.ts, ticket.ts, wampcra.ts, cryptosign.ts, scram.ts, cookie.ts, or dynamic.ts when the
+ * endpoint
  * configures the method as `dynamic`). Failures never reveal whether an authid exists: the
  * methods challenge unknown authids like known ones and fail them the same.
  *
@@ -18,10 +19,11 @@ import { cryptosignSubject, staticCryptosign } from "./cryptosign.ts";
 import { type AuthenticatorCall, dynamicAuthenticate } from "./dynamic.ts";
 import { abort, type AuthEnv, authidOf, type AuthStep } from "./step.ts";
 import { staticTicket } from "./ticket.ts";
+import { SCRAM_METHOD_NAMES, staticScram } from "./scram.ts";
 import { staticCra } from "./wampcra.ts";
 
 /** The methods in the order an endpoint lists them as offered. */
-const METHODS: readonly AuthMethod[] = ["anonymous", "ticket", "wampcra", "cryptosign"];
+const METHODS: readonly AuthMethod[] = ["anonymous", "ticket", "wampcra", "cryptosign", "scram"];
 
 /** A method HELLO can choose: one of {@linkcode METHODS}, or `cookie`. */
 type Chosen = AuthMethod | "cookie";
@@ -29,16 +31,21 @@ type Chosen = AuthMethod | "cookie";
 /** The methods the endpoint offers, statically or dynamically. */
 function offered(auth: AuthConfig): Chosen[] {
   const methods: Chosen[] = METHODS.filter((m) =>
-    auth[m] !== null || auth.dynamic?.[m] !== undefined
+    (auth[m] !== null && auth[m] !== undefined) || auth.dynamic?.[m] !== undefined
   );
   return auth.cookie ? ["cookie", ...methods] : methods;
 }
 
-/** The client's methods from HELLO (strings only; none given means `anonymous`). */
+/**
+ * The client's methods from HELLO (strings only; none given means `anonymous`), with the
+ * spec's `wamp-scram` read as `scram`.
+ */
 function requestedMethods(hello: Hello): string[] {
   const requested = hello.details.authmethods ?? ["anonymous"];
   return Array.isArray(requested)
-    ? requested.filter((m): m is string => typeof m === "string")
+    ? requested.filter((m): m is string => typeof m === "string").map((m) =>
+      SCRAM_METHOD_NAMES.includes(m) ? "scram" : m
+    )
     : [];
 }
 
@@ -110,5 +117,7 @@ export function authenticate(
       return staticCra(hello, auth.wampcra!, sessionId, env);
     case "cryptosign":
       return staticCryptosign(hello, auth.cryptosign!);
+    case "scram":
+      return staticScram(hello, auth.scram!, transport);
   }
 }

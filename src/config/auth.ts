@@ -1,6 +1,7 @@
 /**
  * Authentication: the methods of an endpoint's `auth` block (`anonymous`, `ticket`, `wampcra`,
- * `cryptosign`, each static or `dynamic`), their principals, and the secrets they hold.
+ * `cryptosign`, `scram`, each static or `dynamic`, and `cookie`), their principals, and the
+ * secrets they hold.
  *
  * Pure functions, no I/O. A secret written as `"$NAME"` is looked up through the
  * {@link EnvLookup} the caller passes in (see `config.ts` for which one that is), so nothing
@@ -35,6 +36,7 @@ import {
   type ParseContext,
 } from "./kit.ts";
 import { parseRoleName } from "./realm.ts";
+import { SCRAM_CREDENTIAL_KEYS, scramCredential } from "./scram.ts";
 import type {
   AnonymousAuthConfig,
   AuthConfig,
@@ -42,6 +44,7 @@ import type {
   CraUser,
   CryptosignPrincipal,
   DynamicAuthenticator,
+  ScramPrincipal,
   TicketPrincipal,
 } from "./types.ts";
 
@@ -74,14 +77,14 @@ export function parseAuth(
   }
   const auth = expectObject(value, path);
   checkKeys(auth, path, {
-    allowed: ["anonymous", "ticket", "wampcra", "cryptosign", "cookie"],
+    allowed: ["anonymous", "ticket", "wampcra", "cryptosign", "scram", "cookie"],
     rejected: UNIMPLEMENTED_AUTH_METHODS,
   });
   const cookie = has(auth, "cookie") && parseCookieAuth(auth, path, tracking);
   if (Object.keys(auth).length === 0) {
     throw new ConfigError(
       path,
-      'must configure at least one authentication method ("anonymous", "ticket", "wampcra", "cryptosign"), got an empty object',
+      'must configure at least one authentication method ("anonymous", "ticket", "wampcra", "cryptosign", "scram", "cookie"), got an empty object',
     );
   }
   const dynamic: Partial<Record<AuthMethod, DynamicAuthenticator>> = {};
@@ -105,6 +108,15 @@ export function parseAuth(
   const ticketDynamic = isDynamic("ticket");
   const craDynamic = isDynamic("wampcra");
   const cryptosignDynamic = isDynamic("cryptosign");
+  const scramDynamic = isDynamic("scram");
+  const scram = has(auth, "scram") && !scramDynamic
+    ? parsePrincipals(
+      auth.scram,
+      keyPath(path, "scram"),
+      "principals",
+      (v, p) => parseScramPrincipal(v, p, ctx),
+    )
+    : null;
   return {
     anonymous: has(auth, "anonymous") && !anonymousDynamic
       ? parseAnonymous(auth.anonymous, keyPath(path, "anonymous"))
@@ -135,6 +147,32 @@ export function parseAuth(
       : null,
     ...(Object.keys(dynamic).length > 0 ? { dynamic } : {}),
     ...(cookie ? { cookie } : {}),
+    ...(scram ? { scram } : {}),
+  };
+}
+
+/**
+ * A `scram` principal: Crossbar's credential keys (see `scram.ts`), `role` and `realm`.
+ * `stored-key` and `server-key` are read as secrets (they let whoever holds them impersonate
+ * the router, and with one captured exchange the user): `"$NAME"` works, and errors name the
+ * key, never the value.
+ */
+function parseScramPrincipal(value: unknown, path: string, ctx: ParseContext): ScramPrincipal {
+  const p = expectObject(value, path);
+  checkKeys(p, path, { allowed: [...SCRAM_CREDENTIAL_KEYS, "role", "realm"] });
+  const keys: Record<string, unknown> = { ...p };
+  for (const key of ["stored-key", "server-key"]) {
+    keys[key] = parseSecret(expectRequired(p, key, path), keyPath(path, key), ctx);
+  }
+  for (const key of ["kdf", "iterations", "salt"]) expectRequired(p, key, path);
+  const credential = scramCredential(keys);
+  if ("reason" in credential) {
+    throw new ConfigError(keyPath(path, credential.key), credential.reason);
+  }
+  return {
+    ...credential,
+    role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
+    realm: principalRealm(p, path),
   };
 }
 

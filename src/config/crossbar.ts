@@ -84,7 +84,7 @@ export const UNSUPPORTED_SERIALIZERS: readonly string[] = ["ubjson", "flatbuffer
 
 /** Crossbar authentication methods Switchboard does not implement yet (keys of `auth`). */
 export const UNIMPLEMENTED_AUTH_METHODS: Readonly<Record<string, string>> = reasons(
-  ["scram", "tls"],
+  ["tls"],
   (method) => `authentication method ${JSON.stringify(method)} is not implemented yet`,
 );
 

@@ -160,3 +160,15 @@ export const DEFAULT_MAX_COOKIES = 100_000;
 export const DEFAULT_MAX_COOKIES_PER_AUTHID = 16;
 /** `cookie.same_site`: browsers send the cookie on same-site WebSocket handshakes only. */
 export const DEFAULT_COOKIE_SAME_SITE = "Strict";
+/** Largest WAMP-SCRAM `iterations` accepted (Argon2 passes or PBKDF2 iterations). */
+export const MAX_SCRAM_ITERATIONS = 100_000_000;
+/** Smallest Argon2 `memory` (KiB): 8 per lane, one lane. */
+export const MIN_SCRAM_MEMORY = 8;
+/** Largest Argon2 `memory` accepted (KiB): 4 GiB. */
+export const MAX_SCRAM_MEMORY = 4 * 1024 * 1024;
+/** Salt lengths accepted for WAMP-SCRAM credentials (bytes). */
+export const MIN_SCRAM_SALT = 8;
+export const MAX_SCRAM_SALT = 64;
+/** Bytes of a HELLO's `authextra.nonce` accepted for WAMP-SCRAM. */
+export const MIN_SCRAM_CLIENT_NONCE = 8;
+export const MAX_SCRAM_CLIENT_NONCE = 64;

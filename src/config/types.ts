@@ -140,8 +140,39 @@ export interface DynamicAuthenticator {
   readonly realm: string | null;
 }
 
+/** The key derivation functions of WAMP-SCRAM: Crossbar's and the spec's names for Argon2id. */
+export type ScramKdf = "argon2id-13" | "argon2id13" | "pbkdf2";
+
+/**
+ * A WAMP-SCRAM credential: what the router stores of a password (`auth.scram.principals[authid]`,
+ * Crossbar's keys, or a dynamic authenticator's answer). The router never sees the password:
+ * the client derives the salted password with the KDF.
+ */
+export interface ScramCredential {
+  /** The key derivation function the client runs. */
+  readonly kdf: ScramKdf;
+  /** The KDF's time cost (Argon2 passes or PBKDF2 iterations). */
+  readonly iterations: number;
+  /** Argon2's memory cost in KiB; null for PBKDF2. */
+  readonly memory: number | null;
+  /** The salt (hex in the config, base64 in the CHALLENGE). */
+  readonly salt: Uint8Array;
+  /** SHA-256(HMAC(SaltedPassword, "Client Key")), 32 bytes (`stored-key`, hex). */
+  readonly storedKey: Uint8Array;
+  /** HMAC(SaltedPassword, "Server Key"), 32 bytes (`server-key`, hex). */
+  readonly serverKey: Uint8Array;
+}
+
+/** A static `scram` principal: its credential, role and optional realm. */
+export interface ScramPrincipal extends ScramCredential {
+  /** The authrole the principal joins with. */
+  readonly role: string;
+  /** When set, the principal may only join this realm. */
+  readonly realm: string | null;
+}
+
 /** Names of the authentication methods that can be static or dynamic. */
-export type AuthMethod = "anonymous" | "ticket" | "wampcra" | "cryptosign";
+export type AuthMethod = "anonymous" | "ticket" | "wampcra" | "cryptosign" | "scram";
 
 /**
  * Cookie tracking of a WebSocket endpoint (its `cookie` block): the upgrade response sets a
@@ -181,6 +212,8 @@ export interface AuthConfig {
   readonly dynamic?: Readonly<Partial<Record<AuthMethod, DynamicAuthenticator>>>;
   /** True when `auth.cookie` is offered (the endpoint then has cookie tracking). */
   readonly cookie?: boolean;
+  /** Static WAMP-SCRAM principals by authid; absent or null when not offered (or dynamic). */
+  readonly scram?: ReadonlyMap<string, ScramPrincipal> | null;
 }
 
 /** Limits of the authentication handshake (`options` of a WebSocket endpoint). */

@@ -22,6 +22,13 @@ Methods:
   cryptosign  authmethods ["cryptosign"], --private-key (hex seed, 32 bytes), --authid optional;
               autobahn.wamp.cryptosign.CryptosignKey signs the challenge; --pubkey announces
               another public key than the private key's (a wrong signature)
+  scram       authmethods ["scram"], --authid, --password: autobahn.wamp.auth.AuthScram (needs
+              argon2-cffi and passlib); its onWelcome check of the router's
+              scram_server_signature is reported as "verified"
+  cookie      authmethods ["cookie"] first, then --fallback (ticket, with --authid/--ticket);
+              --cookie sends that Cookie header
+
+Every result also carries "set_cookie": the Set-Cookie header of the upgrade response, or null.
 
 TLS: with a wss:// --url the connection verifies the router's certificate with
 ssl.create_default_context(cafile=--cafile); without --cafile the system trust store is used.
@@ -66,6 +73,12 @@ class AuthClient(ApplicationSession):
         self.abort = None
         self.challenge = None
         self.key = None
+        self.scram = None
+        self.verified = None
+        if opts.method == "scram":
+            from autobahn.wamp.auth import AuthScram
+
+            self.scram = AuthScram(authid=opts.authid, password=opts.password)
         if opts.method == "cryptosign":
             from autobahn.wamp.cryptosign import CryptosignKey
 
@@ -73,7 +86,13 @@ class AuthClient(ApplicationSession):
 
     def onConnect(self):
         o = self.opts
+        # the upgrade response's headers, as the WebSocket client protocol parsed them
+        self.set_cookie = (getattr(self._transport, "http_headers", None) or {}).get("set-cookie")
         kwargs = {"authmethods": [o.method]}
+        if o.method == "cookie":
+            kwargs["authmethods"] = ["cookie", "ticket"]
+        if self.scram is not None:
+            kwargs["authextra"] = self.scram.authextra
         if o.authid:
             kwargs["authid"] = o.authid
         if o.authrole:
@@ -96,7 +115,16 @@ class AuthClient(ApplicationSession):
             return compute_wcs(key, extra["challenge"]).decode("ascii")
         if challenge.method == "cryptosign":
             return await self.key.sign_challenge(challenge)
+        if challenge.method == "scram" and self.scram is not None:
+            return self.scram.on_challenge(self, challenge).decode("ascii")
         raise ScenarioFailure(f"unexpected challenge method {challenge.method}")
+
+    def onWelcome(self, msg):
+        if self.scram is not None and msg.authmethod == "scram":
+            error = self.scram.on_welcome(self, msg.authextra)
+            self.verified = error is None
+            return error
+        return None
 
     def onJoin(self, details):
         if not self.joined.done():
@@ -132,7 +160,8 @@ class AuthClient(ApplicationSession):
 async def run(opts):
     client = AuthClient(opts)
     factory = WampWebSocketClientFactory(
-        lambda: client, url=opts.url, serializers=[SERIALIZERS[opts.serializer]()]
+        lambda: client, url=opts.url, serializers=[SERIALIZERS[opts.serializer]()],
+        headers={"Cookie": opts.cookie} if opts.cookie else None,
     )
     secure, host, port, _resource, _path, _params = parse_url(opts.url)
     context = None
@@ -146,9 +175,14 @@ async def run(opts):
         )
     except (OSError, ssl.SSLError) as e:
         return {"joined": False, "error": f"{type(e).__name__}: {e}"}
+    def set_cookie():
+        return getattr(client, "set_cookie", None)
+
     try:
         details = await asyncio.wait_for(asyncio.shield(client.joined), STEP_TIMEOUT)
         return {
+            "set_cookie": set_cookie(),
+            "verified": client.verified,
             "joined": True,
             "session": details.session,
             "realm": details.realm,
@@ -160,7 +194,8 @@ async def run(opts):
             "challenge": client.challenge,
         }
     except ScenarioFailure as e:
-        out = {"joined": False, "challenge": client.challenge}
+        out = {"joined": False, "challenge": client.challenge, "set_cookie": set_cookie(),
+               "verified": client.verified}
         if client.abort:
             out.update(client.abort)
         else:
@@ -175,7 +210,10 @@ def main():
     parser.add_argument("--url", required=True)
     parser.add_argument("--realm", default="realm1")
     parser.add_argument("--serializer", choices=sorted(SERIALIZERS), default="json")
-    parser.add_argument("--method", choices=["anonymous", "ticket", "wampcra", "cryptosign"], required=True)
+    parser.add_argument("--method", choices=["anonymous", "ticket", "wampcra", "cryptosign", "scram", "cookie"],
+                        required=True)
+    parser.add_argument("--password", help="scram: the password")
+    parser.add_argument("--cookie", help="a Cookie header to send with the upgrade request")
     parser.add_argument("--authid")
     parser.add_argument("--authrole", help="authrole to request in HELLO")
     parser.add_argument("--ticket")
