@@ -20,10 +20,18 @@ import { type AuthenticatorCall, dynamicAuthenticate } from "./dynamic.ts";
 import { abort, type AuthEnv, authidOf, type AuthStep } from "./step.ts";
 import { staticTicket } from "./ticket.ts";
 import { SCRAM_METHOD_NAMES, staticScram } from "./scram.ts";
+import { staticTls } from "./tls.ts";
 import { staticCra } from "./wampcra.ts";
 
 /** The methods in the order an endpoint lists them as offered. */
-const METHODS: readonly AuthMethod[] = ["anonymous", "ticket", "wampcra", "cryptosign", "scram"];
+const METHODS: readonly AuthMethod[] = [
+  "anonymous",
+  "ticket",
+  "wampcra",
+  "cryptosign",
+  "scram",
+  "tls",
+];
 
 /** A method HELLO can choose: one of {@linkcode METHODS}, or `cookie`. */
 type Chosen = AuthMethod | "cookie";
@@ -119,5 +127,7 @@ export function authenticate(
       return staticCryptosign(hello, auth.cryptosign!);
     case "scram":
       return staticScram(hello, auth.scram!, transport);
+    case "tls":
+      return staticTls(hello, auth.tls!, transport);
   }
 }

@@ -27,6 +27,7 @@ import {
 } from "./step.ts";
 import { scramChallenge, scramHello } from "./scram.ts";
 import { TICKET_NEEDS_AUTHID, ticketChallenge } from "./ticket.ts";
+import { NO_CLIENT_CERTIFICATE, peerCertificate } from "./tls.ts";
 import { CRA_NEEDS_AUTHID, type CraSecret, dynamicCra } from "./wampcra.ts";
 
 /**
@@ -230,6 +231,14 @@ async function dynamicStep(
       if ("reason" in credential) return BAD_ANSWER;
       const id = a.authid ?? parsed.authid;
       return scramChallenge(parsed, credential, true, () => identity(a, id, parsed.method));
+    }
+    case "tls": {
+      // the certificate is in details.transport.peer_cert
+      const cert = peerCertificate(transport);
+      if (!cert) return NO_CLIENT_CERTIFICATE;
+      const a = await ask();
+      if ("kind" in a) return a;
+      return { kind: "welcome", identity: identity(a, authid ?? cert.sha256, "tls") };
     }
   }
 }

@@ -46,6 +46,7 @@ import type {
   DynamicAuthenticator,
   ScramPrincipal,
   TicketPrincipal,
+  TlsPrincipal,
 } from "./types.ts";
 
 /**
@@ -77,7 +78,7 @@ export function parseAuth(
   }
   const auth = expectObject(value, path);
   checkKeys(auth, path, {
-    allowed: ["anonymous", "ticket", "wampcra", "cryptosign", "scram", "cookie"],
+    allowed: ["anonymous", "ticket", "wampcra", "cryptosign", "scram", "tls", "cookie"],
     rejected: UNIMPLEMENTED_AUTH_METHODS,
   });
   const cookie = has(auth, "cookie") && parseCookieAuth(auth, path, tracking);
@@ -109,6 +110,10 @@ export function parseAuth(
   const craDynamic = isDynamic("wampcra");
   const cryptosignDynamic = isDynamic("cryptosign");
   const scramDynamic = isDynamic("scram");
+  const tlsDynamic = isDynamic("tls");
+  const tls = has(auth, "tls") && !tlsDynamic
+    ? parsePrincipals(auth.tls, keyPath(path, "tls"), "principals", parseTlsPrincipal)
+    : null;
   const scram = has(auth, "scram") && !scramDynamic
     ? parsePrincipals(
       auth.scram,
@@ -148,6 +153,48 @@ export function parseAuth(
     ...(Object.keys(dynamic).length > 0 ? { dynamic } : {}),
     ...(cookie ? { cookie } : {}),
     ...(scram ? { scram } : {}),
+    ...(tls ? { tls } : {}),
+  };
+}
+
+/** A fingerprint of `bytes` bytes in hex, colons optional, as Node writes it (`AB:CD:...`). */
+function fingerprint(value: unknown, path: string, bytes: number): string {
+  const hex = expectString(value, path).replaceAll(":", "").toUpperCase();
+  if (!new RegExp(`^[0-9A-F]{${bytes * 2}}$`).test(hex)) {
+    throw new ConfigError(
+      path,
+      `must be the certificate's fingerprint: ${bytes} bytes in hex, colons allowed, got ${
+        describe(value)
+      }`,
+    );
+  }
+  return hex.match(/../g)!.join(":");
+}
+
+/**
+ * A `tls` principal (Crossbar's `certificate-sha1`, or `certificate-sha256`; at least one),
+ * `role` and `realm`.
+ */
+function parseTlsPrincipal(value: unknown, path: string): TlsPrincipal {
+  const p = expectObject(value, path);
+  checkKeys(p, path, { allowed: ["certificate-sha1", "certificate-sha256", "role", "realm"] });
+  const sha1 = has(p, "certificate-sha1")
+    ? fingerprint(p["certificate-sha1"], keyPath(path, "certificate-sha1"), 20)
+    : null;
+  const sha256 = has(p, "certificate-sha256")
+    ? fingerprint(p["certificate-sha256"], keyPath(path, "certificate-sha256"), 32)
+    : null;
+  if (sha1 === null && sha256 === null) {
+    throw new ConfigError(
+      path,
+      'must name the client certificate: "certificate-sha256" or "certificate-sha1"',
+    );
+  }
+  return {
+    sha1,
+    sha256,
+    role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
+    realm: principalRealm(p, path),
   };
 }
 

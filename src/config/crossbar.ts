@@ -84,8 +84,9 @@ export const UNSUPPORTED_SERIALIZERS: readonly string[] = ["ubjson", "flatbuffer
 
 /** Crossbar authentication methods Switchboard does not implement yet (keys of `auth`). */
 export const UNIMPLEMENTED_AUTH_METHODS: Readonly<Record<string, string>> = reasons(
-  ["tls"],
-  (method) => `authentication method ${JSON.stringify(method)} is not implemented yet`,
+  ["anonymous-proxy", "cryptosign-proxy"],
+  (method) =>
+    `authentication method ${JSON.stringify(method)} (Crossbar's proxy workers) is not implemented`,
 );
 
 // ---------------------------------------------------------------------------------------------

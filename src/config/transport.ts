@@ -104,12 +104,9 @@ function parseRawSocket(transport: Obj, path: string, ctx: ParseContext): RawSoc
     path,
     "rawsocket",
   );
-  return {
-    type: "rawsocket",
-    endpoint,
-    websocket: null,
-    rawsocket: parseWebSocketEndpoint(transport, path, ctx, "rawsocket"),
-  };
+  const rawsocket = parseWebSocketEndpoint(transport, path, ctx, "rawsocket");
+  checkTlsAuth([[path, rawsocket]], null, path);
+  return { type: "rawsocket", endpoint, websocket: null, rawsocket };
 }
 
 /** `{"type": "websocket", "endpoint", "serializers"?, "auth"?, "options"?}`. */
@@ -127,12 +124,9 @@ function parseWebSocketTransport(
     expectRequired(transport, "endpoint", path),
     keyPath(path, "endpoint"),
   );
-  return {
-    type: "websocket",
-    endpoint,
-    websocket: parseWebSocketEndpoint(transport, path, ctx),
-    paths: new Map<string, never>(),
-  };
+  const websocket = parseWebSocketEndpoint(transport, path, ctx);
+  checkTlsAuth([[path, websocket]], endpoint.tls, path);
+  return { type: "websocket", endpoint, websocket, paths: new Map<string, never>() };
 }
 
 /** `{"type": "web", "endpoint", "paths", "metrics"?, "status"?}`. */
@@ -146,6 +140,11 @@ function parseWeb(transport: Obj, path: string, ctx: ParseContext): WebTransport
     keyPath(path, "endpoint"),
   );
   const { paths, bridges } = parseWebPaths(transport, path, ctx);
+  checkTlsAuth(
+    [...paths].map(([key, e]) => [keyPath(keyPath(path, "paths"), key || "/"), e] as const),
+    endpoint.tls,
+    path,
+  );
   const metricsPath = parseServicePath(
     own(transport, "metrics"),
     keyPath(path, "metrics"),
@@ -299,16 +298,46 @@ function maxConnections(endpoint: Obj, path: string): number {
   return n;
 }
 
-/** `endpoint.tls`: `{"certificate": "<PEM file>", "key": "<PEM file>"}` (read when serving). */
+/**
+ * `endpoint.tls`: `{"certificate": "<PEM file>", "key": "<PEM file>"}`, and `ca_certificates`
+ * (PEM files) to require client certificates that chain to them (read when serving).
+ */
 function parseTls(value: unknown, path: string): TlsConfig {
   const tls = expectObject(value, path);
-  checkKeys(tls, path, { allowed: ["certificate", "key"] });
+  checkKeys(tls, path, { allowed: ["certificate", "key", "ca_certificates"] });
   const certificate = expectNonEmptyString(
     expectRequired(tls, "certificate", path),
     keyPath(path, "certificate"),
   );
   const key = expectNonEmptyString(expectRequired(tls, "key", path), keyPath(path, "key"));
-  return { certificate, key };
+  if (!has(tls, "ca_certificates")) return { certificate, key };
+  const caPath = keyPath(path, "ca_certificates");
+  const cas = expectArray(tls.ca_certificates, caPath).map((v, i) =>
+    expectNonEmptyString(v, indexPath(caPath, i))
+  );
+  if (cas.length === 0) throw new ConfigError(caPath, "must list at least one CA certificate file");
+  return { certificate, key, ca_certificates: cas };
+}
+
+/**
+ * `tls` authentication (static or dynamic) on any of `endpoints` (JSON path → endpoint) needs
+ * client certificates: the transport's `endpoint.tls.ca_certificates`.
+ */
+function checkTlsAuth(
+  endpoints: readonly (readonly [string, WebSocketEndpointConfig])[],
+  tls: TlsConfig | null,
+  transportPath: string,
+): void {
+  for (const [path, endpoint] of endpoints) {
+    if (!endpoint.auth.tls && !endpoint.auth.dynamic?.tls) continue;
+    if (tls?.ca_certificates) continue;
+    throw new ConfigError(
+      keyPath(keyPath(path, "auth"), "tls"),
+      tls
+        ? `TLS client certificate authentication needs client certificates: add "ca_certificates" (the CA certificates they are verified against) to ${transportPath}.endpoint.tls`
+        : `TLS client certificate authentication needs a TLS endpoint with "ca_certificates": ${transportPath}.endpoint has no "tls"`,
+    );
+  }
 }
 
 /**
@@ -433,6 +462,16 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
       "a universal transport needs rawsocket settings or at least one path",
     );
   }
+  checkTlsAuth(
+    [
+      ...(rawsocket ? [[keyPath(path, "rawsocket"), rawsocket] as const] : []),
+      ...[...paths].map(([key, e]) =>
+        [keyPath(keyPath(path, "websocket"), key || "/"), e] as const
+      ),
+    ],
+    null,
+    path,
+  );
   return {
     type: "universal",
     endpoint,

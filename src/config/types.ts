@@ -171,8 +171,23 @@ export interface ScramPrincipal extends ScramCredential {
   readonly realm: string | null;
 }
 
+/**
+ * A static `tls` principal (`auth.tls.principals[authid]`): the client certificate it is known
+ * by, as fingerprints in upper-case hex with colons (Node's form).
+ */
+export interface TlsPrincipal {
+  /** SHA-1 fingerprint (`certificate-sha1`, Crossbar's key), or null. */
+  readonly sha1: string | null;
+  /** SHA-256 fingerprint (`certificate-sha256`), or null. */
+  readonly sha256: string | null;
+  /** The authrole the principal joins with. */
+  readonly role: string;
+  /** When set, the principal may only join this realm. */
+  readonly realm: string | null;
+}
+
 /** Names of the authentication methods that can be static or dynamic. */
-export type AuthMethod = "anonymous" | "ticket" | "wampcra" | "cryptosign" | "scram";
+export type AuthMethod = "anonymous" | "ticket" | "wampcra" | "cryptosign" | "scram" | "tls";
 
 /**
  * Cookie tracking of a WebSocket endpoint (its `cookie` block): the upgrade response sets a
@@ -214,6 +229,8 @@ export interface AuthConfig {
   readonly cookie?: boolean;
   /** Static WAMP-SCRAM principals by authid; absent or null when not offered (or dynamic). */
   readonly scram?: ReadonlyMap<string, ScramPrincipal> | null;
+  /** Static TLS client certificate principals by authid; absent or null when not offered. */
+  readonly tls?: ReadonlyMap<string, TlsPrincipal> | null;
 }
 
 /** Limits of the authentication handshake (`options` of a WebSocket endpoint). */
@@ -309,6 +326,11 @@ export interface TlsConfig {
   readonly certificate: string;
   /** Path of the PEM private key. */
   readonly key: string;
+  /**
+   * Paths of PEM CA certificates (`ca_certificates`): when set, every client must present a
+   * certificate that chains to one of them (for `tls` authentication).
+   */
+  readonly ca_certificates?: readonly string[];
 }
 
 /** A TCP endpoint (`{"type": "tcp", ...}`). */

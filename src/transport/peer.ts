@@ -33,6 +33,24 @@ export interface TransportDetails {
   readonly websocket_protocol?: string;
   /** The HTTP path of the WebSocket request. */
   readonly http_path?: string;
+  /** The client's TLS certificate, verified against the endpoint's `ca_certificates`. */
+  readonly peer_cert?: PeerCertificate;
+}
+
+/** A verified TLS client certificate, as transport details report it (Crossbar's `peer_cert`). */
+export interface PeerCertificate {
+  /** SHA-1 fingerprint, upper-case hex with colons. */
+  readonly sha1: string;
+  /** SHA-256 fingerprint, upper-case hex with colons. */
+  readonly sha256: string;
+  /** Subject and issuer fields (`CN`, `O`, ...). */
+  readonly subject: Readonly<Record<string, string>>;
+  readonly issuer: Readonly<Record<string, string>>;
+  /** Serial number, hex. */
+  readonly serial: string;
+  /** Validity, as the certificate states it. */
+  readonly not_before: string;
+  readonly not_after: string;
 }
 
 /** A transport as seen by a session. */

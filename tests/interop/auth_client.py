@@ -25,8 +25,10 @@ Methods:
   scram       authmethods ["scram"], --authid, --password: autobahn.wamp.auth.AuthScram (needs
               argon2-cffi and passlib); its onWelcome check of the router's
               scram_server_signature is reported as "verified"
-  cookie      authmethods ["cookie"] first, then --fallback (ticket, with --authid/--ticket);
-              --cookie sends that Cookie header
+  cookie      authmethods ["cookie", "ticket"] (with --authid/--ticket); --cookie sends that
+              Cookie header
+  tls         authmethods ["tls"]: the TLS client certificate --client-cert/--client-key
+              authenticates (no challenge)
 
 Every result also carries "set_cookie": the Set-Cookie header of the upgrade response, or null.
 
@@ -168,13 +170,23 @@ async def run(opts):
     if secure:
         context = ssl.create_default_context(cafile=opts.cafile) if opts.cafile \
             else ssl.create_default_context()
+        if opts.client_cert:
+            context.load_cert_chain(opts.client_cert, opts.client_key)
     loop = asyncio.get_running_loop()
     try:
-        await asyncio.wait_for(
+        _transport, protocol = await asyncio.wait_for(
             loop.create_connection(factory, host, port, ssl=context), STEP_TIMEOUT
         )
     except (OSError, ssl.SSLError) as e:
         return {"joined": False, "error": f"{type(e).__name__}: {e}"}
+    # a connection the router closes before the WebSocket opens (a refused TLS client
+    # certificate) never reaches the session: its end is the protocol's is_closed
+    closed = asyncio.ensure_future(protocol.is_closed)
+    await asyncio.wait([client.joined, closed], timeout=STEP_TIMEOUT,
+                       return_when=asyncio.FIRST_COMPLETED)
+    if not client.joined.done() and closed.done() and client._transport is None:
+        return {"joined": False, "error": "connection closed before the WebSocket opened",
+                "set_cookie": None, "verified": None, "challenge": None}
     def set_cookie():
         return getattr(client, "set_cookie", None)
 
@@ -210,7 +222,7 @@ def main():
     parser.add_argument("--url", required=True)
     parser.add_argument("--realm", default="realm1")
     parser.add_argument("--serializer", choices=sorted(SERIALIZERS), default="json")
-    parser.add_argument("--method", choices=["anonymous", "ticket", "wampcra", "cryptosign", "scram", "cookie"],
+    parser.add_argument("--method", choices=["anonymous", "ticket", "wampcra", "cryptosign", "scram", "cookie", "tls"],
                         required=True)
     parser.add_argument("--password", help="scram: the password")
     parser.add_argument("--cookie", help="a Cookie header to send with the upgrade request")
@@ -221,6 +233,8 @@ def main():
     parser.add_argument("--private-key", help="Ed25519 seed, 64 hex characters")
     parser.add_argument("--pubkey", help="announce this public key instead of the private key's")
     parser.add_argument("--cafile", help="PEM file to verify the router's TLS certificate with")
+    parser.add_argument("--client-cert", help="PEM client certificate to present (tls method)")
+    parser.add_argument("--client-key", help="PEM key of --client-cert")
     opts = parser.parse_args()
     if opts.method == "cryptosign" and not opts.private_key:
         parser.error("--method cryptosign needs --private-key")
