@@ -81,6 +81,7 @@ export type {
   TcpEndpointConfig,
   TicketPrincipal,
   TlsConfig,
+  TlsPrincipal,
   TransportConfig,
   UniversalTransportConfig,
   WebServicesConfig,
