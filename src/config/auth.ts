@@ -46,7 +46,9 @@ import type {
   DynamicAuthenticator,
   ScramPrincipal,
   TicketPrincipal,
+  TlsConfig,
   TlsPrincipal,
+  WebSocketEndpointConfig,
 } from "./types.ts";
 
 /**
@@ -416,4 +418,25 @@ function parseCryptosignPrincipal(value: unknown, path: string): CryptosignPrinc
     role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
     realm: principalRealm(p, path),
   };
+}
+
+/**
+ * `tls` authentication (static or dynamic) on any of `endpoints` (JSON path → endpoint) needs
+ * client certificates: the transport's `endpoint.tls.ca_certificates`.
+ */
+export function checkTlsAuth(
+  endpoints: readonly (readonly [string, WebSocketEndpointConfig])[],
+  tls: TlsConfig | null,
+  transportPath: string,
+): void {
+  for (const [path, endpoint] of endpoints) {
+    if (!endpoint.auth.tls && !endpoint.auth.dynamic?.tls) continue;
+    if (tls?.ca_certificates) continue;
+    throw new ConfigError(
+      keyPath(keyPath(path, "auth"), "tls"),
+      tls
+        ? `TLS client certificate authentication needs client certificates: add "ca_certificates" (the CA certificates they are verified against) to ${transportPath}.endpoint.tls`
+        : `TLS client certificate authentication needs a TLS endpoint with "ca_certificates": ${transportPath}.endpoint has no "tls"`,
+    );
+  }
 }

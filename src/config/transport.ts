@@ -39,6 +39,7 @@ import {
   own,
   type ParseContext,
 } from "./kit.ts";
+import { checkTlsAuth } from "./auth.ts";
 import { parseRoleName } from "./realm.ts";
 import type {
   BridgeConfig,
@@ -317,27 +318,6 @@ function parseTls(value: unknown, path: string): TlsConfig {
   );
   if (cas.length === 0) throw new ConfigError(caPath, "must list at least one CA certificate file");
   return { certificate, key, ca_certificates: cas };
-}
-
-/**
- * `tls` authentication (static or dynamic) on any of `endpoints` (JSON path → endpoint) needs
- * client certificates: the transport's `endpoint.tls.ca_certificates`.
- */
-function checkTlsAuth(
-  endpoints: readonly (readonly [string, WebSocketEndpointConfig])[],
-  tls: TlsConfig | null,
-  transportPath: string,
-): void {
-  for (const [path, endpoint] of endpoints) {
-    if (!endpoint.auth.tls && !endpoint.auth.dynamic?.tls) continue;
-    if (tls?.ca_certificates) continue;
-    throw new ConfigError(
-      keyPath(keyPath(path, "auth"), "tls"),
-      tls
-        ? `TLS client certificate authentication needs client certificates: add "ca_certificates" (the CA certificates they are verified against) to ${transportPath}.endpoint.tls`
-        : `TLS client certificate authentication needs a TLS endpoint with "ca_certificates": ${transportPath}.endpoint has no "tls"`,
-    );
-  }
 }
 
 /**
