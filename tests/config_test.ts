@@ -711,7 +711,8 @@ Deno.test("transport: unknown and rejected keys", () => {
     "not supported",
   );
   assertConfigError(
-    withTransport({ type: "websocket", endpoint: TCP, cookie: {} }),
+    // cookie tracking is for WebSocket endpoints (see cookie_auth_test.ts)
+    withTransport({ type: "rawsocket", endpoint: TCP, cookie: {} }),
     `${TRANSPORT}.cookie`,
     "unknown key",
   );

@@ -2,13 +2,16 @@
  * Dynamic authentication, as Crossbar calls it: `authenticate(realm, authid, details)` on a
  * procedure registered by a trusted component, for any method. For `anonymous`, `wampcra` and
  * `cryptosign` the call happens at HELLO (the answer supplies the role and the secret or public
- * key); for `ticket` it happens at AUTHENTICATE with `details.ticket`. The answer is a role, or
+ * key, for `scram` the credential: `kdf`, `iterations`, `memory`, `salt`, `stored-key`,
+ * `server-key` as a static principal has them); for `ticket` it happens at AUTHENTICATE with
+ * `details.ticket`. The answer is a role, or
  * `{role, authid?, realm?, extra?}` plus the method's secret or keys; an error the procedure
  * raises ends the handshake with its URI. The challenges are the methods' own.
  *
  * @module
  */
 
+import { scramCredential } from "../config/scram.ts";
 import type { AuthMethod, DynamicAuthenticator } from "../config/types.ts";
 import { serialNumber } from "../wamp/ids.ts";
 import type { Dict, Hello } from "../wamp/messages.ts";
@@ -22,7 +25,9 @@ import {
   type Failure,
   type Identity,
 } from "./step.ts";
+import { scramChallenge, scramHello } from "./scram.ts";
 import { TICKET_NEEDS_AUTHID, ticketChallenge } from "./ticket.ts";
+import { NO_CLIENT_CERTIFICATE, peerCertificate } from "./tls.ts";
 import { CRA_NEEDS_AUTHID, type CraSecret, dynamicCra } from "./wampcra.ts";
 
 /**
@@ -216,6 +221,24 @@ async function dynamicStep(
         ? { authid: a.authid ?? authid ?? key, role: a.role, realm: null, authextra: a.extra }
         : null;
       return cryptosignChallenge(owner, key, realm, "dynamic");
+    }
+    case "scram": {
+      const parsed = scramHello(hello, transport);
+      if ("kind" in parsed) return parsed;
+      const a = await ask();
+      if ("kind" in a) return a;
+      const credential = scramCredential(a.raw);
+      if ("reason" in credential) return BAD_ANSWER;
+      const id = a.authid ?? parsed.authid;
+      return scramChallenge(parsed, credential, true, () => identity(a, id, parsed.method));
+    }
+    case "tls": {
+      // the certificate is in details.transport.peer_cert
+      const cert = peerCertificate(transport);
+      if (!cert) return NO_CLIENT_CERTIFICATE;
+      const a = await ask();
+      if ("kind" in a) return a;
+      return { kind: "welcome", identity: identity(a, authid ?? cert.sha256, "tls") };
     }
   }
 }

@@ -8,6 +8,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import type { ConnectionCookie } from "../transport/cookie_store.ts";
 import type { Authenticate, Dict, Hello } from "../wamp/messages.ts";
 import type { CraPrimitives } from "./wampcra_primitives.ts";
 
@@ -54,6 +55,8 @@ export interface AuthEnv {
   readonly clock?: Clock;
   /** WAMP-CRA key derivation and signing; default WebCrypto. */
   readonly cra?: CraPrimitives;
+  /** The connection's tracking cookie, for `cookie` authentication; none by default. */
+  readonly cookie?: ConnectionCookie | null;
 }
 
 /** HELLO's `authid`, or null when it names none (or not as a string). */

@@ -1,6 +1,7 @@
 /**
  * Authentication: the methods of an endpoint's `auth` block (`anonymous`, `ticket`, `wampcra`,
- * `cryptosign`, each static or `dynamic`), their principals, and the secrets they hold.
+ * `cryptosign`, `scram`, each static or `dynamic`, and `cookie`), their principals, and the
+ * secrets they hold.
  *
  * Pure functions, no I/O. A secret written as `"$NAME"` is looked up through the
  * {@link EnvLookup} the caller passes in (see `config.ts` for which one that is), so nothing
@@ -35,6 +36,7 @@ import {
   type ParseContext,
 } from "./kit.ts";
 import { parseRoleName } from "./realm.ts";
+import { SCRAM_CREDENTIAL_KEYS, scramCredential } from "./scram.ts";
 import type {
   AnonymousAuthConfig,
   AuthConfig,
@@ -42,7 +44,11 @@ import type {
   CraUser,
   CryptosignPrincipal,
   DynamicAuthenticator,
+  ScramPrincipal,
   TicketPrincipal,
+  TlsConfig,
+  TlsPrincipal,
+  WebSocketEndpointConfig,
 } from "./types.ts";
 
 /**
@@ -58,7 +64,12 @@ export type { EnvLookup };
  * anonymous sessions with role `anonymous` and a random authid. `env` looks up `"$NAME"`
  * secrets.
  */
-export function parseAuth(value: unknown, path: string, ctx: ParseContext): AuthConfig {
+export function parseAuth(
+  value: unknown,
+  path: string,
+  ctx: ParseContext,
+  tracking: CookieTracking = "none",
+): AuthConfig {
   if (value === undefined) {
     return {
       anonymous: { role: DEFAULT_ANONYMOUS_ROLE, authid: null },
@@ -69,13 +80,14 @@ export function parseAuth(value: unknown, path: string, ctx: ParseContext): Auth
   }
   const auth = expectObject(value, path);
   checkKeys(auth, path, {
-    allowed: ["anonymous", "ticket", "wampcra", "cryptosign"],
+    allowed: ["anonymous", "ticket", "wampcra", "cryptosign", "scram", "tls", "cookie"],
     rejected: UNIMPLEMENTED_AUTH_METHODS,
   });
+  const cookie = has(auth, "cookie") && parseCookieAuth(auth, path, tracking);
   if (Object.keys(auth).length === 0) {
     throw new ConfigError(
       path,
-      'must configure at least one authentication method ("anonymous", "ticket", "wampcra", "cryptosign"), got an empty object',
+      'must configure at least one authentication method ("anonymous", "ticket", "wampcra", "cryptosign", "scram", "cookie"), got an empty object',
     );
   }
   const dynamic: Partial<Record<AuthMethod, DynamicAuthenticator>> = {};
@@ -99,6 +111,19 @@ export function parseAuth(value: unknown, path: string, ctx: ParseContext): Auth
   const ticketDynamic = isDynamic("ticket");
   const craDynamic = isDynamic("wampcra");
   const cryptosignDynamic = isDynamic("cryptosign");
+  const scramDynamic = isDynamic("scram");
+  const tlsDynamic = isDynamic("tls");
+  const tls = has(auth, "tls") && !tlsDynamic
+    ? parsePrincipals(auth.tls, keyPath(path, "tls"), "principals", parseTlsPrincipal)
+    : null;
+  const scram = has(auth, "scram") && !scramDynamic
+    ? parsePrincipals(
+      auth.scram,
+      keyPath(path, "scram"),
+      "principals",
+      (v, p) => parseScramPrincipal(v, p, ctx),
+    )
+    : null;
   return {
     anonymous: has(auth, "anonymous") && !anonymousDynamic
       ? parseAnonymous(auth.anonymous, keyPath(path, "anonymous"))
@@ -128,7 +153,114 @@ export function parseAuth(value: unknown, path: string, ctx: ParseContext): Auth
       )
       : null,
     ...(Object.keys(dynamic).length > 0 ? { dynamic } : {}),
+    ...(cookie ? { cookie } : {}),
+    ...(scram ? { scram } : {}),
+    ...(tls ? { tls } : {}),
   };
+}
+
+/** A fingerprint of `bytes` bytes in hex, colons optional, as Node writes it (`AB:CD:...`). */
+function fingerprint(value: unknown, path: string, bytes: number): string {
+  const hex = expectString(value, path).replaceAll(":", "").toUpperCase();
+  if (!new RegExp(`^[0-9A-F]{${bytes * 2}}$`).test(hex)) {
+    throw new ConfigError(
+      path,
+      `must be the certificate's fingerprint: ${bytes} bytes in hex, colons allowed, got ${
+        describe(value)
+      }`,
+    );
+  }
+  return hex.match(/../g)!.join(":");
+}
+
+/**
+ * A `tls` principal (Crossbar's `certificate-sha1`, or `certificate-sha256`; at least one),
+ * `role` and `realm`.
+ */
+function parseTlsPrincipal(value: unknown, path: string): TlsPrincipal {
+  const p = expectObject(value, path);
+  checkKeys(p, path, { allowed: ["certificate-sha1", "certificate-sha256", "role", "realm"] });
+  const sha1 = has(p, "certificate-sha1")
+    ? fingerprint(p["certificate-sha1"], keyPath(path, "certificate-sha1"), 20)
+    : null;
+  const sha256 = has(p, "certificate-sha256")
+    ? fingerprint(p["certificate-sha256"], keyPath(path, "certificate-sha256"), 32)
+    : null;
+  if (sha1 === null && sha256 === null) {
+    throw new ConfigError(
+      path,
+      'must name the client certificate: "certificate-sha256" or "certificate-sha1"',
+    );
+  }
+  return {
+    sha1,
+    sha256,
+    role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
+    realm: principalRealm(p, path),
+  };
+}
+
+/**
+ * A `scram` principal: Crossbar's credential keys (see `scram.ts`), `role` and `realm`.
+ * `stored-key` and `server-key` are read as secrets (they let whoever holds them impersonate
+ * the router, and with one captured exchange the user): `"$NAME"` works, and errors name the
+ * key, never the value.
+ */
+function parseScramPrincipal(value: unknown, path: string, ctx: ParseContext): ScramPrincipal {
+  const p = expectObject(value, path);
+  checkKeys(p, path, { allowed: [...SCRAM_CREDENTIAL_KEYS, "role", "realm"] });
+  const keys: Record<string, unknown> = { ...p };
+  for (const key of ["stored-key", "server-key"]) {
+    keys[key] = parseSecret(expectRequired(p, key, path), keyPath(path, key), ctx);
+  }
+  for (const key of ["kdf", "iterations", "salt"]) expectRequired(p, key, path);
+  const credential = scramCredential(keys);
+  if ("reason" in credential) {
+    throw new ConfigError(keyPath(path, credential.key), credential.reason);
+  }
+  return {
+    ...credential,
+    role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
+    realm: principalRealm(p, path),
+  };
+}
+
+/**
+ * Where an endpoint's `auth` is: a WebSocket endpoint with a `cookie` block (`tracked`), one
+ * without (`none`), or a RawSocket endpoint, which has no HTTP cookies (`unavailable`).
+ */
+export type CookieTracking = "tracked" | "none" | "unavailable";
+
+/**
+ * `auth.cookie`: `{}` (Crossbar's form) or `{"type": "static"}`. It needs the endpoint's cookie
+ * tracking and a method that authenticates the first connection of a browser, whose cookie is
+ * then bound (any but `anonymous`, which never binds one).
+ */
+function parseCookieAuth(auth: Obj, path: string, tracking: CookieTracking): true {
+  const cookiePath = keyPath(path, "cookie");
+  const obj = expectObject(auth.cookie, cookiePath);
+  checkKeys(obj, cookiePath, { allowed: ["type"] });
+  if (has(obj, "type")) expectStaticType(obj, cookiePath);
+  if (tracking === "unavailable") {
+    throw new ConfigError(
+      cookiePath,
+      "cookie authentication is only available on WebSocket endpoints (RawSocket has no HTTP cookies)",
+    );
+  }
+  if (tracking === "none") {
+    throw new ConfigError(
+      cookiePath,
+      'cookie authentication needs cookie tracking: add "cookie": {} (see README) to this WebSocket endpoint',
+    );
+  }
+  if (!Object.keys(auth).some((m) => m !== "cookie" && m !== "anonymous")) {
+    throw new ConfigError(
+      cookiePath,
+      "cookie authentication needs another method besides anonymous (ticket, wampcra, cryptosign) " +
+        "to authenticate the connection whose cookie is then bound",
+    );
+  }
+  return true;
 }
 
 function expectStaticType(obj: Obj, path: string): void {
@@ -286,4 +418,25 @@ function parseCryptosignPrincipal(value: unknown, path: string): CryptosignPrinc
     role: parseRoleName(expectRequired(p, "role", path), keyPath(path, "role")),
     realm: principalRealm(p, path),
   };
+}
+
+/**
+ * `tls` authentication (static or dynamic) on any of `endpoints` (JSON path → endpoint) needs
+ * client certificates: the transport's `endpoint.tls.ca_certificates`.
+ */
+export function checkTlsAuth(
+  endpoints: readonly (readonly [string, WebSocketEndpointConfig])[],
+  tls: TlsConfig | null,
+  transportPath: string,
+): void {
+  for (const [path, endpoint] of endpoints) {
+    if (!endpoint.auth.tls && !endpoint.auth.dynamic?.tls) continue;
+    if (tls?.ca_certificates) continue;
+    throw new ConfigError(
+      keyPath(keyPath(path, "auth"), "tls"),
+      tls
+        ? `TLS client certificate authentication needs client certificates: add "ca_certificates" (the CA certificates they are verified against) to ${transportPath}.endpoint.tls`
+        : `TLS client certificate authentication needs a TLS endpoint with "ca_certificates": ${transportPath}.endpoint has no "tls"`,
+    );
+  }
 }

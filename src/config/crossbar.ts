@@ -122,8 +122,9 @@ export const NOT_OFFERED_SERIALIZERS: Readonly<Record<string, string>> = {
 
 /** Crossbar authentication methods Switchboard does not implement yet (keys of `auth`). */
 export const UNIMPLEMENTED_AUTH_METHODS: Readonly<Record<string, string>> = reasons(
-  ["scram", "cookie", "tls"],
-  (method) => `authentication method ${JSON.stringify(method)} is not implemented yet`,
+  ["anonymous-proxy", "cryptosign-proxy"],
+  (method) =>
+    `authentication method ${JSON.stringify(method)} (Crossbar's proxy workers) is not implemented`,
 );
 
 // ---------------------------------------------------------------------------------------------

@@ -141,3 +141,34 @@ export const DEFAULT_CRA_ITERATIONS = 1000;
 export const DEFAULT_CRA_KEYLEN = 32;
 /** Largest allowed wampcra `keylen` (the smallest is 1). */
 export const MAX_CRA_KEYLEN = 1024;
+
+/** `cookie.name`: Crossbar's tracking cookie name. */
+export const DEFAULT_COOKIE_NAME = "cbtid";
+/** `cookie.length`: characters of the random id, 6 bits each (144 bits). */
+export const DEFAULT_COOKIE_LENGTH = 24;
+/** Shortest allowed `cookie.length`: 22 characters are 132 random bits (at least 128). */
+export const MIN_COOKIE_LENGTH = 22;
+/** Longest allowed `cookie.length` (Crossbar's bound). */
+export const MAX_COOKIE_LENGTH = 64;
+/** `cookie.max_age` (s): 7 days, Crossbar's default. */
+export const DEFAULT_COOKIE_MAX_AGE = 7 * 86400;
+/** Longest allowed `cookie.max_age` (s): Crossbar's bound, 10 years of 360 days. */
+export const MAX_COOKIE_MAX_AGE = 10 * 360 * 86400;
+/** `cookie.max_cookies`: bound cookies an endpoint keeps (the oldest binding goes first). */
+export const DEFAULT_MAX_COOKIES = 100_000;
+/** `cookie.max_cookies_per_authid`: bound cookies kept per authid and realm. */
+export const DEFAULT_MAX_COOKIES_PER_AUTHID = 16;
+/** `cookie.same_site`: browsers send the cookie on same-site WebSocket handshakes only. */
+export const DEFAULT_COOKIE_SAME_SITE = "Strict";
+/** Largest WAMP-SCRAM `iterations` accepted (Argon2 passes or PBKDF2 iterations). */
+export const MAX_SCRAM_ITERATIONS = 100_000_000;
+/** Smallest Argon2 `memory` (KiB): 8 per lane, one lane. */
+export const MIN_SCRAM_MEMORY = 8;
+/** Largest Argon2 `memory` accepted (KiB): 4 GiB. */
+export const MAX_SCRAM_MEMORY = 4 * 1024 * 1024;
+/** Salt lengths accepted for WAMP-SCRAM credentials (bytes). */
+export const MIN_SCRAM_SALT = 8;
+export const MAX_SCRAM_SALT = 64;
+/** Bytes of a HELLO's `authextra.nonce` accepted for WAMP-SCRAM. */
+export const MIN_SCRAM_CLIENT_NONCE = 8;
+export const MAX_SCRAM_CLIENT_NONCE = 64;

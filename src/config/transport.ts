@@ -39,6 +39,7 @@ import {
   own,
   type ParseContext,
 } from "./kit.ts";
+import { checkTlsAuth } from "./auth.ts";
 import { parseRoleName } from "./realm.ts";
 import type {
   BridgeConfig,
@@ -104,12 +105,9 @@ function parseRawSocket(transport: Obj, path: string, ctx: ParseContext): RawSoc
     path,
     "rawsocket",
   );
-  return {
-    type: "rawsocket",
-    endpoint,
-    websocket: null,
-    rawsocket: parseWebSocketEndpoint(transport, path, ctx, "rawsocket"),
-  };
+  const rawsocket = parseWebSocketEndpoint(transport, path, ctx, "rawsocket");
+  checkTlsAuth([[path, rawsocket]], null, path);
+  return { type: "rawsocket", endpoint, websocket: null, rawsocket };
 }
 
 /** `{"type": "websocket", "endpoint", "serializers"?, "auth"?, "options"?}`. */
@@ -127,12 +125,9 @@ function parseWebSocketTransport(
     expectRequired(transport, "endpoint", path),
     keyPath(path, "endpoint"),
   );
-  return {
-    type: "websocket",
-    endpoint,
-    websocket: parseWebSocketEndpoint(transport, path, ctx),
-    paths: new Map<string, never>(),
-  };
+  const websocket = parseWebSocketEndpoint(transport, path, ctx);
+  checkTlsAuth([[path, websocket]], endpoint.tls, path);
+  return { type: "websocket", endpoint, websocket, paths: new Map<string, never>() };
 }
 
 /** `{"type": "web", "endpoint", "paths", "metrics"?, "status"?}`. */
@@ -146,6 +141,11 @@ function parseWeb(transport: Obj, path: string, ctx: ParseContext): WebTransport
     keyPath(path, "endpoint"),
   );
   const { paths, bridges } = parseWebPaths(transport, path, ctx);
+  checkTlsAuth(
+    [...paths].map(([key, e]) => [keyPath(keyPath(path, "paths"), key || "/"), e] as const),
+    endpoint.tls,
+    path,
+  );
   const metricsPath = parseServicePath(
     own(transport, "metrics"),
     keyPath(path, "metrics"),
@@ -299,16 +299,25 @@ function maxConnections(endpoint: Obj, path: string): number {
   return n;
 }
 
-/** `endpoint.tls`: `{"certificate": "<PEM file>", "key": "<PEM file>"}` (read when serving). */
+/**
+ * `endpoint.tls`: `{"certificate": "<PEM file>", "key": "<PEM file>"}`, and `ca_certificates`
+ * (PEM files) to require client certificates that chain to them (read when serving).
+ */
 function parseTls(value: unknown, path: string): TlsConfig {
   const tls = expectObject(value, path);
-  checkKeys(tls, path, { allowed: ["certificate", "key"] });
+  checkKeys(tls, path, { allowed: ["certificate", "key", "ca_certificates"] });
   const certificate = expectNonEmptyString(
     expectRequired(tls, "certificate", path),
     keyPath(path, "certificate"),
   );
   const key = expectNonEmptyString(expectRequired(tls, "key", path), keyPath(path, "key"));
-  return { certificate, key };
+  if (!has(tls, "ca_certificates")) return { certificate, key };
+  const caPath = keyPath(path, "ca_certificates");
+  const cas = expectArray(tls.ca_certificates, caPath).map((v, i) =>
+    expectNonEmptyString(v, indexPath(caPath, i))
+  );
+  if (cas.length === 0) throw new ConfigError(caPath, "must list at least one CA certificate file");
+  return { certificate, key, ca_certificates: cas };
 }
 
 /**
@@ -433,6 +442,16 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
       "a universal transport needs rawsocket settings or at least one path",
     );
   }
+  checkTlsAuth(
+    [
+      ...(rawsocket ? [[keyPath(path, "rawsocket"), rawsocket] as const] : []),
+      ...[...paths].map(([key, e]) =>
+        [keyPath(keyPath(path, "websocket"), key || "/"), e] as const
+      ),
+    ],
+    null,
+    path,
+  );
   return {
     type: "universal",
     endpoint,

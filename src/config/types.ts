@@ -140,8 +140,78 @@ export interface DynamicAuthenticator {
   readonly realm: string | null;
 }
 
-/** Names of the authentication methods. */
-export type AuthMethod = "anonymous" | "ticket" | "wampcra" | "cryptosign";
+/** The key derivation functions of WAMP-SCRAM: Crossbar's and the spec's names for Argon2id. */
+export type ScramKdf = "argon2id-13" | "argon2id13" | "pbkdf2";
+
+/**
+ * A WAMP-SCRAM credential: what the router stores of a password (`auth.scram.principals[authid]`,
+ * Crossbar's keys, or a dynamic authenticator's answer). The router never sees the password:
+ * the client derives the salted password with the KDF.
+ */
+export interface ScramCredential {
+  /** The key derivation function the client runs. */
+  readonly kdf: ScramKdf;
+  /** The KDF's time cost (Argon2 passes or PBKDF2 iterations). */
+  readonly iterations: number;
+  /** Argon2's memory cost in KiB; null for PBKDF2. */
+  readonly memory: number | null;
+  /** The salt (hex in the config, base64 in the CHALLENGE). */
+  readonly salt: Uint8Array;
+  /** SHA-256(HMAC(SaltedPassword, "Client Key")), 32 bytes (`stored-key`, hex). */
+  readonly storedKey: Uint8Array;
+  /** HMAC(SaltedPassword, "Server Key"), 32 bytes (`server-key`, hex). */
+  readonly serverKey: Uint8Array;
+}
+
+/** A static `scram` principal: its credential, role and optional realm. */
+export interface ScramPrincipal extends ScramCredential {
+  /** The authrole the principal joins with. */
+  readonly role: string;
+  /** When set, the principal may only join this realm. */
+  readonly realm: string | null;
+}
+
+/**
+ * A static `tls` principal (`auth.tls.principals[authid]`): the client certificate it is known
+ * by, as fingerprints in upper-case hex with colons (Node's form).
+ */
+export interface TlsPrincipal {
+  /** SHA-1 fingerprint (`certificate-sha1`, Crossbar's key), or null. */
+  readonly sha1: string | null;
+  /** SHA-256 fingerprint (`certificate-sha256`), or null. */
+  readonly sha256: string | null;
+  /** The authrole the principal joins with. */
+  readonly role: string;
+  /** When set, the principal may only join this realm. */
+  readonly realm: string | null;
+}
+
+/** Names of the authentication methods that can be static or dynamic. */
+export type AuthMethod = "anonymous" | "ticket" | "wampcra" | "cryptosign" | "scram" | "tls";
+
+/**
+ * Cookie tracking of a WebSocket endpoint (its `cookie` block): the upgrade response sets a
+ * random cookie, and with `auth.cookie` a later connection presenting it authenticates as the
+ * session that authenticated on the connection it was set on.
+ */
+export interface CookieConfig {
+  /** The cookie's name (`name`); default `cbtid`. */
+  readonly name: string;
+  /** Characters of the random id (`length`, 6 random bits each); default 24, at least 22. */
+  readonly length: number;
+  /** Seconds the cookie and its binding live (`max_age`); default 604800 (7 days). */
+  readonly max_age: number;
+  /** Bound cookies kept (`max_cookies`); default 100000. */
+  readonly max_cookies: number;
+  /** Bound cookies kept per authid and realm (`max_cookies_per_authid`); default 16. */
+  readonly max_cookies_per_authid: number;
+  /** `Secure` attribute (`secure`): null (the default) sets it on TLS transports only. */
+  readonly secure: boolean | null;
+  /** `HttpOnly` attribute (`http_strict`); default true. */
+  readonly http_strict: boolean;
+  /** `SameSite` attribute (`same_site`); default `Strict`. */
+  readonly same_site: "Strict" | "Lax" | "None";
+}
 
 /** The authentication methods of a WebSocket endpoint (`auth`). */
 export interface AuthConfig {
@@ -155,6 +225,12 @@ export interface AuthConfig {
   readonly cryptosign: ReadonlyMap<string, CryptosignPrincipal> | null;
   /** Methods configured with `type: "dynamic"` (their static entry above is null). */
   readonly dynamic?: Readonly<Partial<Record<AuthMethod, DynamicAuthenticator>>>;
+  /** True when `auth.cookie` is offered (the endpoint then has cookie tracking). */
+  readonly cookie?: boolean;
+  /** Static WAMP-SCRAM principals by authid; absent or null when not offered (or dynamic). */
+  readonly scram?: ReadonlyMap<string, ScramPrincipal> | null;
+  /** Static TLS client certificate principals by authid; absent or null when not offered. */
+  readonly tls?: ReadonlyMap<string, TlsPrincipal> | null;
 }
 
 /** Limits of the authentication handshake (`options` of a WebSocket endpoint). */
@@ -179,6 +255,8 @@ export interface WebSocketEndpointConfig {
   readonly serializers: readonly SerializerName[];
   /** Methods allowed; with no `auth` block only anonymous with role `anonymous`. */
   readonly auth: AuthConfig;
+  /** Cookie tracking (`cookie`), set only with `auth.cookie` (WebSocket endpoints only). */
+  readonly cookie?: CookieConfig;
   /** Authentication handshake limits. */
   readonly auth_limits: AuthLimits;
   /**
@@ -248,6 +326,11 @@ export interface TlsConfig {
   readonly certificate: string;
   /** Path of the PEM private key. */
   readonly key: string;
+  /**
+   * Paths of PEM CA certificates (`ca_certificates`): when set, every client must present a
+   * certificate that chains to one of them (for `tls` authentication).
+   */
+  readonly ca_certificates?: readonly string[];
 }
 
 /** A TCP endpoint (`{"type": "tcp", ...}`). */

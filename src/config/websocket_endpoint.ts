@@ -13,6 +13,7 @@
 import { parseIpRange } from "../net/ip_range.ts";
 import type { SerializerName } from "../serializer/serializer.ts";
 import { parseAuth } from "./auth.ts";
+import { parseCookie } from "./cookie.ts";
 import { NOT_OFFERED_SERIALIZERS, UNSUPPORTED_SERIALIZERS } from "./crossbar.ts";
 import {
   AUTH_MAX_DELAY_MARGIN,
@@ -59,10 +60,11 @@ import type { WebSocketEndpointConfig } from "./types.ts";
 const SERIALIZERS: readonly SerializerName[] = ["json", "msgpack", "cbor"];
 
 /** Keys of a WebSocket endpoint (a `websocket` transport or a `web` path). */
-export const WEBSOCKET_KEYS: readonly string[] = ["serializers", "auth", "options"];
+export const WEBSOCKET_KEYS: readonly string[] = ["serializers", "auth", "options", "cookie"];
 
 /**
- * Reads the WebSocket keys (`serializers`, `auth`, `options`) of an already key-checked object.
+ * Reads the WebSocket keys (`serializers`, `auth`, `options`, `cookie`) of an already
+ * key-checked object (RawSocket endpoints have no `cookie`).
  * RawSocket endpoints share the shape, but send keepalive PINGs only when
  * `auto_ping_interval` is set: Autobahn|Python's RawSocket clients do not answer PING (the
  * asyncio one raises, the Twisted one misreads the frame), and Crossbar never sends one.
@@ -81,9 +83,16 @@ export function parseWebSocketEndpoint(
   const options = own(obj, "options");
   const parsed = parseWebSocketOptions(options, keyPath(path, "options"));
   const pingsSet = isObject(options) && has(options, "auto_ping_interval");
+  // only WebSocket endpoints list `cookie` among their keys; RawSocket ones cannot carry one
+  const tracking = kind === "rawsocket" ? "unavailable" : has(obj, "cookie") ? "tracked" : "none";
+  const auth = parseAuth(own(obj, "auth"), keyPath(path, "auth"), ctx, tracking);
+  const cookie = tracking === "tracked"
+    ? parseCookie(obj.cookie, keyPath(path, "cookie"), ctx, auth.cookie === true)
+    : null;
   return {
     serializers: parseSerializers(own(obj, "serializers"), keyPath(path, "serializers"), ctx),
-    auth: parseAuth(own(obj, "auth"), keyPath(path, "auth"), ctx),
+    auth,
+    ...(cookie ? { cookie } : {}),
     ...parsed,
     ping_interval: kind === "rawsocket" && !pingsSet
       ? DEFAULT_RAWSOCKET_PING_INTERVAL

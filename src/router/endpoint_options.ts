@@ -5,7 +5,9 @@
  * @module
  */
 
+import type { Clock } from "../clock.ts";
 import type { TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
+import { CookieStore } from "../transport/cookie_store.ts";
 import { TrustedProxies } from "../transport/forwarded.ts";
 import type { WampRoute } from "../transport/http_server.ts";
 import type { RawSocketOptions } from "../transport/rawsocket.ts";
@@ -55,6 +57,32 @@ export function wampRoute(endpoint: WebSocketEndpointConfig): WampRoute {
     routes.set(endpoint, route);
   }
   return route;
+}
+
+const cookieStores = new WeakMap<WebSocketEndpointConfig, CookieStore>();
+
+/**
+ * The tracking cookies of `endpoint` (one store per endpoint, shared by the router's own
+ * listeners and `Router.handler()`), or null when it has no cookie authentication.
+ */
+export function cookieStore(endpoint: WebSocketEndpointConfig, clock: Clock): CookieStore | null {
+  const c = endpoint.cookie;
+  if (!c) return null;
+  let store = cookieStores.get(endpoint);
+  if (!store) {
+    store = new CookieStore({
+      name: c.name,
+      length: c.length,
+      maxAgeSeconds: c.max_age,
+      maxCookies: c.max_cookies,
+      maxPerAuthid: c.max_cookies_per_authid,
+      secure: c.secure,
+      httpOnly: c.http_strict,
+      sameSite: c.same_site,
+    }, clock);
+    cookieStores.set(endpoint, store);
+  }
+  return store;
 }
 
 /** Every WAMP endpoint of a transport. */

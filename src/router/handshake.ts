@@ -14,6 +14,7 @@ import type { Clock, TimerId } from "../clock.ts";
 import type { AuthConfig, AuthLimits } from "../config/types.ts";
 import type { Logger } from "../log.ts";
 import { MessageType as T } from "../wamp/message_type.ts";
+import type { ConnectionCookie } from "../transport/cookie_store.ts";
 import type { TransportDetails } from "../transport/peer.ts";
 import type { Authenticate, Hello, Message } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
@@ -26,6 +27,8 @@ export interface AuthPolicy {
   readonly limits: AuthLimits;
   /** For in-process sessions only: the identity to take without negotiation. */
   readonly fixed?: { readonly authid: string; readonly authrole: string } | null;
+  /** The connection's tracking cookie (cookie authentication), if it has one. */
+  readonly cookie?: ConnectionCookie | null;
 }
 
 /** What a handshake needs from the router. */
@@ -93,7 +96,7 @@ export class Handshake {
   /** Takes the failure limiter's turn (waiting if it says so), then authenticates. */
   start(): void {
     const { session, hello } = this;
-    const subject = limitedSubject(hello, session.auth.methods);
+    const subject = limitedSubject(hello, session.auth.methods, session.auth.cookie);
     if (subject !== null) {
       const limits = session.auth.limits;
       const slot = this.#host.authFailures.reserve(
@@ -153,7 +156,7 @@ export class Handshake {
       sessionId,
       this.#host.callAuthenticator,
       { ...this.session.transport },
-      { clock: this.#host.clock },
+      { clock: this.#host.clock, cookie: this.session.auth.cookie },
     );
     if (step instanceof Promise) {
       step.then((s) => {

@@ -23,7 +23,7 @@ import {
   notAnUpgrade,
   WebSocketPeer,
 } from "../transport/websocket.ts";
-import { webSocketPeerOptions } from "./endpoint_options.ts";
+import { cookieStore, webSocketPeerOptions } from "./endpoint_options.ts";
 
 /** What the routes need from the router. */
 export interface RouteHost {
@@ -105,6 +105,12 @@ export function nativeUpgrade(
   response.headers.set("sec-websocket-protocol", chosen.subprotocol);
   const url = new URL(req.url);
   const secure = url.protocol === "https:";
+  const visit = cookieStore(endpoint, host.clock)?.visit(
+    req.headers.get("cookie"),
+    secure,
+    url.pathname,
+  ) ?? null;
+  if (visit?.setCookie) response.headers.append("set-cookie", visit.setCookie);
   const peer = new WebSocketPeer(
     nativeLink(socket),
     chosen,
@@ -121,6 +127,8 @@ export function nativeUpgrade(
     },
     host.logger,
     host.clock,
+    null,
+    visit?.cookie ?? null,
   );
   return { response, peer };
 }

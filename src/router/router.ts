@@ -401,7 +401,7 @@ export class Router {
     }
     const session = new Session(
       peer,
-      { methods: endpoint.auth, limits: endpoint.auth_limits },
+      { methods: endpoint.auth, limits: endpoint.auth_limits, cookie: peer.cookie ?? null },
       this.#host,
       { closeTimeoutMs: endpoint.close_handshake_timeout },
     );

@@ -11,13 +11,19 @@ import type { Clock } from "../clock.ts";
 import { ConfigError } from "../config/config.ts";
 import { DEFAULT_OPEN_HANDSHAKE_TIMEOUT } from "../config/defaults.ts";
 import type { TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
+import type { SecureContext } from "node:tls";
 import type { Logger } from "../log.ts";
 import type { Serializer } from "../serializer/serializer.ts";
 import type { ClientInfo, HttpServer, WampRoute } from "../transport/http_server.ts";
 import { type Accepted, Listener, type TlsMaterial } from "../transport/listener.ts";
 import { type Peer, type PeerHandler, peerString } from "../transport/peer.ts";
 import { acceptRawSocket, MAX_CONNECTIONS_REPLY } from "../transport/rawsocket.ts";
-import { rawSocketOptions, transportHandshakeMs, wampRoute } from "./endpoint_options.ts";
+import {
+  cookieStore,
+  rawSocketOptions,
+  transportHandshakeMs,
+  wampRoute,
+} from "./endpoint_options.ts";
 
 /** A listening transport, as `Router.serve()` reports it. */
 export interface ServedTransport {
@@ -100,16 +106,18 @@ export class TransportServer {
     transport: TransportConfig,
     tls: TlsMaterial | null,
     http: typeof HttpServer | null,
+    clientCertificates: SecureContext | null,
   ) {
     this.#host = host;
     this.#transport = transport;
-    this.#tls = tls !== null;
+    this.#tls = tls !== null || clientCertificates !== null;
     const t = transport;
     const handshakeMs = transportHandshakeMs(t, DEFAULT_OPEN_HANDSHAKE_TIMEOUT);
     this.#http = http === null ? null : new http<EndpointRoute>({
       clock: host.clock,
       logger: host.logger,
       secure: this.#tls,
+      clientCertificates,
       idleMs: handshakeMs,
       wampRoute: (path) => {
         if (host.closing) return undefined;
@@ -129,7 +137,8 @@ export class TransportServer {
     const unix = t.type === "rawsocket" ? t.endpoint.unix : undefined;
     this.#listener = new Listener({
       address: unix ? { kind: "unix", path: unix } : { kind: "tcp", host: e.host, port: e.port },
-      tls,
+      // with client certificates TLS is done per connection by the HTTP side (node:tls)
+      tls: clientCertificates ? null : tls,
       maxConnections: e.max_connections,
       handshakeMs,
       clock: host.clock,
@@ -165,8 +174,27 @@ export class TransportServer {
     const http = t.type === "rawsocket"
       ? null
       : (await import("../transport/http_server.ts")).HttpServer;
+    const cas = t.endpoint.tls?.ca_certificates;
+    let clientCertificates: SecureContext | null = null;
+    if (tls && cas) {
+      const ca = await Promise.all(
+        cas.map((file, i) => readPem(file, `${tlsPath}.ca_certificates[${i}]`)),
+      );
+      // Deno.listenTls cannot request client certificates; node:tls can, per connection
+      const { createSecureContext } = await import("node:tls");
+      try {
+        clientCertificates = createSecureContext({ key: tls.key, cert: tls.cert, ca });
+      } catch (e) {
+        throw new ConfigError(
+          tlsPath,
+          `the certificate, key or CA certificates cannot be used: ${
+            e instanceof Error ? e.message : String(e)
+          }`,
+        );
+      }
+    }
     try {
-      return new TransportServer(host, t, tls, http);
+      return new TransportServer(host, t, tls, http, clientCertificates);
     } catch (e) {
       // A PEM file that is not a certificate or key is a configuration error.
       if (tls && e instanceof Deno.errors.InvalidData) {
@@ -294,7 +322,11 @@ export class TransportServer {
   #route(endpoint: WebSocketEndpointConfig): EndpointRoute {
     let route = this.#routes.get(endpoint);
     if (!route) {
-      route = { ...wampRoute(endpoint), endpoint };
+      route = {
+        ...wampRoute(endpoint),
+        endpoint,
+        cookies: cookieStore(endpoint, this.#host.clock),
+      };
       this.#routes.set(endpoint, route);
     }
     return route;

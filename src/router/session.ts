@@ -6,6 +6,7 @@
  * @module
  */
 
+import { sessionAuthenticated } from "../auth/cookie.ts";
 import type { Identity } from "../auth/step.ts";
 import type { TimerId } from "../clock.ts";
 import type { EncodeCache } from "../serializer/encode_cache.ts";
@@ -346,6 +347,8 @@ export class Session implements PeerHandler, SessionRef {
           case T.HELLO:
             throw new ProtocolError("HELLO received on an established session");
           case T.GOODBYE:
+            // logging out ends what the connection's cookie authenticates (Crossbar's rule)
+            if (msg.reason === Uri.LOGOUT) this.auth.cookie?.logout();
             this.send({ type: T.GOODBYE, details: {}, reason: Uri.GOODBYE_AND_OUT });
             this.#leaveRealm();
             this.state = "closed";
@@ -455,6 +458,7 @@ export class Session implements PeerHandler, SessionRef {
     });
     // A WELCOME the transport could not carry has ended the session already.
     if (this.#closed) return;
+    sessionAuthenticated(this.auth.cookie, identity, realm.name);
     this.peer.established?.(true);
     this.host.track(this, true);
     realm.join(this);

@@ -16,18 +16,21 @@
 import { Buffer } from "node:buffer";
 import http from "node:http";
 import type { Duplex } from "node:stream";
+import tls from "node:tls";
 // @ts-types="@types/ws"
 import * as ws from "ws";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { SerializerName } from "../serializer/serializer.ts";
 import { ConnStream } from "./conn_stream.ts";
+import type { CookieStore } from "./cookie_store.ts";
 import { clientAddress, type TrustedProxies } from "./forwarded.ts";
 import type { Accepted } from "./listener.ts";
-import { peerString, type TransportDetails } from "./peer.ts";
+import { type PeerCertificate, peerString, type TransportDetails } from "./peer.ts";
 import {
   chooseSerializer,
   type FrameMaker,
+  type LinkStream,
   WebSocketPeer,
   type WebSocketPeerOptions,
   wsLink,
@@ -46,6 +49,8 @@ export interface WampRoute {
   /** This path's open handshake timeout, counted from the accept (ms; 0 = none). */
   readonly handshakeMs: number;
   readonly trustedProxies: TrustedProxies;
+  /** The path's tracking cookies (cookie authentication), or null without. */
+  readonly cookies?: CookieStore | null;
 }
 
 /** Who sent a request. */
@@ -60,6 +65,12 @@ export interface HttpServerOptions<R extends WampRoute = WampRoute> {
   readonly logger: Logger;
   /** True for TLS listeners (`https:`/`wss:`). */
   readonly secure: boolean;
+  /**
+   * TLS done here with `node:tls` over the accepted TCP connection, requiring a client
+   * certificate verified against the context's CAs (`Deno.listenTls` cannot ask for one);
+   * null or absent: the listener's own TLS, or none.
+   */
+  readonly clientCertificates?: tls.SecureContext | null;
   /** Deadline for request bodies and for idle kept-alive connections (ms). */
   readonly idleMs: number;
   /**
@@ -97,6 +108,10 @@ export class HttpServer<R extends WampRoute = WampRoute> {
   readonly #server: http.Server;
   readonly #accepted = new WeakMap<Duplex, Accepted>();
   readonly #wss = new WeakMap<WampRoute, WebSocketServer>();
+  /** The `Set-Cookie` value of each upgrade response that sets a tracking cookie. */
+  readonly #setCookie = new WeakMap<http.IncomingMessage, string>();
+  /** The verified client certificate of each connection with TLS done here. */
+  readonly #certificates = new WeakMap<Duplex, PeerCertificate>();
 
   constructor(options: HttpServerOptions<R>) {
     this.#options = options;
@@ -120,7 +135,59 @@ export class HttpServer<R extends WampRoute = WampRoute> {
     stream.on("error", (e: Error) => {
       this.#options.logger.debug("http connection failed", { error: e.message });
     });
+    const context = this.#options.clientCertificates;
+    if (context) return this.#serveTls(stream, accepted, context);
+    this.#accepted.set(stream, accepted);
     this.#server.emit("connection", stream);
+  }
+
+  /**
+   * The TLS server handshake on `stream`, asking for a client certificate: the connection goes
+   * to HTTP only once its certificate chains to the context's CAs (a bare `TLSSocket` does not
+   * enforce that itself; its `verifyError()` tells).
+   */
+  #serveTls(stream: ConnStream, accepted: Accepted, secureContext: tls.SecureContext): void {
+    const { logger } = this.#options;
+    const socket = new tls.TLSSocket(stream, {
+      isServer: true,
+      secureContext,
+      requestCert: true,
+      rejectUnauthorized: true,
+    });
+    const peer = peerString(accepted.conn.remoteAddr);
+    // the TLS socket does not always pass its end on to the connection under it
+    const drop = () => {
+      socket.destroy();
+      stream.destroy();
+    };
+    socket.on("error", (e: Error) => {
+      logger.debug("TLS connection failed", { peer, error: e.message });
+      drop();
+    });
+    socket.on("close", () => stream.destroy());
+    socket.once("secure", () => {
+      const handle = socket as unknown as { ssl?: { verifyError?(): Error | null } };
+      const error = handle.ssl?.verifyError?.() ?? null;
+      const cert = socket.getPeerCertificate();
+      if (error || !cert?.fingerprint256) {
+        logger.info("TLS client certificate refused", {
+          peer,
+          reason: error ? String((error as { code?: string }).code ?? error.message) : "none sent",
+        });
+        return drop();
+      }
+      this.#accepted.set(socket, accepted);
+      this.#certificates.set(socket, {
+        sha1: cert.fingerprint,
+        sha256: cert.fingerprint256,
+        subject: { ...cert.subject } as Record<string, string>,
+        issuer: { ...cert.issuer } as Record<string, string>,
+        serial: cert.serialNumber,
+        not_before: cert.valid_from,
+        not_after: cert.valid_to,
+      });
+      this.#server.emit("connection", socket);
+    });
   }
 
   #request(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -256,8 +323,11 @@ export class HttpServer<R extends WampRoute = WampRoute> {
       is_secure: secure,
       websocket_protocol: chosen.subprotocol,
       http_path: `/${path}`,
+      ...(this.#certificates.has(socket) ? { peer_cert: this.#certificates.get(socket)! } : {}),
     };
-    const stream = socket as ConnStream;
+    const stream: LinkStream = socket instanceof ConnStream ? socket : tlsLinkStream(socket);
+    const visit = route.cookies?.visit(req.headers.cookie, secure, `/${path}`) ?? null;
+    if (visit?.setCookie) this.#setCookie.set(req, visit.setCookie);
     this.#serverFor(route).handleUpgrade(req, socket, head, (socket) => {
       const peer = new WebSocketPeer(
         wsLink(socket as unknown as WsSocket, stream, frame),
@@ -267,6 +337,7 @@ export class HttpServer<R extends WampRoute = WampRoute> {
         logger,
         clock,
         accepted.deadline,
+        visit?.cookie ?? null,
       );
       this.#options.connected(peer, route);
     });
@@ -290,10 +361,35 @@ export class HttpServer<R extends WampRoute = WampRoute> {
           return chosen instanceof Response ? false : chosen.subprotocol;
         },
       });
+      wss.on("headers", (headers: string[], req: http.IncomingMessage) => {
+        const cookie = this.#setCookie.get(req);
+        if (cookie !== undefined) headers.push(`Set-Cookie: ${cookie}`);
+      });
       this.#wss.set(route, wss);
     }
     return wss;
   }
+}
+
+/** A WebSocket link's writes on a socket whose TLS is done here (no per-turn batching). */
+function tlsLinkStream(socket: Duplex): LinkStream {
+  return {
+    queue(bytes) {
+      socket.write(bytes);
+    },
+    get queued() {
+      return socket.writableLength;
+    },
+    end() {
+      socket.end();
+    },
+    destroy() {
+      socket.destroy();
+    },
+    once(event, fn) {
+      socket.once(event, fn);
+    },
+  };
 }
 
 /** A request body as a byte stream, pulling from `node:http` with backpressure. */

@@ -8,6 +8,7 @@
 import type { EncodeCache } from "../serializer/encode_cache.ts";
 import type { Serializer } from "../serializer/serializer.ts";
 import type { Message } from "../wamp/messages.ts";
+import type { ConnectionCookie } from "./cookie_store.ts";
 
 export type { EncodeCache };
 
@@ -32,6 +33,24 @@ export interface TransportDetails {
   readonly websocket_protocol?: string;
   /** The HTTP path of the WebSocket request. */
   readonly http_path?: string;
+  /** The client's TLS certificate, verified against the endpoint's `ca_certificates`. */
+  readonly peer_cert?: PeerCertificate;
+}
+
+/** A verified TLS client certificate, as transport details report it (Crossbar's `peer_cert`). */
+export interface PeerCertificate {
+  /** SHA-1 fingerprint, upper-case hex with colons. */
+  readonly sha1: string;
+  /** SHA-256 fingerprint, upper-case hex with colons. */
+  readonly sha256: string;
+  /** Subject and issuer fields (`CN`, `O`, ...). */
+  readonly subject: Readonly<Record<string, string>>;
+  readonly issuer: Readonly<Record<string, string>>;
+  /** Serial number, hex. */
+  readonly serial: string;
+  /** Validity, as the certificate states it. */
+  readonly not_before: string;
+  readonly not_after: string;
 }
 
 /** A transport as seen by a session. */
@@ -51,6 +70,8 @@ export interface Peer {
   close(code?: number, reason?: string): void;
   /** Bytes queued for sending and not yet written (0 where unknown). */
   readonly bufferedAmount: number;
+  /** The connection's tracking cookie (cookie authentication); absent or null without one. */
+  readonly cookie?: ConnectionCookie | null;
   /**
    * The session joined a realm (`true`: its open handshake is complete) or left it while the
    * connection stays open (`false`: the connection is idle again and its idle deadline runs).

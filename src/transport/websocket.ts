@@ -22,6 +22,7 @@ import { decodeMessage } from "../wamp/codec.ts";
 import { ProtocolError } from "../wamp/errors.ts";
 import { MessageType } from "../wamp/message_type.ts";
 import type { Message } from "../wamp/messages.ts";
+import type { ConnectionCookie } from "./cookie_store.ts";
 import type { Deadline } from "./deadline.ts";
 import { OutgoingBound, type SlowConsumerLimits } from "./outgoing_bound.ts";
 import { concatInSlab } from "../serializer/slab.ts";
@@ -252,6 +253,7 @@ function closeReason(reason: string): string {
 export class WebSocketPeer implements Peer {
   readonly details: TransportDetails;
   readonly serializer: Serializer;
+  readonly cookie: ConnectionCookie | null;
   readonly #link: WebSocketLink;
   readonly #options: WebSocketPeerOptions;
   readonly #logger: Logger;
@@ -278,7 +280,9 @@ export class WebSocketPeer implements Peer {
     logger: Logger,
     clock: Clock,
     deadline: Deadline | null = null,
+    cookie: ConnectionCookie | null = null,
   ) {
+    this.cookie = cookie;
     this.#link = link;
     this.serializer = serializer;
     this.#options = options;

@@ -22,6 +22,15 @@ Methods:
   cryptosign  authmethods ["cryptosign"], --private-key (hex seed, 32 bytes), --authid optional;
               autobahn.wamp.cryptosign.CryptosignKey signs the challenge; --pubkey announces
               another public key than the private key's (a wrong signature)
+  scram       authmethods ["scram"], --authid, --password: autobahn.wamp.auth.AuthScram (needs
+              argon2-cffi and passlib); its onWelcome check of the router's
+              scram_server_signature is reported as "verified"
+  cookie      authmethods ["cookie", "ticket"] (with --authid/--ticket); --cookie sends that
+              Cookie header
+  tls         authmethods ["tls"]: the TLS client certificate --client-cert/--client-key
+              authenticates (no challenge)
+
+Every result also carries "set_cookie": the Set-Cookie header of the upgrade response, or null.
 
 TLS: with a wss:// --url the connection verifies the router's certificate with
 ssl.create_default_context(cafile=--cafile); without --cafile the system trust store is used.
@@ -66,6 +75,12 @@ class AuthClient(ApplicationSession):
         self.abort = None
         self.challenge = None
         self.key = None
+        self.scram = None
+        self.verified = None
+        if opts.method == "scram":
+            from autobahn.wamp.auth import AuthScram
+
+            self.scram = AuthScram(authid=opts.authid, password=opts.password)
         if opts.method == "cryptosign":
             from autobahn.wamp.cryptosign import CryptosignKey
 
@@ -73,7 +88,13 @@ class AuthClient(ApplicationSession):
 
     def onConnect(self):
         o = self.opts
+        # the upgrade response's headers, as the WebSocket client protocol parsed them
+        self.set_cookie = (getattr(self._transport, "http_headers", None) or {}).get("set-cookie")
         kwargs = {"authmethods": [o.method]}
+        if o.method == "cookie":
+            kwargs["authmethods"] = ["cookie", "ticket"]
+        if self.scram is not None:
+            kwargs["authextra"] = self.scram.authextra
         if o.authid:
             kwargs["authid"] = o.authid
         if o.authrole:
@@ -96,7 +117,16 @@ class AuthClient(ApplicationSession):
             return compute_wcs(key, extra["challenge"]).decode("ascii")
         if challenge.method == "cryptosign":
             return await self.key.sign_challenge(challenge)
+        if challenge.method == "scram" and self.scram is not None:
+            return self.scram.on_challenge(self, challenge).decode("ascii")
         raise ScenarioFailure(f"unexpected challenge method {challenge.method}")
+
+    def onWelcome(self, msg):
+        if self.scram is not None and msg.authmethod == "scram":
+            error = self.scram.on_welcome(self, msg.authextra)
+            self.verified = error is None
+            return error
+        return None
 
     def onJoin(self, details):
         if not self.joined.done():
@@ -132,23 +162,39 @@ class AuthClient(ApplicationSession):
 async def run(opts):
     client = AuthClient(opts)
     factory = WampWebSocketClientFactory(
-        lambda: client, url=opts.url, serializers=[SERIALIZERS[opts.serializer]()]
+        lambda: client, url=opts.url, serializers=[SERIALIZERS[opts.serializer]()],
+        headers={"Cookie": opts.cookie} if opts.cookie else None,
     )
     secure, host, port, _resource, _path, _params = parse_url(opts.url)
     context = None
     if secure:
         context = ssl.create_default_context(cafile=opts.cafile) if opts.cafile \
             else ssl.create_default_context()
+        if opts.client_cert:
+            context.load_cert_chain(opts.client_cert, opts.client_key)
     loop = asyncio.get_running_loop()
     try:
-        await asyncio.wait_for(
+        _transport, protocol = await asyncio.wait_for(
             loop.create_connection(factory, host, port, ssl=context), STEP_TIMEOUT
         )
     except (OSError, ssl.SSLError) as e:
         return {"joined": False, "error": f"{type(e).__name__}: {e}"}
+    # a connection the router closes before the WebSocket opens (a refused TLS client
+    # certificate) never reaches the session: its end is the protocol's is_closed
+    closed = asyncio.ensure_future(protocol.is_closed)
+    await asyncio.wait([client.joined, closed], timeout=STEP_TIMEOUT,
+                       return_when=asyncio.FIRST_COMPLETED)
+    if not client.joined.done() and closed.done() and client._transport is None:
+        return {"joined": False, "error": "connection closed before the WebSocket opened",
+                "set_cookie": None, "verified": None, "challenge": None}
+    def set_cookie():
+        return getattr(client, "set_cookie", None)
+
     try:
         details = await asyncio.wait_for(asyncio.shield(client.joined), STEP_TIMEOUT)
         return {
+            "set_cookie": set_cookie(),
+            "verified": client.verified,
             "joined": True,
             "session": details.session,
             "realm": details.realm,
@@ -160,7 +206,8 @@ async def run(opts):
             "challenge": client.challenge,
         }
     except ScenarioFailure as e:
-        out = {"joined": False, "challenge": client.challenge}
+        out = {"joined": False, "challenge": client.challenge, "set_cookie": set_cookie(),
+               "verified": client.verified}
         if client.abort:
             out.update(client.abort)
         else:
@@ -175,7 +222,10 @@ def main():
     parser.add_argument("--url", required=True)
     parser.add_argument("--realm", default="realm1")
     parser.add_argument("--serializer", choices=sorted(SERIALIZERS), default="json")
-    parser.add_argument("--method", choices=["anonymous", "ticket", "wampcra", "cryptosign"], required=True)
+    parser.add_argument("--method", choices=["anonymous", "ticket", "wampcra", "cryptosign", "scram", "cookie", "tls"],
+                        required=True)
+    parser.add_argument("--password", help="scram: the password")
+    parser.add_argument("--cookie", help="a Cookie header to send with the upgrade request")
     parser.add_argument("--authid")
     parser.add_argument("--authrole", help="authrole to request in HELLO")
     parser.add_argument("--ticket")
@@ -183,6 +233,8 @@ def main():
     parser.add_argument("--private-key", help="Ed25519 seed, 64 hex characters")
     parser.add_argument("--pubkey", help="announce this public key instead of the private key's")
     parser.add_argument("--cafile", help="PEM file to verify the router's TLS certificate with")
+    parser.add_argument("--client-cert", help="PEM client certificate to present (tls method)")
+    parser.add_argument("--client-key", help="PEM key of --client-cert")
     opts = parser.parse_args()
     if opts.method == "cryptosign" and not opts.private_key:
         parser.error("--method cryptosign needs --private-key")
