@@ -9,6 +9,8 @@
  * @module
  */
 
+import { isAbsolute, resolve } from "node:path";
+
 /**
  * A config that cannot be used. `path` is the JSON path of the offending value
  * (e.g. `workers[0].realms[0].stats.trigger_on_joins`), `(root)` for the whole document and
@@ -241,4 +243,14 @@ export function oneOf(values: readonly string[]): string {
   return quoted.length <= 1
     ? quoted.join("")
     : `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
+}
+
+/**
+ * A path from the config as the router opens it: absolute paths unchanged, relative ones
+ * against {@link ParseContext.baseDir} (the config file's directory, as Crossbar resolves them
+ * against `.crossbar/`), or the working directory when there is no file.
+ */
+export function resolvePath(ctx: ParseContext, path: string): string {
+  if (isAbsolute(path) || ctx.baseDir === null) return path;
+  return resolve(ctx.baseDir, path);
 }
