@@ -12,6 +12,7 @@ import { ConfigError, parseConfig } from "../mod.ts";
 import type { WebTransportConfig } from "../src/config/types.ts";
 import { RawClient, startRouter, testConfig } from "./_helpers.ts";
 import { Child } from "./_process.ts";
+import { WampyClient } from "./interop/common.ts";
 import { findPython } from "./interop/python.ts";
 
 type D = Record<string, unknown>;
@@ -183,4 +184,34 @@ Deno.test("2. wamp.session.on_leave is exactly [session_id]: the docs' one-argum
   await client[Symbol.asyncDispose]();
   const ev = await raw.nextOf(36);
   assert.deepEqual(ev.slice(4), [[session]]);
+});
+
+// ---- 3. receive_progress reaches callees that did not announce progressive results ----------
+
+Deno.test("3. a wampy callee (no progressive_call_results announced) is asked for progress and its progressive YIELDs reach the caller", async () => {
+  await using r = await startRouter();
+  await using callee = await WampyClient.join(r.url, "json");
+  const asked: unknown[] = [];
+  await callee.wampy.register("com.example.countdown", (invocation: {
+    details: D;
+    argsList?: unknown[];
+    result_handler: (result: { options: D; argsList: unknown[] }) => void;
+  }) => {
+    asked.push(invocation.details.receive_progress ?? false);
+    if (invocation.details.receive_progress) {
+      for (const n of [2, 1]) {
+        invocation.result_handler({ options: { progress: true }, argsList: [n] });
+      }
+    }
+    return { argsList: ["liftoff"] };
+  });
+  await using caller = (await RawClient.join(r.url, "json")).client;
+  caller.send([48, 1, { receive_progress: true }, "com.example.countdown", []]);
+  assert.deepEqual(await caller.next(), [50, 1, { progress: true }, [2]]);
+  assert.deepEqual(await caller.next(), [50, 1, { progress: true }, [1]]);
+  assert.deepEqual(await caller.next(), [50, 1, {}, ["liftoff"]]);
+  // a caller that does not ask gets the final result only, and the callee is not asked
+  caller.send([48, 2, {}, "com.example.countdown", []]);
+  assert.deepEqual(await caller.next(), [50, 2, {}, ["liftoff"]]);
+  assert.deepEqual(asked, [true, false]);
 });
