@@ -16,7 +16,7 @@ import type { AuthMethod, DynamicAuthenticator } from "../config/types.ts";
 import { serialNumber } from "../wamp/ids.ts";
 import type { Dict, Hello } from "../wamp/messages.ts";
 import { TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
-import { cryptosignChallenge, cryptosignKey } from "./cryptosign.ts";
+import { cryptosignBinding, cryptosignChallenge, cryptosignKey } from "./cryptosign.ts";
 import {
   abort,
   type AuthEnv,
@@ -215,12 +215,14 @@ async function dynamicStep(
     case "cryptosign": {
       const key = cryptosignKey(hello);
       if (typeof key !== "string") return key;
+      const bound = cryptosignBinding(hello, transport);
+      if ("kind" in bound) return bound;
       const a = await ask();
       if ("kind" in a) return a;
       const owner = authorizedKeysOf(a.raw).includes(key)
         ? { authid: a.authid ?? authid ?? key, role: a.role, realm: null, authextra: a.extra }
         : null;
-      return cryptosignChallenge(owner, key, realm, "dynamic");
+      return cryptosignChallenge(owner, key, realm, "dynamic", bound.binding);
     }
     case "scram": {
       const parsed = scramHello(hello, transport);
