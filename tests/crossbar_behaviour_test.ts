@@ -8,9 +8,25 @@
  */
 
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig } from "../mod.ts";
+import {
+  ConfigError,
+  loadConfigFile,
+  type Logger,
+  parseConfig,
+  Router,
+  silentLogger,
+} from "../mod.ts";
+import { deriveScramCredential } from "../src/auth/scram_kdf.ts";
 import type { WebTransportConfig } from "../src/config/types.ts";
-import { RawClient, startRouter, testConfig } from "./_helpers.ts";
+import {
+  type EdKey,
+  hex,
+  newEdKey,
+  RawClient,
+  startRouter,
+  testConfig,
+  unhex,
+} from "./_helpers.ts";
 import { Child } from "./_process.ts";
 import { WampyClient } from "./interop/common.ts";
 import { findPython } from "./interop/python.ts";
@@ -214,4 +230,232 @@ Deno.test("3. a wampy callee (no progressive_call_results announced) is asked fo
   caller.send([48, 2, {}, "com.example.countdown", []]);
   assert.deepEqual(await caller.next(), [50, 2, {}, ["liftoff"]]);
   assert.deepEqual(asked, [true, false]);
+});
+
+// ---- 5. channel_binding "tls-unique" without TLS proceeds unbound; on TLS it is refused -----
+
+/** A logger that keeps every line. */
+function recordingLogger(lines: { level: string; message: string; fields?: D }[]): Logger {
+  const at = (level: string) => (message: string, fields?: D) =>
+    void lines.push({ level, message, fields });
+  return { error: at("error"), warn: at("warn"), info: at("info"), debug: at("debug") };
+}
+
+/** HELLO asking cryptosign with `channel_binding` for key `key`, authid dave. */
+function cryptosignHello(c: RawClient, key: EdKey, binding: string, realm = "realm1"): void {
+  c.send([1, realm, {
+    roles: { caller: {} },
+    authmethods: ["cryptosign"],
+    authid: "dave",
+    authextra: { pubkey: key.publicHex, channel_binding: binding },
+  }]);
+}
+
+Deno.test('5. cryptosign with channel_binding "tls-unique" on a plain transport joins unbound, logged at debug', async () => {
+  const dave = await newEdKey();
+  const lines: { level: string; message: string; fields?: D }[] = [];
+  await using r = await startRouter(
+    authConfig({
+      cryptosign: {
+        type: "static",
+        principals: { dave: { authorized_keys: [dave.publicHex], role: "frontend" } },
+      },
+    }),
+    { logger: recordingLogger(lines) },
+  );
+  await using c = await RawClient.connect(r.url, "json");
+  cryptosignHello(c, dave, "tls-unique");
+  const challenge = await c.next();
+  assert.equal(challenge[0], 4, JSON.stringify(challenge));
+  const extra = challenge[2] as D;
+  assert.equal(extra.channel_binding, "tls-unique", "echoed, as Crossbar does");
+  const bytes = unhex(extra.challenge as string);
+  const signature = new Uint8Array(await crypto.subtle.sign("Ed25519", dave.privateKey, bytes));
+  c.send([5, hex(signature) + hex(bytes), {}]);
+  const welcome = await c.next();
+  assert.equal(welcome[0], 2, JSON.stringify(welcome));
+  assert.equal((welcome[2] as D).authid, "dave");
+  const debug = lines.filter((l) => l.level === "debug" && /without binding/.test(l.message));
+  assert.equal(debug.length, 1, JSON.stringify(lines));
+  assert.equal(debug[0]!.fields?.binding, "tls-unique");
+});
+
+// ---- 6. relative paths resolve against the config file's directory --------------------------
+
+/** A self-signed certificate for 127.0.0.1 (CA:FALSE, as Deno's client needs) at cert/key. */
+async function selfSigned(certificate: string, key: string): Promise<void> {
+  const out = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      "-days",
+      "1",
+      "-keyout",
+      key,
+      "-out",
+      certificate,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, `openssl failed: ${new TextDecoder().decode(out.stderr)}`);
+}
+
+/** The next message on a JSON WebSocket, or null when it closes first. */
+function nextJson(ws: WebSocket): Promise<unknown[] | null> {
+  return new Promise((resolve) => {
+    ws.onmessage = (e) => resolve(JSON.parse(e.data as string));
+    ws.onclose = () => resolve(null);
+  });
+}
+
+/** The Unix socket the test run may use (`--allow-net=unix:...`). */
+const UNIX_SOCKET = "/tmp/switchboard-rawsocket-test.sock";
+
+Deno.test("6. TLS files and a Unix socket written relative resolve against the config file's directory, from another cwd", async (t) => {
+  const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "sb_cb_paths_" });
+  try {
+    await Deno.mkdir(`${dir}/tls`);
+    await selfSigned(`${dir}/tls/cert.pem`, `${dir}/tls/key.pem`);
+    const dave = await newEdKey();
+    const scram = await deriveScramCredential("carl-pw", { kdf: "pbkdf2", iterations: 1000 });
+    const roles = [{ name: "frontend", permissions: [] }];
+    const file = {
+      version: 2,
+      workers: [{
+        type: "router",
+        realms: [{ name: "realm1", roles }],
+        transports: [
+          {
+            type: "websocket",
+            endpoint: {
+              type: "tcp",
+              interface: "127.0.0.1",
+              port: 0,
+              tls: { certificate: "tls/cert.pem", key: "./tls/key.pem" },
+            },
+            auth: {
+              anonymous: { type: "static", role: "frontend" },
+              cryptosign: {
+                type: "static",
+                principals: { dave: { authorized_keys: [dave.publicHex], role: "frontend" } },
+              },
+              scram: { type: "static", principals: { carl: { ...scram, role: "frontend" } } },
+            },
+          },
+          {
+            type: "rawsocket",
+            endpoint: { type: "unix", path: `../${UNIX_SOCKET.split("/").at(-1)}` },
+          },
+        ],
+      }],
+    };
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(file));
+    assert.notEqual(Deno.cwd(), dir);
+    const config = await loadConfigFile(`${dir}/config.json`);
+
+    await t.step("the parsed endpoints name the files next to the config", () => {
+      const ws = config.transports[0]!;
+      assert.deepEqual(ws.endpoint.tls, {
+        certificate: `${dir}/tls/cert.pem`,
+        key: `${dir}/tls/key.pem`,
+      });
+      const raw = config.transports[1]!;
+      assert.equal(raw.type, "rawsocket");
+      if (raw.type === "rawsocket") assert.equal(raw.endpoint.unix, UNIX_SOCKET);
+      // a config given as an object has no file: paths stay as written (the working directory)
+      const inline = parseConfig(file);
+      assert.equal(inline.transports[0]!.endpoint.tls?.certificate, "tls/cert.pem");
+    });
+
+    const router = new Router(config, { logger: silentLogger });
+    try {
+      const listeners = await router.serve();
+      const url = listeners[0]!.urls[0]!;
+      assert.match(url, /^wss:\/\//);
+      const pem = await Deno.readTextFile(`${dir}/tls/cert.pem`);
+      const client = Deno.createHttpClient({ caCerts: [pem] });
+      const open = async () => {
+        const ws = new WebSocket(url, { protocols: ["wamp.2.json"], client });
+        await new Promise((resolve, reject) => {
+          ws.onopen = resolve;
+          ws.onerror = () => reject(new Error("wss connection failed"));
+        });
+        return ws;
+      };
+      try {
+        await t.step("wss:// serves with the certificate found next to the config", async () => {
+          const ws = await open();
+          const reply = nextJson(ws);
+          ws.send(JSON.stringify([1, "realm1", { roles: { caller: {} } }]));
+          const welcome = await reply;
+          assert.equal(welcome?.[0], 2, JSON.stringify(welcome));
+          const closed = nextJson(ws);
+          ws.close();
+          await closed;
+        });
+
+        await t.step(
+          '5. on TLS, "tls-unique" (not computable in Deno) is still refused: cryptosign and scram',
+          async () => {
+            for (
+              const authextra of [
+                { pubkey: dave.publicHex, channel_binding: "tls-unique" },
+                { nonce: btoa("0123456789abcdef"), channel_binding: "tls-unique" },
+              ]
+            ) {
+              const ws = await open();
+              const reply = nextJson(ws);
+              ws.send(JSON.stringify([1, "realm1", {
+                roles: { caller: {} },
+                authmethods: ["pubkey" in authextra ? "cryptosign" : "scram"],
+                authid: "pubkey" in authextra ? "dave" : "carl",
+                authextra,
+              }]));
+              const abort = await reply;
+              assert.equal(abort?.[0], 3, JSON.stringify(abort));
+              assert.match(String((abort![1] as D).message), /"tls-unique" is not available/);
+              if (ws.readyState !== WebSocket.CLOSED) await nextJson(ws);
+            }
+          },
+        );
+      } finally {
+        client.close();
+      }
+
+      await t.step("the RawSocket listens on the Unix socket next to the config", async () => {
+        const conn = await Deno.connect({ transport: "unix", path: UNIX_SOCKET });
+        try {
+          await conn.write(new Uint8Array([0x7f, 0xf1, 0, 0]));
+          const reply = new Uint8Array(4);
+          let n = 0;
+          while (n < 4) {
+            const got = await conn.read(reply.subarray(n));
+            if (got === null) break;
+            n += got;
+          }
+          assert.equal(reply[0], 0x7f, "RawSocket handshake reply");
+          assert.equal(reply[1]! & 0x0f, 1, "JSON accepted");
+        } finally {
+          conn.close();
+        }
+      });
+    } finally {
+      await router.close(100);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { withResolvedPaths } from "./endpoint_paths.ts";
 import { parseOriginPattern } from "../http/origin.ts";
 import { REJECTED_WEBSOCKET_KEYS, UNIMPLEMENTED_TRANSPORT_TYPES } from "./crossbar.ts";
 import {
@@ -78,7 +79,12 @@ export function parseTransports(
   return transports;
 }
 
+/** One transport, its endpoint's files and sockets resolved (`endpoint_paths.ts`). */
 function parseTransport(value: unknown, path: string, ctx: ParseContext): TransportConfig {
+  return withResolvedPaths(parseTransportOfType(value, path, ctx), ctx);
+}
+
+function parseTransportOfType(value: unknown, path: string, ctx: ParseContext): TransportConfig {
   const transport = expectObject(value, path);
   const typePath = keyPath(path, "type");
   const type = expectString(expectRequired(transport, "type", path), typePath);
