@@ -459,3 +459,79 @@ Deno.test("6. TLS files and a Unix socket written relative resolve against the c
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// ---- 8. universal transports: errors and warnings name the path as written ------------------
+
+/** A node config whose only transport is `universal` with `more` keys. */
+function universal(more: D) {
+  return {
+    version: 2,
+    workers: [{
+      type: "router",
+      realms: [{ name: "realm1", roles: [{ name: "anonymous", permissions: [] }] }],
+      transports: [{
+        type: "universal",
+        endpoint: { type: "tcp", interface: "127.0.0.1", port: 0 },
+        ...more,
+      }],
+    }],
+  };
+}
+
+const U = "workers[0].transports[0]";
+
+Deno.test("8. universal transports: config errors name websocket.<path> and web.paths.<path> as written", () => {
+  const ws = (item: D) => universal({ websocket: { ws: { type: "websocket", ...item } } });
+  const web = (paths: D) => universal({ web: { paths } });
+  const cases: [unknown, string, RegExp][] = [
+    [ws({ serializers: ["bogus"] }), `${U}.websocket.ws.serializers[0]`, /must be/],
+    [ws({ nonsense: 1 }), `${U}.websocket.ws.nonsense`, /unknown key/],
+    [ws({ type: "nope" }), `${U}.websocket.ws.type`, /not implemented/],
+    [
+      ws({ auth: { ticket: { type: "static", principals: { alice: { ticket: "t" } } } } }),
+      `${U}.websocket.ws.auth.ticket.principals.alice.role`,
+      /required/,
+    ],
+    [
+      universal({ websocket: { "/": { type: "websocket", options: { max_message_size: -1 } } } }),
+      `${U}.websocket["/"].options.max_message_size`,
+      /./,
+    ],
+    [web({ w2: { type: "websocket", serializers: [] } }), `${U}.web.paths.w2.serializers`, /./],
+    [web({ pub: { type: "publisher" } }), `${U}.web.paths.pub.realm`, /required/],
+    [web({ "bad path": { type: "websocket" } }), `${U}.web.paths["bad path"]`, /invalid path/],
+    [
+      universal({
+        websocket: { ws: { type: "websocket" } },
+        web: { paths: { ws: { type: "caller", realm: "realm1", role: "anonymous" } } },
+      }),
+      `${U}.web.paths.ws`,
+      /also a websocket path/,
+    ],
+    [
+      web({ w2: { type: "websocket", auth: { tls: { type: "dynamic", authenticator: "a.b" } } } }),
+      `${U}.web.paths.w2.auth.tls`,
+      /TLS/,
+    ],
+    [
+      ws({ auth: { tls: { type: "dynamic", authenticator: "a.b" } } }),
+      `${U}.websocket.ws.auth.tls`,
+      /TLS/,
+    ],
+  ];
+  for (const [config, path, reason] of cases) {
+    const e = configError(() => parseConfig(config, { env: () => undefined }));
+    assert.equal(e.path, path, e.message);
+    assert.match(e.reason, reason, e.message);
+    assert.ok(!e.message.includes(`${U}.paths`), `internal path in: ${e.message}`);
+  }
+  // warnings too
+  const warned = parseConfig(
+    web({
+      w2: { type: "websocket", cookie: { store: { type: "file", filename: "cookies.dat" } } },
+    }),
+  );
+  const paths = warned.warnings?.map((w) => w.path) ?? [];
+  assert.ok(paths.includes(`${U}.web.paths.w2.cookie.store.type`), JSON.stringify(paths));
+  assert.ok(paths.every((p) => p.startsWith(`${U}.web.paths.w2.`)), JSON.stringify(paths));
+});
