@@ -15,6 +15,7 @@ import {
   parseConfig,
   Router,
   silentLogger,
+  WampError,
 } from "../mod.ts";
 import { deriveScramCredential } from "../src/auth/scram_kdf.ts";
 import type { WebTransportConfig } from "../src/config/types.ts";
@@ -534,4 +535,216 @@ Deno.test("8. universal transports: config errors name websocket.<path> and web.
   const paths = warned.warnings?.map((w) => w.path) ?? [];
   assert.ok(paths.includes(`${U}.web.paths.w2.cookie.store.type`), JSON.stringify(paths));
   assert.ok(paths.every((p) => p.startsWith(`${U}.web.paths.w2.`)), JSON.stringify(paths));
+});
+
+// ---- 4. the realm assigned by authentication ------------------------------------------------
+
+/** realm1 and realm2, a ticket principal `client1` assigned to realm2 (MYTICKET "t1"). */
+function assignedConfig(more: D = {}) {
+  return authConfig({
+    ticket: {
+      type: "static",
+      principals: {
+        client1: { ticket: "t1", role: "frontend", realm: "realm2" },
+        floating: { ticket: "t2", role: "frontend" },
+        nowhere: { ticket: "t3", role: "frontend", realm: "realm9" },
+      },
+    },
+    ...more,
+  }, [{ name: "realm2" }]);
+}
+
+/** HELLO (realm may be null), then AUTHENTICATE with `ticket`; the reply after it. */
+async function ticketJoin(url: string, realm: string | null, authid: string, ticket: string) {
+  await using c = await RawClient.connect(url, "json");
+  c.send([1, realm, { roles: { caller: {} }, authmethods: ["ticket"], authid }]);
+  const challenge = await c.next();
+  if (challenge[0] !== 4) return challenge;
+  c.send([5, ticket, {}]);
+  return await c.next();
+}
+
+Deno.test("4. Autobahn|Python with realm=None joins the realm its ticket principal is assigned (ApplicationRunner and Component)", async () => {
+  const py = await python();
+  await using r = await startRouter(assignedConfig());
+  for (const scenario of ["ticket", "component"]) {
+    const joined = await clientResult(py, ["--url", r.url, "--scenario", scenario], {
+      MYTICKET: "t1",
+    });
+    assert.equal(joined.joined, true, `${scenario}: ${JSON.stringify(joined)}`);
+    assert.equal(joined.realm, "realm2", scenario);
+    assert.equal(joined.authid, "client1", scenario);
+    assert.equal(joined.authrole, "frontend", scenario);
+    const wrong = await clientResult(py, ["--url", r.url, "--scenario", scenario], {
+      MYTICKET: "t2",
+    });
+    assert.equal(wrong.joined, false, `${scenario}: ${JSON.stringify(wrong)}`);
+    assert.equal(wrong.leave_reason, "wamp.error.not_authorized", scenario);
+  }
+  // naming the assigned realm works as before
+  const named = await clientResult(py, [
+    "--url",
+    r.url,
+    "--scenario",
+    "ticket",
+    "--realm",
+    "realm2",
+  ], {
+    MYTICKET: "t1",
+  });
+  assert.equal(named.realm, "realm2");
+});
+
+Deno.test("4. Autobahn|Python with realm=None joins the realm a dynamic authenticator answers", async () => {
+  const py = await python();
+  await using r = await startRouter(authConfig({
+    ticket: {
+      type: "dynamic",
+      authenticator: "com.example.authenticate",
+      "authenticator-realm": "realm1",
+    },
+  }, [{ name: "realm2" }]));
+  const backend = await r.router.session("realm1", {
+    authrole: "backend",
+    authid: "authenticator",
+  });
+  const seen: unknown[][] = [];
+  await backend.register("com.example.authenticate", (args) => {
+    seen.push(args);
+    const [realm, authid, details] = args as [string | null, string, D];
+    if (details.ticket !== "t1") throw new WampError("com.example.invalid_ticket", "wrong ticket");
+    if (authid === "client1") return { realm: "realm2", role: "frontend", extra: { k: 1 } };
+    if (authid === "lost") return { realm: "realm9", role: "frontend" };
+    if (authid === "vague") return { role: "frontend" };
+    return { realm: realm ?? "realm1", role: "frontend" };
+  });
+  try {
+    const joined = await clientResult(py, ["--url", r.url, "--scenario", "ticket"], {
+      MYTICKET: "t1",
+    });
+    assert.equal(joined.joined, true, JSON.stringify(joined));
+    assert.equal(joined.realm, "realm2");
+    assert.equal(joined.authid, "client1");
+    assert.equal(seen[0]![0], null, "the authenticator is told HELLO named no realm");
+    const refused = await clientResult(py, ["--url", r.url, "--scenario", "component"], {
+      MYTICKET: "nope",
+    });
+    assert.equal(refused.joined, false);
+    assert.equal(refused.leave_reason, "com.example.invalid_ticket");
+
+    // an answer realm the router does not have, or none for a realm-less HELLO
+    assert.equal((await ticketJoin(r.url, null, "lost", "t1"))[2], "wamp.error.no_such_realm");
+    assert.equal((await ticketJoin(r.url, null, "vague", "t1"))[2], "wamp.error.no_such_realm");
+    // HELLO naming realm1 while the answer assigns realm2: no session (not redirected)
+    const other = await ticketJoin(r.url, "realm1", "client1", "t1");
+    assert.equal(other[0], 3, JSON.stringify(other));
+    assert.equal(other[2], "wamp.error.authentication_failed");
+    // the answer may confirm the realm HELLO named
+    const same = await ticketJoin(r.url, "realm2", "client1", "t1");
+    assert.equal(same[0], 2, JSON.stringify(same));
+    assert.equal((same[2] as D).realm, "realm2");
+  } finally {
+    await backend.close();
+  }
+});
+
+Deno.test("4. a HELLO without a realm reaches only the realm its principal is assigned; none assigned is no_such_realm", async (t) => {
+  const dave = await newEdKey();
+  await using r = await startRouter(assignedConfig({
+    anonymous: { type: "static", role: "frontend" },
+    cryptosign: {
+      type: "static",
+      principals: {
+        dave: { authorized_keys: [dave.publicHex], role: "frontend", realm: "realm2" },
+      },
+    },
+    wampcra: { type: "dynamic", authenticator: "com.example.cra" },
+  }));
+
+  await t.step(
+    "static ticket: assigned realm, wrong ticket, no realm, unknown realm, other realm",
+    async () => {
+      const welcome = await ticketJoin(r.url, null, "client1", "t1");
+      assert.equal(welcome[0], 2, JSON.stringify(welcome));
+      assert.equal((welcome[2] as D).realm, "realm2");
+      assert.deepEqual((await ticketJoin(r.url, null, "client1", "t2")).slice(0, 1), [3]);
+      assert.equal(
+        (await ticketJoin(r.url, null, "client1", "t2"))[2],
+        "wamp.error.not_authorized",
+      );
+      // a principal without a realm: only the right ticket learns that none is assigned
+      assert.equal(
+        (await ticketJoin(r.url, null, "floating", "t1"))[2],
+        "wamp.error.not_authorized",
+      );
+      assert.equal(
+        (await ticketJoin(r.url, null, "floating", "t2"))[2],
+        "wamp.error.no_such_realm",
+      );
+      assert.equal((await ticketJoin(r.url, null, "nowhere", "t3"))[2], "wamp.error.no_such_realm");
+      // HELLO naming another realm than the assigned one fails like a wrong ticket
+      assert.equal(
+        (await ticketJoin(r.url, "realm1", "client1", "t1"))[2],
+        "wamp.error.not_authorized",
+      );
+      assert.equal(
+        (await ticketJoin(r.url, "nosuch", "client1", "t1"))[2],
+        "wamp.error.no_such_realm",
+      );
+    },
+  );
+
+  await t.step(
+    "anonymous, and a dynamic authenticator without authenticator-realm: no_such_realm",
+    async () => {
+      for (const authmethods of [["anonymous"], ["wampcra"]]) {
+        await using c = await RawClient.connect(r.url, "json");
+        c.send([1, null, { roles: { caller: {} }, authmethods, authid: "x" }]);
+        const abort = await c.next();
+        assert.deepEqual(abort.slice(0, 1), [3], JSON.stringify(abort));
+        assert.equal(abort[2], "wamp.error.no_such_realm", JSON.stringify(abort));
+      }
+    },
+  );
+
+  await t.step("static cryptosign: the assigned realm", async () => {
+    await using c = await RawClient.connect(r.url, "msgpack");
+    c.send([1, null, {
+      roles: { caller: {} },
+      authmethods: ["cryptosign"],
+      authextra: { pubkey: dave.publicHex },
+    }]);
+    const challenge = await c.next();
+    const bytes = unhex((challenge[2] as D).challenge as string);
+    const sig = new Uint8Array(await crypto.subtle.sign("Ed25519", dave.privateKey, bytes));
+    c.send([5, hex(sig) + hex(bytes), {}]);
+    const welcome = await c.next();
+    assert.equal(welcome[0], 2, JSON.stringify(welcome));
+    assert.deepEqual([(welcome[2] as D).realm, (welcome[2] as D).authid], ["realm2", "dave"]);
+  });
+
+  await t.step("the HELLO realm must be a string or null", async () => {
+    for (const realm of [5, ["realm2"], { name: "realm2" }]) {
+      await using c = await RawClient.connect(r.url, "json");
+      c.send([1, realm, { roles: { caller: {} } }]);
+      const abort = await c.next();
+      assert.equal(abort[2], "wamp.error.protocol_violation", JSON.stringify(abort));
+    }
+  });
+});
+
+// ---- 7. the GOODBYE reply --------------------------------------------------------------------
+
+Deno.test("7. the GOODBYE reply is the spec's wamp.close.goodbye_and_out (Crossbar answers wamp.close.normal)", async () => {
+  const py = await python();
+  await using r = await startRouter(authConfig(ticketAuth("t1")));
+  const left = await clientResult(
+    py,
+    ["--url", r.url, "--scenario", "ticket", "--realm", "realm1"],
+    {
+      MYTICKET: "t1",
+    },
+  );
+  assert.equal(left.joined, true, JSON.stringify(left));
+  assert.equal(left.leave_reason, "wamp.close.goodbye_and_out");
 });

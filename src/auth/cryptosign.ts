@@ -16,13 +16,13 @@ import type { CryptosignPrincipal } from "../config/types.ts";
 import type { Dict, Hello } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
 import { ed25519Verify, fromHex } from "./crypto.ts";
-import { abort, authidOf, type AuthStep } from "./step.ts";
+import { abort, authidOf, type AuthStep, joinedRealm } from "./step.ts";
 
 /** The principal a public key was found for: who the session will be once it signs. */
 export interface KeyOwner {
   readonly authid: string;
   readonly role: string;
-  /** When set, the principal may only join this realm. */
+  /** When set, the principal joins this realm (and no other). */
   readonly realm: string | null;
   /** Added to the WELCOME's authextra, after `pubkey`. */
   readonly authextra?: Dict;
@@ -91,14 +91,15 @@ export function cryptosignBinding(
 
 /**
  * The cryptosign CHALLENGE for `key`; `owner` null (an unknown key) and an owner bound to
- * another realm than `realm` fail at AUTHENTICATE like a wrong signature. `binding` is what
+ * another realm than `realm` (HELLO's; null: none named) fail at AUTHENTICATE like a wrong
+ * signature. `binding` is what
  * {@linkcode cryptosignBinding} allowed: echoed in the CHALLENGE, never bound (the client signs
  * the challenge itself).
  */
 export function cryptosignChallenge(
   owner: KeyOwner | null,
   key: string,
-  realm: string,
+  realm: string | null,
   provider: string,
   binding: string | null = null,
 ): AuthStep {
@@ -108,7 +109,8 @@ export function cryptosignChallenge(
     authmethod: "cryptosign",
     extra: { challenge: challenge.toHex(), channel_binding: binding },
     async verify(msg) {
-      if (!owner || (owner.realm !== null && owner.realm !== realm)) return null;
+      const joined = owner ? joinedRealm(realm, owner.realm) : undefined;
+      if (!owner || joined === undefined) return null;
       const bytes = fromHex(msg.signature);
       if (!bytes || bytes.length !== 96) return null;
       const signature = bytes.subarray(0, 64);
@@ -129,6 +131,7 @@ export function cryptosignChallenge(
         authmethod: "cryptosign",
         authprovider: provider,
         authextra: { pubkey: key, ...(owner.authextra ?? {}) },
+        realm: joined,
       };
     },
   };
