@@ -18,6 +18,8 @@ import {
   WampError,
 } from "../mod.ts";
 import { deriveScramCredential } from "../src/auth/scram_kdf.ts";
+import { joinedRealm } from "../src/auth/step.ts";
+import { craSign } from "./_cra.ts";
 import type { WebTransportConfig } from "../src/config/types.ts";
 import {
   type EdKey,
@@ -747,4 +749,28 @@ Deno.test("7. the GOODBYE reply is the spec's wamp.close.goodbye_and_out (Crossb
   );
   assert.equal(left.joined, true, JSON.stringify(left));
   assert.equal(left.leave_reason, "wamp.close.goodbye_and_out");
+});
+
+Deno.test("4. static wampcra: a HELLO without a realm joins the user's realm; the rule in joinedRealm", async () => {
+  await using r = await startRouter(authConfig({
+    wampcra: {
+      type: "static",
+      users: { carol: { secret: "carol-secret", role: "frontend", realm: "realm2" } },
+    },
+  }, [{ name: "realm2" }]));
+  await using c = await RawClient.connect(r.url, "json");
+  c.send([1, null, { roles: { caller: {} }, authmethods: ["wampcra"], authid: "carol" }]);
+  const challenge = await c.next();
+  assert.equal(challenge[0], 4, JSON.stringify(challenge));
+  c.send([5, await craSign("carol-secret", (challenge[2] as D).challenge as string), {}]);
+  const welcome = await c.next();
+  assert.equal(welcome[0], 2, JSON.stringify(welcome));
+  assert.equal((welcome[2] as D).realm, "realm2");
+
+  // requested × assigned → joined (undefined: refused)
+  assert.equal(joinedRealm(null, null), null);
+  assert.equal(joinedRealm(null, "realm2"), "realm2");
+  assert.equal(joinedRealm("realm1", null), "realm1");
+  assert.equal(joinedRealm("realm2", "realm2"), "realm2");
+  assert.equal(joinedRealm("realm1", "realm2"), undefined);
 });
