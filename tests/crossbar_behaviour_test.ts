@@ -774,3 +774,25 @@ Deno.test("4. static wampcra: a HELLO without a realm joins the user's realm; th
   assert.equal(joinedRealm("realm2", "realm2"), "realm2");
   assert.equal(joinedRealm("realm1", "realm2"), undefined);
 });
+
+Deno.test("4. Autobahn|Python Component with realm=None and WAMP-SCRAM joins the scram principal's realm", async () => {
+  const py = await python();
+  const credential = await deriveScramCredential("carl-pw", {
+    kdf: "argon2id-13",
+    iterations: 3,
+    memory: 4096,
+  });
+  await using r = await startRouter(authConfig({
+    scram: {
+      type: "static",
+      principals: { carl: { ...credential, role: "frontend", realm: "realm2" } },
+    },
+  }, [{ name: "realm2" }]));
+  const args = ["--url", r.url, "--scenario", "component-scram", "--authid", "carl"];
+  const joined = await clientResult(py, args, { MYPASSWORD: "carl-pw" });
+  assert.equal(joined.joined, true, JSON.stringify(joined));
+  assert.deepEqual([joined.realm, joined.authid], ["realm2", "carl"]);
+  const wrong = await clientResult(py, args, { MYPASSWORD: "carl-pW" });
+  assert.equal(wrong.joined, false, JSON.stringify(wrong));
+  assert.equal(wrong.leave_reason, "wamp.error.not_authorized");
+});

@@ -13,7 +13,9 @@ Scenarios (--scenario):
              ApplicationRunner(url, realm). Without --realm the realm is None (HELLO carries
              null), so the router must assign it.
   component  the same login with Autobahn's Component API: Component(transports=url,
-             realm=None or --realm, authentication={"ticket": {...}}, main=...).
+             realm=None or --realm, authentication={"ticket": {...}}).
+  component-scram  the Component API with WAMP-SCRAM: authentication={"scram": {"authid",
+             "password"}}, the password from the environment variable MYPASSWORD.
   monitor    the session statistics docs' monitor: subscribes to wamp.session.on_join and
              wamp.session.on_leave with one-argument handlers, `on_session_leave(session_id)`;
              prints READY once subscribed, "LEFT <id>" per leave, and leaves after --count.
@@ -122,11 +124,11 @@ def monitor_session(count):
     return ClientSession
 
 
-def run_component(url, realm, authid, ticket):
+def run_component(url, realm, authentication):
     component = Component(
         transports=[{"url": url, "max_retries": 0}],
         realm=realm,
-        authentication={"ticket": {"authid": authid, "ticket": ticket}},
+        authentication=authentication,
         is_fatal=lambda _e: True,
     )
 
@@ -157,7 +159,9 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--url", required=True)
     p.add_argument("--realm", default=None, help="the realm to join; none: let the router assign it")
-    p.add_argument("--scenario", choices=["ticket", "component", "monitor"], required=True)
+    p.add_argument(
+        "--scenario", choices=["ticket", "component", "component-scram", "monitor"], required=True
+    )
     p.add_argument("--authid", default="client1")
     p.add_argument("--count", type=int, default=1)
     args = p.parse_args()
@@ -166,8 +170,12 @@ def main():
     elif args.scenario == "ticket":
         session = ticket_session(args.authid, os.environ["MYTICKET"])
         ApplicationRunner(url=args.url, realm=args.realm).run(session, log_level="warn")
+    elif args.scenario == "component":
+        ticket = {"authid": args.authid, "ticket": os.environ["MYTICKET"]}
+        run_component(args.url, args.realm, {"ticket": ticket})
     else:
-        run_component(args.url, args.realm, args.authid, os.environ["MYTICKET"])
+        scram = {"authid": args.authid, "password": os.environ["MYPASSWORD"]}
+        run_component(args.url, args.realm, {"scram": scram})
     out(json.dumps(RESULT))
 
 
