@@ -1,8 +1,7 @@
 """Session monitor: prints wamp.session.on_join, on_stats and on_leave events.
 
 Crossbar.io's session statistics example, made runnable on Python 3 against Switchboard
-(the `six` import and the print syntax error are gone, and the on_leave handler accepts the
-spec's extra authid/authrole arguments; behaviour is the same).
+(the `six` import and the print syntax error are gone; behaviour is the same).
 
     python3 examples/monitor.py [--url ws://localhost:8080/ws] [--realm realm1] [-d]
 
@@ -40,10 +39,7 @@ class ClientSession(ApplicationSession):
 
         await self.subscribe(on_session_stats, "wamp.session.on_stats")
 
-        # Switchboard publishes on_leave as [session_id, authid, authrole] (the WAMP spec's form;
-        # Crossbar sends only [session_id]). Autobahn calls a handler with every positional
-        # argument, so the docs' one-argument handler takes the other two as extras.
-        def on_session_leave(session_id, *_authid_authrole):
+        def on_session_leave(session_id):
             self.log.info(">>>>>> MONITOR : session {session_id} left", session_id=session_id)
 
         await self.subscribe(on_session_leave, "wamp.session.on_leave")

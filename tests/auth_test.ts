@@ -847,17 +847,33 @@ for (const ser of SERS) {
       }
     });
 
-    await t.step('channel_binding "tls-unique" is refused with a clear message', async () => {
-      await using c = await RawClient.connect(r.ws, ser);
-      hello(c, {
-        authmethods: ["cryptosign"],
-        authid: "dave",
-        authextra: { pubkey: DAVE.publicHex, channel_binding: "tls-unique" },
-      });
-      const message = await expectAbort(c, NOT_AUTHORIZED);
-      assert.match(message, /channel binding/);
-      assert.match(message, /tls-unique/);
-    });
+    await t.step(
+      'channel_binding "tls-unique" without TLS proceeds unbound; other types are refused',
+      async () => {
+        {
+          await using c = await RawClient.connect(r.ws, ser);
+          hello(c, {
+            authmethods: ["cryptosign"],
+            authid: "dave",
+            authextra: { pubkey: DAVE.publicHex, channel_binding: "tls-unique" },
+          });
+          const extra = await expectChallenge(c, "cryptosign");
+          assert.equal(extra.channel_binding, "tls-unique", "echoed, as Crossbar does");
+          const challenge = unhex(extra.challenge as string);
+          const sig = await edSign(DAVE.privateKey, challenge);
+          c.send([AUTHENTICATE, hex(sig) + hex(challenge), {}]);
+          assert.equal((await expectWelcome(c)).details.authid, "dave");
+        }
+        await using c = await RawClient.connect(r.ws, ser);
+        hello(c, {
+          authmethods: ["cryptosign"],
+          authid: "dave",
+          authextra: { pubkey: DAVE.publicHex, channel_binding: "tls-server-end-point" },
+        });
+        const message = await expectAbort(c, NOT_AUTHORIZED);
+        assert.match(message, /channel binding "tls-server-end-point" is not supported/);
+      },
+    );
 
     await t.step("a missing or malformed pubkey is refused with a message", async () => {
       for (const authextra of [undefined, { pubkey: "abc" }, { pubkey: 5 }]) {

@@ -392,3 +392,19 @@ Deno.test("cookie config: file and database stores are kept in memory, with a wa
     undefined,
   );
 });
+
+Deno.test("cookie: a HELLO without a realm joins the realm the cookie was bound on (as Crossbar)", async () => {
+  await using r = await start();
+  const pair = await loginAlice(r.port, "realm2");
+  const v = await visit(r.port, pair);
+  await sendJson(v.conn, [1, null, { roles: ROLES_HELLO, authmethods: ["cookie"] }]);
+  const w = await readJson(v.reader);
+  v.conn.close();
+  assert.equal(w?.[0], 2, JSON.stringify(w));
+  assert.deepEqual([(w![2] as D).realm, (w![2] as D).authid], ["realm2", "alice"]);
+  // naming another realm than the cookie's skips the method, as before
+  const x = await visit(r.port, pair);
+  const a = await hello(x, { authmethods: ["cookie"] }, undefined, "realm1");
+  x.conn.close();
+  assert.deepEqual([a?.[0], a?.[2]], [3, "wamp.error.no_auth_method"]);
+});

@@ -768,16 +768,26 @@ Deno.test("Dealer: progressive call results", () => {
   );
   assert.equal(dealer.hasOpenCall(caller, 1), false);
 
-  // a callee that did not announce progressive results is not asked for them, and progressive
-  // YIELDs for a call that did not ask for them are dropped
+  // a callee that did not announce progressive results is asked for them all the same, as
+  // Crossbar does (wampy's callees send progressive YIELDs without announcing the feature)
   dealer.call(caller, callMsg(2, "com.plain", { receive_progress: true }), false);
   const plainInv = lastInvocation(plain);
-  assert.deepEqual(plainInv.details, {});
+  assert.deepEqual(plainInv.details, { receive_progress: true });
   dealer.yield(plain, { type: T.YIELD, request: plainInv.request, options: { progress: true } });
-  assert.equal(caller.of(T.RESULT).length, 3);
+  assert.equal(caller.of(T.RESULT).length, 4);
+  assert.deepEqual((caller.of(T.RESULT) as Result[]).at(-1)!.details, { progress: true });
   assert.ok(dealer.hasOpenCall(caller, 2));
   dealer.yield(plain, { type: T.YIELD, request: plainInv.request, options: {}, args: ["done"] });
   assert.deepEqual((caller.of(T.RESULT) as Result[]).at(-1)!.args, ["done"]);
+  // progressive YIELDs for a call that did not ask for them are dropped
+  dealer.call(caller, callMsg(3, "com.plain", {}), false);
+  const quiet = lastInvocation(plain);
+  assert.deepEqual(quiet.details, {});
+  dealer.yield(plain, { type: T.YIELD, request: quiet.request, options: { progress: true } });
+  assert.equal(caller.of(T.RESULT).length, 5);
+  assert.ok(dealer.hasOpenCall(caller, 3));
+  dealer.yield(plain, { type: T.YIELD, request: quiet.request, options: {}, args: ["end"] });
+  assert.deepEqual((caller.of(T.RESULT) as Result[]).at(-1)!.args, ["end"]);
 });
 
 Deno.test("Dealer: progressive call invocations go to the same callee under one INVOCATION id", () => {

@@ -124,7 +124,7 @@ export function authenticate(
     case "wampcra":
       return staticCra(hello, auth.wampcra!, sessionId, env);
     case "cryptosign":
-      return staticCryptosign(hello, auth.cryptosign!);
+      return staticCryptosign(hello, auth.cryptosign!, transport);
     case "scram":
       return staticScram(hello, auth.scram!, transport);
     case "tls":

@@ -20,13 +20,16 @@ import type { AuthStep, Identity } from "./step.ts";
 /** Keys of a WELCOME's authextra that belong to that handshake alone (SCRAM's verifiers). */
 const HANDSHAKE_ONLY = ["verifier", "scram_server_signature"];
 
-/** The binding `cookie` authenticates with on `realm` now, or null (the method is skipped). */
+/**
+ * The binding `cookie` authenticates with on `realm` now, or null (the method is skipped). A
+ * HELLO without a realm (null) joins the realm the cookie was bound on, as in Crossbar.
+ */
 export function cookieBinding(
   cookie: ConnectionCookie | null | undefined,
-  realm: string,
+  realm: string | null,
 ): CookieBinding | null {
   const binding = cookie?.binding() ?? null;
-  return binding !== null && binding.realm === realm ? binding : null;
+  return binding !== null && (realm === null || binding.realm === realm) ? binding : null;
 }
 
 /** The WELCOME of a bound cookie: its identity, `authprovider` "cookie" (as Crossbar). */
@@ -39,6 +42,7 @@ export function cookieWelcome(binding: CookieBinding): AuthStep {
       authmethod: binding.authmethod,
       authprovider: "cookie",
       authextra: { ...binding.authextra },
+      realm: binding.realm,
     },
   };
 }

@@ -2,7 +2,12 @@
  * `cryptosign` (Ed25519) authentication: HELLO's `authextra.pubkey` selects the principal (by
  * `authid` when given, else by key), the CHALLENGE carries 32 random bytes in hex, and
  * AUTHENTICATE returns hex(signature ‖ challenge). An unknown key is challenged like a known
- * one and fails at AUTHENTICATE. TLS channel binding is refused (Deno does not expose it).
+ * one and fails at AUTHENTICATE.
+ *
+ * Channel binding: `tls-unique` is the only type known. On a TLS connection it is refused (Deno
+ * does not expose the TLS channel id); on a connection without TLS there is no channel to bind
+ * to, so authentication proceeds without binding, as Crossbar does: the CHALLENGE echoes
+ * `channel_binding: "tls-unique"` and the client signs the challenge itself.
  *
  * @module
  */
@@ -11,13 +16,13 @@ import type { CryptosignPrincipal } from "../config/types.ts";
 import type { Dict, Hello } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
 import { ed25519Verify, fromHex } from "./crypto.ts";
-import { abort, authidOf, type AuthStep } from "./step.ts";
+import { abort, authidOf, type AuthStep, joinedRealm } from "./step.ts";
 
 /** The principal a public key was found for: who the session will be once it signs. */
 export interface KeyOwner {
   readonly authid: string;
   readonly role: string;
-  /** When set, the principal may only join this realm. */
+  /** When set, the principal joins this realm (and no other). */
   readonly realm: string | null;
   /** Added to the WELCOME's authextra, after `pubkey`. */
   readonly authextra?: Dict;
@@ -47,34 +52,65 @@ export function cryptosignKey(hello: Hello): string | AuthStep {
       "cryptosign authentication needs authextra.pubkey (64 hex characters)",
     );
   }
-  const binding = (hello.details.authextra as Dict).channel_binding;
-  if (binding !== undefined && binding !== null) {
+  return pubkey.toLowerCase();
+}
+
+/** The only channel binding type WAMP-cryptosign knows. */
+const TLS_UNIQUE = "tls-unique";
+
+/**
+ * The channel binding a cryptosign HELLO asks for on a transport (`is_secure` in its details):
+ * null for none, `tls-unique` on a transport without TLS (there is no channel to bind to, so
+ * nothing is bound, as in Crossbar), or the abort step: another type, or `tls-unique` on TLS,
+ * whose channel id Deno does not expose.
+ */
+export function cryptosignBinding(
+  hello: Hello,
+  transport: Dict,
+): { readonly binding: string | null } | AuthStep {
+  const extra = hello.details.authextra;
+  const binding = typeof extra === "object" && extra !== null
+    ? (extra as Dict).channel_binding ?? null
+    : null;
+  if (binding === null) return { binding: null };
+  if (binding !== TLS_UNIQUE) {
     return abort(
       Uri.NOT_AUTHORIZED,
-      `channel binding ${JSON.stringify(binding)} is not available on this transport ` +
-        "(Deno does not expose the TLS channel id); connect without channel_binding",
+      `channel binding ${JSON.stringify(binding)} is not supported; use "tls-unique" or none`,
     );
   }
-  return pubkey.toLowerCase();
+  if (transport.is_secure === true) {
+    return abort(
+      Uri.NOT_AUTHORIZED,
+      'channel binding "tls-unique" is not available on this TLS transport (Deno does not ' +
+        "expose the TLS channel id); connect without channel_binding",
+    );
+  }
+  return { binding: TLS_UNIQUE };
 }
 
 /**
  * The cryptosign CHALLENGE for `key`; `owner` null (an unknown key) and an owner bound to
- * another realm than `realm` fail at AUTHENTICATE like a wrong signature.
+ * another realm than `realm` (HELLO's; null: none named) fail at AUTHENTICATE like a wrong
+ * signature. `binding` is what
+ * {@linkcode cryptosignBinding} allowed: echoed in the CHALLENGE, never bound (the client signs
+ * the challenge itself).
  */
 export function cryptosignChallenge(
   owner: KeyOwner | null,
   key: string,
-  realm: string,
+  realm: string | null,
   provider: string,
+  binding: string | null = null,
 ): AuthStep {
   const challenge = crypto.getRandomValues(new Uint8Array(32));
   return {
     kind: "challenge",
     authmethod: "cryptosign",
-    extra: { challenge: challenge.toHex(), channel_binding: null },
+    extra: { challenge: challenge.toHex(), channel_binding: binding },
     async verify(msg) {
-      if (!owner || (owner.realm !== null && owner.realm !== realm)) return null;
+      const joined = owner ? joinedRealm(realm, owner.realm) : undefined;
+      if (!owner || joined === undefined) return null;
       const bytes = fromHex(msg.signature);
       if (!bytes || bytes.length !== 96) return null;
       const signature = bytes.subarray(0, 64);
@@ -95,18 +131,25 @@ export function cryptosignChallenge(
         authmethod: "cryptosign",
         authprovider: provider,
         authextra: { pubkey: key, ...(owner.authextra ?? {}) },
+        realm: joined,
       };
     },
   };
 }
 
-/** Cryptosign authentication of HELLO against the endpoint's static principals. */
+/**
+ * Cryptosign authentication of HELLO against the endpoint's static principals; `transport`
+ * (its `is_secure`) decides whether a channel binding can be granted.
+ */
 export function staticCryptosign(
   hello: Hello,
   principals: ReadonlyMap<string, CryptosignPrincipal>,
+  transport: Dict = {},
 ): AuthStep {
   const key = cryptosignKey(hello);
   if (typeof key !== "string") return key;
+  const bound = cryptosignBinding(hello, transport);
+  if ("kind" in bound) return bound;
   const authid = authidOf(hello);
   let owner: KeyOwner | null = null;
   if (authid !== null) {
@@ -119,5 +162,5 @@ export function staticCryptosign(
       owner = { authid: id, role: p.role, realm: p.realm };
     }
   }
-  return cryptosignChallenge(owner, key, hello.realm, "static");
+  return cryptosignChallenge(owner, key, hello.realm, "static", bound.binding);
 }

@@ -6,7 +6,10 @@
  * `server-key` as a static principal has them); for `ticket` it happens at AUTHENTICATE with
  * `details.ticket`. The answer is a role, or
  * `{role, authid?, realm?, extra?}` plus the method's secret or keys; an error the procedure
- * raises ends the handshake with its URI. The challenges are the methods' own.
+ * raises ends the handshake with its URI. The challenges are the methods' own. The answer's
+ * `realm` is the session's realm: a HELLO may leave the realm out (the authenticator is called
+ * with realm null, on its `authenticator-realm`), and one that names another realm than the
+ * answer's gets no session.
  *
  * @module
  */
@@ -16,7 +19,7 @@ import type { AuthMethod, DynamicAuthenticator } from "../config/types.ts";
 import { serialNumber } from "../wamp/ids.ts";
 import type { Dict, Hello } from "../wamp/messages.ts";
 import { TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
-import { cryptosignChallenge, cryptosignKey } from "./cryptosign.ts";
+import { cryptosignBinding, cryptosignChallenge, cryptosignKey } from "./cryptosign.ts";
 import {
   abort,
   type AuthEnv,
@@ -24,6 +27,7 @@ import {
   type AuthStep,
   type Failure,
   type Identity,
+  joinedRealm,
 } from "./step.ts";
 import { scramChallenge, scramHello } from "./scram.ts";
 import { TICKET_NEEDS_AUTHID, ticketChallenge } from "./ticket.ts";
@@ -44,6 +48,15 @@ export type AuthenticatorCall = (
 const NO_AUTHENTICATOR: AuthStep = abort(
   Uri.AUTHENTICATION_FAILED,
   "no dynamic authenticator is available",
+);
+
+/**
+ * The abort of a HELLO without a realm on an authenticator without `authenticator-realm`: there
+ * is no realm to call it on (Crossbar refuses the same).
+ */
+const NO_AUTHENTICATOR_REALM: AuthStep = abort(
+  Uri.NO_SUCH_REALM,
+  'HELLO names no realm, and the dynamic authenticator has no "authenticator-realm" to run on',
 );
 
 /** The abort when the answer is not one. */
@@ -152,6 +165,7 @@ async function dynamicStep(
   const realm = hello.realm;
   const authid = authidOf(hello);
   const where = dyn.realm ?? realm;
+  if (where === null) return NO_AUTHENTICATOR_REALM;
   const details: Dict = {
     session: sessionId,
     authmethod: method,
@@ -171,7 +185,8 @@ async function dynamicStep(
       return callFailed(e);
     }
     const answer = parseAnswer(value);
-    if (!answer || (answer.realm !== undefined && answer.realm !== realm)) return BAD_ANSWER;
+    // the answer's realm is the session's; with HELLO naming another one it is not an answer
+    if (!answer || joinedRealm(realm, answer.realm) === undefined) return BAD_ANSWER;
     return answer;
   };
   const identity = (a: Answer, id: string | null, m: string): Identity => ({
@@ -180,6 +195,7 @@ async function dynamicStep(
     authmethod: m,
     authprovider: "dynamic",
     authextra: a.extra,
+    realm: joinedRealm(realm, a.realm),
   });
   switch (method) {
     case "anonymous": {
@@ -215,12 +231,19 @@ async function dynamicStep(
     case "cryptosign": {
       const key = cryptosignKey(hello);
       if (typeof key !== "string") return key;
+      const bound = cryptosignBinding(hello, transport);
+      if ("kind" in bound) return bound;
       const a = await ask();
       if ("kind" in a) return a;
       const owner = authorizedKeysOf(a.raw).includes(key)
-        ? { authid: a.authid ?? authid ?? key, role: a.role, realm: null, authextra: a.extra }
+        ? {
+          authid: a.authid ?? authid ?? key,
+          role: a.role,
+          realm: a.realm ?? null,
+          authextra: a.extra,
+        }
         : null;
-      return cryptosignChallenge(owner, key, realm, "dynamic");
+      return cryptosignChallenge(owner, key, realm, "dynamic", bound.binding);
     }
     case "scram": {
       const parsed = scramHello(hello, transport);

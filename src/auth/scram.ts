@@ -36,7 +36,14 @@ import type { Authenticate, Dict, Hello } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
 import { constantTimeEqual } from "./crypto.ts";
 import { saslprep } from "./saslprep.ts";
-import { abort, authidOf, type AuthStep, type ChallengeStep, type Identity } from "./step.ts";
+import {
+  abort,
+  authidOf,
+  type AuthStep,
+  type ChallengeStep,
+  type Identity,
+  joinedRealm,
+} from "./step.ts";
 
 const encoder = new TextEncoder();
 
@@ -348,12 +355,13 @@ export async function staticScram(
     storedKey: endpoint.storedKey,
     serverKey: endpoint.serverKey,
   };
-  const accept = p !== undefined && (p.realm === null || p.realm === hello.realm);
-  return scramChallenge(parsed, credential, accept, () => ({
+  const realm = p ? joinedRealm(hello.realm, p.realm) : undefined;
+  return scramChallenge(parsed, credential, realm !== undefined, () => ({
     authid: parsed.authid,
     authrole: p!.role,
     authmethod: parsed.method,
     authprovider: "static",
     authextra: {},
+    realm,
   }));
 }

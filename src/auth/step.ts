@@ -19,6 +19,11 @@ export interface Identity {
   readonly authmethod: string;
   readonly authprovider: string;
   readonly authextra: Dict;
+  /**
+   * The realm authentication assigned (a principal's `realm`, a dynamic authenticator's
+   * answer, a cookie's realm): the session joins it. Absent or null: the realm HELLO named.
+   */
+  readonly realm?: string | null;
 }
 
 /** Why authentication ended: the ABORT's reason URI and message. */
@@ -57,6 +62,21 @@ export interface AuthEnv {
   readonly cra?: CraPrimitives;
   /** The connection's tracking cookie, for `cookie` authentication; none by default. */
   readonly cookie?: ConnectionCookie | null;
+}
+
+/**
+ * The realm a principal assigned to `assigned` (null: any realm) joins for a HELLO that named
+ * `requested` (null: none): the assigned realm, else the requested one (null: none at all, which
+ * the session refuses with `wamp.error.no_such_realm`); undefined when HELLO named another realm
+ * than the assigned one. Unlike Crossbar, which redirects such a session to the assigned realm,
+ * it is refused: a client never lands in a realm it did not ask for.
+ */
+export function joinedRealm(
+  requested: string | null,
+  assigned: string | null | undefined,
+): string | null | undefined {
+  if (assigned === null || assigned === undefined) return requested;
+  return requested === null || requested === assigned ? assigned : undefined;
 }
 
 /** HELLO's `authid`, or null when it names none (or not as a string). */

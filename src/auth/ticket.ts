@@ -1,7 +1,8 @@
 /**
  * `ticket` authentication: HELLO names an authid, the CHALLENGE has no extra, AUTHENTICATE
  * carries the ticket. Static principals are checked here, in constant time; an unknown authid
- * and a principal bound to another realm fail like a wrong ticket.
+ * and a principal bound to another realm than HELLO names fail like a wrong ticket. A
+ * principal's `realm` is the session's realm (HELLO may leave it out then).
  *
  * @module
  */
@@ -10,7 +11,14 @@ import type { TicketPrincipal } from "../config/types.ts";
 import type { Hello } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
 import { constantTimeEqual } from "./crypto.ts";
-import { abort, authidOf, type AuthStep, type ChallengeStep, type Identity } from "./step.ts";
+import {
+  abort,
+  authidOf,
+  type AuthStep,
+  type ChallengeStep,
+  type Identity,
+  joinedRealm,
+} from "./step.ts";
 
 /** The abort of a ticket HELLO without an authid. */
 export const TICKET_NEEDS_AUTHID: AuthStep = abort(
@@ -40,9 +48,9 @@ export function staticTicket(
   const authid = authidOf(hello);
   if (authid === null) return TICKET_NEEDS_AUTHID;
   const p = principals.get(authid);
-  const realm = hello.realm;
+  const realm = p ? joinedRealm(hello.realm, p.realm) : undefined;
   return ticketChallenge((ticket) => {
-    if (!p || (p.realm !== null && p.realm !== realm)) return Promise.resolve(null);
+    if (!p || realm === undefined) return Promise.resolve(null);
     if (!constantTimeEqual(ticket, p.ticket)) return Promise.resolve(null);
     return Promise.resolve({
       authid,
@@ -50,6 +58,7 @@ export function staticTicket(
       authmethod: "ticket",
       authprovider: "static",
       authextra: {},
+      realm,
     });
   });
 }

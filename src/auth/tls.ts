@@ -13,7 +13,7 @@ import type { TlsPrincipal } from "../config/types.ts";
 import type { PeerCertificate } from "../transport/peer.ts";
 import type { Dict, Hello } from "../wamp/messages.ts";
 import { Uri } from "../wamp/uris.ts";
-import { abort, authidOf, type AuthStep } from "./step.ts";
+import { abort, authidOf, type AuthStep, joinedRealm } from "./step.ts";
 
 /** The verified client certificate of the connection, from its transport details, or null. */
 export function peerCertificate(transport: Dict): PeerCertificate | null {
@@ -39,10 +39,8 @@ export function staticTls(
     (p.sha256 !== null && p.sha256 === cert.sha256) || (p.sha1 !== null && p.sha1 === cert.sha1)
   );
   const requested = authidOf(hello);
-  if (
-    !found || (requested !== null && requested !== found[0]) ||
-    (found[1].realm !== null && found[1].realm !== hello.realm)
-  ) {
+  const realm = found ? joinedRealm(hello.realm, found[1].realm) : undefined;
+  if (!found || (requested !== null && requested !== found[0]) || realm === undefined) {
     return abort(Uri.NOT_AUTHORIZED, "no principal for this client certificate");
   }
   return {
@@ -53,6 +51,7 @@ export function staticTls(
       authmethod: "tls",
       authprovider: "static",
       authextra: {},
+      realm,
     },
   };
 }

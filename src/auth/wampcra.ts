@@ -25,6 +25,7 @@ import {
   type AuthStep,
   type ChallengeStep,
   type Identity,
+  joinedRealm,
 } from "./step.ts";
 import { type CraPrimitives, webCryptoCra } from "./wampcra_primitives.ts";
 import { type CraEndpoint, craEndpoint } from "./wampcra_salt.ts";
@@ -142,7 +143,7 @@ function challengeStep(challenge: CraChallenge, identity: () => Identity): Chall
 async function staticChallenge(
   endpoint: CraEndpoint,
   user: CraUser | undefined,
-  realm: string,
+  realm: string | null,
   info: ChallengeInfo,
   primitives: CraPrimitives = webCryptoCra,
 ): Promise<CraChallenge> {
@@ -157,7 +158,7 @@ async function staticChallenge(
       keylen: ownSalt !== null ? user!.keylen : endpoint.keylen,
     }
     : { secret: user?.secret ?? endpoint.dummySecret, salt: null, iterations: 0, keylen: 0 };
-  const accept = user !== undefined && (user.realm === null || user.realm === realm);
+  const accept = user !== undefined && joinedRealm(realm, user.realm) !== undefined;
   return challenge(info, params, primitives, accept);
 }
 
@@ -184,6 +185,7 @@ export function staticCra(
         authmethod: "wampcra",
         authprovider: "static",
         authextra: {},
+        realm: joinedRealm(hello.realm, user!.realm),
       }))
     );
 }

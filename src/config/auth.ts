@@ -286,8 +286,8 @@ function parseAnonymous(value: unknown, anonPath: string): AnonymousAuthConfig {
 }
 
 /**
- * A secret: a string, or `"$NAME"` to read it from the environment variable NAME when the
- * config loads, through `env` (the process environment for `parseConfig` by default and for
+ * A secret: a string, or `"$NAME"` or `"${NAME}"` (Crossbar's form) to read it from the
+ * environment variable NAME when the config loads, through `env` (the process environment for `parseConfig` by default and for
  * `loadConfigFile`, which needs `--allow-env=NAME`), so configs can be committed without
  * secrets.
  *
@@ -306,21 +306,42 @@ function parseSecret(value: unknown, path: string, ctx: ParseContext): string {
       }`,
     );
   }
-  const m = /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(value);
-  if (!m) return value;
+  const name = envReference(value, path);
+  if (name === null) return value;
   let found: string | undefined;
   try {
-    found = ctx.env(m[1]!);
+    found = ctx.env(name);
   } catch (e) {
     throw new ConfigError(
       path,
-      `cannot read environment variable ${m[1]}: ${e instanceof Error ? e.message : String(e)}`,
+      `cannot read environment variable ${name}: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
   if (found === undefined || found === "") {
-    throw new ConfigError(path, `environment variable ${m[1]} is not set`);
+    throw new ConfigError(path, `environment variable ${name} is not set`);
   }
   return found;
+}
+
+/** An environment variable name: a letter or `_`, then letters, digits and `_`. */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The environment variable a secret names: `"$NAME"` (Switchboard's form) and `"${NAME}"`
+ * (Crossbar's) both do; null for a literal secret. A `"${...}"` whose inside is not a variable
+ * name is an error rather than a literal, so that a mistyped reference never becomes the
+ * secret itself.
+ */
+function envReference(value: string, path: string): string | null {
+  if (value.startsWith("${") && value.endsWith("}")) {
+    const name = value.slice(2, -1);
+    if (ENV_NAME.test(name)) return name;
+    throw new ConfigError(
+      path,
+      '"${...}" must name an environment variable (letters, digits and "_", not starting with a digit)',
+    );
+  }
+  return value.startsWith("$") && ENV_NAME.test(value.slice(1)) ? value.slice(1) : null;
 }
 
 function parsePrincipals<T>(

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { withResolvedPaths } from "./endpoint_paths.ts";
 import { parseOriginPattern } from "../http/origin.ts";
 import { REJECTED_WEBSOCKET_KEYS, UNIMPLEMENTED_TRANSPORT_TYPES } from "./crossbar.ts";
 import {
@@ -78,7 +79,12 @@ export function parseTransports(
   return transports;
 }
 
+/** One transport, its endpoint's files and sockets resolved (`endpoint_paths.ts`). */
 function parseTransport(value: unknown, path: string, ctx: ParseContext): TransportConfig {
+  return withResolvedPaths(parseTransportOfType(value, path, ctx), ctx);
+}
+
+function parseTransportOfType(value: unknown, path: string, ctx: ParseContext): TransportConfig {
   const transport = expectObject(value, path);
   const typePath = keyPath(path, "type");
   const type = expectString(expectRequired(transport, "type", path), typePath);
@@ -344,13 +350,14 @@ function parseWebPaths(
   transport: Obj,
   path: string,
   ctx: ParseContext,
+  itemPathOf: (key: string) => string = (key) => keyPath(keyPath(path, "paths"), key),
 ): Pick<WebServicesConfig, "paths" | "bridges"> {
   const pathsPath = keyPath(path, "paths");
   const paths = expectObject(expectRequired(transport, "paths", path), pathsPath);
   const result = new Map<string, WebSocketEndpointConfig>();
   const bridges = new Map<string, BridgeConfig>();
   for (const key of Object.keys(paths)) {
-    const itemPath = keyPath(pathsPath, key);
+    const itemPath = itemPathOf(key);
     if (key !== "/" && !WEB_PATH_SEGMENT.test(key)) {
       throw new ConfigError(
         itemPath,
@@ -422,10 +429,16 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
     checkKeys(web, webPath, { allowed: ["paths"] });
     webPaths = has(web, "paths") ? expectObject(web.paths, keyPath(webPath, "paths")) : {};
   }
+  // errors and warnings name each path where the file has it: `websocket.<key>` or
+  // `web.paths.<key>`, never the merged map they are parsed from
+  const itemPathOf = (key: string) =>
+    Object.hasOwn(wsPaths, key)
+      ? keyPath(keyPath(path, "websocket"), key)
+      : keyPath(keyPath(keyPath(path, "web"), "paths"), key);
   for (const key of Object.keys(webPaths)) {
     if (Object.hasOwn(wsPaths, key)) {
       throw new ConfigError(
-        keyPath(path, `web.paths.${key}`),
+        keyPath(keyPath(keyPath(path, "web"), "paths"), key),
         `path "${key}" is also a websocket path`,
       );
     }
@@ -434,7 +447,7 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
   let paths: ReadonlyMap<string, WebSocketEndpointConfig> = new Map();
   let bridges: ReadonlyMap<string, BridgeConfig> = new Map();
   if (Object.keys(merged).length > 0) {
-    ({ paths, bridges } = parseWebPaths({ paths: merged }, path, ctx));
+    ({ paths, bridges } = parseWebPaths({ paths: merged }, path, ctx, itemPathOf));
   }
   if (!rawsocket && paths.size === 0 && bridges.size === 0) {
     throw new ConfigError(
@@ -445,9 +458,7 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
   checkTlsAuth(
     [
       ...(rawsocket ? [[keyPath(path, "rawsocket"), rawsocket] as const] : []),
-      ...[...paths].map(([key, e]) =>
-        [keyPath(keyPath(path, "websocket"), key || "/"), e] as const
-      ),
+      ...[...paths].map(([key, e]) => [itemPathOf(key || "/"), e] as const),
     ],
     null,
     path,

@@ -368,8 +368,9 @@ export class Dealer {
         "the callee does not support payload passthru mode",
       );
     }
-    const progress = msg.options.receive_progress === true &&
-      callee.session.hasFeature("callee", "progressive_call_results");
+    // forwarded whether or not the callee announced progressive_call_results, as Crossbar does:
+    // wampy's callees send progressive YIELDs without announcing the feature
+    const progress = msg.options.receive_progress === true;
     const details: Dict = {};
     if (disclose || callee.discloseCaller) {
       details.caller = caller.id;

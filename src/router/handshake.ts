@@ -150,6 +150,7 @@ export class Handshake {
   /** Authenticates HELLO (once the failure limiter gave the attempt its turn). */
   #authenticate(): void {
     const sessionId = this.#host.newSessionId();
+    this.#noteUnboundChannel();
     const step = authenticate(
       this.hello,
       this.session.auth.methods,
@@ -165,6 +166,22 @@ export class Handshake {
       return;
     }
     this.#step(step, sessionId);
+  }
+
+  /**
+   * A HELLO asking for `tls-unique` channel binding on a transport without TLS: there is no
+   * channel to bind to, so cryptosign and scram proceed without binding (as Crossbar does); a
+   * debug line says so.
+   */
+  #noteUnboundChannel(): void {
+    const extra = this.hello.details.authextra;
+    if (typeof extra !== "object" || extra === null) return;
+    const binding = (extra as Record<string, unknown>).channel_binding;
+    if (binding !== "tls-unique" || this.session.transport.is_secure === true) return;
+    this.#host.logger.debug(
+      "channel binding requested on a transport without TLS: authenticating without binding",
+      { binding, peer: this.session.transport.peer },
+    );
   }
 
   #step(step: AuthStep, sessionId: number): void {

@@ -295,7 +295,9 @@ export class Realm {
         final,
       );
     }
-    this.#meta("wamp.session.on_leave", [session.id, session.authid, session.authrole]);
+    // exactly [session_id], as Crossbar sends it (decisions.md): Autobahn|Python passes every
+    // positional argument to the handler, and Crossbar-era handlers take one
+    this.#meta("wamp.session.on_leave", [session.id]);
   }
 
   /** Adds a testament of session `id`; false when it is not joined here. */

@@ -242,7 +242,9 @@ export class Session implements PeerHandler, SessionRef {
   receive(message: Message, bytes: number): void {
     if (this.#closed) return;
     if (this.meter && message.type === T.HELLO && this.state === "closed") {
-      const stats = this.host.realm(message.realm)?.config.stats;
+      const stats = message.realm === null
+        ? undefined
+        : this.host.realm(message.realm)?.config.stats;
       if (stats) this.meter.setRatedMessageSize(stats.rated_message_size);
     }
     this.#count(0, message, bytes, true);
@@ -381,12 +383,15 @@ export class Session implements PeerHandler, SessionRef {
     if (!Array.isArray(methods) || methods.some((m) => typeof m !== "string")) {
       throw new ProtocolError("HELLO.Details.authmethods must be a list of strings");
     }
-    const realm = this.host.realm(msg.realm);
-    if (!realm) {
+    // A HELLO without a realm leaves it to authentication (a principal's `realm`, a dynamic
+    // authenticator's answer): the realm is decided once the identity is known.
+    const realm = msg.realm === null ? null : this.host.realm(msg.realm);
+    if (realm === undefined) {
       this.abort(Uri.NO_SUCH_REALM, `no realm named "${msg.realm}" exists on this router`);
       return;
     }
     if (this.auth.fixed) {
+      if (!realm) return this.abort(Uri.NO_SUCH_REALM, "no realm requested");
       this.#welcome(realm, roles, {
         authid: this.auth.fixed.authid,
         authrole: this.auth.fixed.authrole,
@@ -404,7 +409,7 @@ export class Session implements PeerHandler, SessionRef {
       authenticating: () => this.state === "authenticating" && !this.#closed,
       send: (m) => this.send(m),
       abort: (reason, message) => this.abort(reason, message),
-      welcome: (identity, id) => this.#welcome(realm, roles, identity, id),
+      welcome: (identity, id) => this.#assignedWelcome(msg.realm, identity, roles, id),
     }, msg);
     this.#handshake = handshake;
     handshake.start();
@@ -417,6 +422,36 @@ export class Session implements PeerHandler, SessionRef {
   #clearPendingAuth(): void {
     this.#handshake?.end();
     this.#handshake = null;
+  }
+
+  /**
+   * WELCOME into the realm authentication decided: the identity's assigned realm, else the one
+   * HELLO named. Each method refuses a principal assigned to another realm than HELLO names
+   * (like a wrong secret); this checks it again, so no method can move a session elsewhere.
+   */
+  #assignedWelcome(requested: string | null, identity: Identity, roles: Dict, id: number): void {
+    const assigned = identity.realm ?? null;
+    if (requested !== null && assigned !== null && assigned !== requested) {
+      this.host.logger.error("authentication assigned another realm than HELLO named", {
+        requested,
+        assigned,
+        authid: identity.authid,
+        authmethod: identity.authmethod,
+      });
+      return this.abort(Uri.NOT_AUTHORIZED, "authentication failed");
+    }
+    const name = assigned ?? requested;
+    if (name === null) {
+      return this.abort(
+        Uri.NO_SUCH_REALM,
+        "no realm requested, and authentication assigned none",
+      );
+    }
+    const realm = this.host.realm(name);
+    if (!realm) {
+      return this.abort(Uri.NO_SUCH_REALM, `no realm named "${name}" exists on this router`);
+    }
+    this.#welcome(realm, roles, identity, id);
   }
 
   #welcome(

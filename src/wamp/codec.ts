@@ -10,7 +10,7 @@ import { ProtocolError } from "./errors.ts";
 import { messageName, MessageType as T } from "./message_type.ts";
 import type { Message } from "./messages.ts";
 
-type Kind = "uri" | "id" | "id0" | "int" | "dict" | "string" | "optdict";
+type Kind = "uri" | "optrealm" | "id" | "id0" | "int" | "dict" | "string" | "optdict";
 
 interface Shape {
   readonly fields: readonly (readonly [string, Kind])[];
@@ -20,7 +20,8 @@ interface Shape {
 const MAX_ID = 2 ** 53;
 
 const SHAPES = new Map<number, Shape>([
-  [T.HELLO, { fields: [["realm", "uri"], ["details", "dict"]], payload: false }],
+  // the realm may be null: authentication assigns it (see router/session.ts)
+  [T.HELLO, { fields: [["realm", "optrealm"], ["details", "dict"]], payload: false }],
   [T.WELCOME, { fields: [["session", "id"], ["details", "dict"]], payload: false }],
   [T.ABORT, { fields: [["details", "dict"], ["reason", "uri"]], payload: true }],
   [T.CHALLENGE, { fields: [["authmethod", "string"], ["extra", "dict"]], payload: false }],
@@ -77,6 +78,8 @@ function checkField(kind: Kind, v: unknown): string | null {
     case "uri":
     case "string":
       return typeof v === "string" ? null : "a string";
+    case "optrealm":
+      return typeof v === "string" || v === null ? null : "a string or null";
     case "id":
       return typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= MAX_ID
         ? null

@@ -26,8 +26,11 @@ export interface Payload {
 export interface Hello {
   /** The message type code. */
   type: typeof T.HELLO;
-  /** The realm's URI. */
-  realm: string;
+  /**
+   * The realm's URI, or null when HELLO leaves it to authentication (Crossbar's clients send
+   * null when the principal's realm decides).
+   */
+  realm: string | null;
   /** The message's Details dictionary. */
   details: Dict;
 }

@@ -79,8 +79,10 @@ async def main():
     def on_stats(session, stats):
         seen.append(("on_stats", session.get("session"), [session, stats]))
 
-    def on_leave(session_id, *rest):
-        seen.append(("on_leave", session_id, [session_id, *rest]))
+    # the docs' one-argument handler: Autobahn passes every positional argument, so this raises
+    # TypeError (and the leave is never seen) unless on_leave carries exactly [session_id]
+    def on_leave(session_id):
+        seen.append(("on_leave", session_id, [session_id]))
         if session_id == state["client"] and not left.done():
             left.set_result(None)
 
