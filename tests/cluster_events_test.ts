@@ -312,3 +312,16 @@ Deno.test("cluster events: hostile messages on event subjects are ignored; routi
   await c.settle();
   assert.deepEqual(got.map((g) => g.args), [["fine"]]);
 });
+
+Deno.test("cluster events: an acknowledged retained publication is readable on every node at once", async () => {
+  await using c = await cluster("a", "b");
+  const [a, b] = c.routers as [Router, Router];
+  const pub = await a.session("realm1");
+  const sub = await b.session("realm1");
+  for (let i = 0; i < 5; i++) {
+    await pub.publish("ra.x", [i], undefined, { retain: true, acknowledge: true });
+    // no settle(): PUBLISHED came only once the cluster had stored it
+    const got = await listen(sub, "ra.x", { get_retained: true });
+    assert.deepEqual(got.map((g) => g.args), [[i]]);
+  }
+});

@@ -165,6 +165,20 @@ Deno.test("cluster processes: events between three nodes with AutobahnJS", async
     assert.deepEqual(pattern.map((g) => [g.args, g.details.topic]), [[["new"], "com.ret.x"]]);
   });
 
+  await t.step(
+    "an acknowledged retained publication is readable from another node at once",
+    async () => {
+      await using pub = await join("n1");
+      await using sub = await join("n2");
+      for (let i = 0; i < 30; i++) {
+        await pub.session.publish("com.ret.now", [i], {}, { retain: true, acknowledge: true });
+        const got = await listen(sub, "com.ret.now", { get_retained: true });
+        await until(got, 1, `retained ${i}`);
+        assert.deepEqual(got[0]!.args, [i], `retained event ${i}`);
+      }
+    },
+  );
+
   await t.step("/metrics names the node and shows the link", async () => {
     const text = await cluster.metrics("n2");
     assert.match(text, /^switchboard_cluster_link_connected\{node="n2"\} 1$/m);
