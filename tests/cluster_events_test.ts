@@ -23,13 +23,14 @@ import type { Args, Dict } from "../src/wamp/messages.ts";
 
 const ALL = { call: true, register: true, publish: true, subscribe: true };
 
-function config(node: string) {
+function config(node: string, stats = false) {
   return parseConfig({
     version: 2,
     workers: [{
       type: "router",
       realms: [{
         name: "realm1",
+        ...(stats ? { stats: { trigger_on_join: true, trigger_on_leave: true } } : {}),
         roles: [
           { name: "anonymous", permissions: [{ uri: "", match: "prefix", allow: ALL }] },
           {
@@ -56,11 +57,15 @@ interface Cluster extends AsyncDisposable {
 }
 
 async function cluster(...names: string[]): Promise<Cluster> {
+  return await clusterWith(false, names);
+}
+
+async function clusterWith(stats: boolean, names: string[]): Promise<Cluster> {
   const clock = new FakeClock();
   const twin = new MemoryCluster({ clock });
   const routers = names.map((name) =>
     routerWithExtension(
-      config(name),
+      config(name, stats),
       { clock },
       (router) => startClusterNode(router, router.config.cluster!, { link: twin.link(name) }),
     )
@@ -324,4 +329,27 @@ Deno.test("cluster events: an acknowledged retained publication is readable on e
     const got = await listen(sub, "ra.x", { get_retained: true });
     assert.deepEqual(got.map((g) => g.args), [[i]]);
   }
+});
+
+Deno.test("cluster events: session meta events of one node reach a monitor on another", async () => {
+  await using c = await clusterWith(true, ["a", "b"]);
+  const [a, b] = c.routers as [Router, Router];
+  const monitor = await b.session("realm1");
+  const joins = await listen(monitor, "wamp.session.on_join");
+  const stats = await listen(monitor, "wamp.session.on_stats");
+  const leaves = await listen(monitor, "wamp.session.on_leave");
+  const user = await a.session("realm1", { authrole: "anonymous", authid: "ann" });
+  const id = user.sessionId;
+  await c.settle();
+  await user.close();
+  await c.settle();
+  assert.deepEqual(joins.map((g) => (g.args[0] as Dict).session), [id]);
+  assert.equal((joins[0]!.args[0] as Dict).authid, "ann");
+  assert.deepEqual(leaves.map((g) => g.args[0]), [id]);
+  // in-process sessions are not metered: on_stats across nodes is in cluster_process_test.ts
+  assert.equal(stats.length, 0);
+  assert.equal(
+    nodeNumberOf(joins[0]!.details.publisher as number),
+    routerInternals(a).status().number,
+  );
 });

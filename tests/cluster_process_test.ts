@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { AutobahnClient, deadline, type SerializerId } from "./interop/common.ts";
-import { DelayProxy, TestCluster } from "./_cluster.ts";
+import { clusterNodeConfig, DelayProxy, TestCluster } from "./_cluster.ts";
 
 interface Got {
   args: unknown[];
@@ -212,4 +212,26 @@ Deno.test("cluster processes: SUBSCRIBED waits until the server has the interest
     await pub.session.publish(`com.slow.t${i}`, [i], {}, { acknowledge: true });
     await until(got, 1, `event ${i} published right after SUBSCRIBED`, 5000);
   }
+});
+
+Deno.test("cluster processes: a monitor on one node sees on_join, on_stats and on_leave of another node's sessions", async () => {
+  const stats = { trigger_on_join: true, trigger_on_leave: true, trigger_after_rated_messages: 0 };
+  await using cluster = await TestCluster.start(["m1", "m2"], {
+    config: clusterNodeConfig({ stats }),
+  });
+  await using monitor = await AutobahnClient.join(cluster.node("m1").url, "json");
+  const joins = await listen(monitor, "wamp.session.on_join");
+  const figures = await listen(monitor, "wamp.session.on_stats");
+  const leaves = await listen(monitor, "wamp.session.on_leave");
+  const user = await AutobahnClient.join(cluster.node("m2").url, "msgpack");
+  const id = user.id;
+  await user.close();
+  await until(leaves, 1, "on_leave");
+  await until(figures, 2, "on_stats");
+  await pause();
+  assert.deepEqual(joins.map((g) => (g.args[0] as Record<string, unknown>).session), [id]);
+  assert.deepEqual(leaves.map((g) => g.args[0]), [id]);
+  const about = figures.map((g) => g.args[0] as Record<string, unknown>);
+  assert.deepEqual(about.map((x) => x.session), [id, id], "join and final statistics");
+  assert.equal((figures[1]!.args[1] as Record<string, unknown>).last, true);
 });
