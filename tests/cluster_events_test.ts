@@ -353,3 +353,42 @@ Deno.test("cluster events: session meta events of one node reach a monitor on an
     routerInternals(a).status().number,
   );
 });
+
+Deno.test("cluster events: a leaving session's testament reaches subscribers on another node", async () => {
+  await using c = await cluster("a", "b");
+  const [a, b] = c.routers as [Router, Router];
+  const watcher = await b.session("realm1");
+  const got = await listen(watcher, "com.will");
+  const dying = await a.session("realm1");
+  await dying.call("wamp.session.add_testament", ["com.will", ["bye"], { who: "me" }]);
+  await dying.close();
+  await c.settle();
+  assert.deepEqual(got.map((g) => g.args), [["bye"]]);
+});
+
+Deno.test("cluster events: a reload keeps the cluster the node started with", async () => {
+  await using c = await cluster("a", "b");
+  const [a] = c.routers as [Router, Router];
+  const before = a.config.cluster;
+  // the file now names no node: parsing it picks a random name, which must not replace "a"
+  await a.reload(parseConfig({
+    version: 2,
+    workers: [{
+      type: "router",
+      realms: [{ name: "realm1", roles: [] }],
+      cluster: { type: "nats", servers: ["nats://127.0.0.1:4222"] },
+    }],
+  }));
+  assert.deepEqual(a.config.cluster, before);
+  assert.equal(a.config.cluster!.node, "a");
+  // and a realm added by the reload gets its cluster link
+  await a.reload(parseConfig({
+    version: 2,
+    workers: [{
+      type: "router",
+      realms: [{ name: "realm1", roles: [] }, { name: "realm2", roles: [] }],
+    }],
+  }));
+  assert.equal(a.config.cluster!.node, "a");
+  assert.ok(clusterNodeOf(a)!.realms.has("realm2"));
+});
