@@ -392,3 +392,32 @@ Deno.test("cluster events: a reload keeps the cluster the node started with", as
   assert.equal(a.config.cluster!.node, "a");
   assert.ok(clusterNodeOf(a)!.realms.has("realm2"));
 });
+
+Deno.test("cluster events: subscription churn across nodes leaves nothing behind", async () => {
+  await using c = await cluster("a", "b");
+  const [a, b] = c.routers as [Router, Router];
+  const pub = await a.session("realm1");
+  const events = clusterNodeOf(b)!.realms.get("realm1")!;
+  let delivered = 0;
+  for (let round = 0; round < 50; round++) {
+    const clients = await Promise.all([1, 2, 3].map(() => b.session("realm1")));
+    const subs = await Promise.all(clients.flatMap((cl, i) => [
+      cl.subscribe(`churn.t${round % 7}`, () => delivered++),
+      cl.subscribe(`churn.`, () => delivered++, { match: "prefix" }),
+      cl.subscribe(`churn..x${i}`, () => delivered++, { match: "wildcard" }),
+    ]));
+    assert.ok(events.held.subjects >= 2);
+    await pub.publish(`churn.t${round % 7}`, [round]);
+    await c.settle();
+    // half unsubscribe, the other half just leave
+    for (const s of subs.slice(0, 4)) await s.unsubscribe();
+    for (const cl of clients) await cl.close();
+    await c.settle();
+    assert.deepEqual(events.held, { interests: 0, subjects: 0 }, `round ${round}`);
+  }
+  assert.equal(delivered, 50 * 6, "each round: 3 exact + 3 prefix subscribers");
+  assert.deepEqual(
+    [...routerInternals(b).realm("realm1")!.broker.all()].filter((s) => !s.uri.startsWith("wamp.")),
+    [],
+  );
+});

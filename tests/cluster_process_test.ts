@@ -235,3 +235,48 @@ Deno.test("cluster processes: a monitor on one node sees on_join, on_stats and o
   assert.deepEqual(about.map((x) => x.session), [id, id], "join and final statistics");
   assert.equal((figures[1]!.args[1] as Record<string, unknown>).last, true);
 });
+
+/** Waits until `probe` holds, polling (a deadline, not a timing assertion). */
+async function eventually(probe: () => Promise<boolean>, what: string, ms = 15_000) {
+  const end = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+Deno.test("cluster processes: NATS killed and restarted: local routing goes on, /metrics shows it, events cross again", async () => {
+  await using cluster = await TestCluster.start(["k1", "k2"]);
+  await using pub = await AutobahnClient.join(cluster.node("k1").url, "json");
+  await using far = await AutobahnClient.join(cluster.node("k2").url, "json");
+  await using near = await AutobahnClient.join(cluster.node("k1").url, "json");
+  const remote = await listen(far, "com.outage");
+  const local = await listen(near, "com.outage");
+  await pub.session.publish("com.outage", ["before"], {}, { acknowledge: true });
+  await until(remote, 1, "before the outage");
+  await cluster.nats.kill();
+  const linked = (node: string, up: 0 | 1) => async () =>
+    new RegExp(`^switchboard_cluster_link_connected\\{node="${node}"\\} ${up}$`, "m")
+      .test(await cluster.metrics(node));
+  await eventually(linked("k1", 0), "k1 shows the loss");
+  await pub.session.publish("com.outage", ["during"], {}, { acknowledge: true });
+  const localDuring = await listen(near, "com.outage.local");
+  await pub.session.publish("com.outage.local", ["sub made during"], {}, { acknowledge: true });
+  await until(localDuring, 1, "a subscription made during the outage works locally");
+  await until(local, 2, "local delivery during the outage");
+  assert.match(
+    await cluster.metrics("k1"),
+    /^switchboard_cluster_link_disconnects_total\{node="k1"\} [1-9]/m,
+  );
+  await cluster.nats.restart();
+  await eventually(linked("k1", 1), "k1 reconnected");
+  await eventually(linked("k2", 1), "k2 reconnected");
+  // nats.js subscribed again: the subscription made before the outage gets events again
+  await eventually(async () => {
+    await pub.session.publish("com.outage", ["after"], {}, { acknowledge: true });
+    await pause(100);
+    return remote.some((g) => g.args[0] === "after");
+  }, "events cross again");
+  assert.ok(!remote.some((g) => g.args[0] === "during"), "what was published meanwhile is lost");
+  assert.deepEqual(local.slice(0, 2).map((g) => g.args[0]), ["before", "during"]);
+});

@@ -89,6 +89,11 @@ export class RealmEvents implements RealmLink {
     this.#o = options;
   }
 
+  /** What the link holds now: (uri, match) interests and NATS subscriptions (for tests). */
+  get held(): { interests: number; subjects: number } {
+    return { interests: this.#interests.size, subjects: this.#subjects.size };
+  }
+
   interest(uri: string, match: MatchPolicy): Promise<void> | null {
     if (this.#closed) return null;
     const key = `${match} ${uri}`;

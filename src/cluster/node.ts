@@ -53,7 +53,7 @@ export class ClusterNode implements RouterExtension {
     this.retained = retained;
     link.onStatus((status) => {
       if (status === "disconnected") this.disconnects++;
-      router.logger.info(`cluster: link ${status}`, { node: this.node });
+      router.logger.info(`cluster: link ${status}`);
     });
   }
 
@@ -167,11 +167,7 @@ export async function startClusterNode(
   try {
     await membership.start();
     const retained = new RetainedStore(await link.bucket(RETAINED_BUCKET), router.logger);
-    router.logger.info("cluster: node joined", {
-      node: config.node,
-      number: membership.number,
-      servers,
-    });
+    router.logger.info("cluster: node joined", { number: membership.number, servers });
     return new ClusterNode(router, config, link, membership, retained);
   } catch (e) {
     await membership.stop();
