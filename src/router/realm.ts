@@ -15,15 +15,31 @@ import type { Logger } from "../log.ts";
 import { type StatsSnapshot, StatsTracker } from "../stats/session_stats.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
-import type { Dict, Message } from "../wamp/messages.ts";
-import { isValidUri, type MatchPolicy, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
-import { Broker, BROKER_FEATURES } from "./broker.ts";
-import { Dealer, DEALER_FEATURES } from "./dealer.ts";
+import type { Dict, Message, Publish } from "../wamp/messages.ts";
+import { type MatchPolicy, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
+import { Broker } from "./broker.ts";
+import { Dealer } from "./dealer.ts";
 import { observationEvents } from "./observation_events.ts";
 import type { Session } from "./session.ts";
-import type { SessionRef } from "./session_ref.ts";
+import {
+  type PublicationRecord,
+  publicationRecord,
+  type RealmLink,
+  remotePublish,
+  remotePublisher,
+  replyWhenReady,
+} from "./realm_link.ts";
+import type { Delivery, SessionRef } from "./session_ref.ts";
 import { type Testament, Testaments, type TestamentScope } from "./testaments.ts";
-import { actionOf, checkUri, matchOption, requirePassthru } from "./uri_checks.ts";
+import {
+  actionOf,
+  checkCallOptions,
+  checkClientError,
+  checkUri,
+  matchOption,
+  requirePassthru,
+  routerRoles,
+} from "./uri_checks.ts";
 
 export type { Decision, Testament, TestamentScope };
 
@@ -34,6 +50,9 @@ interface Member {
   /** Its messages waiting for a dynamic authorizer are handled in order on this chain. */
   chain: Promise<void> | null;
 }
+
+/** A publication's id, and what its PUBLISHED waits for (see `RealmLink.published`). */
+type Delivered = [number, Promise<void> | null];
 
 /** Options of the statistics events: they never trigger a statistics publication. */
 const STATS_DELIVERY = { triggersStats: false } as const;
@@ -53,6 +72,8 @@ export class Realm {
   readonly #members = new Map<Session, Member>();
   /** Joined sessions' testaments. */
   readonly #testaments = new Testaments();
+  /** Where publications and interest go beyond this router (a cluster), if anywhere. */
+  #link: RealmLink | null = null;
   /** Meta events raised while a request is handled, held until its reply is out (see #afterReply). */
   #heldMeta: [string, unknown[], typeof STATS_DELIVERY | undefined][] | null = null;
 
@@ -71,7 +92,13 @@ export class Realm {
     );
     this.broker = new Broker(
       clock,
-      events.broker,
+      {
+        ...events.broker,
+        onDelete: (s, sub) => {
+          events.broker.onDelete?.(s, sub);
+          this.#link?.interestRemoved?.(sub.uri, sub.match);
+        },
+      },
       config.history,
       // filtered subscribers are of static roles: their decision is synchronous
       (session, topic) =>
@@ -100,6 +127,39 @@ export class Realm {
         return result.args[0];
       },
     });
+  }
+
+  /** Connects the realm to a {@link RealmLink} (a cluster); null disconnects it. */
+  setLink(link: RealmLink | null): void {
+    if (this.#link !== link) this.#link?.close?.();
+    this.#link = link;
+  }
+
+  /**
+   * Delivers a publication made elsewhere (another node) to this realm's subscribers, under the
+   * rules of a local one; malformed black/white lists drop it (logged).
+   */
+  deliverRemote(record: PublicationRecord): void {
+    const delivery = record.triggersStats ? undefined : STATS_DELIVERY;
+    try {
+      this.broker.publish(
+        remotePublisher(record),
+        remotePublish(record),
+        record.disclose,
+        delivery,
+        record,
+      );
+    } catch (e) {
+      if (!(e instanceof WampError)) throw e;
+      this.logger.warn("remote publication dropped", { topic: record.topic, error: e.uri });
+    }
+  }
+
+  /** Publishes here, then through the link; the id, and what PUBLISHED waits for. */
+  #deliver(publisher: Session, msg: Publish, disclose: boolean, delivery?: Delivery): Delivered {
+    const publication = this.broker.publish(publisher, msg, disclose, delivery);
+    const record = publicationRecord(publication, msg, publisher, disclose, delivery);
+    return [publication, this.#link?.published?.(record) ?? null];
   }
 
   /** The realm's current configuration. */
@@ -175,19 +235,7 @@ export class Realm {
 
   /** WELCOME.Details.roles: exactly the features implemented. */
   routerRoles(): Dict {
-    const meta = this.#config.options.enable_meta_api;
-    const broker: Dict = { ...BROKER_FEATURES };
-    const dealer: Dict = { ...DEALER_FEATURES };
-    if (!meta) {
-      // these need the meta procedures, which are not registered without the meta API
-      delete broker.session_meta_api;
-      delete broker.subscription_meta_api;
-      delete broker.event_history;
-      delete dealer.session_meta_api;
-      delete dealer.registration_meta_api;
-      delete dealer.testament_meta_api;
-    }
-    return { broker: { features: broker }, dealer: { features: dealer } };
+    return routerRoles(this.#config.options.enable_meta_api);
   }
 
   /**
@@ -241,6 +289,7 @@ export class Realm {
       peer: session.peer.details.peer,
     });
     this.#meta("wamp.session.on_join", [session.details()]);
+    this.#link?.sessionJoined?.(session, session.details());
     member.stats = this.#track(session);
     member.stats?.join();
   }
@@ -252,18 +301,13 @@ export class Realm {
   #track(session: Session): StatsTracker | null {
     const stats = this.#config.stats;
     if (!stats || !session.meter) return null;
-    const info = {
-      session: session.id,
-      realm: this.name,
-      authid: session.authid,
-      authrole: session.authrole,
-    };
-    return new StatsTracker(
-      session.meter,
-      stats,
-      this.clock,
-      (snap) => this.#publishStats(info, snap),
-    );
+    const info = this.#statsInfo(session);
+    return new StatsTracker(session.meter, stats, this.clock, (s) => this.#publishStats(info, s));
+  }
+
+  /** Who a statistics event is about. */
+  #statsInfo(s: Session): Dict {
+    return { session: s.id, realm: this.name, authid: s.authid, authrole: s.authrole };
   }
 
   /** A session left (GOODBYE, ABORT, transport loss, kill): clean up, then final stats and on_leave. */
@@ -280,21 +324,12 @@ export class Realm {
       return;
     }
     this.logger.info("session left", { session: session.id, realm: this.name });
+    this.#link?.sessionLeft?.(session);
     const tracker = member?.stats ?? null;
     // decisions.md: the final on_stats goes out before on_leave, so a monitor still knows
     // the session when its last figures arrive.
     const final = tracker?.leave() ?? null;
-    if (final) {
-      this.#publishStats(
-        {
-          session: session.id,
-          realm: this.name,
-          authid: session.authid,
-          authrole: session.authrole,
-        },
-        final,
-      );
-    }
+    if (final) this.#publishStats(this.#statsInfo(session), final);
     // exactly [session_id], as Crossbar sends it (decisions.md): Autobahn|Python passes every
     // positional argument to the handler, and Crossbar-era handlers take one
     this.#meta("wamp.session.on_leave", [session.id]);
@@ -320,7 +355,7 @@ export class Realm {
         // a testament cannot wait for an authorizer procedure: decided at once (or cached)
         const decided = this.#authorizeNow(session, t.topic, "publish", "exact");
         const { disclose } = this.#checkUri(session, t.topic, "exact", "publish", decided);
-        this.broker.publish(session, msg, disclose || t.options.disclose_me === true);
+        this.#deliver(session, msg, disclose || t.options.disclose_me === true);
       } catch (e) {
         if (!(e instanceof WampError)) throw e;
         this.logger.warn("testament not published", {
@@ -351,7 +386,7 @@ export class Realm {
     const publisher = this.#serviceSession;
     if (!publisher || !this.#config.options.enable_meta_api || publisher.closed) return;
     const msg: Message = { type: T.PUBLISH, request: 0, options: {}, topic, args };
-    this.broker.publish(publisher, msg, true, delivery);
+    this.#deliver(publisher, msg, true, delivery);
   }
 
   /** Ends every session of the realm with GOODBYE `reason`; returns those sessions. */
@@ -416,8 +451,18 @@ export class Realm {
             const match = matchOption(msg.options, "SUBSCRIBE");
             const { filtered } = this.#checkUri(session, msg.topic, match, "subscribe", decided);
             const sub = this.broker.subscribe(session, msg.topic, match, filtered === true);
-            session.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
-            if (msg.options.get_retained === true) this.broker.sendRetained(session, sub);
+            const retained = msg.options.get_retained === true;
+            // SUBSCRIBED waits until events of other nodes arrive (and their retained events)
+            replyWhenReady(
+              this.#link?.interest?.(msg.topic, match) ?? null,
+              retained ? this.#link?.retained?.(msg.topic, match) ?? null : null,
+              () => !session.closed && session.realm === this && sub.subscribers.has(session),
+              (records) => {
+                session.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
+                if (retained) this.broker.sendRetained(session, sub, records);
+              },
+              this.logger,
+            );
           })
         );
       case T.UNSUBSCRIBE:
@@ -428,15 +473,7 @@ export class Realm {
           })
         );
       case T.CALL:
-        if (
-          msg.options.progress === true &&
-          !session.hasFeature("caller", "progressive_call_invocations")
-        ) {
-          throw new ProtocolError(
-            "CALL with progress: true, but the caller did not announce progressive_call_invocations",
-          );
-        }
-        requirePassthru(session, "caller", msg.options);
+        checkCallOptions(session, msg);
         return this.#guard(session, T.CALL, msg.request, () => {
           // A request id with an open call: a later chunk of a progressive call invocation
           // (authorized with its first chunk) or a protocol violation; the dealer tells.
@@ -466,17 +503,7 @@ export class Realm {
         requirePassthru(session, "callee", msg.options);
         return this.dealer.yield(session, msg);
       case T.ERROR:
-        if (msg.requestType !== T.INVOCATION) {
-          throw new ProtocolError(
-            `a client may send ERROR only for INVOCATION (68), not for ${
-              messageName(msg.requestType)
-            }`,
-          );
-        }
-        // The caller gets this URI as is: it must be one (loose rules, as for any URI).
-        if (!isValidUri(msg.error, "exact", false)) {
-          throw new ProtocolError(`ERROR.Error ${JSON.stringify(msg.error)} is not a valid URI`);
-        }
+        checkClientError(msg);
         return this.dealer.error(session, msg);
       case T.CANCEL:
         return this.#guard(session, T.CALL, msg.request, () => this.dealer.cancel(session, msg));
@@ -559,12 +586,11 @@ export class Realm {
     const ack = msg.options.acknowledge === true;
     try {
       const { disclose } = this.#checkUri(session, msg.topic, "exact", "publish", decided);
-      const publication = this.broker.publish(
-        session,
-        msg,
-        disclose || msg.options.disclose_me === true,
-      );
-      if (ack) session.send({ type: T.PUBLISHED, request: msg.request, publication });
+      const disclosed = disclose || msg.options.disclose_me === true;
+      const [publication, stored] = this.#deliver(session, msg, disclosed);
+      const reply = () => session.send({ type: T.PUBLISHED, request: msg.request, publication });
+      if (ack && stored) void stored.then(() => session.closed || reply());
+      else if (ack) reply();
     } catch (e) {
       if (!(e instanceof WampError)) throw e;
       if (ack) session.sendError(T.PUBLISH, msg.request, e.uri, e.payloadArgs(), e.kwargs);
