@@ -25,6 +25,10 @@ Options:
   --port PORT        Override the first transport's port (0 = any free port).
   --log-level LEVEL  error | warn | info | debug (default: info).
   --log-format FMT   text (default) or json (one JSON object per line).
+  --check            Validate the config and exit, opening no port: prints one line
+                     "warning: <JSON path>: <what Switchboard does instead>" per key
+                     accepted without effect and per missing TLS or static file; exits 0
+                     when the config is valid, 1 with the error otherwise.
 
   --help             Show this help and exit.
   --version          Show the version and exit.
@@ -55,6 +59,7 @@ async function main(): Promise<void> {
         port: { type: "string" },
         "log-level": { type: "string", default: "info" },
         "log-format": { type: "string", default: "text" },
+        check: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
         version: { type: "boolean", default: false },
       },
@@ -84,7 +89,10 @@ async function main(): Promise<void> {
   }
   const {
     applyOverrides,
+    checkConfigDocument,
+    checkConfigFile,
     ConfigError,
+    formatWarning,
     consoleLogger,
     isLogLevel,
     jsonLogger,
@@ -100,6 +108,25 @@ async function main(): Promise<void> {
     if (!/^\d+$/.test(flags.port) || port > 65535) {
       fail(`--port must be an integer 0..65535, got "${flags.port}"`);
     }
+  }
+
+  if (flags.check) {
+    const report = flags.config
+      ? await checkConfigFile(flags.config)
+      : await checkConfigDocument(defaultConfig);
+    for (const warning of report.warnings) console.log(formatWarning(warning));
+    if (report.config === null) fail(`config error: ${report.error?.message}`);
+    try {
+      applyOverrides(report.config, { host: flags.host, port });
+    } catch (e) {
+      if (e instanceof ConfigError) fail(`config error: ${e.message}`);
+      throw e;
+    }
+    const count = report.warnings.length;
+    console.log(
+      `${flags.config ?? "the embedded config"}: valid, ${count} warning${count === 1 ? "" : "s"}`,
+    );
+    return;
   }
 
   let config;

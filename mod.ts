@@ -47,6 +47,12 @@
 export { createRouter, Router } from "./src/router/router.ts";
 export type { Handler, Listener, LocalSessionOptions, RouterOptions } from "./src/router/router.ts";
 export { applyOverrides, ConfigError, loadConfigFile, parseConfig } from "./src/config/config.ts";
+export {
+  checkConfigDocument,
+  checkConfigFile,
+  type CheckReport,
+  formatWarning,
+} from "./src/config/check.ts";
 export type {
   ConfigOverrides,
   ConfigWarning,

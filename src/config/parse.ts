@@ -8,11 +8,12 @@
  */
 
 import { parseNode } from "./crossbar.ts";
+import { declareTlsFiles } from "./files.ts";
 import {
   type ConfigWarning,
   type EnvLookup,
   expectArray,
-  expectRequired,
+  type FileKind,
   has,
   keyPath,
   type ParseContext,
@@ -27,6 +28,11 @@ export interface ParseInputs {
   readonly env: EnvLookup;
   /** The directory relative paths resolve against (the config file's), or null. */
   readonly baseDir: string | null;
+  /**
+   * Told of every file the router reads when it serves (TLS files, static directories), for
+   * `--check`; absent, nothing is declared.
+   */
+  readonly needsFile?: (path: string, file: string, kind: FileKind) => void;
 }
 
 /**
@@ -43,11 +49,13 @@ export function parseRouterConfig(input: unknown, inputs: ParseInputs): RouterCo
     env: inputs.env,
     baseDir: inputs.baseDir,
     warn: (path, message) => warnings.push({ path, message }),
+    ...(inputs.needsFile ? { needsFile: inputs.needsFile } : {}),
   };
   const parsed = parseNode(input, ctx, (worker, path) => {
     const realmsPath = keyPath(path, "realms");
+    // a router worker without realms serves only web paths (Crossbar allows it too)
     const realms = parseRealms(
-      expectArray(expectRequired(worker, "realms", path), realmsPath),
+      has(worker, "realms") ? expectArray(worker.realms, realmsPath) : [],
       realmsPath,
       ctx,
     );
@@ -57,6 +65,7 @@ export function parseRouterConfig(input: unknown, inputs: ParseInputs): RouterCo
       transportsPath,
       ctx,
     );
+    declareTlsFiles(transports, transportsPath, ctx);
     return { realms, transports };
   });
   return { ...parsed, warnings };

@@ -144,6 +144,7 @@ export class Router {
     this.#config = config;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.#logWarnings(config);
     this.#host = this.#sessionHost();
     ROUTER_INTERNALS.set(this, {
       realm: (name) => this.#realms.get(name),
@@ -151,6 +152,11 @@ export class Router {
       host: this.#host,
     });
     this.#ready = Promise.all(config.realms.map((rc) => this.#startRealm(rc))).then(() => {});
+  }
+
+  /** Logs each key of `config` accepted without effect, as `config: <JSON path>: <what>`. */
+  #logWarnings(config: RouterConfig): void {
+    for (const w of config.warnings ?? []) this.logger.warn(`config: ${w.path}: ${w.message}`);
   }
 
   /** The configuration in force. */
@@ -202,6 +208,7 @@ export class Router {
       config = await this.configSource();
     }
     await this.#ready;
+    this.#logWarnings(config);
     if (
       JSON.stringify(config.transports.map(describeTransport)) !==
         JSON.stringify(this.#config.transports.map(describeTransport))

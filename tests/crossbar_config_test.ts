@@ -1,0 +1,207 @@
+/**
+ * Crossbar config keys (issue 11, "Configs: what to accept, implement, or refuse"): the keys
+ * accepted with exactly one warning naming their JSON path, the refused features (each a
+ * `RefusedFeatureError` naming its path), and the router logging the warnings when it starts
+ * and when it reloads.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { ConfigError, type ConfigWarning, parseConfig, Router } from "../mod.ts";
+import type { Logger } from "../src/log.ts";
+
+type Json = Record<string, unknown>;
+
+const REALM = { name: "realm1", roles: [] };
+
+/** A node config of `workers`, the first a router with realm1 unless given. */
+function nodeOf(workers: Json[], extra: Json = {}): Json {
+  return { version: 2, workers, ...extra };
+}
+
+function router(extra: Json = {}): Json {
+  return { type: "router", realms: [REALM], transports: [], ...extra };
+}
+
+/** The warnings of `input`, as `path` → message. */
+function warnings(input: unknown): Map<string, string> {
+  const list: readonly ConfigWarning[] = parseConfig(input, { env: () => undefined }).warnings ??
+    [];
+  const out = new Map(list.map((w) => [w.path, w.message]));
+  assert.equal(out.size, list.length, `one warning per path: ${JSON.stringify(list)}`);
+  return out;
+}
+
+function assertError(input: unknown, path: string, pattern: RegExp): ConfigError {
+  let caught: unknown;
+  try {
+    parseConfig(input, { env: () => undefined });
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a ConfigError, got ${String(caught)}`);
+  assert.equal(caught.path, path, caught.message);
+  assert.match(caught.reason, pattern);
+  return caught;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The node shell
+
+Deno.test("node: $schema, controller and router worker options warn once each", () => {
+  const w = warnings(nodeOf([
+    router({
+      options: { title: "r", pythonpath: [".."], cpu_affinity: [0], env: { inherit: true } },
+      components: [{ type: "class", classname: "app.Backend", realm: "realm1" }],
+      connections: [{ id: "db", type: "postgres" }],
+    }),
+  ], { $schema: "x", controller: { id: "node1", fabric: { transport: {} } } }));
+  assert.deepEqual([...w.keys()], [
+    "$schema",
+    "controller",
+    "workers[0].options",
+    "workers[0].components",
+    "workers[0].connections",
+  ]);
+  assert.match(w.get("workers[0].options")!, /title, pythonpath, cpu_affinity, env/);
+  assert.match(w.get("workers[0].components")!, /run each as a separate process or client/);
+});
+
+Deno.test("node: container, guest, proxy and websocket-testee workers warn once each", () => {
+  const w = warnings(nodeOf([
+    { type: "guest", executable: "node", arguments: ["backend.js"], options: { workdir: ".." } },
+    router(),
+    { type: "container", components: [{ type: "class", classname: "x.Y" }] },
+    { type: "proxy", routes: {}, connections: {}, transport: { type: "web" } },
+    { type: "websocket-testee", transport: { type: "websocket", endpoint: {} } },
+  ]));
+  assert.deepEqual([...w.keys()], ["workers[0]", "workers[2]", "workers[3]", "workers[4]"]);
+  for (const [path, type] of [["workers[0]", "guest"], ["workers[3]", "proxy"]] as const) {
+    assert.equal(
+      w.get(path),
+      `not hosted by Switchboard: a "${type}" worker is a process of its own in Crossbar; ` +
+        "run it as a separate process or client",
+    );
+  }
+  // the router worker is still the one served
+  assert.deepEqual(parseConfig(nodeOf([{ type: "guest" }, router()])).realms.map((r) => r.name), [
+    "realm1",
+  ]);
+});
+
+Deno.test("node: only unhosted workers give a router with nothing to serve", () => {
+  const config = parseConfig(nodeOf([{ type: "websocket-testee" }, { type: "guest" }]));
+  assert.deepEqual([config.realms, config.transports], [[], []]);
+  assert.equal(config.warnings?.length, 2);
+});
+
+Deno.test("node: a copy of the router worker (Crossbar's multi-core scaling) warns once", () => {
+  const transport = {
+    type: "web",
+    endpoint: { type: "tcp", port: 8080, shared: true },
+    paths: { ws: { type: "websocket" } },
+  };
+  const copy = (cpu: number, id: string) =>
+    router({ id, options: { cpu_affinity: [cpu] }, transports: [transport] });
+  const w = warnings(nodeOf([copy(0, "w0"), copy(1, "w1"), copy(2, "w2")]));
+  assert.match(w.get("workers[1]")!, /^a copy of workers\[0\] .* serves workers\[0\] once/);
+  assert.ok(w.has("workers[2]"));
+  assert.ok(!w.has("workers[1].options"), "a copy gets one warning, not one per key");
+  // a key order of its own is still a copy
+  const reordered = { paths: transport.paths, endpoint: transport.endpoint, type: "web" };
+  assert.ok(
+    warnings(nodeOf([copy(0, "a"), router({ transports: [reordered] })])).has("workers[1]"),
+  );
+});
+
+Deno.test("node: a second router worker that is not a copy is an error naming it", () => {
+  assertError(
+    nodeOf([router(), router({ realms: [{ name: "realm2", roles: [] }] })]),
+    "workers[1]",
+    /a second router worker is not supported: Crossbar runs each router worker as a process of its own/,
+  );
+  assertError(nodeOf([]), "workers", /must contain a worker of type "router", got none/);
+  assertError(nodeOf([{ type: "xbrmm" }]), "workers[0].type", /not implemented/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The router logs the warnings
+
+/** A logger that keeps its warn lines. */
+function recorder(): Logger & { warned: string[] } {
+  const warned: string[] = [];
+  return {
+    warned,
+    error() {},
+    warn: (m) => warned.push(m),
+    info() {},
+    debug() {},
+  };
+}
+
+Deno.test("router: warnings are logged at start and again at each reload", async () => {
+  const logger = recorder();
+  const first = parseConfig(nodeOf([router()], { $schema: "x" }));
+  const r = new Router(first, { logger });
+  try {
+    await r.ready;
+    assert.deepEqual(logger.warned, [`config: $schema: ${first.warnings![0]!.message}`]);
+    const next = parseConfig(nodeOf([router({ options: {} }), { type: "guest" }]));
+    await r.reload(next);
+    assert.deepEqual(logger.warned.slice(1), [
+      `config: workers[0].options: ${next.warnings![0]!.message}`,
+      `config: workers[1]: ${next.warnings![1]!.message}`,
+    ]);
+  } finally {
+    await r.close();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Transports
+
+const TCP = { type: "tcp", port: 8080 };
+
+function withTransports(...transports: Json[]): Json {
+  return nodeOf([router({ transports })]);
+}
+
+Deno.test("transports: endpoint backlog and shared, debug, enable_webstatus warn once each", () => {
+  const ws = {
+    type: "websocket",
+    debug: true,
+    options: { enable_webstatus: false, max_message_size: 1048576 },
+  };
+  const w = warnings(withTransports(
+    { type: "web", endpoint: { ...TCP, backlog: 1024, shared: true }, paths: { ws } },
+    {
+      type: "rawsocket",
+      endpoint: { type: "unix", path: "/tmp/x.sock", backlog: 10 },
+      debug: false,
+    },
+    { type: "websocket", endpoint: { type: "tcp", port: 8081 }, debug: false },
+    {
+      type: "universal",
+      endpoint: { type: "tcp", port: 8082, backlog: 5 },
+      rawsocket: { debug: true },
+    },
+  ));
+  const T = "workers[0].transports";
+  assert.deepEqual(
+    [...w.keys()].sort(),
+    [
+      `${T}[0].endpoint.backlog`,
+      `${T}[0].endpoint.shared`,
+      `${T}[0].paths.ws.debug`,
+      `${T}[0].paths.ws.options.enable_webstatus`,
+      `${T}[1].debug`,
+      `${T}[1].endpoint.backlog`,
+      `${T}[2].debug`,
+      `${T}[3].endpoint.backlog`,
+      `${T}[3].rawsocket.debug`,
+    ].sort(),
+  );
+  assert.equal(w.get(`${T}[0].endpoint.backlog`), "ignored: Deno chooses the listen backlog");
+  assert.match(w.get(`${T}[1].debug`)!, /--log-level debug/);
+});
