@@ -669,13 +669,15 @@ Deno.test("permission: duplicate uri and match in one role", () => {
 const TRANSPORT = "workers[0].transports[0]";
 
 Deno.test("transport: unsupported types", () => {
-  for (const type of ["mqtt"]) {
+  for (const type of ["flashpolicy"]) {
     assertConfigError(
       withTransport({ type, endpoint: TCP }),
       `${TRANSPORT}.type`,
       "not implemented yet",
     );
   }
+  // mqtt is refused (see crossbar_config_test.ts)
+  assertConfigError(withTransport({ type: "mqtt", endpoint: TCP }), `${TRANSPORT}.type`, "MQTT");
   assertConfigError(
     withTransport({ type: "universal", endpoint: TCP }),
     TRANSPORT,

@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { ConfigError, type ConfigWarning, parseConfig, Router } from "../mod.ts";
+import { RefusedFeatureError } from "../src/config/kit.ts";
 import type { Logger } from "../src/log.ts";
 
 type Json = Record<string, unknown>;
@@ -204,4 +205,81 @@ Deno.test("transports: endpoint backlog and shared, debug, enable_webstatus warn
   );
   assert.equal(w.get(`${T}[0].endpoint.backlog`), "ignored: Deno chooses the listen backlog");
   assert.match(w.get(`${T}[1].debug`)!, /--log-level debug/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Refused features
+
+function assertRefused(input: unknown, path: string, feature: string): void {
+  const e = assertError(input, path, /./);
+  assert.ok(e instanceof RefusedFeatureError, `${e.message} is not a refusal`);
+  assert.equal(e.feature, feature);
+  assert.equal(e.name, "ConfigError");
+}
+
+Deno.test("refused: Python function authenticators, on every method", () => {
+  for (const method of ["anonymous", "ticket", "wampcra", "cryptosign", "scram"]) {
+    const auth = {
+      [method]: { type: "function", create: "auth.create_authenticator", config: {} },
+    };
+    assertRefused(
+      withTransports({ type: "websocket", endpoint: TCP, auth }),
+      `workers[0].transports[0].auth.${method}.type`,
+      "function authenticator",
+    );
+  }
+});
+
+Deno.test("refused: cfxdb stores, router links, mqtt, wsgi", () => {
+  const realm = (extra: Json) => nodeOf([router({ realms: [{ ...REALM, ...extra }] })]);
+  assertRefused(
+    realm({ store: { type: "cfxdb", path: "../.db", maxsize: 1024, "event-history": [] } }),
+    "workers[0].realms[0].store.type",
+    "cfxdb store",
+  );
+  assertRefused(
+    realm({ rlinks: [{ id: "to-node2", realm: "realm1", transport: {} }] }),
+    "workers[0].realms[0].rlinks",
+    "router links",
+  );
+  assertRefused(
+    withTransports({ type: "mqtt", endpoint: TCP, options: { realm: "realm1" } }),
+    "workers[0].transports[0].type",
+    "mqtt transport",
+  );
+  assertRefused(
+    withTransports({ type: "universal", endpoint: TCP, mqtt: { options: {} }, rawsocket: {} }),
+    "workers[0].transports[0].mqtt",
+    "mqtt transport",
+  );
+  assertRefused(
+    withTransports({
+      type: "web",
+      endpoint: TCP,
+      paths: { ws: { type: "websocket" }, app: { type: "wsgi", module: "app", object: "app" } },
+    }),
+    "workers[0].transports[0].paths.app.type",
+    "wsgi web path",
+  );
+});
+
+Deno.test("refused: template placeholders in any string, before anything else", () => {
+  // the realm name would be invalid too: the placeholder is what the error names
+  assertRefused(
+    nodeOf([router({ realms: [{ name: "{{ realm }}", roles: [] }] })]),
+    "workers[0].realms[0].name",
+    "template placeholder",
+  );
+  assertRefused(
+    withTransports({
+      type: "websocket",
+      endpoint: { type: "tcp", port: 8080, tls: {} },
+      x: ["{{port}}"],
+    }),
+    "workers[0].transports[0].x[0]",
+    "template placeholder",
+  );
+  assertRefused({ "{{ key }}": 1 }, '["{{ key }}"]', "template placeholder");
+  // braces that are no placeholder are plain text
+  assert.ok(parseConfig(nodeOf([router({ id: "{ not {a} template }" })])));
 });

@@ -36,6 +36,7 @@ import {
   type ParseContext,
 } from "./kit.ts";
 import { parseRoleName } from "./realm.ts";
+import { refuse } from "./refused.ts";
 import { SCRAM_CREDENTIAL_KEYS, scramCredential } from "./scram.ts";
 import type {
   AnonymousAuthConfig,
@@ -95,6 +96,9 @@ export function parseAuth(
     if (!has(auth, method)) return false;
     const methodPath = keyPath(path, method);
     const obj = expectObject(auth[method], methodPath);
+    if (obj.type === "function") {
+      throw refuse(keyPath(methodPath, "type"), "function authenticator");
+    }
     if (obj.type !== "dynamic") return false;
     checkKeys(obj, methodPath, { allowed: ["type", "authenticator", "authenticator-realm"] });
     const procedure = expectNonEmptyString(

@@ -94,7 +94,7 @@ export const REJECTED_PERMISSION_KEYS: Readonly<Record<string, string>> = {
 
 /** Crossbar transport types Switchboard does not implement yet. */
 export const UNIMPLEMENTED_TRANSPORT_TYPES: Readonly<Record<string, string>> = reasons(
-  ["mqtt", "flashpolicy", "stream_testee", "websocket.testee"],
+  ["flashpolicy", "stream_testee", "websocket.testee"],
   (type) =>
     `transport type ${
       JSON.stringify(type)

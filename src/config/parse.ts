@@ -19,6 +19,7 @@ import {
   type ParseContext,
 } from "./kit.ts";
 import { parseRealms } from "./realm.ts";
+import { refuseTemplatePlaceholders } from "./refused.ts";
 import { parseTransports } from "./transport.ts";
 import type { RouterConfig } from "./types.ts";
 
@@ -51,6 +52,7 @@ export function parseRouterConfig(input: unknown, inputs: ParseInputs): RouterCo
     warn: (path, message) => warnings.push({ path, message }),
     ...(inputs.needsFile ? { needsFile: inputs.needsFile } : {}),
   };
+  refuseTemplatePlaceholders(input);
   const parsed = parseNode(input, ctx, (worker, path) => {
     const realmsPath = keyPath(path, "realms");
     // a router worker without realms serves only web paths (Crossbar allows it too)

@@ -42,6 +42,7 @@ import {
   own,
   type ParseContext,
 } from "./kit.ts";
+import { refuse } from "./refused.ts";
 import type {
   Action,
   EventHistoryConfig,
@@ -93,6 +94,7 @@ export function parseRealms(
 /** One realm. */
 function parseRealm(value: unknown, path: string, ctx: ParseContext): RealmConfig {
   const realm = expectObject(value, path);
+  if (has(realm, "rlinks")) throw refuse(keyPath(path, "rlinks"), "router links");
   checkKeys(realm, path, { allowed: ["name", "roles", "options", "stats", "store"] });
 
   const namePath = keyPath(path, "name");
@@ -135,8 +137,9 @@ function parseRealm(value: unknown, path: string, ctx: ParseContext): RealmConfi
 /** `realms[].store`: Crossbar's in-memory store with its `event-history` list. */
 function parseStore(value: unknown, path: string, ctx: ParseContext): EventHistoryConfig[] {
   const store = expectObject(value, path);
-  checkKeys(store, path, { allowed: ["type", "event-history"] }, ctx);
   const type = expectString(expectRequired(store, "type", path), keyPath(path, "type"));
+  if (type === "cfxdb") throw refuse(keyPath(path, "type"), "cfxdb store");
+  checkKeys(store, path, { allowed: ["type", "event-history"] }, ctx);
   if (type !== "memory") {
     throw new ConfigError(
       keyPath(path, "type"),

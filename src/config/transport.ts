@@ -47,6 +47,7 @@ import {
 import { checkTlsAuth } from "./auth.ts";
 import { checkEndpointCollisions } from "./collisions.ts";
 import { parseRoleName } from "./realm.ts";
+import { refuse } from "./refused.ts";
 import type {
   BridgeConfig,
   RawSocketEndpointConfig,
@@ -87,6 +88,7 @@ function parseTransport(value: unknown, path: string, ctx: ParseContext): Transp
   const typePath = keyPath(path, "type");
   const type = expectString(expectRequired(transport, "type", path), typePath);
   if (type === "universal") return parseUniversal(transport, path, ctx);
+  if (type === "mqtt") throw refuse(typePath, "mqtt transport");
   if (type !== "websocket" && type !== "web" && type !== "rawsocket") {
     const reason = Object.hasOwn(UNIMPLEMENTED_TRANSPORT_TYPES, type)
       ? UNIMPLEMENTED_TRANSPORT_TYPES[type]!
@@ -385,6 +387,7 @@ function parseWebPaths(
       bridges.set(key === "/" ? "" : key, parseBridge(service, itemPath, type));
       continue;
     }
+    if (type === "wsgi") throw refuse(typePath, "wsgi web path");
     if (type !== "websocket") {
       throw new ConfigError(typePath, `path type ${JSON.stringify(type)} is not implemented yet`);
     }
@@ -409,6 +412,7 @@ function parseWebPaths(
  * (Crossbar's shape: `rawsocket` endpoint settings, `websocket` paths, `web.paths` services).
  */
 function parseUniversal(transport: Obj, path: string, ctx: ParseContext): UniversalTransportConfig {
+  if (has(transport, "mqtt")) throw refuse(keyPath(path, "mqtt"), "mqtt transport");
   checkKeys(transport, path, {
     allowed: ["type", "id", "endpoint", "rawsocket", "websocket", "web", "metrics", "status"],
   });
