@@ -655,12 +655,17 @@ Deno.test("permission: validate, unknown keys, bad allow/disclose/cache", () => 
   );
 });
 
-Deno.test("permission: duplicate uri and match in one role", () => {
-  assertConfigError(
-    withPermissions([{ uri: "com.example.*" }, { uri: "com.example.", match: "prefix" }]),
-    `${REALM}.roles[0].permissions[1].uri`,
-    "duplicate permission",
-  );
+Deno.test("permission: duplicate uri and match in one role: the later one decides, with a warning", () => {
+  const config = parseConfig(withPermissions([
+    { uri: "com.example.*", allow: { call: true } },
+    { uri: "com.example.", match: "prefix", allow: { publish: true } },
+  ]));
+  const permissions = onlyRealm(config).roles[0]!.permissions;
+  assert.deepEqual(permissions.map((p) => [p.uri, p.match, p.allow.call, p.allow.publish]), [
+    ["com.example.", "prefix", false, true],
+  ]);
+  assert.deepEqual(config.warnings?.map((w) => w.path), [`${REALM}.roles[0].permissions[0]`]);
+  assert.match(config.warnings![0]!.message, /replaced by .*permissions\[1\]/);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -283,3 +283,96 @@ Deno.test("refused: template placeholders in any string, before anything else", 
   // braces that are no placeholder are plain text
   assert.ok(parseConfig(nodeOf([router({ id: "{ not {a} template }" })])));
 });
+
+// ---------------------------------------------------------------------------------------------
+// Implemented: allow-by-default, the version-1 permission form, store limit
+
+function roles(...list: Json[]): Json {
+  return nodeOf([router({ realms: [{ name: "realm1", roles: list }] })]);
+}
+
+const ROLE = "workers[0].realms[0].roles[0]";
+
+Deno.test("allow-by-default: a role with neither permissions nor authorizer, as Crossbar", () => {
+  const all = parseConfig(roles({ name: "open", "allow-by-default": true }));
+  assert.deepEqual(all.realms[0]!.roles[0]!.permissions, [{
+    uri: "",
+    match: "prefix",
+    allow: { call: true, register: true, publish: true, subscribe: true },
+    disclose: { caller: false, publisher: false },
+    cache: false,
+  }]);
+  assert.deepEqual(all.warnings, []);
+  const none = parseConfig(roles({ name: "closed", "allow-by-default": false }));
+  assert.deepEqual(none.realms[0]!.roles[0]!.permissions, []);
+  assertError(
+    roles({ name: "x", "allow-by-default": "yes" }),
+    `${ROLE}["allow-by-default"]`,
+    /boolean/,
+  );
+});
+
+Deno.test("allow-by-default: beside permissions or an authorizer it is ignored, with a warning", () => {
+  // Crossbar reads allow-by-default only for a role without permissions and authorizer
+  const rule = { uri: "com.app.", match: "prefix", allow: { call: true } };
+  const input = roles(
+    { name: "user", "allow-by-default": true, permissions: [rule] },
+    { name: "empty", "allow-by-default": true, permissions: [] },
+    { name: "dyn", "allow-by-default": true, authorizer: "com.app.authorize" },
+  );
+  const [user, empty, dyn] = parseConfig(input).realms[0]!.roles;
+  assert.deepEqual(user!.permissions.map((p) => p.uri), ["com.app."]);
+  assert.deepEqual(empty!.permissions, []);
+  assert.deepEqual(dyn!.permissions, []);
+  const w = [...warnings(input)];
+  assert.deepEqual(w.map(([path]) => path), [
+    `${ROLE}["allow-by-default"]`,
+    'workers[0].realms[0].roles[1]["allow-by-default"]',
+    'workers[0].realms[0].roles[2]["allow-by-default"]',
+  ]);
+  assert.match(w[0]![1], /ignored, as Crossbar ignores it: a role with permissions is decided/);
+  assert.match(w[2]![1], /a role with an authorizer is decided by it alone/);
+});
+
+Deno.test("permissions: Crossbar's version-1 form (actions on the permission)", () => {
+  const config = parseConfig(roles({
+    name: "user",
+    permissions: [
+      { uri: "*", publish: true, subscribe: true, call: true, register: true },
+      { uri: "com.example.*", call: true },
+      { uri: "com.*.admin", match: "wildcard", publish: false },
+    ],
+  }));
+  const p = config.realms[0]!.roles[0]!.permissions;
+  assert.deepEqual(p.map((x) => [x.uri, x.match, x.allow]), [
+    ["", "prefix", { call: true, register: true, publish: true, subscribe: true }],
+    ["com.example.", "prefix", { call: true, register: false, publish: false, subscribe: false }],
+    ["com.*.admin", "wildcard", { call: false, register: false, publish: false, subscribe: false }],
+  ]);
+  const P = `${ROLE}.permissions[0]`;
+  assertError(roles({ name: "u", permissions: [{ uri: "a", call: 1 }] }), `${P}.call`, /boolean/);
+  assertError(
+    roles({ name: "u", permissions: [{ uri: "a", allow: { call: true }, publish: true }] }),
+    `${P}.publish`,
+    /mixes the version-1 form .* with "allow"/,
+  );
+});
+
+Deno.test("store: limit is the limit of every event-history entry without its own", () => {
+  const store = (s: Json) => nodeOf([router({ realms: [{ ...REALM, store: s }] })]);
+  const config = parseConfig(store({
+    type: "memory",
+    limit: 7,
+    "event-history": [{ uri: "com.a" }, { uri: "com.b", limit: 1000 }],
+  }));
+  assert.deepEqual(config.realms[0]!.history.map((h) => [h.uri, h.limit]), [["com.a", 7], [
+    "com.b",
+    1000,
+  ]]);
+  // without it, Crossbar's default
+  const plain = parseConfig(store({ type: "memory", "event-history": [{ uri: "com.a" }] }));
+  assert.equal(plain.realms[0]!.history[0]!.limit, 100);
+  for (const limit of [0, -1, 1.5, "10", 1_000_001]) {
+    assertError(store({ type: "memory", limit }), "workers[0].realms[0].store.limit", /./);
+  }
+});
