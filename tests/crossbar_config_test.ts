@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { ConfigError, type ConfigWarning, parseConfig, Router } from "../mod.ts";
 import { RefusedFeatureError } from "../src/config/kit.ts";
 import type { Logger } from "../src/log.ts";
+import { RawClient, startRouter } from "./_helpers.ts";
 
 type Json = Record<string, unknown>;
 
@@ -375,4 +376,75 @@ Deno.test("store: limit is the limit of every event-history entry without its ow
   for (const limit of [0, -1, 1.5, "10", 1_000_001]) {
     assertError(store({ type: "memory", limit }), "workers[0].realms[0].store.limit", /./);
   }
+});
+
+Deno.test("web paths: longpoll, archive and the like are not served, one warning each", () => {
+  const P = "workers[0].transports[0].paths";
+  const w = warnings(withTransports({
+    type: "web",
+    endpoint: TCP,
+    paths: {
+      ws: { type: "websocket" },
+      lp: { type: "longpoll", options: { debug: true, session_timeout: 30 } },
+      autobahn: { type: "archive", archive: "autobahn.zip", origin: "https://x", cache: true },
+      upload: { type: "upload", directory: "uploads", temp_directory: "tmp" },
+      hook: { type: "webhook", realm: "realm1", role: "anonymous", options: { topic: "t" } },
+      proxy1: { type: "websocket-reverseproxy", backend: {} },
+      call: { type: "caller", realm: "realm1", role: "anonymous", options: { debug: true } },
+    },
+  }));
+  assert.deepEqual([...w.keys()], [
+    `${P}.lp`,
+    `${P}.autobahn`,
+    `${P}.upload`,
+    `${P}.hook`,
+    `${P}.proxy1`,
+    `${P}.call.options.debug`,
+  ]);
+  assert.match(w.get(`${P}.lp`)!, /^not served \(HTTP 404\): WAMP over HTTP long-poll/);
+  assertRefused(
+    withTransports({
+      type: "web",
+      endpoint: TCP,
+      paths: { r: { type: "resource", classname: "app.Resource" } },
+    }),
+    `${P}.r.type`,
+    "python web resource",
+  );
+});
+
+Deno.test("auth: Crossbar's proxy methods are not offered, one warning each", () => {
+  const A = "workers[0].transports[0].auth";
+  const input = withTransports({
+    type: "rawsocket",
+    endpoint: { type: "unix", path: "router.sock" },
+    auth: {
+      "anonymous-proxy": { type: "static" },
+      "cryptosign-proxy": { type: "static" },
+      ticket: { type: "static", principals: { u: { ticket: "t", role: "user" } } },
+    },
+  });
+  assert.deepEqual([...warnings(input).keys()], [
+    `${A}["anonymous-proxy"]`,
+    `${A}["cryptosign-proxy"]`,
+  ]);
+  const t = parseConfig(input).transports[0]!;
+  assert.ok(t.type === "rawsocket");
+  assert.deepEqual([t.rawsocket.auth.anonymous, t.rawsocket.auth.ticket?.size], [null, 1]);
+});
+
+Deno.test("web paths: a path that is not served answers HTTP 404, the others work", async () => {
+  await using r = await startRouter(withTransports({
+    type: "web",
+    endpoint: { type: "tcp", interface: "127.0.0.1", port: 0 },
+    paths: { ws: { type: "websocket" }, lp: { type: "longpoll" } },
+  }));
+  const base = `http://127.0.0.1:${r.port}`;
+  for (const path of ["/lp", "/lp/open"]) {
+    const res = await fetch(`${base}${path}`, { method: "POST", body: "{}" });
+    await res.body?.cancel();
+    assert.equal(res.status, 404, path);
+  }
+  const { client } = await RawClient.join(`ws://127.0.0.1:${r.port}/ws`, "json");
+  await client[Symbol.asyncDispose]();
 });

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { UNIMPLEMENTED_AUTH_METHODS } from "./crossbar.ts";
+import { IGNORED_AUTH_METHODS } from "./crossbar.ts";
 import {
   DEFAULT_ANONYMOUS_ROLE,
   DEFAULT_CRA_ITERATIONS,
@@ -82,8 +82,8 @@ export function parseAuth(
   const auth = expectObject(value, path);
   checkKeys(auth, path, {
     allowed: ["anonymous", "ticket", "wampcra", "cryptosign", "scram", "tls", "cookie"],
-    rejected: UNIMPLEMENTED_AUTH_METHODS,
-  });
+    ignored: IGNORED_AUTH_METHODS,
+  }, ctx);
   const cookie = has(auth, "cookie") && parseCookieAuth(auth, path, tracking);
   if (Object.keys(auth).length === 0) {
     throw new ConfigError(

@@ -162,12 +162,40 @@ export const NOT_OFFERED_SERIALIZERS: Readonly<Record<string, string>> = {
     "cannot decode, under the same name",
 };
 
-/** Crossbar authentication methods Switchboard does not implement yet (keys of `auth`). */
-export const UNIMPLEMENTED_AUTH_METHODS: Readonly<Record<string, string>> = reasons(
+/**
+ * Crossbar authentication methods (keys of `auth`) accepted with one warning and not offered:
+ * only Crossbar's proxy workers, which Switchboard does not host, authenticate with them. An
+ * endpoint left with no other method admits nobody (every HELLO gets ABORT
+ * `wamp.error.no_auth_method`).
+ */
+export const IGNORED_AUTH_METHODS: Readonly<Record<string, string>> = reasons(
   ["anonymous-proxy", "cryptosign-proxy"],
   (method) =>
-    `authentication method ${JSON.stringify(method)} (Crossbar's proxy workers) is not implemented`,
+    `not offered: Crossbar's proxy workers (not hosted by Switchboard) authenticate the ` +
+    `clients they forward with ${JSON.stringify(method)}; clients connect to Switchboard ` +
+    "directly, with the endpoint's other methods",
 );
+
+/**
+ * Web path types accepted with one warning and not served (HTTP 404 there): what Switchboard
+ * does instead. (`wsgi` and `resource`, Python code, are refused: see `refused.ts`.)
+ */
+export const NOT_SERVED_PATH_TYPES: Readonly<Record<string, string>> = {
+  longpoll: "not served (HTTP 404): WAMP over HTTP long-poll is not implemented; clients " +
+    "that also offer WebSocket (AutobahnJS tries its transports in order) use that",
+  archive: "not served (HTTP 404): serving files out of a ZIP archive is not implemented; " +
+    'unpack it and serve the directory with a "static" path',
+  upload: "not served (HTTP 404): HTTP file uploads are not implemented",
+  webhook: 'not served (HTTP 404): webhooks are not implemented; a "publisher" path ' +
+    "publishes what is POSTed to it",
+  wap: "not served (HTTP 404): WAP pages (templates rendered from WAMP calls) are not " +
+    "implemented",
+  "websocket-reverseproxy": "not served (HTTP 404): reverse proxying is not implemented; " +
+    "put a reverse proxy in front of Switchboard",
+  reverseproxy: "not served (HTTP 404): reverse proxying is not implemented; put a reverse " +
+    "proxy in front of Switchboard",
+  cgi: "not served (HTTP 404): CGI scripts are not run by Switchboard",
+};
 
 // ---------------------------------------------------------------------------------------------
 // The node shell

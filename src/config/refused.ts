@@ -25,6 +25,8 @@ export const REFUSED_FEATURES = {
     "Switchboard has no MQTT broker: run an MQTT broker and an MQTT-to-WAMP bridge client",
   "wsgi web path": 'a "wsgi" path runs a Python WSGI application inside Crossbar\'s process, ' +
     "which Switchboard cannot run; serve the application from its own server",
+  "python web resource": 'a "resource" path serves a Python (Twisted Web) resource class ' +
+    "inside Crossbar's process, which Switchboard cannot run; serve it from its own server",
   "template placeholder": "{{ ... }} is a placeholder of Crossbar's config templates, filled in " +
     "when Crossbar generated a file from them; write the value itself",
 } as const;

@@ -14,6 +14,7 @@ import { parseOriginPattern } from "../http/origin.ts";
 import {
   IGNORED_ENDPOINT_DEBUG,
   IGNORED_ENDPOINT_KEYS,
+  NOT_SERVED_PATH_TYPES,
   REJECTED_WEBSOCKET_KEYS,
   UNIMPLEMENTED_TRANSPORT_TYPES,
 } from "./crossbar.ts";
@@ -384,10 +385,15 @@ function parseWebPaths(
     const typePath = keyPath(itemPath, "type");
     const type = expectString(expectRequired(service, "type", itemPath), typePath);
     if (type === "publisher" || type === "caller") {
-      bridges.set(key === "/" ? "" : key, parseBridge(service, itemPath, type));
+      bridges.set(key === "/" ? "" : key, parseBridge(service, itemPath, type, ctx));
       continue;
     }
     if (type === "wsgi") throw refuse(typePath, "wsgi web path");
+    if (type === "resource") throw refuse(typePath, "python web resource");
+    if (Object.hasOwn(NOT_SERVED_PATH_TYPES, type)) {
+      ctx.warn(itemPath, NOT_SERVED_PATH_TYPES[type]!);
+      continue;
+    }
     if (type !== "websocket") {
       throw new ConfigError(typePath, `path type ${JSON.stringify(type)} is not implemented yet`);
     }
@@ -503,7 +509,12 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
  * A `publisher` / `caller` path: the HTTP bridge (`POST` JSON to publish or call), with
  * `options.post_body_limit`, `options.allowed_origins` and `options.allow_null_origin`.
  */
-function parseBridge(service: Obj, path: string, kind: "publisher" | "caller"): BridgeConfig {
+function parseBridge(
+  service: Obj,
+  path: string,
+  kind: "publisher" | "caller",
+  ctx: ParseContext,
+): BridgeConfig {
   checkKeys(service, path, { allowed: ["type", "realm", "role", "options"] });
   const realm = expectNonEmptyString(
     expectRequired(service, "realm", path),
@@ -518,7 +529,8 @@ function parseBridge(service: Obj, path: string, kind: "publisher" | "caller"): 
     const options = expectObject(service.options, optionsPath);
     checkKeys(options, optionsPath, {
       allowed: ["post_body_limit", "allowed_origins", "allow_null_origin"],
-    });
+      ignored: IGNORED_ENDPOINT_DEBUG,
+    }, ctx);
     if (has(options, "post_body_limit")) {
       postBodyLimit = expectInteger(
         options.post_body_limit,
