@@ -100,7 +100,9 @@ export function parseAuth(
       throw refuse(keyPath(methodPath, "type"), "function authenticator");
     }
     if (obj.type !== "dynamic") return false;
-    checkKeys(obj, methodPath, { allowed: ["type", "authenticator", "authenticator-realm"] });
+    checkKeys(obj, methodPath, {
+      allowed: ["type", "authenticator", "authenticator-realm", "authenticator-role"],
+    });
     const procedure = expectNonEmptyString(
       expectRequired(obj, "authenticator", methodPath),
       keyPath(methodPath, "authenticator"),
@@ -108,7 +110,11 @@ export function parseAuth(
     const realm = has(obj, "authenticator-realm")
       ? expectNonEmptyString(obj["authenticator-realm"], keyPath(methodPath, "authenticator-realm"))
       : null;
-    dynamic[method] = { authenticator: procedure, realm };
+    // the role the authenticator is called with; `trusted` (the router's own) by default
+    const role = has(obj, "authenticator-role")
+      ? expectNonEmptyString(obj["authenticator-role"], keyPath(methodPath, "authenticator-role"))
+      : null;
+    dynamic[method] = { authenticator: procedure, realm, ...(role !== null ? { role } : {}) };
     return true;
   };
   const anonymousDynamic = isDynamic("anonymous");
@@ -278,7 +284,7 @@ function expectStaticType(obj: Obj, path: string): void {
 
 function parseAnonymous(value: unknown, anonPath: string): AnonymousAuthConfig {
   const anonymous = expectObject(value, anonPath);
-  checkKeys(anonymous, anonPath, { allowed: ["type", "role", "authid"] });
+  checkKeys(anonymous, anonPath, { allowed: ["type", "role", "authid", "realm"] });
   expectStaticType(anonymous, anonPath);
   const role = has(anonymous, "role")
     ? parseRoleName(anonymous.role, keyPath(anonPath, "role"))
@@ -286,7 +292,8 @@ function parseAnonymous(value: unknown, anonPath: string): AnonymousAuthConfig {
   const authid = has(anonymous, "authid")
     ? expectNonEmptyString(anonymous.authid, keyPath(anonPath, "authid"))
     : null;
-  return { role, authid };
+  if (!has(anonymous, "realm")) return { role, authid };
+  return { role, authid, realm: expectNonEmptyString(anonymous.realm, keyPath(anonPath, "realm")) };
 }
 
 /**

@@ -116,17 +116,50 @@ export class Router {
     realm: string,
     procedure: string,
     args: unknown[],
+    role: string | null = null,
   ): Promise<unknown> => {
     await this.#ready;
     const service = this.#services.get(realm);
     if (!service) {
       throw new WampError(Uri.NO_SUCH_REALM, `no realm named "${realm}" for the authenticator`);
     }
-    const result = await service.call(procedure, args, undefined, {
+    const caller = role === null || role === TRUSTED_ROLE
+      ? service
+      : await this.#authenticatorSession(realm, role);
+    const result = await caller.call(procedure, args, undefined, {
       timeout: AUTHENTICATOR_TIMEOUT,
     });
     return result.args[0];
   };
+  /** The sessions calling authenticators under an `authenticator-role`, by realm and role. */
+  readonly #authenticatorSessions = new Map<string, Promise<WampClient>>();
+
+  /**
+   * The internal session of `role` on `realm` that calls authenticators configured with that
+   * `authenticator-role`, so that its calls are authorized as that role's (as Crossbar's
+   * service session of the role): opened on first use, again once it has ended.
+   */
+  async #authenticatorSession(realm: string, role: string): Promise<WampClient> {
+    if (!this.#realms.get(realm)?.hasRole(role)) {
+      throw new WampError(
+        Uri.NO_SUCH_ROLE,
+        `no role "${role}" on realm "${realm}" for the authenticator (authenticator-role)`,
+      );
+    }
+    const key = JSON.stringify([realm, role]);
+    const known = await this.#authenticatorSessions.get(key)?.catch(() => null);
+    if (known?.isOpen) return known;
+    const opening = (async () => {
+      const client = this.#connectLocal({
+        authrole: role,
+        authid: `switchboard-authenticator-${role}`,
+      }, true);
+      await client.join(realm);
+      return client;
+    })();
+    this.#authenticatorSessions.set(key, opening);
+    return await opening;
+  }
   #localCount = 0;
   #closed = false;
   #config: RouterConfig;
