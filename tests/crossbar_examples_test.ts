@@ -131,3 +131,34 @@ Deno.test("crossbar examples: switchboard --check on one, as a user runs it", as
   assert.ok(stdout.slice(0, 5).every((line) => line.startsWith("warning: ")));
   assert.equal(stdout[5], `${file}: valid, 5 warnings`);
 });
+
+Deno.test("crossbar examples: tools/check_configs.ts tables the fixtures", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "tools/check_configs.ts", "--by-key", DIR.pathname],
+    cwd: new URL("..", import.meta.url).pathname,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const lines = new TextDecoder().decode(out.stdout).split("\n");
+  const row = (source: string) => lines.find((l) => l.startsWith(`${source} `))?.split(/ {2,}/)[1];
+  assert.equal(row("expressjs/.crossbar/config.json"), "passes with 1 warning");
+  assert.equal(row("authentication/cryptosign/static/.crossbar/config.json"), "passes");
+  assert.equal(
+    row("mqtt/basic/native/.crossbar/config.json"),
+    "refused: mqtt transport (workers[0].transports[0].type)",
+  );
+  assert.match(
+    row("hello/erlang/.crossbar/config.json")!,
+    /^fails: workers\[0\]\.transports\[0\]\.serializer: /,
+  );
+  assert.ok(
+    lines.includes(
+      "15 files: 1 pass, 7 pass with warnings, 6 refused, 1 fail; 8 of 15 pass " +
+        "(8 of 9 not needing a refused feature)",
+    ),
+    lines.join("\n"),
+  );
+  assert.ok(lines.includes("    1  workers[].transports[].serializer"), lines.join("\n"));
+});

@@ -55,16 +55,14 @@ async function configFiles(dir: string): Promise<string[]> {
 
 /** Web path types implemented on another branch (`--stand-in`). */
 const STANDIN_PATH_TYPES = ["static", "redirect", "json", "nodeinfo"];
-/** WebSocket options implemented on another branch (`--stand-in`). */
+/**
+ * WebSocket options implemented on another branch (`--stand-in`); those Switchboard reads
+ * already (`max_message_size`, the handshake timeouts, `auto_ping_interval`/`_timeout`) stay.
+ */
 const STANDIN_WEBSOCKET_OPTIONS = [
   "allowed_origins",
   "allow_null_origin",
   "max_frame_size",
-  "max_message_size",
-  "open_handshake_timeout",
-  "close_handshake_timeout",
-  "auto_ping_interval",
-  "auto_ping_timeout",
   "auto_ping_size",
   "require_websocket_subprotocol",
   "compression",
