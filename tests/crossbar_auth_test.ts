@@ -150,3 +150,40 @@ Deno.test("authenticator-role: the authenticator is called as that role, whose p
   assert.equal(sessions[3], sessions[0]);
   await backend.close();
 });
+
+Deno.test("authenticator-role: a realm removed and added again gets a new session of the role", async () => {
+  const paths = {
+    granted: {
+      anonymous: {
+        type: "dynamic",
+        authenticator: "com.example.authenticate",
+        "authenticator-realm": "realm2",
+        "authenticator-role": "authenticator",
+      },
+    },
+  };
+  const full = config(paths);
+  await using r = await startRouter(full);
+  const register = async () => {
+    const backend = await r.router.session("realm2", { authrole: "backend" });
+    const callers: unknown[] = [];
+    await backend.register("com.example.authenticate", (_a, _k, details) => {
+      callers.push(details.caller);
+      return { role: "user" };
+    }, { disclose_caller: true });
+    return { backend, callers };
+  };
+  const first = await register();
+  assert.equal((await hello(r.url, "granted", "realm1"))[0], 2);
+  // realm2 goes (its sessions with it), then comes back
+  const without = structuredClone(full);
+  without.workers[0]!.realms.pop();
+  await r.router.reload(parseConfig(without));
+  assert.equal(first.backend.isOpen, false);
+  await r.router.reload(parseConfig(full));
+  const second = await register();
+  assert.equal((await hello(r.url, "granted", "realm1"))[0], 2);
+  assert.equal(second.callers.length, 1);
+  assert.notEqual(second.callers[0], first.callers[0]);
+  await second.backend.close();
+});

@@ -8,6 +8,7 @@
 import { AUTHENTICATOR_TIMEOUT } from "../config/defaults.ts";
 import { FailureLimiter } from "../auth/failure_limiter.ts";
 import { bridgeHandler } from "../http_bridge.ts";
+import { AuthenticatorSessions } from "./authenticator_sessions.ts";
 import { RouterMetrics } from "../metrics.ts";
 import type { StatusPageInfo } from "../status/page.ts";
 import { WampClient } from "../client.ts";
@@ -125,41 +126,24 @@ export class Router {
     }
     const caller = role === null || role === TRUSTED_ROLE
       ? service
-      : await this.#authenticatorSession(realm, role);
+      : await this.#authenticatorSessions.session(realm, role);
     const result = await caller.call(procedure, args, undefined, {
       timeout: AUTHENTICATOR_TIMEOUT,
     });
     return result.args[0];
   };
-  /** The sessions calling authenticators under an `authenticator-role`, by realm and role. */
-  readonly #authenticatorSessions = new Map<string, Promise<WampClient>>();
-
-  /**
-   * The internal session of `role` on `realm` that calls authenticators configured with that
-   * `authenticator-role`, so that its calls are authorized as that role's (as Crossbar's
-   * service session of the role): opened on first use, again once it has ended.
-   */
-  async #authenticatorSession(realm: string, role: string): Promise<WampClient> {
-    if (!this.#realms.get(realm)?.hasRole(role)) {
-      throw new WampError(
-        Uri.NO_SUCH_ROLE,
-        `no role "${role}" on realm "${realm}" for the authenticator (authenticator-role)`,
-      );
-    }
-    const key = JSON.stringify([realm, role]);
-    const known = await this.#authenticatorSessions.get(key)?.catch(() => null);
-    if (known?.isOpen) return known;
-    const opening = (async () => {
+  /** The sessions calling authenticators under an `authenticator-role`. */
+  readonly #authenticatorSessions = new AuthenticatorSessions(
+    (realm, role) => this.#realms.get(realm)?.hasRole(role) === true,
+    async (realm, role) => {
       const client = this.#connectLocal({
         authrole: role,
         authid: `switchboard-authenticator-${role}`,
       }, true);
       await client.join(realm);
       return client;
-    })();
-    this.#authenticatorSessions.set(key, opening);
-    return await opening;
-  }
+    },
+  );
   #localCount = 0;
   #closed = false;
   #config: RouterConfig;
@@ -266,6 +250,7 @@ export class Router {
       realm.closeAll(Uri.CLOSE_REALM, "the realm was removed from the configuration");
       await this.#services.get(name)?.close();
       this.#services.delete(name);
+      await this.#authenticatorSessions.closeRealm(name);
       this.#realms.delete(name);
       removed.push(name);
     }
