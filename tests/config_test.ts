@@ -981,7 +981,9 @@ Deno.test("transport: bad anonymous auth", () => {
   assertConfigError(anon({ type: "dynamic" }), `${path}.authenticator`, "is required");
   assertConfigError(anon({ role: "x" }), `${path}.type`, "is required");
   assertConfigError(anon({ type: "static", role: 1 }), `${path}.role`, "must be a string");
-  assertConfigError(anon({ type: "static", realm: "realm1" }), `${path}.realm`, "unknown key");
+  // `realm` admits anonymous sessions to that realm only (see crossbar_auth_test.ts)
+  assertConfigError(anon({ type: "static", realm: 1 }), `${path}.realm`, "must be a string");
+  assertConfigError(anon({ type: "static", realmz: "realm1" }), `${path}.realmz`, "unknown key");
   assertConfigError(
     withTransport({ type: "websocket", endpoint: TCP, auth: {} }),
     `${TRANSPORT}.auth`,
