@@ -47,6 +47,7 @@
 export { createRouter, Router } from "./src/router/router.ts";
 export type { Handler, Listener, LocalSessionOptions, RouterOptions } from "./src/router/router.ts";
 export { applyOverrides, ConfigError, loadConfigFile, parseConfig } from "./src/config/config.ts";
+export { RefusedFeatureError } from "./src/config/kit.ts";
 export {
   checkConfigDocument,
   checkConfigFile,

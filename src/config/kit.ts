@@ -50,6 +50,8 @@ export class RefusedFeatureError extends ConfigError {
   readonly feature: string;
 
   /**
+   * Creates the error; its message is `"<path>: <reason>"`, as for any ConfigError.
+   *
    * @param path JSON path of the value that needs the feature.
    * @param feature The feature, e.g. `"mqtt transport"`.
    * @param reason Why it cannot work here, and what to do instead.
