@@ -169,12 +169,8 @@ function withTransports(...transports: Json[]): Json {
   return nodeOf([router({ transports })]);
 }
 
-Deno.test("transports: endpoint backlog and shared, debug, enable_webstatus warn once each", () => {
-  const ws = {
-    type: "websocket",
-    debug: true,
-    options: { enable_webstatus: false, max_message_size: 1048576 },
-  };
+Deno.test("transports: endpoint backlog and shared, debug warn once each", () => {
+  const ws = { type: "websocket", debug: true, options: { max_message_size: 1048576 } };
   const w = warnings(withTransports(
     { type: "web", endpoint: { ...TCP, backlog: 1024, shared: true }, paths: { ws } },
     {
@@ -196,7 +192,6 @@ Deno.test("transports: endpoint backlog and shared, debug, enable_webstatus warn
       `${T}[0].endpoint.backlog`,
       `${T}[0].endpoint.shared`,
       `${T}[0].paths.ws.debug`,
-      `${T}[0].paths.ws.options.enable_webstatus`,
       `${T}[1].debug`,
       `${T}[1].endpoint.backlog`,
       `${T}[2].debug`,

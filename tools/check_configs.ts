@@ -68,6 +68,7 @@ const STANDIN_WEBSOCKET_OPTIONS = [
   "compression",
   "auto_fragment_size",
   "fail_by_drop",
+  "enable_webstatus",
 ];
 /** TLS keys implemented on another branch (`--stand-in`). */
 const STANDIN_TLS_KEYS = ["chain_certificates", "dhparam", "ciphers"];

@@ -115,12 +115,6 @@ export const IGNORED_ENDPOINT_DEBUG: Readonly<Record<string, string>> = {
     "--log-level debug",
 };
 
-/** WebSocket `options` accepted with one warning: what Switchboard does instead. */
-export const IGNORED_WEBSOCKET_OPTIONS: Readonly<Record<string, string>> = {
-  enable_webstatus: "ignored: a WebSocket path answers WebSocket upgrades only; " +
-    "Switchboard's status page is the web transport's `status` path",
-};
-
 /** Crossbar serializers Switchboard does not speak (the reason names those it does). */
 export const UNSUPPORTED_SERIALIZERS: readonly string[] = ["flatbuffers"];
 

@@ -14,11 +14,7 @@ import { parseIpRange } from "../net/ip_range.ts";
 import type { SerializerName } from "../serializer/serializer.ts";
 import { parseAuth } from "./auth.ts";
 import { parseCookie } from "./cookie.ts";
-import {
-  IGNORED_WEBSOCKET_OPTIONS,
-  NOT_OFFERED_SERIALIZERS,
-  UNSUPPORTED_SERIALIZERS,
-} from "./crossbar.ts";
+import { NOT_OFFERED_SERIALIZERS, UNSUPPORTED_SERIALIZERS } from "./crossbar.ts";
 import {
   AUTH_MAX_DELAY_MARGIN,
   DEFAULT_AUTH_CHALLENGE_TIMEOUT,
@@ -85,7 +81,7 @@ export function parseWebSocketEndpoint(
   kind: "websocket" | "rawsocket" = "websocket",
 ): WebSocketEndpointConfig {
   const options = own(obj, "options");
-  const parsed = parseWebSocketOptions(options, keyPath(path, "options"), ctx);
+  const parsed = parseWebSocketOptions(options, keyPath(path, "options"));
   const pingsSet = isObject(options) && has(options, "auto_ping_interval");
   // only WebSocket endpoints list `cookie` among their keys; RawSocket ones cannot carry one
   const tracking = kind === "rawsocket" ? "unavailable" : has(obj, "cookie") ? "tracked" : "none";
@@ -168,7 +164,6 @@ function parseSerializers(
 function parseWebSocketOptions(
   value: unknown,
   path: string,
-  ctx: ParseContext,
 ): Omit<WebSocketEndpointConfig, "serializers" | "auth"> {
   const options = value === undefined ? {} : expectObject(value, path);
   checkKeys(options, path, {
@@ -189,8 +184,7 @@ function parseWebSocketOptions(
       "close_handshake_timeout",
       "trusted_proxies",
     ],
-    ignored: IGNORED_WEBSOCKET_OPTIONS,
-  }, ctx);
+  });
   const positive = (key: string, fallback: number, what: string): number => {
     if (!has(options, key)) return fallback;
     const n = expectInteger(options[key], keyPath(path, key));
