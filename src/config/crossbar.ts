@@ -4,9 +4,10 @@
  *
  * The shell is `{"version"?: 2, "workers": [{"type": "router", "id"?: string, ...}]}` with
  * one worker of type `router` (others accepted with a warning, see {@link parseNode});
- * {@link parseNode} checks it and hands the worker object to the parser of its body (realms and transports), so this module depends on the
- * validation kit only and the realm, transport and auth parsers can take their tables of
- * rejected keys from here. Pure functions, no I/O.
+ * {@link parseNode} checks it and hands the worker object to the parser of its body (realms
+ * and transports), so this module depends on the validation kit only and the realm,
+ * transport and auth parsers can take their tables of rejected keys from here. Pure
+ * functions, no I/O.
  *
  * @module
  */
