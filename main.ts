@@ -29,6 +29,10 @@ Options:
                      the cluster block when the config has none).
   --log-level LEVEL  error | warn | info | debug (default: info).
   --log-format FMT   text (default) or json (one JSON object per line).
+  --check            Validate the config and exit, opening no port: prints one line
+                     "warning: <JSON path>: <what Switchboard does instead>" per key
+                     accepted without effect and per missing TLS or static file; exits 0
+                     when the config is valid, 1 with the error otherwise.
 
   --help             Show this help and exit.
   --version          Show the version and exit.
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
         cluster: { type: "string" },
         "log-level": { type: "string", default: "info" },
         "log-format": { type: "string", default: "text" },
+        check: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
         version: { type: "boolean", default: false },
       },
@@ -91,7 +96,10 @@ async function main(): Promise<void> {
   const {
     applyOverrides,
     ClusterStartError,
+    checkConfigDocument,
+    checkConfigFile,
     ConfigError,
+    formatWarning,
     consoleLogger,
     createRouter,
     isLogLevel,
@@ -115,6 +123,26 @@ async function main(): Promise<void> {
     node: flags.node,
     cluster: flags.cluster?.split(",").map((url) => url.trim()),
   };
+
+  if (flags.check) {
+    const report = flags.config
+      ? await checkConfigFile(flags.config)
+      : await checkConfigDocument(defaultConfig);
+    for (const warning of report.warnings) console.log(formatWarning(warning));
+    if (report.config === null) fail(`config error: ${report.error?.message}`);
+    try {
+      applyOverrides(report.config, overrides);
+    } catch (e) {
+      if (e instanceof ConfigError) fail(`config error: ${e.message}`);
+      throw e;
+    }
+    const count = report.warnings.length;
+    console.log(
+      `${flags.config ?? "the embedded config"}: valid, ${count} warning${count === 1 ? "" : "s"}`,
+    );
+    return;
+  }
+
   let config;
   try {
     config = flags.config ? await loadConfigFile(flags.config) : parseConfig(defaultConfig);

@@ -49,6 +49,13 @@ export { Router } from "./src/router/router.ts";
 export { ClusterStartError } from "./src/router/extension.ts";
 export type { Handler, Listener, LocalSessionOptions, RouterOptions } from "./src/router/router.ts";
 export { applyOverrides, ConfigError, loadConfigFile, parseConfig } from "./src/config/config.ts";
+export { RefusedFeatureError } from "./src/config/kit.ts";
+export {
+  checkConfigDocument,
+  checkConfigFile,
+  type CheckReport,
+  formatWarning,
+} from "./src/config/check.ts";
 export type {
   ConfigOverrides,
   ConfigWarning,

@@ -11,6 +11,7 @@ import { type Coverage, patternCoverage } from "../src/auth/pattern_coverage.ts"
 import { RolePermissions } from "../src/auth/permissions.ts";
 import { uriMatches } from "../src/wamp/uri_index.ts";
 import { isValidUri } from "../src/wamp/uris.ts";
+import { parseConfig } from "../src/config/config.ts";
 
 const ACTIONS: readonly Action[] = ["call", "register", "publish", "subscribe"];
 
@@ -298,4 +299,70 @@ Deno.test("pattern coverage: many rules stay cheap (no search over rule combinat
   assert.equal(patternCoverage(any, `${long}.x`, "prefix", "subscribe", true), "all");
   assert.equal(patternCoverage(any, `${long}.Bad`, "prefix", "subscribe", true), "none");
   assert.equal(patternCoverage(any, `${long}.Bad.`, "wildcard", "subscribe", true), "none");
+});
+
+Deno.test("pattern coverage agrees with the oracle for roles parsed with allow-by-default and the version-1 form (seeded)", () => {
+  const seed = Deno.env.get("COVERAGE_SEED") !== undefined
+    ? Number(Deno.env.get("COVERAGE_SEED"))
+    : Math.floor(Math.random() * 2 ** 31);
+  const rand = prng(seed);
+  const seen: Record<Coverage, number> = { all: 0, none: 0, some: 0 };
+  for (let r = 0; r < 80; r++) {
+    const alphabet = ALPHABETS[r % ALPHABETS.length]!;
+    const action = pick(rand, ACTIONS);
+    const allowByDefault = rand() < 0.5;
+    // no permissions key (allow-by-default decides), or rules that decide alone
+    const withRules = rand() < 0.6;
+    const rules: Permission[] = [];
+    const written: Record<string, unknown>[] = [];
+    const count = withRules ? Math.floor(rand() * 5) : 0;
+    const ids = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      const match = pick(rand, ["exact", "prefix", "wildcard"] as const);
+      const uri = randomUri(rand, alphabet.components);
+      if (ids.has(`${match} ${uri}`)) continue;
+      ids.add(`${match} ${uri}`);
+      const allowed = rand() < 0.5;
+      rules.push(rule(uri, match, { [action]: allowed }));
+      // half the rules in Crossbar's version-1 form
+      written.push(
+        rand() < 0.5
+          ? { uri, match, [action]: allowed }
+          : { uri, match, allow: { [action]: allowed } },
+      );
+    }
+    const roleConfig: Record<string, unknown> = { name: "r", "allow-by-default": allowByDefault };
+    if (withRules) roleConfig.permissions = written;
+    const parsed = parseConfig({
+      workers: [{ type: "router", realms: [{ name: "realm1", roles: [roleConfig] }] }],
+    }).realms[0]!.roles[0]!;
+    const perms = new RolePermissions(parsed);
+    // the expectation, from Crossbar's rule: the flag decides only a role without permissions
+    const expected = withRules ? role(rules) : null;
+    const decisions = alphabet.universe.map((uri) => {
+      const got = perms.authorize(uri, action).allowed;
+      const want = expected === null ? allowByDefault : expected.authorize(uri, action).allowed;
+      if (got !== want) {
+        assert.fail(`COVERAGE_SEED=${seed} role ${r}: ${action} ${uri}: got ${got}, want ${want}`);
+      }
+      return got;
+    });
+    for (let k = 0; k < 3; k++) {
+      const match = pick(rand, ["prefix", "wildcard"] as const);
+      const strict = rand() < 0.5;
+      let pattern = randomUri(rand, alphabet.components);
+      while (!isValidUri(pattern, match, strict)) pattern = randomUri(rand, alphabet.components);
+      const want = oracle(decisions, alphabet.universe, pattern, match).coverage;
+      seen[want]++;
+      const got = patternCoverage(perms, pattern, match, action, strict);
+      assert.equal(
+        got,
+        want,
+        `COVERAGE_SEED=${seed} role ${r} pattern ${k}: ${action} ${match} ${
+          JSON.stringify(pattern)
+        } allow-by-default ${allowByDefault} ${JSON.stringify(written)}`,
+      );
+    }
+  }
+  assert.ok(seen.all > 0 && seen.none > 0 && seen.some > 0, JSON.stringify(seen));
 });

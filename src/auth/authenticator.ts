@@ -118,7 +118,7 @@ export function authenticate(
   if (dynamic) return dynamicAuthenticate(method, hello, dynamic, call, sessionId, transport, env);
   switch (method) {
     case "anonymous":
-      return anonymousWelcome(auth.anonymous!);
+      return anonymousWelcome(auth.anonymous!, hello);
     case "ticket":
       return staticTicket(hello, auth.ticket!);
     case "wampcra":

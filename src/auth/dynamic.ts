@@ -35,13 +35,15 @@ import { NO_CLIENT_CERTIFICATE, peerCertificate } from "./tls.ts";
 import { CRA_NEEDS_AUTHID, type CraSecret, dynamicCra } from "./wampcra.ts";
 
 /**
- * Calls a dynamic authenticator procedure on `realm` with positional `args`; resolves to the
- * first result argument, rejects with a `WampError` carrying the procedure's error URI.
+ * Calls a dynamic authenticator procedure on `realm` with positional `args`, as a session of
+ * `role` (null: the router's own, trusted); resolves to the first result argument, rejects
+ * with a `WampError` carrying the procedure's error URI.
  */
 export type AuthenticatorCall = (
   realm: string,
   procedure: string,
   args: unknown[],
+  role?: string | null,
 ) => Promise<unknown>;
 
 /** The abort when the endpoint's authenticator cannot be called at all. */
@@ -180,7 +182,7 @@ async function dynamicStep(
       value = await call(where, dyn.authenticator, [realm, authid, {
         ...details,
         ...extraDetails,
-      }]);
+      }], dyn.role ?? null);
     } catch (e) {
       return callFailed(e);
     }

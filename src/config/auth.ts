@@ -10,7 +10,7 @@
  * @module
  */
 
-import { UNIMPLEMENTED_AUTH_METHODS } from "./crossbar.ts";
+import { IGNORED_AUTH_METHODS } from "./crossbar.ts";
 import {
   DEFAULT_ANONYMOUS_ROLE,
   DEFAULT_CRA_ITERATIONS,
@@ -36,6 +36,7 @@ import {
   type ParseContext,
 } from "./kit.ts";
 import { parseRoleName } from "./realm.ts";
+import { refuse } from "./refused.ts";
 import { SCRAM_CREDENTIAL_KEYS, scramCredential } from "./scram.ts";
 import type {
   AnonymousAuthConfig,
@@ -81,8 +82,8 @@ export function parseAuth(
   const auth = expectObject(value, path);
   checkKeys(auth, path, {
     allowed: ["anonymous", "ticket", "wampcra", "cryptosign", "scram", "tls", "cookie"],
-    rejected: UNIMPLEMENTED_AUTH_METHODS,
-  });
+    ignored: IGNORED_AUTH_METHODS,
+  }, ctx);
   const cookie = has(auth, "cookie") && parseCookieAuth(auth, path, tracking);
   if (Object.keys(auth).length === 0) {
     throw new ConfigError(
@@ -95,8 +96,13 @@ export function parseAuth(
     if (!has(auth, method)) return false;
     const methodPath = keyPath(path, method);
     const obj = expectObject(auth[method], methodPath);
+    if (obj.type === "function") {
+      throw refuse(keyPath(methodPath, "type"), "function authenticator");
+    }
     if (obj.type !== "dynamic") return false;
-    checkKeys(obj, methodPath, { allowed: ["type", "authenticator", "authenticator-realm"] });
+    checkKeys(obj, methodPath, {
+      allowed: ["type", "authenticator", "authenticator-realm", "authenticator-role"],
+    });
     const procedure = expectNonEmptyString(
       expectRequired(obj, "authenticator", methodPath),
       keyPath(methodPath, "authenticator"),
@@ -104,7 +110,11 @@ export function parseAuth(
     const realm = has(obj, "authenticator-realm")
       ? expectNonEmptyString(obj["authenticator-realm"], keyPath(methodPath, "authenticator-realm"))
       : null;
-    dynamic[method] = { authenticator: procedure, realm };
+    // the role the authenticator is called with; `trusted` (the router's own) by default
+    const role = has(obj, "authenticator-role")
+      ? expectNonEmptyString(obj["authenticator-role"], keyPath(methodPath, "authenticator-role"))
+      : null;
+    dynamic[method] = { authenticator: procedure, realm, ...(role !== null ? { role } : {}) };
     return true;
   };
   const anonymousDynamic = isDynamic("anonymous");
@@ -274,7 +284,7 @@ function expectStaticType(obj: Obj, path: string): void {
 
 function parseAnonymous(value: unknown, anonPath: string): AnonymousAuthConfig {
   const anonymous = expectObject(value, anonPath);
-  checkKeys(anonymous, anonPath, { allowed: ["type", "role", "authid"] });
+  checkKeys(anonymous, anonPath, { allowed: ["type", "role", "authid", "realm"] });
   expectStaticType(anonymous, anonPath);
   const role = has(anonymous, "role")
     ? parseRoleName(anonymous.role, keyPath(anonPath, "role"))
@@ -282,7 +292,8 @@ function parseAnonymous(value: unknown, anonPath: string): AnonymousAuthConfig {
   const authid = has(anonymous, "authid")
     ? expectNonEmptyString(anonymous.authid, keyPath(anonPath, "authid"))
     : null;
-  return { role, authid };
+  if (!has(anonymous, "realm")) return { role, authid };
+  return { role, authid, realm: expectNonEmptyString(anonymous.realm, keyPath(anonPath, "realm")) };
 }
 
 /**

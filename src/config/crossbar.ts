@@ -3,10 +3,11 @@
  * that Switchboard rejects or does not implement, with the reason a config gets for it.
  *
  * The shell is `{"version"?: 2, "workers": [{"type": "router", "id"?: string, ...}]}` with
- * exactly one worker, of type `router`; {@link parseNode} checks it and hands the worker
- * object to the parser of its body (realms and transports), so this module depends on the
- * validation kit only and the realm, transport and auth parsers can take their tables of
- * rejected keys from here. Pure functions, no I/O.
+ * one worker of type `router` (others accepted with a warning, see {@link parseNode});
+ * {@link parseNode} checks it and hands the worker object to the parser of its body (realms
+ * and transports), so this module depends on the validation kit only and the realm,
+ * transport and auth parsers can take their tables of rejected keys from here. Pure
+ * functions, no I/O.
  *
  * @module
  */
@@ -20,8 +21,11 @@ import {
   expectRequired,
   expectString,
   has,
+  indexPath,
+  isObject,
   keyPath,
   type Obj,
+  oneOf,
   type ParseContext,
   ROOT,
 } from "./kit.ts";
@@ -34,23 +38,48 @@ function reasons(names: readonly string[], why: (name: string) => string): Recor
 // ---------------------------------------------------------------------------------------------
 // What Switchboard rejects, with the reasons
 
-/** Keys of the node config itself that Switchboard rejects. */
-export const REJECTED_NODE_KEYS: Readonly<Record<string, string>> = {
-  controller: "the node controller is not implemented by Switchboard; remove this key",
+/**
+ * Keys of the node config itself accepted with one warning: what Switchboard does instead.
+ */
+export const IGNORED_NODE_KEYS: Readonly<Record<string, string>> = {
+  $schema: "ignored: a JSON Schema reference for editors, with no meaning to the router",
+  controller: "ignored: Switchboard has no node controller (no management API, no fabric " +
+    "uplink, no node id); one process serves the router worker of this file",
 };
 
-/** Crossbar worker types Switchboard does not implement (only `router` is). */
+/**
+ * Crossbar worker types that run application code or tools rather than route: accepted with
+ * one warning each, since their part of a Crossbar node is a process of its own.
+ */
+export const UNHOSTED_WORKER_TYPES: readonly string[] = [
+  "container",
+  "guest",
+  "proxy",
+  "websocket-testee",
+];
+
+/** Crossbar worker types Switchboard refuses (Crossbar FX services). */
 export const UNIMPLEMENTED_WORKER_TYPES: Readonly<Record<string, string>> = reasons(
-  ["container", "guest", "proxy", "websocket-testee", "xbrmm", "hostmonitor", "marketplace"],
+  ["xbrmm", "hostmonitor", "marketplace"],
   (type) =>
     `worker type ${JSON.stringify(type)} is not implemented by Switchboard; only "router" is`,
 );
 
-/** Keys of a router worker that Switchboard rejects. */
-export const REJECTED_WORKER_KEYS: Readonly<Record<string, string>> = {
-  options: "worker options are not supported by Switchboard",
-  components: "router components are not implemented by Switchboard",
-  connections: "router connections are not implemented by Switchboard",
+/** Keys of a router worker accepted with one warning: what Switchboard does instead. */
+export const IGNORED_WORKER_KEYS: Readonly<Record<string, string>> = {
+  options: "ignored: worker process options (title, pythonpath, cpu_affinity, env, " +
+    "reactor, ...) do not apply; Switchboard runs the router in its own single process",
+  components: "not hosted by Switchboard: router components run application code inside " +
+    "Crossbar's router process; run each as a separate process or client",
+  connections: "ignored: router connections serve router components (e.g. database " +
+    "connections), which Switchboard does not host",
+};
+
+/** Keys of a listening `endpoint` accepted with one warning: what Switchboard does instead. */
+export const IGNORED_ENDPOINT_KEYS: Readonly<Record<string, string>> = {
+  backlog: "ignored: Deno chooses the listen backlog",
+  shared: "ignored: the port is not shared with other processes; one Switchboard process " +
+    "serves every connection on it",
 };
 
 /** Keys of `realms[].options` that Switchboard rejects. */
@@ -66,7 +95,7 @@ export const REJECTED_PERMISSION_KEYS: Readonly<Record<string, string>> = {
 
 /** Crossbar transport types Switchboard does not implement yet. */
 export const UNIMPLEMENTED_TRANSPORT_TYPES: Readonly<Record<string, string>> = reasons(
-  ["mqtt", "flashpolicy", "stream_testee", "websocket.testee"],
+  ["flashpolicy", "stream_testee", "websocket.testee"],
   (type) =>
     `transport type ${
       JSON.stringify(type)
@@ -76,7 +105,15 @@ export const UNIMPLEMENTED_TRANSPORT_TYPES: Readonly<Record<string, string>> = r
 /** Keys of a WebSocket endpoint (a `websocket` transport or a `web` path) Switchboard rejects. */
 export const REJECTED_WEBSOCKET_KEYS: Readonly<Record<string, string>> = {
   url: '"url" is not supported by Switchboard',
-  debug: '"debug" is not supported by Switchboard',
+};
+
+/**
+ * Keys of a WAMP endpoint (a `websocket` or `rawsocket` transport, a `websocket` path)
+ * accepted with one warning: what Switchboard does instead.
+ */
+export const IGNORED_ENDPOINT_DEBUG: Readonly<Record<string, string>> = {
+  debug: "ignored: Switchboard has no per-transport debug output; run it with " +
+    "--log-level debug",
 };
 
 /** Crossbar serializers Switchboard does not speak (the reason names those it does). */
@@ -120,24 +157,56 @@ export const NOT_OFFERED_SERIALIZERS: Readonly<Record<string, string>> = {
     "cannot decode, under the same name",
 };
 
-/** Crossbar authentication methods Switchboard does not implement yet (keys of `auth`). */
-export const UNIMPLEMENTED_AUTH_METHODS: Readonly<Record<string, string>> = reasons(
+/**
+ * Crossbar authentication methods (keys of `auth`) accepted with one warning and not offered:
+ * only Crossbar's proxy workers, which Switchboard does not host, authenticate with them. An
+ * endpoint left with no other method admits nobody (every HELLO gets ABORT
+ * `wamp.error.no_auth_method`).
+ */
+export const IGNORED_AUTH_METHODS: Readonly<Record<string, string>> = reasons(
   ["anonymous-proxy", "cryptosign-proxy"],
   (method) =>
-    `authentication method ${JSON.stringify(method)} (Crossbar's proxy workers) is not implemented`,
+    `not offered: Crossbar's proxy workers (not hosted by Switchboard) authenticate the ` +
+    `clients they forward with ${JSON.stringify(method)}; clients connect to Switchboard ` +
+    "directly, with the endpoint's other methods",
 );
+
+/**
+ * Web path types accepted with one warning and not served (HTTP 404 there): what Switchboard
+ * does instead. (`wsgi` and `resource`, Python code, are refused: see `refused.ts`.)
+ */
+export const NOT_SERVED_PATH_TYPES: Readonly<Record<string, string>> = {
+  longpoll: "not served (HTTP 404): WAMP over HTTP long-poll is not implemented; clients " +
+    "that also offer WebSocket (AutobahnJS tries its transports in order) use that",
+  archive: "not served (HTTP 404): serving files out of a ZIP archive is not implemented; " +
+    'unpack it and serve the directory with a "static" path',
+  upload: "not served (HTTP 404): HTTP file uploads are not implemented",
+  webhook: 'not served (HTTP 404): webhooks are not implemented; a "publisher" path ' +
+    "publishes what is POSTed to it",
+  wap: "not served (HTTP 404): WAP pages (templates rendered from WAMP calls) are not " +
+    "implemented",
+  "websocket-reverseproxy": "not served (HTTP 404): reverse proxying is not implemented; " +
+    "put a reverse proxy in front of Switchboard",
+  reverseproxy: "not served (HTTP 404): reverse proxying is not implemented; put a reverse " +
+    "proxy in front of Switchboard",
+  cgi: "not served (HTTP 404): CGI scripts are not run by Switchboard",
+};
 
 // ---------------------------------------------------------------------------------------------
 // The node shell
 
 /**
- * Checks the node shell of `input` and returns what `parseRouter` makes of its one worker.
+ * Checks the node shell of `input` and returns what `parseRouter` makes of its router worker.
  *
- * Errors come in a fixed order: the document, its keys, `version`, `workers`, then the worker
- * (its `type`, its keys, `id`, then whatever `parseRouter` finds), and only then a second
- * worker.
+ * Workers are read in order. Those of a type that runs application code (see
+ * {@link UNHOSTED_WORKER_TYPES}) are accepted with one warning each (a config of only such
+ * workers gives a router with no realms and no transports), and so is a router
+ * worker that is a copy of the first one (Crossbar's way of using more CPU cores: several
+ * router processes sharing the same ports); any other further router worker is an error,
+ * since Crossbar runs it as a process of its own, with realms of its own.
  *
  * @param input The parsed JSON document.
+ * @param ctx Collects the warnings.
  * @param parseRouter Parses the body of the router worker (at JSON path `path`), whose `type`
  * and keys have been checked.
  * @throws {ConfigError} For the first problem found, naming its JSON path.
@@ -148,7 +217,7 @@ export function parseNode<T>(
   parseRouter: (worker: Obj, path: string) => T,
 ): T {
   const root = expectObject(input, ROOT);
-  checkKeys(root, ROOT, { allowed: ["version", "workers"], rejected: REJECTED_NODE_KEYS }, ctx);
+  checkKeys(root, ROOT, { allowed: ["version", "workers"], ignored: IGNORED_NODE_KEYS }, ctx);
   if (has(root, "version")) {
     const version = root.version;
     if (version !== 2) {
@@ -159,37 +228,78 @@ export function parseNode<T>(
     }
   }
   const workers = expectArray(expectRequired(root, "workers", ROOT), "workers");
-  if (workers.length === 0) {
-    throw new ConfigError("workers", 'must contain exactly one worker of type "router", got none');
-  }
-  const result = parseWorker(workers[0], "workers[0]", ctx, parseRouter);
-  if (workers.length > 1) {
-    throw new ConfigError(
-      "workers[1]",
-      `only one worker (of type "router") is supported, got ${workers.length} workers`,
+  let router: { result: T; path: string; shape: string } | null = null;
+  workers.forEach((value, i) => {
+    const path = indexPath("workers", i);
+    const worker = expectObject(value, path);
+    const type = expectString(expectRequired(worker, "type", path), keyPath(path, "type"));
+    if (UNHOSTED_WORKER_TYPES.includes(type)) {
+      ctx.warn(
+        path,
+        `not hosted by Switchboard: a ${JSON.stringify(type)} worker is a process of its own ` +
+          "in Crossbar; run it as a separate process or client",
+      );
+      return;
+    }
+    if (type !== "router") {
+      const reason = Object.hasOwn(UNIMPLEMENTED_WORKER_TYPES, type)
+        ? UNIMPLEMENTED_WORKER_TYPES[type]!
+        : `must be "router", ${oneOf(UNHOSTED_WORKER_TYPES)}, got ${describe(type)}`;
+      throw new ConfigError(keyPath(path, "type"), reason);
+    }
+    if (router === null) {
+      router = { result: parseWorker(worker, path, ctx, parseRouter), path, shape: shape(worker) };
+      return;
+    }
+    if (shape(worker) !== router.shape) {
+      throw new ConfigError(
+        path,
+        `a second router worker is not supported: Crossbar runs each router worker as a ` +
+          `process of its own, with realms of its own; Switchboard serves one (${router.path}). ` +
+          `Run a second Switchboard with a config of its own, or make this worker a copy of ` +
+          `${router.path} (the same realms and transports) to have it served once`,
+      );
+    }
+    ctx.warn(
+      path,
+      `a copy of ${router.path} (the same realms and transports; Crossbar runs it as one more ` +
+        `process sharing its ports, to use more CPU cores): Switchboard serves ${router.path} ` +
+        "once, in one process",
     );
+  });
+  if (router === null) {
+    if (workers.length === 0) {
+      throw new ConfigError("workers", 'must contain a worker of type "router", got none');
+    }
+    // only workers Switchboard does not host, each warned about: a router with nothing to serve
+    return parseRouter({}, "workers");
   }
-  return result;
+  return (router as { result: T }).result;
 }
 
-/** The worker wrapper: `type` must be `router`; `id` is accepted and otherwise unused. */
+/** What must be equal for a router worker to be a copy of another: all but `id`, `options`. */
+function shape(worker: Obj): string {
+  const canonical = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(canonical);
+    if (isObject(v)) {
+      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical(v[k])]));
+    }
+    return v;
+  };
+  const { id: _id, options: _options, ...rest } = worker;
+  return JSON.stringify(canonical(rest));
+}
+
+/** The router worker: its keys checked, `id` a string. */
 function parseWorker<T>(
-  value: unknown,
+  worker: Obj,
   path: string,
   ctx: ParseContext,
   parseRouter: (worker: Obj, path: string) => T,
 ): T {
-  const worker = expectObject(value, path);
-  const type = expectString(expectRequired(worker, "type", path), keyPath(path, "type"));
-  if (type !== "router") {
-    const reason = Object.hasOwn(UNIMPLEMENTED_WORKER_TYPES, type)
-      ? UNIMPLEMENTED_WORKER_TYPES[type]!
-      : `must be "router", got ${describe(type)}`;
-    throw new ConfigError(keyPath(path, "type"), reason);
-  }
   checkKeys(worker, path, {
     allowed: ["type", "id", "realms", "transports", "cluster"],
-    rejected: REJECTED_WORKER_KEYS,
+    ignored: IGNORED_WORKER_KEYS,
   }, ctx);
   if (has(worker, "id")) expectString(worker.id, keyPath(path, "id"));
   return parseRouter(worker, path);

@@ -39,6 +39,29 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A config that names a Crossbar feature that cannot work in this process (Python
+ * authenticators, cfxdb stores, router links, MQTT, WSGI, template placeholders): a
+ * {@link ConfigError} that also says which feature, so that tools can tell these apart from
+ * mistakes.
+ */
+export class RefusedFeatureError extends ConfigError {
+  /** The feature, e.g. `"mqtt transport"`. */
+  readonly feature: string;
+
+  /**
+   * Creates the error; its message is `"<path>: <reason>"`, as for any ConfigError.
+   *
+   * @param path JSON path of the value that needs the feature.
+   * @param feature The feature, e.g. `"mqtt transport"`.
+   * @param reason Why it cannot work here, and what to do instead.
+   */
+  constructor(path: string, feature: string, reason: string) {
+    super(path, reason);
+    this.feature = feature;
+  }
+}
+
 /** Path keys that print without brackets. */
 const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 /** Root path in errors. */
@@ -79,7 +102,17 @@ export interface ParseContext {
    * against: the config file's; null resolves them against the working directory.
    */
   readonly baseDir: string | null;
+  /**
+   * Declares a file or directory the router reads when it serves (a TLS file, a static
+   * directory), at JSON path `path`: `--check` looks for it and warns when it is missing,
+   * where a start-up fails. Absent (the usual case), nothing is declared and the file is read
+   * when serving.
+   */
+  readonly needsFile?: (path: string, file: string, kind: FileKind) => void;
 }
+
+/** What a config names with a path on disk: a file, or a directory. */
+export type FileKind = "file" | "directory";
 
 /** Appends an object key to a JSON path. */
 export function keyPath(path: string, key: string): string {

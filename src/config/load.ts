@@ -12,7 +12,8 @@ import { overrideCluster } from "./cluster.ts";
 import { ConfigError, expectNonEmptyString } from "./kit.ts";
 import { jsonSyntaxError } from "./json_syntax.ts";
 import { parseRouterConfig } from "./parse.ts";
-import { checkEndpointCollisions, checkPort } from "./transport.ts";
+import { checkEndpointCollisions } from "./collisions.ts";
+import { checkPort } from "./transport.ts";
 import type { RouterConfig, TransportConfig } from "./types.ts";
 
 /** The process environment could not be read (e.g. without `--allow-env` for the variable). */
@@ -65,6 +66,19 @@ export function readEnvironment(name: string): string | undefined {
  * `parseConfig` throws.
  */
 export async function loadConfigFile(path: string): Promise<RouterConfig> {
+  const json = await readConfigDocument(path);
+  return parseRouterConfig(json, { env: readEnvironment, baseDir: dirname(resolve(path)) });
+}
+
+/**
+ * Reads a config file and parses its JSON, without validating it: what {@link loadConfigFile}
+ * and `--check` (`check.ts`) start from.
+ *
+ * @param path File name of a JSON node config.
+ * @returns The parsed JSON document.
+ * @throws {ConfigError} With path `(file)` when the file cannot be read or is not valid JSON.
+ */
+export async function readConfigDocument(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -91,7 +105,7 @@ export async function loadConfigFile(path: string): Promise<RouterConfig> {
     }`;
     throw new ConfigError("(file)", reason, { cause: new SyntaxError(reason) });
   }
-  return parseRouterConfig(json, { env: readEnvironment, baseDir: dirname(resolve(path)) });
+  return json;
 }
 
 /** Command-line overrides of the first transport's listening address and of the cluster. */

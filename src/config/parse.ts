@@ -9,16 +9,18 @@
 
 import { parseCluster } from "./cluster.ts";
 import { parseNode } from "./crossbar.ts";
+import { declareTlsFiles } from "./files.ts";
 import {
   type ConfigWarning,
   type EnvLookup,
   expectArray,
-  expectRequired,
+  type FileKind,
   has,
   keyPath,
   type ParseContext,
 } from "./kit.ts";
 import { parseRealms } from "./realm.ts";
+import { refuseTemplatePlaceholders } from "./refused.ts";
 import { parseTransports } from "./transport.ts";
 import type { RouterConfig } from "./types.ts";
 
@@ -28,6 +30,11 @@ export interface ParseInputs {
   readonly env: EnvLookup;
   /** The directory relative paths resolve against (the config file's), or null. */
   readonly baseDir: string | null;
+  /**
+   * Told of every file the router reads when it serves (TLS files, static directories), for
+   * `--check`; absent, nothing is declared.
+   */
+  readonly needsFile?: (path: string, file: string, kind: FileKind) => void;
 }
 
 /**
@@ -44,11 +51,14 @@ export function parseRouterConfig(input: unknown, inputs: ParseInputs): RouterCo
     env: inputs.env,
     baseDir: inputs.baseDir,
     warn: (path, message) => warnings.push({ path, message }),
+    ...(inputs.needsFile ? { needsFile: inputs.needsFile } : {}),
   };
+  refuseTemplatePlaceholders(input);
   const parsed = parseNode(input, ctx, (worker, path) => {
     const realmsPath = keyPath(path, "realms");
+    // a router worker without realms serves only web paths (Crossbar allows it too)
     const realms = parseRealms(
-      expectArray(expectRequired(worker, "realms", path), realmsPath),
+      has(worker, "realms") ? expectArray(worker.realms, realmsPath) : [],
       realmsPath,
       ctx,
     );
@@ -58,6 +68,7 @@ export function parseRouterConfig(input: unknown, inputs: ParseInputs): RouterCo
       transportsPath,
       ctx,
     );
+    declareTlsFiles(transports, transportsPath, ctx);
     const cluster = has(worker, "cluster")
       ? parseCluster(worker.cluster, keyPath(path, "cluster"), ctx)
       : undefined;

@@ -42,6 +42,7 @@ import {
   own,
   type ParseContext,
 } from "./kit.ts";
+import { refuse } from "./refused.ts";
 import type {
   Action,
   EventHistoryConfig,
@@ -93,6 +94,7 @@ export function parseRealms(
 /** One realm. */
 function parseRealm(value: unknown, path: string, ctx: ParseContext): RealmConfig {
   const realm = expectObject(value, path);
+  if (has(realm, "rlinks")) throw refuse(keyPath(path, "rlinks"), "router links");
   checkKeys(realm, path, { allowed: ["name", "roles", "options", "stats", "store"] });
 
   const namePath = keyPath(path, "name");
@@ -135,14 +137,19 @@ function parseRealm(value: unknown, path: string, ctx: ParseContext): RealmConfi
 /** `realms[].store`: Crossbar's in-memory store with its `event-history` list. */
 function parseStore(value: unknown, path: string, ctx: ParseContext): EventHistoryConfig[] {
   const store = expectObject(value, path);
-  checkKeys(store, path, { allowed: ["type", "event-history"] }, ctx);
   const type = expectString(expectRequired(store, "type", path), keyPath(path, "type"));
+  if (type === "cfxdb") throw refuse(keyPath(path, "type"), "cfxdb store");
+  checkKeys(store, path, { allowed: ["type", "limit", "event-history"] }, ctx);
   if (type !== "memory") {
     throw new ConfigError(
       keyPath(path, "type"),
       `only "memory" stores are supported, got ${JSON.stringify(type)}`,
     );
   }
+  // `limit`: the limit of every entry without its own (Crossbar's default for them: 100)
+  const storeLimit = has(store, "limit")
+    ? historyLimit(store.limit, keyPath(path, "limit"))
+    : DEFAULT_EVENT_HISTORY_LIMIT;
   const listPath = keyPath(path, "event-history");
   const list = has(store, "event-history") ? expectArray(store["event-history"], listPath) : [];
   return list.map((item, i) => {
@@ -161,18 +168,20 @@ function parseStore(value: unknown, path: string, ctx: ParseContext): EventHisto
       }
       match = m;
     }
-    let limit = DEFAULT_EVENT_HISTORY_LIMIT;
-    if (has(entry, "limit")) {
-      limit = expectInteger(entry.limit, keyPath(itemPath, "limit"));
-      if (limit < 1 || limit > MAX_EVENT_HISTORY_LIMIT) {
-        throw new ConfigError(
-          keyPath(itemPath, "limit"),
-          `must be between 1 and ${MAX_EVENT_HISTORY_LIMIT}, got ${limit}`,
-        );
-      }
-    }
+    const limit = has(entry, "limit")
+      ? historyLimit(entry.limit, keyPath(itemPath, "limit"))
+      : storeLimit;
     return { uri, match, limit };
   });
+}
+
+/** An event history limit: 1 to {@link MAX_EVENT_HISTORY_LIMIT} events. */
+function historyLimit(value: unknown, path: string): number {
+  const limit = expectInteger(value, path);
+  if (limit < 1 || limit > MAX_EVENT_HISTORY_LIMIT) {
+    throw new ConfigError(path, `must be between 1 and ${MAX_EVENT_HISTORY_LIMIT}, got ${limit}`);
+  }
+  return limit;
 }
 
 function parseRealmOptions(value: unknown, path: string, ctx: ParseContext): RealmOptions {
@@ -248,7 +257,7 @@ function parseStats(value: unknown, path: string, ctx: ParseContext): StatsConfi
 
 function parseRole(value: unknown, path: string, ctx: ParseContext): RoleConfig {
   const role = expectObject(value, path);
-  checkKeys(role, path, { allowed: ["name", "permissions", "authorizer"] });
+  checkKeys(role, path, { allowed: ["name", "permissions", "authorizer", "allow-by-default"] });
   if (has(role, "permissions") && has(role, "authorizer")) {
     throw new ConfigError(
       keyPath(path, "authorizer"),
@@ -273,12 +282,14 @@ function parseRole(value: unknown, path: string, ctx: ParseContext): RoleConfig 
     const id = `${permission.match} ${permission.uri}`;
     const previous = seen.get(id);
     if (previous !== undefined) {
-      throw new ConfigError(
-        keyPath(permissionPath, "uri"),
-        `duplicate permission for ${permission.match} URI ${
+      // Crossbar keeps the later of two permissions for one URI: so does Switchboard, saying so
+      ctx.warn(
+        indexPath(permissionsPath, previous),
+        `replaced by ${permissionPath} (the same ${permission.match} URI ${
           JSON.stringify(permission.uri)
-        } (already given by ${indexPath(permissionsPath, previous)})`,
+        }): as in Crossbar, the later permission decides`,
       );
+      permissions.splice(permissions.findIndex((p) => `${p.match} ${p.uri}` === id), 1);
     }
     seen.set(id, i);
     permissions.push(permission);
@@ -286,8 +297,34 @@ function parseRole(value: unknown, path: string, ctx: ParseContext): RoleConfig 
   const authorizer = has(role, "authorizer")
     ? expectNonEmptyString(role.authorizer, keyPath(path, "authorizer"))
     : null;
+  if (has(role, "allow-by-default")) {
+    const keyed = keyPath(path, "allow-by-default");
+    const allowAll = expectBoolean(role["allow-by-default"], keyed);
+    if (has(role, "permissions") || authorizer !== null) {
+      ctx.warn(
+        keyed,
+        `ignored, as Crossbar ignores it: a role with ${
+          authorizer === null ? "permissions" : "an authorizer"
+        } is decided by ${
+          authorizer === null ? "them" : "it"
+        } alone (a URI no permission matches is denied)`,
+      );
+    } else if (allowAll) permissions.push(ALLOW_EVERYTHING);
+  }
   return authorizer === null ? { name, permissions } : { name, permissions, authorizer };
 }
+
+/**
+ * The rule of a role without permissions or authorizer whose `allow-by-default` is true:
+ * Crossbar then allows every action on every URI (and forces no disclosure).
+ */
+const ALLOW_EVERYTHING: Permission = Object.freeze({
+  uri: "",
+  match: "prefix",
+  allow: Object.freeze({ call: true, register: true, publish: true, subscribe: true }),
+  disclose: Object.freeze({ caller: false, publisher: false }),
+  cache: DEFAULT_PERMISSION_CACHE,
+});
 
 /**
  * Resolves a starred URI (used when a permission has no explicit `match`): no `*` → exact;
@@ -327,7 +364,7 @@ function parseFlags<K extends string>(
 function parsePermission(value: unknown, path: string, ctx: ParseContext): Permission {
   const permission = expectObject(value, path);
   checkKeys(permission, path, {
-    allowed: ["uri", "match", "allow", "disclose", "cache"],
+    allowed: ["uri", "match", "allow", "disclose", "cache", ...ACTIONS],
     rejected: REJECTED_PERMISSION_KEYS,
   }, ctx);
   const uriPath = keyPath(path, "uri");
@@ -354,12 +391,36 @@ function parsePermission(value: unknown, path: string, ctx: ParseContext): Permi
   } else {
     resolved = parseStarredUri(rawUri);
   }
-  const allow = parseFlags(permission, "allow", path, ACTIONS);
+  const allow = parseAllow(permission, path);
   const disclose = parseFlags(permission, "disclose", path, ["caller", "publisher"] as const);
   const cache = has(permission, "cache")
     ? expectBoolean(permission.cache, keyPath(path, "cache"))
     : DEFAULT_PERMISSION_CACHE;
   return { uri: resolved.uri, match: resolved.match, allow, disclose, cache };
+}
+
+/**
+ * What a permission allows: its `allow` object, or the form of Crossbar's version-1 configs
+ * (`{"uri": "com.example.*", "call": true, "subscribe": true}`, the actions directly on the
+ * permission), read as `crossbar upgrade` rewrites it; the two forms do not mix.
+ */
+function parseAllow(permission: Obj, path: string): Record<Action, boolean> {
+  const flat = ACTIONS.filter((action) => has(permission, action));
+  if (flat.length === 0) return parseFlags(permission, "allow", path, ACTIONS);
+  if (has(permission, "allow")) {
+    throw new ConfigError(
+      keyPath(path, flat[0]!),
+      `mixes the version-1 form ("${flat[0]}": ... on the permission) with "allow"; ` +
+        `move it into "allow"`,
+    );
+  }
+  const allow = {} as Record<Action, boolean>;
+  for (const action of ACTIONS) {
+    allow[action] = has(permission, action)
+      ? expectBoolean(permission[action], keyPath(path, action))
+      : DEFAULT_PERMISSION_FLAG;
+  }
+  return allow;
 }
 
 /** A role a client may be given: never the reserved `trusted`. */

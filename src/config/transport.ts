@@ -12,7 +12,13 @@
 
 import { withResolvedPaths } from "./endpoint_paths.ts";
 import { parseOriginPattern } from "../http/origin.ts";
-import { REJECTED_WEBSOCKET_KEYS, UNIMPLEMENTED_TRANSPORT_TYPES } from "./crossbar.ts";
+import {
+  IGNORED_ENDPOINT_DEBUG,
+  IGNORED_ENDPOINT_KEYS,
+  NOT_SERVED_PATH_TYPES,
+  REJECTED_WEBSOCKET_KEYS,
+  UNIMPLEMENTED_TRANSPORT_TYPES,
+} from "./crossbar.ts";
 import {
   DEFAULT_ALLOW_NULL_ORIGIN,
   DEFAULT_INTERFACE,
@@ -41,7 +47,9 @@ import {
   type ParseContext,
 } from "./kit.ts";
 import { checkTlsAuth } from "./auth.ts";
+import { checkEndpointCollisions } from "./collisions.ts";
 import { parseRoleName } from "./realm.ts";
+import { refuse } from "./refused.ts";
 import type {
   BridgeConfig,
   RawSocketEndpointConfig,
@@ -59,8 +67,6 @@ import { parseWebSocketEndpoint, WEBSOCKET_KEYS } from "./websocket_endpoint.ts"
 
 /** A `web` transport path key: one segment without slashes (or `/` for the root). */
 const WEB_PATH_SEGMENT = /^[A-Za-z0-9_\-]+$/;
-/** Hosts that bind every interface of their address family. */
-const WILDCARD_HOSTS: readonly string[] = ["0.0.0.0", "::"];
 
 /**
  * `transports`: each transport, no two on the same address.
@@ -89,6 +95,7 @@ function parseTransportOfType(value: unknown, path: string, ctx: ParseContext): 
   const typePath = keyPath(path, "type");
   const type = expectString(expectRequired(transport, "type", path), typePath);
   if (type === "universal") return parseUniversal(transport, path, ctx);
+  if (type === "mqtt") throw refuse(typePath, "mqtt transport");
   if (type !== "websocket" && type !== "web" && type !== "rawsocket") {
     const reason = Object.hasOwn(UNIMPLEMENTED_TRANSPORT_TYPES, type)
       ? UNIMPLEMENTED_TRANSPORT_TYPES[type]!
@@ -104,10 +111,16 @@ function parseTransportOfType(value: unknown, path: string, ctx: ParseContext): 
 function parseRawSocket(transport: Obj, path: string, ctx: ParseContext): RawSocketTransportConfig {
   checkKeys(transport, path, {
     allowed: ["type", "id", "endpoint", "serializers", "auth", "options"],
-  });
+    ignored: IGNORED_ENDPOINT_DEBUG,
+  }, ctx);
   if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
   const endpoint = withoutTls(
-    parseEndpoint(expectRequired(transport, "endpoint", path), keyPath(path, "endpoint"), true),
+    parseEndpoint(
+      expectRequired(transport, "endpoint", path),
+      keyPath(path, "endpoint"),
+      ctx,
+      true,
+    ),
     path,
     "rawsocket",
   );
@@ -125,11 +138,13 @@ function parseWebSocketTransport(
   checkKeys(transport, path, {
     allowed: ["type", "id", "endpoint", ...WEBSOCKET_KEYS],
     rejected: REJECTED_WEBSOCKET_KEYS,
-  });
+    ignored: IGNORED_ENDPOINT_DEBUG,
+  }, ctx);
   if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
   const endpoint = parseEndpoint(
     expectRequired(transport, "endpoint", path),
     keyPath(path, "endpoint"),
+    ctx,
   );
   const websocket = parseWebSocketEndpoint(transport, path, ctx);
   checkTlsAuth([[path, websocket]], endpoint.tls, path);
@@ -145,6 +160,7 @@ function parseWeb(transport: Obj, path: string, ctx: ParseContext): WebTransport
   const endpoint = parseEndpoint(
     expectRequired(transport, "endpoint", path),
     keyPath(path, "endpoint"),
+    ctx,
   );
   const { paths, bridges } = parseWebPaths(transport, path, ctx);
   checkTlsAuth(
@@ -221,22 +237,27 @@ function parseServicePath(value: unknown, path: string, fallback: string): strin
  * the transport listens on all interfaces, as Crossbar does: `0.0.0.0`, or `::` when
  * `version` is 6.
  */
-function parseEndpoint(value: unknown, path: string): TcpEndpointConfig;
+function parseEndpoint(value: unknown, path: string, ctx: ParseContext): TcpEndpointConfig;
 function parseEndpoint(
   value: unknown,
   path: string,
+  ctx: ParseContext,
   unixAllowed: true,
 ): TcpEndpointConfig | RawSocketEndpointConfig;
 function parseEndpoint(
   value: unknown,
   path: string,
+  ctx: ParseContext,
   unixAllowed = false,
 ): TcpEndpointConfig | RawSocketEndpointConfig {
   const endpoint = expectObject(value, path);
   const typePath = keyPath(path, "type");
   const type = expectString(expectRequired(endpoint, "type", path), typePath);
   if (type === "unix" && unixAllowed) {
-    checkKeys(endpoint, path, { allowed: ["type", "path", "max_connections"] });
+    checkKeys(endpoint, path, {
+      allowed: ["type", "path", "max_connections"],
+      ignored: IGNORED_ENDPOINT_KEYS,
+    }, ctx);
     const socketPath = expectNonEmptyString(
       expectRequired(endpoint, "path", path),
       keyPath(path, "path"),
@@ -257,7 +278,8 @@ function parseEndpoint(
   }
   checkKeys(endpoint, path, {
     allowed: ["type", "port", "interface", "version", "tls", "max_connections"],
-  });
+    ignored: IGNORED_ENDPOINT_KEYS,
+  }, ctx);
   const port = checkPort(expectRequired(endpoint, "port", path), keyPath(path, "port"));
   let version: 4 | 6 = DEFAULT_IP_VERSION;
   if (has(endpoint, "version")) {
@@ -370,7 +392,13 @@ function parseWebPaths(
     const typePath = keyPath(itemPath, "type");
     const type = expectString(expectRequired(service, "type", itemPath), typePath);
     if (type === "publisher" || type === "caller") {
-      bridges.set(key === "/" ? "" : key, parseBridge(service, itemPath, type));
+      bridges.set(key === "/" ? "" : key, parseBridge(service, itemPath, type, ctx));
+      continue;
+    }
+    if (type === "wsgi") throw refuse(typePath, "wsgi web path");
+    if (type === "resource") throw refuse(typePath, "python web resource");
+    if (Object.hasOwn(NOT_SERVED_PATH_TYPES, type)) {
+      ctx.warn(itemPath, NOT_SERVED_PATH_TYPES[type]!);
       continue;
     }
     if (type !== "websocket") {
@@ -379,7 +407,8 @@ function parseWebPaths(
     checkKeys(service, itemPath, {
       allowed: ["type", ...WEBSOCKET_KEYS],
       rejected: REJECTED_WEBSOCKET_KEYS,
-    });
+      ignored: IGNORED_ENDPOINT_DEBUG,
+    }, ctx);
     result.set(key === "/" ? "" : key, parseWebSocketEndpoint(service, itemPath, ctx));
   }
   if (result.size === 0 && bridges.size === 0) {
@@ -396,12 +425,13 @@ function parseWebPaths(
  * (Crossbar's shape: `rawsocket` endpoint settings, `websocket` paths, `web.paths` services).
  */
 function parseUniversal(transport: Obj, path: string, ctx: ParseContext): UniversalTransportConfig {
+  if (has(transport, "mqtt")) throw refuse(keyPath(path, "mqtt"), "mqtt transport");
   checkKeys(transport, path, {
     allowed: ["type", "id", "endpoint", "rawsocket", "websocket", "web", "metrics", "status"],
   });
   if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
   const endpoint = withoutTls(
-    parseEndpoint(expectRequired(transport, "endpoint", path), keyPath(path, "endpoint")),
+    parseEndpoint(expectRequired(transport, "endpoint", path), keyPath(path, "endpoint"), ctx),
     path,
     "universal",
   );
@@ -409,7 +439,10 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
   if (has(transport, "rawsocket")) {
     const rsPath = keyPath(path, "rawsocket");
     const rs = expectObject(transport.rawsocket, rsPath);
-    checkKeys(rs, rsPath, { allowed: ["serializers", "auth", "options"] });
+    checkKeys(rs, rsPath, {
+      allowed: ["serializers", "auth", "options"],
+      ignored: IGNORED_ENDPOINT_DEBUG,
+    }, ctx);
     rawsocket = parseWebSocketEndpoint(rs, rsPath, ctx, "rawsocket");
   }
   // `websocket` is a map of paths like a web transport's `paths` of type websocket
@@ -487,7 +520,12 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
  * A `publisher` / `caller` path: the HTTP bridge (`POST` JSON to publish or call), with
  * `options.post_body_limit`, `options.allowed_origins` and `options.allow_null_origin`.
  */
-function parseBridge(service: Obj, path: string, kind: "publisher" | "caller"): BridgeConfig {
+function parseBridge(
+  service: Obj,
+  path: string,
+  kind: "publisher" | "caller",
+  ctx: ParseContext,
+): BridgeConfig {
   checkKeys(service, path, { allowed: ["type", "realm", "role", "options"] });
   const realm = expectNonEmptyString(
     expectRequired(service, "realm", path),
@@ -502,7 +540,8 @@ function parseBridge(service: Obj, path: string, kind: "publisher" | "caller"): 
     const options = expectObject(service.options, optionsPath);
     checkKeys(options, optionsPath, {
       allowed: ["post_body_limit", "allowed_origins", "allow_null_origin"],
-    });
+      ignored: IGNORED_ENDPOINT_DEBUG,
+    }, ctx);
     if (has(options, "post_body_limit")) {
       postBodyLimit = expectInteger(
         options.post_body_limit,
@@ -559,36 +598,5 @@ function parseAllowedOrigins(value: unknown, path: string): string[] {
     }
     seen.set(key, i);
     return text;
-  });
-}
-
-/**
- * Two transports may not listen on the same port (port 0 = ephemeral never collides) of the
- * same host; a wildcard host (`0.0.0.0`, `::`) collides with every host on that port.
- *
- * @param transports The transports, in config order.
- * @param path The JSON path of the `transports` array (errors name the later transport).
- */
-export function checkEndpointCollisions(
-  transports: readonly TransportConfig[],
-  path: string,
-): void {
-  transports.forEach((t, i) => {
-    if (t.endpoint.port === 0) return;
-    for (let j = 0; j < i; j++) {
-      const other = transports[j]!.endpoint;
-      if (other.port !== t.endpoint.port) continue;
-      if (
-        other.host === t.endpoint.host || WILDCARD_HOSTS.includes(other.host) ||
-        WILDCARD_HOSTS.includes(t.endpoint.host)
-      ) {
-        throw new ConfigError(
-          keyPath(indexPath(path, i), "endpoint"),
-          `endpoint ${t.endpoint.host} port ${t.endpoint.port} collides with ${
-            indexPath(path, j)
-          } (${other.host} port ${other.port})`,
-        );
-      }
-    }
   });
 }

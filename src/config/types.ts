@@ -94,6 +94,11 @@ export interface AnonymousAuthConfig {
   readonly role: string;
   /** Fixed authid, or null for a random `XXXX-XXXX-XXXX-XXXX-XXXX-XXXX` serial. */
   readonly authid: string | null;
+  /**
+   * The only realm anonymous sessions may join here (`realm`); absent or null: any. A HELLO
+   * for another realm gets ABORT `wamp.error.not_authorized`.
+   */
+  readonly realm?: string | null;
 }
 
 /** A `ticket` principal: `auth.ticket.principals[authid]`. */
@@ -138,6 +143,12 @@ export interface DynamicAuthenticator {
   readonly authenticator: string;
   /** The realm the procedure is registered on (`authenticator-realm`); null: the realm joined. */
   readonly realm: string | null;
+  /**
+   * The role the procedure is called with (`authenticator-role`): the call is authorized by
+   * that role's permissions on the authenticator's realm; null or `trusted`: by the router's
+   * own service session, which may call anything.
+   */
+  readonly role?: string | null;
 }
 
 /** The key derivation functions of WAMP-SCRAM: Crossbar's and the spec's names for Argon2id. */

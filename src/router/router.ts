@@ -8,6 +8,7 @@
 import { AUTHENTICATOR_TIMEOUT } from "../config/defaults.ts";
 import { FailureLimiter } from "../auth/failure_limiter.ts";
 import { bridgeHandler } from "../http_bridge.ts";
+import { AuthenticatorSessions } from "./authenticator_sessions.ts";
 import { RouterMetrics } from "../metrics.ts";
 import type { StatusPageInfo } from "../status/page.ts";
 import { WampClient } from "../client.ts";
@@ -122,17 +123,33 @@ export class Router {
     realm: string,
     procedure: string,
     args: unknown[],
+    role: string | null = null,
   ): Promise<unknown> => {
     await this.#ready;
     const service = this.#services.get(realm);
     if (!service) {
       throw new WampError(Uri.NO_SUCH_REALM, `no realm named "${realm}" for the authenticator`);
     }
-    const result = await service.call(procedure, args, undefined, {
+    const caller = role === null || role === TRUSTED_ROLE
+      ? service
+      : await this.#authenticatorSessions.session(realm, role);
+    const result = await caller.call(procedure, args, undefined, {
       timeout: AUTHENTICATOR_TIMEOUT,
     });
     return result.args[0];
   };
+  /** The sessions calling authenticators under an `authenticator-role`. */
+  readonly #authenticatorSessions = new AuthenticatorSessions(
+    (realm, role) => this.#realms.get(realm)?.hasRole(role) === true,
+    async (realm, role) => {
+      const client = this.#connectLocal({
+        authrole: role,
+        authid: `switchboard-authenticator-${role}`,
+      }, true);
+      await client.join(realm);
+      return client;
+    },
+  );
   #localCount = 0;
   #closed = false;
   /** The installed extension (a cluster node) once its installer resolved; when that is. */
@@ -159,6 +176,7 @@ export class Router {
     this.#config = config;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    this.#logWarnings(config);
     this.#host = this.#sessionHost();
     // deno-lint-ignore no-this-alias
     const router = this;
@@ -190,6 +208,11 @@ export class Router {
     }
     // a rejection is the caller's to see through ready/serve(); never an unhandled one here
     this.#ready.catch(() => {});
+  }
+
+  /** Logs each key of `config` accepted without effect, as `config: <JSON path>: <what>`. */
+  #logWarnings(config: RouterConfig): void {
+    for (const w of config.warnings ?? []) this.logger.warn(`config: ${w.path}: ${w.message}`);
   }
 
   /** The configuration in force. */
@@ -242,6 +265,7 @@ export class Router {
       config = await this.configSource();
     }
     await this.#ready;
+    this.#logWarnings(config);
     if (
       JSON.stringify(config.transports.map(describeTransport)) !==
         JSON.stringify(this.#config.transports.map(describeTransport))
@@ -267,6 +291,7 @@ export class Router {
       await this.#services.get(name)?.close();
       realm.setLink(null);
       this.#services.delete(name);
+      await this.#authenticatorSessions.closeRealm(name);
       this.#realms.delete(name);
       removed.push(name);
     }
