@@ -2,8 +2,10 @@
  * The single-file build, `deno task bundle` (`deno bundle --platform deno`), which works
  * offline: built here into a temporary directory exactly as the task builds it, then run from
  * that directory (no deno.json, no lockfile, no node_modules around it) with `deno run` and the
- * start task's permissions only. A real client (AutobahnJS) joins and calls over each
- * serializer, the status page serves the embedded client script, and SIGTERM stops it cleanly.
+ * start task's permissions only. Its run-time imports are Node built-ins only, every module of
+ * main.ts's graph that is imported dynamically is inside it, a real client (AutobahnJS) joins
+ * and calls over each serializer, the status page serves the embedded client script, and
+ * SIGTERM stops it cleanly.
  *
  * @module
  */
@@ -53,6 +55,38 @@ function externalSpecifiers(code: string): Set<string> {
   return found;
 }
 
+/**
+ * The repository's modules that main.ts's module graph loads by a dynamic import with a literal
+ * specifier (`await import("./mod.ts")`, and any module the router loads only when a config asks
+ * for it), as paths relative to the repository root.
+ */
+async function dynamicallyImported(): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "--lock=dev.lock", "--frozen", "main.ts"],
+    cwd: ROOT.pathname,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: { specifier: string }[];
+  };
+  const local = new Set(
+    graph.modules.map((m) => m.specifier).filter((s) => s.startsWith(ROOT.href)),
+  );
+  const found = new Set<string>();
+  for (const specifier of local) {
+    const text = await Deno.readTextFile(new URL(specifier));
+    for (const m of text.matchAll(/\bimport\(\s*"(\.{1,2}\/[^"]+)"\s*\)/g)) {
+      const target = new URL(m[1]!, specifier).href;
+      if (local.has(target)) found.add(target.slice(ROOT.href.length));
+    }
+  }
+  return [...found].sort();
+}
+
 Deno.test("bundle: the task bundles main.ts for Deno into dist/switchboard.js", () => {
   assert.equal(TASK, `deno bundle --platform deno -o ${OUTPUT} main.ts`);
 });
@@ -71,8 +105,14 @@ Deno.test("bundle: one self-contained file that serves WAMP and the status page"
         s !== "bufferutil" && s !== "utf-8-validate"
       );
       assert.deepEqual(outside, []);
-      // the start-up path's dynamic import of the library is inside the bundle
-      assert.ok(!code.includes('import("./mod.ts")'), "main.ts's import of mod.ts is bundled");
+    });
+
+    await t.step("the modules the router loads by dynamic import are inside it", async () => {
+      const dynamic = await dynamicallyImported();
+      assert.ok(dynamic.includes("mod.ts"), `main.ts imports mod.ts dynamically: ${dynamic}`);
+      // esbuild heads each bundled module with a comment naming its path
+      const missing = dynamic.filter((path) => !code.includes(`\n// ${path}\n`));
+      assert.deepEqual(missing, [], "dynamically imported modules left out of the bundle");
     });
 
     await t.step("it runs with deno run and the start task's permissions", async () => {
