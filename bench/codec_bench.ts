@@ -18,7 +18,8 @@
 import { Decoder as MsgpackDecoder, Encoder as MsgpackEncoder } from "@msgpack/msgpack";
 import { Decoder as CborXDecoder } from "cbor-x/decode";
 import { Encoder as CborXEncoder } from "cbor-x/encode";
-import { cborg } from "../tests/_npm.ts";
+// deno-lint-ignore no-import-prefix -- a test-only package, pinned in dev.lock (tests/_npm.ts)
+import * as cborg from "npm:cborg@^4.5.8";
 import { Packr } from "msgpackr/pack";
 import { type Options as MsgpackrOptions, Unpackr } from "msgpackr/unpack";
 import { cborSerializer } from "../src/serializer/cbor.ts";
