@@ -4,7 +4,8 @@
 # node_modules/ or dist/) into a new temporary directory, gives it an empty DENO_DIR, starts
 # `deno task start --port 0` and waits for the "listening" line. It prints, per run, the time
 # to that line, how many npm package versions were fetched into DENO_DIR, whether a
-# node_modules/ directory was created and whether Deno printed its "Ignored build scripts" warning; then medians.
+# node_modules/ directory was created and whether Deno printed its "Ignored build scripts"
+# warning; then the medians.
 #
 #   tools/cold_start.sh [RUNS]          (default 3; DENO=... picks the deno command)
 #
