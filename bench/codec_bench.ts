@@ -1,6 +1,7 @@
 /**
  * Codec benchmark behind the serializer choice:
- * `deno run bench/codec_bench.ts [--ms=100] [--rounds=10]`.
+ * `deno run --lock=dev.lock bench/codec_bench.ts [--ms=100] [--rounds=10]` (dev.lock: cborg is
+ * a test-only package, see tests/_npm.ts).
  *
  * Run it without extra permissions, as the router runs: native addons (msgpackr-extract,
  * cbor-extract) then stay off, which is what production gets.
@@ -17,7 +18,8 @@
 import { Decoder as MsgpackDecoder, Encoder as MsgpackEncoder } from "@msgpack/msgpack";
 import { Decoder as CborXDecoder } from "cbor-x/decode";
 import { Encoder as CborXEncoder } from "cbor-x/encode";
-import * as cborg from "cborg";
+// deno-lint-ignore no-import-prefix -- a test-only package, pinned in dev.lock (tests/_npm.ts)
+import * as cborg from "npm:cborg@^4.5.8";
 import { Packr } from "msgpackr/pack";
 import { type Options as MsgpackrOptions, Unpackr } from "msgpackr/unpack";
 import { cborSerializer } from "../src/serializer/cbor.ts";

@@ -2,12 +2,16 @@
  * Session monitor in Deno: prints wamp.session.on_join, on_stats and on_leave events, like
  * examples/monitor.py, using AutobahnJS (npm) over a WebSocket.
  *
- *     deno run --allow-net --allow-env examples/monitor.ts [--url ws://localhost:8080/ws] [--realm realm1]
+ *     deno run --lock=dev.lock --allow-net --allow-env examples/monitor.ts [--url ws://localhost:8080/ws] [--realm realm1]
+ *
+ * AutobahnJS is a test-only package of this repository: it is imported by `npm:` specifier and
+ * pinned in dev.lock (`--lock=dev.lock`), so it never enters deno.lock, the router's run path.
  *
  * @module
  */
 
-import autobahn from "autobahn";
+// deno-lint-ignore no-import-prefix -- not in deno.json's imports, which `deno task start` installs
+import autobahn from "npm:autobahn@^26.3.1";
 import { parseArgs } from "node:util";
 
 const { values } = parseArgs({

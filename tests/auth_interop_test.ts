@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import autobahnModule from "autobahn";
+import { autobahn as autobahnModule } from "./_npm.ts";
 import { ALLOW_ALL, hex, startRouter, unhex } from "./_helpers.ts";
 import { deadline, deferred, show } from "./interop/common.ts";
 import { python, runPython } from "./interop/auth_client.ts";

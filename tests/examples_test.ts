@@ -138,6 +138,7 @@ Deno.test("examples: monitor.py and monitor.ts print join, stats and leave again
     await monitorShowsSessionLifecycle(
       piped(Deno.execPath(), [
         "run",
+        "--lock=dev.lock",
         "--allow-net",
         "--allow-env",
         "examples/monitor.ts",

@@ -7,11 +7,13 @@
  */
 
 import assert from "node:assert/strict";
-import autobahnModule from "autobahn";
-import { Wampy } from "wampy";
-import { JsonSerializer } from "wampy/JsonSerializer.js";
-import { MsgpackSerializer } from "wampy/MsgpackSerializer.js";
-import { CborSerializer } from "wampy/CborSerializer.js";
+import {
+  autobahn as autobahnModule,
+  CborSerializer,
+  JsonSerializer,
+  MsgpackSerializer,
+  Wampy,
+} from "../_npm.ts";
 import { testConfig } from "../_helpers.ts";
 
 /** The serializers every library is tested with. */
