@@ -46,6 +46,7 @@
 
 export { createRouter, Router } from "./src/router/router.ts";
 export type { Handler, Listener, LocalSessionOptions, RouterOptions } from "./src/router/router.ts";
+export type { ReadinessCheck, ReadinessFailure } from "./src/router/readiness.ts";
 export { applyOverrides, ConfigError, loadConfigFile, parseConfig } from "./src/config/config.ts";
 export type {
   ConfigOverrides,

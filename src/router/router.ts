@@ -32,6 +32,12 @@ import { registerObservationMeta } from "./observation_meta.ts";
 import { Realm } from "./realm.ts";
 import { registerSessionMeta } from "./session_meta.ts";
 import { nativeUpgrade, type RouteHost, routeRequest } from "./http_routes.ts";
+import {
+  Readiness,
+  type ReadinessCheck,
+  type ReadinessFailure,
+  routerReadiness,
+} from "./readiness.ts";
 import { type ServedTransport, type ServingHost, TransportServer } from "./serving.ts";
 import { Session, type SessionHost } from "./session.ts";
 import { MessageType } from "../wamp/message_type.ts";
@@ -127,6 +133,11 @@ export class Router {
     });
     return result.args[0];
   };
+  /** What `GET /readyz` asks (see readiness.ts); the router's own check is the first. */
+  readonly #readiness: Readiness;
+  /** `serve()`: never called, starting its listeners, or every listener up. */
+  #serving: "idle" | "starting" | "up" = "idle";
+  #realmsStarted = false;
   #localCount = 0;
   #closed = false;
   #config: RouterConfig;
@@ -150,7 +161,32 @@ export class Router {
       authFailures: this.#authFailures,
       host: this.#host,
     });
-    this.#ready = Promise.all(config.realms.map((rc) => this.#startRealm(rc))).then(() => {});
+    this.#ready = Promise.all(config.realms.map((rc) => this.#startRealm(rc))).then(() => {
+      this.#realmsStarted = true;
+    });
+    this.#readiness = new Readiness(this.logger);
+    this.#readiness.add({
+      name: "router",
+      check: () =>
+        routerReadiness(this.#closed, this.#realmsStarted, this.#serving, {
+          up: this.#transports.length,
+          configured: this.config.transports.length,
+        }),
+    });
+  }
+
+  /**
+   * Adds a check that `GET /readyz` asks (the cluster adds "cluster link connected"); the check
+   * returns `null` when ready, else a short reason shown to anyone who can reach the probe.
+   * Returns the function that removes the check.
+   */
+  addReadinessCheck(check: ReadinessCheck): () => void {
+    return this.#readiness.add(check);
+  }
+
+  /** The readiness checks failing now, as `GET /readyz` reports them (none: ready). */
+  readinessFailures(): ReadinessFailure[] {
+    return this.#readiness.failures();
   }
 
   /** The configuration in force. */
@@ -343,6 +379,7 @@ export class Router {
     metricsText: () => router.metricsText(),
     statusInfo: (t) => router.#statusInfo(t),
     bridge: (config) => router.#bridge(config),
+    readinessFailures: () => router.readinessFailures(),
   }))(this);
 
   /** What the listeners need from the router. */
@@ -427,11 +464,13 @@ export class Router {
   /** Starts a listener for every configured transport. */
   async serve(): Promise<Listener[]> {
     const listeners: Listener[] = [];
+    this.#serving = "starting";
     for (const [index, t] of this.config.transports.entries()) {
       const server = await TransportServer.start(this.#servingHost, t, index);
       this.#transports.push(server);
       listeners.push(server.served);
     }
+    this.#serving = "up";
     await this.#ready;
     return listeners;
   }
