@@ -208,6 +208,44 @@ for (const name of NAMES) {
   });
 }
 
+for (const name of ["json", "cbor"] as const) {
+  Deno.test(`${name}.batched: subscribers of the same events share one batch; different ones get theirs`, async () => {
+    await using r = await startRouter();
+    const a = await joinBatched(r.port, name);
+    const b = await joinBatched(r.port, name);
+    const c = await joinBatched(r.port, name);
+    const pub = await joinBatched(r.port, name);
+    try {
+      for (
+        const [s, topics] of [[a, ["com.s.1"]], [b, ["com.s.1"]], [c, [
+          "com.s.1",
+          "com.s.2",
+        ]]] as const
+      ) {
+        await s.conn.write(frameFor(name, batch(name, topics.map((t, i) => [32, i + 1, {}, t]))));
+        let got = 0;
+        while (got < topics.length) got += (await nextBatch(name, s.reader)).length;
+      }
+      await pub.conn.write(frameFor(
+        name,
+        batch(name, [
+          [16, 1, {}, "com.s.1", ["x"]],
+          [16, 2, {}, "com.s.2", ["y"]],
+          [16, 3, {}, "com.s.1", ["z"]],
+        ]),
+      ));
+      const frameA = await readMessage(a.reader);
+      const frameB = await readMessage(b.reader);
+      assert.deepEqual(frameA, frameB, "a and b get the same batch, byte for byte");
+      assert.deepEqual(unbatch(name, frameA!).map((e) => e[4]), [["x"], ["z"]]);
+      const fromC = await nextBatch(name, c.reader);
+      assert.deepEqual(fromC.map((e) => e[4]), [["x"], ["y"], ["z"]], "c's batch holds all three");
+    } finally {
+      for (const s of [a, b, c, pub]) s.conn.close();
+    }
+  });
+}
+
 Deno.test("json.batched: an outgoing burst is split at the batch bound", async () => {
   await using r = await startRouter();
   const sub = await joinBatched(r.port, "json");

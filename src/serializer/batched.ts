@@ -62,10 +62,13 @@ export function splitBatch(
       );
     }
     const parts = payload.slice(0, -1).split(separator);
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: only a long batch needs its parts measured
+    const measure = payload.length * 3 > maxMessage;
     for (const [i, part] of parts.entries()) {
       if (part.length === 0) {
         throw new BatchError(`empty message at position ${i + 1} of the batch`);
       }
+      if (!measure) continue;
       const bytes = serializer.byteLength(part);
       if (bytes > maxMessage) throw tooLarge(i, bytes, maxMessage);
     }

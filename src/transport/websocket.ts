@@ -30,10 +30,9 @@ import type { ConnectionCookie } from "./cookie_store.ts";
 import type { Deadline } from "./deadline.ts";
 import { OutgoingBound, type SlowConsumerLimits } from "./outgoing_bound.ts";
 import { OutgoingBatch } from "./outgoing_batch.ts";
+import { batchOut, type BatchPart } from "./batch_frames.ts";
 import {
   batchOverhead,
-  joinByteBatch,
-  joinTextBatch,
   jsonSeparatorOf,
   RECORD_SEPARATOR,
   splitBatch,
@@ -285,7 +284,7 @@ export class WebSocketPeer implements Peer {
   /** A slow consumer is being ended: nothing more is sent. */
   #givingUp = false;
   /** Outgoing messages collected for the next batch (batched subprotocols only). */
-  readonly #batch: OutgoingBatch<string | Uint8Array> | null;
+  readonly #batch: OutgoingBatch<BatchPart> | null;
   /** The JSON batch separator: the spec's until the client's first batch shows its own. */
   #separator: string | null = null;
 
@@ -361,7 +360,7 @@ export class WebSocketPeer implements Peer {
     if (!encoded) return UNENCODABLE;
     const { payload, bytes, utf8 } = encoded;
     if (this.#batch) {
-      this.#batch.add(utf8 ?? payload, bytes + batchOverhead(this.serializer));
+      this.#batch.add({ payload: utf8 ?? payload, cache }, bytes + batchOverhead(this.serializer));
       return bytes;
     }
     if (typeof payload === "string") link.send(payload, utf8, cache, this.serializer.index);
@@ -369,20 +368,13 @@ export class WebSocketPeer implements Peer {
     return bytes;
   }
 
-  /** Sends one batch: JSON texts (or their UTF-8 bytes) or binary messages, framed. */
-  #sendBatch(parts: (string | Uint8Array)[]): void {
+  /** Sends one batch (joined once per fan-out, see `batch_frames.ts`). */
+  #sendBatch(parts: BatchPart[]): void {
     const link = this.#link;
     if (this.#closed || !link.open) return;
-    if (this.serializer.binary) {
-      link.send(null, joinByteBatch(parts as Uint8Array[], true), undefined, 0);
-    } else if (link.sendsBytes) {
-      // a text frame (`text` non-null) that the link sends from its UTF-8 bytes
-      const separator = this.#separator ?? RECORD_SEPARATOR;
-      link.send("", joinByteBatch(parts as Uint8Array[], false, separator), undefined, 0);
-    } else {
-      const text = joinTextBatch(parts as string[], this.#separator ?? RECORD_SEPARATOR);
-      link.send(text, null, undefined, 0);
-    }
+    const sep = this.#separator ?? RECORD_SEPARATOR;
+    const out = batchOut(parts, this.serializer, link.sendsBytes, sep);
+    link.send(out.text, out.bytes, out.cache, this.serializer.index);
   }
 
   /** A session joined (`true`) or left with the connection staying open (`false`). */
@@ -526,10 +518,12 @@ export class WebSocketPeer implements Peer {
         `malformed ${s.subprotocol} batch: ${e instanceof Error ? e.message : String(e)}`,
       );
     }
+    const overhead = batchOverhead(s);
     for (const part of parts) {
       const message = this.#decode(handler, part);
       if (!message) return;
-      handler.receive(message, s.byteLength(part));
+      // a batch of one (what Autobahn|Python sends) is measured already
+      handler.receive(message, parts.length === 1 ? bytes - overhead : s.byteLength(part));
       // the session may have ended the connection (GOODBYE, a refused message): stop reading
       if (this.#closed || this.#closeTimer !== null) return;
     }
