@@ -331,6 +331,40 @@ Deno.test("batched through Router.handler() (Deno's own WebSocket): both directi
   }
 });
 
+Deno.test("json.batched: traffic is counted per message, without the framing", async () => {
+  await using r = await startRouter();
+  const metric = async (key: string) => {
+    const text = await (await fetch(`http://127.0.0.1:${r.port}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith(key + " "));
+    return Number(line?.slice(key.length + 1) ?? 0);
+  };
+  const IN = 'switchboard_bytes_total{direction="in",serializer="json"}';
+  const MESSAGES = 'switchboard_messages_total{direction="in",type="PUBLISH",serializer="json"}';
+  const { conn, reader } = await joinBatched(r.port, "json");
+  try {
+    const before = await metric(IN);
+    const pubs = [[16, 1, {}, "com.m", ["é"]], [16, 2, {}, "com.m"], [
+      16,
+      3,
+      { acknowledge: true },
+      "com.m",
+    ]];
+    await conn.write(frameFor("json", batch("json", pubs)));
+    assert.equal((await nextBatch("json", reader))[0]?.[0], 17);
+    const sizes = pubs.map((m) => encoder.encode(JSON.stringify(m)).byteLength);
+    assert.equal(await metric(IN) - before, sizes.reduce((a, b) => a + b, 0));
+    assert.equal(await metric(MESSAGES), 3);
+    // a batch of one (measured from the frame's size)
+    const one = [16, 4, { acknowledge: true }, "com.m", ["✓✓"]];
+    const mid = await metric(IN);
+    await conn.write(frameFor("json", batch("json", [one])));
+    assert.equal((await nextBatch("json", reader))[0]?.[0], 17);
+    assert.equal(await metric(IN) - mid, encoder.encode(JSON.stringify(one)).byteLength);
+  } finally {
+    conn.close();
+  }
+});
+
 // ---- hostile batches ---------------------------------------------------------------------
 
 /** Sends `payload` after joining on `name`.batched; returns the ABORT the router answers. */
