@@ -15,6 +15,7 @@ import {
   SERIALIZERS,
 } from "../src/serializer/registry.ts";
 import type { Serializer } from "../src/serializer/serializer.ts";
+import { routerInternals } from "../src/router/router.ts";
 import { RawClient, startRouter, testConfig } from "./_helpers.ts";
 import { type ByteReader, clientFrame, rawUpgrade, readMessage } from "./_ws_frames.ts";
 
@@ -331,39 +332,61 @@ Deno.test("batched through Router.handler() (Deno's own WebSocket): both directi
   }
 });
 
-Deno.test("json.batched: traffic is counted per message, without the framing", async () => {
-  await using r = await startRouter();
-  const metric = async (key: string) => {
-    const text = await (await fetch(`http://127.0.0.1:${r.port}/metrics`)).text();
-    const line = text.split("\n").find((l) => l.startsWith(key + " "));
-    return Number(line?.slice(key.length + 1) ?? 0);
-  };
-  const IN = 'switchboard_bytes_total{direction="in",serializer="json"}';
-  const MESSAGES = 'switchboard_messages_total{direction="in",type="PUBLISH",serializer="json"}';
-  const { conn, reader } = await joinBatched(r.port, "json");
-  try {
-    const before = await metric(IN);
-    const pubs = [[16, 1, {}, "com.m", ["é"]], [16, 2, {}, "com.m"], [
-      16,
-      3,
-      { acknowledge: true },
-      "com.m",
-    ]];
-    await conn.write(frameFor("json", batch("json", pubs)));
-    assert.equal((await nextBatch("json", reader))[0]?.[0], 17);
-    const sizes = pubs.map((m) => encoder.encode(JSON.stringify(m)).byteLength);
-    assert.equal(await metric(IN) - before, sizes.reduce((a, b) => a + b, 0));
-    assert.equal(await metric(MESSAGES), 3);
-    // a batch of one (measured from the frame's size)
-    const one = [16, 4, { acknowledge: true }, "com.m", ["✓✓"]];
-    const mid = await metric(IN);
-    await conn.write(frameFor("json", batch("json", [one])));
-    assert.equal((await nextBatch("json", reader))[0]?.[0], 17);
-    assert.equal(await metric(IN) - mid, encoder.encode(JSON.stringify(one)).byteLength);
-  } finally {
-    conn.close();
-  }
-});
+for (const name of ["json", "msgpack"] as const) {
+  Deno.test(`${name}.batched: traffic is counted as Crossbar counts it (statistics, /metrics)`, async () => {
+    await using r = await startRouter();
+    const metric = async (key: string) => {
+      const text = await (await fetch(`http://127.0.0.1:${r.port}/metrics`)).text();
+      const line = text.split("\n").find((l) => l.startsWith(key + " "));
+      return Number(line?.slice(key.length + 1) ?? 0);
+    };
+    const IN = `switchboard_bytes_total{direction="in",serializer="${name}"}`;
+    const OUT = `switchboard_bytes_total{direction="out",serializer="${name}"}`;
+    const PUBLISHES =
+      `switchboard_messages_total{direction="in",type="PUBLISH",serializer="${name}"}`;
+    const { conn, reader } = await joinBatched(r.port, name);
+    try {
+      const session = [...routerInternals(r.router).realm("realm1")!.sessions.values()].find((x) =>
+        !x.internal
+      )!;
+      assert.equal(session.serializerName, `${name}.batched`);
+      assert.equal(session.details().serializer, `${name}.batched`);
+      const meter = session.meter!;
+      assert.equal(meter.serializer, `${name}.batched`);
+      const [m0, b0, r0, in0, out0] = [
+        meter.messages,
+        meter.bytes,
+        meter.ratedMessages,
+        await metric(IN),
+        await metric(OUT),
+      ];
+      // incoming: the whole payload (framing included), its messages, rated once per payload
+      const pubs = [
+        [16, 1, {}, "com.m", ["é".repeat(300)]],
+        [16, 2, {}, "com.m", ["x".repeat(300)]],
+        [16, 3, { acknowledge: true }, "com.m"],
+      ];
+      const payload = batch(name, pubs);
+      await conn.write(frameFor(name, payload));
+      const [ack] = await nextBatch(name, reader);
+      assert.equal(ack?.[0], 17);
+      assert.equal(await metric(PUBLISHES), 3);
+      assert.equal(await metric(IN) - in0, payload.byteLength);
+      // outgoing: each message with its framing (the PUBLISHED: 1 separator or 4 length bytes)
+      const ackBytes = batch(name, [ack!]).byteLength;
+      assert.equal(await metric(OUT) - out0, ackBytes);
+      assert.equal(meter.messages - m0, 4);
+      assert.equal(meter.bytes - b0, payload.byteLength + ackBytes);
+      assert.equal(
+        meter.ratedMessages - r0,
+        Math.ceil(payload.byteLength / 512) + 1,
+        "the payload rated once, the PUBLISHED once",
+      );
+    } finally {
+      conn.close();
+    }
+  });
+}
 
 // ---- hostile batches ---------------------------------------------------------------------
 

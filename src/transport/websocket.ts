@@ -360,8 +360,10 @@ export class WebSocketPeer implements Peer {
     if (!encoded) return UNENCODABLE;
     const { payload, bytes, utf8 } = encoded;
     if (this.#batch) {
-      this.#batch.add({ payload: utf8 ?? payload, cache }, bytes + batchOverhead(this.serializer));
-      return bytes;
+      // counted with its framing (the length prefix or separator), as in Crossbar
+      const framed = bytes + batchOverhead(this.serializer);
+      this.#batch.add({ payload: utf8 ?? payload, cache }, framed);
+      return framed;
     }
     if (typeof payload === "string") link.send(payload, utf8, cache, this.serializer.index);
     else link.send(null, payload, cache, this.serializer.index);
@@ -518,12 +520,11 @@ export class WebSocketPeer implements Peer {
         `malformed ${s.subprotocol} batch: ${e instanceof Error ? e.message : String(e)}`,
       );
     }
-    const overhead = batchOverhead(s);
-    for (const part of parts) {
+    // as in Crossbar, the whole payload (framing included) is counted with its first message
+    for (const [i, part] of parts.entries()) {
       const message = this.#decode(handler, part);
       if (!message) return;
-      // a batch of one (what Autobahn|Python sends) is measured already
-      handler.receive(message, parts.length === 1 ? bytes - overhead : s.byteLength(part));
+      handler.receive(message, i === 0 ? bytes : 0);
       // the session may have ended the connection (GOODBYE, a refused message): stop reading
       if (this.#closed || this.#closeTimer !== null) return;
     }
