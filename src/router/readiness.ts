@@ -1,15 +1,13 @@
 /**
- * Readiness: the checks `GET /readyz` asks. The router registers its own (listeners up, realms
- * started, not shutting down); other parts add theirs with
- * {@linkcode Readiness.add} (the cluster adds "cluster link connected"). A check answers `null`
- * when its part is ready, or a short reason when it is not; the reason is shown to whoever
- * can reach the probe, so it names the part and its state, never addresses, credentials or
- * error details.
+ * Readiness: what `GET /readyz` asks. The router's own check comes first (its realms have
+ * started, `serve()` has every configured listener up, it is not shutting down); other parts add
+ * theirs with {@linkcode Readiness.add} (the cluster adds "cluster link connected"). A check
+ * answers `null` when its part is ready, or a short reason when it is not; the reason is shown
+ * to whoever can reach the probe, so it names the part and its state, never addresses,
+ * credentials or error details.
  *
  * @module
  */
-
-import type { Logger } from "../log.ts";
 
 /** One readiness check: `null` when ready, else a short public reason. */
 export interface ReadinessCheck {
@@ -27,14 +25,51 @@ export interface ReadinessFailure {
   readonly reason: string;
 }
 
-/** The checks of one router, asked in the order they were added. */
+/** The readiness of one router: its own state (which it reports here) and the checks added. */
 export class Readiness {
   readonly #checks: ReadinessCheck[] = [];
-  readonly #logger: Logger;
+  readonly #warn: (message: string, fields: Record<string, unknown>) => void;
+  #realmsStarted = false;
+  #closing = false;
+  /** Listeners `serve()` started of those configured; null until `serve()` is called. */
+  #listeners: { up: number; configured: number } | null = null;
 
-  /** Checks that throw are logged to `logger`. */
-  constructor(logger: Logger) {
-    this.#logger = logger;
+  /** `warn` logs a check that throws. */
+  constructor(warn: (message: string, fields: Record<string, unknown>) => void) {
+    this.#warn = warn;
+    this.#checks.push({ name: "router", check: () => this.#own() });
+  }
+
+  /** Every realm of the configuration has started. */
+  realmsStarted(): void {
+    this.#realmsStarted = true;
+  }
+
+  /** `serve()` starts `configured` listeners. */
+  listenersStarting(configured: number): void {
+    this.#listeners = { up: 0, configured };
+  }
+
+  /** One more listener is up. */
+  listenerUp(): void {
+    if (this.#listeners) this.#listeners.up++;
+  }
+
+  /** The router is shutting down. */
+  closing(): void {
+    this.#closing = true;
+  }
+
+  /**
+   * The router's own reason not to be ready. A router only mounted with `handler()` never
+   * called `serve()`: it has no listeners of its own to wait for.
+   */
+  #own(): string | null {
+    if (this.#closing) return "shutting down";
+    if (!this.#realmsStarted) return "realms starting";
+    const l = this.#listeners;
+    if (l && l.up < l.configured) return `${l.up} of ${l.configured} listeners up`;
+    return null;
   }
 
   /** Adds a check; the returned function removes it again. */
@@ -48,7 +83,7 @@ export class Readiness {
 
   /**
    * Asks every check. A check that throws counts as not ready (`check failed`), so a broken
-   * check never reports a router ready; what it threw is not shown.
+   * check never reports a router ready; what it threw is logged, not shown.
    */
   failures(): ReadinessFailure[] {
     const out: ReadinessFailure[] = [];
@@ -57,28 +92,11 @@ export class Readiness {
       try {
         reason = c.check();
       } catch (e) {
-        this.#logger.warn("readiness check failed", { check: c.name, error: String(e) });
+        this.#warn("readiness check failed", { check: c.name, error: String(e) });
         reason = "check failed";
       }
       if (reason !== null) out.push({ check: c.name, reason });
     }
     return out;
   }
-}
-
-/**
- * The router's own readiness: its realms have started, `serve()` has every configured listener
- * up (a router only mounted with `handler()` has none of its own to wait for: `idle`), and it
- * is not shutting down.
- */
-export function routerReadiness(
-  closing: boolean,
-  realmsStarted: boolean,
-  serving: "idle" | "starting" | "up",
-  listeners: { up: number; configured: number },
-): string | null {
-  if (closing) return "shutting down";
-  if (!realmsStarted) return "realms starting";
-  if (serving === "starting") return `${listeners.up} of ${listeners.configured} listeners up`;
-  return null;
 }

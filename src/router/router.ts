@@ -32,12 +32,7 @@ import { registerObservationMeta } from "./observation_meta.ts";
 import { Realm } from "./realm.ts";
 import { registerSessionMeta } from "./session_meta.ts";
 import { nativeUpgrade, type RouteHost, routeRequest } from "./http_routes.ts";
-import {
-  Readiness,
-  type ReadinessCheck,
-  type ReadinessFailure,
-  routerReadiness,
-} from "./readiness.ts";
+import { Readiness, type ReadinessCheck } from "./readiness.ts";
 import { type ServedTransport, type ServingHost, TransportServer } from "./serving.ts";
 import { Session, type SessionHost } from "./session.ts";
 import { MessageType } from "../wamp/message_type.ts";
@@ -133,11 +128,8 @@ export class Router {
     });
     return result.args[0];
   };
-  /** What `GET /readyz` asks (see readiness.ts); the router's own check is the first. */
-  readonly #readiness: Readiness;
-  /** `serve()`: never called, starting its listeners, or every listener up. */
-  #serving: "idle" | "starting" | "up" = "idle";
-  #realmsStarted = false;
+  /** What `GET /readyz` asks: the router's own state (readiness.ts) and the checks added. */
+  readonly #readiness = new Readiness((message, fields) => this.logger.warn(message, fields));
   #localCount = 0;
   #closed = false;
   #config: RouterConfig;
@@ -161,32 +153,16 @@ export class Router {
       authFailures: this.#authFailures,
       host: this.#host,
     });
-    this.#ready = Promise.all(config.realms.map((rc) => this.#startRealm(rc))).then(() => {
-      this.#realmsStarted = true;
-    });
-    this.#readiness = new Readiness(this.logger);
-    this.#readiness.add({
-      name: "router",
-      check: () =>
-        routerReadiness(this.#closed, this.#realmsStarted, this.#serving, {
-          up: this.#transports.length,
-          configured: this.config.transports.length,
-        }),
-    });
+    this.#ready = Promise.all(config.realms.map((rc) => this.#startRealm(rc)))
+      .then(() => this.#readiness.realmsStarted());
   }
 
   /**
-   * Adds a check that `GET /readyz` asks (the cluster adds "cluster link connected"); the check
-   * returns `null` when ready, else a short reason shown to anyone who can reach the probe.
-   * Returns the function that removes the check.
+   * Adds a check that `GET /readyz` asks (the cluster adds "cluster link connected"): `null`
+   * when ready, else a short reason anyone who can reach the probe sees. Returns its remover.
    */
   addReadinessCheck(check: ReadinessCheck): () => void {
     return this.#readiness.add(check);
-  }
-
-  /** The readiness checks failing now, as `GET /readyz` reports them (none: ready). */
-  readinessFailures(): ReadinessFailure[] {
-    return this.#readiness.failures();
   }
 
   /** The configuration in force. */
@@ -379,7 +355,7 @@ export class Router {
     metricsText: () => router.metricsText(),
     statusInfo: (t) => router.#statusInfo(t),
     bridge: (config) => router.#bridge(config),
-    readinessFailures: () => router.readinessFailures(),
+    readinessFailures: () => router.#readiness.failures(),
   }))(this);
 
   /** What the listeners need from the router. */
@@ -464,13 +440,13 @@ export class Router {
   /** Starts a listener for every configured transport. */
   async serve(): Promise<Listener[]> {
     const listeners: Listener[] = [];
-    this.#serving = "starting";
+    this.#readiness.listenersStarting(this.config.transports.length);
     for (const [index, t] of this.config.transports.entries()) {
       const server = await TransportServer.start(this.#servingHost, t, index);
+      this.#readiness.listenerUp();
       this.#transports.push(server);
       listeners.push(server.served);
     }
-    this.#serving = "up";
     await this.#ready;
     return listeners;
   }
@@ -541,6 +517,7 @@ export class Router {
   async close(graceMs = 1000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#readiness.closing();
     // Realms still starting finish first: closing their service sessions under the meta API
     // registration would reject `ready` with nobody to handle it (in-process, no waiting).
     await this.#ready.catch(() => {});
