@@ -17,6 +17,7 @@ import {
 import type { Serializer } from "../src/serializer/serializer.ts";
 import { routerInternals } from "../src/router/router.ts";
 import { RawClient, startRouter, testConfig } from "./_helpers.ts";
+import { Rng } from "./fuzz/rng.ts";
 import { type ByteReader, clientFrame, rawUpgrade, readMessage } from "./_ws_frames.ts";
 
 type Name = "json" | "msgpack" | "cbor";
@@ -472,6 +473,139 @@ Deno.test("hostile batches: malformed framing and limits end the session with a 
       a.conn.close();
     }
   });
+  await bystanderWorks(r.url);
+});
+
+// ---- randomized framing -------------------------------------------------------------------
+
+/** Splits a frame from the router, or says why it is not a well-formed batch. */
+function splitOrWhy(name: Name, payload: Uint8Array): unknown[][] | string {
+  try {
+    return unbatch(name, payload);
+  } catch (e) {
+    return `not a well-formed batch: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+/** One mutation of a valid batch, drawn from `rng`. */
+function mutate(rng: Rng, name: Name, valid: Uint8Array): { what: string; bytes: Uint8Array } {
+  const b = valid.slice();
+  const at = () => rng.int(Math.max(1, b.length));
+  // JSON mutations stay in ASCII, so the frame stays valid UTF-8 (else close 1007, tested elsewhere)
+  const byte = () =>
+    name === "json"
+      ? rng.pick([0x1e, 0x18, 0x5b, 0x5d, 0x2c, 0x22, 0x30 + rng.int(10)])
+      : rng.int(256);
+  switch (rng.int(8)) {
+    case 0:
+      return { what: "unchanged", bytes: b };
+    case 1: {
+      const n = at();
+      return { what: `truncated to ${n}`, bytes: b.subarray(0, n) };
+    }
+    case 2: {
+      const i = at();
+      b[i] = byte();
+      return { what: `byte ${i} replaced`, bytes: b };
+    }
+    case 3: {
+      const i = rng.int(Math.min(4, b.length));
+      b[i] = rng.int(256);
+      return {
+        what: name === "json" ? "unchanged" : `length prefix byte ${i} replaced`,
+        bytes: name === "json" ? valid : b,
+      };
+    }
+    case 4: {
+      const extra = name === "json" ? new Uint8Array([0x1e]) : new Uint8Array([0, 0, 0, 0]);
+      const i = at();
+      const out = new Uint8Array(b.length + extra.length);
+      out.set(b.subarray(0, i));
+      out.set(extra, i);
+      out.set(b.subarray(i), i + extra.length);
+      return { what: `empty message inserted at ${i}`, bytes: out };
+    }
+    case 5: {
+      const tail = Uint8Array.from({ length: 1 + rng.int(8) }, byte);
+      const out = new Uint8Array(b.length + tail.length);
+      out.set(b);
+      out.set(tail, b.length);
+      return { what: `${tail.length} bytes appended`, bytes: out };
+    }
+    case 6:
+      return { what: "empty", bytes: new Uint8Array(0) };
+    default: {
+      const view = new DataView(b.buffer);
+      if (name !== "json" && b.length >= 4) view.setUint32(0, rng.int(2 ** 32));
+      return { what: "first length replaced", bytes: b };
+    }
+  }
+}
+
+Deno.test("randomized batch framing: every frame is answered or refused with a protocol violation; nothing breaks", async () => {
+  const errors: string[] = [];
+  const logger = {
+    error: (m: string, f?: Record<string, unknown>) => errors.push(`${m} ${JSON.stringify(f)}`),
+    warn: () => {},
+    info: () => {},
+    debug: () => {},
+  };
+  await using r = await startRouter(testConfig(), { logger });
+  const rng = new Rng(0x5eed_ba7c);
+  const outcomes = new Map<string, number>();
+  const CASES = 150;
+  for (let k = 0; k < CASES; k++) {
+    const name = rng.pick(NAMES);
+    const messages = Array.from({ length: 1 + rng.int(4) }, (_, i) =>
+      rng.pick([
+        [16, 100 + i, { acknowledge: true }, "com.fz", [i, "é"]],
+        [32, 100 + i, {}, "com.fz"],
+        [48, 100 + i, {}, "com.fz.nobody", [i]],
+      ]));
+    const { what, bytes } = mutate(rng, name, batch(name, messages));
+    const where = `case ${k} (${name}, ${what})`;
+    const { conn, reader } = await joinBatched(r.port, name);
+    try {
+      await conn.write(frameFor(name, bytes));
+      await conn.write(
+        frameFor(name, batch(name, [[16, 999999, { acknowledge: true }, "com.fz.probe"]])),
+      );
+      let outcome: string | null = null;
+      while (outcome === null) {
+        const frame = await readMessage(reader);
+        if (frame === null) {
+          outcome = "closed";
+          break;
+        }
+        const got = splitOrWhy(name, frame);
+        assert.ok(typeof got !== "string", `${where}: ${got}`);
+        for (const m of got) {
+          if (m[0] === 3) {
+            assert.equal(m[2], "wamp.error.protocol_violation", `${where}: ${JSON.stringify(m)}`);
+            assert.equal(typeof (m[1] as { message?: unknown }).message, "string", where);
+            outcome = "abort";
+          } else if (m[0] === 17 && m[1] === 999999) {
+            outcome = "alive";
+          } else {
+            assert.ok(
+              [17, 33, 8, 36].includes(m[0] as number),
+              `${where}: unexpected ${JSON.stringify(m)}`,
+            );
+          }
+        }
+      }
+      assert.notEqual(outcome, "closed", `${where}: closed without ABORT`);
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    } finally {
+      conn.close();
+    }
+  }
+  if (Deno.env.get("FUZZ_VERBOSE")) console.log([...outcomes]);
+  assert.deepEqual(errors, [], "no internal errors logged");
+  assert.ok(
+    (outcomes.get("alive") ?? 0) > 10 && (outcomes.get("abort") ?? 0) > 10,
+    JSON.stringify([...outcomes]),
+  );
   await bystanderWorks(r.url);
 });
 
