@@ -13,7 +13,7 @@ import { Dealer } from "../src/router/dealer.ts";
 import type { SessionRef } from "../src/router/session_ref.ts";
 import { MessageType as T } from "../src/wamp/message_type.ts";
 import type { Call, Dict, ErrorMessage, Invocation, Result } from "../src/wamp/messages.ts";
-import { startRouter } from "./_helpers.ts";
+import { RawClient, startRouter } from "./_helpers.ts";
 import { type FakeSession, fakeSession } from "./_session_ref.ts";
 import {
   type AbError,
@@ -319,6 +319,43 @@ Deno.test("nextCallee: policies over a plain list (unit)", () => {
   }
   assert.equal(id(nextCallee("first", list, 0, tried, (c) => c.session.id > 2, Math.random)), 3);
 });
+
+// ---- raw WAMP frames over real WebSockets ----------------------------------------------------
+
+for (const ser of ["json", "msgpack"] as const) {
+  Deno.test(`re-routing over raw ${ser} frames: WELCOME announces it; unavailable moves the call`, async () => {
+    await using r = await startRouter();
+    const join = async () => await RawClient.join(r.url, ser);
+    const ja = await join();
+    await using a = ja.client;
+    const features = (ja.welcome[2] as { roles: { dealer: { features: Dict } } }).roles.dealer
+      .features;
+    assert.equal(features.call_reroute, true);
+    await using b = (await join()).client;
+    await using caller = (await join()).client;
+    for (const c of [a, b]) {
+      c.send([64, 1, { invoke: "roundrobin" }, "com.raw"]);
+      assert.equal((await c.next())[0], 65);
+    }
+    caller.send([48, 7, {}, "com.raw", ["x"], { k: 1 }]);
+    const inv = await a.next();
+    assert.equal(inv[0], 68);
+    a.send([8, 68, inv[1], {}, UNAVAILABLE, ["busy"]]);
+    const moved = await b.next();
+    assert.deepEqual([moved[0], moved[4], moved[5]], [68, ["x"], { k: 1 }]);
+    b.send([70, moved[1], {}, ["done"]]);
+    assert.deepEqual(await caller.next(), [50, 7, {}, ["done"]]);
+    // both unavailable: no_available_callee
+    caller.send([48, 8, {}, "com.raw"]);
+    for (const c of [a, b]) {
+      const i = await c.next();
+      assert.equal(i[0], 68);
+      c.send([8, 68, i[1], {}, UNAVAILABLE]);
+    }
+    const err = await caller.next();
+    assert.deepEqual([err[0], err[1], err[2], err[4]], [8, 48, 8, NO_AVAILABLE]);
+  });
+}
 
 // ---- AutobahnJS callees over real WebSockets --------------------------------------------------
 
