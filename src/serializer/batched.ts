@@ -23,6 +23,8 @@ import { type Payload, SerializationError, type Serializer } from "./serializer.
 export const RECORD_SEPARATOR = "\x1e";
 /** The JSON batch separator Autobahn|Python and Crossbar write: 0x18 (`b'\30'`, octal). */
 export const AUTOBAHN_SEPARATOR = "\x18";
+const RS_BYTES = new Uint8Array([0x1e]);
+const CAN_BYTES = new Uint8Array([0x18]);
 /** The length prefix of a binary batch's messages. */
 const PREFIX = 4;
 
@@ -127,7 +129,8 @@ export function joinTextBatch(
 
 /**
  * One batched WebSocket message as bytes: for JSON (`binary` false) the UTF-8 texts each
- * followed by `jsonSeparator`, for MessagePack and CBOR each message after its 4-byte big-endian length.
+ * followed by `jsonSeparator` ({@linkcode RECORD_SEPARATOR} or {@linkcode AUTOBAHN_SEPARATOR}),
+ * for MessagePack and CBOR each message after its 4-byte big-endian length.
  */
 export function joinByteBatch(
   parts: readonly Uint8Array[],
@@ -136,7 +139,7 @@ export function joinByteBatch(
 ): Uint8Array {
   const chunks: Uint8Array[] = [];
   if (!binary) {
-    const separator = new Uint8Array([jsonSeparator.charCodeAt(0)]);
+    const separator = jsonSeparator === RECORD_SEPARATOR ? RS_BYTES : CAN_BYTES;
     for (const part of parts) chunks.push(part, separator);
     return concatInSlab(chunks);
   }
