@@ -48,6 +48,7 @@ export { createRouter } from "./src/create_router.ts";
 export { Router } from "./src/router/router.ts";
 export { ClusterStartError } from "./src/router/extension.ts";
 export type { Handler, Listener, LocalSessionOptions, RouterOptions } from "./src/router/router.ts";
+export type { ReadinessCheck, ReadinessFailure } from "./src/router/readiness.ts";
 export { applyOverrides, ConfigError, loadConfigFile, parseConfig } from "./src/config/config.ts";
 export { RefusedFeatureError } from "./src/config/kit.ts";
 export {

@@ -194,14 +194,15 @@ Deno.test("case filter: names, prefixes, opt-in cases and unknown names", () => 
   assert(
     all.includes("fanout-stats") && all.includes("fanout-subs-1k") &&
       all.includes("fanout-subs-10k") && all.includes("fanout-rawsocket") &&
-      all.includes("fanout-stalled"),
-    "statistics, many-subscription, RawSocket and slow-consumer variants run by default",
+      all.includes("fanout-stalled") && all.includes("fanout-batched"),
+    "statistics, many-subscription, RawSocket, slow-consumer and batched variants run by default",
   );
   assertEquals(
     selectCases("fanout*").map((c) => c.name),
     [
       "fanout",
       "fanout-rawsocket",
+      "fanout-batched",
       "fanout-stats",
       "fanout-subs-1k",
       "fanout-subs-10k",

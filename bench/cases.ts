@@ -97,6 +97,11 @@ export interface BenchCase {
    * the router's RawSocket transport, so such a case is router-only.
    */
   readonly transport?: TransportKind;
+  /**
+   * Every client offers only the batched WebSocket subprotocol of the serializer
+   * (`wamp.2.json.batched`, ...): the router sends several messages per frame. Router only.
+   */
+  readonly batched?: boolean;
 }
 
 /** The realm `stats` object of the `fanout-stats` case (issue 3). */
@@ -128,6 +133,13 @@ export const CASES: readonly BenchCase[] = [
     description: "fanout over RawSocket (TCP) for every client (router only)",
     load: FANOUT,
     transport: "rawsocket",
+    targets: ["router"],
+  },
+  {
+    name: "fanout-batched",
+    description: "fanout with every client on the batched subprotocol (router only)",
+    load: FANOUT,
+    batched: true,
     targets: ["router"],
   },
   {
@@ -232,6 +244,16 @@ export const COMPARISONS: readonly Comparison[] = [
       "fanout-stalled = fanout plus one more subscriber that stops reading once subscribed; the",
       "router drops its events past the queue bound (issue 6): the ten healthy subscribers keep",
       "their rate = ratio near 1.0",
+    ],
+  },
+  {
+    title: "Batched vs unbatched WebSocket",
+    cases: ["fanout", "fanout-batched"],
+    ratio: { label: "batched/plain", numerator: "fanout-batched", denominator: "fanout" },
+    note: [
+      "fanout-batched = fanout with every client on wamp.2.<serializer>.batched: the router sends",
+      "the events of one task to a subscriber as one WebSocket message (issue 13); same router",
+      "process, config, load and serializer as fanout",
     ],
   },
   {

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { batchedVariant } from "../src/serializer/batched.ts";
 import type { Payload, Serializer } from "../src/serializer/serializer.ts";
 import { MessageType as T } from "../src/wamp/message_type.ts";
 import type { MatchPolicy } from "../src/config/types.ts";
@@ -26,6 +27,8 @@ export interface Endpoint {
   readonly port: number;
   /** Transport of every client; default `websocket` (the relay has no other). */
   readonly transport?: TransportKind;
+  /** WAMP sessions offer only the serializer's batched subprotocol (router only). */
+  readonly batched?: boolean;
 }
 
 /** A load that is set up and can be started. */
@@ -92,7 +95,7 @@ function wampSession(endpoint: Endpoint, ser: Serializer): Promise<WampClient> {
   return WampClient.connect({
     port: endpoint.port,
     transport: endpoint.transport ?? "websocket",
-    serializer: ser,
+    serializer: endpoint.batched ? batchedVariant(ser) : ser,
   });
 }
 

@@ -305,7 +305,7 @@ async function measureThroughput(
   const transport = c.transport ?? "websocket";
   const port = server.ports[transport];
   if (port === undefined) throw new Error(`${server.name} reported no ${transport} port`);
-  const endpoint = { target: server.name, port, transport };
+  const endpoint = { target: server.name, port, transport, batched: c.batched ?? false };
   let load: PreparedLoad;
   if (c.load.kind === "pubsub") load = await preparePubSub(endpoint, ser, c.load);
   else if (c.load.kind === "rpc") load = await prepareRpc(endpoint, ser, c.load);

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { joinByteBatch, joinTextBatch, splitBatch } from "../src/serializer/batched.ts";
 import type { Payload, Serializer } from "../src/serializer/serializer.ts";
 import { MessageType as T } from "../src/wamp/message_type.ts";
 import { connectRawSocket } from "./rawsocket_client.ts";
@@ -211,7 +212,12 @@ export class WampClient {
 
   /** Encodes and sends one message array. */
   sendMessage(message: readonly unknown[]): void {
-    this.transport.send(this.serializer.encode(message));
+    const payload = this.serializer.encode(message);
+    if (!this.serializer.batched) return this.transport.send(payload);
+    // a batched subprotocol: each message is a batch of one, as Autobahn|Python sends them
+    this.transport.send(
+      typeof payload === "string" ? joinTextBatch([payload]) : joinByteBatch([payload], true),
+    );
   }
 
   /** Subscribes `handler` to `topic`; resolves with the subscription id. */
@@ -319,6 +325,11 @@ export class WampClient {
   }
 
   #onMessage(data: TransportMessage): void {
+    if (!this.serializer.batched) return this.#onWampMessage(data);
+    for (const part of splitBatch(this.serializer, data, Infinity)) this.#onWampMessage(part);
+  }
+
+  #onWampMessage(data: TransportMessage): void {
     const decoded = this.serializer.decode(data as Payload);
     if (!Array.isArray(decoded) || typeof decoded[0] !== "number") {
       throw new WampClientError("", "received a message that is not a WAMP array");

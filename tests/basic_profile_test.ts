@@ -240,7 +240,7 @@ Deno.test("HTTP: subprotocol offers without spaces after commas are negotiated",
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
   const request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n" +
     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.cbor.batched,wamp.2.msgpack,wamp.2.json\r\n\r\n";
+    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: wamp.2.ubjson.batched,wamp.2.msgpack,wamp.2.json\r\n\r\n";
   await conn.write(new TextEncoder().encode(request));
   const buf = new Uint8Array(2048);
   const n = await conn.read(buf);

@@ -52,6 +52,7 @@ for (const ser of ["json", "msgpack"] as const) {
       const features = ((j.welcome[2] as D).roles as { dealer: { features: D } }).dealer.features;
       assert.deepEqual(Object.keys(features).sort(), [
         "call_canceling",
+        "call_reroute",
         "call_timeout",
         "caller_identification",
         "pattern_based_registration",

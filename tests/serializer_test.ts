@@ -655,7 +655,11 @@ Deno.test("registry: lookups and subprotocol negotiation", async (t) => {
   await t.step("by name, subprotocol and RawSocket id", () => {
     const all = SERIALIZERS.map((s) => s.name);
     assert.equal(negotiateSubprotocol(["wamp.2.cbor"], all), cborSerializer);
-    assert.equal(negotiateSubprotocol(["wamp.2.json.batched"], all), null);
+    assert.equal(
+      negotiateSubprotocol(["wamp.2.json.batched"], all)?.subprotocol,
+      "wamp.2.json.batched",
+    );
+    assert.equal(negotiateSubprotocol(["wamp.2.json.batched"], all)?.batched, true);
     assert.equal(negotiateSubprotocol(["wamp.2.JSON"], all), null);
     assert.equal(serializerByRawSocketId(1), jsonSerializer);
     assert.equal(serializerByRawSocketId(2), msgpackSerializer);
@@ -672,7 +676,7 @@ Deno.test("registry: lookups and subprotocol negotiation", async (t) => {
       msgpackSerializer,
     );
     assert.equal(negotiateSubprotocol(["wamp.2.cbor"], ["json"]), null);
-    assert.equal(negotiateSubprotocol(["mqtt", "wamp.2.json.batched"], all), null);
+    assert.equal(negotiateSubprotocol(["mqtt", "wamp.2.ubjson.batched"], all), null);
     assert.equal(negotiateSubprotocol([], all), null);
   });
 });

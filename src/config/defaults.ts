@@ -63,6 +63,10 @@ export const DEFAULT_SERIALIZERS = ["json", "msgpack", "cbor"] as const;
 export const DEFAULT_METRICS_PATH = "metrics";
 /** `status` of a `web`/`universal` transport: on, at this path. */
 export const DEFAULT_STATUS_PATH = "status";
+/** `healthz` of a `web`/`universal` transport (the liveness probe): on, at this path. */
+export const DEFAULT_HEALTHZ_PATH = "healthz";
+/** `readyz` of a `web`/`universal` transport (the readiness probe): on, at this path. */
+export const DEFAULT_READYZ_PATH = "readyz";
 
 /** `options.post_body_limit` of an HTTP bridge path (bytes): 64 KiB. */
 export const DEFAULT_POST_BODY_LIMIT = 65536;

@@ -24,10 +24,9 @@ import {
   DEFAULT_INTERFACE,
   DEFAULT_IP_VERSION,
   DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_METRICS_PATH,
   DEFAULT_POST_BODY_LIMIT,
-  DEFAULT_STATUS_PATH,
 } from "./defaults.ts";
+import { parseServicePaths, SERVICE_KEYS } from "./service_paths.ts";
 import {
   checkKeys,
   ConfigError,
@@ -43,7 +42,6 @@ import {
   indexPath,
   keyPath,
   type Obj,
-  own,
   type ParseContext,
 } from "./kit.ts";
 import { checkTlsAuth } from "./auth.ts";
@@ -151,10 +149,10 @@ function parseWebSocketTransport(
   return { type: "websocket", endpoint, websocket, paths: new Map<string, never>() };
 }
 
-/** `{"type": "web", "endpoint", "paths", "metrics"?, "status"?}`. */
+/** `{"type": "web", "endpoint", "paths", "metrics"?, "status"?, "healthz"?, "readyz"?}`. */
 function parseWeb(transport: Obj, path: string, ctx: ParseContext): WebTransportConfig {
   checkKeys(transport, path, {
-    allowed: ["type", "id", "endpoint", "paths", "metrics", "status"],
+    allowed: ["type", "id", "endpoint", "paths", ...SERVICE_KEYS],
   });
   if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
   const endpoint = parseEndpoint(
@@ -168,67 +166,14 @@ function parseWeb(transport: Obj, path: string, ctx: ParseContext): WebTransport
     endpoint.tls,
     path,
   );
-  const metricsPath = parseServicePath(
-    own(transport, "metrics"),
-    keyPath(path, "metrics"),
-    DEFAULT_METRICS_PATH,
-  );
-  const statusPath = parseServicePath(
-    own(transport, "status"),
-    keyPath(path, "status"),
-    DEFAULT_STATUS_PATH,
-  );
-  for (const [key, p] of [["metrics", metricsPath], ["status", statusPath]] as const) {
-    if (p !== null && paths.has(p)) {
-      throw new ConfigError(
-        keyPath(path, key),
-        `the ${key} path "/${p}" is already a WebSocket path; choose another with {"path": ...}`,
-      );
-    }
-  }
-  if (metricsPath !== null && metricsPath === statusPath) {
-    throw new ConfigError(
-      keyPath(path, "status"),
-      `the status page and the metrics share the path "/${statusPath}"`,
-    );
-  }
-  for (const [key, p] of [["metrics", metricsPath], ["status", statusPath]] as const) {
-    if (p !== null && bridges.has(p)) {
-      throw new ConfigError(
-        keyPath(path, key),
-        `the ${key} path "/${p}" is already an HTTP bridge path`,
-      );
-    }
-  }
   return {
     type: "web",
     endpoint,
     websocket: null,
     paths,
     bridges,
-    metrics_path: metricsPath,
-    status_path: statusPath,
+    ...parseServicePaths(transport, path, paths, bridges),
   };
-}
-
-/**
- * `metrics` / `status` of a `web` transport: `false` (off) or `{"path": "<segment>"}`; on by
- * default at `/metrics` and `/status`.
- */
-function parseServicePath(value: unknown, path: string, fallback: string): string | null {
-  if (value === undefined) return fallback;
-  if (value === false) return null;
-  const obj = expectObject(value, path);
-  checkKeys(obj, path, { allowed: ["path"] });
-  if (!has(obj, "path")) return fallback;
-  const p = expectNonEmptyString(obj.path, keyPath(path, "path")).replace(/^\/+|\/+$/g, "");
-  if (!WEB_PATH_SEGMENT.test(p)) {
-    throw new ConfigError(
-      keyPath(path, "path"),
-      `must be one path segment such as "metrics", got ${describe(obj.path)}`,
-    );
-  }
-  return p;
 }
 
 /**
@@ -427,7 +372,7 @@ function parseWebPaths(
 function parseUniversal(transport: Obj, path: string, ctx: ParseContext): UniversalTransportConfig {
   if (has(transport, "mqtt")) throw refuse(keyPath(path, "mqtt"), "mqtt transport");
   checkKeys(transport, path, {
-    allowed: ["type", "id", "endpoint", "rawsocket", "websocket", "web", "metrics", "status"],
+    allowed: ["type", "id", "endpoint", "rawsocket", "websocket", "web", ...SERVICE_KEYS],
   });
   if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
   const endpoint = withoutTls(
@@ -503,16 +448,7 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
     rawsocket,
     paths,
     bridges,
-    metrics_path: parseServicePath(
-      own(transport, "metrics"),
-      keyPath(path, "metrics"),
-      DEFAULT_METRICS_PATH,
-    ),
-    status_path: parseServicePath(
-      own(transport, "status"),
-      keyPath(path, "status"),
-      DEFAULT_STATUS_PATH,
-    ),
+    ...parseServicePaths(transport, path, paths, bridges),
   };
 }
 

@@ -382,6 +382,10 @@ export interface WebServicesConfig {
   readonly metrics_path: string | null;
   /** The path serving the live status page (default `status`), or null when off. */
   readonly status_path: string | null;
+  /** The path serving the liveness probe (default `healthz`), or null when off. */
+  readonly healthz_path: string | null;
+  /** The path serving the readiness probe (default `readyz`), or null when off. */
+  readonly readyz_path: string | null;
 }
 
 /** `{"type": "websocket"}`: one WAMP endpoint on every path. */

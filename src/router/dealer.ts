@@ -1,7 +1,8 @@
 /**
  * Remote procedure calls for one realm: registrations keyed by (procedure, match) with shared
  * invocation policies, CALL → INVOCATION → YIELD/ERROR → RESULT/ERROR routing, progressive
- * results, cancelation, dealer-side timeouts and cleanup when callers or callees leave.
+ * results, cancelation, dealer-side timeouts, call re-routing (`reroute.ts`) and cleanup when
+ * callers or callees leave.
  *
  * @module
  */
@@ -11,20 +12,20 @@ import type { MatchPolicy } from "../config/types.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
 import { freshId, SequentialIds } from "../wamp/ids.ts";
 import { MessageType as T } from "../wamp/message_type.ts";
-import type {
-  Args,
-  Call,
-  Cancel,
-  Dict,
-  ErrorMessage,
-  Invocation,
-  Message,
-  Yield,
-} from "../wamp/messages.ts";
+import type { Call, Cancel, Dict, ErrorMessage, Invocation, Yield } from "../wamp/messages.ts";
 import { pptKeys } from "../wamp/ppt.ts";
 import { UriIndex } from "../wamp/uri_index.ts";
 import { Uri } from "../wamp/uris.ts";
-import type { SendOutcome, SessionRef } from "./session_ref.ts";
+import {
+  invocation,
+  invocationDetails,
+  type InvocationRequest,
+  notSent,
+  sendError,
+  unsupported,
+} from "./call_messages.ts";
+import { nextCallee, pickCallee } from "./callee_choice.ts";
+import type { SessionRef } from "./session_ref.ts";
 
 /** A session's side of the dealer. */
 interface SessionCalls {
@@ -35,38 +36,6 @@ interface SessionCalls {
   readonly asCallee: Map<number, PendingCall>;
   /** Router → callee INVOCATION ids (session scope). */
   readonly invocationIds: SequentialIds;
-}
-
-/** Sends ERROR for a request of `session`. */
-function sendError(
-  session: SessionRef,
-  requestType: number,
-  request: number,
-  error: string,
-  args?: Args,
-): void {
-  const msg: Message = { type: T.ERROR, requestType, request, details: {}, error };
-  if (args) msg.args = args;
-  session.send(msg);
-}
-
-/** The error URI and reason for a message its receiver could not be sent. */
-function notSent(what: string, outcome: SendOutcome): { uri: string; why: string } | null {
-  switch (outcome) {
-    case "too_large":
-      return {
-        uri: Uri.PAYLOAD_SIZE_EXCEEDED,
-        why:
-          `the ${what} is larger than the maximum message length this client's transport accepts`,
-      };
-    case "unencodable":
-      return {
-        uri: Uri.INVALID_ARGUMENT,
-        why: `the ${what} cannot be encoded in the client's serializer`,
-      };
-    default:
-      return null;
-  }
 }
 
 /** Invocation policies of shared registrations. */
@@ -97,11 +66,13 @@ export interface PendingCall {
   readonly callerRequest: number;
   /** The procedure the CALL named (a progressive invocation's later chunks must name it too). */
   readonly procedure: string;
-  readonly callee: SessionRef;
-  readonly invocation: number;
+  /** The callee now serving the call (a re-routed call moves to another). */
+  callee: SessionRef;
+  /** The INVOCATION id the current callee knows the call by. */
+  invocation: number;
   readonly registration: Registration;
-  /** The caller asked for progressive results and the callee supports them. */
-  readonly progress: boolean;
+  /** The caller asked for progressive results and the current callee supports them. */
+  progress: boolean;
   timer: TimerId | null;
   /** `clock.nowMs()` when the call started (for the latency histogram). */
   readonly started: number;
@@ -111,6 +82,20 @@ export interface PendingCall {
   invoking: boolean;
   /** `ppt_*` keys of the call, copied into INVOCATION details. */
   readonly ppt: Dict | null;
+  /**
+   * What re-routing needs while the call can still move: the callees tried and the first
+   * INVOCATION's request and payload. Null once the callee sent a progressive result or got a
+   * later chunk of a progressive invocation (the call cannot move without them).
+   */
+  reroute: Reroute | null;
+}
+
+/** A call's re-routing state (see `reroute.ts`). */
+interface Reroute {
+  readonly tried: Set<SessionRef>;
+  readonly request: InvocationRequest;
+  readonly args: Call["args"];
+  readonly kwargs: Call["kwargs"];
 }
 
 /** Hooks the realm uses to publish registration meta events. */
@@ -132,6 +117,7 @@ export const DEALER_FEATURES = {
   progressive_call_invocations: true,
   call_canceling: true,
   call_timeout: true,
+  call_reroute: true,
   session_meta_api: true,
   registration_meta_api: true,
   registration_revocation: true,
@@ -291,21 +277,9 @@ export class Dealer {
   }
 
   #pick(reg: Registration): Callee {
-    const c = reg.callees;
-    switch (reg.invoke) {
-      case "single":
-      case "first":
-        return c[0]!;
-      case "last":
-        return c[c.length - 1]!;
-      case "random":
-        return c[Math.floor(Math.random() * c.length)]!;
-      case "roundrobin": {
-        const callee = c[reg.next % c.length]!;
-        reg.next = (reg.next + 1) % c.length;
-        return callee;
-      }
-    }
+    const picked = pickCallee(reg.invoke, reg.callees, reg.next, Math.random);
+    reg.next = picked.position;
+    return picked.callee;
   }
 
   /**
@@ -354,34 +328,20 @@ export class Dealer {
       );
     }
     const reg = found.value;
+    const request: InvocationRequest = {
+      caller,
+      procedure: msg.procedure,
+      exact: reg.match === "exact",
+      disclose,
+      receiveProgress: msg.options.receive_progress === true,
+      timeout,
+      invoking: msg.options.progress === true,
+      ppt,
+    };
     const callee = this.#pick(reg);
-    const invoking = msg.options.progress === true;
-    if (invoking && !callee.session.hasFeature("callee", "progressive_call_invocations")) {
-      throw new WampError(
-        Uri.FEATURE_NOT_SUPPORTED,
-        "the callee does not support progressive call invocations",
-      );
-    }
-    if (ppt && !callee.session.hasFeature("callee", "payload_passthru_mode")) {
-      throw new WampError(
-        Uri.FEATURE_NOT_SUPPORTED,
-        "the callee does not support payload passthru mode",
-      );
-    }
-    // forwarded whether or not the callee announced progressive_call_results, as Crossbar does:
-    // wampy's callees send progressive YIELDs without announcing the feature
-    const progress = msg.options.receive_progress === true;
-    const details: Dict = {};
-    if (disclose || callee.discloseCaller) {
-      details.caller = caller.id;
-      details.caller_authid = caller.authid;
-      details.caller_authrole = caller.authrole;
-    }
-    if (reg.match !== "exact") details.procedure = msg.procedure;
-    if (progress) details.receive_progress = true;
-    if (timeout > 0 && callee.forwardTimeout) details.timeout = timeout;
-    if (invoking) details.progress = true;
-    if (ppt) Object.assign(details, ppt);
+    const refused = unsupported(callee.session, request);
+    if (refused) throw new WampError(Uri.FEATURE_NOT_SUPPORTED, refused);
+    const { details, progress } = invocationDetails(callee, request);
     const pending: PendingCall = {
       caller,
       callerRequest: msg.request,
@@ -393,23 +353,16 @@ export class Dealer {
       timer: null,
       started: this.clock.nowMs(),
       killed: false,
-      invoking,
+      invoking: request.invoking,
       ppt,
+      reroute: { tried: new Set(), request, args: msg.args, kwargs: msg.kwargs },
     };
     this.#of(caller).asCaller.set(msg.request, pending);
     this.#of(callee.session).asCallee.set(pending.invocation, pending);
     if (timeout > 0) {
       this.#armTimeout(pending, timeout, timeout);
     }
-    const inv: Invocation = {
-      type: T.INVOCATION,
-      request: pending.invocation,
-      registration: reg.id,
-      details,
-    };
-    if (msg.args !== undefined) inv.args = msg.args;
-    if (msg.kwargs !== undefined) inv.kwargs = msg.kwargs;
-    this.#invoke(pending, inv);
+    this.#invoke(pending, invocation(pending.invocation, reg.id, details, msg.args, msg.kwargs));
   }
 
   /**
@@ -426,6 +379,7 @@ export class Dealer {
 
   /** A further chunk of a progressive call invocation: same callee, same INVOCATION id. */
   #continueInvocation(p: PendingCall, msg: Call): void {
+    p.reroute = null;
     const more = msg.options.progress === true;
     if (!more) p.invoking = false;
     const details: Dict = more ? { progress: true } : {};
@@ -501,6 +455,7 @@ export class Dealer {
     }
     const details: Dict = progressive ? { progress: true } : {};
     const ppt = pptKeys(msg.options);
+    if (progressive) p.reroute = null;
     if (ppt) {
       if (!p.caller.hasFeature("caller", "payload_passthru_mode")) {
         if (progressive) return;
@@ -535,6 +490,7 @@ export class Dealer {
   error(callee: SessionRef, msg: ErrorMessage): void {
     const p = this.#sessions.get(callee)?.asCallee.get(msg.request);
     if (!p) return this.#unknownInvocation(callee, msg.request, "ERROR");
+    if (msg.error === Uri.UNAVAILABLE && p.reroute && !p.killed) return this.#reroute(p, p.reroute);
     this.#end(p);
     this.observer.onCallDone?.(this.clock.nowMs() - p.started);
     const ppt = pptKeys(msg.details);
@@ -547,6 +503,43 @@ export class Dealer {
       ...(msg.args !== undefined ? { args: msg.args } : {}),
       ...(msg.kwargs !== undefined ? { kwargs: msg.kwargs } : {}),
     });
+  }
+
+  /**
+   * The current callee answered `wamp.error.unavailable`: the call moves to the next callee
+   * (`reroute.ts`) with a fresh INVOCATION and what is left of its timeout, or, when every
+   * callee has been tried, ends with `wamp.error.no_available_callee`.
+   */
+  #reroute(p: PendingCall, r: Reroute): void {
+    this.#sessions.get(p.callee)?.asCallee.delete(p.invocation);
+    r.tried.add(p.callee);
+    const reg = p.registration;
+    const elapsed = this.clock.nowMs() - p.started;
+    const left = r.request.timeout > 0 ? Math.max(1, r.request.timeout - elapsed) : 0;
+    const request = { ...r.request, timeout: left };
+    const next = nextCallee(
+      reg.invoke,
+      reg.callees,
+      reg.next,
+      r.tried,
+      (c) => unsupported(c.session, request) === null,
+      Math.random,
+    );
+    if (!next) {
+      this.#end(p);
+      this.observer.onCallDone?.(elapsed);
+      sendError(p.caller, T.CALL, p.callerRequest, Uri.NO_AVAILABLE_CALLEE, [
+        `every callee of "${reg.uri}" is unavailable`,
+      ]);
+      return;
+    }
+    if (reg.invoke === "roundrobin") reg.next = next.position;
+    const { details, progress } = invocationDetails(next.callee, request);
+    p.callee = next.callee.session;
+    p.progress = progress;
+    p.invocation = this.#of(p.callee).invocationIds.next();
+    this.#of(p.callee).asCallee.set(p.invocation, p);
+    this.#invoke(p, invocation(p.invocation, reg.id, details, r.args, r.kwargs));
   }
 
   #unknownInvocation(callee: SessionRef, request: number, what: string): void {

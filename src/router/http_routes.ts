@@ -1,5 +1,6 @@
 /**
- * What a transport serves over plain HTTP: `/metrics`, the status page, HTTP bridge paths, and
+ * What a transport serves over plain HTTP: `/metrics`, the status page, the health probes
+ * (`/healthz`, `/readyz`), HTTP bridge paths, and
  * 404 elsewhere; and, for a router mounted in someone else's `Deno.serve` with
  * `Router.handler()`, WebSocket upgrades through Deno's built-in WebSocket.
  *
@@ -24,6 +25,8 @@ import {
   WebSocketPeer,
 } from "../transport/websocket.ts";
 import { cookieStore, webSocketPeerOptions } from "./endpoint_options.ts";
+import { healthz, readyz } from "./probes.ts";
+import type { ReadinessFailure } from "./readiness.ts";
 
 /** What the routes need from the router. */
 export interface RouteHost {
@@ -37,6 +40,8 @@ export interface RouteHost {
   statusInfo(transport: WebServicesTransportConfig): StatusPageInfo;
   /** The handler of an HTTP bridge path. */
   bridge(config: BridgeConfig): (req: Request) => Promise<Response>;
+  /** The readiness checks failing now (none: ready). */
+  readinessFailures(): readonly ReadinessFailure[];
 }
 
 function notFound(): Response {
@@ -72,6 +77,10 @@ export function routeRequest(
     return new Response(req.method === "HEAD" ? null : host.metricsText(), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     });
+  }
+  if (transport.healthz_path != null && path === transport.healthz_path) return healthz(req);
+  if (transport.readyz_path != null && path === transport.readyz_path) {
+    return readyz(req, () => host.readinessFailures());
   }
   if (transport.status_path != null && path === transport.status_path) {
     return new Response(statusPage(host.statusInfo(transport)), { headers: STATUS_PAGE_HEADERS });

@@ -42,6 +42,7 @@ export type { RouterInternals };
 import { Realm } from "./realm.ts";
 import { registerSessionMeta } from "./session_meta.ts";
 import { nativeUpgrade, type RouteHost, routeRequest } from "./http_routes.ts";
+import { Readiness, type ReadinessCheck } from "./readiness.ts";
 import { type ServedTransport, type ServingHost, TransportServer } from "./serving.ts";
 import { Session, type SessionHost } from "./session.ts";
 import { MessageType } from "../wamp/message_type.ts";
@@ -150,6 +151,8 @@ export class Router {
       return client;
     },
   );
+  /** What `GET /readyz` asks: the router's own state (readiness.ts) and the checks added. */
+  readonly #readiness = new Readiness((message, fields) => this.logger.warn(message, fields));
   #localCount = 0;
   #closed = false;
   /** The installed extension (a cluster node) once its installer resolved; when that is. */
@@ -194,7 +197,9 @@ export class Router {
       }),
     });
     const startRealms = () =>
-      Promise.all(config.realms.map((rc) => this.#startRealm(rc))).then(() => {});
+      Promise.all(config.realms.map((rc) => this.#startRealm(rc))).then(() =>
+        this.#readiness.realmsStarted()
+      );
     if (install) {
       this.#extended = install(this).then((extension) => {
         this.#extension = extension;
@@ -213,6 +218,14 @@ export class Router {
   /** Logs each key of `config` accepted without effect, as `config: <JSON path>: <what>`. */
   #logWarnings(config: RouterConfig): void {
     for (const w of config.warnings ?? []) this.logger.warn(`config: ${w.path}: ${w.message}`);
+  }
+
+  /**
+   * Adds a check that `GET /readyz` asks (the cluster adds "cluster link connected"): `null`
+   * when ready, else a short reason anyone who can reach the probe sees. Returns its remover.
+   */
+  addReadinessCheck(check: ReadinessCheck): () => void {
+    return this.#readiness.add(check);
   }
 
   /** The configuration in force. */
@@ -420,6 +433,7 @@ export class Router {
     metricsText: () => router.metricsText(),
     statusInfo: (t) => router.#statusInfo(t),
     bridge: (config) => router.#bridge(config),
+    readinessFailures: () => router.#readiness.failures(),
   }))(this);
 
   /** What the listeners need from the router. */
@@ -506,8 +520,10 @@ export class Router {
     // a cluster node listens once it is part of the cluster (or fails to be)
     await this.#extended;
     const listeners: Listener[] = [];
+    this.#readiness.listenersStarting(this.config.transports.length);
     for (const [index, t] of this.config.transports.entries()) {
       const server = await TransportServer.start(this.#servingHost, t, index);
+      this.#readiness.listenerUp();
       this.#transports.push(server);
       listeners.push(server.served);
     }
@@ -581,6 +597,7 @@ export class Router {
   async close(graceMs = 1000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#readiness.closing();
     // Realms still starting finish first: closing their service sessions under the meta API
     // registration would reject `ready` with nobody to handle it (in-process, no waiting).
     await this.#ready.catch(() => {});

@@ -131,12 +131,13 @@ export class Session implements PeerHandler, SessionRef {
     readonly host: SessionHost,
     readonly limits: SessionLimits = DEFAULT_LIMITS,
   ) {
-    this.meter = peer.serializer ? new SessionMeter(host.clock, peer.serializer.name) : null;
+    this.meter = peer.serializer ? new SessionMeter(host.clock, this.serializerName) : null;
   }
 
-  /** The serializer's name, or `local` for in-process sessions. */
+  /** The serializer's name (`json.batched` for a batched one), or `local` for in-process ones. */
   get serializerName(): string {
-    return this.peer.serializer?.name ?? "local";
+    const s = this.peer.serializer;
+    return s ? (s.batched ? `${s.name}.batched` : s.name) : "local";
   }
 
   /** True when the client announced `feature` for `role` in HELLO. */
@@ -184,6 +185,10 @@ export class Session implements PeerHandler, SessionRef {
   #count(direction: 0 | 1, message: Message, bytes: number, triggersStats: boolean): void {
     this.host.traffic(direction, message, bytes, this.peer.serializer?.index ?? 3, triggersStats);
     if (bytes > 0) this.meter?.count(bytes, triggersStats);
+    // the later messages of an incoming batch: their bytes were counted with the first
+    else if (bytes === 0 && this.peer.serializer?.batched) {
+      this.meter?.count(0, triggersStats, false);
+    }
   }
 
   /**

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { batchedVariant } from "./batched.ts";
 import { cborSerializer } from "./cbor.ts";
 import { jsonSerializer } from "./json.ts";
 import { msgpackSerializer } from "./msgpack.ts";
@@ -24,9 +25,23 @@ export const SUBPROTOCOLS: readonly string[] = Object.freeze(
   SERIALIZERS.map((serializer) => serializer.subprotocol),
 );
 
+/**
+ * The batched WebSocket variants (`wamp.2.json.batched`, ...), in `index` order: each shares
+ * its plain serializer's codec and index, and is allowed wherever that serializer is.
+ */
+export const BATCHED_SERIALIZERS: readonly Serializer[] = Object.freeze(
+  SERIALIZERS.map(batchedVariant),
+);
+
+/** The batched WebSocket subprotocols, in `index` order. */
+export const BATCHED_SUBPROTOCOLS: readonly string[] = Object.freeze(
+  BATCHED_SERIALIZERS.map((serializer) => serializer.subprotocol),
+);
+
 /** The serializer of a WebSocket subprotocol (exact, case-sensitive), if it is one of ours. */
 function serializerBySubprotocol(subprotocol: string): Serializer | undefined {
-  return SERIALIZERS.find((serializer) => serializer.subprotocol === subprotocol);
+  return SERIALIZERS.find((serializer) => serializer.subprotocol === subprotocol) ??
+    BATCHED_SERIALIZERS.find((serializer) => serializer.subprotocol === subprotocol);
 }
 
 /**
@@ -41,7 +56,8 @@ export function serializerByRawSocketId(id: number): Serializer | undefined {
 
 /**
  * Picks the serializer for a WebSocket handshake: the first subprotocol in the client's
- * order of preference that is one of ours and allowed.
+ * order of preference that is one of ours and allowed (a serializer allowed on an endpoint is
+ * allowed batched too, as in Crossbar).
  *
  * @param offered the client's subprotocols, most preferred first
  * @param allowed the serializers this listener accepts

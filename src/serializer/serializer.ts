@@ -27,6 +27,11 @@ export interface Serializer {
   readonly binary: boolean;
   /** Small dense index (0, 1, 2) so callers can cache encodings in an array. */
   readonly index: number;
+  /**
+   * True for the batched WebSocket variant (`wamp.2.<name>.batched`): the same codec and
+   * index, several messages per WebSocket message (see `batched.ts`).
+   */
+  readonly batched?: boolean;
   /** Encodes a message array. Throws `SerializationError` on values it cannot encode. */
   encode(message: readonly unknown[]): Payload;
   /**

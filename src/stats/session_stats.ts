@@ -108,21 +108,23 @@ export class SessionMeter {
 
   /**
    * Counts one WAMP message of `bytes` bytes (either direction), then calls `onCounted` (the
-   * trigger check) unless `triggers` is false: a `wamp.session.on_stats` event is counted
+   * trigger check) unless `triggers` is false. `rated` false counts no rated message (the later
+   * messages of an incoming batch, whose payload was rated once with the first, as in
+   * Crossbar): a `wamp.session.on_stats` event is counted
    * like any message but never triggers a statistics publication by itself, so monitors
    * watching each other cannot feed back into an endless chain.
    * Allocates nothing.
    *
    * @throws {StatsArgumentError} if `bytes` is not a non-negative safe integer.
    */
-  count(bytes: number, triggers = true): void {
+  count(bytes: number, triggers = true, rated = true): void {
     if (!isNonNegativeInteger(bytes)) {
       throw new StatsArgumentError(`bytes must be a non-negative integer, got ${bytes}`);
     }
     const size = this.#size;
     this.#messages += 1;
     this.#bytes += bytes;
-    this.#rated += bytes <= size ? 1 : Math.ceil(bytes / size);
+    if (rated) this.#rated += bytes <= size ? 1 : Math.ceil(bytes / size);
     const hook = this.onCounted;
     if (triggers && hook !== null) hook();
   }

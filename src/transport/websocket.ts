@@ -16,7 +16,11 @@
 import type { Buffer } from "node:buffer";
 import type { Clock, TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import { negotiateSubprotocol, SUBPROTOCOLS } from "../serializer/registry.ts";
+import {
+  BATCHED_SUBPROTOCOLS,
+  negotiateSubprotocol,
+  SUBPROTOCOLS,
+} from "../serializer/registry.ts";
 import type { Payload, Serializer, SerializerName } from "../serializer/serializer.ts";
 import { decodeMessage } from "../wamp/codec.ts";
 import { ProtocolError } from "../wamp/errors.ts";
@@ -25,6 +29,14 @@ import type { Message } from "../wamp/messages.ts";
 import type { ConnectionCookie } from "./cookie_store.ts";
 import type { Deadline } from "./deadline.ts";
 import { OutgoingBound, type SlowConsumerLimits } from "./outgoing_bound.ts";
+import { OutgoingBatch } from "./outgoing_batch.ts";
+import { batchOut, type BatchPart } from "./batch_frames.ts";
+import {
+  batchOverhead,
+  jsonSeparatorOf,
+  RECORD_SEPARATOR,
+  splitBatch,
+} from "../serializer/batched.ts";
 import { concatInSlab } from "../serializer/slab.ts";
 import { type EncodeCache, encodeFor, FRAME_SLOT } from "../serializer/encode_cache.ts";
 import { type Peer, type PeerHandler, type TransportDetails, UNENCODABLE } from "./peer.ts";
@@ -271,6 +283,10 @@ export class WebSocketPeer implements Peer {
   #gone = false;
   /** A slow consumer is being ended: nothing more is sent. */
   #givingUp = false;
+  /** Outgoing messages collected for the next batch (batched subprotocols only). */
+  readonly #batch: OutgoingBatch<BatchPart> | null;
+  /** The JSON batch separator: the spec's until the client's first batch shows its own. */
+  #separator: string | null = null;
 
   constructor(
     link: WebSocketLink,
@@ -290,8 +306,9 @@ export class WebSocketPeer implements Peer {
     this.#logger = logger;
     this.#clock = clock;
     this.#deadline = deadline;
+    this.#batch = serializer.batched ? new OutgoingBatch((parts) => this.#sendBatch(parts)) : null;
     this.#bound = new OutgoingBound(options.slowConsumer, clock, {
-      queued: () => link.bufferedAmount,
+      queued: () => this.bufferedAmount,
       ping: () => link.ping(),
       stalled: () => {
         this.#logger.info("slow consumer stayed at its queue bound without answering; closing", {
@@ -323,7 +340,7 @@ export class WebSocketPeer implements Peer {
   }
 
   get bufferedAmount(): number {
-    return this.#link.bufferedAmount;
+    return this.#link.bufferedAmount + (this.#batch?.pending ?? 0);
   }
 
   send(message: Message, cache?: EncodeCache): number {
@@ -342,9 +359,24 @@ export class WebSocketPeer implements Peer {
     const encoded = encodeFor(this.serializer, message, cache, this.#logger, link.sendsBytes);
     if (!encoded) return UNENCODABLE;
     const { payload, bytes, utf8 } = encoded;
+    if (this.#batch) {
+      // counted with its framing (the length prefix or separator), as in Crossbar
+      const framed = bytes + batchOverhead(this.serializer);
+      this.#batch.add({ payload: utf8 ?? payload, cache }, framed);
+      return framed;
+    }
     if (typeof payload === "string") link.send(payload, utf8, cache, this.serializer.index);
     else link.send(null, payload, cache, this.serializer.index);
     return bytes;
+  }
+
+  /** Sends one batch (joined once per fan-out, see `batch_frames.ts`). */
+  #sendBatch(parts: BatchPart[]): void {
+    const link = this.#link;
+    if (this.#closed || !link.open) return;
+    const sep = this.#separator ?? RECORD_SEPARATOR;
+    const out = batchOut(parts, this.serializer, link.sendsBytes, sep);
+    link.send(out.text, out.bytes, out.cache, this.serializer.index);
   }
 
   /** A session joined (`true`) or left with the connection staying open (`false`). */
@@ -357,6 +389,7 @@ export class WebSocketPeer implements Peer {
   close(code = 1000, reason = ""): void {
     if (this.#closed || this.#closeTimer !== null) return;
     this.#stopKeepalive();
+    this.#batch?.flush();
     this.#link.close(code, closeReason(reason));
     this.#armCloseTimer();
   }
@@ -386,7 +419,8 @@ export class WebSocketPeer implements Peer {
   #giveUp(): void {
     if (this.#closed || this.#givingUp) return;
     this.#givingUp = true;
-    this.#handler?.slowConsumer?.(this.#link.bufferedAmount);
+    this.#handler?.slowConsumer?.(this.bufferedAmount);
+    this.#batch?.discard();
     this.#terminate();
   }
 
@@ -434,6 +468,7 @@ export class WebSocketPeer implements Peer {
     if (this.#closed) return;
     this.#closed = true;
     this.#stopKeepalive();
+    this.#batch?.discard();
     this.#bound.dispose();
     this.#deadline?.clear();
     this.#handler?.transportClosed();
@@ -463,19 +498,52 @@ export class WebSocketPeer implements Peer {
     const bytes = known >= 0 ? known : s.byteLength(payload);
     if (bytes > this.#options.maxMessageSize) {
       return handler.protocolViolation(
-        `message of ${bytes} bytes exceeds the limit of ${this.#options.maxMessageSize} bytes`,
+        `${
+          s.batched ? "batch" : "message"
+        } of ${bytes} bytes exceeds the limit of ${this.#options.maxMessageSize} bytes`,
       );
     }
-    let message: Message;
+    if (!s.batched) {
+      const message = this.#decode(handler, payload);
+      if (message) handler.receive(message, bytes);
+      return;
+    }
+    // a batch: the whole WebSocket message within the limit (above), each message too
+    if (typeof payload === "string" && this.#separator === null) {
+      this.#separator = jsonSeparatorOf(payload) ?? RECORD_SEPARATOR;
+    }
+    let parts: Payload[];
     try {
-      message = decodeMessage(s.decode(payload, this.#options.maxNesting));
+      parts = splitBatch(s, payload, this.#options.maxMessageSize, this.#separator ?? undefined);
     } catch (e) {
-      if (e instanceof ProtocolError) return handler.protocolViolation(e.message);
       return handler.protocolViolation(
-        `malformed ${s.name} message: ${e instanceof Error ? e.message : String(e)}`,
+        `malformed ${s.subprotocol} batch: ${e instanceof Error ? e.message : String(e)}`,
       );
     }
-    handler.receive(message, bytes);
+    // as in Crossbar, the whole payload (framing included) is counted with its first message
+    for (const [i, part] of parts.entries()) {
+      const message = this.#decode(handler, part);
+      if (!message) return;
+      handler.receive(message, i === 0 ? bytes : 0);
+      // the session may have ended the connection (GOODBYE, a refused message): stop reading
+      if (this.#closed || this.#closeTimer !== null) return;
+    }
+  }
+
+  /** Decodes one message, or reports the protocol violation and returns null. */
+  #decode(handler: PeerHandler, payload: Payload): Message | null {
+    const s = this.serializer;
+    try {
+      return decodeMessage(s.decode(payload, this.#options.maxNesting));
+    } catch (e) {
+      if (e instanceof ProtocolError) handler.protocolViolation(e.message);
+      else {
+        handler.protocolViolation(
+          `malformed ${s.name} message: ${e instanceof Error ? e.message : String(e)}`,
+        );
+      }
+      return null;
+    }
   }
 }
 
@@ -498,7 +566,9 @@ export function chooseSerializer(
   const offered = (offeredHeader ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "");
   const serializer = negotiateSubprotocol(offered, allowed);
   if (serializer) return serializer;
-  const supported = SUBPROTOCOLS.filter((p) => allowed.some((n) => p === `wamp.2.${n}`));
+  const supported = [...SUBPROTOCOLS, ...BATCHED_SUBPROTOCOLS].filter((p) =>
+    allowed.some((n) => p === `wamp.2.${n}` || p === `wamp.2.${n}.batched`)
+  );
   return upgradeRefusal(
     400,
     `No supported WAMP subprotocol offered (offered: ${offered.join(", ") || "none"}; ` +

@@ -163,6 +163,10 @@ export const Uri = {
   OPTION_DISALLOWED_DISCLOSE_ME: "wamp.error.option_disallowed.disclose_me",
   /** Bad testament scope (meta API). */
   TESTAMENT_ERROR: "wamp.error.testament_error",
+  /** A callee cannot serve this invocation now: the dealer moves the call (call re-routing). */
+  UNAVAILABLE: "wamp.error.unavailable",
+  /** Every callee of the registration answered `wamp.error.unavailable` (call re-routing). */
+  NO_AVAILABLE_CALLEE: "wamp.error.no_available_callee",
   /** Event history not enabled (meta API). */
   HISTORY_UNAVAILABLE: "wamp.error.history_unavailable",
   /** Close reason: the router shuts down. */
