@@ -47,6 +47,7 @@
 export { createRouter, Router } from "./src/router/router.ts";
 export type { Handler, Listener, LocalSessionOptions, RouterOptions } from "./src/router/router.ts";
 export { applyOverrides, ConfigError, loadConfigFile, parseConfig } from "./src/config/config.ts";
+export { checkServedFiles } from "./src/router/served_files.ts";
 export type {
   ConfigOverrides,
   ConfigWarning,
@@ -65,18 +66,22 @@ export type {
   CryptosignPrincipal,
   DynamicAuthenticator,
   EventHistoryConfig,
+  JsonServiceConfig,
   MatchPolicy,
+  NodeInfoServiceConfig,
   Permission,
   PlainTcpEndpointConfig,
   RawSocketEndpointConfig,
   RawSocketTransportConfig,
   RealmConfig,
   RealmOptions,
+  RedirectServiceConfig,
   RoleConfig,
   RouterConfig,
   ScramCredential,
   ScramKdf,
   ScramPrincipal,
+  StaticServiceConfig,
   StatsConfig,
   TcpEndpointConfig,
   TicketPrincipal,
@@ -84,6 +89,7 @@ export type {
   TlsPrincipal,
   TransportConfig,
   UniversalTransportConfig,
+  WebServiceConfig,
   WebServicesConfig,
   WebSocketEndpointConfig,
   WebSocketTransportConfig,
