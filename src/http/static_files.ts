@@ -167,12 +167,14 @@ export class StaticFiles {
     if (found.info.isDirectory) {
       if (!wantsDirectory) return redirect(`${url.pathname}/${url.search}`);
       const index = await this.#resolve([...names, INDEX_FILE]);
-      if (index !== null && index.info.isFile) return this.#file(req, index.path, index.info);
+      if (index !== null && index.info.isFile) {
+        return this.#file(req, index.path, index.info, INDEX_FILE);
+      }
       if (this.#options.listing) return await this.#listing(req, found.path, url.pathname);
       return this.#notFound(req);
     }
     if (wantsDirectory || !found.info.isFile) return this.#notFound(req);
-    return this.#file(req, found.path, found.info);
+    return this.#file(req, found.path, found.info, names[names.length - 1]!);
   }
 
   /**
@@ -196,7 +198,9 @@ export class StaticFiles {
     const fallback = this.#options.defaultFile;
     if (fallback !== null) {
       const found = await this.#resolve(fallback.split(/[/\\]/));
-      if (found !== null && found.info.isFile) return this.#file(req, found.path, found.info);
+      if (found !== null && found.info.isFile) {
+        return this.#file(req, found.path, found.info, fallback);
+      }
     }
     return plain(404, "Not found\n");
   }
@@ -213,13 +217,14 @@ export class StaticFiles {
     }
   }
 
-  async #file(req: Request, path: string, info: Deno.FileInfo): Promise<Response> {
+  /** A file's response; its content type is by `name`, the name requested (a link's own). */
+  async #file(req: Request, path: string, info: Deno.FileInfo, name: string): Promise<Response> {
     const headers = new Headers();
     this.#cacheHeaders(headers, info);
     if (notModified(req, headers.get("etag")!, info.mtime)) {
       return new Response(null, { status: 304, headers });
     }
-    headers.set("content-type", this.#contentType(path));
+    headers.set("content-type", this.#contentType(name));
     headers.set("x-content-type-options", "nosniff");
     crossOrigin(req, headers);
     if (req.method === "HEAD") {
@@ -249,8 +254,8 @@ export class StaticFiles {
     return new Response(file.readable, { status: 200, headers });
   }
 
-  #contentType(path: string): string {
-    const ext = extname(path).toLowerCase();
+  #contentType(name: string): string {
+    const ext = extname(name).toLowerCase();
     const own = this.#options.mimeTypes.get(ext);
     if (own !== undefined) return own;
     return (ext === "" ? false : mime.contentType(ext)) || "application/octet-stream";

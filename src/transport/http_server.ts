@@ -252,9 +252,15 @@ export class HttpServer<R extends WampRoute = WampRoute> {
       const { done, value } = await reader.read();
       if (done) break;
       if (!res.write(value)) {
+        // both listeners go once either fires: a long body waits for drain many times
         await new Promise<void>((resolve) => {
-          res.once("drain", resolve);
-          res.once("close", resolve);
+          const done = () => {
+            res.off("drain", done);
+            res.off("close", done);
+            resolve();
+          };
+          res.once("drain", done);
+          res.once("close", done);
         });
         if (res.destroyed) return;
       }
