@@ -75,10 +75,14 @@ export async function rawRequest(
     const body = all.slice(headLength);
     return { status, headers: parsed, body, text: decoder.decode(body) };
   } finally {
-    try {
-      conn.close();
-    } catch (e) {
-      if (!(e instanceof Deno.errors.BadResource)) throw e;
-    }
+    closeQuietly(conn);
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BadResource)) throw e;
   }
 }
