@@ -23,6 +23,7 @@ const decoder = new TextDecoder();
  * @param port The server's port on 127.0.0.1.
  * @param target The request target exactly as written on the request line.
  * @param headers Extra header lines (`Host` and `Connection: close` are added).
+ * @param headOnly Stop reading at the end of the response head (for upgrades).
  */
 export async function rawRequest(
   port: number,
@@ -31,6 +32,7 @@ export async function rawRequest(
     method = "GET",
     headers = [] as readonly string[],
     tls = null as Deno.ConnectTlsOptions | null,
+    headOnly = false,
   } = {},
 ): Promise<RawResponse> {
   const conn = tls
@@ -38,7 +40,8 @@ export async function rawRequest(
     : await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     const head = `${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
-      headers.map((h) => `${h}\r\n`).join("") + "Connection: close\r\n\r\n";
+      headers.map((h) => `${h}\r\n`).join("") +
+      (headers.some((h) => /^connection:/i.test(h)) ? "" : "Connection: close\r\n") + "\r\n";
     await conn.write(encoder.encode(head));
     const chunks: Uint8Array[] = [];
     const buf = new Uint8Array(64 * 1024);
@@ -52,6 +55,8 @@ export async function rawRequest(
       }
       if (n === null) break;
       chunks.push(buf.slice(0, n));
+      // a 101 keeps the connection open: stop at the end of the head
+      if (headOnly && decoder.decode(chunks.at(-1)!).includes("\r\n\r\n")) break;
     }
     const all = new Uint8Array(chunks.reduce((a, c) => a + c.length, 0));
     let at = 0;
