@@ -301,7 +301,7 @@ function withoutClientCertificates<E extends TcpEndpointConfig>(
 ): E {
   if (endpoint.tls?.ca_certificates) {
     throw new ConfigError(
-      keyPath(path, "endpoint.tls.ca_certificates"),
+      keyPath(keyPath(keyPath(path, "endpoint"), "tls"), "ca_certificates"),
       `client certificates (ca_certificates, for tls authentication) are only available on ` +
         `websocket and web transports, not on ${type} transports`,
     );

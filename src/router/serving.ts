@@ -300,7 +300,10 @@ export class TransportServer {
     const host = this.#host;
     const secure = this.#tls;
     try {
-      if (conn.localAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
+      // a TLS connection (rss) has no setNoDelay of its own
+      if (conn.localAddr.transport === "tcp" && "setNoDelay" in conn) {
+        (conn as Deno.TcpConn).setNoDelay(true);
+      }
       const peer = await acceptRawSocket(conn, {
         options: rawSocketOptions(endpoint),
         details: (serializer: Serializer) => ({
