@@ -9,7 +9,15 @@
  */
 
 import assert from "node:assert/strict";
-import { checkServedFiles, ConfigError, createRouter, parseConfig, systemClock } from "../mod.ts";
+import {
+  checkServedFiles,
+  ConfigError,
+  createRouter,
+  loadConfigFile,
+  parseConfig,
+  Router,
+  systemClock,
+} from "../mod.ts";
 import { ALLOW_ALL, RawClient, startRouter } from "./_helpers.ts";
 import { rawRequest } from "./_raw_http.ts";
 
@@ -522,3 +530,30 @@ Deno.test("web service config errors name their path", () => {
 });
 
 globalThis.addEventListener("unload", () => Deno.removeSync(BASE, { recursive: true }));
+
+Deno.test("a relative static directory resolves against the config file's directory", async () => {
+  const dir = await Deno.makeTempDir({ dir: BASE });
+  await Deno.mkdir(`${dir}/.crossbar`);
+  await Deno.mkdir(`${dir}/web`);
+  await Deno.writeTextFile(`${dir}/web/index.html`, "relative home");
+  await Deno.writeTextFile(
+    `${dir}/.crossbar/config.json`,
+    JSON.stringify(
+      web({ "/": { type: "static", directory: "../web" }, ws: { type: "websocket" } }),
+    ),
+  );
+  const config = await loadConfigFile(`${dir}/.crossbar/config.json`);
+  const t = config.transports[0]!;
+  assert.ok(t.type === "web");
+  const root = t.services.get("")!;
+  assert.ok(root.type === "static");
+  assert.equal(root.directory, `${dir}/web`);
+  const router = new Router(config);
+  try {
+    const [listener] = await router.serve();
+    const res = await fetch(`http://127.0.0.1:${listener!.port}/`);
+    assert.equal(await res.text(), "relative home");
+  } finally {
+    await router.close(100);
+  }
+});
