@@ -557,3 +557,47 @@ Deno.test("a relative static directory resolves against the config file's direct
     await router.close(100);
   }
 });
+
+Deno.test("static: a client that stops reading a big file is dropped after the idle deadline", async () => {
+  await using r = await startRouter(web({
+    "/": { type: "static", directory: ROOT },
+    ws: { type: "websocket", options: { open_handshake_timeout: 300 } },
+  }));
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: r.port });
+  try {
+    await conn.write(new TextEncoder().encode(`GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n`));
+    // read nothing for a while: the router's writes stall, and it gives up on this client
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    let total = 0;
+    const buf = new Uint8Array(1024 * 1024);
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      total += n;
+    }
+    assert.ok(
+      total < BIG_SIZE,
+      `the whole file arrived (${total} bytes): the client was not dropped`,
+    );
+  } finally {
+    conn.close();
+  }
+  // the router still serves others
+  assert.equal(await (await fetch(`http://127.0.0.1:${r.port}/style.css`)).text(), "body{}");
+});
+
+Deno.test("static: a slow but steady reader gets the whole big file past the idle deadline", async () => {
+  await using r = await startRouter(web({
+    "/": { type: "static", directory: ROOT },
+    ws: { type: "websocket", options: { open_handshake_timeout: 300 } },
+  }));
+  const res = await fetch(`http://127.0.0.1:${r.port}/big.bin`);
+  let total = 0;
+  let chunks = 0;
+  for await (const chunk of res.body!) {
+    total += chunk.byteLength;
+    // pause now and then: the download takes several times the 300 ms deadline
+    if (++chunks % 64 === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(total, BIG_SIZE);
+});

@@ -209,6 +209,9 @@ export class HttpServer<R extends WampRoute = WampRoute> {
     else {
       deadline?.arm(idleMs);
       req.on("end", () => deadline?.clear());
+      // GET and HEAD have no body to read: drain the (empty) request so its end clears the
+      // deadline now, not when a long response is done (which the deadline would cut short)
+      if (req.method === "GET" || req.method === "HEAD") req.resume();
     }
     res.on("finish", () => {
       if (!req.socket.destroyed) deadline?.arm(idleMs);
@@ -236,6 +239,7 @@ export class HttpServer<R extends WampRoute = WampRoute> {
     }
     const remoteAddr: Deno.Addr = accepted?.conn.remoteAddr ??
       { transport: "tcp", hostname: "0.0.0.0", port: 0 };
+    const { logger } = this.#options;
     const response = await this.#options.fetch(request, { remoteAddr });
     const headers: Record<string, string | string[]> = {};
     response.headers.forEach((value, key) => {
@@ -252,13 +256,28 @@ export class HttpServer<R extends WampRoute = WampRoute> {
       const { done, value } = await reader.read();
       if (done) break;
       if (!res.write(value)) {
-        // both listeners go once either fires: a long body waits for drain many times
+        if (res.destroyed) return; // gone already: its close has been and will not come again
+        // both listeners go once either fires: a long body waits for drain many times. A client
+        // that stops reading gets `idleMs` to take some more before its connection is dropped
+        // (else it could hold a connection and an open file for ever).
         await new Promise<void>((resolve) => {
-          const done = () => {
+          const { clock, idleMs } = this.#options;
+          const stalled = idleMs > 0
+            ? clock.setTimer(() => {
+              logger.debug("HTTP client stopped reading the response; dropping it", {
+                url: req.url,
+                timeout_ms: idleMs,
+              });
+              res.destroy();
+              done();
+            }, idleMs)
+            : null;
+          function done() {
+            if (stalled !== null) clock.clearTimer(stalled);
             res.off("drain", done);
             res.off("close", done);
             resolve();
-          };
+          }
           res.once("drain", done);
           res.once("close", done);
         });
