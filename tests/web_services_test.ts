@@ -503,6 +503,20 @@ Deno.test("web service config errors name their path", () => {
     assert.equal(caught.path, path);
     assert.match(caught.reason, reason);
   }
+  // a universal transport's metrics and status paths may not shadow its web paths either
+  let shadow: unknown;
+  try {
+    parseConfig(node({
+      type: "universal",
+      endpoint: { type: "tcp", port: 0 },
+      web: { paths: { status: { type: "static", directory: ROOT } } },
+    }));
+  } catch (e) {
+    shadow = e;
+  }
+  assert.ok(shadow instanceof ConfigError, String(shadow));
+  assert.equal(shadow.path, "workers[0].transports[0].status");
+  assert.match(shadow.reason, /already a static path/);
   // accepted: Crossbar's keys, null cache_timeout, ids
   const ok = parseConfig(web({
     "/": {

@@ -162,6 +162,29 @@ function parseWeb(transport: Obj, path: string, ctx: ParseContext): WebTransport
     keyPath(path, "status"),
     DEFAULT_STATUS_PATH,
   );
+  checkServicePaths(path, metricsPath, statusPath, { paths, bridges, services });
+  return {
+    type: "web",
+    endpoint,
+    websocket: null,
+    paths,
+    bridges,
+    services,
+    metrics_path: metricsPath,
+    status_path: statusPath,
+  };
+}
+
+/**
+ * The metrics and status paths of a `web` or `universal` transport may not be another path of
+ * it, nor each other's (they would shadow it).
+ */
+function checkServicePaths(
+  path: string,
+  metricsPath: string | null,
+  statusPath: string | null,
+  { paths, bridges, services }: Pick<WebServicesConfig, "paths" | "bridges" | "services">,
+): void {
   for (const [key, p] of [["metrics", metricsPath], ["status", statusPath]] as const) {
     if (p !== null && paths.has(p)) {
       throw new ConfigError(
@@ -192,16 +215,6 @@ function parseWeb(transport: Obj, path: string, ctx: ParseContext): WebTransport
       );
     }
   }
-  return {
-    type: "web",
-    endpoint,
-    websocket: null,
-    paths,
-    bridges,
-    services,
-    metrics_path: metricsPath,
-    status_path: statusPath,
-  };
 }
 
 /**
@@ -503,6 +516,17 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
     null,
     path,
   );
+  const metricsPath = parseServicePath(
+    own(transport, "metrics"),
+    keyPath(path, "metrics"),
+    DEFAULT_METRICS_PATH,
+  );
+  const statusPath = parseServicePath(
+    own(transport, "status"),
+    keyPath(path, "status"),
+    DEFAULT_STATUS_PATH,
+  );
+  checkServicePaths(path, metricsPath, statusPath, { paths, bridges, services });
   return {
     type: "universal",
     endpoint,
@@ -511,16 +535,8 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
     paths,
     bridges,
     services,
-    metrics_path: parseServicePath(
-      own(transport, "metrics"),
-      keyPath(path, "metrics"),
-      DEFAULT_METRICS_PATH,
-    ),
-    status_path: parseServicePath(
-      own(transport, "status"),
-      keyPath(path, "status"),
-      DEFAULT_STATUS_PATH,
-    ),
+    metrics_path: metricsPath,
+    status_path: statusPath,
   };
 }
 
