@@ -57,6 +57,7 @@ const EXPECTED_EXPORTS = [
   "WampClient",
   "WampError",
   "applyOverrides",
+  "checkServedFiles",
   "consoleLogger",
   "createRouter",
   "isLogLevel",

@@ -2,7 +2,8 @@
  * A WAMP endpoint's settings, shared by a `websocket` transport, each `websocket` path of a
  * `web` or `universal` transport, and RawSocket endpoints: `serializers`, `auth` and the
  * `options` (message size and nesting, slow consumers, keepalive pings, handshake timeouts,
- * trusted proxies, authentication limits). Also {@link DEFAULT_ENDPOINT}, the endpoint a
+ * trusted proxies, authentication limits; Crossbar's other WebSocket options, the origin check
+ * among them, are read by `websocket_options.ts`). Also {@link DEFAULT_ENDPOINT}, the endpoint a
  * router serves where it has none configured.
  *
  * Pure functions, no I/O; every default comes from `defaults.ts`.

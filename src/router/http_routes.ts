@@ -134,14 +134,15 @@ export function nativeUpgrade(
   if (chosen instanceof Response) return { response: chosen };
   // Deno's own subprotocol check splits the offer on ", " only, and so refuses offers
   // written as "a,b" (Autobahn|Python sends those): negotiate here and set the header.
+  // (the request's headers cannot be read once it is upgraded)
+  const offered = req.headers.has("sec-websocket-protocol");
+  const cookieHeader = req.headers.get("cookie");
   const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: endpoint.ping_interval });
-  if (req.headers.has("sec-websocket-protocol")) {
-    response.headers.set("sec-websocket-protocol", chosen.subprotocol);
-  }
+  if (offered) response.headers.set("sec-websocket-protocol", chosen.subprotocol);
   const url = new URL(req.url);
   const secure = url.protocol === "https:";
   const visit = cookieStore(endpoint, host.clock)?.visit(
-    req.headers.get("cookie"),
+    cookieHeader,
     secure,
     url.pathname,
   ) ?? null;
