@@ -313,3 +313,27 @@ Deno.test("config: WebSocket option errors name their path; RawSocket refuses th
   assert.equal(caught.path, "workers[0].transports[0].options.allowed_origins");
   assert.match(caught.reason, /WebSocket option/);
 });
+
+Deno.test("Router.handler(): require_websocket_subprotocol false and allowed origins in Deno.serve", async () => {
+  const router = createRouter(config({
+    require_websocket_subprotocol: false,
+    allowed_origins: ["https://app.example.com"],
+  }));
+  const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: (addr) => resolve(addr as Deno.NetAddr) },
+    router.handler(),
+  );
+  try {
+    const url = `ws://127.0.0.1:${(await promise).port}/ws`;
+    const bare = await joinWith(url, { origin: "https://app.example.com" });
+    assert.equal(bare.welcome[0], 2);
+    assert.equal(bare.protocol, "");
+    const offered = await joinWith(url, {}, ["wamp.2.json"]);
+    assert.equal(offered.protocol, "wamp.2.json");
+    await assert.rejects(joinWith(url, { origin: "https://evil.example.net" }), /HTTP 403/);
+  } finally {
+    await router.close(100);
+    await server.shutdown();
+  }
+});
