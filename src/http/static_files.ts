@@ -12,7 +12,9 @@
  * starting with `.` (hidden files such as `.crossbar/config.json`; only `.well-known` is served)
  * names nothing (404); the path found is resolved with its symbolic links and must still lie in
  * the directory (a link pointing outside names nothing); only regular files and directories
- * are served (never a FIFO or a device, whose open could block).
+ * are served (never a FIFO or a device, whose open could block). What is opened is the resolved
+ * path, so a link swapped in between the check and the open (by someone who can write into the
+ * served directory) is the one race left; Deno's `open` has no `O_NOFOLLOW`.
  *
  * @module
  */
