@@ -65,6 +65,12 @@ const DEFAULT_CONNECTION_LIMITS = {
   close_handshake_timeout: 5_000,
   ping_timeout: 30_000,
   trusted_proxies: [],
+  // Crossbar's WebSocket options (issue 11): any origin, no frame limit, empty pings
+  allowed_origins: ["*"],
+  allow_null_origin: true,
+  max_frame_size: 0,
+  ping_size: 0,
+  require_subprotocol: true,
 };
 const DEFAULT_SLOW_CONSUMER = {
   max_queue_bytes: 4 * 1024 * 1024,
@@ -1003,7 +1009,12 @@ Deno.test("transport: websocket options", () => {
     `${TRANSPORT}.options.max_message_size`,
     "must be an integer",
   );
-  assertConfigError(opts({ compression: {} }), `${TRANSPORT}.options.compression`, "unknown key");
+  assertConfigError(opts({ compression: 1 }), `${TRANSPORT}.options.compression`, "object");
+  assertConfigError(
+    opts({ no_such_option: 1 }),
+    `${TRANSPORT}.options.no_such_option`,
+    "unknown key",
+  );
 });
 
 Deno.test("transport: the authentication limits, auth_max_delay included", () => {
@@ -1030,9 +1041,9 @@ Deno.test("transport: web paths", () => {
   const web = (paths: unknown) => withTransport({ type: "web", endpoint: TCP, paths });
   const paths = `${TRANSPORT}.paths`;
   assertConfigError(
-    web({ "/": { type: "static", directory: ".." } }),
+    web({ "/": { type: "wsgi", module: "x", object: "y" } }),
     `${paths}["/"].type`,
-    'path type "static" is not implemented yet',
+    'path type "wsgi" is not implemented yet',
   );
   assertConfigError(web({ call: { type: "caller" } }), `${paths}.call.realm`, "is required");
   assertConfigError(web({ "a/b": { type: "websocket" } }), `${paths}["a/b"]`, "invalid path");
@@ -1046,7 +1057,7 @@ Deno.test("transport: web paths", () => {
     `${paths}.ws.serializers[0]`,
     'got string "yaml"',
   );
-  assertConfigError(web({}), paths, "at least one websocket, publisher or caller path");
+  assertConfigError(web({}), paths, "at least one websocket, publisher, caller, static");
   assertConfigError(withTransport({ type: "web", endpoint: TCP }), paths, "is required");
 });
 

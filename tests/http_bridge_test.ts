@@ -418,7 +418,7 @@ Deno.test("HTTP bridge config: allowed_origins and allow_null_origin are validat
       "https://a.example/",
       "https://a.example/path",
       "https://a.example:99999",
-      "https://a.example:*",
+      "https://a.example:*x", // `:*` (any port) is valid since issue 11
       "*://a.example",
       "https://a example",
       "null",

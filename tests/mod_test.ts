@@ -62,6 +62,7 @@ const EXPECTED_EXPORTS = [
   "applyOverrides",
   "checkConfigDocument",
   "checkConfigFile",
+  "checkServedFiles",
   "consoleLogger",
   "createRouter",
   "formatWarning",

@@ -72,10 +72,24 @@ Deno.test("origin: allowed lists match scheme, host (with *) and port", () => {
 
 Deno.test("origin: pattern syntax", () => {
   for (
-    const ok of ["*", "https://a.example", "http://*.a.example:8080", "wss://x", "http://[::1]:1"]
+    const ok of [
+      "*",
+      "https://a.example",
+      "http://*.a.example:8080",
+      "wss://x",
+      "http://[::1]:1",
+      "http://localhost:*",
+    ]
   ) {
     assert.notEqual(typeof parseOriginPattern(ok), "string", ok);
   }
+  // `:*` is any port; `file://` origins count as `null` (as in Autobahn)
+  const anyPort = originPolicy(["http://localhost:*"], false);
+  assert.equal(checkOrigin(anyPort, "http://localhost:5173", null), "cross");
+  assert.equal(checkOrigin(anyPort, "http://localhost", null), "cross");
+  assert.equal(checkOrigin(anyPort, "https://localhost:5173", null), "denied");
+  assert.equal(checkOrigin(originPolicy(["*"], false), "file://", null), "denied");
+  assert.equal(checkOrigin(originPolicy(["*"], true), "file://", null), "cross");
   for (
     const bad of [
       "",
@@ -84,7 +98,8 @@ Deno.test("origin: pattern syntax", () => {
       "https://",
       "https://a.example/",
       "https://a:70000",
-      "https://a:*",
+      "https://a:**",
+      "https://a:*1",
       "*://a",
       "http://[::*]",
     ]

@@ -62,6 +62,7 @@ export function parseServicePaths(
   path: string,
   paths: ReadonlyMap<string, unknown>,
   bridges: ReadonlyMap<string, unknown>,
+  services: ReadonlyMap<string, { readonly type: string }> = new Map(),
 ): ServicePaths {
   const taken = new Map<string, string>();
   const out: Record<string, string | null> = {};
@@ -79,6 +80,14 @@ export function parseServicePaths(
       throw new ConfigError(
         keyPath(path, key),
         `the ${key} path "/${p}" is already an HTTP bridge path`,
+      );
+    }
+    const service = services.get(p);
+    if (service !== undefined) {
+      throw new ConfigError(
+        keyPath(path, key),
+        `the ${key} path "/${p}" is already a ${service.type} path; choose another with ` +
+          `{"path": ...} or turn it off with false`,
       );
     }
     const other = taken.get(p);

@@ -11,7 +11,6 @@
  */
 
 import { withResolvedPaths } from "./endpoint_paths.ts";
-import { parseOriginPattern } from "../http/origin.ts";
 import {
   IGNORED_ENDPOINT_DEBUG,
   IGNORED_ENDPOINT_KEYS,
@@ -19,20 +18,13 @@ import {
   REJECTED_WEBSOCKET_KEYS,
   UNIMPLEMENTED_TRANSPORT_TYPES,
 } from "./crossbar.ts";
-import {
-  DEFAULT_ALLOW_NULL_ORIGIN,
-  DEFAULT_INTERFACE,
-  DEFAULT_IP_VERSION,
-  DEFAULT_MAX_CONNECTIONS,
-  DEFAULT_POST_BODY_LIMIT,
-} from "./defaults.ts";
+import { DEFAULT_INTERFACE, DEFAULT_IP_VERSION, DEFAULT_MAX_CONNECTIONS } from "./defaults.ts";
 import { parseServicePaths, SERVICE_KEYS } from "./service_paths.ts";
 import {
   checkKeys,
   ConfigError,
   describe,
   expectArray,
-  expectBoolean,
   expectInteger,
   expectNonEmptyString,
   expectObject,
@@ -43,11 +35,13 @@ import {
   keyPath,
   type Obj,
   type ParseContext,
+  resolvePath,
 } from "./kit.ts";
 import { checkTlsAuth } from "./auth.ts";
 import { checkEndpointCollisions } from "./collisions.ts";
-import { parseRoleName } from "./realm.ts";
 import { refuse } from "./refused.ts";
+import { parseBridge } from "./bridge.ts";
+import { parseWebService, WEB_SERVICE_TYPES } from "./web_services.ts";
 import type {
   BridgeConfig,
   RawSocketEndpointConfig,
@@ -56,6 +50,7 @@ import type {
   TlsConfig,
   TransportConfig,
   UniversalTransportConfig,
+  WebServiceConfig,
   WebServicesConfig,
   WebSocketEndpointConfig,
   WebSocketTransportConfig,
@@ -112,7 +107,7 @@ function parseRawSocket(transport: Obj, path: string, ctx: ParseContext): RawSoc
     ignored: IGNORED_ENDPOINT_DEBUG,
   }, ctx);
   if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
-  const endpoint = withoutTls(
+  const endpoint = withoutClientCertificates(
     parseEndpoint(
       expectRequired(transport, "endpoint", path),
       keyPath(path, "endpoint"),
@@ -160,7 +155,7 @@ function parseWeb(transport: Obj, path: string, ctx: ParseContext): WebTransport
     keyPath(path, "endpoint"),
     ctx,
   );
-  const { paths, bridges } = parseWebPaths(transport, path, ctx);
+  const { paths, bridges, services } = parseWebPaths(transport, path, ctx);
   checkTlsAuth(
     [...paths].map(([key, e]) => [keyPath(keyPath(path, "paths"), key || "/"), e] as const),
     endpoint.tls,
@@ -172,7 +167,8 @@ function parseWeb(transport: Obj, path: string, ctx: ParseContext): WebTransport
     websocket: null,
     paths,
     bridges,
-    ...parseServicePaths(transport, path, paths, bridges),
+    services,
+    ...parseServicePaths(transport, path, paths, bridges, services),
   };
 }
 
@@ -237,30 +233,32 @@ function parseEndpoint(
   const host = has(endpoint, "interface")
     ? expectNonEmptyString(endpoint.interface, keyPath(path, "interface"))
     : DEFAULT_INTERFACE[version];
-  const tls = has(endpoint, "tls") ? parseTls(endpoint.tls, keyPath(path, "tls")) : null;
+  const tls = has(endpoint, "tls") ? parseTls(endpoint.tls, keyPath(path, "tls"), ctx) : null;
   return { host, port, tls, max_connections: maxConnections(endpoint, path) };
 }
 
 /**
- * `endpoint` of a `rawsocket` or `universal` transport, neither of which has TLS.
+ * `endpoint` of a `rawsocket` or `universal` transport: TLS works, but not with
+ * `ca_certificates` (client certificates are asked for by the HTTP side's own TLS, which
+ * RawSocket and the universal port's first-octet sniffing do not go through).
  *
  * @param endpoint The parsed endpoint.
  * @param path The transport's JSON path.
  * @param type The transport type, for the reason.
  */
-function withoutTls<E extends TcpEndpointConfig>(
+function withoutClientCertificates<E extends TcpEndpointConfig>(
   endpoint: E,
   path: string,
   type: string,
-): E & { readonly tls: null } {
-  const { tls } = endpoint;
-  if (tls) {
+): E {
+  if (endpoint.tls?.ca_certificates) {
     throw new ConfigError(
-      keyPath(path, "endpoint.tls"),
-      `TLS is not available for ${type} transports`,
+      keyPath(keyPath(keyPath(path, "endpoint"), "tls"), "ca_certificates"),
+      `client certificates (ca_certificates, for tls authentication) are only available on ` +
+        `websocket and web transports, not on ${type} transports`,
     );
   }
-  return { ...endpoint, tls };
+  return endpoint;
 }
 
 /** `endpoint.max_connections`: a positive integer, default 10000. */
@@ -273,24 +271,49 @@ function maxConnections(endpoint: Obj, path: string): number {
 }
 
 /**
- * `endpoint.tls`: `{"certificate": "<PEM file>", "key": "<PEM file>"}`, and `ca_certificates`
- * (PEM files) to require client certificates that chain to them (read when serving).
+ * `endpoint.tls`: `{"certificate": "<PEM file>", "key": "<PEM file>"}`, `chain_certificates`
+ * (PEM intermediates sent after the leaf), and `ca_certificates` (PEM files) to require client
+ * certificates that chain to them (all read when serving). `dhparam` and `ciphers` are
+ * accepted with a warning: Deno's TLS (rustls) chooses the key exchange and cipher suites.
  */
-function parseTls(value: unknown, path: string): TlsConfig {
+function parseTls(value: unknown, path: string, ctx: ParseContext): TlsConfig {
   const tls = expectObject(value, path);
-  checkKeys(tls, path, { allowed: ["certificate", "key", "ca_certificates"] });
+  checkKeys(tls, path, {
+    allowed: ["certificate", "key", "ca_certificates", "chain_certificates"],
+    ignored: {
+      dhparam: "Switchboard's TLS (Deno's rustls) uses ECDHE key exchange with its own " +
+        "groups and no finite-field Diffie-Hellman parameters; the file is not read",
+      ciphers: "Switchboard's TLS (Deno's rustls) offers its own fixed list of modern cipher " +
+        "suites (TLS 1.2 and 1.3); this list is not used",
+    },
+  }, ctx);
+  for (const key of ["dhparam", "ciphers"]) {
+    if (has(tls, key)) expectString(tls[key], keyPath(path, key));
+  }
   const certificate = expectNonEmptyString(
     expectRequired(tls, "certificate", path),
     keyPath(path, "certificate"),
   );
   const key = expectNonEmptyString(expectRequired(tls, "key", path), keyPath(path, "key"));
-  if (!has(tls, "ca_certificates")) return { certificate, key };
-  const caPath = keyPath(path, "ca_certificates");
-  const cas = expectArray(tls.ca_certificates, caPath).map((v, i) =>
-    expectNonEmptyString(v, indexPath(caPath, i))
-  );
-  if (cas.length === 0) throw new ConfigError(caPath, "must list at least one CA certificate file");
-  return { certificate, key, ca_certificates: cas };
+  const files = (name: string): string[] | undefined => {
+    if (!has(tls, name)) return undefined;
+    const listPath = keyPath(path, name);
+    const list = expectArray(tls[name], listPath).map((v, i) =>
+      expectNonEmptyString(v, indexPath(listPath, i))
+    );
+    if (list.length === 0) {
+      throw new ConfigError(listPath, "must list at least one certificate file");
+    }
+    return list;
+  };
+  const chain = files("chain_certificates")?.map((file) => resolvePath(ctx, file));
+  const cas = files("ca_certificates");
+  return {
+    certificate,
+    key,
+    ...(chain ? { chain_certificates: chain } : {}),
+    ...(cas ? { ca_certificates: cas } : {}),
+  };
 }
 
 /**
@@ -318,11 +341,12 @@ function parseWebPaths(
   path: string,
   ctx: ParseContext,
   itemPathOf: (key: string) => string = (key) => keyPath(keyPath(path, "paths"), key),
-): Pick<WebServicesConfig, "paths" | "bridges"> {
+): Pick<WebServicesConfig, "paths" | "bridges" | "services"> {
   const pathsPath = keyPath(path, "paths");
   const paths = expectObject(expectRequired(transport, "paths", path), pathsPath);
   const result = new Map<string, WebSocketEndpointConfig>();
   const bridges = new Map<string, BridgeConfig>();
+  const services = new Map<string, WebServiceConfig>();
   for (const key of Object.keys(paths)) {
     const itemPath = itemPathOf(key);
     if (key !== "/" && !WEB_PATH_SEGMENT.test(key)) {
@@ -346,6 +370,10 @@ function parseWebPaths(
       ctx.warn(itemPath, NOT_SERVED_PATH_TYPES[type]!);
       continue;
     }
+    if (WEB_SERVICE_TYPES.includes(type)) {
+      services.set(key === "/" ? "" : key, parseWebService(service, itemPath, ctx));
+      continue;
+    }
     if (type !== "websocket") {
       throw new ConfigError(typePath, `path type ${JSON.stringify(type)} is not implemented yet`);
     }
@@ -356,13 +384,14 @@ function parseWebPaths(
     }, ctx);
     result.set(key === "/" ? "" : key, parseWebSocketEndpoint(service, itemPath, ctx));
   }
-  if (result.size === 0 && bridges.size === 0) {
+  if (result.size === 0 && bridges.size === 0 && services.size === 0) {
     throw new ConfigError(
       pathsPath,
-      "must contain at least one websocket, publisher or caller path, got none",
+      "must contain at least one websocket, publisher, caller, static, redirect, json or " +
+        "nodeinfo path, got none",
     );
   }
-  return { paths: result, bridges };
+  return { paths: result, bridges, services };
 }
 
 /**
@@ -375,7 +404,7 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
     allowed: ["type", "id", "endpoint", "rawsocket", "websocket", "web", ...SERVICE_KEYS],
   });
   if (has(transport, "id")) expectString(transport.id, keyPath(path, "id"));
-  const endpoint = withoutTls(
+  const endpoint = withoutClientCertificates(
     parseEndpoint(expectRequired(transport, "endpoint", path), keyPath(path, "endpoint"), ctx),
     path,
     "universal",
@@ -424,10 +453,11 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
   const merged = { ...wsPaths, ...webPaths };
   let paths: ReadonlyMap<string, WebSocketEndpointConfig> = new Map();
   let bridges: ReadonlyMap<string, BridgeConfig> = new Map();
+  let services: ReadonlyMap<string, WebServiceConfig> = new Map();
   if (Object.keys(merged).length > 0) {
-    ({ paths, bridges } = parseWebPaths({ paths: merged }, path, ctx, itemPathOf));
+    ({ paths, bridges, services } = parseWebPaths({ paths: merged }, path, ctx, itemPathOf));
   }
-  if (!rawsocket && paths.size === 0 && bridges.size === 0) {
+  if (!rawsocket && paths.size === 0 && bridges.size === 0 && services.size === 0) {
     throw new ConfigError(
       path,
       "a universal transport needs rawsocket settings or at least one path",
@@ -448,91 +478,7 @@ function parseUniversal(transport: Obj, path: string, ctx: ParseContext): Univer
     rawsocket,
     paths,
     bridges,
-    ...parseServicePaths(transport, path, paths, bridges),
+    services,
+    ...parseServicePaths(transport, path, paths, bridges, services),
   };
-}
-
-/**
- * A `publisher` / `caller` path: the HTTP bridge (`POST` JSON to publish or call), with
- * `options.post_body_limit`, `options.allowed_origins` and `options.allow_null_origin`.
- */
-function parseBridge(
-  service: Obj,
-  path: string,
-  kind: "publisher" | "caller",
-  ctx: ParseContext,
-): BridgeConfig {
-  checkKeys(service, path, { allowed: ["type", "realm", "role", "options"] });
-  const realm = expectNonEmptyString(
-    expectRequired(service, "realm", path),
-    keyPath(path, "realm"),
-  );
-  const role = parseRoleName(expectRequired(service, "role", path), keyPath(path, "role"));
-  let postBodyLimit = DEFAULT_POST_BODY_LIMIT;
-  let allowedOrigins: string[] | null = null;
-  let allowNullOrigin = DEFAULT_ALLOW_NULL_ORIGIN;
-  if (has(service, "options")) {
-    const optionsPath = keyPath(path, "options");
-    const options = expectObject(service.options, optionsPath);
-    checkKeys(options, optionsPath, {
-      allowed: ["post_body_limit", "allowed_origins", "allow_null_origin"],
-      ignored: IGNORED_ENDPOINT_DEBUG,
-    }, ctx);
-    if (has(options, "post_body_limit")) {
-      postBodyLimit = expectInteger(
-        options.post_body_limit,
-        keyPath(optionsPath, "post_body_limit"),
-      );
-      if (postBodyLimit < 1) {
-        throw new ConfigError(
-          keyPath(optionsPath, "post_body_limit"),
-          `must be a positive number of bytes, got ${postBodyLimit}`,
-        );
-      }
-    }
-    if (has(options, "allowed_origins")) {
-      allowedOrigins = parseAllowedOrigins(
-        options.allowed_origins,
-        keyPath(optionsPath, "allowed_origins"),
-      );
-    }
-    if (has(options, "allow_null_origin")) {
-      allowNullOrigin = expectBoolean(
-        options.allow_null_origin,
-        keyPath(optionsPath, "allow_null_origin"),
-      );
-    }
-  }
-  return {
-    kind,
-    realm,
-    role,
-    post_body_limit: postBodyLimit,
-    allowed_origins: allowedOrigins,
-    allow_null_origin: allowNullOrigin,
-  };
-}
-
-/** `allowed_origins`: a list of origins in Crossbar's form (see `src/http/origin.ts`). */
-function parseAllowedOrigins(value: unknown, path: string): string[] {
-  const list = expectArray(value, path);
-  const seen = new Map<string, number>();
-  return list.map((item, i) => {
-    const itemPath = indexPath(path, i);
-    const text = expectNonEmptyString(item, itemPath);
-    const pattern = parseOriginPattern(text);
-    if (typeof pattern === "string") {
-      throw new ConfigError(itemPath, `${pattern}, got ${describe(text)}`);
-    }
-    const key = text.toLowerCase();
-    const previous = seen.get(key);
-    if (previous !== undefined) {
-      throw new ConfigError(
-        itemPath,
-        `duplicate origin ${JSON.stringify(text)} (already given by ${indexPath(path, previous)})`,
-      );
-    }
-    seen.set(key, i);
-    return text;
-  });
 }

@@ -309,7 +309,80 @@ export interface WebSocketEndpointConfig {
    * the client (`trusted_proxies`); default none.
    */
   readonly trusted_proxies: readonly string[];
+  /**
+   * Origins whose browsers may open this WebSocket (`allowed_origins`, Crossbar's form; see
+   * `src/http/origin.ts`); default `["*"]` (any), as Crossbar. Requests without an `Origin`
+   * header (non-browser clients) are always accepted. Absent on RawSocket endpoints.
+   */
+  readonly allowed_origins?: readonly string[];
+  /** Whether `Origin: null` is accepted (`allow_null_origin`); default true, as Crossbar. */
+  readonly allow_null_origin?: boolean;
+  /**
+   * Largest incoming WebSocket frame payload in bytes (`max_frame_size`); 0 (the default) = no
+   * limit besides `max_message_size`.
+   */
+  readonly max_frame_size?: number;
+  /** Bytes of payload in each keepalive ping (`auto_ping_size`, 12..125); default 0 (empty). */
+  readonly ping_size?: number;
+  /**
+   * Whether a WebSocket upgrade must offer a WAMP subprotocol (`require_websocket_subprotocol`);
+   * default true. When false, an upgrade offering none speaks JSON.
+   */
+  readonly require_subprotocol?: boolean;
 }
+
+/** A `static` web service: files of a directory. */
+export interface StaticServiceConfig {
+  /** Always `static`. */
+  readonly type: "static";
+  /** The directory served (resolved against the config file's directory). */
+  readonly directory: string;
+  /** The JSON path of `directory`, for errors about it when serving. */
+  readonly directory_path: string;
+  /** Whether a directory without `index.html` gets a listing (`enable_directory_listing`). */
+  readonly directory_listing: boolean;
+  /** Extra content types by lower-case extension with its dot (`options.mime_types`). */
+  readonly mime_types: ReadonlyMap<string, string>;
+  /** Seconds for `Cache-Control: max-age` and `Expires` (`cache_timeout`); null = none. */
+  readonly cache_timeout: number | null;
+  /** File (relative to the directory) served for paths that name nothing (`default_file`). */
+  readonly default_file: string | null;
+}
+
+/** A `redirect` web service. */
+export interface RedirectServiceConfig {
+  /** Always `redirect`. */
+  readonly type: "redirect";
+  /** The `Location` sent. */
+  readonly url: string;
+  /** The redirect status; default 302, as Crossbar. */
+  readonly status: 301 | 302 | 303 | 307 | 308;
+}
+
+/** A `json` web service: one fixed JSON document. */
+export interface JsonServiceConfig {
+  /** Always `json`. */
+  readonly type: "json";
+  /** The document, serialized once (`value`, `options.prettify`). */
+  readonly body: string;
+  /** Whether cross-origin reads are allowed (`options.allow_cross_origin`); default true. */
+  readonly allow_cross_origin: boolean;
+  /** Whether the response forbids caching (`options.discourage_caching`); default false. */
+  readonly discourage_caching: boolean;
+}
+
+/** A `nodeinfo` web service: a page naming the router and the client's address. */
+export interface NodeInfoServiceConfig {
+  /** Always `nodeinfo`. */
+  readonly type: "nodeinfo";
+}
+
+/** A plain-HTTP web service of a `web` or `universal` transport path. */
+export type WebServiceConfig =
+  | StaticServiceConfig
+  | RedirectServiceConfig
+  | JsonServiceConfig
+  | NodeInfoServiceConfig;
 
 /** An HTTP bridge path: `POST` JSON to publish (`publisher`) or call (`caller`) on a realm. */
 export interface BridgeConfig {
@@ -338,6 +411,11 @@ export interface TlsConfig {
   /** Path of the PEM private key. */
   readonly key: string;
   /**
+   * Paths of PEM intermediate certificates sent after the leaf (`chain_certificates`); the
+   * certificate file may also hold them itself.
+   */
+  readonly chain_certificates?: readonly string[];
+  /**
    * Paths of PEM CA certificates (`ca_certificates`): when set, every client must present a
    * certificate that chains to one of them (for `tls` authentication).
    */
@@ -356,18 +434,18 @@ export interface TcpEndpointConfig {
   readonly max_connections: number;
 }
 
-/** A TCP endpoint of a transport type that has no TLS (`rawsocket`, `universal`). */
-export interface PlainTcpEndpointConfig extends TcpEndpointConfig {
-  /** Always null: this transport type has no TLS. */
-  readonly tls: null;
-}
+/**
+ * A TCP endpoint of a `rawsocket` or `universal` transport (kept as a name for the public API:
+ * these transports have TLS too now).
+ */
+export type PlainTcpEndpointConfig = TcpEndpointConfig;
 
 /**
- * A `rawsocket` endpoint: TCP without TLS, or a Unix socket (`{"type": "unix", "path": ...}`),
- * which has `unix` set and host `""`, port 0 (unused, but still what the host/port overrides
- * replace and the collision check compares).
+ * A `rawsocket` endpoint: TCP (with optional TLS), or a Unix socket
+ * (`{"type": "unix", "path": ...}`), which has `unix` set, no TLS and host `""`, port 0
+ * (unused, but still what the host/port overrides replace and the collision check compares).
  */
-export interface RawSocketEndpointConfig extends PlainTcpEndpointConfig {
+export interface RawSocketEndpointConfig extends TcpEndpointConfig {
   /** The Unix socket path; absent on TCP endpoints. */
   readonly unix?: string;
 }
@@ -378,6 +456,11 @@ export interface WebServicesConfig {
   readonly paths: ReadonlyMap<string, WebSocketEndpointConfig>;
   /** HTTP bridge paths (`publisher` / `caller`), path → settings. */
   readonly bridges: ReadonlyMap<string, BridgeConfig>;
+  /**
+   * Web services (`static`, `redirect`, `json`, `nodeinfo`), path → settings. Each serves its
+   * path and everything below it; the root's (`""`) serves every path no other path claims.
+   */
+  readonly services: ReadonlyMap<string, WebServiceConfig>;
   /** The path serving Prometheus metrics (default `metrics`), or null when off. */
   readonly metrics_path: string | null;
   /** The path serving the live status page (default `status`), or null when off. */
@@ -417,7 +500,7 @@ export interface WebTransportConfig extends WebServicesConfig {
 export interface RawSocketTransportConfig {
   /** Always `rawsocket`. */
   readonly type: "rawsocket";
-  /** Where the transport listens (TCP without TLS, or a Unix socket). */
+  /** Where the transport listens (TCP with optional TLS, or a Unix socket). */
   readonly endpoint: RawSocketEndpointConfig;
   /**
    * Always null: the endpoint is `rawsocket`. Every transport type keeps the `websocket` key
@@ -432,8 +515,8 @@ export interface RawSocketTransportConfig {
 export interface UniversalTransportConfig extends WebServicesConfig {
   /** Always `universal`. */
   readonly type: "universal";
-  /** Where the transport listens (TCP without TLS). */
-  readonly endpoint: PlainTcpEndpointConfig;
+  /** Where the transport listens (TCP with optional TLS). */
+  readonly endpoint: TcpEndpointConfig;
   /** Always null (see {@link RawSocketTransportConfig.websocket}): the endpoints are `paths`. */
   readonly websocket: null;
   /** The RawSocket endpoint, or null when the transport speaks HTTP/WebSocket only. */

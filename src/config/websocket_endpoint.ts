@@ -2,7 +2,8 @@
  * A WAMP endpoint's settings, shared by a `websocket` transport, each `websocket` path of a
  * `web` or `universal` transport, and RawSocket endpoints: `serializers`, `auth` and the
  * `options` (message size and nesting, slow consumers, keepalive pings, handshake timeouts,
- * trusted proxies, authentication limits). Also {@link DEFAULT_ENDPOINT}, the endpoint a
+ * trusted proxies, authentication limits; Crossbar's other WebSocket options, the origin check
+ * among them, are read by `websocket_options.ts`). Also {@link DEFAULT_ENDPOINT}, the endpoint a
  * router serves where it has none configured.
  *
  * Pure functions, no I/O; every default comes from `defaults.ts`.
@@ -55,6 +56,10 @@ import {
   type ParseContext,
 } from "./kit.ts";
 import type { WebSocketEndpointConfig } from "./types.ts";
+import {
+  CROSSBAR_WEBSOCKET_OPTION_KEYS,
+  parseCrossbarWebSocketOptions,
+} from "./websocket_options.ts";
 
 /** The serializers Switchboard speaks. */
 const SERIALIZERS: readonly SerializerName[] = ["json", "msgpack", "cbor"];
@@ -82,6 +87,12 @@ export function parseWebSocketEndpoint(
 ): WebSocketEndpointConfig {
   const options = own(obj, "options");
   const parsed = parseWebSocketOptions(options, keyPath(path, "options"));
+  const crossbar = parseCrossbarWebSocketOptions(
+    isObject(options) ? options : {},
+    keyPath(path, "options"),
+    ctx,
+    kind,
+  );
   const pingsSet = isObject(options) && has(options, "auto_ping_interval");
   // only WebSocket endpoints list `cookie` among their keys; RawSocket ones cannot carry one
   const tracking = kind === "rawsocket" ? "unavailable" : has(obj, "cookie") ? "tracked" : "none";
@@ -94,6 +105,7 @@ export function parseWebSocketEndpoint(
     auth,
     ...(cookie ? { cookie } : {}),
     ...parsed,
+    ...crossbar,
     ping_interval: kind === "rawsocket" && !pingsSet
       ? DEFAULT_RAWSOCKET_PING_INTERVAL
       : parsed.ping_interval,
@@ -183,6 +195,7 @@ function parseWebSocketOptions(
       "open_handshake_timeout",
       "close_handshake_timeout",
       "trusted_proxies",
+      ...CROSSBAR_WEBSOCKET_OPTION_KEYS,
     ],
   });
   const positive = (key: string, fallback: number, what: string): number => {

@@ -1,15 +1,18 @@
 /**
- * Origin checks for browser requests (the HTTP bridge now; WebSocket `allowed_origins` later):
+ * Origin checks for browser requests (the HTTP bridge, WebSocket upgrades' `allowed_origins`):
  * which `Origin` header values a path accepts, from a list of allowed origins in Crossbar's
  * form, and whether a request is same-origin. Pure functions, no I/O.
  *
  * An allowed origin is `scheme://host[:port]` (no path), or `*` alone for any origin. A `*`
  * inside the host matches any run of host characters, dots included, as Crossbar's
  * `allowed_origins` does (`https://*.example.com` matches `https://a.b.example.com`, not
- * `https://example.com`). Scheme and port must match exactly; a missing port is the scheme's
- * default (80 for http/ws, 443 for https/wss). The origin `null` (sandboxed frames, `file:`
- * pages, some redirects) is never matched by a pattern, not even by `*`: it is allowed only
- * when the policy says so.
+ * `https://example.com`); `:*` as the port matches any port. Scheme and port must match
+ * otherwise; a missing port is the scheme's default (80 for http/ws, 443 for https/wss). Unlike
+ * Autobahn's patterns (a regular expression over `scheme://host:port`), a `*` never spans the
+ * host into the port, and a pattern without a port matches the default port (Autobahn needs
+ * `https://*.example.com:443` or `...:*` there). The origin `null` (sandboxed frames, `file:`
+ * pages, some redirects; a `file://` origin counts as `null`, as in Autobahn) is never matched
+ * by a pattern, not even by `*`: it is allowed only when the policy says so.
  *
  * @module
  */
@@ -31,7 +34,8 @@ export type OriginPattern =
     readonly any: false;
     readonly scheme: string;
     readonly host: RegExp;
-    readonly port: number | null;
+    /** The port, or `"any"` for a pattern ending in `:*`. */
+    readonly port: number | null | "any";
   };
 
 /** What a path accepts from browsers. */
@@ -54,8 +58,8 @@ export type OriginVerdict = "none" | "same" | "cross" | "denied";
 const DEFAULT_PORTS: Readonly<Record<string, number>> = { http: 80, https: 443, ws: 80, wss: 443 };
 /** `scheme://host[:port]` as browsers serialize origins (RFC 6454), hosts in ASCII. */
 const ORIGIN = /^([a-z][a-z0-9+.-]*):\/\/(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d{1,5}))?$/i;
-/** The same with `*` allowed in a (non-IPv6) host. */
-const PATTERN = /^([a-z][a-z0-9+.-]*):\/\/(\[[0-9a-f:.]+\]|[a-z0-9._*-]+)(?::(\d{1,5}))?$/i;
+/** The same with `*` allowed in a (non-IPv6) host, and as the whole port. */
+const PATTERN = /^([a-z][a-z0-9+.-]*):\/\/(\[[0-9a-f:.]+\]|[a-z0-9._*-]+)(?::(\d{1,5}|\*))?$/i;
 /** A `Host` header: host and optional port. */
 const HOST = /^(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d{1,5}))?$/i;
 
@@ -82,14 +86,15 @@ function parts(text: string, syntax: RegExp): OriginParts | null {
  */
 export function parseOriginPattern(text: string): OriginPattern | string {
   if (text === "*") return { any: true };
-  const p = parts(text, PATTERN);
+  const anyPort = text.endsWith(":*");
+  const p = parts(anyPort ? text.slice(0, -2) : text, PATTERN);
   if (!p) {
     return 'must be "*" or an origin "scheme://host[:port]" (no path; "*" only inside the host; port at most 65535)';
   }
   const host = new RegExp(
     `^${p.host.replace(/[.+?^${}()|[\]\\-]/g, "\\$&").replaceAll("*", "[a-z0-9._-]*")}$`,
   );
-  return { any: false, scheme: p.scheme, host, port: p.port };
+  return { any: false, scheme: p.scheme, host, port: anyPort ? "any" : p.port };
 }
 
 /**
@@ -119,7 +124,7 @@ function sameOrigin(o: OriginParts, host: string | null): boolean {
 
 function matches(p: OriginPattern, o: OriginParts): boolean {
   if (p.any) return true;
-  return p.scheme === o.scheme && p.port === o.port && p.host.test(o.host);
+  return p.scheme === o.scheme && (p.port === "any" || p.port === o.port) && p.host.test(o.host);
 }
 
 /**
@@ -135,7 +140,8 @@ export function checkOrigin(
   host: string | null,
 ): OriginVerdict {
   if (origin === null) return "none";
-  if (origin === "null") return policy.allowNull ? "cross" : "denied";
+  // browsers send `file://` for local pages (Chrome) where others send `null`: the same origin
+  if (origin === "null" || /^file:\/\//i.test(origin)) return policy.allowNull ? "cross" : "denied";
   const o = parts(origin, ORIGIN);
   if (!o) return "denied";
   if (policy.allowed === null) return sameOrigin(o, host) ? "same" : "denied";

@@ -7,6 +7,7 @@
 
 import type { Clock } from "../clock.ts";
 import type { TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
+import { checkOrigin, type OriginPolicy, originPolicy } from "../http/origin.ts";
 import { CookieStore } from "../transport/cookie_store.ts";
 import { TrustedProxies } from "../transport/forwarded.ts";
 import type { WampRoute } from "../transport/http_server.ts";
@@ -31,6 +32,7 @@ export function webSocketPeerOptions(endpoint: WebSocketEndpointConfig): WebSock
       },
       pingIntervalMs: endpoint.ping_interval * 1000,
       pingTimeoutMs: endpoint.ping_timeout,
+      pingSize: endpoint.ping_size ?? 0,
       closeTimeoutMs: endpoint.close_handshake_timeout,
       idleTimeoutMs: endpoint.open_handshake_timeout,
     };
@@ -53,10 +55,36 @@ export function wampRoute(endpoint: WebSocketEndpointConfig): WampRoute {
       peer: webSocketPeerOptions(endpoint),
       handshakeMs: endpoint.open_handshake_timeout,
       trustedProxies: new TrustedProxies(endpoint.trusted_proxies),
+      origins: originCheck(websocketOrigins(endpoint)),
+      requireSubprotocol: endpoint.require_subprotocol ?? true,
+      maxFrameSize: endpoint.max_frame_size ?? 0,
     };
     routes.set(endpoint, route);
   }
   return route;
+}
+
+const origins = new WeakMap<WebSocketEndpointConfig, OriginPolicy | null>();
+
+/**
+ * Which browser origins may open a WebSocket on `endpoint` (null: any, no check): Crossbar's
+ * defaults (`["*"]`, null origin allowed) need none.
+ */
+export function websocketOrigins(endpoint: WebSocketEndpointConfig): OriginPolicy | null {
+  if (origins.has(endpoint)) return origins.get(endpoint)!;
+  const allowed = endpoint.allowed_origins ?? ["*"];
+  const allowNull = endpoint.allow_null_origin ?? true;
+  const policy = allowed.includes("*") && allowNull ? null : originPolicy(allowed, allowNull);
+  origins.set(endpoint, policy);
+  return policy;
+}
+
+/** The upgrade's origin check of a policy (null: none). */
+function originCheck(
+  policy: OriginPolicy | null,
+): ((origin: string, host: string | null) => boolean) | null {
+  if (policy === null) return null;
+  return (origin, host) => checkOrigin(policy, origin, host) !== "denied";
 }
 
 const cookieStores = new WeakMap<WebSocketEndpointConfig, CookieStore>();

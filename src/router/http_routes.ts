@@ -1,7 +1,7 @@
 /**
  * What a transport serves over plain HTTP: `/metrics`, the status page, the health probes
- * (`/healthz`, `/readyz`), HTTP bridge paths, and
- * 404 elsewhere; and, for a router mounted in someone else's `Deno.serve` with
+ * (`/healthz`, `/readyz`), HTTP bridge paths, web services (`static`, `redirect`, `json`,
+ * `nodeinfo`, in `web_services.ts`), and 404 elsewhere; and, for a router mounted in someone else's `Deno.serve` with
  * `Router.handler()`, WebSocket upgrades through Deno's built-in WebSocket.
  *
  * @module
@@ -24,7 +24,9 @@ import {
   notAnUpgrade,
   WebSocketPeer,
 } from "../transport/websocket.ts";
-import { cookieStore, webSocketPeerOptions } from "./endpoint_options.ts";
+import { checkOrigin } from "../http/origin.ts";
+import { cookieStore, websocketOrigins, webSocketPeerOptions } from "./endpoint_options.ts";
+import { matchService, serveService } from "./web_services.ts";
 import { healthz, readyz } from "./probes.ts";
 import type { ReadinessFailure } from "./readiness.ts";
 
@@ -62,6 +64,7 @@ export function routeRequest(
   host: RouteHost,
   transport: TransportConfig | null,
   req: Request,
+  remote: Deno.Addr | null = null,
 ): Response | Promise<Response> | WebSocketEndpointConfig {
   if (!transport) return DEFAULT_ENDPOINT;
   if (transport.type === "websocket") return transport.websocket;
@@ -87,7 +90,18 @@ export function routeRequest(
   }
   const bridge = transport.bridges.get(path);
   if (bridge) return host.bridge(bridge)(req);
-  return transport.paths.get(path) ?? notFound();
+  const endpoint = transport.paths.get(path);
+  if (endpoint) return endpoint;
+  const match = matchService(transport.services, new URL(req.url).pathname);
+  if (match) {
+    return serveService(match, req, {
+      clock: host.clock,
+      logger: host.logger,
+      version: () => host.statusInfo(transport).version,
+      peer: remote ? peerString(remote) : null,
+    });
+  }
+  return notFound();
 }
 
 /**
@@ -106,16 +120,38 @@ export function nativeUpgrade(
   if (host.closing) {
     return { response: new Response("Router is shutting down\n", { status: 503 }) };
   }
-  const chosen = chooseSerializer(req.headers.get("sec-websocket-protocol"), endpoint.serializers);
+  const origins = websocketOrigins(endpoint);
+  const origin = req.headers.get("origin");
+  // Headers joins repeated Origin headers with ", ", which no allowed origin matches
+  if (
+    origins !== null && origin !== null &&
+    checkOrigin(origins, origin.trim(), req.headers.get("host")) === "denied"
+  ) {
+    host.logger.info("websocket upgrade refused: origin not allowed", { origin });
+    return {
+      response: new Response("Origin not allowed.\n", {
+        status: 403,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      }),
+    };
+  }
+  const chosen = chooseSerializer(
+    req.headers.get("sec-websocket-protocol"),
+    endpoint.serializers,
+    endpoint.require_subprotocol ?? true,
+  );
   if (chosen instanceof Response) return { response: chosen };
   // Deno's own subprotocol check splits the offer on ", " only, and so refuses offers
   // written as "a,b" (Autobahn|Python sends those): negotiate here and set the header.
+  // (the request's headers cannot be read once it is upgraded)
+  const offered = req.headers.has("sec-websocket-protocol");
+  const cookieHeader = req.headers.get("cookie");
   const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: endpoint.ping_interval });
-  response.headers.set("sec-websocket-protocol", chosen.subprotocol);
+  if (offered) response.headers.set("sec-websocket-protocol", chosen.subprotocol);
   const url = new URL(req.url);
   const secure = url.protocol === "https:";
   const visit = cookieStore(endpoint, host.clock)?.visit(
-    req.headers.get("cookie"),
+    cookieHeader,
     secure,
     url.pathname,
   ) ?? null;

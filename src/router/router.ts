@@ -448,8 +448,8 @@ export class Router {
       return router.#closed;
     },
     attach: (peer, endpoint, connect, release) => router.#attach(peer, endpoint, connect, release),
-    fetch: (t, req) => {
-      const routed = routeRequest(router.#routeHost, t, req);
+    fetch: (t, req, client) => {
+      const routed = routeRequest(router.#routeHost, t, req, client.remoteAddr);
       if (routed instanceof Response || routed instanceof Promise) return routed;
       // a WAMP path without an upgrade (node:http hands upgrades over separately)
       return notAnUpgrade();
@@ -466,7 +466,7 @@ export class Router {
    */
   handler(transport: TransportConfig | null = this.config.transports[0] ?? null): Handler {
     return (req, info) => {
-      const routed = routeRequest(this.#routeHost, transport, req);
+      const routed = routeRequest(this.#routeHost, transport, req, info?.remoteAddr ?? null);
       if (routed instanceof Response || routed instanceof Promise) return routed;
       const { response, peer } = nativeUpgrade(
         this.#routeHost,

@@ -10,7 +10,7 @@
 import type { Clock } from "../clock.ts";
 import { ConfigError } from "../config/config.ts";
 import { DEFAULT_OPEN_HANDSHAKE_TIMEOUT } from "../config/defaults.ts";
-import type { TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
+import type { TlsConfig, TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
 import type { SecureContext } from "node:tls";
 import type { Logger } from "../log.ts";
 import type { Serializer } from "../serializer/serializer.ts";
@@ -24,6 +24,7 @@ import {
   transportHandshakeMs,
   wampRoute,
 } from "./endpoint_options.ts";
+import { openStaticServices } from "./web_services.ts";
 
 /** A listening transport, as `Router.serve()` reports it. */
 export interface ServedTransport {
@@ -82,6 +83,21 @@ async function readPem(file: string, path: string): Promise<string> {
     }
     throw e;
   }
+}
+
+/**
+ * The certificate (the leaf, then the `chain_certificates` intermediates, in order) and key of
+ * `endpoint.tls` at JSON path `path`.
+ */
+async function readTlsMaterial(tls: TlsConfig, path: string): Promise<TlsMaterial> {
+  const leaf = await readPem(tls.certificate, `${path}.certificate`);
+  const chain = await Promise.all(
+    (tls.chain_certificates ?? []).map((file, i) =>
+      readPem(file, `${path}.chain_certificates[${i}]`)
+    ),
+  );
+  const cert = [leaf, ...chain].map((pem) => pem.endsWith("\n") ? pem : `${pem}\n`).join("");
+  return { cert, key: await readPem(tls.key, `${path}.key`) };
 }
 
 function closeQuietly(conn: Deno.Conn): void {
@@ -163,12 +179,10 @@ export class TransportServer {
     index: number,
   ): Promise<TransportServer> {
     const tlsPath = `workers[0].transports[${index}].endpoint.tls`;
-    const tls = t.endpoint.tls
-      ? {
-        cert: await readPem(t.endpoint.tls.certificate, `${tlsPath}.certificate`),
-        key: await readPem(t.endpoint.tls.key, `${tlsPath}.key`),
-      }
-      : null;
+    const tls = t.endpoint.tls ? await readTlsMaterial(t.endpoint.tls, tlsPath) : null;
+    if (t.type === "web" || t.type === "universal") {
+      await openStaticServices(t.services, host.clock);
+    }
     // node:http and the ws package load only when a transport speaks HTTP, so a router that
     // is embedded without transports (or serves RawSocket only) never loads them
     const http = t.type === "rawsocket"
@@ -286,7 +300,10 @@ export class TransportServer {
     const host = this.#host;
     const secure = this.#tls;
     try {
-      if (conn.localAddr.transport === "tcp") (conn as Deno.TcpConn).setNoDelay(true);
+      // a TLS connection (rss) has no setNoDelay of its own
+      if (conn.localAddr.transport === "tcp" && "setNoDelay" in conn) {
+        (conn as Deno.TcpConn).setNoDelay(true);
+      }
       const peer = await acceptRawSocket(conn, {
         options: rawSocketOptions(endpoint),
         details: (serializer: Serializer) => ({

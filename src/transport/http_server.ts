@@ -51,6 +51,15 @@ export interface WampRoute {
   readonly trustedProxies: TrustedProxies;
   /** The path's tracking cookies (cookie authentication), or null without. */
   readonly cookies?: CookieStore | null;
+  /**
+   * Whether a browser origin may upgrade (`allowed_origins`, `allow_null_origin`; the request's
+   * `Host` header given too); others get 403 before the upgrade. Null or absent: any.
+   */
+  readonly origins?: ((origin: string, host: string | null) => boolean) | null;
+  /** Whether an upgrade must offer a WAMP subprotocol (else it speaks JSON); default true. */
+  readonly requireSubprotocol?: boolean;
+  /** Largest incoming frame payload in bytes (`max_frame_size`); 0 or absent: no own limit. */
+  readonly maxFrameSize?: number;
 }
 
 /** Who sent a request. */
@@ -200,6 +209,9 @@ export class HttpServer<R extends WampRoute = WampRoute> {
     else {
       deadline?.arm(idleMs);
       req.on("end", () => deadline?.clear());
+      // GET and HEAD have no body to read: drain the (empty) request so its end clears the
+      // deadline now, not when a long response is done (which the deadline would cut short)
+      if (req.method === "GET" || req.method === "HEAD") req.resume();
     }
     res.on("finish", () => {
       if (!req.socket.destroyed) deadline?.arm(idleMs);
@@ -227,6 +239,7 @@ export class HttpServer<R extends WampRoute = WampRoute> {
     }
     const remoteAddr: Deno.Addr = accepted?.conn.remoteAddr ??
       { transport: "tcp", hostname: "0.0.0.0", port: 0 };
+    const { logger } = this.#options;
     const response = await this.#options.fetch(request, { remoteAddr });
     const headers: Record<string, string | string[]> = {};
     response.headers.forEach((value, key) => {
@@ -243,9 +256,30 @@ export class HttpServer<R extends WampRoute = WampRoute> {
       const { done, value } = await reader.read();
       if (done) break;
       if (!res.write(value)) {
+        if (res.destroyed) return; // gone already: its close has been and will not come again
+        // both listeners go once either fires: a long body waits for drain many times. A client
+        // that stops reading gets `idleMs` to take some more before its connection is dropped
+        // (else it could hold a connection and an open file for ever).
         await new Promise<void>((resolve) => {
-          res.once("drain", resolve);
-          res.once("close", resolve);
+          const { clock, idleMs } = this.#options;
+          const stalled = idleMs > 0
+            ? clock.setTimer(() => {
+              logger.debug("HTTP client stopped reading the response; dropping it", {
+                url: req.url,
+                timeout_ms: idleMs,
+              });
+              res.destroy();
+              done();
+            }, idleMs)
+            : null;
+          function done() {
+            if (stalled !== null) clock.clearTimer(stalled);
+            res.off("drain", done);
+            res.off("close", done);
+            resolve();
+          }
+          res.once("drain", done);
+          res.once("close", done);
         });
         if (res.destroyed) return;
       }
@@ -296,7 +330,20 @@ export class HttpServer<R extends WampRoute = WampRoute> {
     }
     const route = this.#options.wampRoute(path);
     if (!route || !accepted) return writeRaw(socket, 404, "Not Found", "Not found\n");
-    const chosen = chooseSerializer(req.headers["sec-websocket-protocol"], route.serializers);
+    const refusal = originRefusal(route.origins ?? null, req);
+    if (refusal !== null) {
+      logger.info("websocket upgrade refused: origin not allowed", {
+        peer: peerString(accepted.conn.remoteAddr),
+        origin: refusal,
+        path: `/${path}`,
+      });
+      return writeRaw(socket, 403, "Forbidden", "Origin not allowed.\n");
+    }
+    const chosen = chooseSerializer(
+      req.headers["sec-websocket-protocol"],
+      route.serializers,
+      route.requireSubprotocol ?? true,
+    );
     if (chosen instanceof Response) {
       void chosen.text().then((text) => writeRaw(socket, chosen.status, "Bad Request", text));
       return;
@@ -347,11 +394,14 @@ export class HttpServer<R extends WampRoute = WampRoute> {
     let wss = this.#wss.get(route);
     if (!wss) {
       const limit = route.peer.maxMessageSize;
+      const frameLimit = route.maxFrameSize ?? 0;
+      const payload = limit + Math.min(limit, OVERSIZE_HEADROOM);
       wss = new WebSocketServer({
         noServer: true,
         clientTracking: false,
         perMessageDeflate: false,
-        maxPayload: limit + Math.min(limit, OVERSIZE_HEADROOM),
+        // ws limits a message's frames together: max_frame_size caps that total too
+        maxPayload: frameLimit > 0 ? Math.min(frameLimit, payload) : payload,
         skipUTF8Validation: false,
         allowSynchronousEvents: true,
         handleProtocols: (protocols: Set<string>) => {
@@ -369,6 +419,25 @@ export class HttpServer<R extends WampRoute = WampRoute> {
     }
     return wss;
   }
+}
+
+/**
+ * Null when the upgrade's `Origin` is allowed by `policy` (or it has none), else the origin
+ * refused (two `Origin` headers are refused as a whole, as Autobahn does).
+ */
+function originRefusal(
+  allowed: ((origin: string, host: string | null) => boolean) | null,
+  req: http.IncomingMessage,
+): string | null {
+  if (allowed === null) return null;
+  const origins: string[] = [];
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() === "origin") origins.push(raw[i + 1]!.trim());
+  }
+  if (origins.length === 0) return null;
+  if (origins.length > 1) return origins.join(", ");
+  return allowed(origins[0]!, req.headers.host ?? null) ? null : origins[0]!;
 }
 
 /** A WebSocket link's writes on a socket whose TLS is done here (no per-turn batching). */

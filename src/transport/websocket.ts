@@ -52,6 +52,8 @@ export interface WebSocketPeerOptions {
   readonly pingIntervalMs: number;
   /** How long a ping may stay unanswered before the connection is dropped (ms). */
   readonly pingTimeoutMs: number;
+  /** Bytes of random payload in each ping (`auto_ping_size`); 0 or absent: empty. */
+  readonly pingSize?: number;
   /** How long the closing handshake may take before the connection is dropped (ms). */
   readonly closeTimeoutMs: number;
   /** Re-arms the connection's idle deadline while no session is joined (ms; 0 = none). */
@@ -101,8 +103,8 @@ export interface WebSocketLink {
   close(code: number, reason: string): void;
   /** Drops the connection now, freeing what it had queued. */
   terminate(): void;
-  /** Sends a ping; false where the implementation pings by itself. */
-  ping(): boolean;
+  /** Sends a ping (with `payload`, if any); false where the implementation pings by itself. */
+  ping(payload?: Uint8Array): boolean;
   /**
    * After a protocol error (the close frame is queued): flushes what is queued, shuts the
    * connection and stops reading from it, so a client that broke the protocol cannot keep the
@@ -120,7 +122,7 @@ export interface WsSocket {
   send(data: string | Uint8Array, options: { binary: boolean }): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
-  ping(): void;
+  ping(data?: Uint8Array): void;
   on(event: "message", fn: (data: Buffer, isBinary: boolean) => void): void;
   on(event: "pong", fn: () => void): void;
   on(event: "close", fn: (code: number, reason: Uint8Array) => void): void;
@@ -189,8 +191,8 @@ export function wsLink(ws: WsSocket, stream: LinkStream, frame: FrameMaker): Web
     terminate() {
       ws.terminate();
     },
-    ping() {
-      ws.ping();
+    ping(payload) {
+      ws.ping(payload);
       return true;
     },
     shutAfterFlush() {
@@ -429,7 +431,10 @@ export class WebSocketPeer implements Peer {
       this.#pingTimer = null;
       if (this.#closed) return;
       this.#heard = false;
-      if (!this.#link.ping()) return;
+      const size = this.#options.pingSize ?? 0;
+      if (!this.#link.ping(size > 0 ? crypto.getRandomValues(new Uint8Array(size)) : undefined)) {
+        return;
+      }
       this.#pongTimer = this.#clock.setTimer(() => {
         this.#pongTimer = null;
         if (this.#heard || this.#closed) return;
@@ -562,10 +567,16 @@ export function upgradeRefusal(status: number, text: string): Response {
 export function chooseSerializer(
   offeredHeader: string | null | undefined,
   allowed: readonly SerializerName[],
+  requireSubprotocol = true,
 ): Serializer | Response {
   const offered = (offeredHeader ?? "").split(",").map((p) => p.trim()).filter((p) => p !== "");
   const serializer = negotiateSubprotocol(offered, allowed);
   if (serializer) return serializer;
+  // require_websocket_subprotocol false: an upgrade offering no subprotocol speaks JSON, as
+  // Crossbar's
+  if (offered.length === 0 && !requireSubprotocol && allowed.includes("json")) {
+    return negotiateSubprotocol(["wamp.2.json"], ["json"])!;
+  }
   const supported = [...SUBPROTOCOLS, ...BATCHED_SUBPROTOCOLS].filter((p) =>
     allowed.some((n) => p === `wamp.2.${n}` || p === `wamp.2.${n}.batched`)
   );
