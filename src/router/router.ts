@@ -11,20 +11,17 @@ import { bridgeHandler } from "../http_bridge.ts";
 import { AuthenticatorSessions } from "./authenticator_sessions.ts";
 import { RouterMetrics } from "../metrics.ts";
 import type { StatusPageInfo } from "../status/page.ts";
-import { WampClient } from "../client.ts";
+import type { WampClient } from "../client.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import { ConfigError, DEFAULT_ENDPOINT } from "../config/config.ts";
+import { ConfigError } from "../config/config.ts";
 import type {
   BridgeConfig,
   RealmConfig,
   RouterConfig,
   TransportConfig,
   WebServicesTransportConfig,
-  WebSocketEndpointConfig,
 } from "../config/types.ts";
 import { type Logger, silentLogger } from "../log.ts";
-import { linkedPeers } from "../transport/local.ts";
-import type { Peer, PeerHandler } from "../transport/peer.ts";
 import { WampError } from "../wamp/errors.ts";
 import { freshId } from "../wamp/ids.ts";
 import type { Dict } from "../wamp/messages.ts";
@@ -44,7 +41,8 @@ import { registerSessionMeta } from "./session_meta.ts";
 import { nativeUpgrade, type RouteHost, routeRequest } from "./http_routes.ts";
 import { Readiness, type ReadinessCheck } from "./readiness.ts";
 import { type ServedTransport, type ServingHost, TransportServer } from "./serving.ts";
-import { Session, type SessionHost } from "./session.ts";
+import type { Session, SessionHost } from "./session.ts";
+import { Connections, type LocalSessionOptions } from "./connections.ts";
 import { MessageType } from "../wamp/message_type.ts";
 import { notAnUpgrade } from "../transport/websocket.ts";
 
@@ -67,18 +65,10 @@ export interface RouterOptions {
 /** A listening transport: its config, the bound host and (actual) port, and the URLs served. */
 export type Listener = ServedTransport;
 
-/** Options for an in-process session. */
-export interface LocalSessionOptions {
-  /** Role of the session; default `trusted` (the embedding program is trusted). */
-  authrole?: string;
-  /** Authid; default `local-<n>`. */
-  authid?: string;
-}
+export type { LocalSessionOptions };
 
 /** An HTTP handler as `Deno.serve` takes it. */
 export type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
-
-const NO_AUTH = { anonymous: null, ticket: null, wampcra: null, cryptosign: null } as const;
 
 /**
  * A router for `config` (which may have a `cluster` block) with the extension `install`
@@ -109,7 +99,8 @@ export class Router {
   readonly logger: Logger;
   readonly #realms = new Map<string, Realm>();
   readonly #sessions = new Map<number, Session>();
-  readonly #connections = new Set<Session>();
+  /** The sessions of every connection (connections.ts owns the set). */
+  readonly #connections: Connections;
   readonly #transports: TransportServer[] = [];
   readonly #ready: Promise<void>;
   /** Failed authentications per remote address and authid (delays, see failure_limiter.ts). */
@@ -143,7 +134,7 @@ export class Router {
   readonly #authenticatorSessions = new AuthenticatorSessions(
     (realm, role) => this.#realms.get(realm)?.hasRole(role) === true,
     async (realm, role) => {
-      const client = this.#connectLocal({
+      const client = this.#connections.connectLocal({
         authrole: role,
         authid: `switchboard-authenticator-${role}`,
       }, true);
@@ -153,7 +144,6 @@ export class Router {
   );
   /** What `GET /readyz` asks: the router's own state (readiness.ts) and the checks added. */
   readonly #readiness = new Readiness((message, fields) => this.logger.warn(message, fields));
-  #localCount = 0;
   #closed = false;
   /** The installed extension (a cluster node) once its installer resolved; when that is. */
   #extension: RouterExtension | null = null;
@@ -181,6 +171,7 @@ export class Router {
     this.logger = options.logger ?? silentLogger;
     this.#logWarnings(config);
     this.#host = this.#sessionHost();
+    this.#connections = new Connections(this.#host, this.clock, () => this.#closed);
     // deno-lint-ignore no-this-alias
     const router = this;
     ROUTER_INTERNALS.set(this, {
@@ -237,7 +228,7 @@ export class Router {
     const realm = new Realm(rc, this.clock, this.logger, (ms) => this.#metrics.callLatency(ms));
     this.#realms.set(rc.name, realm);
     realm.setLink(this.#extension?.realmLink?.(realm) ?? null);
-    const service = this.#connectLocal({
+    const service = this.#connections.connectLocal({
       authrole: TRUSTED_ROLE,
       authid: `switchboard-service-${realm.name}`,
     }, true);
@@ -354,8 +345,6 @@ export class Router {
     };
   }
 
-  #droppedEvents = 0;
-
   readonly #bridges = new Map<BridgeConfig, (req: Request) => Promise<Response>>();
 
   /** The handler of an HTTP bridge path (one in-process session per path, opened on first use). */
@@ -386,7 +375,7 @@ export class Router {
         registrations: [...r.dealer.all()].filter((x) => !isReservedUri(x.uri)).length,
       })),
       queuedBytes: this.queuedBytes,
-      droppedEvents: this.#droppedEvents,
+      droppedEvents: this.#connections.droppedEvents,
     }) + (this.#extension?.metricsText?.() ?? "");
   }
 
@@ -395,14 +384,12 @@ export class Router {
    * sessions: what slow consumers cost in memory, bounded per session by `max_queue_bytes`.
    */
   get queuedBytes(): number {
-    let queued = 0;
-    for (const s of this.#connections) queued += s.peer.bufferedAmount;
-    return queued;
+    return this.#connections.queuedBytes;
   }
 
   /** EVENTs dropped so far because a subscriber's outgoing queue was full (slow consumers). */
   get droppedEvents(): number {
-    return this.#droppedEvents;
+    return this.#connections.droppedEvents;
   }
 
   /** Names of the realms. */
@@ -447,7 +434,8 @@ export class Router {
     get closing() {
       return router.#closed;
     },
-    attach: (peer, endpoint, connect, release) => router.#attach(peer, endpoint, connect, release),
+    attach: (peer, endpoint, connect, release) =>
+      router.#connections.attach(peer, endpoint, connect, release),
     fetch: (t, req, client) => {
       const routed = routeRequest(router.#routeHost, t, req, client.remoteAddr);
       if (routed instanceof Response || routed instanceof Promise) return routed;
@@ -474,45 +462,9 @@ export class Router {
         routed,
         info?.remoteAddr ?? null,
       );
-      if (peer) this.#attach(peer, routed, (handler) => peer.attach(handler), () => {});
+      if (peer) this.#connections.attach(peer, routed, (handler) => peer.attach(handler), () => {});
       return response;
     };
-  }
-
-  /** Creates the session for a network peer and connects the two. */
-  #attach(
-    peer: Peer,
-    endpoint: WebSocketEndpointConfig,
-    connect: (handler: PeerHandler) => void,
-    release: () => void,
-  ): void {
-    if (this.#closed) {
-      peer.close(1001, "router shutting down");
-      return release();
-    }
-    const session = new Session(
-      peer,
-      { methods: endpoint.auth, limits: endpoint.auth_limits, cookie: peer.cookie ?? null },
-      this.#host,
-      { closeTimeoutMs: endpoint.close_handshake_timeout },
-    );
-    connect({
-      receive: (m, b) => session.receive(m, b),
-      protocolViolation: (r) => session.protocolViolation(r),
-      dropped: () => this.#droppedEvents++,
-      slowConsumer: (queued) =>
-        session.abort(
-          Uri.SLOW_CONSUMER,
-          `the session's outgoing queue exceeded its bound (${endpoint.slow_consumer.max_queue_bytes} bytes or ${endpoint.slow_consumer.max_queue_messages} messages; ${queued} bytes queued)`,
-        ),
-      transportClosed: () => {
-        session.transportClosed();
-        this.#connections.delete(session);
-        release();
-        this.#connectionClosed?.();
-      },
-    });
-    this.#connections.add(session);
   }
 
   /** Starts a listener for every configured transport. */
@@ -544,29 +496,6 @@ export class Router {
 
   // ---- in-process sessions -----------------------------------------------------------
 
-  #connectLocal(options: LocalSessionOptions, internal: boolean): WampClient {
-    const { peer, link, connect } = linkedPeers();
-    const authrole = options.authrole ?? TRUSTED_ROLE;
-    const authid = options.authid ?? `local-${++this.#localCount}`;
-    const session = new Session(
-      peer,
-      { methods: NO_AUTH, limits: DEFAULT_ENDPOINT.auth_limits, fixed: { authid, authrole } },
-      this.#host,
-    );
-    session.internal = internal;
-    const client = new WampClient(link);
-    connect({
-      receive: (m, b) => session.receive(m, b),
-      protocolViolation: (r) => session.protocolViolation(r),
-      transportClosed: () => {
-        session.transportClosed();
-        this.#connections.delete(session);
-      },
-    });
-    this.#connections.add(session);
-    return client;
-  }
-
   /**
    * Opens an in-process session on `realm`: a full WAMP client without a socket.
    * @throws {WampError} `wamp.error.no_such_realm` (rejects) for unknown realms,
@@ -579,15 +508,12 @@ export class Router {
   ): Promise<WampClient> {
     await this.#ready;
     if (this.#closed) throw new WampError(Uri.SYSTEM_SHUTDOWN, "the router is closed");
-    const client = this.#connectLocal(options, false);
+    const client = this.#connections.connectLocal(options, false);
     await client.join(realm, details);
     return client;
   }
 
   // ---- shutdown ----------------------------------------------------------------------
-
-  /** Called whenever a network session's transport closes (used by `close()` to wait). */
-  #connectionClosed: (() => void) | null = null;
 
   /**
    * Ends every session with GOODBYE `wamp.close.system_shutdown`, waits up to `graceMs` (on
@@ -606,27 +532,8 @@ export class Router {
     for (const realm of this.#realms.values()) {
       ended.push(...realm.closeAll(Uri.SYSTEM_SHUTDOWN, "the router is shutting down"));
     }
-    const waiting = () =>
-      [...this.#connections].some((s) => !s.internal && !s.closed && s.state !== "closed");
-    if (waiting() && graceMs > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = this.clock.setTimer(() => {
-          this.#connectionClosed = null;
-          resolve();
-        }, graceMs);
-        this.#connectionClosed = () => {
-          if (waiting()) return;
-          this.clock.clearTimer(timer);
-          this.#connectionClosed = null;
-          resolve();
-        };
-        // replies that arrive as GOODBYE (not a closed transport) are checked on each close
-        // and once more here, in case every session already answered
-        this.#connectionClosed();
-      });
-    }
-    for (const s of [...this.#connections]) s.close();
-    this.#connections.clear();
+    await this.#connections.waitForGoodbyes(graceMs);
+    this.#connections.closeAll();
     // sessions attached by other means (an embedding program's own peer) end here too
     for (const s of ended) s.close();
     for (const realm of this.#realms.values()) realm.setLink(null);
