@@ -55,7 +55,15 @@ export class ClusterNode implements RouterExtension {
       if (status === "disconnected") this.disconnects++;
       router.logger.info(`cluster: link ${status}`);
     });
+    // GET /readyz: a node cut off from the cluster still serves its own clients (so /healthz
+    // stays 200), but is not ready to take new ones as part of the cluster
+    this.#removeReadiness = router.addReadinessCheck({
+      name: "cluster",
+      check: () => link.status === "connected" ? null : "the cluster link (NATS) is not connected",
+    });
   }
+
+  readonly #removeReadiness: () => void;
 
   newSessionId(): number {
     return this.membership.newSessionId();
@@ -115,6 +123,7 @@ export class ClusterNode implements RouterExtension {
   }
 
   async close(): Promise<void> {
+    this.#removeReadiness();
     for (const r of this.realms.values()) r.close();
     this.realms.clear();
     await this.membership.stop();
