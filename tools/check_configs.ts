@@ -12,20 +12,12 @@
  * keys generalized), to see which key to look at next. `"$NAME"` secrets resolve to a
  * placeholder, so the environment needs nothing.
  *
- * `--stand-in` is a measuring aid for work in progress on separate branches: before checking,
- * it replaces what those branches implement (web paths of type `static`, `redirect`, `json`
- * and `nodeinfo`; the WebSocket `options` listed in {@link STANDIN_WEBSOCKET_OPTIONS}; the TLS
- * keys `chain_certificates`, `dhparam` and `ciphers`; TLS on `rawsocket` and `universal`
- * transports) with what Switchboard accepts today, so the table shows what else stops a
- * file. The files on disk are never changed.
- *
  * @module
  */
 
 import { join, relative } from "node:path";
 import { parseArgs } from "node:util";
-import { dirname, resolve } from "node:path";
-import { checkConfigDocument, checkConfigFile } from "../src/config/check.ts";
+import { checkConfigFile } from "../src/config/check.ts";
 import { RefusedFeatureError } from "../src/config/kit.ts";
 
 /** How one file came out. */
@@ -53,78 +45,10 @@ async function configFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Web path types implemented on another branch (`--stand-in`). */
-const STANDIN_PATH_TYPES = ["static", "redirect", "json", "nodeinfo"];
-/**
- * WebSocket options implemented on another branch (`--stand-in`); those Switchboard reads
- * already (`max_message_size`, the handshake timeouts, `auto_ping_interval`/`_timeout`) stay.
- */
-const STANDIN_WEBSOCKET_OPTIONS = [
-  "allowed_origins",
-  "allow_null_origin",
-  "max_frame_size",
-  "auto_ping_size",
-  "require_websocket_subprotocol",
-  "compression",
-  "auto_fragment_size",
-  "fail_by_drop",
-  "enable_webstatus",
-];
-/** TLS keys implemented on another branch (`--stand-in`). */
-const STANDIN_TLS_KEYS = ["chain_certificates", "dhparam", "ciphers"];
-
-type Json = Record<string, unknown>;
-
-function isObj(v: unknown): v is Json {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** Replaces, in place, what another branch implements (see the module doc). */
-function standIn(doc: unknown): void {
-  const paths = (map: unknown) => {
-    if (!isObj(map)) return;
-    for (const [key, service] of Object.entries(map)) {
-      if (!isObj(service)) continue;
-      if (STANDIN_PATH_TYPES.includes(service.type as string)) {
-        map[key] = { type: "publisher", realm: "stand-in", role: "stand-in" };
-      } else if (service.type === "websocket") websocket(service);
-    }
-  };
-  const websocket = (endpoint: Json) => {
-    if (!isObj(endpoint.options)) return;
-    for (const key of STANDIN_WEBSOCKET_OPTIONS) delete endpoint.options[key];
-  };
-  if (!isObj(doc) || !Array.isArray(doc.workers)) return;
-  for (const worker of doc.workers) {
-    if (!isObj(worker) || !Array.isArray(worker.transports)) continue;
-    for (const t of worker.transports) {
-      if (!isObj(t)) continue;
-      const endpoint = t.endpoint;
-      if (isObj(endpoint) && isObj(endpoint.tls)) {
-        if (t.type === "rawsocket" || t.type === "universal") delete endpoint.tls;
-        else for (const key of STANDIN_TLS_KEYS) delete endpoint.tls[key];
-      }
-      if (t.type === "websocket") websocket(t);
-      if (t.type === "web") paths(t.paths);
-      if (t.type === "universal") {
-        if (isObj(t.web)) paths(t.web.paths);
-        if (isObj(t.websocket)) {
-          for (const e of Object.values(t.websocket)) if (isObj(e)) websocket(e);
-        }
-      }
-    }
-  }
-}
-
-/** The outcome of `--check` on `file`, with `--stand-in` when `standInOthers`. */
-export async function checkOne(file: string, standInOthers = false): Promise<Outcome> {
+/** The outcome of `--check` on `file`. */
+export async function checkOne(file: string): Promise<Outcome> {
   const env = (name: string) => `placeholder-for-${name}`;
-  let report;
-  if (standInOthers) {
-    const doc = JSON.parse(await Deno.readTextFile(file));
-    standIn(doc);
-    report = await checkConfigDocument(doc, env, dirname(resolve(file)));
-  } else report = await checkConfigFile(file, env);
+  const report = await checkConfigFile(file, env);
   const error = report.error;
   if (error === null) {
     return report.warnings.length === 0
@@ -150,13 +74,12 @@ async function main(): Promise<void> {
     args: Deno.args,
     options: {
       "by-key": { type: "boolean", default: false },
-      "stand-in": { type: "boolean", default: false },
     },
     allowPositionals: true,
   });
   const dir = positionals[0];
   if (dir === undefined || positionals.length > 1) {
-    console.error("usage: check_configs.ts [--by-key] [--stand-in] <directory>");
+    console.error("usage: check_configs.ts [--by-key] <directory>");
     Deno.exit(2);
   }
   const files = await configFiles(dir);
@@ -166,7 +89,7 @@ async function main(): Promise<void> {
   const width = Math.max(4, ...files.map((f) => relative(dir, f).length));
   console.log(`${"file".padEnd(width)}  outcome`);
   for (const file of files) {
-    const o = await checkOne(file, values["stand-in"]);
+    const o = await checkOne(file);
     totals[o.kind]++;
     const name = relative(dir, file).padEnd(width);
     switch (o.kind) {
