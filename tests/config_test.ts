@@ -1041,9 +1041,14 @@ Deno.test("transport: web paths", () => {
   const web = (paths: unknown) => withTransport({ type: "web", endpoint: TCP, paths });
   const paths = `${TRANSPORT}.paths`;
   assertConfigError(
+    web({ "/": { type: "path", paths: {} } }),
+    `${paths}["/"].type`,
+    'path type "path" is not implemented yet',
+  );
+  assertConfigError(
     web({ "/": { type: "wsgi", module: "x", object: "y" } }),
     `${paths}["/"].type`,
-    'path type "wsgi" is not implemented yet',
+    "Switchboard cannot run",
   );
   assertConfigError(web({ call: { type: "caller" } }), `${paths}.call.realm`, "is required");
   assertConfigError(web({ "a/b": { type: "websocket" } }), `${paths}["a/b"]`, "invalid path");
