@@ -13,10 +13,13 @@
 import type { ClusterConfig } from "../config/types.ts";
 import { ClusterStartError, type RouterExtension } from "../router/extension.ts";
 import type { Realm } from "../router/realm.ts";
+import type { RealmLink } from "../router/realm_link.ts";
 import { type Router, routerInternals } from "../router/router.ts";
 import type { ClusterLink } from "./link.ts";
+import { ClusterMeta } from "./cluster_meta.ts";
 import { RealmEvents } from "./events.ts";
 import { Membership } from "./membership.ts";
+import { combineLinks } from "./realm_links.ts";
 import { RETAINED_BUCKET, RetainedStore } from "./retained.ts";
 
 /** What a test (or an embedding program) may hand the node instead of NATS. */
@@ -32,6 +35,8 @@ export class ClusterNode implements RouterExtension {
   readonly link: ClusterLink;
   readonly membership: Membership;
   readonly retained: RetainedStore;
+  /** Sessions, testaments and subscriptions of the cluster for the meta API. */
+  readonly meta: ClusterMeta;
   readonly router: Router;
   /** The event link of each realm. */
   readonly realms: Map<string, RealmEvents> = new Map();
@@ -44,6 +49,7 @@ export class ClusterNode implements RouterExtension {
     link: ClusterLink,
     membership: Membership,
     retained: RetainedStore,
+    meta: ClusterMeta,
   ) {
     this.router = router;
     this.config = config;
@@ -51,6 +57,7 @@ export class ClusterNode implements RouterExtension {
     this.link = link;
     this.membership = membership;
     this.retained = retained;
+    this.meta = meta;
     link.onStatus((status) => {
       if (status === "disconnected") this.disconnects++;
       router.logger.info(`cluster: link ${status}`, { node: this.node });
@@ -61,7 +68,7 @@ export class ClusterNode implements RouterExtension {
     return this.membership.newSessionId();
   }
 
-  realmLink(realm: Realm): RealmEvents {
+  realmLink(realm: Realm): RealmLink {
     this.realms.get(realm.name)?.close();
     const events = new RealmEvents(realm, {
       link: this.link,
@@ -70,7 +77,7 @@ export class ClusterNode implements RouterExtension {
       retained: this.retained,
     });
     this.realms.set(realm.name, events);
-    return events;
+    return combineLinks(events, this.meta.realm(realm));
   }
 
   metricsText(): string {
@@ -117,6 +124,7 @@ export class ClusterNode implements RouterExtension {
   async close(): Promise<void> {
     for (const r of this.realms.values()) r.close();
     this.realms.clear();
+    await this.meta.close();
     await this.membership.stop();
     await this.link.close();
   }
@@ -167,12 +175,20 @@ export async function startClusterNode(
   try {
     await membership.start();
     const retained = new RetainedStore(await link.bucket(RETAINED_BUCKET), router.logger);
+    const meta = await ClusterMeta.start({
+      link,
+      membership,
+      realm: (name) => routerInternals(router).realm(name),
+      clock: router.clock,
+      logger: router.logger,
+      cleanupDelayMs: config.heartbeat_interval,
+    });
     router.logger.info("cluster: node joined", {
       node: config.node,
       number: membership.number,
       servers,
     });
-    return new ClusterNode(router, config, link, membership, retained);
+    return new ClusterNode(router, config, link, membership, retained, meta);
   } catch (e) {
     await membership.stop();
     await link.close();
