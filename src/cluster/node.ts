@@ -60,7 +60,7 @@ export class ClusterNode implements RouterExtension {
     this.meta = meta;
     link.onStatus((status) => {
       if (status === "disconnected") this.disconnects++;
-      router.logger.info(`cluster: link ${status}`, { node: this.node });
+      router.logger.info(`cluster: link ${status}`);
     });
   }
 
@@ -183,11 +183,7 @@ export async function startClusterNode(
       logger: router.logger,
       cleanupDelayMs: config.heartbeat_interval,
     });
-    router.logger.info("cluster: node joined", {
-      node: config.node,
-      number: membership.number,
-      servers,
-    });
+    router.logger.info("cluster: node joined", { number: membership.number, servers });
     return new ClusterNode(router, config, link, membership, retained, meta);
   } catch (e) {
     await membership.stop();
