@@ -322,7 +322,7 @@ export class ClusterMeta {
           }, will.testaments);
         }
       }
-      realm.publishMeta("wamp.session.on_leave", [owner.id, wire.authid, wire.authrole]);
+      realm.publishMeta("wamp.session.on_leave", [owner.id]);
       count++;
     }
     await Promise.all([

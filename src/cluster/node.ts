@@ -19,6 +19,7 @@ import type { ClusterLink } from "./link.ts";
 import { ClusterMeta } from "./cluster_meta.ts";
 import { RealmEvents } from "./events.ts";
 import { Membership } from "./membership.ts";
+import { nodeMetricsText, RttSampler } from "./node_metrics.ts";
 import { combineLinks } from "./realm_links.ts";
 import { RETAINED_BUCKET, RetainedStore } from "./retained.ts";
 
@@ -37,6 +38,8 @@ export class ClusterNode implements RouterExtension {
   readonly retained: RetainedStore;
   /** Sessions, testaments and subscriptions of the cluster for the meta API. */
   readonly meta: ClusterMeta;
+  /** The link's round trip, sampled. */
+  readonly rtt: RttSampler;
   readonly router: Router;
   /** The event link of each realm. */
   readonly realms: Map<string, RealmEvents> = new Map();
@@ -58,6 +61,7 @@ export class ClusterNode implements RouterExtension {
     this.membership = membership;
     this.retained = retained;
     this.meta = meta;
+    this.rtt = new RttSampler(link, router.clock, router.logger);
     link.onStatus((status) => {
       if (status === "disconnected") this.disconnects++;
       router.logger.info(`cluster: link ${status}`);
@@ -107,7 +111,7 @@ export class ClusterNode implements RouterExtension {
       "# TYPE switchboard_cluster_events_received_total counter",
       `switchboard_cluster_events_received_total{node=${node}} ${received}`,
       "",
-    ].join("\n");
+    ].join("\n") + nodeMetricsText(this.node, this.link, this.meta, this.rtt.lastMs);
   }
 
   status(): Record<string, unknown> {
@@ -124,6 +128,7 @@ export class ClusterNode implements RouterExtension {
   async close(): Promise<void> {
     for (const r of this.realms.values()) r.close();
     this.realms.clear();
+    this.rtt.stop();
     await this.meta.close();
     await this.membership.stop();
     await this.link.close();

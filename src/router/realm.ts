@@ -320,7 +320,7 @@ export class Realm {
     // the session when its last figures arrive.
     const final = tracker?.leave() ?? null;
     if (final) this.#publishStats(this.#statsInfo(session), final);
-    this.publishMeta("wamp.session.on_leave", [session.id, session.authid, session.authrole]);
+    this.publishMeta("wamp.session.on_leave", [session.id]);
   }
 
   /** A joined session's meta API details (with its `node` in a cluster). */
