@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { type AbClosed, AutobahnClient } from "./interop/common.ts";
 import { findPython } from "./interop/python.ts";
 import { Child } from "./_process.ts";
+import { Browser, until } from "./_chromium.ts";
 import { TestCluster } from "./_cluster.ts";
 
 const MONITOR = new URL("./interop/cluster_monitor.py", import.meta.url).pathname;
@@ -186,4 +187,34 @@ Deno.test("cluster meta processes: the session meta API, testaments and /metrics
   await mon.process.stdin.close().catch((e) => {
     if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
   });
+});
+
+Deno.test("cluster meta processes: a node's status page lists the nodes and each session's node", async () => {
+  await using cluster = await TestCluster.start(["q1", "q2"]);
+  await cluster.converged();
+  await using far = await AutobahnClient.join(cluster.node("q2").url, "json");
+  await using near = await AutobahnClient.join(cluster.node("q1").url, "json");
+  await using browser = await Browser.launch();
+  const cdp = browser.page!;
+  await cdp.navigate(`${cluster.node("q1").http}/status`);
+  const read = () =>
+    cdp.evaluate<{ nodes: string; hidden: boolean; rows: Record<string, string> }>(`(() => {
+      const rows = {};
+      for (const tr of document.querySelectorAll("tr[data-session]")) {
+        rows[tr.dataset.session] = tr.querySelector("td[data-field=node]")?.textContent ?? "";
+      }
+      return {
+        nodes: document.getElementById("nodes").textContent,
+        hidden: document.getElementById("nodes-line").hidden,
+        rows,
+      };
+    })()`);
+  const shown = await until("both nodes' sessions on the page", async () => {
+    const v = await read();
+    return v.rows[String(far.id)] && v.rows[String(near.id)] ? v : null;
+  });
+  assert.equal(shown.hidden, false);
+  assert.equal(shown.nodes, "q1 (this one), q2");
+  assert.equal(shown.rows[String(far.id)], "q2");
+  assert.equal(shown.rows[String(near.id)], "q1");
 });

@@ -19,7 +19,7 @@
 
 import type { Clock, TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
-import type { RemoteKill } from "../router/meta_link.ts";
+import type { ClusterNodeInfo, RemoteKill } from "../router/meta_link.ts";
 import type { Realm } from "../router/realm.ts";
 import { encode } from "./codec.ts";
 import { KeyedWriter } from "./keyed_writer.ts";
@@ -190,7 +190,19 @@ export class ClusterMeta {
     },
     kill: (realm: string, ids: readonly number[], reason: string, message?: string) =>
       self.kill(realm, ids, reason, message),
+    nodes: () => self.nodes(),
   }))(this);
+
+  /** This node, then the nodes it hears from (by name). */
+  nodes(): ClusterNodeInfo[] {
+    const { membership, link } = this.#o;
+    const peers = membership.peers.map((p) => ({ node: p.node, number: p.number, self: false }))
+      .sort((a, b) => a.node < b.node ? -1 : a.node > b.node ? 1 : 0);
+    return [
+      { node: membership.node, number: membership.number, self: true, link: link.status },
+      ...peers,
+    ];
+  }
 
   /** The realm links (for `/metrics` and tests). */
   get realms(): ReadonlyMap<string, RealmMeta> {

@@ -10,7 +10,12 @@
 
 import type { Clock, TimerId } from "../clock.ts";
 import type { Subscription } from "../router/broker.ts";
-import type { MetaLink, RemoteKill, RemoteSessionInfo } from "../router/meta_link.ts";
+import type {
+  ClusterNodeInfo,
+  MetaLink,
+  RemoteKill,
+  RemoteSessionInfo,
+} from "../router/meta_link.ts";
 import type { RemoteSubscriptionInfo } from "../router/meta_link.ts";
 import type { Realm } from "../router/realm.ts";
 import type { RealmLink } from "../router/realm_link.ts";
@@ -49,6 +54,7 @@ export interface RealmMetaHost {
     reason: string,
     message?: string,
   ): Promise<RemoteKill>;
+  nodes(): ClusterNodeInfo[];
 }
 
 /** One realm's meta API link. */
@@ -137,6 +143,10 @@ export class RealmMeta implements MetaLink, RealmLink {
 
   kill(ids: readonly number[], reason: string, message: string | undefined): Promise<RemoteKill> {
     return this.#host.kill(this.#realm.name, ids, reason, message);
+  }
+
+  nodes(): ClusterNodeInfo[] {
+    return this.#host.nodes();
   }
 
   remoteSubscriptions(): Iterable<RemoteSubscriptionInfo> {

@@ -41,6 +41,17 @@ export interface RemoteKill {
   readonly killed: readonly number[];
 }
 
+/** A node of the cluster, as `switchboard.cluster.nodes` reports it. */
+export interface ClusterNodeInfo {
+  readonly node: string;
+  /** Its node number (the high bits of its session ids). */
+  readonly number: number;
+  /** True for the node answering. */
+  readonly self: boolean;
+  /** The answering node's link to the engine (`connected`, `disconnected`); self only. */
+  readonly link?: string;
+}
+
 /** What a realm's meta API learns from, and asks of, the other nodes. */
 export interface MetaLink {
   /** This node's name: the `node` of every session details this realm reports. */
@@ -63,6 +74,8 @@ export interface MetaLink {
    * now, in publication order, so that another node can publish them if this one dies.
    */
   testaments(id: number, all: readonly Testament[]): void;
+  /** The nodes this node hears from, itself first. */
+  nodes(): ClusterNodeInfo[];
   /** A local session subscribed to or left `sub` (its subscribers here changed). */
   subscriptionChanged(sub: Subscription): void;
 }

@@ -110,7 +110,12 @@ export async function registerSessionMeta(realm: Realm, service: WampClient): Pr
     const filter = roleFilter(args);
     return [...visible(realm, filter).map((s) => s.id), ...remote(realm, filter).map((s) => s.id)];
   };
+  const cluster = realm.metaLink;
   await Promise.all([
+    // a cluster node says which nodes there are (the status page lists them)
+    ...(cluster
+      ? [service.register("switchboard.cluster.nodes", () => cluster.nodes(), opts)]
+      : []),
     service.register("wamp.session.count", count, opts),
     service.register("wamp.session.list", list, opts),
     service.register("wamp.session.get", (args) => {
