@@ -13,14 +13,12 @@
 import type { ClusterConfig } from "../config/types.ts";
 import { ClusterStartError, type RouterExtension } from "../router/extension.ts";
 import type { Realm } from "../router/realm.ts";
-import type { RealmLink } from "../router/realm_link.ts";
 import { type Router, routerInternals } from "../router/router.ts";
 import type { ClusterLink } from "./link.ts";
 import { ClusterMeta } from "./cluster_meta.ts";
 import { RealmEvents } from "./events.ts";
 import { Membership } from "./membership.ts";
 import { nodeMetricsText, RttSampler } from "./node_metrics.ts";
-import { combineLinks } from "./realm_links.ts";
 import { RETAINED_BUCKET, RetainedStore } from "./retained.ts";
 
 /** What a test (or an embedding program) may hand the node instead of NATS. */
@@ -72,7 +70,7 @@ export class ClusterNode implements RouterExtension {
     return this.membership.newSessionId();
   }
 
-  realmLink(realm: Realm): RealmLink {
+  realmLink(realm: Realm): RealmEvents {
     this.realms.get(realm.name)?.close();
     const events = new RealmEvents(realm, {
       link: this.link,
@@ -81,7 +79,8 @@ export class ClusterNode implements RouterExtension {
       retained: this.retained,
     });
     this.realms.set(realm.name, events);
-    return combineLinks(events, this.meta.realm(realm));
+    this.meta.realm(realm);
+    return events;
   }
 
   metricsText(): string {

@@ -1,7 +1,6 @@
 /**
  * The session and subscription meta API of one realm across nodes (docs/cluster.md, "Sessions
- * and the meta API"): the realm's {@link MetaLink} and the session hooks of its
- * {@link RealmLink}. This node writes its own sessions (`sb_sessions`), their testaments
+ * and the meta API"): the realm's {@link MetaLink}. This node writes its own sessions (`sb_sessions`), their testaments
  * (`sb_testaments`) and its subscriptions' local subscribers (`sb_subs`); what the other nodes
  * wrote comes from the node-wide views (`cluster_meta.ts`).
  *
@@ -10,15 +9,15 @@
 
 import type { Clock, TimerId } from "../clock.ts";
 import type { Subscription } from "../router/broker.ts";
-import type {
-  ClusterNodeInfo,
-  MetaLink,
-  RemoteKill,
-  RemoteSessionInfo,
+import {
+  type ClusterNodeInfo,
+  type MetaLink,
+  type RemoteKill,
+  type RemoteSessionInfo,
+  withNode,
 } from "../router/meta_link.ts";
 import type { RemoteSubscriptionInfo } from "../router/meta_link.ts";
 import type { Realm } from "../router/realm.ts";
-import type { RealmLink } from "../router/realm_link.ts";
 import type { SessionDetails } from "../router/session.ts";
 import type { SessionRef } from "../router/session_ref.ts";
 import type { Testament } from "../router/testaments.ts";
@@ -58,7 +57,7 @@ export interface RealmMetaHost {
 }
 
 /** One realm's meta API link. */
-export class RealmMeta implements MetaLink, RealmLink {
+export class RealmMeta implements MetaLink {
   readonly #realm: Realm;
   readonly #host: RealmMetaHost;
   /** The testaments this node wrote per session (their key exists, or is being written). */
@@ -86,7 +85,7 @@ export class RealmMeta implements MetaLink, RealmLink {
     return ownerKey({ node, incarnation, realm: this.#realm.name, id });
   }
 
-  // ---- RealmLink: this node's sessions ------------------------------------------------
+  // ---- this node's sessions ------------------------------------------------------------
 
   sessionJoined(session: SessionRef, details: SessionDetails): void {
     if (this.#closed) return;
@@ -123,7 +122,7 @@ export class RealmMeta implements MetaLink, RealmLink {
     if (this.#closed) return;
     for (const s of this.#realm.sessions.values()) {
       if (s.internal) continue;
-      this.sessionJoined(s, this.#realm.sessionDetails(s));
+      this.sessionJoined(s, withNode(s.details(), this));
     }
     for (const [id, all] of this.#testaments) this.#writeTestaments(id, all);
     for (const sub of this.#realm.broker.all()) this.#dirty.add(sub.id);
@@ -171,7 +170,7 @@ export class RealmMeta implements MetaLink, RealmLink {
     const s = this.#realm.sessions.get(id);
     if (!s) return;
     const { authid, authrole } = s;
-    const details = this.#realm.sessionDetails(s);
+    const details = withNode(s.details(), this);
     const wire: TestamentsWire = {
       authid,
       authrole,

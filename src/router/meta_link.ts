@@ -11,6 +11,8 @@
 import type { Dict } from "../wamp/messages.ts";
 import type { MatchPolicy } from "../wamp/uris.ts";
 import type { Subscription } from "./broker.ts";
+import type { SessionDetails } from "./session.ts";
+import type { SessionRef } from "./session_ref.ts";
 import type { Testament } from "./testaments.ts";
 
 /** A session joined to this realm on another node. */
@@ -56,6 +58,10 @@ export interface ClusterNodeInfo {
 export interface MetaLink {
   /** This node's name: the `node` of every session details this realm reports. */
   readonly node: string;
+  /** A local session joined (WELCOME sent); `details` are its meta API details. */
+  sessionJoined(session: SessionRef, details: SessionDetails): void;
+  /** A local session left (after its subscriptions, registrations and testaments). */
+  sessionLeft(session: SessionRef): void;
   /** The sessions of this realm joined on other nodes (as far as this node knows now). */
   remoteSessions(): Iterable<RemoteSessionInfo>;
   /** The session `id` of another node, if known. */
@@ -78,4 +84,10 @@ export interface MetaLink {
   nodes(): ClusterNodeInfo[];
   /** A local session subscribed to or left `sub` (its subscribers here changed). */
   subscriptionChanged(sub: Subscription): void;
+}
+
+/** `details` of a local session, with this node's name as `node` when `link` is a cluster's. */
+export function withNode(details: SessionDetails, link: MetaLink | null): SessionDetails {
+  if (link) details.node = link.node;
+  return details;
 }

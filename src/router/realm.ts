@@ -21,7 +21,7 @@ import { Broker } from "./broker.ts";
 import { Dealer } from "./dealer.ts";
 import { observationEvents } from "./observation_events.ts";
 import { reauthorize } from "./reauthorize.ts";
-import type { Session, SessionDetails } from "./session.ts";
+import type { Session } from "./session.ts";
 import {
   type PublicationRecord,
   publicationRecord,
@@ -30,7 +30,7 @@ import {
   remotePublisher,
   replyWhenReady,
 } from "./realm_link.ts";
-import type { MetaLink } from "./meta_link.ts";
+import { type MetaLink, withNode } from "./meta_link.ts";
 import type { Delivery, SessionRef } from "./session_ref.ts";
 import { type Testament, Testaments, type TestamentScope } from "./testaments.ts";
 import {
@@ -277,9 +277,10 @@ export class Realm {
       serializer: session.serializerName,
       peer: session.peer.details.peer,
     });
-    const details = this.sessionDetails(session);
+    const details = withNode(session.details(), this.#metaLink);
     this.publishMeta("wamp.session.on_join", [details]);
     this.#link?.sessionJoined?.(session, details);
+    this.#metaLink?.sessionJoined(session, details);
     member.stats = this.#track(session);
     member.stats?.join();
   }
@@ -315,19 +316,13 @@ export class Realm {
     }
     this.logger.info("session left", { session: session.id, realm: this.name });
     this.#link?.sessionLeft?.(session);
+    this.#metaLink?.sessionLeft(session);
     const tracker = member?.stats ?? null;
     // decisions.md: the final on_stats goes out before on_leave, so a monitor still knows
     // the session when its last figures arrive.
     const final = tracker?.leave() ?? null;
     if (final) this.#publishStats(this.#statsInfo(session), final);
     this.publishMeta("wamp.session.on_leave", [session.id]);
-  }
-
-  /** A joined session's meta API details (with its `node` in a cluster). */
-  sessionDetails(session: Session): SessionDetails {
-    const details = session.details();
-    if (this.#metaLink) details.node = this.#metaLink.node;
-    return details;
   }
 
   /** Adds a testament of session `id`; false when it is not joined here. */

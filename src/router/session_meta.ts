@@ -10,7 +10,7 @@ import type { WampClient } from "../client.ts";
 import { WampError } from "../wamp/errors.ts";
 import type { Args, Dict, Kwargs } from "../wamp/messages.ts";
 import { isValidUri, Uri } from "../wamp/uris.ts";
-import type { RemoteSessionInfo } from "./meta_link.ts";
+import { type RemoteSessionInfo, withNode } from "./meta_link.ts";
 import type { Realm } from "./realm.ts";
 import type { Session } from "./session.ts";
 
@@ -121,7 +121,7 @@ export async function registerSessionMeta(realm: Realm, service: WampClient): Pr
     service.register("wamp.session.get", (args) => {
       const id = sessionArg(args);
       const s = realm.sessions.get(id);
-      if (s && !s.internal) return realm.sessionDetails(s);
+      if (s && !s.internal) return withNode(s.details(), realm.metaLink);
       const other = realm.metaLink?.remoteSession(id);
       if (other) return other.details;
       throw new WampError(Uri.NO_SUCH_SESSION, "no session with this id on this realm");
