@@ -218,3 +218,28 @@ Deno.test("cluster meta processes: a node's status page lists the nodes and each
   assert.equal(shown.rows[String(far.id)], "q2");
   assert.equal(shown.rows[String(near.id)], "q1");
 });
+
+Deno.test("cluster meta processes: after NATS is killed and restarted every node lists the other's sessions again", async () => {
+  await using cluster = await TestCluster.start(["r1", "r2"]);
+  await cluster.converged();
+  await using a = await AutobahnClient.join(cluster.node("r1").url, "json");
+  await using b = await AutobahnClient.join(cluster.node("r2").url, "json");
+  const listed = (c: AutobahnClient, id: number) => async () =>
+    (await c.session.call("wamp.session.list") as number[]).includes(id);
+  await eventually(listed(a, b.id), "r2's session listed on r1");
+  const leaves: unknown[] = [];
+  await b.session.subscribe("wamp.session.on_leave", (args) => {
+    leaves.push(args);
+  });
+  await cluster.nats.kill();
+  // longer than node_timeout: each node takes the other for dead meanwhile
+  await cluster.node("r1").child.output(/cluster: node down peer=r2 /, 10_000);
+  await eventually(async () => !(await listed(a, b.id)()), "r2's session hidden on r1");
+  assert.equal(await a.session.call("wamp.session.count"), 1, "r1 still serves its own");
+  await cluster.nats.restart();
+  await eventually(listed(a, b.id), "r2's session listed on r1 again", 20_000);
+  await eventually(listed(b, a.id), "r1's session listed on r2 again", 20_000);
+  assert.equal(await b.session.call("wamp.session.count"), 2);
+  await pause(1000);
+  assert.deepEqual(leaves, [], "nobody was announced as gone: every node had only lost NATS");
+});

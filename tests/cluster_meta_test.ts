@@ -326,23 +326,37 @@ Deno.test("cluster meta: a dead node's sessions get on_leave and their testament
   assert.equal(leavesB.length, 3, "nothing more later");
 });
 
-Deno.test("cluster meta: a node back from an outage re-asserts its sessions after being taken for dead", async () => {
+Deno.test("cluster meta: a node back from an outage re-asserts its sessions after being taken for dead; its testament is published once", async () => {
   await using c = await cluster("a", "b");
   const [a, b] = c.routers as [Router, Router];
   const s = await a.session("realm1", { authrole: "user", authid: "stays" });
+  await s.call("wamp.session.add_testament", ["com.will", ["once"]]);
   const mon = await b.session("realm1", { authrole: "monitor" });
+  const monA = await a.session("realm1", { authrole: "monitor" });
+  const leavesA = await listen(monA, "wamp.session.on_leave");
+  const leavesB = await listen(mon, "wamp.session.on_leave");
+  const wills = await listen(mon, "com.will");
   await c.settle();
-  assert.equal(await call(mon, "wamp.session.count"), 2);
+  assert.equal(await call(mon, "wamp.session.count"), 3);
   c.twin.disconnect("a");
   await c.run(5000);
   assert.equal(await call(mon, "wamp.session.count"), 1, "taken for gone");
-  assert.equal(await call(s, "wamp.session.count"), 1, "node a still serves its client");
+  assert.equal(await call(s, "wamp.session.count"), 2, "node a still serves its clients");
+  assert.deepEqual(wills, [["once"]], "b published a's testament");
+  assert.equal(leavesB.length, 2, "b announced a's sessions as gone");
   c.twin.reconnect("a");
-  await c.run(2000);
-  assert.equal(await call(mon, "wamp.session.count"), 2, "re-asserted");
+  await c.run(5000);
+  assert.equal(await call(mon, "wamp.session.count"), 3, "re-asserted");
   const got = await call(mon, "wamp.session.get", [s.sessionId]) as Dict;
   assert.equal(got.authid, "stays");
-  assert.equal(await call(s, "wamp.session.count"), 2);
+  assert.equal(await call(s, "wamp.session.count"), 3);
+  assert.deepEqual(leavesA, [], "a, the one cut off, did not take b for dead");
+  assert.equal(clusterNodeOf(a)!.meta.cleanedUp, 0);
+  await s.close();
+  await c.run(500);
+  assert.deepEqual(wills, [["once"]], "not published again when the session leaves");
+  assert.deepEqual(await keys(c.twin, TESTAMENTS_BUCKET, "p-t"), []);
+  assert.equal(await call(mon, "wamp.session.count"), 2);
 });
 
 Deno.test("cluster meta: hostile bucket entries and meta requests are ignored; the meta API goes on", async () => {

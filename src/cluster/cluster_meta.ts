@@ -24,7 +24,7 @@ import type { Realm } from "../router/realm.ts";
 import { encode } from "./codec.ts";
 import { KeyedWriter } from "./keyed_writer.ts";
 import { type ClusterLink, type KvBucket, KvConflictError, LinkRequestError } from "./link.ts";
-import type { KvWatch, LinkMessage, LinkStatus, LinkSubscription } from "./link.ts";
+import type { KvEntry, KvWatch, LinkMessage, LinkStatus, LinkSubscription } from "./link.ts";
 import { type Membership, NODE_CLAIM_MAX_AGE, NODES_BUCKET, type PeerNode } from "./membership.ts";
 import { SessionView, SubscriptionView } from "./meta_views.ts";
 import { RealmMeta } from "./realm_meta.ts";
@@ -64,6 +64,12 @@ export interface ClusterMetaOptions {
   readonly logger: Logger;
   /** Delay (ms) of the clean-up of an earlier life's keys (realms must have started). */
   readonly cleanupDelayMs: number;
+  /**
+   * `node_timeout` (ms). A node declared down while this node's own link was out of reach, or
+   * less than this after it came back, may only have been cut off with it: its clean-up waits
+   * until this node has been connected this long, and is dropped if the node is heard again.
+   */
+  readonly nodeTimeoutMs: number;
 }
 
 /** The cluster's meta API state on this node. */
@@ -81,6 +87,11 @@ export class ClusterMeta {
   #timer: TimerId | null = null;
   #status: LinkStatus;
   #closed = false;
+  /** When the link last (re)connected. */
+  #connectedAt: number;
+  /** Lives declared down whose clean-up waits (see `nodeTimeoutMs`), by `node incarnation`. */
+  readonly #deferred = new Map<string, PeerNode>();
+  #deferTimer: TimerId | null = null;
   /** Clean-ups in progress (a test waits for them). */
   readonly #cleanups = new Set<Promise<void>>();
   /** Dead lives this node cleaned up (elected), and kill requests answered, for `/metrics`. */
@@ -100,6 +111,7 @@ export class ClusterMeta {
     this.testaments = new KeyedWriter(buckets.testaments, o.logger);
     this.subscriptions = new KeyedWriter(buckets.subs, o.logger);
     this.#status = o.link.status;
+    this.#connectedAt = o.clock.nowMs();
   }
 
   /** Opens the buckets, watches them (until the current entries are in) and listens. */
@@ -134,8 +146,15 @@ export class ClusterMeta {
       });
     this.#watches.push(
       ...await Promise.all([
-        watched(this.#buckets.sessions, (e) => this.sessionView.apply(e)),
-        watched(this.#buckets.subs, (e) => this.subscriptionView.apply(e)),
+        watched(this.#buckets.sessions, (e) => {
+          this.#own("sessions", e);
+          this.sessionView.apply(e);
+        }),
+        watched(this.#buckets.subs, (e) => {
+          this.#own("subscriptions", e);
+          this.subscriptionView.apply(e);
+        }),
+        watched(this.#buckets.testaments, (e) => this.#own("testaments", e)),
       ]),
     );
     this.#sub = await link.subscribe(metaSubject(membership.node), (m) => this.#request(m));
@@ -146,7 +165,10 @@ export class ClusterMeta {
     link.onStatus((status) => {
       const was = this.#status;
       this.#status = status;
-      if (status === "connected" && was === "disconnected") this.#reassert();
+      if (status !== "connected") return;
+      this.#connectedAt = this.#o.clock.nowMs();
+      if (was === "disconnected") this.#reassert();
+      this.#scheduleDeferred();
     });
     this.#timer = this.#o.clock.setTimer(() => {
       this.#timer = null;
@@ -172,6 +194,9 @@ export class ClusterMeta {
     },
     get clock() {
       return self.#o.clock;
+    },
+    get logger() {
+      return self.#o.logger;
     },
     get sessions() {
       return self.sessions;
@@ -270,13 +295,51 @@ export class ClusterMeta {
   #nodeDown(peer: PeerNode): void {
     this.sessionView.hide(peer.node, peer.incarnation, true);
     this.subscriptionView.hide(peer.node, peer.incarnation, true);
-    this.#track(this.cleanUp(peer.node, peer.incarnation));
+    if (this.#steady()) return this.#track(this.cleanUp(peer.node, peer.incarnation));
+    // this node may have been the one cut off: clean up only if the node stays silent
+    this.#deferred.set(`${peer.node} ${peer.incarnation}`, peer);
+    this.#scheduleDeferred();
+  }
+
+  /** True when the link is up and has been for `node_timeout`. */
+  #steady(): boolean {
+    return this.#o.link.status === "connected" &&
+      this.#o.clock.nowMs() - this.#connectedAt >= this.#o.nodeTimeoutMs;
+  }
+
+  /** Checks the deferred clean-ups once the link has been up for `node_timeout`. */
+  #scheduleDeferred(): void {
+    if (this.#deferred.size === 0 || this.#deferTimer !== null || this.#closed) return;
+    if (this.#o.link.status !== "connected") return; // again when it reconnects
+    const wait = Math.max(0, this.#connectedAt + this.#o.nodeTimeoutMs - this.#o.clock.nowMs());
+    this.#deferTimer = this.#o.clock.setTimer(() => {
+      this.#deferTimer = null;
+      if (!this.#steady()) return this.#scheduleDeferred();
+      const alive = new Set(this.#o.membership.peers.map((p) => `${p.node} ${p.incarnation}`));
+      for (const [life, peer] of [...this.#deferred]) {
+        this.#deferred.delete(life);
+        if (!alive.has(life)) this.#track(this.cleanUp(peer.node, peer.incarnation));
+      }
+    }, wait);
   }
 
   #nodeUp(peer: PeerNode): void {
     // a node taken for dead during a short outage is back with the same life
+    this.#deferred.delete(`${peer.node} ${peer.incarnation}`);
     this.sessionView.hide(peer.node, peer.incarnation, false);
     this.subscriptionView.hide(peer.node, peer.incarnation, false);
+  }
+
+  /**
+   * A change of one of this node's own keys: one removed by another node (which took this one
+   * for dead) is written again, or for testaments (which that node published) dropped here.
+   */
+  #own(kind: "sessions" | "subscriptions" | "testaments", e: KvEntry): void {
+    if (e.operation !== "delete" || this.#closed) return;
+    const owner = parseOwnerKey(e.key);
+    const { node, incarnation } = this.#o.membership;
+    if (!owner || owner.node !== node || owner.incarnation !== incarnation) return;
+    this.#realms.get(owner.realm)?.ownKeyDeleted(kind, owner.id);
   }
 
   #track(p: Promise<void>): void {
@@ -374,6 +437,8 @@ export class ClusterMeta {
     for (const r of this.#realms.values()) r.close();
     this.#realms.clear();
     if (this.#timer !== null) this.#o.clock.clearTimer(this.#timer);
+    if (this.#deferTimer !== null) this.#o.clock.clearTimer(this.#deferTimer);
+    this.#deferred.clear();
     if (this.#o.link.status === "connected") await this.settled();
     this.#closed = true;
     this.#sub?.unsubscribe();

@@ -186,6 +186,7 @@ export async function startClusterNode(
       clock: router.clock,
       logger: router.logger,
       cleanupDelayMs: config.heartbeat_interval,
+      nodeTimeoutMs: config.node_timeout,
     });
     router.logger.info("cluster: node joined", { number: membership.number, servers });
     return new ClusterNode(router, config, link, membership, retained, meta);

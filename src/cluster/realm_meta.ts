@@ -8,6 +8,7 @@
  */
 
 import type { Clock, TimerId } from "../clock.ts";
+import type { Logger } from "../log.ts";
 import type { Subscription } from "../router/broker.ts";
 import {
   type ClusterNodeInfo,
@@ -42,6 +43,7 @@ export interface RealmMetaHost {
   /** This node's life now. */
   readonly incarnation: string;
   readonly clock: Clock;
+  readonly logger: Logger;
   readonly sessions: KeyedWriter;
   readonly testaments: KeyedWriter;
   readonly subscriptions: KeyedWriter;
@@ -128,6 +130,32 @@ export class RealmMeta implements MetaLink {
     for (const sub of this.#realm.broker.all()) this.#dirty.add(sub.id);
     for (const id of this.#writtenSubs) this.#dirty.add(id);
     this.#schedule();
+  }
+
+  /**
+   * One of this node's keys of this realm was removed by another node (which took this one for
+   * dead and cleaned up after it): a session or subscription still here is written again; the
+   * testaments that node published are dropped here, so they are published once.
+   */
+  ownKeyDeleted(kind: "sessions" | "subscriptions" | "testaments", id: number): void {
+    if (this.#closed) return;
+    if (kind === "sessions") {
+      const s = this.#realm.sessions.get(id);
+      if (s && !s.internal) this.sessionJoined(s, withNode(s.details(), this));
+    } else if (kind === "subscriptions") {
+      if (!this.#writtenSubs.has(id)) return; // this node's own deletion
+      this.#dirty.add(id);
+      this.#schedule();
+    } else if (this.#testaments.delete(id)) {
+      this.#host.logger.warn("cluster: a session's testaments were published by another node", {
+        session: id,
+        realm: this.#realm.name,
+      });
+      this.#realm.flushTestaments(id, "detached");
+      this.#realm.flushTestaments(id, "destroyed");
+      // a re-assertion may have written them again meanwhile
+      this.#host.testaments.set(this.#key(id), null);
+    }
   }
 
   // ---- MetaLink --------------------------------------------------------------------------
