@@ -14,6 +14,12 @@ import { findPython } from "./interop/python.ts";
 import { Child } from "./_process.ts";
 import { Browser, until } from "./_chromium.ts";
 import { TestCluster } from "./_cluster.ts";
+import { connectNats } from "../src/cluster/nats_link.ts";
+import {
+  SESSIONS_BUCKET,
+  SUBSCRIPTIONS_BUCKET,
+  TESTAMENTS_BUCKET,
+} from "../src/cluster/session_wire.ts";
 
 const MONITOR = new URL("./interop/cluster_monitor.py", import.meta.url).pathname;
 
@@ -242,4 +248,48 @@ Deno.test("cluster meta processes: after NATS is killed and restarted every node
   assert.equal(await b.session.call("wamp.session.count"), 2);
   await pause(1000);
   assert.deepEqual(leaves, [], "nobody was announced as gone: every node had only lost NATS");
+});
+
+Deno.test("cluster meta processes: a join/leave churn of 5,000 sessions across two nodes leaves no key behind", async () => {
+  await using cluster = await TestCluster.start(["c1", "c2"]);
+  await cluster.converged();
+  await using observer = await AutobahnClient.join(cluster.node("c1").url, "json");
+  for (let round = 0; round < 50; round++) {
+    const batch = await Promise.all(
+      Array.from(
+        { length: 100 },
+        (_, i) => AutobahnClient.join(cluster.node(i % 2 ? "c2" : "c1").url, "json"),
+      ),
+    );
+    await Promise.all(batch.slice(0, 30).map((c) => c.session.subscribe("com.churn", () => {})));
+    await Promise.all(
+      batch.slice(0, 10).map((c) =>
+        c.session.call("wamp.session.add_testament", ["com.churn.will", []])
+      ),
+    );
+    if (round === 0) {
+      // the churn is seen: every session of both nodes is counted by the observer
+      await eventually(
+        async () => (await observer.session.call("wamp.session.count")) === 101,
+        "the first batch counted",
+      );
+    }
+    await Promise.all(batch.map((c) => c.close()));
+  }
+  const remote = (node: string, n: number) => async () =>
+    new RegExp(`^switchboard_cluster_remote_sessions\\{node="${node}"\\} ${n}$`, "m")
+      .test(await cluster.metrics(node));
+  await eventually(remote("c2", 1), "c2 knows the observer only", 20_000);
+  await eventually(remote("c1", 0), "c1 knows of no session of c2", 20_000);
+  const probe = await connectNats([cluster.nats.url], { name: "probe" });
+  try {
+    const keys = async (bucket: string) => await (await probe.bucket(bucket)).keys();
+    await eventually(async () => (await keys(SESSIONS_BUCKET)).length === 1, "one session key");
+    assert.equal((await keys(SESSIONS_BUCKET))[0]!.split(".").at(-1), String(observer.id));
+    await eventually(async () => (await keys(SUBSCRIPTIONS_BUCKET)).length === 0, "no sub key");
+    assert.deepEqual(await keys(TESTAMENTS_BUCKET), []);
+  } finally {
+    await probe.close();
+  }
+  assert.equal(await observer.session.call("wamp.session.count"), 1);
 });
