@@ -359,6 +359,75 @@ Deno.test("cluster meta: a node back from an outage re-asserts its sessions afte
   assert.equal(await call(mon, "wamp.session.count"), 2);
 });
 
+Deno.test("cluster meta: keys a node left with nobody up to see it die are cleaned up once by the nodes that start later", async () => {
+  // a node "ghost" wrote a session, a subscription and a testament, then died unseen
+  const clock = new FakeClock();
+  const twin = new MemoryCluster({ clock });
+  const ghost = twin.link("ghost-writer");
+  const key = "ghost.life1.realm1.12345";
+  await (await ghost.bucket(SESSIONS_BUCKET)).put(
+    key,
+    encode({ authid: "g", authrole: "user", details: { session: 12345, authid: "g" } }),
+  );
+  await (await ghost.bucket(SUBSCRIPTIONS_BUCKET)).put(
+    "ghost.life1.realm1.777",
+    encode({ uri: "com.g", match: "exact", created: "2020-01-01T00:00:00Z", subscribers: [12345] }),
+  );
+  await (await ghost.bucket(TESTAMENTS_BUCKET)).put(
+    key,
+    encode({
+      authid: "g",
+      authrole: "user",
+      details: {},
+      testaments: [{ topic: "com.will", args: ["ghost"], options: {} }],
+    }),
+  );
+  await ghost.close();
+  const routers = ["a", "b"].map((name) =>
+    routerWithExtension(
+      config(name),
+      { clock },
+      (router) => startClusterNode(router, router.config.cluster!, { link: twin.link(name) }),
+    )
+  );
+  try {
+    await Promise.all(routers.map((r) => r.ready));
+    const [a, b] = routers as [Router, Router];
+    const monA = await a.session("realm1", { authrole: "monitor" });
+    const monB = await b.session("realm1", { authrole: "monitor" });
+    const leaves = [
+      await listen(monA, "wamp.session.on_leave"),
+      await listen(monB, "wamp.session.on_leave"),
+    ];
+    const wills = [await listen(monA, "com.will"), await listen(monB, "com.will")];
+    const settle = async () => {
+      for (let i = 0; i < 5; i++) {
+        await twin.settle();
+        for (const r of routers) await clusterNodeOf(r)!.meta.settled();
+      }
+    };
+    await settle();
+    assert.equal(await call(monB, "wamp.session.count"), 3, "the ghost's session, at first");
+    for (let t = 0; t < 12_000; t += 250) {
+      clock.advance(250);
+      await settle();
+    }
+    assert.equal(await call(monB, "wamp.session.count"), 2);
+    assert.deepEqual(leaves.map((l) => l.length), [1, 1], "on_leave once, seen on both nodes");
+    assert.deepEqual(leaves[0], [[12345]]);
+    assert.deepEqual(wills.map((w) => w.length), [1, 1], "the testament once");
+    for (const bucket of [SESSIONS_BUCKET, SUBSCRIPTIONS_BUCKET, TESTAMENTS_BUCKET]) {
+      const left = await keys(twin, bucket, `probe-${bucket}`);
+      assert.ok(left.every((k) => !k.startsWith("ghost.")), `${bucket}: ${left}`);
+    }
+    const cleaned = routers.map((r) => clusterNodeOf(r)!.meta.cleanedUp);
+    assert.deepEqual(cleaned.sort(), [0, 1]);
+    assert.equal(clusterNodeOf(b)!.meta.sessionView.hiddenLives, 0, "nothing kept for it");
+  } finally {
+    for (const r of routers) await r.close(0);
+  }
+});
+
 Deno.test("cluster meta: hostile bucket entries and meta requests are ignored; the meta API goes on", async () => {
   await using c = await cluster("a", "b");
   const [a, b] = c.routers as [Router, Router];

@@ -92,6 +92,9 @@ export class ClusterMeta {
   /** Lives declared down whose clean-up waits (see `nodeTimeoutMs`), by `node incarnation`. */
   readonly #deferred = new Map<string, PeerNode>();
   #deferTimer: TimerId | null = null;
+  #sweepTimer: TimerId | null = null;
+  /** Lives with keys but no heartbeat, and since when (see {@link ClusterMeta.sweep}). */
+  readonly #silent = new Map<string, number>();
   /** Clean-ups in progress (a test waits for them). */
   readonly #cleanups = new Set<Promise<void>>();
   /** Dead lives this node cleaned up (elected), and kill requests answered, for `/metrics`. */
@@ -174,6 +177,50 @@ export class ClusterMeta {
       this.#timer = null;
       this.#track(this.#cleanEarlierLives());
     }, this.#o.cleanupDelayMs);
+    this.#scheduleSweep();
+  }
+
+  #scheduleSweep(): void {
+    if (this.#closed) return;
+    this.#sweepTimer = this.#o.clock.setTimer(() => {
+      this.#sweepTimer = null;
+      this.sweep();
+      this.#scheduleSweep();
+    }, this.#o.nodeTimeoutMs);
+  }
+
+  /**
+   * Finds lives that left keys but are not heard (a node that died while no other node was up
+   * to see it go, or whose elected survivor died before it was done): one not heard for
+   * `node_timeout` while this node's link was steady is cleaned up like a dead node.
+   */
+  sweep(): void {
+    this.sessionView.pruneHidden();
+    this.subscriptionView.pruneHidden();
+    if (!this.#steady()) return;
+    const now = this.#o.clock.nowMs();
+    const lives = new Map<string, { node: string; incarnation: string }>();
+    this.sessionView.lives(lives);
+    this.subscriptionView.lives(lives);
+    const alive = new Set(this.#o.membership.peers.map((p) => `${p.node} ${p.incarnation}`));
+    for (const life of [...this.#silent.keys()]) {
+      if (!lives.has(life) || alive.has(life)) this.#silent.delete(life);
+    }
+    for (const [life, owner] of lives) {
+      if (alive.has(life) || this.#deferred.has(life)) continue;
+      const since = this.#silent.get(life);
+      if (since === undefined) {
+        this.#silent.set(life, now);
+      } else if (now - since >= this.#o.nodeTimeoutMs) {
+        this.#silent.delete(life);
+        this.#o.logger.warn("cluster: keys of a node that is not heard: cleaning up", {
+          peer: owner.node,
+        });
+        this.sessionView.hide(owner.node, owner.incarnation, true);
+        this.subscriptionView.hide(owner.node, owner.incarnation, true);
+        this.#track(this.cleanUp(owner.node, owner.incarnation));
+      }
+    }
   }
 
   /** The meta link of `realm` (replacing an earlier one of the same name). */
@@ -438,6 +485,7 @@ export class ClusterMeta {
     this.#realms.clear();
     if (this.#timer !== null) this.#o.clock.clearTimer(this.#timer);
     if (this.#deferTimer !== null) this.#o.clock.clearTimer(this.#deferTimer);
+    if (this.#sweepTimer !== null) this.#o.clock.clearTimer(this.#sweepTimer);
     this.#deferred.clear();
     if (this.#o.link.status === "connected") await this.settled();
     this.#closed = true;

@@ -74,9 +74,25 @@ abstract class OwnedView<V> {
     else this.#hidden.delete(lifeOf({ node, incarnation }));
   }
 
+  /** Forgets the hidden lives that have no entry left (their keys were removed). */
+  pruneHidden(): void {
+    if (this.#hidden.size === 0) return;
+    const held = new Map<string, { node: string; incarnation: string }>();
+    this.lives(held);
+    for (const life of [...this.#hidden]) if (!held.has(life)) this.#hidden.delete(life);
+  }
+
   /** Whether the entries of `owner`'s life are reported. */
   protected visible(owner: OwnerKey): boolean {
     return this.#hidden.size === 0 || !this.#hidden.has(lifeOf(owner));
+  }
+
+  /** The lives (`node incarnation` → owner) with entries here, hidden or not. */
+  lives(into: Map<string, { node: string; incarnation: string }>): void {
+    for (const e of this.entries.values()) {
+      const life = lifeOf(e);
+      if (!into.has(life)) into.set(life, { node: e.node, incarnation: e.incarnation });
+    }
   }
 
   /** Keys held (visible or not): what a churn test checks for growth. */
