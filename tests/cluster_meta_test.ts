@@ -199,7 +199,7 @@ Deno.test("cluster meta: kill, kill_by_authid, kill_by_authrole and kill_all rea
   assert.equal(bob2.isOpen || carl.isOpen, false);
 });
 
-Deno.test("cluster meta: a monitor on one node sees on_join, on_leave and on_stats of another's sessions once", async () => {
+Deno.test("cluster meta: a monitor on one node sees on_join and on_leave of another's sessions once (on_stats across processes: cluster_process_test.ts)", async () => {
   await using c = await cluster("a", "b");
   const [a, b] = c.routers as [Router, Router];
   const monitor = await b.session("realm1", { authrole: "monitor" });
