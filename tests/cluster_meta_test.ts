@@ -428,6 +428,34 @@ Deno.test("cluster meta: keys a node left with nobody up to see it die are clean
   }
 });
 
+Deno.test("cluster meta: a realm a reload adds is cluster-wide at once; one it removes leaves nothing behind", async () => {
+  await using c = await cluster("a", "b");
+  const [a, b] = c.routers as [Router, Router];
+  const realms = (names: string[]) =>
+    parseConfig({
+      version: 2,
+      workers: [{
+        type: "router",
+        realms: names.map((name) => ({
+          name,
+          roles: [{ name: "anonymous", permissions: [{ uri: "", match: "prefix", allow: ALL }] }],
+        })),
+      }],
+    });
+  await a.reload(realms(["realm1", "realm2"]));
+  await b.reload(realms(["realm1", "realm2"]));
+  const onA = await a.session("realm2");
+  const onB = await b.session("realm2");
+  await c.settle();
+  assert.equal(await call(onB, "wamp.session.count"), 2);
+  const gone = onA.sessionId;
+  await a.reload(realms(["realm1"]));
+  await c.run(3500);
+  assert.equal(await call(onB, "wamp.session.count"), 1, "its sessions were closed and left");
+  await rejectsWith(onB.call("wamp.session.get", [gone]), "wamp.error.no_such_session");
+  assert.deepEqual([...clusterNodeOf(a)!.meta.realms.keys()], ["realm1"]);
+});
+
 Deno.test("cluster meta: hostile bucket entries and meta requests are ignored; the meta API goes on", async () => {
   await using c = await cluster("a", "b");
   const [a, b] = c.routers as [Router, Router];

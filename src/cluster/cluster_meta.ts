@@ -195,6 +195,13 @@ export class ClusterMeta {
    * `node_timeout` while this node's link was steady is cleaned up like a dead node.
    */
   sweep(): void {
+    // a realm a reload removed (or replaced) leaves its link behind
+    for (const [name, meta] of [...this.#realms]) {
+      if (this.#o.realm(name) !== meta.realm) {
+        meta.close();
+        this.#realms.delete(name);
+      }
+    }
     this.sessionView.pruneHidden();
     this.subscriptionView.pruneHidden();
     if (!this.#steady()) return;

@@ -82,6 +82,11 @@ export class RealmMeta implements MetaLink {
     return this.#host.node;
   }
 
+  /** The realm this link is for. */
+  get realm(): Realm {
+    return this.#realm;
+  }
+
   #key(id: number): string {
     const { node, incarnation } = this.#host;
     return ownerKey({ node, incarnation, realm: this.#realm.name, id });
