@@ -123,6 +123,16 @@ export interface KvBucket {
 /** Whether the link reaches the engine now. */
 export type LinkStatus = "connected" | "disconnected" | "closed";
 
+/** What a link counted since it was made (NATS: the connection's own counters). */
+export interface LinkStats {
+  readonly inMsgs: number;
+  readonly outMsgs: number;
+  readonly inBytes: number;
+  readonly outBytes: number;
+  /** Times the link reconnected after a loss. */
+  readonly reconnects: number;
+}
+
 /** A node's connection to the cluster engine. */
 export interface ClusterLink {
   /** The engine servers, as configured (for messages and `/status`). */
@@ -160,4 +170,11 @@ export interface ClusterLink {
   bucket(name: string, options?: KvBucketOptions): Promise<KvBucket>;
   /** Closes the link: subscriptions and watches end, pending requests fail with `closed`. */
   close(): Promise<void>;
+  /** Messages and bytes in and out so far, and reconnections (for `/metrics`), if counted. */
+  stats?(): LinkStats;
+  /**
+   * The round trip to the engine now, in ms (for `/metrics`), if the engine measures it.
+   * Rejects while the link is disconnected.
+   */
+  rtt?(): Promise<number>;
 }

@@ -55,6 +55,7 @@ import {
   type KvWatch,
   type LinkMessage,
   LinkRequestError,
+  type LinkStats,
   type LinkStatus,
   type LinkSubscription,
 } from "./link.ts";
@@ -135,6 +136,7 @@ class NatsLink implements ClusterLink {
   #status: LinkStatus = "connected";
   #closing = false;
   #downSince = 0;
+  #reconnects = 0;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #kvm: Kvm;
@@ -165,6 +167,15 @@ class NatsLink implements ClusterLink {
     return this.#status;
   }
 
+  stats(): LinkStats {
+    const { inMsgs, outMsgs, inBytes, outBytes } = this.#nc.stats();
+    return { inMsgs, outMsgs, inBytes, outBytes, reconnects: this.#reconnects };
+  }
+
+  rtt(): Promise<number> {
+    return this.#nc.rtt();
+  }
+
   onStatus(listener: (status: LinkStatus) => void): void {
     this.#listeners.push(listener);
   }
@@ -193,6 +204,7 @@ class NatsLink implements ClusterLink {
           this.#setStatus("disconnected");
           break;
         case "reconnect":
+          this.#reconnects++;
           this.#log.info("reconnected to NATS", {
             node: this.#name,
             server: s.server,

@@ -15,8 +15,10 @@ import { ClusterStartError, type RouterExtension } from "../router/extension.ts"
 import type { Realm } from "../router/realm.ts";
 import { type Router, routerInternals } from "../router/router.ts";
 import type { ClusterLink } from "./link.ts";
+import { ClusterMeta } from "./cluster_meta.ts";
 import { RealmEvents } from "./events.ts";
 import { Membership } from "./membership.ts";
+import { nodeMetricsText, RttSampler } from "./node_metrics.ts";
 import { RETAINED_BUCKET, RetainedStore } from "./retained.ts";
 
 /** What a test (or an embedding program) may hand the node instead of NATS. */
@@ -32,6 +34,10 @@ export class ClusterNode implements RouterExtension {
   readonly link: ClusterLink;
   readonly membership: Membership;
   readonly retained: RetainedStore;
+  /** Sessions, testaments and subscriptions of the cluster for the meta API. */
+  readonly meta: ClusterMeta;
+  /** The link's round trip, sampled. */
+  readonly rtt: RttSampler;
   readonly router: Router;
   /** The event link of each realm. */
   readonly realms: Map<string, RealmEvents> = new Map();
@@ -44,6 +50,7 @@ export class ClusterNode implements RouterExtension {
     link: ClusterLink,
     membership: Membership,
     retained: RetainedStore,
+    meta: ClusterMeta,
   ) {
     this.router = router;
     this.config = config;
@@ -51,6 +58,8 @@ export class ClusterNode implements RouterExtension {
     this.link = link;
     this.membership = membership;
     this.retained = retained;
+    this.meta = meta;
+    this.rtt = new RttSampler(link, router.clock, router.logger);
     link.onStatus((status) => {
       if (status === "disconnected") this.disconnects++;
       router.logger.info(`cluster: link ${status}`);
@@ -78,6 +87,7 @@ export class ClusterNode implements RouterExtension {
       retained: this.retained,
     });
     this.realms.set(realm.name, events);
+    this.meta.realm(realm);
     return events;
   }
 
@@ -108,7 +118,7 @@ export class ClusterNode implements RouterExtension {
       "# TYPE switchboard_cluster_events_received_total counter",
       `switchboard_cluster_events_received_total{node=${node}} ${received}`,
       "",
-    ].join("\n");
+    ].join("\n") + nodeMetricsText(this.node, this.link, this.meta, this.rtt.lastMs);
   }
 
   status(): Record<string, unknown> {
@@ -126,6 +136,8 @@ export class ClusterNode implements RouterExtension {
     this.#removeReadiness();
     for (const r of this.realms.values()) r.close();
     this.realms.clear();
+    this.rtt.stop();
+    await this.meta.close();
     await this.membership.stop();
     await this.link.close();
   }
@@ -176,8 +188,17 @@ export async function startClusterNode(
   try {
     await membership.start();
     const retained = new RetainedStore(await link.bucket(RETAINED_BUCKET), router.logger);
+    const meta = await ClusterMeta.start({
+      link,
+      membership,
+      realm: (name) => routerInternals(router).realm(name),
+      clock: router.clock,
+      logger: router.logger,
+      cleanupDelayMs: config.heartbeat_interval,
+      nodeTimeoutMs: config.node_timeout,
+    });
     router.logger.info("cluster: node joined", { number: membership.number, servers });
-    return new ClusterNode(router, config, link, membership, retained);
+    return new ClusterNode(router, config, link, membership, retained, meta);
   } catch (e) {
     await membership.stop();
     await link.close();
