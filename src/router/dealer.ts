@@ -8,10 +8,10 @@
  * @module
  */
 
-import { type Clock, isoTime, MAX_TIMER_MS } from "../clock.ts";
+import { type Clock, MAX_TIMER_MS } from "../clock.ts";
 import type { MatchPolicy } from "../config/types.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
-import { freshId, SequentialIds } from "../wamp/ids.ts";
+import { SequentialIds } from "../wamp/ids.ts";
 import { MessageType as T } from "../wamp/message_type.ts";
 import type {
   Args,
@@ -29,11 +29,9 @@ import {
   type Callee,
   type CallForwarder,
   type DealerObserver,
-  type InvokePolicy,
   isRemote,
   notSent,
   type PendingCall,
-  POLICIES,
   type Registration,
   type RegistrationState,
   sendError,
