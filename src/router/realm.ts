@@ -19,6 +19,7 @@ import type { Dict, Message } from "../wamp/messages.ts";
 import { isValidUri, type MatchPolicy, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
 import { Broker, BROKER_FEATURES } from "./broker.ts";
 import { Dealer, DEALER_FEATURES } from "./dealer.ts";
+import { type DealerLink, dispatchAgreed } from "./dealer_link.ts";
 import { observationEvents } from "./observation_events.ts";
 import type { Session } from "./session.ts";
 import type { SessionRef } from "./session_ref.ts";
@@ -55,6 +56,8 @@ export class Realm {
   readonly #testaments = new Testaments();
   /** Meta events raised while a request is handled, held until its reply is out (see #afterReply). */
   #heldMeta: [string, unknown[], typeof STATS_DELIVERY | undefined][] | null = null;
+  /** Makes registrations cluster-wide (see dealer_link.ts); null on a single node. */
+  #dealerLink: DealerLink | null = null;
 
   constructor(
     config: RealmConfig,
@@ -100,6 +103,14 @@ export class Realm {
         return result.args[0];
       },
     });
+  }
+
+  /**
+   * Sets the link that makes this realm's registrations cluster-wide (a cluster sets it before
+   * the realm serves sessions).
+   */
+  setDealerLink(link: DealerLink | null): void {
+    this.#dealerLink = link;
   }
 
   /** The realm's current configuration. */
@@ -272,6 +283,7 @@ export class Realm {
     this.sessions.delete(session.id);
     this.broker.removeSession(session);
     this.dealer.removeSession(session);
+    this.#dealerLink?.sessionLeft(session);
     this.#publishTestaments(session, this.#testaments.take(session.id));
     this.#members.delete(session);
     this.#authorizer.forget(session.id);
@@ -368,7 +380,12 @@ export class Realm {
   /** Handles one message of an established session. */
   dispatch(session: Session, msg: Message): void {
     const member = this.#members.get(session);
-    if (!member || (member.chain === null && !this.#authorizer.isDynamic(session.authrole))) {
+    const link = this.#dealerLink;
+    const agreed = link !== null && (msg.type === T.REGISTER || msg.type === T.UNREGISTER);
+    if (
+      !member ||
+      (member.chain === null && !agreed && !this.#authorizer.isDynamic(session.authrole))
+    ) {
       return this.#dispatchNow(session, msg, null);
     }
     // A role with a dynamic authorizer: messages of the session are handled in order, each
@@ -379,7 +396,12 @@ export class Realm {
       const decision = await this.#decide(session, msg);
       if (session.closed || session.realm !== this) return;
       try {
-        this.#dispatchNow(session, msg, decision);
+        if (!agreed) return this.#dispatchNow(session, msg, decision);
+        await dispatchAgreed(link, this.dealer, session, msg, {
+          check: (uri, match) => this.#checkUri(session, uri, match, "register", decision),
+          afterReply: (fn) => this.#afterReply(fn),
+          alive: () => !session.closed && session.realm === this,
+        });
       } catch (e) {
         if (e instanceof ProtocolError) return session.protocolViolation(e.message);
         this.logger.error("internal error while handling a message", { error: String(e) });
