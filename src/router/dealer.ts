@@ -425,7 +425,10 @@ export class Dealer {
   #end(p: PendingCall): void {
     if (p.invoking) this.#abandon(p.caller, p.callerRequest);
     this.#sessions.get(p.caller)?.asCaller.delete(p.callerRequest);
-    this.#sessions.get(p.callee)?.asCallee.delete(p.invocation);
+    const callee = this.#sessions.get(p.callee);
+    callee?.asCallee.delete(p.invocation);
+    // A callee of another node has no state here beyond its open calls.
+    if (p.forwarded && callee?.asCallee.size === 0) this.#sessions.delete(p.callee);
     if (p.timer !== null) this.clock.clearTimer(p.timer);
     p.timer = null;
   }
@@ -546,6 +549,20 @@ export class Dealer {
     this.#end(p);
     if (mode !== "skip") this.#interrupt(p, "killnowait", Uri.CANCELED);
     sendError(caller, T.CALL, p.callerRequest, Uri.CANCELED, ["call canceled by the caller"]);
+  }
+
+  /**
+   * The node behind `forwarder` is gone: its callees leave every registration here and the
+   * calls forwarded to them end with ERROR.
+   */
+  removeForwarder(forwarder: CallForwarder): void {
+    const gone = new Set<SessionRef>();
+    const mine = (s: SessionRef) => isRemote(s) && s.forwarder === forwarder;
+    for (const s of this.#sessions.keys()) if (mine(s)) gone.add(s);
+    for (const reg of this.#regs.all()) {
+      for (const c of reg.callees) if (mine(c.session)) gone.add(c.session);
+    }
+    for (const s of gone) this.removeSession(s);
   }
 
   /** Cleans up after a leaving session: its registrations, its calls and calls made to it. */

@@ -1,0 +1,518 @@
+/**
+ * Registrations cluster-wide (docs/cluster.md, "Calls and registrations"). Bucket `sb_regs`
+ * holds one key per (realm, match, procedure); every change is a compare-and-set of that one
+ * key, so a `single` registration is exclusive across the cluster (of two racing nodes exactly
+ * one writes first, the other re-reads and refuses), the invoke policy is the one of the first
+ * callee, and the callee list order is the cluster-wide order for `first`/`last`. Every node
+ * watches the bucket and sets each registration in its dealer to the agreed state, with the
+ * callees of other nodes as `RemoteSessionRef`s whose calls go to {@link RemoteCalls}.
+ *
+ * The callees this node's sessions registered are "held" here: when the bucket loses one
+ * (another node took this node for dead, or its writes failed while the engine was out of
+ * reach), this node puts it back; when that is impossible (a `single` registration was taken
+ * meanwhile, or another policy), the session's registration is revoked (UNREGISTERED with
+ * reason `wamp.error.procedure_already_exists`).
+ *
+ * @module
+ */
+
+import { type Clock, isoTime } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import type { DealerLink } from "../router/dealer_link.ts";
+import type {
+  Callee,
+  InvokePolicy,
+  Registration,
+  RemoteSessionRef,
+} from "../router/dealer_types.ts";
+import { POLICIES } from "../router/dealer_types.ts";
+import type { SessionRef } from "../router/session_ref.ts";
+import { WampError } from "../wamp/errors.ts";
+import type { Dict } from "../wamp/messages.ts";
+import { Uri } from "../wamp/uris.ts";
+import type { MatchPolicy } from "../wamp/uris.ts";
+import {
+  type ClusterLink,
+  type KvBucket,
+  KvConflictError,
+  type KvEntry,
+  type KvWatch,
+} from "./link.ts";
+import {
+  type CalleeWire,
+  decodeRegistration,
+  encodeRegistration,
+  registrationId,
+  REGISTRATIONS_BUCKET,
+  type RegistrationWire,
+} from "./registration_wire.ts";
+import type { CallsHost, RemoteCalls } from "./remote_calls.ts";
+import { parseUriKey, uriKey } from "./subjects.ts";
+
+/** Compare-and-set attempts on one key before a registration change gives up. */
+const MAX_ATTEMPTS = 50;
+
+/** Callee features the caller's dealer looks at (stored with each callee). */
+const CALLEE_FEATURES = [
+  "caller_identification",
+  "progressive_call_results",
+  "progressive_call_invocations",
+  "call_canceling",
+  "call_timeout",
+  "payload_passthru_mode",
+] as const;
+
+/** The reason of a revocation: the registration is held elsewhere now. */
+export const REVOKED_REASON = Uri.PROCEDURE_ALREADY_EXISTS;
+
+/** What this node's sessions registered under one key. */
+interface Held {
+  readonly invoke: InvokePolicy;
+  readonly callees: Map<number, CalleeWire>;
+}
+
+/** The outcome of one compare-and-set step. */
+type Step = { write: RegistrationWire | null } | { done: true } | { refuse: WampError };
+
+/** Registrations of one node, kept in agreement with the cluster. */
+export class ClusterRegistrations {
+  #bucket: KvBucket | null = null;
+  #watch: KvWatch | null = null;
+  /** Per key: the latest agreed state seen (null: deleted) and its revision. */
+  readonly #view = new Map<string, { rev: number; reg: RegistrationWire | null }>();
+  /** Per key: this node's callees. */
+  readonly #held = new Map<string, Held>();
+  /** Per local session: its keys. */
+  readonly #keysOf = new Map<number, Set<string>>();
+  /** Callees of other nodes, by `realm node session`. */
+  readonly #refs = new Map<string, RemoteSessionRef>();
+  /** Nodes declared gone whose callees are being removed from the bucket. */
+  readonly #dead = new Set<string>();
+  /** Keys with a re-assertion in progress. */
+  readonly #reasserting = new Set<string>();
+  /** `key session` of registrations being agreed on (not yet held). */
+  readonly #pending = new Set<string>();
+  /** Per key: the refs of other nodes' callees its registration holds. */
+  readonly #refsOf = new Map<string, Set<string>>();
+  /** Per ref: in how many keys' registrations it is. */
+  readonly #refUses = new Map<string, number>();
+
+  constructor(
+    readonly link: ClusterLink,
+    /** This node's name. */
+    readonly node: string,
+    readonly host: CallsHost,
+    readonly calls: RemoteCalls,
+    readonly clock: Clock,
+    readonly logger: Logger,
+  ) {}
+
+  /** Opens the bucket and watches it; resolves once the existing registrations are applied. */
+  async start(): Promise<void> {
+    const bucket = await this.link.bucket(REGISTRATIONS_BUCKET);
+    this.#bucket = bucket;
+    let ready!: () => void;
+    const done = new Promise<void>((resolve) => ready = resolve);
+    this.#watch = await bucket.watch((entry) => this.#onEntry(entry), { onReady: () => ready() });
+    await done;
+    this.link.onStatus((status) => {
+      if (status === "connected") this.#reassertAll();
+    });
+  }
+
+  /** Stops watching. */
+  stop(): void {
+    this.#watch?.stop();
+    this.#watch = null;
+  }
+
+  /** The dealer link of realm `realm`. */
+  linkFor(realm: string): DealerLink {
+    return {
+      register: (session, uri, match, options) =>
+        this.register(realm, session, uri, match, options),
+      unregister: (session, reg) => this.unregister(realm, session, reg),
+      sessionLeft: (session) => this.sessionLeft(session),
+    };
+  }
+
+  /**
+   * Node `node` is gone: its callees leave every registration (every survivor removes them
+   * from the bucket; the removal is idempotent).
+   */
+  nodeDown(node: string): void {
+    if (node === this.node) return;
+    this.#dead.add(node);
+    const keys = [...this.#view].filter(([, v]) => v.reg?.callees.some((c) => c.node === node));
+    for (const [key] of keys) this.#apply(key);
+    Promise.all(keys.map(([key]) => this.#prune(key, (c) => c.node === node)))
+      .finally(() => this.#dead.delete(node));
+  }
+
+  // ---- local sessions -----------------------------------------------------------------
+
+  /** See {@linkcode DealerLink.register}. */
+  async register(
+    realm: string,
+    session: SessionRef,
+    uri: string,
+    match: MatchPolicy,
+    options: Dict,
+  ): Promise<() => Registration> {
+    const invoke = options.invoke ?? "single";
+    if (typeof invoke !== "string" || !POLICIES.has(invoke)) {
+      throw new WampError(
+        Uri.INVALID_ARGUMENT,
+        `REGISTER.Options.invoke must be one of single, roundrobin, random, first, last`,
+      );
+    }
+    const key = uriKey(realm, match, uri);
+    const me: CalleeWire = {
+      node: this.node,
+      session: session.id,
+      authid: session.authid,
+      authrole: session.authrole,
+      features: CALLEE_FEATURES.filter((f) => session.hasFeature("callee", f)),
+      disclose_caller: options.disclose_caller === true,
+      forward_timeout: options.forward_timeout === true,
+    };
+    const policy = invoke as InvokePolicy;
+    const pending = `${key} ${session.id}`;
+    this.#pending.add(pending);
+    try {
+      await this.#change(key, (reg) => this.#adding(reg, realm, match, uri, policy, me));
+    } catch (e) {
+      if (e instanceof WampError) throw e;
+      // The engine is out of reach: decide on what this node knows, re-assert later.
+      this.logger.warn("registration not agreed with the cluster (re-asserted on reconnection)", {
+        realm,
+        procedure: uri,
+        error: String(e),
+      });
+      const known = this.#view.get(key)?.reg ?? null;
+      const step = this.#adding(known, realm, match, uri, policy, me);
+      if ("refuse" in step) throw step.refuse;
+    } finally {
+      this.#pending.delete(pending);
+    }
+    const commit = () => {
+      this.#hold(key, policy, me);
+      this.#apply(key);
+      return this.host.realm(realm)!.dealer.lookup(uri, match)!;
+    };
+    if (this.host.realm(realm)?.sessions.get(session.id) !== session) {
+      // It left while the change was under way: its entry goes again.
+      this.#prune(key, (c) => c.node === this.node && c.session === session.id);
+    }
+    return commit;
+  }
+
+  /** See {@linkcode DealerLink.unregister}. */
+  async unregister(realm: string, session: SessionRef, reg: Registration): Promise<() => void> {
+    const key = uriKey(realm, reg.match, reg.uri);
+    this.#unhold(key, session.id);
+    await this.#prune(key, (c) => c.node === this.node && c.session === session.id);
+    return () => this.#apply(key);
+  }
+
+  /** See {@linkcode DealerLink.sessionLeft}. */
+  sessionLeft(session: SessionRef): void {
+    const keys = this.#keysOf.get(session.id);
+    if (!keys) return;
+    for (const key of [...keys]) {
+      this.#unhold(key, session.id);
+      this.#prune(key, (c) => c.node === this.node && c.session === session.id);
+    }
+  }
+
+  #hold(key: string, invoke: InvokePolicy, me: CalleeWire): void {
+    let held = this.#held.get(key);
+    if (!held) this.#held.set(key, held = { invoke, callees: new Map() });
+    held.callees.set(me.session, me);
+    let keys = this.#keysOf.get(me.session);
+    if (!keys) this.#keysOf.set(me.session, keys = new Set());
+    keys.add(key);
+  }
+
+  #unhold(key: string, session: number): void {
+    const held = this.#held.get(key);
+    held?.callees.delete(session);
+    if (held?.callees.size === 0) this.#held.delete(key);
+    const keys = this.#keysOf.get(session);
+    keys?.delete(key);
+    if (keys?.size === 0) this.#keysOf.delete(session);
+  }
+
+  // ---- compare-and-set ----------------------------------------------------------------
+
+  /** The step that adds `me` to `reg` (null: it does not exist yet). */
+  #adding(
+    reg: RegistrationWire | null,
+    realm: string,
+    match: MatchPolicy,
+    uri: string,
+    invoke: InvokePolicy,
+    me: CalleeWire,
+  ): Step {
+    const live = reg?.callees.filter((c) => !this.#dead.has(c.node)) ?? [];
+    if (!reg || live.length === 0) {
+      const id = registrationId(realm, match, uri);
+      return { write: { id, invoke, created: isoTime(this.clock), callees: [me] } };
+    }
+    if (live.some((c) => c.node === me.node && c.session === me.session)) return { done: true };
+    if (reg.invoke === "single") {
+      return {
+        refuse: new WampError(
+          Uri.PROCEDURE_ALREADY_EXISTS,
+          `procedure "${uri}" is already registered`,
+        ),
+      };
+    }
+    if (reg.invoke !== invoke) {
+      return {
+        refuse: new WampError(
+          Uri.PROCEDURE_EXISTS_WITH_DIFFERENT_INVOCATION_POLICY,
+          `procedure "${uri}" is registered with invoke "${reg.invoke}", not "${invoke}"`,
+        ),
+      };
+    }
+    return { write: { ...reg, callees: [...live, me] } };
+  }
+
+  /**
+   * Reads `key`, asks `step` what to write, writes it with compare-and-set, and again on a
+   * conflict; applies what it wrote.
+   * @throws {WampError} what `step` refuses with; a plain Error when the engine is out of reach.
+   */
+  async #change(key: string, step: (reg: RegistrationWire | null) => Step): Promise<void> {
+    const bucket = this.#bucket;
+    if (!bucket) throw new Error("the registrations bucket is not open");
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const entry = await bucket.get(key);
+      const current = entry ? this.#decode(entry) : null;
+      const next = step(current);
+      if ("refuse" in next) throw next.refuse;
+      if ("done" in next) return;
+      try {
+        if (next.write === null || next.write.callees.length === 0) {
+          if (!entry) return;
+          await bucket.delete(key, entry.revision);
+          // The deletion's revision is not returned (the watch reports it): until then, the
+          // key is taken as deleted since the revision it had.
+          const seen = this.#view.get(key);
+          if (!seen || seen.rev <= entry.revision) {
+            this.#view.set(key, { rev: entry.revision, reg: null });
+          }
+          return;
+        }
+        const data = encodeRegistration(next.write);
+        const rev = entry
+          ? await bucket.update(key, data, entry.revision)
+          : await bucket.create(key, data);
+        this.#record(key, rev, next.write);
+        return;
+      } catch (e) {
+        if (!(e instanceof KvConflictError)) throw e;
+      }
+    }
+    throw new WampError(Uri.RUNTIME_ERROR, `registration "${key}" is changing too often`);
+  }
+
+  /** Removes the callees `gone` selects from `key` (in the background: failures are logged). */
+  #prune(key: string, gone: (c: CalleeWire) => boolean): Promise<void> {
+    return this.#change(key, (reg) => {
+      if (!reg || !reg.callees.some(gone)) return { done: true };
+      return { write: { ...reg, callees: reg.callees.filter((c) => !gone(c)) } };
+    }).catch((e) => {
+      this.logger.warn("a registration change did not reach the cluster", {
+        key,
+        error: String(e),
+      });
+    });
+  }
+
+  #decode(entry: KvEntry): RegistrationWire | null {
+    if (entry.operation === "delete") return null;
+    try {
+      return decodeRegistration(entry.value);
+    } catch (e) {
+      this.logger.warn("malformed registration in the bucket", {
+        key: entry.key,
+        error: String(e),
+      });
+      return null;
+    }
+  }
+
+  // ---- the agreed view ----------------------------------------------------------------
+
+  #onEntry(entry: KvEntry): void {
+    this.#record(entry.key, entry.revision, this.#decode(entry));
+  }
+
+  /** Takes `reg` as the state of `key` at `rev` if that is newer than what was seen. */
+  #record(key: string, rev: number, reg: RegistrationWire | null): void {
+    const seen = this.#view.get(key);
+    if (seen && seen.rev >= rev) return;
+    this.#view.set(key, { rev, reg });
+    this.#apply(key);
+  }
+
+  /** Sets the dealer's registration of `key` to the agreed state plus what this node holds. */
+  #apply(key: string): void {
+    let parsed;
+    try {
+      parsed = parseUriKey(key);
+    } catch {
+      return this.logger.warn("a registrations key of another encoding", { key });
+    }
+    const { realm: realmName, match, uri } = parsed;
+    const realm = this.host.realm(realmName);
+    if (!realm) return;
+    const reg = this.#view.get(key)?.reg ?? null;
+    const held = this.#held.get(key);
+    const callees: Callee[] = [];
+    const refs = new Set<string>();
+    const present = new Set<number>();
+    let stale = false;
+    for (const c of reg?.callees ?? []) {
+      if (this.#dead.has(c.node)) continue;
+      if (c.node === this.node) {
+        const session = realm.sessions.get(c.session);
+        if (!session || !held?.callees.has(c.session)) {
+          if (!this.#pending.has(`${key} ${c.session}`)) stale = true;
+          continue;
+        }
+        present.add(c.session);
+        callees.push(calleeOf(session, c));
+      } else {
+        const k = `${realmName} ${c.node} ${c.session}`;
+        refs.add(k);
+        callees.push(calleeOf(this.#ref(k, realmName, c), c));
+      }
+    }
+    let missing = false;
+    for (const [id, c] of held?.callees ?? []) {
+      const session = realm.sessions.get(id);
+      if (present.has(id) || !session) continue;
+      callees.push(calleeOf(session, c));
+      missing = true;
+    }
+    const invoke = reg?.invoke ?? held?.invoke ?? "single";
+    realm.dealer.sync(
+      uri,
+      match,
+      callees.length === 0 ? null : {
+        id: reg?.id ?? registrationId(realmName, match, uri),
+        invoke,
+        created: reg?.created ?? isoTime(this.clock),
+        callees,
+      },
+    );
+    this.#countRefs(key, refs);
+    if (stale) this.#prune(key, (c) => c.node === this.node && !held?.callees.has(c.session));
+    if (missing && this.#bucket) this.#reassert(key);
+  }
+
+  /** Keeps the refs `key` uses; a ref no registration uses any more is forgotten. */
+  #countRefs(key: string, refs: Set<string>): void {
+    const before = this.#refsOf.get(key) ?? new Set<string>();
+    for (const k of refs) {
+      if (!before.has(k)) this.#refUses.set(k, (this.#refUses.get(k) ?? 0) + 1);
+    }
+    for (const k of before) {
+      if (refs.has(k)) continue;
+      const n = (this.#refUses.get(k) ?? 1) - 1;
+      if (n > 0) this.#refUses.set(k, n);
+      else {
+        this.#refUses.delete(k);
+        this.#refs.delete(k);
+      }
+    }
+    if (refs.size > 0) this.#refsOf.set(key, refs);
+    else this.#refsOf.delete(key);
+  }
+
+  /** How many callees of other nodes this node keeps (for tests and `/status`). */
+  get remoteCallees(): number {
+    return this.#refs.size;
+  }
+
+  #ref(k: string, realm: string, c: CalleeWire): RemoteSessionRef {
+    let ref = this.#refs.get(k);
+    if (!ref) {
+      const features = new Set(c.features);
+      ref = {
+        id: c.session,
+        authid: c.authid,
+        authrole: c.authrole,
+        forwarder: this.calls.forwarder(realm, c.node),
+        hasFeature: (role, feature) => role === "callee" && features.has(feature),
+        send: () => "dropped",
+      };
+      this.#refs.set(k, ref);
+    }
+    return ref;
+  }
+
+  // ---- re-assertion ---------------------------------------------------------------------
+
+  #reassertAll(): void {
+    for (const key of this.#held.keys()) this.#reassert(key);
+    for (const [key, v] of this.#view) {
+      if (v.reg?.callees.some((c) => c.node === this.node)) this.#apply(key);
+    }
+  }
+
+  /**
+   * Puts this node's callees of `key` back into the bucket; those that cannot be (a `single`
+   * registration or another policy there now) are revoked.
+   */
+  #reassert(key: string): void {
+    if (this.#reasserting.has(key)) return;
+    this.#reasserting.add(key);
+    const { realm, match, uri } = parseUriKey(key);
+    const refused: number[] = [];
+    this.#change(key, (reg) => {
+      refused.length = 0;
+      const held = this.#held.get(key);
+      let next = reg;
+      for (const me of held?.callees.values() ?? []) {
+        const step = this.#adding(next, realm, match, uri, held!.invoke, me);
+        if ("refuse" in step) refused.push(me.session);
+        else if ("write" in step) next = step.write;
+      }
+      return next === reg ? { done: true } : { write: next };
+    }).then(() => {
+      this.#reasserting.delete(key);
+      if (refused.length > 0) this.#revoke(key, realm, match, uri, refused);
+    }, (e) => {
+      this.#reasserting.delete(key);
+      this.logger.warn("cannot re-assert a registration (again on reconnection)", {
+        key,
+        error: String(e),
+      });
+    });
+  }
+
+  #revoke(key: string, realmName: string, match: MatchPolicy, uri: string, ids: number[]): void {
+    const realm = this.host.realm(realmName);
+    const reg = realm?.dealer.lookup(uri, match);
+    for (const id of ids) {
+      this.#unhold(key, id);
+      const session = realm?.sessions.get(id);
+      if (!realm || !session || !reg) continue;
+      this.logger.warn("registration revoked: taken on another node meanwhile", {
+        realm: realmName,
+        procedure: uri,
+        session: id,
+      });
+      realm.dealer.revoke(session, reg, REVOKED_REASON);
+    }
+    this.#apply(key);
+  }
+}
+
+function calleeOf(session: SessionRef, c: CalleeWire): Callee {
+  return { session, discloseCaller: c.disclose_caller, forwardTimeout: c.forward_timeout };
+}

@@ -1,0 +1,87 @@
+/**
+ * What bucket `sb_regs` holds (docs/cluster.md, "Calls and registrations"): one key per
+ * (realm, match, procedure), whose value is the registration as the cluster agreed on it: its
+ * id (derived from the key by hash, so every node names it alike), its invoke policy, when it
+ * was created and its callees of every node in the cluster-wide order. Values come from peers:
+ * {@link decodeRegistration} checks them.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+import type { InvokePolicy } from "../router/dealer_types.ts";
+import { POLICIES } from "../router/dealer_types.ts";
+import type { MatchPolicy } from "../wamp/uris.ts";
+import { decode, encode } from "./codec.ts";
+
+/** The registrations bucket. */
+export const REGISTRATIONS_BUCKET = "sb_regs";
+
+/** One callee of a registration. */
+export interface CalleeWire {
+  readonly node: string;
+  readonly session: number;
+  readonly authid: string;
+  readonly authrole: string;
+  /** The callee role features its session announced, by name. */
+  readonly features: readonly string[];
+  readonly disclose_caller: boolean;
+  readonly forward_timeout: boolean;
+}
+
+/** One registration. */
+export interface RegistrationWire {
+  readonly id: number;
+  readonly invoke: InvokePolicy;
+  readonly created: string;
+  readonly callees: readonly CalleeWire[];
+}
+
+/** A value of the bucket that is not a registration. */
+export class RegistrationWireError extends Error {
+  /** Always `RegistrationWireError`. */
+  override name = "RegistrationWireError";
+}
+
+/**
+ * The id of the registration of (realm, match, uri): the first 53 bits of the SHA-256 of the
+ * three, plus one (so within WAMP's id range 1..2^53).
+ */
+export function registrationId(realm: string, match: MatchPolicy, uri: string): number {
+  const digest = createHash("sha256").update(`${realm}\u0000${match}\u0000${uri}`).digest();
+  const high = ((digest[0]! << 16) | (digest[1]! << 8) | digest[2]!) & 0x1fffff;
+  const low = ((digest[3]! << 24) >>> 0) + ((digest[4]! << 16) | (digest[5]! << 8) | digest[6]!);
+  return high * 2 ** 32 + low + 1;
+}
+
+/** The bytes of a registration. */
+export function encodeRegistration(reg: RegistrationWire): Uint8Array {
+  return encode(reg);
+}
+
+function callee(v: unknown): CalleeWire {
+  const c = v as Record<string, unknown>;
+  if (
+    typeof c !== "object" || c === null || typeof c.node !== "string" ||
+    typeof c.session !== "number" || !Number.isSafeInteger(c.session) ||
+    typeof c.authid !== "string" || typeof c.authrole !== "string" ||
+    !Array.isArray(c.features) || !c.features.every((f) => typeof f === "string") ||
+    typeof c.disclose_caller !== "boolean" || typeof c.forward_timeout !== "boolean"
+  ) throw new RegistrationWireError("not a callee");
+  return c as unknown as CalleeWire;
+}
+
+/**
+ * The registration in `bytes`.
+ * @throws {RegistrationWireError} when they hold something else (or `CodecError` for bytes
+ *   that are not a cluster message at all).
+ */
+export function decodeRegistration(bytes: Uint8Array): RegistrationWire {
+  const v = decode(bytes) as Record<string, unknown>;
+  if (
+    typeof v !== "object" || v === null || typeof v.id !== "number" ||
+    !Number.isSafeInteger(v.id) || typeof v.invoke !== "string" || !POLICIES.has(v.invoke) ||
+    typeof v.created !== "string" || !Array.isArray(v.callees)
+  ) throw new RegistrationWireError("not a registration");
+  return { ...v, callees: v.callees.map(callee) } as unknown as RegistrationWire;
+}

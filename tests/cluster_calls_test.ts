@@ -1,0 +1,520 @@
+/**
+ * Calls and registrations across nodes, in-process: two or three nodes, each a real `Dealer`
+ * with fake sessions, joined by the in-memory twin of NATS (MemoryCluster) on a FakeClock.
+ * What a cluster must agree on (single races, policies, order, pattern resolution) and what
+ * a forwarded call must keep (payloads, errors, progressive results and invocations, cancel
+ * modes, timeouts, disclosure), plus failure: a dead node, no responders, a node cut off whose
+ * exclusive registration is taken meanwhile, and hostile messages on the bus.
+ */
+
+import assert from "node:assert/strict";
+import { FakeClock } from "../src/clock.ts";
+import { ClusterRegistrations, REVOKED_REASON } from "../src/cluster/cluster_registrations.ts";
+import { encode } from "../src/cluster/codec.ts";
+import { nodeSubject } from "../src/cluster/call_wire.ts";
+import type { ClusterLink } from "../src/cluster/link.ts";
+import { MemoryCluster } from "../src/cluster/memory_link.ts";
+import { registrationId } from "../src/cluster/registration_wire.ts";
+import { RemoteCalls } from "../src/cluster/remote_calls.ts";
+import type { Logger } from "../src/log.ts";
+import { Dealer } from "../src/router/dealer.ts";
+import type { DealerLink } from "../src/router/dealer_link.ts";
+import type { SessionRef } from "../src/router/session_ref.ts";
+import { WampError } from "../src/wamp/errors.ts";
+import { MessageType as T } from "../src/wamp/message_type.ts";
+import type { Dict, ErrorMessage, Invocation, Message, Result } from "../src/wamp/messages.ts";
+import type { MatchPolicy } from "../src/wamp/uris.ts";
+import { type FakeSession, fakeSession } from "./_session_ref.ts";
+
+const CALLEE = [
+  "callee.progressive_call_results",
+  "callee.progressive_call_invocations",
+  "callee.call_canceling",
+  "callee.registration_revocation",
+];
+const CALLER = [
+  "caller.progressive_call_results",
+  "caller.progressive_call_invocations",
+  "caller.call_canceling",
+];
+
+interface TestLogger extends Logger {
+  readonly lines: string[];
+}
+
+function testLogger(): TestLogger {
+  const lines: string[] = [];
+  const log = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
+  };
+  return { lines, error: log("error"), warn: log("warn"), info: log("info"), debug: log("debug") };
+}
+
+let nextSession = 1;
+
+class TestNode {
+  readonly dealer: Dealer;
+  readonly sessions = new Map<number, SessionRef>();
+  readonly calls: RemoteCalls;
+  readonly regs: ClusterRegistrations;
+  readonly dealerLink: DealerLink;
+  readonly logger = testLogger();
+
+  constructor(readonly name: string, readonly link: ClusterLink, clock: FakeClock) {
+    this.dealer = new Dealer(clock);
+    const realm = { dealer: this.dealer, sessions: this.sessions };
+    const host = { realm: (n: string) => n === "r" ? realm : undefined };
+    this.calls = new RemoteCalls(link, name, host, this.logger);
+    this.regs = new ClusterRegistrations(link, name, host, this.calls, clock, this.logger);
+    this.dealerLink = this.regs.linkFor("r");
+  }
+
+  async start(): Promise<this> {
+    await this.calls.start();
+    await this.regs.start();
+    return this;
+  }
+
+  join(features: string[] = [...CALLEE, ...CALLER]): FakeSession {
+    const s = fakeSession(nextSession++ * 1000 + this.name.length, { features });
+    this.sessions.set(s.id, s);
+    return s;
+  }
+
+  /** REGISTER as the realm does it: agree, then commit; the id, or the refusing error. */
+  async register(
+    s: SessionRef,
+    uri: string,
+    options: Dict = {},
+    match: MatchPolicy = "exact",
+  ): Promise<number | WampError> {
+    try {
+      const commit = await this.dealerLink.register(s, uri, match, options);
+      return commit().id;
+    } catch (e) {
+      if (e instanceof WampError) return e;
+      throw e;
+    }
+  }
+
+  async unregister(s: SessionRef, id: number): Promise<void> {
+    const reg = this.dealer.get(id)!;
+    (await this.dealerLink.unregister(s, reg))();
+  }
+
+  leave(s: SessionRef): void {
+    this.sessions.delete(s.id);
+    this.dealer.removeSession(s);
+    this.dealerLink.sessionLeft(s);
+  }
+
+  call(s: SessionRef, request: number, procedure: string, options: Dict = {}, more: Dict = {}) {
+    this.dealer.call(s, { type: T.CALL, request, options, procedure, ...more }, false);
+  }
+}
+
+async function cluster(...names: string[]) {
+  const clock = new FakeClock();
+  const mem = new MemoryCluster({ clock });
+  const nodes = await Promise.all(
+    names.map((n) => new TestNode(n, mem.link(n), clock).start()),
+  );
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) {
+      await mem.settle();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  };
+  return { clock, mem, nodes, settle };
+}
+
+function last<M extends Message>(s: FakeSession, type: number): M {
+  const all = s.of(type);
+  assert.ok(all.length > 0, `no message of type ${type} in ${JSON.stringify(s.sent)}`);
+  return all[all.length - 1] as M;
+}
+
+Deno.test("a single registration is exclusive across nodes: of two racing, exactly one wins", async () => {
+  for (let round = 0; round < 10; round++) {
+    const { nodes: [a, b], settle } = await cluster("a", "b");
+    const [ra, rb] = await Promise.all([
+      a!.register(a!.join(), "com.p"),
+      b!.register(b!.join(), "com.p"),
+    ]);
+    const won = [ra, rb].filter((r) => typeof r === "number");
+    const lost = [ra, rb].filter((r) => r instanceof WampError) as WampError[];
+    assert.equal(won.length, 1, `round ${round}: ${String(ra)} ${String(rb)}`);
+    assert.equal(lost[0]!.uri, "wamp.error.procedure_already_exists");
+    await settle();
+    // Both dealers agree on the one registration and its id.
+    const id = registrationId("r", "exact", "com.p");
+    assert.equal(won[0], id);
+    assert.equal(a!.dealer.lookup("com.p", "exact")?.id, id);
+    assert.equal(b!.dealer.lookup("com.p", "exact")?.id, id);
+    assert.equal(a!.dealer.lookup("com.p", "exact")?.callees.length, 1);
+    assert.equal(b!.dealer.lookup("com.p", "exact")?.callees.length, 1);
+  }
+});
+
+Deno.test("one invoke policy cluster-wide: another policy on another node is refused", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  assert.equal(typeof await a!.register(a!.join(), "com.p", { invoke: "roundrobin" }), "number");
+  await settle();
+  const r = await b!.register(b!.join(), "com.p", { invoke: "random" });
+  assert.ok(r instanceof WampError);
+  assert.equal(r.uri, "wamp.error.procedure_exists_with_different_invocation_policy");
+  const bad = await b!.register(b!.join(), "com.q", { invoke: "sometimes" });
+  assert.ok(bad instanceof WampError);
+  assert.equal(bad.uri, "wamp.error.invalid_argument");
+});
+
+Deno.test("a call reaches a callee on another node: args, kwargs, binary, disclosure, callee error", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  const id = await b!.register(callee, "com.echo", { disclose_caller: true });
+  await settle();
+  const caller = a!.join();
+  const bytes = new Uint8Array([0, 1, 2, 255]);
+  a!.call(caller, 7, "com.echo", {}, { args: [1, "x", bytes], kwargs: { k: bytes } });
+  await settle();
+  const inv = last<Invocation>(callee, T.INVOCATION);
+  assert.equal(inv.registration, id);
+  assert.deepEqual(inv.args, [1, "x", bytes]);
+  assert.ok(inv.args![2] instanceof Uint8Array);
+  assert.deepEqual(inv.kwargs, { k: bytes });
+  assert.equal(inv.details.caller, caller.id);
+  assert.equal(inv.details.caller_authid, caller.authid);
+  b!.dealer.yield(callee, {
+    type: T.YIELD,
+    request: inv.request,
+    options: {},
+    args: [bytes],
+    kwargs: { ok: true },
+  });
+  await settle();
+  const res = last<Result>(caller, T.RESULT);
+  assert.equal(res.request, 7);
+  assert.deepEqual(res.args, [bytes]);
+  assert.ok(res.args![0] instanceof Uint8Array);
+  assert.deepEqual(res.kwargs, { ok: true });
+  assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+
+  a!.call(caller, 8, "com.echo", {}, { args: [2] });
+  await settle();
+  const inv2 = last<Invocation>(callee, T.INVOCATION);
+  b!.dealer.error(callee, {
+    type: T.ERROR,
+    requestType: T.INVOCATION,
+    request: inv2.request,
+    details: {},
+    error: "com.error.bad",
+    args: ["nope"],
+    kwargs: { why: 1 },
+  });
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.equal(err.request, 8);
+  assert.equal(err.error, "com.error.bad");
+  assert.deepEqual(err.args, ["nope"]);
+  assert.deepEqual(err.kwargs, { why: 1 });
+});
+
+Deno.test("progressive results and progressive invocations cross nodes", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.stream");
+  await settle();
+  const caller = a!.join();
+  a!.call(caller, 1, "com.stream", { receive_progress: true, progress: true }, { args: [1] });
+  await settle();
+  const first = last<Invocation>(callee, T.INVOCATION);
+  assert.equal(first.details.receive_progress, true);
+  assert.equal(first.details.progress, true);
+  a!.call(caller, 1, "com.stream", { progress: true }, { args: [2] });
+  a!.call(caller, 1, "com.stream", {}, { args: [3] });
+  await settle();
+  const invs = callee.of(T.INVOCATION) as Invocation[];
+  assert.deepEqual(invs.map((i) => i.args), [[1], [2], [3]]);
+  assert.ok(invs.every((i) => i.request === first.request));
+  assert.deepEqual(invs.map((i) => i.details.progress === true), [true, true, false]);
+  for (const n of [10, 20]) {
+    b!.dealer.yield(callee, {
+      type: T.YIELD,
+      request: first.request,
+      options: { progress: true },
+      args: [n],
+    });
+  }
+  b!.dealer.yield(callee, { type: T.YIELD, request: first.request, options: {}, args: [30] });
+  await settle();
+  const results = caller.of(T.RESULT) as Result[];
+  assert.deepEqual(results.map((r) => [r.args, r.details.progress === true]), [
+    [[10], true],
+    [[20], true],
+    [[30], false],
+  ]);
+});
+
+Deno.test("cancel across nodes: skip, kill and killnowait behave as on one node", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.slow");
+  await settle();
+  const caller = a!.join();
+  const cancel = (request: number, mode: string) =>
+    a!.dealer.cancel(caller, { type: T.CANCEL, request, options: { mode } });
+
+  a!.call(caller, 1, "com.slow");
+  await settle();
+  cancel(1, "skip");
+  await settle();
+  assert.equal(last<ErrorMessage>(caller, T.ERROR).error, "wamp.error.canceled");
+  assert.equal(callee.of(T.INTERRUPT).length, 0);
+
+  a!.call(caller, 2, "com.slow");
+  await settle();
+  cancel(2, "killnowait");
+  await settle();
+  assert.equal(last<ErrorMessage>(caller, T.ERROR).request, 2);
+  assert.deepEqual((last(callee, T.INTERRUPT) as { options: Dict }).options.mode, "killnowait");
+
+  a!.call(caller, 3, "com.slow");
+  await settle();
+  const inv = last<Invocation>(callee, T.INVOCATION);
+  cancel(3, "kill");
+  await settle();
+  assert.equal((last(callee, T.INTERRUPT) as { options: Dict }).options.mode, "kill");
+  assert.equal(caller.of(T.ERROR).length, 2, "kill waits for the callee's answer");
+  b!.dealer.error(callee, {
+    type: T.ERROR,
+    requestType: T.INVOCATION,
+    request: inv.request,
+    details: {},
+    error: "wamp.error.canceled",
+  });
+  await settle();
+  assert.equal(last<ErrorMessage>(caller, T.ERROR).request, 3);
+  assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+});
+
+Deno.test("the dealer-enforced timeout of a forwarded call runs on the callee's node", async () => {
+  const { clock, nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.slow", { forward_timeout: false });
+  await settle();
+  const caller = a!.join();
+  a!.call(caller, 1, "com.slow", { timeout: 500 });
+  await settle();
+  assert.equal(last<Invocation>(callee, T.INVOCATION).details.timeout, undefined);
+  clock.advance(499);
+  await settle();
+  assert.equal(caller.of(T.ERROR).length, 0);
+  clock.advance(1);
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.equal(err.error, "wamp.error.canceled");
+  assert.match(String(err.args?.[0]), /timed out after 500 ms/);
+  assert.equal((last(callee, T.INTERRUPT) as { options: Dict }).options.mode, "killnowait");
+});
+
+Deno.test("roundrobin spreads over callees of every node; first/last follow one cluster-wide order", async () => {
+  const { nodes: [a, b, c], settle } = await cluster("a", "b", "c");
+  const ca = a!.join(), cb = b!.join(), cc = c!.join();
+  await a!.register(ca, "com.rr", { invoke: "roundrobin" });
+  await settle();
+  await b!.register(cb, "com.rr", { invoke: "roundrobin" });
+  await settle();
+  await c!.register(cc, "com.rr", { invoke: "roundrobin" });
+  await settle();
+  const caller = a!.join();
+  for (let i = 1; i <= 6; i++) a!.call(caller, i, "com.rr");
+  await settle();
+  assert.deepEqual([ca, cb, cc].map((s) => s.of(T.INVOCATION).length), [2, 2, 2]);
+
+  // first/last: every node's dealer has the callees in the same (registration) order.
+  const f1 = c!.join(), f2 = a!.join(), f3 = b!.join();
+  await c!.register(f1, "com.first", { invoke: "first" });
+  await settle();
+  await a!.register(f2, "com.first", { invoke: "first" });
+  await settle();
+  await b!.register(f3, "com.first", { invoke: "first" });
+  await settle();
+  for (const n of [a!, b!, c!]) {
+    assert.deepEqual(n.dealer.lookup("com.first", "exact")!.callees.map((x) => x.session.id), [
+      f1.id,
+      f2.id,
+      f3.id,
+    ]);
+  }
+  b!.call(b!.join(), 1, "com.first");
+  await settle();
+  assert.equal(f1.of(T.INVOCATION).length, 1);
+});
+
+Deno.test("pattern registrations resolve exact > longest prefix > wildcard over the whole cluster", async () => {
+  const { nodes: [a, b, c], settle } = await cluster("a", "b", "c");
+  const wild = a!.join(), short = b!.join(), long = c!.join(), exact = a!.join();
+  await a!.register(wild, "org..x", {}, "wildcard");
+  await b!.register(short, "com.", {}, "prefix");
+  await c!.register(long, "com.app.", {}, "prefix");
+  await a!.register(exact, "com.app.x", {});
+  await settle();
+  const caller = b!.join();
+  b!.call(caller, 1, "com.app.x");
+  b!.call(caller, 2, "com.app.y");
+  b!.call(caller, 3, "com.other.x");
+  b!.call(caller, 4, "org.z.x");
+  await settle();
+  assert.equal(exact.of(T.INVOCATION).length, 1);
+  assert.equal(long.of(T.INVOCATION).length, 1);
+  assert.equal((long.of(T.INVOCATION)[0] as Invocation).details.procedure, "com.app.y");
+  assert.equal(short.of(T.INVOCATION).length, 1);
+  assert.equal(wild.of(T.INVOCATION).length, 1);
+  assert.equal((wild.of(T.INVOCATION)[0] as Invocation).details.procedure, "org.z.x");
+  assert.throws(() => b!.call(caller, 5, "net.q"), /no callee registered/);
+});
+
+Deno.test("unregister and leave on one node free a single registration for another", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const s1 = a!.join();
+  const id = await a!.register(s1, "com.p") as number;
+  await settle();
+  assert.ok(await b!.register(b!.join(), "com.p") instanceof WampError);
+  await a!.unregister(s1, id);
+  await settle();
+  assert.equal(b!.dealer.lookup("com.p", "exact"), undefined);
+  const s2 = b!.join();
+  assert.equal(await b!.register(s2, "com.p"), id);
+  await settle();
+  b!.leave(s2);
+  await settle();
+  assert.equal(a!.dealer.lookup("com.p", "exact"), undefined);
+  assert.equal(await a!.register(a!.join(), "com.p"), id);
+  await settle();
+  assert.equal(a!.regs.remoteCallees, 0);
+  assert.equal(b!.regs.remoteCallees, 1);
+});
+
+Deno.test("callee or caller leaving mid-call: the other side hears of it", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.slow", { invoke: "roundrobin" });
+  await settle();
+  const caller = a!.join();
+  a!.call(caller, 1, "com.slow");
+  await settle();
+  b!.leave(callee);
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.equal(err.error, "wamp.error.canceled");
+  assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+
+  const callee2 = b!.join();
+  await b!.register(callee2, "com.slow", { invoke: "roundrobin" });
+  await settle();
+  a!.call(caller, 2, "com.slow");
+  await settle();
+  assert.equal(callee2.of(T.INVOCATION).length, 1);
+  a!.leave(caller);
+  await settle();
+  assert.equal((last(callee2, T.INTERRUPT) as { options: Dict }).options.mode, "killnowait");
+  assert.deepEqual(b!.dealer.openCalls(callee2), { asCaller: 0, asCallee: 0 });
+});
+
+Deno.test("a dead node: its in-flight calls end with ERROR, its single registration can be taken", async () => {
+  const { mem, nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.p");
+  await settle();
+  const caller = a!.join();
+  a!.call(caller, 1, "com.p");
+  await settle();
+  assert.equal(callee.of(T.INVOCATION).length, 1);
+  mem.kill("b");
+  // a call made after the kill, before the node is declared dead: no responders
+  a!.call(caller, 2, "com.p");
+  await settle();
+  const noResponders = last<ErrorMessage>(caller, T.ERROR);
+  assert.equal(noResponders.request, 2);
+  assert.equal(noResponders.error, "wamp.error.network_failure");
+  // membership declares b dead
+  a!.calls.nodeDown("b");
+  a!.regs.nodeDown("b");
+  await settle();
+  const err = caller.of(T.ERROR).find((m) => (m as ErrorMessage).request === 1) as ErrorMessage;
+  assert.equal(err?.error, "wamp.error.canceled");
+  assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+  assert.equal(a!.dealer.lookup("com.p", "exact"), undefined);
+  assert.equal(typeof await a!.register(a!.join(), "com.p"), "number");
+});
+
+Deno.test("a node cut off whose exclusive registration is taken meanwhile revokes its own", async () => {
+  const { mem, nodes: [a, b], settle } = await cluster("a", "b");
+  const held = a!.join();
+  const id = await a!.register(held, "com.p") as number;
+  await settle();
+  mem.disconnect("a");
+  // b takes a for dead (its heartbeats stopped), cleans up, and takes the registration
+  b!.calls.nodeDown("a");
+  b!.regs.nodeDown("a");
+  await settle();
+  const taker = b!.join();
+  assert.equal(await b!.register(taker, "com.p"), id);
+  await settle();
+  // a kept serving its local callee meanwhile
+  assert.equal(a!.dealer.lookup("com.p", "exact")?.callees[0]?.session, held);
+  mem.reconnect("a");
+  await settle();
+  const revoked = last(held, T.UNREGISTERED) as { request: number; details: Dict };
+  assert.equal(revoked.request, 0);
+  assert.deepEqual(revoked.details, { registration: id, reason: REVOKED_REASON });
+  await settle();
+  assert.deepEqual(a!.dealer.lookup("com.p", "exact")?.callees.map((c) => c.session.id), [
+    taker.id,
+  ]);
+  assert.equal(b!.dealer.lookup("com.p", "exact")?.callees.length, 1);
+});
+
+Deno.test("a node cut off re-asserts its registrations when nothing was taken", async () => {
+  const { mem, nodes: [a, b], settle } = await cluster("a", "b");
+  const held = a!.join();
+  await a!.register(held, "com.p", { invoke: "roundrobin" });
+  await settle();
+  mem.disconnect("a");
+  b!.calls.nodeDown("a");
+  b!.regs.nodeDown("a");
+  await settle();
+  assert.equal(b!.dealer.lookup("com.p", "exact"), undefined);
+  mem.reconnect("a");
+  await settle();
+  assert.deepEqual(b!.dealer.lookup("com.p", "exact")?.callees.map((c) => c.session.id), [held.id]);
+  assert.equal(held.of(T.UNREGISTERED).length, 0);
+});
+
+Deno.test("hostile bus messages are dropped and logged; the node goes on routing", async () => {
+  const { mem, nodes: [a, b], settle } = await cluster("a", "b");
+  const evil = mem.link("evil");
+  const callee = b!.join();
+  await b!.register(callee, "com.p");
+  await settle();
+  for (
+    const junk of [
+      new Uint8Array([0xc1]),
+      encode({ k: "start" }),
+      encode([1, 2]),
+      encode({ k: "gone", realm: 1 }),
+    ]
+  ) {
+    evil.publish(nodeSubject("b", "call"), junk);
+    evil.publish(nodeSubject("a", "res"), junk);
+  }
+  const reply = await evil.request(nodeSubject("b", "call"), encode({ k: "chunk" }), 1000);
+  assert.ok(reply.byteLength > 0);
+  await settle();
+  assert.ok(b!.logger.lines.some((l) => l.includes("malformed call message")));
+  assert.ok(a!.logger.lines.some((l) => l.includes("malformed call reply")));
+  const caller = a!.join();
+  a!.call(caller, 1, "com.p");
+  await settle();
+  assert.equal(callee.of(T.INVOCATION).length, 1);
+});
