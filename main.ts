@@ -23,6 +23,10 @@ Options:
                      config.example.json (realm1 on ws://127.0.0.1:8080/ws).
   --host HOST        Override the first transport's listening interface.
   --port PORT        Override the first transport's port (0 = any free port).
+  --node NAME        This node's name in a cluster (overrides cluster.node).
+  --cluster URL[,URL]
+                     NATS servers of the cluster (overrides cluster.servers; creates
+                     the cluster block when the config has none).
   --log-level LEVEL  error | warn | info | debug (default: info).
   --log-format FMT   text (default) or json (one JSON object per line).
 
@@ -53,6 +57,8 @@ async function main(): Promise<void> {
         config: { type: "string" },
         host: { type: "string" },
         port: { type: "string" },
+        node: { type: "string" },
+        cluster: { type: "string" },
         "log-level": { type: "string", default: "info" },
         "log-format": { type: "string", default: "text" },
         help: { type: "boolean", default: false },
@@ -84,13 +90,14 @@ async function main(): Promise<void> {
   }
   const {
     applyOverrides,
+    ClusterStartError,
     ConfigError,
     consoleLogger,
+    createRouter,
     isLogLevel,
     jsonLogger,
     loadConfigFile,
     parseConfig,
-    Router,
   } = await import("./mod.ts");
   const level = flags["log-level"] ?? "info";
   if (!isLogLevel(level)) fail(`--log-level must be error, warn, info or debug, got "${level}"`);
@@ -102,10 +109,16 @@ async function main(): Promise<void> {
     }
   }
 
+  const overrides = {
+    host: flags.host,
+    port,
+    node: flags.node,
+    cluster: flags.cluster?.split(",").map((url) => url.trim()),
+  };
   let config;
   try {
     config = flags.config ? await loadConfigFile(flags.config) : parseConfig(defaultConfig);
-    config = applyOverrides(config, { host: flags.host, port });
+    config = applyOverrides(config, overrides);
   } catch (e) {
     if (e instanceof ConfigError) fail(`config error: ${e.message}`);
     throw e;
@@ -116,7 +129,7 @@ async function main(): Promise<void> {
     fail(`--log-format must be text or json, got "${format}"`);
   }
   const logger = format === "json" ? jsonLogger(level) : consoleLogger(level);
-  const router = new Router(config, { logger });
+  const router = createRouter(config, { logger });
   // Signals are handled from before the first listener opens, so a supervisor that signals
   // as soon as it sees the start-up line gets a clean shutdown.
   let stopping = false;
@@ -131,8 +144,7 @@ async function main(): Promise<void> {
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
   if (flags.config) {
     const file = flags.config;
-    router.configSource = async () =>
-      applyOverrides(await loadConfigFile(file), { host: flags.host, port });
+    router.configSource = async () => applyOverrides(await loadConfigFile(file), overrides);
   }
   Deno.addSignalListener("SIGHUP", () => {
     logger.info("SIGHUP received: reloading the configuration");
@@ -146,6 +158,10 @@ async function main(): Promise<void> {
   try {
     listeners = await router.serve();
   } catch (e) {
+    if (e instanceof ClusterStartError) {
+      await router.close(0);
+      fail(e.message);
+    }
     if (
       e instanceof ConfigError || e instanceof Deno.errors.AddrInUse ||
       e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotCapable ||

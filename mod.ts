@@ -44,7 +44,9 @@
  * @module
  */
 
-export { createRouter, Router } from "./src/router/router.ts";
+export { createRouter } from "./src/create_router.ts";
+export { Router } from "./src/router/router.ts";
+export { ClusterStartError } from "./src/router/extension.ts";
 export type { Handler, Listener, LocalSessionOptions, RouterOptions } from "./src/router/router.ts";
 export { applyOverrides, ConfigError, loadConfigFile, parseConfig } from "./src/config/config.ts";
 export type {
@@ -60,6 +62,7 @@ export type {
   AuthLimits,
   AuthMethod,
   BridgeConfig,
+  ClusterConfig,
   CookieConfig,
   CraUser,
   CryptosignPrincipal,

@@ -65,7 +65,15 @@ class TestNode {
     const realm = { dealer: this.dealer, sessions: this.sessions };
     const host = { realm: (n: string) => n === "r" ? realm : undefined };
     this.calls = new RemoteCalls(link, name, host, this.logger);
-    this.regs = new ClusterRegistrations(link, name, host, this.calls, clock, this.logger);
+    this.regs = new ClusterRegistrations(
+      link,
+      name,
+      `${name}-1`,
+      host,
+      this.calls,
+      clock,
+      this.logger,
+    );
     this.dealerLink = this.regs.linkFor("r");
   }
 
@@ -439,7 +447,7 @@ Deno.test("a dead node: its in-flight calls end with ERROR, its single registrat
   assert.equal(noResponders.error, "wamp.error.network_failure");
   // membership declares b dead
   a!.calls.nodeDown("b");
-  a!.regs.nodeDown("b");
+  a!.regs.nodeDown("b", "b-1");
   await settle();
   const err = caller.of(T.ERROR).find((m) => (m as ErrorMessage).request === 1) as ErrorMessage;
   assert.equal(err?.error, "wamp.error.canceled");
@@ -456,7 +464,7 @@ Deno.test("a node cut off whose exclusive registration is taken meanwhile revoke
   mem.disconnect("a");
   // b takes a for dead (its heartbeats stopped), cleans up, and takes the registration
   b!.calls.nodeDown("a");
-  b!.regs.nodeDown("a");
+  b!.regs.nodeDown("a", "a-1");
   await settle();
   const taker = b!.join();
   assert.equal(await b!.register(taker, "com.p"), id);
@@ -482,7 +490,7 @@ Deno.test("a node cut off re-asserts its registrations when nothing was taken", 
   await settle();
   mem.disconnect("a");
   b!.calls.nodeDown("a");
-  b!.regs.nodeDown("a");
+  b!.regs.nodeDown("a", "a-1");
   await settle();
   assert.equal(b!.dealer.lookup("com.p", "exact"), undefined);
   mem.reconnect("a");

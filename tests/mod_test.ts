@@ -48,6 +48,7 @@ import { ALLOW_ALL, RawClient, startRouter, testConfig } from "./_helpers.ts";
 /** What mod.ts exports at run time today; a change here is an API change. */
 const EXPECTED_EXPORTS = [
   "CallResult",
+  "ClusterStartError",
   "ConfigError",
   "FakeClock",
   "MessageType",

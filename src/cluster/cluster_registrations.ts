@@ -47,7 +47,7 @@ import {
   type RegistrationWire,
 } from "./registration_wire.ts";
 import type { CallsHost, RemoteCalls } from "./remote_calls.ts";
-import { parseUriKey, uriKey } from "./subjects.ts";
+import { encodeToken, parseUriKey, uriKey } from "./subjects.ts";
 
 /** Compare-and-set attempts on one key before a registration change gives up. */
 const MAX_ATTEMPTS = 50;
@@ -86,7 +86,7 @@ export class ClusterRegistrations {
   readonly #keysOf = new Map<number, Set<string>>();
   /** Callees of other nodes, by `realm node session`. */
   readonly #refs = new Map<string, RemoteSessionRef>();
-  /** Nodes declared gone whose callees are being removed from the bucket. */
+  /** Nodes declared gone (`node incarnation`) whose callees are being removed. */
   readonly #dead = new Set<string>();
   /** Keys with a re-assertion in progress. */
   readonly #reasserting = new Set<string>();
@@ -101,6 +101,8 @@ export class ClusterRegistrations {
     readonly link: ClusterLink,
     /** This node's name. */
     readonly node: string,
+    /** This start of the node (see membership.ts). */
+    readonly incarnation: string,
     readonly host: CallsHost,
     readonly calls: RemoteCalls,
     readonly clock: Clock,
@@ -137,16 +139,40 @@ export class ClusterRegistrations {
   }
 
   /**
-   * Node `node` is gone: its callees leave every registration (every survivor removes them
-   * from the bucket; the removal is idempotent).
+   * Incarnation `incarnation` of node `node` is gone: its callees leave every registration
+   * (every survivor removes them from the bucket; the removal is idempotent). A new
+   * incarnation of the same node keeps its own.
    */
-  nodeDown(node: string): void {
-    if (node === this.node) return;
-    this.#dead.add(node);
-    const keys = [...this.#view].filter(([, v]) => v.reg?.callees.some((c) => c.node === node));
+  nodeDown(node: string, incarnation: string): void {
+    if (node === this.node && incarnation === this.incarnation) return;
+    const dead = `${node} ${incarnation}`;
+    this.#dead.add(dead);
+    const of = (c: CalleeWire) => c.node === node && c.incarnation === incarnation;
+    const keys = [...this.#view].filter(([, v]) => v.reg?.callees.some(of));
     for (const [key] of keys) this.#apply(key);
-    Promise.all(keys.map(([key]) => this.#prune(key, (c) => c.node === node)))
-      .finally(() => this.#dead.delete(node));
+    // Once pruned (or the prune failed: this node may be the one cut off), what the bucket
+    // says holds again.
+    Promise.all(keys.map(([key]) => this.#prune(key, of))).finally(() => {
+      this.#dead.delete(dead);
+      for (const [key] of keys) this.#apply(key);
+    });
+  }
+
+  /** Applies what the bucket holds for realm `realm` (a realm that starts after the watch). */
+  applyRealm(realm: string): void {
+    for (const key of this.#view.keys()) {
+      if (key.startsWith(`${encodeToken(realm)}.`)) this.#apply(key);
+    }
+  }
+
+  #isDead(c: CalleeWire): boolean {
+    return this.#dead.has(`${c.node} ${c.incarnation}`);
+  }
+
+  /** True for a callee entry of this very node (this incarnation). */
+  #mine(c: CalleeWire, session?: number): boolean {
+    return c.node === this.node && c.incarnation === this.incarnation &&
+      (session === undefined || c.session === session);
   }
 
   // ---- local sessions -----------------------------------------------------------------
@@ -169,6 +195,7 @@ export class ClusterRegistrations {
     const key = uriKey(realm, match, uri);
     const me: CalleeWire = {
       node: this.node,
+      incarnation: this.incarnation,
       session: session.id,
       authid: session.authid,
       authrole: session.authrole,
@@ -182,7 +209,10 @@ export class ClusterRegistrations {
     try {
       await this.#change(key, (reg) => this.#adding(reg, realm, match, uri, policy, me));
     } catch (e) {
-      if (e instanceof WampError) throw e;
+      if (e instanceof WampError) {
+        this.#pending.delete(pending);
+        throw e;
+      }
       // The engine is out of reach: decide on what this node knows, re-assert later.
       this.logger.warn("registration not agreed with the cluster (re-asserted on reconnection)", {
         realm,
@@ -191,18 +221,22 @@ export class ClusterRegistrations {
       });
       const known = this.#view.get(key)?.reg ?? null;
       const step = this.#adding(known, realm, match, uri, policy, me);
-      if ("refuse" in step) throw step.refuse;
-    } finally {
-      this.#pending.delete(pending);
+      if ("refuse" in step) {
+        this.#pending.delete(pending);
+        throw step.refuse;
+      }
     }
+    // Pending until the realm commits (or the session leaves first: see sessionLeft).
     const commit = () => {
+      this.#pending.delete(pending);
       this.#hold(key, policy, me);
       this.#apply(key);
       return this.host.realm(realm)!.dealer.lookup(uri, match)!;
     };
     if (this.host.realm(realm)?.sessions.get(session.id) !== session) {
       // It left while the change was under way: its entry goes again.
-      this.#prune(key, (c) => c.node === this.node && c.session === session.id);
+      this.#pending.delete(pending);
+      this.#prune(key, (c) => this.#mine(c, session.id));
     }
     return commit;
   }
@@ -211,17 +245,23 @@ export class ClusterRegistrations {
   async unregister(realm: string, session: SessionRef, reg: Registration): Promise<() => void> {
     const key = uriKey(realm, reg.match, reg.uri);
     this.#unhold(key, session.id);
-    await this.#prune(key, (c) => c.node === this.node && c.session === session.id);
+    await this.#prune(key, (c) => this.#mine(c, session.id));
     return () => this.#apply(key);
   }
 
   /** See {@linkcode DealerLink.sessionLeft}. */
   sessionLeft(session: SessionRef): void {
+    for (const pending of [...this.#pending]) {
+      if (!pending.endsWith(` ${session.id}`)) continue;
+      this.#pending.delete(pending);
+      const key = pending.slice(0, pending.lastIndexOf(" "));
+      this.#prune(key, (c) => this.#mine(c, session.id));
+    }
     const keys = this.#keysOf.get(session.id);
     if (!keys) return;
     for (const key of [...keys]) {
       this.#unhold(key, session.id);
-      this.#prune(key, (c) => c.node === this.node && c.session === session.id);
+      this.#prune(key, (c) => this.#mine(c, session.id));
     }
   }
 
@@ -254,12 +294,12 @@ export class ClusterRegistrations {
     invoke: InvokePolicy,
     me: CalleeWire,
   ): Step {
-    const live = reg?.callees.filter((c) => !this.#dead.has(c.node)) ?? [];
+    const live = reg?.callees.filter((c) => !this.#isDead(c)) ?? [];
     if (!reg || live.length === 0) {
       const id = registrationId(realm, match, uri);
       return { write: { id, invoke, created: isoTime(this.clock), callees: [me] } };
     }
-    if (live.some((c) => c.node === me.node && c.session === me.session)) return { done: true };
+    if (live.some((c) => this.#mine(c, me.session))) return { done: true };
     if (reg.invoke === "single") {
       return {
         refuse: new WampError(
@@ -376,10 +416,10 @@ export class ClusterRegistrations {
     const present = new Set<number>();
     let stale = false;
     for (const c of reg?.callees ?? []) {
-      if (this.#dead.has(c.node)) continue;
+      if (this.#isDead(c)) continue;
       if (c.node === this.node) {
         const session = realm.sessions.get(c.session);
-        if (!session || !held?.callees.has(c.session)) {
+        if (!this.#mine(c) || !session || !held?.callees.has(c.session)) {
           if (!this.#pending.has(`${key} ${c.session}`)) stale = true;
           continue;
         }
@@ -410,7 +450,12 @@ export class ClusterRegistrations {
       },
     );
     this.#countRefs(key, refs);
-    if (stale) this.#prune(key, (c) => c.node === this.node && !held?.callees.has(c.session));
+    if (stale) {
+      const keep = (c: CalleeWire) =>
+        this.#mine(c) && (this.#held.get(key)?.callees.has(c.session) === true ||
+          this.#pending.has(`${key} ${c.session}`));
+      this.#prune(key, (c) => c.node === this.node && !keep(c));
+    }
     if (missing && this.#bucket) this.#reassert(key);
   }
 
@@ -460,7 +505,7 @@ export class ClusterRegistrations {
   #reassertAll(): void {
     for (const key of this.#held.keys()) this.#reassert(key);
     for (const [key, v] of this.#view) {
-      if (v.reg?.callees.some((c) => c.node === this.node)) this.#apply(key);
+      if (v.reg?.callees.some((c) => this.#mine(c))) this.#apply(key);
     }
   }
 

@@ -20,6 +20,8 @@ export const REGISTRATIONS_BUCKET = "sb_regs";
 /** One callee of a registration. */
 export interface CalleeWire {
   readonly node: string;
+  /** The node's incarnation (a restarted node is a new one: see membership.ts). */
+  readonly incarnation: string;
   readonly session: number;
   readonly authid: string;
   readonly authrole: string;
@@ -63,6 +65,7 @@ function callee(v: unknown): CalleeWire {
   const c = v as Record<string, unknown>;
   if (
     typeof c !== "object" || c === null || typeof c.node !== "string" ||
+    typeof c.incarnation !== "string" ||
     typeof c.session !== "number" || !Number.isSafeInteger(c.session) ||
     typeof c.authid !== "string" || typeof c.authrole !== "string" ||
     !Array.isArray(c.features) || !c.features.every((f) => typeof f === "string") ||

@@ -128,9 +128,9 @@ export class RemoteCalls {
    * registrations, and the calls its callers made here end (their callees are interrupted).
    */
   nodeDown(node: string): void {
-    for (const [key, fw] of [...this.#forwarders]) {
+    for (const [key, fw] of this.#forwarders) {
       if (!key.startsWith(`${node} `)) continue;
-      this.#forwarders.delete(key);
+      // The forwarder stays: a later incarnation of the node is reached through it again.
       this.host.realm(key.slice(node.length + 1))?.dealer.removeForwarder(fw);
     }
     for (const [key, standIn] of [...this.#standIns]) {

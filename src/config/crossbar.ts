@@ -188,7 +188,7 @@ function parseWorker<T>(
     throw new ConfigError(keyPath(path, "type"), reason);
   }
   checkKeys(worker, path, {
-    allowed: ["type", "id", "realms", "transports"],
+    allowed: ["type", "id", "realms", "transports", "cluster"],
     rejected: REJECTED_WORKER_KEYS,
   }, ctx);
   if (has(worker, "id")) expectString(worker.id, keyPath(path, "id"));

@@ -172,3 +172,21 @@ export const MAX_SCRAM_SALT = 64;
 /** Bytes of a HELLO's `authextra.nonce` accepted for WAMP-SCRAM. */
 export const MIN_SCRAM_CLIENT_NONCE = 8;
 export const MAX_SCRAM_CLIENT_NONCE = 64;
+
+// ---------------------------------------------------------------------------------------------
+// Cluster
+
+/** `cluster.node` when absent: this prefix and 8 random hexadecimal digits (`sb-3f09a1c2`). */
+export const DEFAULT_NODE_NAME_PREFIX = "sb-";
+/** Longest `cluster.node` (characters of `[A-Za-z0-9_-]`). */
+export const MAX_NODE_NAME_LENGTH = 64;
+/** `cluster.heartbeat_interval` (ms): how often a node says it is alive on `sb.hb`. */
+export const DEFAULT_HEARTBEAT_INTERVAL = 1000;
+/** `cluster.node_timeout` (ms): a node silent this long is dead for the others. */
+export const DEFAULT_NODE_TIMEOUT = 3000;
+/** Smallest `cluster.heartbeat_interval` (ms). */
+export const MIN_HEARTBEAT_INTERVAL = 100;
+/** Largest `cluster.heartbeat_interval` and `cluster.node_timeout` (ms): one minute. */
+export const MAX_CLUSTER_TIMING = 60_000;
+/** Node numbers claimed in KV `sb_nodes` (the high bits of the node's session ids). */
+export const MAX_NODE_NUMBER = 1023;

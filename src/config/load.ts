@@ -8,6 +8,7 @@
  */
 
 import { dirname, resolve } from "node:path";
+import { overrideCluster } from "./cluster.ts";
 import { ConfigError, expectNonEmptyString } from "./kit.ts";
 import { jsonSyntaxError } from "./json_syntax.ts";
 import { parseRouterConfig } from "./parse.ts";
@@ -93,12 +94,19 @@ export async function loadConfigFile(path: string): Promise<RouterConfig> {
   return parseRouterConfig(json, { env: readEnvironment, baseDir: dirname(resolve(path)) });
 }
 
-/** Command-line overrides of the first transport's listening address. */
+/** Command-line overrides of the first transport's listening address and of the cluster. */
 export interface ConfigOverrides {
   /** Replaces the first transport's endpoint host. */
   readonly host?: string;
   /** Replaces the first transport's endpoint port (0 = any free port). */
   readonly port?: number;
+  /** Replaces `cluster.node` (`--node`); needs a cluster block or {@link cluster}. */
+  readonly node?: string;
+  /**
+   * Replaces `cluster.servers` (`--cluster URL[,URL]`: the list), creating the cluster block
+   * when the config has none.
+   */
+  readonly cluster?: readonly string[];
 }
 
 /** `t` listening on `host` and `port`, of the same transport type. */
@@ -107,18 +115,24 @@ function relocated<T extends TransportConfig>(t: T, host: string, port: number):
 }
 
 /**
- * Returns a copy of `config` whose first transport listens on `o.host` / `o.port` where given.
- * With neither given the config is returned unchanged.
+ * Returns a copy of `config` whose first transport listens on `o.host` / `o.port` where given,
+ * and whose cluster block has `o.node` / `o.cluster` applied. With none given the config is
+ * returned unchanged.
  *
  * @param config A resolved configuration.
  * @param o The overrides.
  * @returns The new configuration (the input is not modified).
  * @throws {ConfigError} When an override is given but there is no transport (path
  * `workers[0].transports`), when `o.host` is empty or `o.port` is not an integer 0..65535
- * (path `(override).host` / `(override).port`), or when the new endpoint collides with another
- * transport.
+ * (path `(override).host` / `(override).port`), when the new endpoint collides with another
+ * transport, or when `o.node` / `o.cluster` is invalid or `o.node` comes without a cluster
+ * (path `(override).node` / `(override).cluster`).
  */
 export function applyOverrides(config: RouterConfig, o: ConfigOverrides): RouterConfig {
+  if (o.node !== undefined || o.cluster !== undefined) {
+    const cluster = overrideCluster(config.cluster, { node: o.node, servers: o.cluster });
+    if (cluster) config = { ...config, cluster };
+  }
   if (o.host === undefined && o.port === undefined) return config;
   const transportsPath = "workers[0].transports";
   const first = config.transports[0];

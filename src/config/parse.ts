@@ -7,6 +7,7 @@
  * @module
  */
 
+import { parseCluster } from "./cluster.ts";
 import { parseNode } from "./crossbar.ts";
 import {
   type ConfigWarning,
@@ -57,7 +58,10 @@ export function parseRouterConfig(input: unknown, inputs: ParseInputs): RouterCo
       transportsPath,
       ctx,
     );
-    return { realms, transports };
+    const cluster = has(worker, "cluster")
+      ? parseCluster(worker.cluster, keyPath(path, "cluster"), ctx)
+      : undefined;
+    return cluster ? { realms, transports, cluster } : { realms, transports };
   });
   return { ...parsed, warnings };
 }

@@ -443,4 +443,20 @@ export interface RouterConfig {
   readonly transports: readonly TransportConfig[];
   /** One warning for every key accepted without effect here (see the README). */
   readonly warnings?: readonly ConfigWarning[];
+  /** The worker's `cluster` block: absent for a single-node router. */
+  readonly cluster?: ClusterConfig;
+}
+
+/** A worker's `cluster` block: the node joins the others through NATS (docs/cluster.md). */
+export interface ClusterConfig {
+  /** The engine: only `nats`. */
+  readonly type: "nats";
+  /** The NATS servers (`nats://host:port` or `tls://host:port`), at least one. */
+  readonly servers: readonly string[];
+  /** This node's name, unique in the cluster (`[A-Za-z0-9_-]`, at most 64 characters). */
+  readonly node: string;
+  /** Milliseconds between two heartbeats of this node. */
+  readonly heartbeat_interval: number;
+  /** Milliseconds of silence after which another node is dead. */
+  readonly node_timeout: number;
 }

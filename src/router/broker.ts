@@ -18,6 +18,7 @@ import { pptKeys } from "../wamp/ppt.ts";
 import { UriIndex, uriMatches } from "../wamp/uri_index.ts";
 import type { Clock } from "../clock.ts";
 import { isoTime } from "../clock.ts";
+import type { PublicationRecord, PublisherRecord, RetainedRecord } from "./realm_link.ts";
 import type { Delivery, SessionRef } from "./session_ref.ts";
 
 /** A subscription: one per (topic, match), shared by all its subscribers. */
@@ -70,17 +71,10 @@ export const BROKER_FEATURES = {
 /**
  * A retained event. Per topic the broker keeps the latest publication with `retain: true`
  * that had no black/white list, plus the black/white-listed retained publications made since
- * (at most `MAX_LIMITED_RETAINED`), oldest first.
+ * (at most `MAX_LIMITED_RETAINED`), oldest first (see {@link retainedAfter}).
  */
-interface Retained {
-  readonly topic: string;
-  readonly args?: Args;
-  readonly kwargs?: Kwargs;
+interface Retained extends RetainedRecord {
   readonly filter: Filter | null;
-  readonly publisher: SessionRef;
-  readonly base: Dict | null;
-  /** Published in payload passthru mode: only for subscribers that announced it. */
-  readonly ppt: boolean;
 }
 
 /** How many black/white-listed retained events are kept per topic besides the general one. */
@@ -93,6 +87,33 @@ function isLimited(f: Filter | null): boolean {
     f.excludeAuthrole !== undefined || f.eligible !== undefined ||
     f.eligibleAuthid !== undefined || f.eligibleAuthrole !== undefined
   );
+}
+
+/** `record` with its receiver filter; null when its options are malformed (from elsewhere). */
+function withFilter(record: RetainedRecord): Retained | null {
+  try {
+    return { ...record, filter: buildFilter(record.options) };
+  } catch (e) {
+    if (e instanceof WampError) return null;
+    throw e;
+  }
+}
+
+/**
+ * The retained events of a topic after `record` was published with `retain: true`: the rule
+ * every broker applies (the general one replaced, black/white-listed ones added, the oldest of
+ * those dropped past `MAX_LIMITED_RETAINED`), exported so a cluster keeps its copy the same way.
+ */
+export function retainedAfter(
+  list: readonly RetainedRecord[] | undefined,
+  record: RetainedRecord,
+): RetainedRecord[] {
+  const limited = (r: RetainedRecord) => isLimited(withFilter(r)?.filter ?? null);
+  if (!list || list.length === 0 || !limited(record)) return [record];
+  const next = [...list, record];
+  const extra = next.filter(limited);
+  if (extra.length > MAX_LIMITED_RETAINED) next.splice(next.indexOf(extra[0]!), 1);
+  return next;
 }
 
 /** One stored event of an event history. */
@@ -157,6 +178,38 @@ function admits(f: Filter, s: SessionRef): boolean {
   if (f.excludeAuthid?.has(s.authid)) return false;
   if (f.excludeAuthrole?.has(s.authrole)) return false;
   return true;
+}
+
+/**
+ * The retained event a publication leaves behind (with `retain: true`): what every broker keeps,
+ * so a cluster stores the same.
+ */
+export function retainedRecordOf(p: PublicationRecord): RetainedRecord {
+  let base: Dict | null = null;
+  if (p.disclose) {
+    base = {
+      publisher: p.publisher.id,
+      publisher_authid: p.publisher.authid,
+      publisher_authrole: p.publisher.authrole,
+    };
+  }
+  const ppt = pptKeys(p.options);
+  if (ppt) base = { ...(base ?? {}), ...ppt };
+  const record: RetainedRecord = {
+    topic: p.topic,
+    options: p.options,
+    publisher: p.publisher,
+    base,
+    ppt: ppt !== null,
+  };
+  if (p.args !== undefined) (record as { args?: Args }).args = p.args;
+  if (p.kwargs !== undefined) (record as { kwargs?: Kwargs }).kwargs = p.kwargs;
+  return record;
+}
+
+/** The plain identity of a publisher. */
+export function publisherRecord(s: SessionRef): PublisherRecord {
+  return { id: s.id, authid: s.authid, authrole: s.authrole };
 }
 
 /** The broker of one realm. */
@@ -234,17 +287,32 @@ export class Broker {
    * Sends `session` the retained events for a new subscription (`get_retained`): the latest
    * retained event of every matching topic the session is eligible for, with
    * `Details.retained: true` and a fresh publication id. A filtered subscriber gets only the
-   * topics it may receive.
+   * topics it may receive. `replacing`: retained events kept elsewhere (a cluster's copy),
+   * which replace this broker's own for the topics they have.
    */
-  sendRetained(session: SessionRef, sub: Subscription): void {
+  sendRetained(
+    session: SessionRef,
+    sub: Subscription,
+    replacing: readonly RetainedRecord[] = [],
+  ): void {
     const passthru = session.hasFeature("subscriber", "payload_passthru_mode");
     const filtered = sub.filtered?.has(session) === true;
-    for (const [topic, list] of this.#retained) {
+    const all = new Map<string, readonly Retained[]>(this.#retained);
+    const others = new Map<string, Retained[]>();
+    for (const record of replacing) {
+      const r = withFilter(record);
+      if (!r || !uriMatches(sub.uri, sub.match, r.topic)) continue;
+      let list = others.get(r.topic);
+      if (!list) others.set(r.topic, list = []);
+      list.push(r);
+    }
+    for (const [topic, list] of others) all.set(topic, list);
+    for (const [topic, list] of all) {
       if (!uriMatches(sub.uri, sub.match, topic)) continue;
       if (filtered && !this.#mayReceive(session, topic)) continue;
       const r = list.findLast((x) =>
         (x.filter === null || admits(x.filter, session)) &&
-        !(session === x.publisher && (x.filter === null || x.filter.excludeMe)) &&
+        !(session.id === x.publisher.id && (x.filter === null || x.filter.excludeMe)) &&
         (passthru || !x.ppt)
       );
       if (!r) continue;
@@ -373,6 +441,8 @@ export class Broker {
 
   /**
    * Delivers a publication to every matching subscription and returns its publication id.
+   * `remote`: a publication made on another node, delivered here with its own publication id;
+   * it is neither retained nor recorded in the event history here (its node does that).
    * @throws {WampError} `wamp.error.invalid_argument` for malformed black/white lists.
    */
   publish(
@@ -380,8 +450,9 @@ export class Broker {
     msg: Publish,
     disclose: boolean,
     delivery?: Delivery,
+    remote?: { readonly publication: number },
   ): number {
-    const publication = randomId();
+    const publication = remote?.publication ?? randomId();
     const filter = buildFilter(msg.options);
     let base: Dict | null = null;
     if (disclose) {
@@ -393,27 +464,22 @@ export class Broker {
     }
     const ppt = pptKeys(msg.options);
     if (ppt) base = { ...(base ?? {}), ...ppt };
-    if (msg.options.retain === true) {
-      const retained: Retained = {
+    if (msg.options.retain === true && !remote) {
+      const record: RetainedRecord = {
         topic: msg.topic,
-        args: msg.args,
-        kwargs: msg.kwargs,
-        filter,
-        publisher,
+        options: msg.options,
+        publisher: publisherRecord(publisher),
         base,
         ppt: ppt !== null,
       };
-      const list = this.#retained.get(msg.topic);
-      if (list && isLimited(filter)) {
-        // a retained event for some subscribers only: kept in addition to the general one
-        list.push(retained);
-        const limited = list.filter((x) => isLimited(x.filter));
-        if (limited.length > MAX_LIMITED_RETAINED) list.splice(list.indexOf(limited[0]!), 1);
-      } else {
-        this.#retained.set(msg.topic, [retained]);
-      }
+      if (msg.args !== undefined) (record as { args?: Args }).args = msg.args;
+      if (msg.kwargs !== undefined) (record as { kwargs?: Kwargs }).kwargs = msg.kwargs;
+      this.#retained.set(
+        msg.topic,
+        retainedAfter(this.#retained.get(msg.topic), record).map((r) => withFilter(r)!),
+      );
     }
-    if (this.#history.length > 0) this.#record(msg.topic, publication, msg);
+    if (this.#history.length > 0 && !remote) this.#record(msg.topic, publication, msg);
     // The filtered subscribers' answers for this topic, by authrole (made when first needed).
     let receives: Map<string, boolean> | null = null;
     this.#index.forEachMatch(msg.topic, (sub) => {

@@ -10,15 +10,9 @@
  */
 
 import type { MatchPolicy } from "../config/types.ts";
-import { WampError } from "../wamp/errors.ts";
-import { MessageType as T } from "../wamp/message_type.ts";
-import type { Dict, Message } from "../wamp/messages.ts";
-import { Uri } from "../wamp/uris.ts";
-import type { Dealer } from "./dealer.ts";
+import type { Dict } from "../wamp/messages.ts";
 import type { Registration } from "./dealer_types.ts";
-import type { Session } from "./session.ts";
 import type { SessionRef } from "./session_ref.ts";
-import { matchOption } from "./uri_checks.ts";
 
 /** The registration side of a cluster, per realm. */
 export interface DealerLink {
@@ -42,54 +36,4 @@ export interface DealerLink {
   unregister(session: SessionRef, reg: Registration): Promise<() => void>;
   /** `session` left (the dealer has already dropped it): its callee entries go everywhere. */
   sessionLeft(session: SessionRef): void;
-}
-
-/** What {@link dispatchAgreed} needs of its realm. */
-export interface AgreedContext {
-  /** The realm's URI and permission checks of a REGISTER (throws WampError). */
-  check(uri: string, match: MatchPolicy): void;
-  /** Runs `fn`, holding the meta events it raises until it returns (its reply goes first). */
-  afterReply(fn: () => void): void;
-  /** Whether the session is still joined to the realm. */
-  alive(): boolean;
-}
-
-/**
- * Handles a REGISTER or UNREGISTER through `link`: checks, agreement with the other nodes,
- * then the commit and the reply (or the ERROR reply).
- */
-export async function dispatchAgreed(
-  link: DealerLink,
-  dealer: Dealer,
-  session: Session,
-  msg: Message,
-  ctx: AgreedContext,
-): Promise<void> {
-  if (msg.type !== T.REGISTER && msg.type !== T.UNREGISTER) return;
-  let commit: () => Registration | void;
-  try {
-    if (msg.type === T.REGISTER) {
-      const match = matchOption(msg.options, "REGISTER");
-      ctx.check(msg.procedure, match);
-      commit = await link.register(session, msg.procedure, match, msg.options);
-    } else {
-      const reg = dealer.get(msg.registration);
-      if (!reg || !reg.callees.some((c) => c.session === session)) {
-        throw new WampError(
-          Uri.NO_SUCH_REGISTRATION,
-          `no registration with id ${msg.registration}`,
-        );
-      }
-      commit = await link.unregister(session, reg);
-    }
-  } catch (e) {
-    if (!(e instanceof WampError)) throw e;
-    return session.sendError(msg.type, msg.request, e.uri, e.payloadArgs(), e.kwargs);
-  }
-  if (!ctx.alive()) return;
-  ctx.afterReply(() => {
-    const reg = commit();
-    if (msg.type === T.UNREGISTER) session.send({ type: T.UNREGISTERED, request: msg.request });
-    else if (reg) session.send({ type: T.REGISTERED, request: msg.request, registration: reg.id });
-  });
 }

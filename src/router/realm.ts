@@ -15,16 +15,32 @@ import type { Logger } from "../log.ts";
 import { type StatsSnapshot, StatsTracker } from "../stats/session_stats.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
-import type { Dict, Message } from "../wamp/messages.ts";
-import { isValidUri, type MatchPolicy, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
-import { Broker, BROKER_FEATURES } from "./broker.ts";
-import { Dealer, DEALER_FEATURES } from "./dealer.ts";
-import { type DealerLink, dispatchAgreed } from "./dealer_link.ts";
+import type { Dict, Message, Publish } from "../wamp/messages.ts";
+import { type MatchPolicy, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
+import { Broker } from "./broker.ts";
+import { Dealer } from "./dealer.ts";
+import { dispatchAgreed } from "./agreed_dispatch.ts";
 import { observationEvents } from "./observation_events.ts";
 import type { Session } from "./session.ts";
-import type { SessionRef } from "./session_ref.ts";
+import {
+  type PublicationRecord,
+  publicationRecord,
+  type RealmLink,
+  remotePublish,
+  remotePublisher,
+  replyWhenReady,
+} from "./realm_link.ts";
+import type { Delivery, SessionRef } from "./session_ref.ts";
 import { type Testament, Testaments, type TestamentScope } from "./testaments.ts";
-import { actionOf, checkUri, matchOption, requirePassthru } from "./uri_checks.ts";
+import {
+  actionOf,
+  checkCallOptions,
+  checkClientError,
+  checkUri,
+  matchOption,
+  requirePassthru,
+  routerRoles,
+} from "./uri_checks.ts";
 
 export type { Decision, Testament, TestamentScope };
 
@@ -54,10 +70,10 @@ export class Realm {
   readonly #members = new Map<Session, Member>();
   /** Joined sessions' testaments. */
   readonly #testaments = new Testaments();
+  /** Where publications and interest go beyond this router (a cluster), if anywhere. */
+  #link: RealmLink | null = null;
   /** Meta events raised while a request is handled, held until its reply is out (see #afterReply). */
   #heldMeta: [string, unknown[], typeof STATS_DELIVERY | undefined][] | null = null;
-  /** Makes registrations cluster-wide (see dealer_link.ts); null on a single node. */
-  #dealerLink: DealerLink | null = null;
 
   constructor(
     config: RealmConfig,
@@ -74,7 +90,13 @@ export class Realm {
     );
     this.broker = new Broker(
       clock,
-      events.broker,
+      {
+        ...events.broker,
+        onDelete: (s, sub) => {
+          events.broker.onDelete?.(s, sub);
+          this.#link?.interestRemoved?.(sub.uri, sub.match);
+        },
+      },
       config.history,
       // filtered subscribers are of static roles: their decision is synchronous
       (session, topic) =>
@@ -105,12 +127,37 @@ export class Realm {
     });
   }
 
+  /** Connects the realm to a {@link RealmLink} (a cluster); null disconnects it. */
+  setLink(link: RealmLink | null): void {
+    if (this.#link !== link) this.#link?.close?.();
+    this.#link = link;
+  }
+
   /**
-   * Sets the link that makes this realm's registrations cluster-wide (a cluster sets it before
-   * the realm serves sessions).
+   * Delivers a publication made elsewhere (another node) to this realm's subscribers, under the
+   * rules of a local one; malformed black/white lists drop it (logged).
    */
-  setDealerLink(link: DealerLink | null): void {
-    this.#dealerLink = link;
+  deliverRemote(record: PublicationRecord): void {
+    const delivery = record.triggersStats ? undefined : STATS_DELIVERY;
+    try {
+      this.broker.publish(
+        remotePublisher(record),
+        remotePublish(record),
+        record.disclose,
+        delivery,
+        record,
+      );
+    } catch (e) {
+      if (!(e instanceof WampError)) throw e;
+      this.logger.warn("remote publication dropped", { topic: record.topic, error: e.uri });
+    }
+  }
+
+  /** Publishes locally, then hands the publication to the link; returns its id. */
+  #deliver(publisher: Session, msg: Publish, disclose: boolean, delivery?: Delivery): number {
+    const publication = this.broker.publish(publisher, msg, disclose, delivery);
+    this.#link?.published?.(publicationRecord(publication, msg, publisher, disclose, delivery));
+    return publication;
   }
 
   /** The realm's current configuration. */
@@ -186,19 +233,7 @@ export class Realm {
 
   /** WELCOME.Details.roles: exactly the features implemented. */
   routerRoles(): Dict {
-    const meta = this.#config.options.enable_meta_api;
-    const broker: Dict = { ...BROKER_FEATURES };
-    const dealer: Dict = { ...DEALER_FEATURES };
-    if (!meta) {
-      // these need the meta procedures, which are not registered without the meta API
-      delete broker.session_meta_api;
-      delete broker.subscription_meta_api;
-      delete broker.event_history;
-      delete dealer.session_meta_api;
-      delete dealer.registration_meta_api;
-      delete dealer.testament_meta_api;
-    }
-    return { broker: { features: broker }, dealer: { features: dealer } };
+    return routerRoles(this.#config.options.enable_meta_api);
   }
 
   /**
@@ -252,6 +287,7 @@ export class Realm {
       peer: session.peer.details.peer,
     });
     this.#meta("wamp.session.on_join", [session.details()]);
+    this.#link?.sessionJoined?.(session, session.details());
     member.stats = this.#track(session);
     member.stats?.join();
   }
@@ -263,18 +299,13 @@ export class Realm {
   #track(session: Session): StatsTracker | null {
     const stats = this.#config.stats;
     if (!stats || !session.meter) return null;
-    const info = {
-      session: session.id,
-      realm: this.name,
-      authid: session.authid,
-      authrole: session.authrole,
-    };
-    return new StatsTracker(
-      session.meter,
-      stats,
-      this.clock,
-      (snap) => this.#publishStats(info, snap),
-    );
+    const info = this.#statsInfo(session);
+    return new StatsTracker(session.meter, stats, this.clock, (s) => this.#publishStats(info, s));
+  }
+
+  /** Who a statistics event is about. */
+  #statsInfo(s: Session): Dict {
+    return { session: s.id, realm: this.name, authid: s.authid, authrole: s.authrole };
   }
 
   /** A session left (GOODBYE, ABORT, transport loss, kill): clean up, then final stats and on_leave. */
@@ -283,7 +314,7 @@ export class Realm {
     this.sessions.delete(session.id);
     this.broker.removeSession(session);
     this.dealer.removeSession(session);
-    this.#dealerLink?.sessionLeft(session);
+    this.#link?.dealer?.sessionLeft(session);
     this.#publishTestaments(session, this.#testaments.take(session.id));
     this.#members.delete(session);
     this.#authorizer.forget(session.id);
@@ -292,21 +323,12 @@ export class Realm {
       return;
     }
     this.logger.info("session left", { session: session.id, realm: this.name });
+    this.#link?.sessionLeft?.(session);
     const tracker = member?.stats ?? null;
     // decisions.md: the final on_stats goes out before on_leave, so a monitor still knows
     // the session when its last figures arrive.
     const final = tracker?.leave() ?? null;
-    if (final) {
-      this.#publishStats(
-        {
-          session: session.id,
-          realm: this.name,
-          authid: session.authid,
-          authrole: session.authrole,
-        },
-        final,
-      );
-    }
+    if (final) this.#publishStats(this.#statsInfo(session), final);
     this.#meta("wamp.session.on_leave", [session.id, session.authid, session.authrole]);
   }
 
@@ -330,7 +352,7 @@ export class Realm {
         // a testament cannot wait for an authorizer procedure: decided at once (or cached)
         const decided = this.#authorizeNow(session, t.topic, "publish", "exact");
         const { disclose } = this.#checkUri(session, t.topic, "exact", "publish", decided);
-        this.broker.publish(session, msg, disclose || t.options.disclose_me === true);
+        this.#deliver(session, msg, disclose || t.options.disclose_me === true);
       } catch (e) {
         if (!(e instanceof WampError)) throw e;
         this.logger.warn("testament not published", {
@@ -361,7 +383,7 @@ export class Realm {
     const publisher = this.#serviceSession;
     if (!publisher || !this.#config.options.enable_meta_api || publisher.closed) return;
     const msg: Message = { type: T.PUBLISH, request: 0, options: {}, topic, args };
-    this.broker.publish(publisher, msg, true, delivery);
+    this.#deliver(publisher, msg, true, delivery);
   }
 
   /** Ends every session of the realm with GOODBYE `reason`; returns those sessions. */
@@ -380,12 +402,9 @@ export class Realm {
   /** Handles one message of an established session. */
   dispatch(session: Session, msg: Message): void {
     const member = this.#members.get(session);
-    const link = this.#dealerLink;
-    const agreed = link !== null && (msg.type === T.REGISTER || msg.type === T.UNREGISTER);
-    if (
-      !member ||
-      (member.chain === null && !agreed && !this.#authorizer.isDynamic(session.authrole))
-    ) {
+    const link = msg.type === T.REGISTER || msg.type === T.UNREGISTER ? this.#link?.dealer : null;
+    const dynamic = this.#authorizer.isDynamic(session.authrole);
+    if (!member || (member.chain === null && !link && !dynamic)) {
       return this.#dispatchNow(session, msg, null);
     }
     // A role with a dynamic authorizer: messages of the session are handled in order, each
@@ -396,7 +415,7 @@ export class Realm {
       const decision = await this.#decide(session, msg);
       if (session.closed || session.realm !== this) return;
       try {
-        if (!agreed) return this.#dispatchNow(session, msg, decision);
+        if (!link) return this.#dispatchNow(session, msg, decision);
         await dispatchAgreed(link, this.dealer, session, msg, {
           check: (uri, match) => this.#checkUri(session, uri, match, "register", decision),
           afterReply: (fn) => this.#afterReply(fn),
@@ -436,8 +455,18 @@ export class Realm {
             const match = matchOption(msg.options, "SUBSCRIBE");
             const { filtered } = this.#checkUri(session, msg.topic, match, "subscribe", decided);
             const sub = this.broker.subscribe(session, msg.topic, match, filtered === true);
-            session.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
-            if (msg.options.get_retained === true) this.broker.sendRetained(session, sub);
+            const retained = msg.options.get_retained === true;
+            // SUBSCRIBED waits until events of other nodes arrive (and their retained events)
+            replyWhenReady(
+              this.#link?.interest?.(msg.topic, match) ?? null,
+              retained ? this.#link?.retained?.(msg.topic, match) ?? null : null,
+              () => !session.closed && session.realm === this && sub.subscribers.has(session),
+              (records) => {
+                session.send({ type: T.SUBSCRIBED, request: msg.request, subscription: sub.id });
+                if (retained) this.broker.sendRetained(session, sub, records);
+              },
+              this.logger,
+            );
           })
         );
       case T.UNSUBSCRIBE:
@@ -448,15 +477,7 @@ export class Realm {
           })
         );
       case T.CALL:
-        if (
-          msg.options.progress === true &&
-          !session.hasFeature("caller", "progressive_call_invocations")
-        ) {
-          throw new ProtocolError(
-            "CALL with progress: true, but the caller did not announce progressive_call_invocations",
-          );
-        }
-        requirePassthru(session, "caller", msg.options);
+        checkCallOptions(session, msg);
         return this.#guard(session, T.CALL, msg.request, () => {
           // A request id with an open call: a later chunk of a progressive call invocation
           // (authorized with its first chunk) or a protocol violation; the dealer tells.
@@ -486,17 +507,7 @@ export class Realm {
         requirePassthru(session, "callee", msg.options);
         return this.dealer.yield(session, msg);
       case T.ERROR:
-        if (msg.requestType !== T.INVOCATION) {
-          throw new ProtocolError(
-            `a client may send ERROR only for INVOCATION (68), not for ${
-              messageName(msg.requestType)
-            }`,
-          );
-        }
-        // The caller gets this URI as is: it must be one (loose rules, as for any URI).
-        if (!isValidUri(msg.error, "exact", false)) {
-          throw new ProtocolError(`ERROR.Error ${JSON.stringify(msg.error)} is not a valid URI`);
-        }
+        checkClientError(msg);
         return this.dealer.error(session, msg);
       case T.CANCEL:
         return this.#guard(session, T.CALL, msg.request, () => this.dealer.cancel(session, msg));
@@ -579,11 +590,7 @@ export class Realm {
     const ack = msg.options.acknowledge === true;
     try {
       const { disclose } = this.#checkUri(session, msg.topic, "exact", "publish", decided);
-      const publication = this.broker.publish(
-        session,
-        msg,
-        disclose || msg.options.disclose_me === true,
-      );
+      const publication = this.#deliver(session, msg, disclose || msg.options.disclose_me === true);
       if (ack) session.send({ type: T.PUBLISHED, request: msg.request, publication });
     } catch (e) {
       if (!(e instanceof WampError)) throw e;

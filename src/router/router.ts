@@ -12,7 +12,7 @@ import { RouterMetrics } from "../metrics.ts";
 import type { StatusPageInfo } from "../status/page.ts";
 import { WampClient } from "../client.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import { ConfigError, DEFAULT_ENDPOINT, parseConfig, readEnvironment } from "../config/config.ts";
+import { ConfigError, DEFAULT_ENDPOINT } from "../config/config.ts";
 import type {
   BridgeConfig,
   RealmConfig,
@@ -29,6 +29,15 @@ import { freshId } from "../wamp/ids.ts";
 import type { Dict } from "../wamp/messages.ts";
 import { isReservedUri, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
 import { registerObservationMeta } from "./observation_meta.ts";
+import {
+  constructExtended,
+  type ExtensionInstaller,
+  type RouterExtension,
+  type RouterInternals,
+  takeInstaller,
+} from "./extension.ts";
+
+export type { RouterInternals };
 import { Realm } from "./realm.ts";
 import { registerSessionMeta } from "./session_meta.ts";
 import { nativeUpgrade, type RouteHost, routeRequest } from "./http_routes.ts";
@@ -67,21 +76,18 @@ export interface LocalSessionOptions {
 /** An HTTP handler as `Deno.serve` takes it. */
 export type Handler = (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
 
-const NO_AUTH = {
-  anonymous: null,
-  ticket: null,
-  wampcra: null,
-  cryptosign: null,
-} as const;
+const NO_AUTH = { anonymous: null, ticket: null, wampcra: null, cryptosign: null } as const;
 
-/** What tests may reach inside a router (not part of `mod.ts`). */
-export interface RouterInternals {
-  /** The realm called `name`. */
-  realm(name: string): Realm | undefined;
-  /** Failed authentications per remote address and authid. */
-  readonly authFailures: FailureLimiter;
-  /** What the router's sessions are created with. */
-  readonly host: SessionHost;
+/**
+ * A router for `config` (which may have a `cluster` block) with the extension `install`
+ * resolves to: `create_router.ts` builds clustered routers this way. Not part of `mod.ts`.
+ */
+export function routerWithExtension(
+  config: RouterConfig,
+  options: RouterOptions,
+  install: ExtensionInstaller<Router>,
+): Router {
+  return constructExtended(install, () => new Router(config, options));
 }
 
 const ROUTER_INTERNALS = new WeakMap<Router, RouterInternals>();
@@ -129,6 +135,9 @@ export class Router {
   };
   #localCount = 0;
   #closed = false;
+  /** The installed extension (a cluster node) once its installer resolved; when that is. */
+  #extension: RouterExtension | null = null;
+  readonly #extended: Promise<void>;
   #config: RouterConfig;
   /**
    * Where `reload()` reads the configuration from when it is not given one; the CLI sets it to
@@ -141,16 +150,46 @@ export class Router {
    * once (see {@linkcode Router.ready}), its listeners with {@linkcode Router.serve}.
    */
   constructor(config: RouterConfig, options: RouterOptions = {}) {
+    const install = takeInstaller<Router>();
+    if (config.cluster && !install) {
+      throw new TypeError(
+        "this configuration has a cluster block: create the router with createRouter(config)",
+      );
+    }
     this.#config = config;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
     this.#host = this.#sessionHost();
+    // deno-lint-ignore no-this-alias
+    const router = this;
     ROUTER_INTERNALS.set(this, {
       realm: (name) => this.#realms.get(name),
       authFailures: this.#authFailures,
       host: this.#host,
+      get extension() {
+        return router.#extension;
+      },
+      status: () => ({
+        sessions: this.sessionCount,
+        realms: this.realmNames,
+        ...this.#extension?.status?.(),
+      }),
     });
-    this.#ready = Promise.all(config.realms.map((rc) => this.#startRealm(rc))).then(() => {});
+    const startRealms = () =>
+      Promise.all(config.realms.map((rc) => this.#startRealm(rc))).then(() => {});
+    if (install) {
+      this.#extended = install(this).then((extension) => {
+        this.#extension = extension;
+      });
+      this.#ready = this.#extended.then(startRealms);
+      this.#extended.catch(() => {});
+    } else {
+      // without an extension the realms exist as soon as the router does
+      this.#extended = Promise.resolve();
+      this.#ready = startRealms();
+    }
+    // a rejection is the caller's to see through ready/serve(); never an unhandled one here
+    this.#ready.catch(() => {});
   }
 
   /** The configuration in force. */
@@ -161,6 +200,7 @@ export class Router {
   async #startRealm(rc: RealmConfig): Promise<void> {
     const realm = new Realm(rc, this.clock, this.logger, (ms) => this.#metrics.callLatency(ms));
     this.#realms.set(rc.name, realm);
+    realm.setLink(this.#extension?.realmLink?.(realm) ?? null);
     const service = this.#connectLocal({
       authrole: TRUSTED_ROLE,
       authid: `switchboard-service-${realm.name}`,
@@ -225,11 +265,17 @@ export class Router {
       if (config.realms.some((rc) => rc.name === name)) continue;
       realm.closeAll(Uri.CLOSE_REALM, "the realm was removed from the configuration");
       await this.#services.get(name)?.close();
+      realm.setLink(null);
       this.#services.delete(name);
       this.#realms.delete(name);
       removed.push(name);
     }
-    this.#config = { ...config, transports: this.#config.transports };
+    if (JSON.stringify(config.cluster?.servers) !== JSON.stringify(this.#config.cluster?.servers)) {
+      this.logger.warn("cluster changes take effect after a restart; reloading realms only");
+    }
+    const { transports, cluster } = this.#config;
+    this.#config = { ...config, transports, ...(cluster ? { cluster } : {}) };
+    if (!cluster) delete (this.#config as { cluster?: unknown }).cluster;
     this.logger.info("configuration reloaded", { added, updated, removed });
     return { added, updated, removed };
   }
@@ -248,7 +294,13 @@ export class Router {
       clock: this.clock,
       logger: this.logger,
       realm: (name) => this.#realms.get(name),
-      newSessionId: () => freshId(this.#sessions),
+      newSessionId: () => {
+        const ext = this.#extension;
+        if (!ext?.newSessionId) return freshId(this.#sessions);
+        let id = ext.newSessionId();
+        while (this.#sessions.has(id)) id = ext.newSessionId();
+        return id;
+      },
       track: (session, joined) => {
         if (joined) this.#sessions.set(session.id, session);
         else this.#sessions.delete(session.id);
@@ -297,7 +349,7 @@ export class Router {
       })),
       queuedBytes: this.queuedBytes,
       droppedEvents: this.#droppedEvents,
-    });
+    }) + (this.#extension?.metricsText?.() ?? "");
   }
 
   /**
@@ -426,6 +478,8 @@ export class Router {
 
   /** Starts a listener for every configured transport. */
   async serve(): Promise<Listener[]> {
+    // a cluster node listens once it is part of the cluster (or fails to be)
+    await this.#extended;
     const listeners: Listener[] = [];
     for (const [index, t] of this.config.transports.entries()) {
       const server = await TransportServer.start(this.#servingHost, t, index);
@@ -533,6 +587,8 @@ export class Router {
     this.#connections.clear();
     // sessions attached by other means (an embedding program's own peer) end here too
     for (const s of ended) s.close();
+    for (const realm of this.#realms.values()) realm.setLink(null);
+    await this.#extension?.close?.();
     for (const t of this.#transports) await t.close(true);
     this.#transports.length = 0;
   }
@@ -541,13 +597,4 @@ export class Router {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/**
- * Creates a router from a Crossbar-shaped node config object, validated exactly like a config
- * file (`"$NAME"` secrets are read from the process environment). Throws `ConfigError` naming
- * the offending key.
- */
-export function createRouter(config: unknown, options: RouterOptions = {}): Router {
-  return new Router(parseConfig(config, { env: readEnvironment }), options);
 }

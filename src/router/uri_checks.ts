@@ -10,8 +10,8 @@
 import type { Decision } from "../auth/authorizer.ts";
 import type { Action } from "../config/types.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
-import { MessageType as T } from "../wamp/message_type.ts";
-import type { Dict, Message } from "../wamp/messages.ts";
+import { messageName, MessageType as T } from "../wamp/message_type.ts";
+import type { Call, Dict, ErrorMessage, Message } from "../wamp/messages.ts";
 import {
   isMatchPolicy,
   isReservedUri,
@@ -21,6 +21,8 @@ import {
   TRUSTED_ROLE,
   Uri,
 } from "../wamp/uris.ts";
+import { BROKER_FEATURES } from "./broker.ts";
+import { DEALER_FEATURES } from "./dealer.ts";
 import type { SessionRef } from "./session_ref.ts";
 
 /**
@@ -116,4 +118,53 @@ export function checkUri(
     );
   }
   return decision;
+}
+
+/**
+ * The checks of a CALL's options: `progress` only when the caller announced progressive call
+ * invocations, passthru only when announced.
+ * @throws {ProtocolError} otherwise.
+ */
+export function checkCallOptions(session: SessionRef, msg: Call): void {
+  if (
+    msg.options.progress === true &&
+    !session.hasFeature("caller", "progressive_call_invocations")
+  ) {
+    throw new ProtocolError(
+      "CALL with progress: true, but the caller did not announce progressive_call_invocations",
+    );
+  }
+  requirePassthru(session, "caller", msg.options);
+}
+
+/**
+ * The checks of an ERROR a client sends: only for INVOCATION, with a valid URI (the caller
+ * gets it as is; loose rules, as for any URI).
+ * @throws {ProtocolError} otherwise.
+ */
+export function checkClientError(msg: ErrorMessage): void {
+  if (msg.requestType !== T.INVOCATION) {
+    throw new ProtocolError(
+      `a client may send ERROR only for INVOCATION (68), not for ${messageName(msg.requestType)}`,
+    );
+  }
+  if (!isValidUri(msg.error, "exact", false)) {
+    throw new ProtocolError(`ERROR.Error ${JSON.stringify(msg.error)} is not a valid URI`);
+  }
+}
+
+/** WELCOME.Details.roles: exactly the features implemented (fewer without the meta API). */
+export function routerRoles(metaApi: boolean): Dict {
+  const broker: Dict = { ...BROKER_FEATURES };
+  const dealer: Dict = { ...DEALER_FEATURES };
+  if (!metaApi) {
+    // these need the meta procedures, which are not registered without the meta API
+    delete broker.session_meta_api;
+    delete broker.subscription_meta_api;
+    delete broker.event_history;
+    delete dealer.session_meta_api;
+    delete dealer.registration_meta_api;
+    delete dealer.testament_meta_api;
+  }
+  return { broker: { features: broker }, dealer: { features: dealer } };
 }

@@ -1,0 +1,213 @@
+/**
+ * Events across nodes for one realm (docs/cluster.md, "Events"): the realm's
+ * {@link RealmLink} for publications and subscription interest.
+ *
+ * - Per (uri, match) with a local subscriber, the node holds one NATS subscription on the
+ *   pattern `subjects.ts` gives (exact: the topic's subject; wildcard: `*` tokens; prefix: the
+ *   complete components and `>`, the string prefix being checked by the local broker's own
+ *   matching). Several (uri, match) needing the same subject share one NATS subscription.
+ *   SUBSCRIBED waits until the server registered the interest (bounded by
+ *   {@link INTEREST_WAIT_MS}; at once while NATS is out of reach).
+ * - A local publication is published once on its topic's subject (the connection has noEcho).
+ *   A node receiving it delivers it once to its local subscribers (copies that arrive through
+ *   several of its NATS subscriptions are recognised by their publication id), with the rules
+ *   of a local publication.
+ * - Retained events are kept in bucket `sb_retained` (see `retained.ts`).
+ *
+ * @module
+ */
+
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log.ts";
+import type { Realm } from "../router/realm.ts";
+import type { DealerLink } from "../router/dealer_link.ts";
+import type { PublicationRecord, RealmLink, RetainedRecord } from "../router/realm_link.ts";
+import type { MatchPolicy } from "../wamp/uris.ts";
+import { CodecError, decode, encode } from "./codec.ts";
+import type { ClusterLink, LinkSubscription } from "./link.ts";
+import type { RetainedStore } from "./retained.ts";
+import { eventSubject, subscriptionPattern } from "./subjects.ts";
+
+/** The subject prefix of events: `sb.ev.<realm>.<c1>.<c2>…`. */
+export const EVENT_PREFIX = "sb.ev";
+/** Longest wait (ms) of a SUBSCRIBED for its interest to be registered at the server. */
+export const INTEREST_WAIT_MS = 2000;
+/** Publication ids remembered per realm to deliver each remote publication once. */
+export const DEDUPE_WINDOW = 4096;
+
+/** `value` as a publication record, or null when it is not one (the bus is hostile). */
+export function asPublicationRecord(value: unknown): PublicationRecord | null {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  const v = value as Record<string, unknown>;
+  const p = v.publisher as Record<string, unknown> | null;
+  const isDict = (x: unknown) => typeof x === "object" && x !== null && !Array.isArray(x);
+  if (
+    !Number.isSafeInteger(v.publication) || typeof v.topic !== "string" ||
+    !isDict(v.options) || !isDict(p) || !Number.isSafeInteger(p!.id) ||
+    typeof p!.authid !== "string" || typeof p!.authrole !== "string" ||
+    typeof v.disclose !== "boolean" || typeof v.triggersStats !== "boolean" ||
+    (v.args !== undefined && !Array.isArray(v.args)) ||
+    (v.kwargs !== undefined && !isDict(v.kwargs))
+  ) return null;
+  return value as PublicationRecord;
+}
+
+interface SubjectState {
+  /** The (uri, match) keys needing this subject. */
+  readonly users: Set<string>;
+  /** Resolves once the server registered the interest. */
+  readonly ready: Promise<void>;
+  settled: boolean;
+  sub: LinkSubscription | null;
+  dropped: boolean;
+}
+
+/** Options of {@link RealmEvents}. */
+export interface RealmEventsOptions {
+  readonly link: ClusterLink;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly retained: RetainedStore;
+}
+
+/** The cluster's link of one realm: events and retained events. */
+export class RealmEvents implements RealmLink {
+  readonly #realm: Realm;
+  readonly #o: RealmEventsOptions;
+  /** Subject of each (uri, match) with local subscribers. */
+  readonly #interests = new Map<string, string>();
+  readonly #subjects = new Map<string, SubjectState>();
+  /** Recently delivered remote publication ids, oldest first. */
+  readonly #seen = new Set<number>();
+  #closed = false;
+  /** Remote publications received and delivered (after deduplication). */
+  received = 0;
+  /** Local publications sent on to the cluster. */
+  sent = 0;
+  /** The realm's registrations link (set by the node: registrations are not events). */
+  dealer?: DealerLink;
+
+  constructor(realm: Realm, options: RealmEventsOptions) {
+    this.#realm = realm;
+    this.#o = options;
+  }
+
+  interest(uri: string, match: MatchPolicy): Promise<void> | null {
+    if (this.#closed) return null;
+    const key = `${match} ${uri}`;
+    let subject = this.#interests.get(key);
+    if (subject === undefined) {
+      subject = subscriptionPattern(EVENT_PREFIX, this.#realm.name, uri, match).subject;
+      this.#interests.set(key, subject);
+      let state = this.#subjects.get(subject);
+      if (!state) this.#subjects.set(subject, state = this.#listen(subject));
+      state.users.add(key);
+    }
+    const state = this.#subjects.get(subject)!;
+    if (state.settled || this.#o.link.status !== "connected") return null;
+    return this.#bounded(state.ready);
+  }
+
+  /** `ready`, or a resolved promise after {@link INTEREST_WAIT_MS}. */
+  #bounded(ready: Promise<void>): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = this.#o.clock.setTimer(() => {
+        this.#o.logger.warn("cluster: subscription interest not confirmed in time", {
+          realm: this.#realm.name,
+        });
+        resolve();
+      }, INTEREST_WAIT_MS);
+      ready.then(() => {
+        this.#o.clock.clearTimer(timer);
+        resolve();
+      });
+    });
+  }
+
+  #listen(subject: string): SubjectState {
+    const state: SubjectState = {
+      users: new Set(),
+      ready: Promise.resolve(),
+      settled: false,
+      sub: null,
+      dropped: false,
+    };
+    (state as { ready: Promise<void> }).ready = this.#o.link.subscribe(
+      subject,
+      (m) => this.#received(m.subject, m.data),
+    ).then((sub) => {
+      state.settled = true;
+      if (state.dropped) sub.unsubscribe();
+      else state.sub = sub;
+    }, (e) => {
+      state.settled = true;
+      this.#o.logger.error("cluster: cannot subscribe", { subject, error: String(e) });
+    });
+    return state;
+  }
+
+  interestRemoved(uri: string, match: MatchPolicy): void {
+    const key = `${match} ${uri}`;
+    const subject = this.#interests.get(key);
+    if (subject === undefined) return;
+    this.#interests.delete(key);
+    const state = this.#subjects.get(subject);
+    if (!state) return;
+    state.users.delete(key);
+    if (state.users.size > 0) return;
+    this.#subjects.delete(subject);
+    state.dropped = true;
+    state.sub?.unsubscribe();
+  }
+
+  published(record: PublicationRecord): void {
+    if (this.#closed) return;
+    if (this.#o.link.status === "connected") {
+      this.#o.link.publish(
+        eventSubject(EVENT_PREFIX, this.#realm.name, record.topic),
+        encode(record),
+      );
+      this.sent++;
+    }
+    if (record.options.retain === true) this.#o.retained.store(this.#realm.name, record);
+  }
+
+  retained(uri: string, match: MatchPolicy): Promise<readonly RetainedRecord[]> | null {
+    if (this.#closed || this.#o.link.status !== "connected") return null;
+    return this.#o.retained.read(this.#realm.name, uri, match);
+  }
+
+  #received(subject: string, data: Uint8Array): void {
+    if (this.#closed) return;
+    let record: PublicationRecord | null;
+    try {
+      record = asPublicationRecord(decode(data));
+    } catch (e) {
+      if (!(e instanceof CodecError)) throw e;
+      record = null;
+    }
+    // the subject must be the topic's own: a peer cannot smuggle a topic past a pattern
+    if (!record || eventSubject(EVENT_PREFIX, this.#realm.name, record.topic) !== subject) {
+      this.#o.logger.warn("cluster: malformed event ignored", { subject });
+      return;
+    }
+    if (this.#seen.has(record.publication)) return;
+    this.#seen.add(record.publication);
+    if (this.#seen.size > DEDUPE_WINDOW) {
+      this.#seen.delete(this.#seen.values().next().value!);
+    }
+    this.received++;
+    this.#realm.deliverRemote(record);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const state of this.#subjects.values()) {
+      state.dropped = true;
+      state.sub?.unsubscribe();
+    }
+    this.#subjects.clear();
+    this.#interests.clear();
+  }
+}
