@@ -92,10 +92,21 @@ export class WampClient {
     });
   }
 
-  #request<M extends Message>(key: string, msg: Message): Promise<M> {
+  /** Sends `msg` and waits for its reply; `onReply` runs as the reply arrives, not later. */
+  #request<M extends Message>(
+    key: string,
+    msg: Message,
+    onReply?: (reply: Message) => void,
+  ): Promise<M> {
     if (!this.#open) return Promise.reject(new WampError("wamp.error.canceled", "session closed"));
     return new Promise<Message>((resolve, reject) => {
-      this.#waiting.set(key, { resolve, reject });
+      const done = onReply
+        ? (m: Message) => {
+          onReply(m);
+          resolve(m);
+        }
+        : resolve;
+      this.#waiting.set(key, { resolve: done, reject });
       this.#link.send(msg);
     }) as Promise<M>;
   }
@@ -107,14 +118,18 @@ export class WampClient {
     options: Dict = {},
   ): Promise<ClientSubscription> {
     const request = this.#ids.next();
+    // the handler is in place as SUBSCRIBED arrives: the retained events follow it at once
     const reply = await this.#request<Message & { subscription: number }>(
       `${T.SUBSCRIBE}:${request}`,
       { type: T.SUBSCRIBE, request, options, topic },
+      (m) => {
+        if (m.type !== T.SUBSCRIBED) return;
+        const list = this.#events.get(m.subscription) ?? [];
+        list.push(handler);
+        this.#events.set(m.subscription, list);
+      },
     );
     const id = reply.subscription;
-    const list = this.#events.get(id) ?? [];
-    list.push(handler);
-    this.#events.set(id, list);
     return {
       id,
       unsubscribe: async () => {
