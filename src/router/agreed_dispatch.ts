@@ -16,6 +16,20 @@ import type { Registration } from "./dealer_types.ts";
 import type { Session } from "./session.ts";
 import { matchOption } from "./uri_checks.ts";
 
+/**
+ * The link `msg` of `session` must be agreed through, or null: REGISTER and UNREGISTER of
+ * client sessions (the router's own service sessions keep node-local registrations, such as
+ * each node's meta API procedures).
+ */
+export function agreedLink(
+  link: DealerLink | undefined,
+  session: Session,
+  msg: Message,
+): DealerLink | null {
+  const agreed = (msg.type === T.REGISTER || msg.type === T.UNREGISTER) && !session.internal;
+  return agreed ? link ?? null : null;
+}
+
 /** What {@link dispatchAgreed} needs of its realm. */
 export interface AgreedContext {
   /** The realm's URI and permission checks of a REGISTER (throws WampError). */

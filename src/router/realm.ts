@@ -19,7 +19,7 @@ import type { Dict, Message, Publish } from "../wamp/messages.ts";
 import { type MatchPolicy, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
 import { Broker } from "./broker.ts";
 import { Dealer } from "./dealer.ts";
-import { dispatchAgreed } from "./agreed_dispatch.ts";
+import { agreedLink, dispatchAgreed } from "./agreed_dispatch.ts";
 import { observationEvents } from "./observation_events.ts";
 import type { Session } from "./session.ts";
 import {
@@ -402,7 +402,7 @@ export class Realm {
   /** Handles one message of an established session. */
   dispatch(session: Session, msg: Message): void {
     const member = this.#members.get(session);
-    const link = msg.type === T.REGISTER || msg.type === T.UNREGISTER ? this.#link?.dealer : null;
+    const link = agreedLink(this.#link?.dealer, session, msg);
     const dynamic = this.#authorizer.isDynamic(session.authrole);
     if (!member || (member.chain === null && !link && !dynamic)) {
       return this.#dispatchNow(session, msg, null);
