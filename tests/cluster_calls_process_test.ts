@@ -226,6 +226,13 @@ Deno.test("cluster processes: calls and registrations across nodes", async (t) =
       assert.equal((interrupt[2] as D).mode, "killnowait");
       // nothing was interrupted for the skipped call
       assert.ok(!callee.skipped.some((m) => m[0] === 69));
+
+      // within the router's message limit, past what NATS passes between nodes (1 MiB each)
+      await using big = await raw("n3", "json");
+      big.send([48, 9, {}, "com.raw.stream", ["x".repeat(1_048_500)]]);
+      const tooBig = await big.nextOf(8, 5000);
+      assert.deepEqual([tooBig[2], tooBig[4]], [9, "wamp.error.payload_size_exceeded"]);
+      assert.ok(!callee.received.some((m) => m[0] === 68), "the callee got nothing");
     },
   );
 

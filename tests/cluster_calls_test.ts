@@ -122,8 +122,12 @@ class TestNode {
 }
 
 async function cluster(...names: string[]) {
+  return await clusterWith({}, ...names);
+}
+
+async function clusterWith(options: { maxPayload?: number }, ...names: string[]) {
   const clock = new FakeClock();
-  const mem = new MemoryCluster({ clock });
+  const mem = new MemoryCluster({ clock, ...options });
   const nodes = await Promise.all(
     names.map((n) => new TestNode(n, mem.link(n), clock).start()),
   );
@@ -525,4 +529,54 @@ Deno.test("hostile bus messages are dropped and logged; the node goes on routing
   a!.call(caller, 1, "com.p");
   await settle();
   assert.equal(callee.of(T.INVOCATION).length, 1);
+});
+
+Deno.test("messages larger than the cluster passes end the call with payload_size_exceeded", async () => {
+  const { nodes: [a, b], settle } = await clusterWith({ maxPayload: 4096 }, "a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.big");
+  await settle();
+  const caller = a!.join();
+  const big = "x".repeat(8192);
+  const errorOf = (request: number) =>
+    caller.of(T.ERROR).find((m) => (m as ErrorMessage).request === request) as ErrorMessage;
+
+  a!.call(caller, 1, "com.big", {}, { args: [big] });
+  await settle();
+  assert.equal(errorOf(1)?.error, "wamp.error.payload_size_exceeded");
+  assert.equal(callee.of(T.INVOCATION).length, 0);
+
+  a!.call(caller, 2, "com.big", {}, { args: ["small"] });
+  await settle();
+  const inv = last<Invocation>(callee, T.INVOCATION);
+  b!.dealer.yield(callee, { type: T.YIELD, request: inv.request, options: {}, args: [big] });
+  await settle();
+  assert.equal(errorOf(2)?.error, "wamp.error.payload_size_exceeded");
+
+  a!.call(caller, 3, "com.big");
+  await settle();
+  const inv3 = last<Invocation>(callee, T.INVOCATION);
+  b!.dealer.error(callee, {
+    type: T.ERROR,
+    requestType: T.INVOCATION,
+    request: inv3.request,
+    details: {},
+    error: "com.error.huge",
+    args: [big],
+  });
+  await settle();
+  assert.equal(errorOf(3)?.error, "wamp.error.payload_size_exceeded");
+
+  a!.call(caller, 4, "com.big", { progress: true }, { args: ["first"] });
+  await settle();
+  a!.call(caller, 4, "com.big", { progress: true }, { args: [big] });
+  await settle();
+  assert.equal(errorOf(4)?.error, "wamp.error.payload_size_exceeded");
+  assert.equal((last(callee, T.INTERRUPT) as { options: Dict }).options.mode, "killnowait");
+  assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+  assert.deepEqual(b!.dealer.openCalls(callee), { asCaller: 0, asCallee: 0 });
+  // later chunks of the ended call are dropped, never a new call
+  a!.call(caller, 4, "com.big", {}, { args: ["last"] });
+  await settle();
+  assert.equal(callee.of(T.INVOCATION).length, 3);
 });

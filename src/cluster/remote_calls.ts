@@ -15,7 +15,7 @@
 import type { Logger } from "../log.ts";
 import type { Dealer } from "../router/dealer.ts";
 import type { CallForwarder, ForwardedCall } from "../router/dealer_types.ts";
-import type { SessionRef } from "../router/session_ref.ts";
+import type { SendOutcome, SessionRef } from "../router/session_ref.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
 import { MessageType as T } from "../wamp/message_type.ts";
 import type { Call, Cancel, Message } from "../wamp/messages.ts";
@@ -69,7 +69,7 @@ class CallerStandIn implements SessionRef {
     wire: CallerWire,
     readonly realm: string,
     readonly node: string,
-    readonly reply: (node: string, msg: ToCaller) => void,
+    readonly reply: (node: string, msg: ToCaller) => "sent" | "too_large" | "unencodable",
   ) {
     this.id = wire.id;
     this.authid = wire.authid;
@@ -79,10 +79,24 @@ class CallerStandIn implements SessionRef {
   hasFeature(role: string, feature: string): boolean {
     return role === "caller" && this.#features.has(feature);
   }
-  send(message: Message): "sent" | "dropped" {
+  send(message: Message): SendOutcome {
     if (message.type !== T.RESULT && message.type !== T.ERROR) return "dropped";
-    this.reply(this.node, { k: "reply", realm: this.realm, caller: this.id, msg: message });
-    return "sent";
+    const outcome = this.reply(this.node, {
+      k: "reply",
+      realm: this.realm,
+      caller: this.id,
+      msg: message,
+    });
+    if (outcome === "sent" || message.type === T.RESULT) return outcome;
+    // The dealer sends a callee's ERROR as it is: one that cannot cross becomes this one.
+    return this.send({
+      type: T.ERROR,
+      requestType: T.CALL,
+      request: message.request,
+      details: {},
+      error: outcome === "too_large" ? Uri.PAYLOAD_SIZE_EXCEEDED : Uri.INVALID_ARGUMENT,
+      args: [`the callee's error cannot be passed on to the caller's node (${outcome})`],
+    });
   }
 }
 
@@ -163,8 +177,19 @@ export class RemoteCalls {
         };
         this.#start(realm, node, subject, f, msg);
       },
-      chunk: (caller: SessionRef, call: Call) =>
-        send({ k: "chunk", realm, from, caller: caller.id, call }),
+      chunk: (caller: SessionRef, call: Call) => {
+        const why = this.#send(subject, { k: "chunk", realm, from, caller: caller.id, call });
+        if (why === null) return;
+        // The chunk cannot cross: the call ends here, and there.
+        this.host.realm(realm)?.dealer.forwardFailed(caller, call.request, why.uri, [why.text]);
+        send({
+          k: "cancel",
+          realm,
+          from,
+          caller: caller.id,
+          cancel: { type: T.CANCEL, request: call.request, options: { mode: "killnowait" } },
+        });
+      },
       cancel: (caller: SessionRef, cancel: Cancel) =>
         send({ k: "cancel", realm, from, caller: caller.id, cancel }),
       callerGone: (caller: SessionRef) => send({ k: "gone", realm, from, caller: caller.id }),
@@ -172,12 +197,9 @@ export class RemoteCalls {
   }
 
   #start(realm: string, node: string, subject: string, f: ForwardedCall, msg: ToCallee): void {
-    let data: Uint8Array;
-    try {
-      data = encode(msg);
-    } catch (e) {
-      return this.#failed(realm, f, Uri.INVALID_ARGUMENT, `the call cannot be forwarded: ${e}`);
-    }
+    const encoded = this.#encode(msg);
+    if ("uri" in encoded) return this.#failed(realm, f, encoded.uri, encoded.text);
+    const data = encoded.data;
     this.link.request(subject, data, FORWARD_TIMEOUT_MS).then(
       (bytes) => {
         let reply: StartReply;
@@ -204,16 +226,47 @@ export class RemoteCalls {
     this.host.realm(realm)?.dealer.forwardFailed(f.caller, f.call.request, uri, [why]);
   }
 
-  #publish(subject: string, msg: ToCallee | ToCaller): void {
+  /** The bytes of `msg`, or why it cannot cross (too large for the engine, unencodable). */
+  #encode(
+    msg: ToCallee | ToCaller,
+  ): { data: Uint8Array } | { uri: string; text: string; outcome: SendOutcome } {
+    let data: Uint8Array;
     try {
-      this.link.publish(subject, encode(msg));
+      data = encode(msg);
+    } catch (e) {
+      const text = `the message cannot be passed between nodes: ${(e as Error).message}`;
+      return { uri: Uri.INVALID_ARGUMENT, text, outcome: "unencodable" };
+    }
+    const max = this.link.maxPayload;
+    if (data.byteLength <= max) return { data };
+    const text = `the message (${data.byteLength} bytes) is larger than the cluster passes ` +
+      `between nodes (${max} bytes)`;
+    return { uri: Uri.PAYLOAD_SIZE_EXCEEDED, text, outcome: "too_large" };
+  }
+
+  /** Publishes `msg`; null, or why it could not be (nothing was sent then). */
+  #send(
+    subject: string,
+    msg: ToCallee | ToCaller,
+  ): { uri: string; text: string; outcome: SendOutcome } | null {
+    const encoded = this.#encode(msg);
+    if (!("data" in encoded)) return encoded;
+    try {
+      this.link.publish(subject, encoded.data);
     } catch (e) {
       this.logger.error("cannot send a call message to a node", { subject, error: String(e) });
     }
+    return null;
   }
 
-  #reply = (node: string, msg: ToCaller): void => {
-    this.#publish(nodeSubject(node, "res"), msg);
+  #publish(subject: string, msg: ToCallee | ToCaller): void {
+    const failed = this.#send(subject, msg);
+    if (failed) this.logger.error("a call message cannot cross", { subject, error: failed.text });
+  }
+
+  #reply = (node: string, msg: ToCaller): "sent" | "too_large" | "unencodable" => {
+    const failed = this.#send(nodeSubject(node, "res"), msg);
+    return failed === null ? "sent" : failed.outcome === "too_large" ? "too_large" : "unencodable";
   };
 
   #standIn(realm: string, from: string, wire: CallerWire | number): CallerStandIn | undefined {
