@@ -10,6 +10,7 @@
 import { parseConfig, readEnvironment } from "./config/config.ts";
 import { isObject } from "./config/kit.ts";
 import type { RouterConfig } from "./config/types.ts";
+import { type Logger, silentLogger } from "./log.ts";
 import { Router, type RouterOptions, routerWithExtension } from "./router/router.ts";
 
 /** True for a config `parseConfig` / `loadConfigFile` returned (not a node config document). */
@@ -53,8 +54,20 @@ export function createRouter(config: unknown, options: RouterOptions = {}): Rout
   const parsed = isParsed(config) ? config : parseConfig(config, { env: readEnvironment });
   const cluster = parsed.cluster;
   if (!cluster) return new Router(parsed, options);
-  return routerWithExtension(parsed, options, async (router) => {
+  const logger = nodeLogger(options.logger ?? silentLogger, cluster.node);
+  return routerWithExtension(parsed, { ...options, logger }, async (router) => {
     const { startClusterNode } = await import("./cluster/node.ts");
     return await startClusterNode(router, cluster);
   });
+}
+
+/** `logger` with `node=<name>` on every line, so the lines of a cluster's nodes tell apart. */
+export function nodeLogger(logger: Logger, node: string): Logger {
+  const at = (fields?: Record<string, unknown>) => ({ ...fields, node });
+  return {
+    error: (m, f) => logger.error(m, at(f)),
+    warn: (m, f) => logger.warn(m, at(f)),
+    info: (m, f) => logger.info(m, at(f)),
+    debug: (m, f) => logger.debug(m, at(f)),
+  };
 }

@@ -23,13 +23,14 @@ import type { Args, Dict } from "../src/wamp/messages.ts";
 
 const ALL = { call: true, register: true, publish: true, subscribe: true };
 
-function config(node: string) {
+function config(node: string, stats = false) {
   return parseConfig({
     version: 2,
     workers: [{
       type: "router",
       realms: [{
         name: "realm1",
+        ...(stats ? { stats: { trigger_on_join: true, trigger_on_leave: true } } : {}),
         roles: [
           { name: "anonymous", permissions: [{ uri: "", match: "prefix", allow: ALL }] },
           {
@@ -56,11 +57,15 @@ interface Cluster extends AsyncDisposable {
 }
 
 async function cluster(...names: string[]): Promise<Cluster> {
+  return await clusterWith(false, names);
+}
+
+async function clusterWith(stats: boolean, names: string[]): Promise<Cluster> {
   const clock = new FakeClock();
   const twin = new MemoryCluster({ clock });
   const routers = names.map((name) =>
     routerWithExtension(
-      config(name),
+      config(name, stats),
       { clock },
       (router) => startClusterNode(router, router.config.cluster!, { link: twin.link(name) }),
     )
@@ -311,4 +316,108 @@ Deno.test("cluster events: hostile messages on event subjects are ignored; routi
   await pub.publish("h.x", ["fine"]);
   await c.settle();
   assert.deepEqual(got.map((g) => g.args), [["fine"]]);
+});
+
+Deno.test("cluster events: an acknowledged retained publication is readable on every node at once", async () => {
+  await using c = await cluster("a", "b");
+  const [a, b] = c.routers as [Router, Router];
+  const pub = await a.session("realm1");
+  const sub = await b.session("realm1");
+  for (let i = 0; i < 5; i++) {
+    await pub.publish("ra.x", [i], undefined, { retain: true, acknowledge: true });
+    // no settle(): PUBLISHED came only once the cluster had stored it
+    const got = await listen(sub, "ra.x", { get_retained: true });
+    assert.deepEqual(got.map((g) => g.args), [[i]]);
+  }
+});
+
+Deno.test("cluster events: session meta events of one node reach a monitor on another", async () => {
+  await using c = await clusterWith(true, ["a", "b"]);
+  const [a, b] = c.routers as [Router, Router];
+  const monitor = await b.session("realm1");
+  const joins = await listen(monitor, "wamp.session.on_join");
+  const stats = await listen(monitor, "wamp.session.on_stats");
+  const leaves = await listen(monitor, "wamp.session.on_leave");
+  const user = await a.session("realm1", { authrole: "anonymous", authid: "ann" });
+  const id = user.sessionId;
+  await c.settle();
+  await user.close();
+  await c.settle();
+  assert.deepEqual(joins.map((g) => (g.args[0] as Dict).session), [id]);
+  assert.equal((joins[0]!.args[0] as Dict).authid, "ann");
+  assert.deepEqual(leaves.map((g) => g.args[0]), [id]);
+  // in-process sessions are not metered: on_stats across nodes is in cluster_process_test.ts
+  assert.equal(stats.length, 0);
+  assert.equal(
+    nodeNumberOf(joins[0]!.details.publisher as number),
+    routerInternals(a).status().number,
+  );
+});
+
+Deno.test("cluster events: a leaving session's testament reaches subscribers on another node", async () => {
+  await using c = await cluster("a", "b");
+  const [a, b] = c.routers as [Router, Router];
+  const watcher = await b.session("realm1");
+  const got = await listen(watcher, "com.will");
+  const dying = await a.session("realm1");
+  await dying.call("wamp.session.add_testament", ["com.will", ["bye"], { who: "me" }]);
+  await dying.close();
+  await c.settle();
+  assert.deepEqual(got.map((g) => g.args), [["bye"]]);
+});
+
+Deno.test("cluster events: a reload keeps the cluster the node started with", async () => {
+  await using c = await cluster("a", "b");
+  const [a] = c.routers as [Router, Router];
+  const before = a.config.cluster;
+  // the file now names no node: parsing it picks a random name, which must not replace "a"
+  await a.reload(parseConfig({
+    version: 2,
+    workers: [{
+      type: "router",
+      realms: [{ name: "realm1", roles: [] }],
+      cluster: { type: "nats", servers: ["nats://127.0.0.1:4222"] },
+    }],
+  }));
+  assert.deepEqual(a.config.cluster, before);
+  assert.equal(a.config.cluster!.node, "a");
+  // and a realm added by the reload gets its cluster link
+  await a.reload(parseConfig({
+    version: 2,
+    workers: [{
+      type: "router",
+      realms: [{ name: "realm1", roles: [] }, { name: "realm2", roles: [] }],
+    }],
+  }));
+  assert.equal(a.config.cluster!.node, "a");
+  assert.ok(clusterNodeOf(a)!.realms.has("realm2"));
+});
+
+Deno.test("cluster events: subscription churn across nodes leaves nothing behind", async () => {
+  await using c = await cluster("a", "b");
+  const [a, b] = c.routers as [Router, Router];
+  const pub = await a.session("realm1");
+  const events = clusterNodeOf(b)!.realms.get("realm1")!;
+  let delivered = 0;
+  for (let round = 0; round < 50; round++) {
+    const clients = await Promise.all([1, 2, 3].map(() => b.session("realm1")));
+    const subs = await Promise.all(clients.flatMap((cl, i) => [
+      cl.subscribe(`churn.t${round % 7}`, () => delivered++),
+      cl.subscribe(`churn.`, () => delivered++, { match: "prefix" }),
+      cl.subscribe(`churn..x${i}`, () => delivered++, { match: "wildcard" }),
+    ]));
+    assert.ok(events.held.subjects >= 2);
+    await pub.publish(`churn.t${round % 7}`, [round]);
+    await c.settle();
+    // half unsubscribe, the other half just leave
+    for (const s of subs.slice(0, 4)) await s.unsubscribe();
+    for (const cl of clients) await cl.close();
+    await c.settle();
+    assert.deepEqual(events.held, { interests: 0, subjects: 0 }, `round ${round}`);
+  }
+  assert.equal(delivered, 50 * 6, "each round: 3 exact + 3 prefix subscribers");
+  assert.deepEqual(
+    [...routerInternals(b).realm("realm1")!.broker.all()].filter((s) => !s.uri.startsWith("wamp.")),
+    [],
+  );
 });

@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { AutobahnClient, deadline, type SerializerId } from "./interop/common.ts";
-import { DelayProxy, TestCluster } from "./_cluster.ts";
+import { clusterNodeConfig, DelayProxy, TestCluster } from "./_cluster.ts";
 
 interface Got {
   args: unknown[];
@@ -165,6 +165,20 @@ Deno.test("cluster processes: events between three nodes with AutobahnJS", async
     assert.deepEqual(pattern.map((g) => [g.args, g.details.topic]), [[["new"], "com.ret.x"]]);
   });
 
+  await t.step(
+    "an acknowledged retained publication is readable from another node at once",
+    async () => {
+      await using pub = await join("n1");
+      await using sub = await join("n2");
+      for (let i = 0; i < 30; i++) {
+        await pub.session.publish("com.ret.now", [i], {}, { retain: true, acknowledge: true });
+        const got = await listen(sub, "com.ret.now", { get_retained: true });
+        await until(got, 1, `retained ${i}`);
+        assert.deepEqual(got[0]!.args, [i], `retained event ${i}`);
+      }
+    },
+  );
+
   await t.step("/metrics names the node and shows the link", async () => {
     const text = await cluster.metrics("n2");
     assert.match(text, /^switchboard_cluster_link_connected\{node="n2"\} 1$/m);
@@ -198,4 +212,71 @@ Deno.test("cluster processes: SUBSCRIBED waits until the server has the interest
     await pub.session.publish(`com.slow.t${i}`, [i], {}, { acknowledge: true });
     await until(got, 1, `event ${i} published right after SUBSCRIBED`, 5000);
   }
+});
+
+Deno.test("cluster processes: a monitor on one node sees on_join, on_stats and on_leave of another node's sessions", async () => {
+  const stats = { trigger_on_join: true, trigger_on_leave: true, trigger_after_rated_messages: 0 };
+  await using cluster = await TestCluster.start(["m1", "m2"], {
+    config: clusterNodeConfig({ stats }),
+  });
+  await using monitor = await AutobahnClient.join(cluster.node("m1").url, "json");
+  const joins = await listen(monitor, "wamp.session.on_join");
+  const figures = await listen(monitor, "wamp.session.on_stats");
+  const leaves = await listen(monitor, "wamp.session.on_leave");
+  const user = await AutobahnClient.join(cluster.node("m2").url, "msgpack");
+  const id = user.id;
+  await user.close();
+  await until(leaves, 1, "on_leave");
+  await until(figures, 2, "on_stats");
+  await pause();
+  assert.deepEqual(joins.map((g) => (g.args[0] as Record<string, unknown>).session), [id]);
+  assert.deepEqual(leaves.map((g) => g.args[0]), [id]);
+  const about = figures.map((g) => g.args[0] as Record<string, unknown>);
+  assert.deepEqual(about.map((x) => x.session), [id, id], "join and final statistics");
+  assert.equal((figures[1]!.args[1] as Record<string, unknown>).last, true);
+});
+
+/** Waits until `probe` holds, polling (a deadline, not a timing assertion). */
+async function eventually(probe: () => Promise<boolean>, what: string, ms = 15_000) {
+  const end = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+Deno.test("cluster processes: NATS killed and restarted: local routing goes on, /metrics shows it, events cross again", async () => {
+  await using cluster = await TestCluster.start(["k1", "k2"]);
+  await using pub = await AutobahnClient.join(cluster.node("k1").url, "json");
+  await using far = await AutobahnClient.join(cluster.node("k2").url, "json");
+  await using near = await AutobahnClient.join(cluster.node("k1").url, "json");
+  const remote = await listen(far, "com.outage");
+  const local = await listen(near, "com.outage");
+  await pub.session.publish("com.outage", ["before"], {}, { acknowledge: true });
+  await until(remote, 1, "before the outage");
+  await cluster.nats.kill();
+  const linked = (node: string, up: 0 | 1) => async () =>
+    new RegExp(`^switchboard_cluster_link_connected\\{node="${node}"\\} ${up}$`, "m")
+      .test(await cluster.metrics(node));
+  await eventually(linked("k1", 0), "k1 shows the loss");
+  await pub.session.publish("com.outage", ["during"], {}, { acknowledge: true });
+  const localDuring = await listen(near, "com.outage.local");
+  await pub.session.publish("com.outage.local", ["sub made during"], {}, { acknowledge: true });
+  await until(localDuring, 1, "a subscription made during the outage works locally");
+  await until(local, 2, "local delivery during the outage");
+  assert.match(
+    await cluster.metrics("k1"),
+    /^switchboard_cluster_link_disconnects_total\{node="k1"\} [1-9]/m,
+  );
+  await cluster.nats.restart();
+  await eventually(linked("k1", 1), "k1 reconnected");
+  await eventually(linked("k2", 1), "k2 reconnected");
+  // nats.js subscribed again: the subscription made before the outage gets events again
+  await eventually(async () => {
+    await pub.session.publish("com.outage", ["after"], {}, { acknowledge: true });
+    await pause(100);
+    return remote.some((g) => g.args[0] === "after");
+  }, "events cross again");
+  assert.ok(!remote.some((g) => g.args[0] === "during"), "what was published meanwhile is lost");
+  assert.deepEqual(local.slice(0, 2).map((g) => g.args[0]), ["before", "during"]);
 });

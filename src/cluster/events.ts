@@ -92,6 +92,11 @@ export class RealmEvents implements RealmLink {
     this.#o = options;
   }
 
+  /** What the link holds now: (uri, match) interests and NATS subscriptions (for tests). */
+  get held(): { interests: number; subjects: number } {
+    return { interests: this.#interests.size, subjects: this.#subjects.size };
+  }
+
   interest(uri: string, match: MatchPolicy): Promise<void> | null {
     if (this.#closed) return null;
     const key = `${match} ${uri}`;
@@ -160,8 +165,8 @@ export class RealmEvents implements RealmLink {
     state.sub?.unsubscribe();
   }
 
-  published(record: PublicationRecord): void {
-    if (this.#closed) return;
+  published(record: PublicationRecord): Promise<void> | null {
+    if (this.#closed) return null;
     if (this.#o.link.status === "connected") {
       this.#o.link.publish(
         eventSubject(EVENT_PREFIX, this.#realm.name, record.topic),
@@ -169,7 +174,9 @@ export class RealmEvents implements RealmLink {
       );
       this.sent++;
     }
-    if (record.options.retain === true) this.#o.retained.store(this.#realm.name, record);
+    // while NATS is out of reach a retained event stays this node's (its broker keeps it)
+    if (record.options.retain !== true || this.#o.link.status !== "connected") return null;
+    return this.#o.retained.store(this.#realm.name, record);
   }
 
   retained(uri: string, match: MatchPolicy): Promise<readonly RetainedRecord[]> | null {

@@ -63,7 +63,7 @@ export class ClusterNode implements RouterExtension {
     this.registrations = registrations;
     link.onStatus((status) => {
       if (status === "disconnected") this.disconnects++;
-      router.logger.info(`cluster: link ${status}`, { node: this.node });
+      router.logger.info(`cluster: link ${status}`);
     });
   }
 
@@ -199,11 +199,7 @@ export async function startClusterNode(
       calls.nodeDown(event.peer.node);
       registrations.nodeDown(event.peer.node, event.peer.incarnation);
     });
-    router.logger.info("cluster: node joined", {
-      node: config.node,
-      number: membership.number,
-      servers,
-    });
+    router.logger.info("cluster: node joined", { number: membership.number, servers });
     return new ClusterNode(router, config, link, membership, retained, calls, registrations);
   } catch (e) {
     await membership.stop();

@@ -47,8 +47,11 @@ export class RetainedStore {
     this.#logger = logger;
   }
 
-  /** Records a publication with `retain: true` of `realm`. */
-  store(realm: string, publication: PublicationRecord): void {
+  /**
+   * Records a publication with `retain: true` of `realm`; resolves when it is stored (or its
+   * failure logged: never rejects).
+   */
+  store(realm: string, publication: PublicationRecord): Promise<void> {
     let pending = this.#pending.get(realm);
     if (!pending) this.#pending.set(realm, pending = new Set());
     const write = this.#write(realm, retainedRecordOf(publication)).catch((e) => {
@@ -61,6 +64,7 @@ export class RetainedStore {
       pending.delete(write);
     });
     pending.add(write);
+    return write;
   }
 
   async #write(realm: string, record: RetainedRecord): Promise<void> {

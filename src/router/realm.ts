@@ -52,6 +52,9 @@ interface Member {
   chain: Promise<void> | null;
 }
 
+/** A publication's id, and what its PUBLISHED waits for (see `RealmLink.published`). */
+type Delivered = [number, Promise<void> | null];
+
 /** Options of the statistics events: they never trigger a statistics publication. */
 const STATS_DELIVERY = { triggersStats: false } as const;
 
@@ -153,11 +156,11 @@ export class Realm {
     }
   }
 
-  /** Publishes locally, then hands the publication to the link; returns its id. */
-  #deliver(publisher: Session, msg: Publish, disclose: boolean, delivery?: Delivery): number {
+  /** Publishes here, then through the link; the id, and what PUBLISHED waits for. */
+  #deliver(publisher: Session, msg: Publish, disclose: boolean, delivery?: Delivery): Delivered {
     const publication = this.broker.publish(publisher, msg, disclose, delivery);
-    this.#link?.published?.(publicationRecord(publication, msg, publisher, disclose, delivery));
-    return publication;
+    const record = publicationRecord(publication, msg, publisher, disclose, delivery);
+    return [publication, this.#link?.published?.(record) ?? null];
   }
 
   /** The realm's current configuration. */
@@ -590,8 +593,11 @@ export class Realm {
     const ack = msg.options.acknowledge === true;
     try {
       const { disclose } = this.#checkUri(session, msg.topic, "exact", "publish", decided);
-      const publication = this.#deliver(session, msg, disclose || msg.options.disclose_me === true);
-      if (ack) session.send({ type: T.PUBLISHED, request: msg.request, publication });
+      const disclosed = disclose || msg.options.disclose_me === true;
+      const [publication, stored] = this.#deliver(session, msg, disclosed);
+      const reply = () => session.send({ type: T.PUBLISHED, request: msg.request, publication });
+      if (ack && stored) void stored.then(() => session.closed || reply());
+      else if (ack) reply();
     } catch (e) {
       if (!(e instanceof WampError)) throw e;
       if (ack) session.sendError(T.PUBLISH, msg.request, e.uri, e.payloadArgs(), e.kwargs);

@@ -74,9 +74,11 @@ export interface RealmLink {
   interestRemoved?(uri: string, match: MatchPolicy): void;
   /**
    * A publication of a local session (or of the realm itself: meta events, testaments) was
-   * delivered locally; the link passes it on.
+   * delivered locally; the link passes it on. A promise (a retained event being stored):
+   * PUBLISHED waits for it, so an acknowledged retained publication is readable everywhere. It
+   * must settle, and not reject.
    */
-  published?(record: PublicationRecord): void;
+  published?(record: PublicationRecord): Promise<void> | null | void;
   /**
    * The retained events for a new subscription with `get_retained`, from wherever the link keeps
    * them: they replace the realm's own retained events of the same topics. Null: the realm's
