@@ -80,6 +80,7 @@ class TestNode {
   async start(): Promise<this> {
     await this.calls.start();
     await this.regs.start();
+    this.regs.applyRealm("r");
     return this;
   }
 
@@ -579,4 +580,55 @@ Deno.test("messages larger than the cluster passes end the call with payload_siz
   a!.call(caller, 4, "com.big", {}, { args: ["last"] });
   await settle();
   assert.equal(callee.of(T.INVOCATION).length, 3);
+});
+
+Deno.test("a callee revoked on its node (remove_callee, a reload) leaves the registration everywhere", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const ca = a!.join(), cb = b!.join();
+  await a!.register(ca, "com.rr", { invoke: "roundrobin" });
+  await b!.register(cb, "com.rr", { invoke: "roundrobin" });
+  await settle();
+  const reg = a!.dealer.lookup("com.rr", "exact")!;
+  assert.equal(reg.callees.length, 2);
+  a!.dealer.revoke(ca, reg, "wamp.error.not_authorized");
+  await settle();
+  assert.deepEqual(last(ca, T.UNREGISTERED), {
+    type: T.UNREGISTERED,
+    request: 0,
+    details: { registration: reg.id, reason: "wamp.error.not_authorized" },
+  });
+  for (const n of [a!, b!]) {
+    assert.deepEqual(n.dealer.lookup("com.rr", "exact")?.callees.map((c) => c.session.id), [cb.id]);
+  }
+  // a later change of the key does not bring it back
+  await b!.register(b!.join(), "com.rr", { invoke: "roundrobin" });
+  await settle();
+  assert.ok(!a!.dealer.lookup("com.rr", "exact")!.callees.some((c) => c.session === ca));
+});
+
+Deno.test("a session leaving while its REGISTER is being agreed leaves no entry behind", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const s = a!.join();
+  const pending = a!.dealerLink.register(s, "com.p", "exact", {});
+  a!.leave(s);
+  await pending; // agreed, but never committed: the realm does not reply to a gone session
+  await settle();
+  assert.equal(a!.dealer.lookup("com.p", "exact"), undefined);
+  assert.equal(b!.dealer.lookup("com.p", "exact"), undefined);
+  assert.equal(typeof await b!.register(b!.join(), "com.p"), "number");
+});
+
+Deno.test("a REGISTER while NATS is out of reach is decided locally and agreed on reconnection", async () => {
+  const { mem, nodes: [a, b], settle } = await cluster("a", "b");
+  mem.disconnect("a");
+  const s = a!.join();
+  const id = await a!.register(s, "com.offline", { invoke: "roundrobin" });
+  assert.equal(id, registrationId("r", "exact", "com.offline"));
+  assert.equal(a!.dealer.lookup("com.offline", "exact")?.callees[0]?.session, s);
+  assert.ok(a!.logger.lines.some((l) => l.includes("registration not agreed")));
+  mem.reconnect("a");
+  await settle();
+  assert.deepEqual(b!.dealer.lookup("com.offline", "exact")?.callees.map((c) => c.session.id), [
+    s.id,
+  ]);
 });

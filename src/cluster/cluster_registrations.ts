@@ -88,8 +88,8 @@ export class ClusterRegistrations {
   readonly #refs = new Map<string, RemoteSessionRef>();
   /** Nodes declared gone (`node incarnation`) whose callees are being removed. */
   readonly #dead = new Set<string>();
-  /** Keys with a re-assertion in progress. */
-  readonly #reasserting = new Set<string>();
+  /** Keys with a re-assertion in progress; true: run it again when it ends. */
+  readonly #reasserting = new Map<string, boolean>();
   /** `key session` of registrations being agreed on (not yet held). */
   readonly #pending = new Set<string>();
   /** Per key: the refs of other nodes' callees its registration holds. */
@@ -160,6 +160,8 @@ export class ClusterRegistrations {
 
   /** Applies what the bucket holds for realm `realm` (a realm that starts after the watch). */
   applyRealm(realm: string): void {
+    const dealer = this.host.realm(realm)?.dealer;
+    if (dealer) dealer.onRevoked = (session, reg) => this.#revoked(realm, session, reg);
     for (const key of this.#view.keys()) {
       if (key.startsWith(`${encodeToken(realm)}.`)) this.#apply(key);
     }
@@ -263,6 +265,14 @@ export class ClusterRegistrations {
       this.#unhold(key, session.id);
       this.#prune(key, (c) => this.#mine(c, session.id));
     }
+  }
+
+  /** The dealer revoked a local callee: it leaves the registration everywhere. */
+  #revoked(realm: string, session: SessionRef, reg: Registration): void {
+    const key = uriKey(realm, reg.match, reg.uri);
+    if (!this.#held.get(key)?.callees.has(session.id)) return;
+    this.#unhold(key, session.id);
+    this.#prune(key, (c) => this.#mine(c, session.id));
   }
 
   #hold(key: string, invoke: InvokePolicy, me: CalleeWire): void {
@@ -514,8 +524,16 @@ export class ClusterRegistrations {
    * registration or another policy there now) are revoked.
    */
   #reassert(key: string): void {
-    if (this.#reasserting.has(key)) return;
-    this.#reasserting.add(key);
+    if (this.#reasserting.has(key)) {
+      this.#reasserting.set(key, true);
+      return;
+    }
+    this.#reasserting.set(key, false);
+    const again = () => {
+      const rerun = this.#reasserting.get(key) === true;
+      this.#reasserting.delete(key);
+      if (rerun) this.#reassert(key);
+    };
     const { realm, match, uri } = parseUriKey(key);
     const refused: number[] = [];
     this.#change(key, (reg) => {
@@ -529,10 +547,10 @@ export class ClusterRegistrations {
       }
       return next === reg ? { done: true } : { write: next };
     }).then(() => {
-      this.#reasserting.delete(key);
       if (refused.length > 0) this.#revoke(key, realm, match, uri, refused);
+      again();
     }, (e) => {
-      this.#reasserting.delete(key);
+      again();
       this.logger.warn("cannot re-assert a registration (again on reconnection)", {
         key,
         error: String(e),

@@ -36,8 +36,8 @@ export interface AgreedContext {
   check(uri: string, match: MatchPolicy): void;
   /** Runs `fn`, holding the meta events it raises until it returns (its reply goes first). */
   afterReply(fn: () => void): void;
-  /** Whether the session is still joined to the realm. */
-  alive(): boolean;
+  /** The realm (the session must still be joined to it when the agreement comes). */
+  readonly realm: unknown;
 }
 
 /**
@@ -72,7 +72,7 @@ export async function dispatchAgreed(
     if (!(e instanceof WampError)) throw e;
     return session.sendError(msg.type, msg.request, e.uri, e.payloadArgs(), e.kwargs);
   }
-  if (!ctx.alive()) return;
+  if (session.closed || session.realm !== ctx.realm) return;
   ctx.afterReply(() => {
     const reg = commit();
     if (msg.type === T.UNREGISTER) session.send({ type: T.UNREGISTERED, request: msg.request });

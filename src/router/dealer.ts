@@ -134,8 +134,16 @@ export class Dealer {
    * `UNREGISTERED [0, {registration, reason}]` if it announced `registration_revocation`.
    */
   revoke(session: SessionRef, reg: Registration, reason?: string): void {
+    if (!reg.callees.some((c) => c.session === session)) return;
     this.#regs.revoke(session, reg, reason);
+    this.onRevoked?.(session, reg);
   }
+
+  /**
+   * Told of every revocation (`wamp.registration.remove_callee`, a reload's permissions), so a
+   * cluster withdraws the callee everywhere.
+   */
+  onRevoked: ((session: SessionRef, reg: Registration) => void) | null = null;
 
   /** The dealer's state of `session` (created on first use). */
   #of(session: SessionRef): SessionCalls {

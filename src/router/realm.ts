@@ -143,13 +143,8 @@ export class Realm {
   deliverRemote(record: PublicationRecord): void {
     const delivery = record.triggersStats ? undefined : STATS_DELIVERY;
     try {
-      this.broker.publish(
-        remotePublisher(record),
-        remotePublish(record),
-        record.disclose,
-        delivery,
-        record,
-      );
+      const [publisher, msg] = [remotePublisher(record), remotePublish(record)];
+      this.broker.publish(publisher, msg, record.disclose, delivery, record);
     } catch (e) {
       if (!(e instanceof WampError)) throw e;
       this.logger.warn("remote publication dropped", { topic: record.topic, error: e.uri });
@@ -410,8 +405,7 @@ export class Realm {
     if (!member || (member.chain === null && !link && !dynamic)) {
       return this.#dispatchNow(session, msg, null);
     }
-    // A role with a dynamic authorizer: messages of the session are handled in order, each
-    // after its authorization decision (from the cache or the authorizer procedure).
+    // Handled in order, each after its decision (dynamic authorizer) or agreement (cluster).
     const previous = member.chain ?? Promise.resolve();
     const chain: Promise<void> = previous.then(async () => {
       if (session.closed || session.realm !== this) return;
@@ -422,7 +416,7 @@ export class Realm {
         await dispatchAgreed(link, this.dealer, session, msg, {
           check: (uri, match) => this.#checkUri(session, uri, match, "register", decision),
           afterReply: (fn) => this.#afterReply(fn),
-          alive: () => !session.closed && session.realm === this,
+          realm: this,
         });
       } catch (e) {
         if (e instanceof ProtocolError) return session.protocolViolation(e.message);
