@@ -59,9 +59,17 @@ class TestNode {
   readonly regs: ClusterRegistrations;
   readonly dealerLink: DealerLink;
   readonly logger = testLogger();
+  /** The registration meta events this node's dealer raised, as `kind session`. */
+  readonly meta: string[] = [];
 
   constructor(readonly name: string, readonly link: ClusterLink, clock: FakeClock) {
-    this.dealer = new Dealer(clock);
+    const note = (kind: string) => (s: SessionRef) => this.meta.push(`${kind} ${s.id}`);
+    this.dealer = new Dealer(clock, {
+      onCreate: note("create"),
+      onRegister: note("register"),
+      onUnregister: note("unregister"),
+      onDelete: note("delete"),
+    });
     const realm = { dealer: this.dealer, sessions: this.sessions };
     const host = { realm: (n: string) => n === "r" ? realm : undefined };
     this.calls = new RemoteCalls(link, name, host, this.logger);
@@ -631,4 +639,21 @@ Deno.test("a REGISTER while NATS is out of reach is decided locally and agreed o
   assert.deepEqual(b!.dealer.lookup("com.offline", "exact")?.callees.map((c) => c.session.id), [
     s.id,
   ]);
+});
+
+Deno.test("registration meta events come from the node of the callee, once", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const ca = a!.join(), cb = b!.join();
+  await a!.register(ca, "com.m", { invoke: "roundrobin" });
+  await settle();
+  await b!.register(cb, "com.m", { invoke: "roundrobin" });
+  await settle();
+  assert.deepEqual(a!.meta, [`create ${ca.id}`, `register ${ca.id}`]);
+  assert.deepEqual(b!.meta, [`register ${cb.id}`]);
+  a!.leave(ca);
+  await settle();
+  b!.leave(cb);
+  await settle();
+  assert.deepEqual(a!.meta.slice(2), [`unregister ${ca.id}`]);
+  assert.deepEqual(b!.meta.slice(1), [`unregister ${cb.id}`, `delete ${cb.id}`]);
 });

@@ -187,7 +187,8 @@ export class Registrations {
       if (had.has(c.session)) continue;
       this.#of(c.session).add(reg);
       if (isRemote(c.session)) continue;
-      if (created) this.observer.onCreate?.(c.session, reg);
+      // created here only when its first callee is local (else its node announced it)
+      if (created && c === state.callees[0]) this.observer.onCreate?.(c.session, reg);
       created = false;
       this.observer.onRegister?.(c.session, reg);
     }
