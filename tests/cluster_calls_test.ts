@@ -9,7 +9,11 @@
 
 import assert from "node:assert/strict";
 import { FakeClock } from "../src/clock.ts";
-import { ClusterRegistrations, REVOKED_REASON } from "../src/cluster/cluster_registrations.ts";
+import {
+  ClusterRegistrations,
+  REVOKED_REASON,
+  TOMBSTONE_MS,
+} from "../src/cluster/cluster_registrations.ts";
 import { encode } from "../src/cluster/codec.ts";
 import { nodeSubject } from "../src/cluster/call_wire.ts";
 import type { ClusterLink } from "../src/cluster/link.ts";
@@ -656,4 +660,52 @@ Deno.test("registration meta events come from the node of the callee, once", asy
   await settle();
   assert.deepEqual(a!.meta.slice(2), [`unregister ${ca.id}`]);
   assert.deepEqual(b!.meta.slice(1), [`unregister ${cb.id}`, `delete ${cb.id}`]);
+});
+
+Deno.test("the caller's node dies: the callees of its calls are interrupted", async () => {
+  const { mem, nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.slow");
+  await settle();
+  const caller = a!.join();
+  a!.call(caller, 1, "com.slow");
+  await settle();
+  const inv = last<Invocation>(callee, T.INVOCATION);
+  mem.kill("a");
+  b!.calls.nodeDown("a");
+  b!.regs.nodeDown("a", "a-1");
+  await settle();
+  const interrupt = last(callee, T.INTERRUPT) as { request: number; options: Dict };
+  assert.equal(interrupt.request, inv.request);
+  assert.equal(interrupt.options.mode, "killnowait");
+  assert.deepEqual(b!.dealer.openCalls(callee), { asCaller: 0, asCallee: 0 });
+});
+
+Deno.test("callee churn across nodes leaves nothing behind", async () => {
+  const { clock, nodes: [a, b], settle } = await cluster("a", "b");
+  const caller = a!.join();
+  for (let round = 0; round < 3; round++) {
+    const sessions = Array.from({ length: 100 }, () => b!.join());
+    await Promise.all(
+      sessions.map((s, i) =>
+        b!.register(s, i % 2 ? `com.churn.${round}.${i}` : "com.shared", { invoke: "random" })
+      ),
+    );
+    await settle();
+    assert.equal(a!.regs.remoteCallees, 100);
+    a!.call(caller, round + 1, "com.shared");
+    for (const s of sessions) b!.leave(s);
+    await settle();
+  }
+  for (const n of [a!, b!]) {
+    assert.deepEqual([...n.dealer.all()], []);
+    const { held, sessions, remoteCallees } = n.regs.sizes;
+    assert.deepEqual({ held, sessions, remoteCallees }, { held: 0, sessions: 0, remoteCallees: 0 });
+  }
+  assert.ok(a!.regs.sizes.keys > 0, "deleted keys are remembered for a while");
+  clock.advance(TOMBSTONE_MS);
+  await settle();
+  assert.equal(a!.regs.sizes.keys, 0);
+  assert.equal(b!.regs.sizes.keys, 0);
+  assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
 });

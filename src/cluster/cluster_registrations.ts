@@ -16,7 +16,7 @@
  * @module
  */
 
-import { type Clock, isoTime } from "../clock.ts";
+import { type Clock, isoTime, type TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { DealerLink } from "../router/dealer_link.ts";
 import type {
@@ -46,8 +46,17 @@ import {
   REGISTRATIONS_BUCKET,
   type RegistrationWire,
 } from "./registration_wire.ts";
+import { adding, type Step } from "./registration_steps.ts";
+import { RemoteCallees } from "./remote_callees.ts";
 import type { CallsHost, RemoteCalls } from "./remote_calls.ts";
 import { encodeToken, parseUriKey, uriKey } from "./subjects.ts";
+
+/**
+ * How long a deleted key is remembered (ms), so an older write of it seen late (this node's own
+ * compare-and-set result) is not taken for news; then it is forgotten, so keys of procedures
+ * that come and go leave nothing behind.
+ */
+export const TOMBSTONE_MS = 60_000;
 
 /** Compare-and-set attempts on one key before a registration change gives up. */
 const MAX_ATTEMPTS = 50;
@@ -71,31 +80,29 @@ interface Held {
   readonly callees: Map<number, CalleeWire>;
 }
 
-/** The outcome of one compare-and-set step. */
-type Step = { write: RegistrationWire | null } | { done: true } | { refuse: WampError };
-
 /** Registrations of one node, kept in agreement with the cluster. */
 export class ClusterRegistrations {
   #bucket: KvBucket | null = null;
   #watch: KvWatch | null = null;
+  #sweep: TimerId | null = null;
+  /** Deleted keys still in the view, with when they were deleted. */
+  readonly #tombstones = new Map<string, number>();
   /** Per key: the latest agreed state seen (null: deleted) and its revision. */
   readonly #view = new Map<string, { rev: number; reg: RegistrationWire | null }>();
   /** Per key: this node's callees. */
   readonly #held = new Map<string, Held>();
   /** Per local session: its keys. */
   readonly #keysOf = new Map<number, Set<string>>();
-  /** Callees of other nodes, by `realm node session`. */
-  readonly #refs = new Map<string, RemoteSessionRef>();
+  /** Callees of other nodes. */
+  readonly #refs: RemoteCallees;
   /** Nodes declared gone (`node incarnation`) whose callees are being removed. */
   readonly #dead = new Set<string>();
+  /** Per key: the tail of this node's changes of it, run one after the other. */
+  readonly #queues = new Map<string, Promise<void>>();
   /** Keys with a re-assertion in progress; true: run it again when it ends. */
   readonly #reasserting = new Map<string, boolean>();
   /** `key session` of registrations being agreed on (not yet held). */
   readonly #pending = new Set<string>();
-  /** Per key: the refs of other nodes' callees its registration holds. */
-  readonly #refsOf = new Map<string, Set<string>>();
-  /** Per ref: in how many keys' registrations it is. */
-  readonly #refUses = new Map<string, number>();
 
   constructor(
     readonly link: ClusterLink,
@@ -107,7 +114,9 @@ export class ClusterRegistrations {
     readonly calls: RemoteCalls,
     readonly clock: Clock,
     readonly logger: Logger,
-  ) {}
+  ) {
+    this.#refs = new RemoteCallees(calls);
+  }
 
   /** Opens the bucket and watches it; resolves once the existing registrations are applied. */
   async start(): Promise<void> {
@@ -124,6 +133,8 @@ export class ClusterRegistrations {
 
   /** Stops watching. */
   stop(): void {
+    if (this.#sweep !== null) this.clock.clearTimer(this.#sweep);
+    this.#sweep = null;
     this.#watch?.stop();
     this.#watch = null;
   }
@@ -304,29 +315,10 @@ export class ClusterRegistrations {
     invoke: InvokePolicy,
     me: CalleeWire,
   ): Step {
-    const live = reg?.callees.filter((c) => !this.#isDead(c)) ?? [];
-    if (!reg || live.length === 0) {
-      const id = registrationId(realm, match, uri);
-      return { write: { id, invoke, created: isoTime(this.clock), callees: [me] } };
-    }
-    if (live.some((c) => this.#mine(c, me.session))) return { done: true };
-    if (reg.invoke === "single") {
-      return {
-        refuse: new WampError(
-          Uri.PROCEDURE_ALREADY_EXISTS,
-          `procedure "${uri}" is already registered`,
-        ),
-      };
-    }
-    if (reg.invoke !== invoke) {
-      return {
-        refuse: new WampError(
-          Uri.PROCEDURE_EXISTS_WITH_DIFFERENT_INVOCATION_POLICY,
-          `procedure "${uri}" is registered with invoke "${reg.invoke}", not "${invoke}"`,
-        ),
-      };
-    }
-    return { write: { ...reg, callees: [...live, me] } };
+    return adding(reg, { realm, match, uri, invoke, me }, {
+      now: () => isoTime(this.clock),
+      dead: (c) => this.#isDead(c),
+    });
   }
 
   /**
@@ -334,7 +326,16 @@ export class ClusterRegistrations {
    * conflict; applies what it wrote.
    * @throws {WampError} what `step` refuses with; a plain Error when the engine is out of reach.
    */
-  async #change(key: string, step: (reg: RegistrationWire | null) => Step): Promise<void> {
+  #change(key: string, step: (reg: RegistrationWire | null) => Step): Promise<void> {
+    // One change of a key at a time per node: conflicts come only from other nodes.
+    const run = (this.#queues.get(key) ?? Promise.resolve()).then(() => this.#changeNow(key, step));
+    const tail = run.catch(() => {});
+    this.#queues.set(key, tail);
+    tail.then(() => this.#queues.get(key) === tail && this.#queues.delete(key));
+    return run;
+  }
+
+  async #changeNow(key: string, step: (reg: RegistrationWire | null) => Step): Promise<void> {
     const bucket = this.#bucket;
     if (!bucket) throw new Error("the registrations bucket is not open");
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -352,6 +353,7 @@ export class ClusterRegistrations {
           const seen = this.#view.get(key);
           if (!seen || seen.rev <= entry.revision) {
             this.#view.set(key, { rev: entry.revision, reg: null });
+            this.#tombstone(key);
           }
           return;
         }
@@ -401,10 +403,34 @@ export class ClusterRegistrations {
   }
 
   /** Takes `reg` as the state of `key` at `rev` if that is newer than what was seen. */
+  #tombstone(key: string): void {
+    this.#tombstones.set(key, this.clock.nowMs());
+    if (this.#sweep === null) {
+      this.#sweep = this.clock.setTimer(() => this.#sweepTombstones(), TOMBSTONE_MS);
+    }
+  }
+
+  /** Forgets the keys deleted more than {@link TOMBSTONE_MS} ago that nothing here holds. */
+  #sweepTombstones(): void {
+    this.#sweep = null;
+    const now = this.clock.nowMs();
+    for (const [key, at] of this.#tombstones) {
+      if (now - at < TOMBSTONE_MS || this.#held.has(key)) continue;
+      if ([...this.#pending].some((p) => p.startsWith(`${key} `))) continue;
+      this.#tombstones.delete(key);
+      if (this.#view.get(key)?.reg === null) this.#view.delete(key);
+    }
+    if (this.#tombstones.size > 0 && this.#watch !== null) {
+      this.#sweep = this.clock.setTimer(() => this.#sweepTombstones(), TOMBSTONE_MS);
+    }
+  }
+
   #record(key: string, rev: number, reg: RegistrationWire | null): void {
     const seen = this.#view.get(key);
     if (seen && seen.rev >= rev) return;
     this.#view.set(key, { rev, reg });
+    if (reg === null) this.#tombstone(key);
+    else this.#tombstones.delete(key);
     this.#apply(key);
   }
 
@@ -422,7 +448,7 @@ export class ClusterRegistrations {
     const reg = this.#view.get(key)?.reg ?? null;
     const held = this.#held.get(key);
     const callees: Callee[] = [];
-    const refs = new Set<string>();
+    const refs = new Set<RemoteSessionRef>();
     const present = new Set<number>();
     let stale = false;
     for (const c of reg?.callees ?? []) {
@@ -436,9 +462,9 @@ export class ClusterRegistrations {
         present.add(c.session);
         callees.push(calleeOf(session, c));
       } else {
-        const k = `${realmName} ${c.node} ${c.session}`;
-        refs.add(k);
-        callees.push(calleeOf(this.#ref(k, realmName, c), c));
+        const ref = this.#refs.ref(realmName, c);
+        refs.add(ref);
+        callees.push(calleeOf(ref, c));
       }
     }
     let missing = false;
@@ -459,7 +485,7 @@ export class ClusterRegistrations {
         callees,
       },
     );
-    this.#countRefs(key, refs);
+    this.#refs.used(key, refs);
     if (stale) {
       const keep = (c: CalleeWire) =>
         this.#mine(c) && (this.#held.get(key)?.callees.has(c.session) === true ||
@@ -469,45 +495,19 @@ export class ClusterRegistrations {
     if (missing && this.#bucket) this.#reassert(key);
   }
 
-  /** Keeps the refs `key` uses; a ref no registration uses any more is forgotten. */
-  #countRefs(key: string, refs: Set<string>): void {
-    const before = this.#refsOf.get(key) ?? new Set<string>();
-    for (const k of refs) {
-      if (!before.has(k)) this.#refUses.set(k, (this.#refUses.get(k) ?? 0) + 1);
-    }
-    for (const k of before) {
-      if (refs.has(k)) continue;
-      const n = (this.#refUses.get(k) ?? 1) - 1;
-      if (n > 0) this.#refUses.set(k, n);
-      else {
-        this.#refUses.delete(k);
-        this.#refs.delete(k);
-      }
-    }
-    if (refs.size > 0) this.#refsOf.set(key, refs);
-    else this.#refsOf.delete(key);
-  }
-
   /** How many callees of other nodes this node keeps (for tests and `/status`). */
   get remoteCallees(): number {
     return this.#refs.size;
   }
 
-  #ref(k: string, realm: string, c: CalleeWire): RemoteSessionRef {
-    let ref = this.#refs.get(k);
-    if (!ref) {
-      const features = new Set(c.features);
-      ref = {
-        id: c.session,
-        authid: c.authid,
-        authrole: c.authrole,
-        forwarder: this.calls.forwarder(realm, c.node),
-        hasFeature: (role, feature) => role === "callee" && features.has(feature),
-        send: () => "dropped",
-      };
-      this.#refs.set(k, ref);
-    }
-    return ref;
+  /** Sizes of what this node keeps: keys seen (deleted ones included), keys it holds callees of. */
+  get sizes(): { keys: number; held: number; sessions: number; remoteCallees: number } {
+    return {
+      keys: this.#view.size,
+      held: this.#held.size,
+      sessions: this.#keysOf.size,
+      remoteCallees: this.#refs.size,
+    };
   }
 
   // ---- re-assertion ---------------------------------------------------------------------
