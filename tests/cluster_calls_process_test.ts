@@ -146,6 +146,13 @@ Deno.test("cluster processes: calls and registrations across nodes", async (t) =
       assert.deepEqual(err.args, ["no"]);
       assert.deepEqual(err.kwargs, { why: 42 });
     }
+    const metric = (text: string, name: string) =>
+      Number(text.match(new RegExp(`^${name}\\{node="n\\d"\\} (\\d+)$`, "m"))?.[1]);
+    assert.ok(
+      metric(await cluster.metrics("n1"), "switchboard_cluster_calls_forwarded_total") >= 4,
+    );
+    assert.ok(metric(await cluster.metrics("n2"), "switchboard_cluster_calls_served_total") >= 4);
+    assert.ok(metric(await cluster.metrics("n1"), "switchboard_cluster_remote_callees") >= 0);
   });
 
   await t.step("progressive results, cancel kill, dealer-enforced timeout", async () => {

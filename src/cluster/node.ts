@@ -111,6 +111,15 @@ export class ClusterNode implements RouterExtension {
       "# HELP switchboard_cluster_events_received_total Publications of other nodes delivered here.",
       "# TYPE switchboard_cluster_events_received_total counter",
       `switchboard_cluster_events_received_total{node=${node}} ${received}`,
+      "# HELP switchboard_cluster_calls_forwarded_total Calls of this node's callers run by another node.",
+      "# TYPE switchboard_cluster_calls_forwarded_total counter",
+      `switchboard_cluster_calls_forwarded_total{node=${node}} ${this.calls.forwarded}`,
+      "# HELP switchboard_cluster_calls_served_total Calls of other nodes' callers run here.",
+      "# TYPE switchboard_cluster_calls_served_total counter",
+      `switchboard_cluster_calls_served_total{node=${node}} ${this.calls.served}`,
+      "# HELP switchboard_cluster_remote_callees Callees of other nodes in this node's registrations.",
+      "# TYPE switchboard_cluster_remote_callees gauge",
+      `switchboard_cluster_remote_callees{node=${node}} ${this.registrations.remoteCallees}`,
       "",
     ].join("\n");
   }

@@ -106,6 +106,10 @@ export class RemoteCalls {
   /** Stand-ins of other nodes' callers, by `node realm id`. */
   readonly #standIns = new Map<string, CallerStandIn>();
   #subs: LinkSubscription[] = [];
+  /** Calls of this node's callers handed to another node. */
+  forwarded = 0;
+  /** Calls of other nodes' callers this node's dealers took. */
+  served = 0;
 
   constructor(
     readonly link: ClusterLink,
@@ -175,6 +179,7 @@ export class RemoteCalls {
           registration: f.registration,
           callee: f.callee,
         };
+        this.forwarded++;
         this.#start(realm, node, subject, f, msg);
       },
       chunk: (caller: SessionRef, call: Call) => {
@@ -297,6 +302,7 @@ export class RemoteCalls {
         const caller = this.#standIn(msg.realm, msg.from, msg.caller)!;
         try {
           realm.dealer.callFor(caller, msg.call, msg.disclose, msg.registration, msg.callee);
+          this.served++;
         } catch (e) {
           if (e instanceof WampError) {
             reply = {
