@@ -14,12 +14,12 @@ import {
   REVOKED_REASON,
   TOMBSTONE_MS,
 } from "../src/cluster/cluster_registrations.ts";
-import { encode } from "../src/cluster/codec.ts";
+import { decode, encode } from "../src/cluster/codec.ts";
 import { nodeSubject } from "../src/cluster/call_wire.ts";
 import type { ClusterLink } from "../src/cluster/link.ts";
 import { MemoryCluster } from "../src/cluster/memory_link.ts";
 import { registrationId } from "../src/cluster/registration_wire.ts";
-import { RemoteCalls } from "../src/cluster/remote_calls.ts";
+import { FORWARD_TIMEOUT_MS, RemoteCalls } from "../src/cluster/remote_calls.ts";
 import type { Logger } from "../src/log.ts";
 import { Dealer } from "../src/router/dealer.ts";
 import type { DealerLink } from "../src/router/dealer_link.ts";
@@ -708,4 +708,25 @@ Deno.test("callee churn across nodes leaves nothing behind", async () => {
   assert.equal(a!.regs.sizes.keys, 0);
   assert.equal(b!.regs.sizes.keys, 0);
   assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+});
+
+Deno.test("a callee node that does not take a call in time: network_failure, and the call is canceled there", async () => {
+  const { clock, mem, nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.p");
+  await settle();
+  // b stops answering (its handlers are gone) but something still listens on its subject
+  b!.calls.stop();
+  const mute = mem.link("mute");
+  const heard: unknown[] = [];
+  await mute.subscribe(nodeSubject("b", "call"), (m) => heard.push(decode(m.data)));
+  const caller = a!.join();
+  a!.call(caller, 1, "com.p");
+  await settle();
+  assert.equal(caller.of(T.ERROR).length, 0);
+  clock.advance(FORWARD_TIMEOUT_MS);
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.equal(err.error, "wamp.error.network_failure");
+  assert.deepEqual(heard.map((m) => (m as { k: string }).k), ["start", "cancel"]);
 });

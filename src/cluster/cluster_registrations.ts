@@ -132,6 +132,19 @@ export class ClusterRegistrations {
   }
 
   /** Stops watching. */
+  /**
+   * Waits (at most `ms`) for this node's registration changes under way, such as the removals
+   * of the sessions that just left, so a node that stops leaves no callee behind.
+   */
+  async drain(ms: number): Promise<void> {
+    let timer: TimerId | null = null;
+    await Promise.race([
+      Promise.all([...this.#queues.values()]),
+      new Promise<void>((resolve) => timer = this.clock.setTimer(resolve, ms)),
+    ]);
+    if (timer !== null) this.clock.clearTimer(timer);
+  }
+
   stop(): void {
     if (this.#sweep !== null) this.clock.clearTimer(this.#sweep);
     this.#sweep = null;

@@ -136,6 +136,7 @@ export class ClusterNode implements RouterExtension {
   }
 
   async close(): Promise<void> {
+    await this.registrations.drain(2_000);
     this.registrations.stop();
     this.calls.stop();
     for (const r of this.realms.values()) r.close();

@@ -219,10 +219,26 @@ export class RemoteCalls {
         this.host.realm(realm)?.dealer.forwardFailed(f.caller, f.call.request, reply.error, args);
       },
       (e) => {
-        const why = e instanceof LinkRequestError && e.kind === "no_responders"
+        const gone = e instanceof LinkRequestError && e.kind === "no_responders";
+        const why = gone
           ? `the callee's node ${node} is gone`
           : `the callee's node ${node} cannot be reached (${e instanceof Error ? e.message : e})`;
         this.#failed(realm, f, Uri.NETWORK_FAILURE, why);
+        // It may still take the call late: it is canceled there too.
+        if (!gone) {
+          const cancel = {
+            type: T.CANCEL,
+            request: f.call.request,
+            options: { mode: "killnowait" },
+          };
+          this.#publish(subject, {
+            k: "cancel",
+            realm,
+            from: this.node,
+            caller: f.caller.id,
+            cancel,
+          });
+        }
       },
     );
   }
