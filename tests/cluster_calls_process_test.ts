@@ -312,6 +312,45 @@ Deno.test("cluster processes: calls and registrations across nodes", async (t) =
   );
 
   await t.step(
+    "callee churn across nodes leaves no registration or remote callee behind",
+    async () => {
+      await using caller = await join("n1");
+      for (let round = 0; round < 3; round++) {
+        const batch = await Promise.all(
+          Array.from({ length: 60 }, (_, i) => join(`n${(i % 3) + 1}`)),
+        );
+        await Promise.all(batch.map((c, i) =>
+          Promise.all([
+            c.session.register("com.churn", () => i, { invoke: "roundrobin" }),
+            c.session.register(`com.churn.${round}.${i}`, () => i),
+          ])
+        ));
+        await until(() => callees(caller, "com.churn").then((n) => n === 60), "60 callees");
+        for (let k = 0; k < 10; k++) await caller.session.call("com.churn", []);
+        await Promise.all(batch.map((c) => c[Symbol.asyncDispose]()));
+      }
+      let left = "";
+      const metric = (text: string) =>
+        Number(text.match(/^switchboard_cluster_remote_callees\{node="n\d"\} (\d+)$/m)?.[1]);
+      for (const n of ["n1", "n2", "n3"]) {
+        await using c = await join(n);
+        await until(async () => {
+          const list = await c.session.call("wamp.registration.list", []) as Record<
+            string,
+            unknown[]
+          >;
+          const none = Object.values(list).every((ids) => ids.length === 0);
+          const m = metric(await cluster.metrics(n));
+          left = `${JSON.stringify(list)}, remote callees ${m}`;
+          return none && m === 0;
+        }, "nothing kept").catch((e) => {
+          throw new Error(`${n} keeps something: ${left} (${e.message})`);
+        });
+      }
+    },
+  );
+
+  await t.step(
     "SIGKILL of the callee's node mid-call: ERROR within 5 s, single taken over",
     async () => {
       await using callee = await join("n3");

@@ -230,7 +230,8 @@ export class ClusterRegistrations {
       forward_timeout: options.forward_timeout === true,
     };
     const policy = invoke as InvokePolicy;
-    const pending = `${key} ${session.id}`;
+    const id = session.id;
+    const pending = `${key} ${id}`;
     this.#pending.add(pending);
     try {
       await this.#change(key, (reg) => this.#adding(reg, realm, match, uri, policy, me));
@@ -259,44 +260,48 @@ export class ClusterRegistrations {
       this.#apply(key);
       return this.host.realm(realm)!.dealer.lookup(uri, match)!;
     };
-    if (this.host.realm(realm)?.sessions.get(session.id) !== session) {
+    if (this.host.realm(realm)?.sessions.get(id) !== session) {
       // It left while the change was under way: its entry goes again.
       this.#pending.delete(pending);
-      this.#prune(key, (c) => this.#mine(c, session.id));
+      this.#prune(key, (c) => this.#mine(c, id));
     }
     return commit;
   }
 
   /** See {@linkcode DealerLink.unregister}. */
   async unregister(realm: string, session: SessionRef, reg: Registration): Promise<() => void> {
+    const id = session.id;
     const key = uriKey(realm, reg.match, reg.uri);
     this.#unhold(key, session.id);
-    await this.#prune(key, (c) => this.#mine(c, session.id));
+    await this.#prune(key, (c) => this.#mine(c, id));
     return () => this.#apply(key);
   }
 
   /** See {@linkcode DealerLink.sessionLeft}. */
   sessionLeft(session: SessionRef): void {
+    // (the id is read now: a session that ended may forget it)
+    const id = session.id;
     for (const pending of [...this.#pending]) {
       if (!pending.endsWith(` ${session.id}`)) continue;
       this.#pending.delete(pending);
       const key = pending.slice(0, pending.lastIndexOf(" "));
-      this.#prune(key, (c) => this.#mine(c, session.id));
+      this.#prune(key, (c) => this.#mine(c, id));
     }
     const keys = this.#keysOf.get(session.id);
     if (!keys) return;
     for (const key of [...keys]) {
       this.#unhold(key, session.id);
-      this.#prune(key, (c) => this.#mine(c, session.id));
+      this.#prune(key, (c) => this.#mine(c, id));
     }
   }
 
   /** The dealer revoked a local callee: it leaves the registration everywhere. */
   #revoked(realm: string, session: SessionRef, reg: Registration): void {
+    const id = session.id;
     const key = uriKey(realm, reg.match, reg.uri);
     if (!this.#held.get(key)?.callees.has(session.id)) return;
     this.#unhold(key, session.id);
-    this.#prune(key, (c) => this.#mine(c, session.id));
+    this.#prune(key, (c) => this.#mine(c, id));
   }
 
   #hold(key: string, invoke: InvokePolicy, me: CalleeWire): void {
