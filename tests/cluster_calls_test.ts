@@ -733,3 +733,19 @@ Deno.test("a callee node that does not take a call in time: network_failure, and
   assert.equal(err.error, "wamp.error.network_failure");
   assert.deepEqual(heard.map((m) => (m as { k: string }).k), ["start", "cancel"]);
 });
+
+Deno.test("a call to a callee that just left its node, before this node heard: no_such_procedure", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.p", { invoke: "first" });
+  await settle();
+  const caller = a!.join();
+  b!.leave(callee);
+  a!.call(caller, 1, "com.p", { progress: true }, { args: [1] });
+  a!.call(caller, 1, "com.p", {}, { args: [2] });
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.equal(err.error, "wamp.error.no_such_procedure");
+  assert.equal(caller.of(T.ERROR).length, 1, "the later chunk is dropped, not a new call");
+  assert.equal(a!.dealer.lookup("com.p", "exact"), undefined);
+});
