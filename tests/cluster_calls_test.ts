@@ -749,3 +749,49 @@ Deno.test("a call to a callee that just left its node, before this node heard: n
   assert.equal(caller.of(T.ERROR).length, 1, "the later chunk is dropped, not a new call");
   assert.equal(a!.dealer.lookup("com.p", "exact"), undefined);
 });
+
+Deno.test("disclose_me, forward_timeout and payload passthru cross nodes", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join([...CALLEE, "callee.payload_passthru_mode"]);
+  await b!.register(callee, "com.p", { forward_timeout: true });
+  await settle();
+  const caller = a!.join([...CALLER, "caller.payload_passthru_mode"]);
+  // the realm decided to disclose the caller (disclose_me, or its role's rule)
+  a!.dealer.call(caller, {
+    type: T.CALL,
+    request: 1,
+    options: { timeout: 1000, ppt_scheme: "x_custom", ppt_serializer: "native" },
+    procedure: "com.p",
+    args: [new Uint8Array([1, 2])],
+  }, true);
+  await settle();
+  const inv = last<Invocation>(callee, T.INVOCATION);
+  assert.equal(inv.details.caller, caller.id);
+  assert.equal(inv.details.timeout, 1000);
+  assert.equal(inv.details.ppt_scheme, "x_custom");
+  assert.equal(inv.details.ppt_serializer, "native");
+  b!.dealer.yield(callee, {
+    type: T.YIELD,
+    request: inv.request,
+    options: { ppt_scheme: "x_custom", ppt_serializer: "native" },
+    args: [new Uint8Array([3])],
+  });
+  await settle();
+  const res = last<Result>(caller, T.RESULT);
+  assert.equal(res.details.ppt_scheme, "x_custom");
+  assert.deepEqual(res.args, [new Uint8Array([3])]);
+
+  // a caller without passthru gets the callee's passthru result refused, as on one node
+  const plain = a!.join();
+  a!.call(plain, 2, "com.p");
+  await settle();
+  const inv2 = last<Invocation>(callee, T.INVOCATION);
+  b!.dealer.yield(callee, {
+    type: T.YIELD,
+    request: inv2.request,
+    options: { ppt_scheme: "x_custom" },
+    args: [],
+  });
+  await settle();
+  assert.equal(last<ErrorMessage>(plain, T.ERROR).error, "wamp.error.feature_not_supported");
+});

@@ -132,6 +132,8 @@ export class ClusterNode implements RouterExtension {
       link: this.link.status,
       servers: [...this.link.servers],
       peers: this.membership.peers,
+      calls: { forwarded: this.calls.forwarded, served: this.calls.served },
+      registrations: this.registrations.sizes,
     };
   }
 
