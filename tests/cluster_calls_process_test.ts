@@ -279,6 +279,23 @@ Deno.test("cluster processes: calls and registrations across nodes", async (t) =
       await until(() => callees(caller, "com.rr").then((n) => n === 3), "n1 sees 3 callees");
       for (let k = 0; k < 30; k++) await caller.session.call("com.rr", []);
       assert.deepEqual(counts, [10, 10, 10]);
+
+      // first and last follow the one cluster-wide order: n3's, then n1's, then n2's callee
+      for (const policy of ["first", "last"]) {
+        for (const i of [2, 0, 1]) {
+          const c = clients[i]!;
+          await c.session.register(`com.${policy}`, () => `n${i + 1}`, { invoke: policy });
+          await until(async () => {
+            const n = await callees(caller, `com.${policy}`);
+            return n === [2, 0, 1].indexOf(i) + 1;
+          }, `n1 sees the callee of n${i + 1}`);
+        }
+      }
+      await using other = await join("n2");
+      for (const c of [caller, other]) {
+        assert.equal(await c.session.call("com.first", []), "n3");
+        assert.equal(await c.session.call("com.last", []), "n2");
+      }
     } finally {
       for (const c of clients) await c[Symbol.asyncDispose]();
     }
