@@ -19,10 +19,13 @@ import { nodeSubject } from "../src/cluster/call_wire.ts";
 import type { ClusterLink } from "../src/cluster/link.ts";
 import { MemoryCluster } from "../src/cluster/memory_link.ts";
 import { registrationId } from "../src/cluster/registration_wire.ts";
+import { uriKey } from "../src/cluster/subjects.ts";
 import { FORWARD_TIMEOUT_MS, RemoteCalls } from "../src/cluster/remote_calls.ts";
 import type { Logger } from "../src/log.ts";
+import { agreedLink } from "../src/router/agreed_dispatch.ts";
 import { Dealer } from "../src/router/dealer.ts";
 import type { DealerLink } from "../src/router/dealer_link.ts";
+import type { Session } from "../src/router/session.ts";
 import type { SessionRef } from "../src/router/session_ref.ts";
 import { WampError } from "../src/wamp/errors.ts";
 import { MessageType as T } from "../src/wamp/message_type.ts";
@@ -794,4 +797,51 @@ Deno.test("disclose_me, forward_timeout and payload passthru cross nodes", async
   });
   await settle();
   assert.equal(last<ErrorMessage>(plain, T.ERROR).error, "wamp.error.feature_not_supported");
+});
+
+Deno.test("reserved URIs stay node-local: not agreed, and never taken from the bucket", async () => {
+  const { mem, nodes: [a], settle } = await cluster("a");
+  const link = a!.dealerLink;
+  const client = { internal: false } as unknown as Session;
+  const service = { internal: true } as unknown as Session;
+  const register = (procedure: string): Message => ({
+    type: T.REGISTER,
+    request: 1,
+    options: {},
+    procedure,
+  });
+  assert.equal(agreedLink(link, client, register("com.x"), a!.dealer), link);
+  assert.equal(agreedLink(link, client, register("wamp.session.count"), a!.dealer), null);
+  assert.equal(agreedLink(link, client, register("switchboard.reload_config"), a!.dealer), null);
+  assert.equal(agreedLink(link, service, register("com.x"), a!.dealer), null);
+  assert.equal(agreedLink(undefined, client, register("com.x"), a!.dealer), null);
+
+  // a node's own procedure is not replaced by what a peer writes in the bucket
+  const own = a!.join();
+  a!.dealer.register(own, "wamp.session.count", "exact", {});
+  const evil = mem.link("evil");
+  const bucket = await evil.bucket("sb_regs");
+  await bucket.put(
+    uriKey("r", "exact", "wamp.session.count"),
+    encode({
+      id: 1,
+      invoke: "single",
+      created: "x",
+      callees: [{
+        node: "evil",
+        incarnation: "1",
+        session: 5,
+        authid: "x",
+        authrole: "x",
+        features: [],
+        disclose_caller: false,
+        forward_timeout: false,
+      }],
+    }),
+  );
+  await settle();
+  assert.deepEqual(
+    a!.dealer.lookup("wamp.session.count", "exact")?.callees.map((c) => c.session),
+    [own],
+  );
 });

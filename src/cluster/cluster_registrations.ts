@@ -29,7 +29,7 @@ import { POLICIES } from "../router/dealer_types.ts";
 import type { SessionRef } from "../router/session_ref.ts";
 import { WampError } from "../wamp/errors.ts";
 import type { Dict } from "../wamp/messages.ts";
-import { Uri } from "../wamp/uris.ts";
+import { isReservedUri, Uri } from "../wamp/uris.ts";
 import type { MatchPolicy } from "../wamp/uris.ts";
 import {
   type ClusterLink,
@@ -462,7 +462,8 @@ export class ClusterRegistrations {
     }
     const { realm: realmName, match, uri } = parsed;
     const realm = this.host.realm(realmName);
-    if (!realm) return;
+    // Reserved URIs are every node's own (agreed_dispatch.ts): never taken from the bus.
+    if (!realm || isReservedUri(uri)) return;
     const reg = this.#view.get(key)?.reg ?? null;
     const held = this.#held.get(key);
     const callees: Callee[] = [];

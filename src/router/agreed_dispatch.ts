@@ -9,7 +9,7 @@ import type { MatchPolicy } from "../config/types.ts";
 import { WampError } from "../wamp/errors.ts";
 import { MessageType as T } from "../wamp/message_type.ts";
 import type { Message } from "../wamp/messages.ts";
-import { Uri } from "../wamp/uris.ts";
+import { isReservedUri, Uri } from "../wamp/uris.ts";
 import type { Dealer } from "./dealer.ts";
 import type { DealerLink } from "./dealer_link.ts";
 import type { Registration } from "./dealer_types.ts";
@@ -18,16 +18,21 @@ import { matchOption } from "./uri_checks.ts";
 
 /**
  * The link `msg` of `session` must be agreed through, or null: REGISTER and UNREGISTER of
- * client sessions (the router's own service sessions keep node-local registrations, such as
- * each node's meta API procedures).
+ * client sessions, except of reserved URIs (`wamp.*`, `switchboard.*`: the router's own service
+ * sessions register each node's meta API procedures there, node-local, and a trusted client's
+ * registration there stays on its node too, so no node's own procedures can be shadowed).
  */
 export function agreedLink(
   link: DealerLink | undefined,
   session: Session,
   msg: Message,
+  dealer: Dealer,
 ): DealerLink | null {
-  const agreed = (msg.type === T.REGISTER || msg.type === T.UNREGISTER) && !session.internal;
-  return agreed ? link ?? null : null;
+  if (!link || session.internal) return null;
+  if (msg.type === T.REGISTER) return isReservedUri(msg.procedure) ? null : link;
+  if (msg.type !== T.UNREGISTER) return null;
+  const uri = dealer.get(msg.registration)?.uri;
+  return uri !== undefined && isReservedUri(uri) ? null : link;
 }
 
 /** What {@link dispatchAgreed} needs of its realm. */

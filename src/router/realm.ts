@@ -400,7 +400,7 @@ export class Realm {
   /** Handles one message of an established session. */
   dispatch(session: Session, msg: Message): void {
     const member = this.#members.get(session);
-    const link = agreedLink(this.#link?.dealer, session, msg);
+    const link = agreedLink(this.#link?.dealer, session, msg, this.dealer);
     const dynamic = this.#authorizer.isDynamic(session.authrole);
     if (!member || (member.chain === null && !link && !dynamic)) {
       return this.#dispatchNow(session, msg, null);
