@@ -845,3 +845,22 @@ Deno.test("reserved URIs stay node-local: not agreed, and never taken from the b
     [own],
   );
 });
+
+Deno.test("a registration with more callees than one bucket entry holds refuses the next one", async () => {
+  const { nodes: [a, b], settle } = await clusterWith({ maxPayload: 2000 }, "a", "b");
+  const results: (number | WampError)[] = [];
+  for (let i = 0; i < 30; i++) {
+    const n = i % 2 ? a! : b!;
+    results.push(await n.register(n.join(), "com.crowd", { invoke: "roundrobin" }));
+  }
+  await settle();
+  const refused = results.filter((r) => r instanceof WampError) as WampError[];
+  const taken = results.length - refused.length;
+  assert.ok(taken > 5 && refused.length > 0, `${taken} taken, ${refused.length} refused`);
+  assert.equal(refused[0]!.uri, "wamp.error.runtime_error");
+  assert.match(refused[0]!.message, /more than the cluster can store/);
+  for (const n of [a!, b!]) {
+    assert.equal(n.dealer.lookup("com.crowd", "exact")?.callees.length, taken);
+  }
+  assert.ok(!a!.logger.lines.some((l) => l.includes("not agreed")));
+});

@@ -375,7 +375,7 @@ export class ClusterRegistrations {
           }
           return;
         }
-        const data = encodeRegistration(next.write);
+        const data = encodeRegistration(next.write, this.link.maxPayload);
         const rev = entry
           ? await bucket.update(key, data, entry.revision)
           : await bucket.create(key, data);

@@ -11,7 +11,8 @@
 import { createHash } from "node:crypto";
 import type { InvokePolicy } from "../router/dealer_types.ts";
 import { POLICIES } from "../router/dealer_types.ts";
-import type { MatchPolicy } from "../wamp/uris.ts";
+import { WampError } from "../wamp/errors.ts";
+import { type MatchPolicy, Uri } from "../wamp/uris.ts";
 import { decode, encode } from "./codec.ts";
 
 /** The registrations bucket. */
@@ -56,9 +57,19 @@ export function registrationId(realm: string, match: MatchPolicy, uri: string): 
   return high * 2 ** 32 + low + 1;
 }
 
-/** The bytes of a registration. */
-export function encodeRegistration(reg: RegistrationWire): Uint8Array {
-  return encode(reg);
+/**
+ * The bytes of a registration, at most `max` of them (the engine's payload limit).
+ * @throws {WampError} `wamp.error.runtime_error` when it is larger: too many callees for one
+ *   registration in the cluster (each takes about 150 bytes: some 6,000 within 1 MiB).
+ */
+export function encodeRegistration(reg: RegistrationWire, max: number = Infinity): Uint8Array {
+  const data = encode(reg);
+  if (data.byteLength <= max) return data;
+  throw new WampError(
+    Uri.RUNTIME_ERROR,
+    `the registration would have ${reg.callees.length} callees, more than the cluster can ` +
+      `store in one entry (${data.byteLength} bytes, at most ${max})`,
+  );
 }
 
 function callee(v: unknown): CalleeWire {
