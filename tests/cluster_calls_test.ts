@@ -833,7 +833,7 @@ Deno.test("reserved URIs stay node-local: not agreed, and never taken from the b
         session: 5,
         authid: "x",
         authrole: "x",
-        features: [],
+        features: 0,
         disclose_caller: false,
         forward_timeout: false,
       }],

@@ -39,6 +39,7 @@ import {
   type KvWatch,
 } from "./link.ts";
 import {
+  calleeFeatures,
   type CalleeWire,
   decodeRegistration,
   encodeRegistration,
@@ -60,16 +61,6 @@ export const TOMBSTONE_MS = 60_000;
 
 /** Compare-and-set attempts on one key before a registration change gives up. */
 const MAX_ATTEMPTS = 50;
-
-/** Callee features the caller's dealer looks at (stored with each callee). */
-const CALLEE_FEATURES = [
-  "caller_identification",
-  "progressive_call_results",
-  "progressive_call_invocations",
-  "call_canceling",
-  "call_timeout",
-  "payload_passthru_mode",
-] as const;
 
 /** The reason of a revocation: the registration is held elsewhere now. */
 export const REVOKED_REASON = Uri.PROCEDURE_ALREADY_EXISTS;
@@ -225,7 +216,7 @@ export class ClusterRegistrations {
       session: session.id,
       authid: session.authid,
       authrole: session.authrole,
-      features: CALLEE_FEATURES.filter((f) => session.hasFeature("callee", f)),
+      features: calleeFeatures(session),
       disclose_caller: options.disclose_caller === true,
       forward_timeout: options.forward_timeout === true,
     };

@@ -8,7 +8,7 @@
  */
 
 import type { RemoteSessionRef } from "../router/dealer_types.ts";
-import type { CalleeWire } from "./registration_wire.ts";
+import { type CalleeWire, hasCalleeFeature } from "./registration_wire.ts";
 import type { RemoteCalls } from "./remote_calls.ts";
 
 /** The remote callees of one node. */
@@ -32,13 +32,13 @@ export class RemoteCallees {
     const k = `${realm} ${c.node} ${c.session}`;
     let ref = this.#refs.get(k);
     if (!ref) {
-      const features = new Set(c.features);
+      const features = c.features;
       ref = {
         id: c.session,
         authid: c.authid,
         authrole: c.authrole,
         forwarder: this.calls.forwarder(realm, c.node),
-        hasFeature: (role, feature) => role === "callee" && features.has(feature),
+        hasFeature: (role, feature) => role === "callee" && hasCalleeFeature(features, feature),
         send: () => "dropped",
       };
       this.#refs.set(k, ref);
