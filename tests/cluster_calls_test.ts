@@ -401,7 +401,11 @@ Deno.test("pattern registrations resolve exact > longest prefix > wildcard over 
   assert.equal(short.of(T.INVOCATION).length, 1);
   assert.equal(wild.of(T.INVOCATION).length, 1);
   assert.equal((wild.of(T.INVOCATION)[0] as Invocation).details.procedure, "org.z.x");
-  assert.throws(() => b!.call(caller, 5, "net.q"), /no callee registered/);
+  b!.call(caller, 5, "net.q");
+  await settle();
+  const none = last<ErrorMessage>(caller, T.ERROR);
+  assert.deepEqual([none.request, none.error], [5, "wamp.error.no_such_procedure"]);
+  assert.match(String(none.args?.[0]), /no callee registered/);
 });
 
 Deno.test("unregister and leave on one node free a single registration for another", async () => {
@@ -421,8 +425,8 @@ Deno.test("unregister and leave on one node free a single registration for anoth
   assert.equal(a!.dealer.lookup("com.p", "exact"), undefined);
   assert.equal(await a!.register(a!.join(), "com.p"), id);
   await settle();
-  assert.equal(a!.regs.remoteCallees, 0);
-  assert.equal(b!.regs.remoteCallees, 1);
+  assert.equal(a!.regs.sizes.remoteCallees, 0);
+  assert.equal(b!.regs.sizes.remoteCallees, 1);
 });
 
 Deno.test("callee or caller leaving mid-call: the other side hears of it", async () => {
@@ -698,7 +702,7 @@ Deno.test("callee churn across nodes leaves nothing behind", async () => {
       ),
     );
     await settle();
-    assert.equal(a!.regs.remoteCallees, 100);
+    assert.equal(a!.regs.sizes.remoteCallees, 100);
     a!.call(caller, round + 1, "com.shared");
     for (const s of sessions) b!.leave(s);
     await settle();
@@ -863,4 +867,36 @@ Deno.test("a registration with more callees than one bucket entry holds refuses 
     assert.equal(n.dealer.lookup("com.crowd", "exact")?.callees.length, taken);
   }
   assert.ok(!a!.logger.lines.some((l) => l.includes("not agreed")));
+});
+
+Deno.test("a call that overtakes the watch (an event announced the registration) still reaches the callee", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  // a's watch lags: stopped here, so only a direct read of the bucket can tell
+  a!.regs.stop();
+  const callee = b!.join();
+  await b!.register(callee, "com.fresh");
+  await settle();
+  assert.equal(a!.dealer.lookup("com.fresh", "exact"), undefined);
+  const caller = a!.join();
+  a!.call(caller, 1, "com.fresh", {}, { args: ["hi"] });
+  await settle();
+  const inv = last<Invocation>(callee, T.INVOCATION);
+  assert.deepEqual(inv.args, ["hi"]);
+  b!.dealer.yield(callee, { type: T.YIELD, request: inv.request, options: {}, args: ["ok"] });
+  await settle();
+  assert.deepEqual(last<Result>(caller, T.RESULT).args, ["ok"]);
+  // what is not in the bucket either: no_such_procedure, once
+  a!.call(caller, 2, "com.never");
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.deepEqual([err.request, err.error], [2, "wamp.error.no_such_procedure"]);
+  assert.equal(caller.of(T.ERROR).length, 1);
+  // a progressive call invocation is not looked up (its chunks would race the lookup)
+  const other = b!.join();
+  await b!.register(other, "com.fresh2");
+  await settle();
+  assert.throws(
+    () => a!.call(caller, 3, "com.fresh2", { progress: true }),
+    /no callee registered for "com.fresh2"/,
+  );
 });

@@ -47,6 +47,7 @@ import {
   REGISTRATIONS_BUCKET,
   type RegistrationWire,
 } from "./registration_wire.ts";
+import { lookupOnMiss } from "./call_miss.ts";
 import { adding, type Step } from "./registration_steps.ts";
 import { RemoteCallees } from "./remote_callees.ts";
 import type { CallsHost, RemoteCalls } from "./remote_calls.ts";
@@ -173,10 +174,17 @@ export class ClusterRegistrations {
     });
   }
 
+  /** Reads `key` from the bucket now and applies it if newer (the watch may lag behind). */
+  async refresh(key: string): Promise<void> {
+    const entry = await this.#bucket?.get(key);
+    if (entry) this.#record(key, entry.revision, this.#decode(entry));
+  }
+
   /** Applies what the bucket holds for realm `realm` (a realm that starts after the watch). */
   applyRealm(realm: string): void {
     const dealer = this.host.realm(realm)?.dealer;
     if (dealer) dealer.onRevoked = (session, reg) => this.#revoked(realm, session, reg);
+    if (dealer) dealer.onMiss = lookupOnMiss(this, realm, this.host, this.logger);
     for (const key of this.#view.keys()) {
       if (key.startsWith(`${encodeToken(realm)}.`)) this.#apply(key);
     }
@@ -503,11 +511,6 @@ export class ClusterRegistrations {
       this.#prune(key, (c) => c.node === this.node && !keep(c));
     }
     if (missing && this.#bucket) this.#reassert(key);
-  }
-
-  /** How many callees of other nodes this node keeps (for tests and `/status`). */
-  get remoteCallees(): number {
-    return this.#refs.size;
   }
 
   /** Sizes of what this node keeps: keys seen (deleted ones included), keys it holds callees of. */

@@ -119,7 +119,7 @@ export class ClusterNode implements RouterExtension {
       `switchboard_cluster_calls_served_total{node=${node}} ${this.calls.served}`,
       "# HELP switchboard_cluster_remote_callees Callees of other nodes in this node's registrations.",
       "# TYPE switchboard_cluster_remote_callees gauge",
-      `switchboard_cluster_remote_callees{node=${node}} ${this.registrations.remoteCallees}`,
+      `switchboard_cluster_remote_callees{node=${node}} ${this.registrations.sizes.remoteCallees}`,
       "",
     ].join("\n");
   }

@@ -121,10 +121,7 @@ export class Dealer {
     return this.#regs.unregister(session, id);
   }
 
-  /**
-   * Sets the registration of (uri, match) to `state`, as a cluster agreed on it (null: it
-   * does not exist); see {@linkcode Registrations.sync}.
-   */
+  /** Sets the registration of (uri, match) to what a cluster agreed (Registrations.sync). */
   sync(uri: string, match: MatchPolicy, state: RegistrationState | null): Registration | null {
     return this.#regs.sync(uri, match, state);
   }
@@ -144,6 +141,12 @@ export class Dealer {
    * cluster withdraws the callee everywhere.
    */
   onRevoked: ((session: SessionRef, reg: Registration) => void) | null = null;
+
+  /**
+   * Asked when a CALL (not a progressive invocation) finds no registration: true when it takes
+   * the call over (a cluster looks the procedure up, then calls again).
+   */
+  onMiss: ((caller: SessionRef, msg: Call, disclose: boolean) => boolean) | null = null;
 
   /** The dealer's state of `session` (created on first use). */
   #of(session: SessionRef): SessionCalls {
@@ -256,6 +259,7 @@ export class Dealer {
     const ppt = pptKeys(msg.options);
     const reg = target?.reg ?? this.#regs.match(msg.procedure);
     if (!reg) {
+      if (!target && msg.options.progress !== true && this.onMiss?.(caller, msg, disclose)) return;
       throw new WampError(Uri.NO_SUCH_PROCEDURE, `no callee registered for "${msg.procedure}"`);
     }
     const timeout = msg.options.timeout ?? 0;
