@@ -900,3 +900,21 @@ Deno.test("a call that overtakes the watch (an event announced the registration)
     /no callee registered for "com.fresh2"/,
   );
 });
+
+Deno.test("a procedure too long for a bucket key is refused, and a call to one is not looked up", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const long = `com.${"x".repeat(3000)}`;
+  const r = await b!.register(b!.join(), long);
+  assert.ok(r instanceof WampError);
+  assert.equal(r.uri, "wamp.error.invalid_uri");
+  assert.match(r.message, /too long/);
+  const caller = a!.join();
+  assert.throws(() => a!.call(caller, 1, long), /no callee registered/);
+  // routing goes on
+  const callee = b!.join();
+  await b!.register(callee, "com.ok");
+  await settle();
+  a!.call(caller, 2, "com.ok");
+  await settle();
+  assert.equal(callee.of(T.INVOCATION).length, 1);
+});

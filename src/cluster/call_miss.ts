@@ -16,6 +16,7 @@ import { WampError } from "../wamp/errors.ts";
 import { MessageType as T } from "../wamp/message_type.ts";
 import type { Call, ErrorMessage } from "../wamp/messages.ts";
 import type { CallsHost } from "./remote_calls.ts";
+import { MAX_KEY_LENGTH } from "./registration_wire.ts";
 import { uriKey } from "./subjects.ts";
 
 /** The `Dealer.onMiss` of realm `realm`: looks the procedure up, then calls again. */
@@ -28,8 +29,10 @@ export function lookupOnMiss(
   let again = false;
   return (caller, msg, disclose) => {
     if (again) return false;
+    const key = uriKey(realm, "exact", msg.procedure);
+    if (key.length > MAX_KEY_LENGTH) return false; // never registered (see registration_wire.ts)
     const id = caller.id;
-    regs.refresh(uriKey(realm, "exact", msg.procedure)).catch((e) => {
+    regs.refresh(key).catch((e) => {
       logger.warn("a registration lookup failed", { procedure: msg.procedure, error: String(e) });
     }).finally(() => {
       const here = host.realm(realm);

@@ -43,6 +43,7 @@ import {
   type CalleeWire,
   decodeRegistration,
   encodeRegistration,
+  MAX_KEY_LENGTH,
   registrationId,
   REGISTRATIONS_BUCKET,
   type RegistrationWire,
@@ -218,6 +219,10 @@ export class ClusterRegistrations {
       );
     }
     const key = uriKey(realm, match, uri);
+    if (key.length > MAX_KEY_LENGTH) {
+      const why = `its cluster key would have ${key.length} characters, at most ${MAX_KEY_LENGTH}`;
+      throw new WampError(Uri.INVALID_URI, `procedure "${uri.slice(0, 80)}…" is too long: ${why}`);
+    }
     const me: CalleeWire = {
       node: this.node,
       incarnation: this.incarnation,

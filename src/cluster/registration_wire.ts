@@ -44,6 +44,13 @@ export function hasCalleeFeature(bits: number, feature: string): boolean {
   return i >= 0 && (bits & (1 << i)) !== 0;
 }
 
+/**
+ * The longest bucket key of a registration (characters). A NATS message names its subject in
+ * one protocol line, at most 4096 bytes by default (`max_control_line`; the server drops a
+ * connection past it), and a KV subject holds the key plus its bucket prefix and a reply inbox.
+ */
+export const MAX_KEY_LENGTH = 2048;
+
 /** The registrations bucket. */
 export const REGISTRATIONS_BUCKET = "sb_regs";
 
