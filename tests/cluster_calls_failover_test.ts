@@ -4,7 +4,8 @@
  * own sessions; the others declare it down, its `single` registration is taken on another node;
  * when NATS is back the cut-off node finds its registration taken and revokes its own callee
  * (`UNREGISTERED` with reason `wamp.error.procedure_already_exists`), and its callers reach the
- * new callee.
+ * new callee. And a node SIGKILLed and started again under its name: its new incarnation frees
+ * what the old one left in the bucket.
  */
 
 import assert from "node:assert/strict";
@@ -151,4 +152,35 @@ Deno.test("cluster processes: a node cut off from NATS revokes the exclusive reg
   assert.equal(await remote.session.call("com.excl", []), "n2 callee");
   await callee[Symbol.asyncDispose]();
   await answering;
+});
+
+Deno.test("cluster processes: a node killed and restarted under its name frees its old registrations", async () => {
+  await using cluster = await TestCluster.start(["n1", "n2"]);
+  await cluster.converged();
+  {
+    await using callee = await AutobahnClient.join(cluster.node("n1").url, "json");
+    await callee.session.register("com.restart", () => "old");
+    await cluster.kill("n1");
+  }
+  await cluster.addNode("n1");
+  await using fresh = await AutobahnClient.join(cluster.node("n1").url, "json");
+  // the new incarnation prunes what its previous life left in the bucket (the others drop it too
+  // once they see the old incarnation gone), so the single registration is free again
+  await until(async () => {
+    try {
+      await fresh.session.register("com.restart", () => "new");
+      return true;
+    } catch (e) {
+      assert.equal((e as { error: string }).error, "wamp.error.procedure_already_exists");
+      return false;
+    }
+  }, "the restarted node registers com.restart again");
+  await using caller = await AutobahnClient.join(cluster.node("n2").url, "json");
+  await until(async () => {
+    try {
+      return (await caller.session.call("com.restart", [])) === "new";
+    } catch {
+      return false;
+    }
+  }, "n2 reaches the new callee");
 });
