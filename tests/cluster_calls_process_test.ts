@@ -13,7 +13,9 @@
 import assert from "node:assert/strict";
 import { TestCluster } from "./_cluster.ts";
 import { RawClient } from "./_helpers.ts";
+import { findPython } from "./interop/python.ts";
 import {
+  assertPayload,
   autobahn,
   AutobahnClient,
   deadline,
@@ -153,6 +155,42 @@ Deno.test("cluster processes: calls and registrations across nodes", async (t) =
     );
     assert.ok(metric(await cluster.metrics("n2"), "switchboard_cluster_calls_served_total") >= 4);
     assert.ok(metric(await cluster.metrics("n1"), "switchboard_cluster_remote_callees") >= 0);
+  });
+
+  await t.step("Autobahn|Python callee and caller on different nodes", async () => {
+    const { python, tried } = await findPython();
+    assert.ok(python, `Autobahn|Python is needed: ${tried.join("; ")}`);
+    const script = new URL("./interop/cluster_rpc.py", import.meta.url).pathname;
+    for (const ser of ["json", "msgpack", "cbor"]) {
+      const out = await new Deno.Command(python, {
+        args: [
+          script,
+          "--callee-url",
+          cluster.node("n2").url,
+          "--caller-url",
+          cluster.node("n3").url,
+          "--serializer",
+          ser,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+        env: { PYTHONDONTWRITEBYTECODE: "1" },
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.ok(out.success, `${ser}: ${stderr}`);
+      const result = JSON.parse(new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!);
+      const { node, ...kwargs } = result.kwargs as D;
+      assert.equal(node, "callee");
+      assertPayload(result.args, kwargs, `${ser} result`, { bigint64: ser === "cbor" });
+      assertPayload(result.invocation.args, result.invocation.kwargs, `${ser} invocation`, {
+        bigint64: ser === "cbor",
+      });
+      assert.deepEqual(result.error, {
+        error: "com.example.cluster.bad",
+        args: ["no"],
+        kwargs: { code: 7 },
+      });
+    }
   });
 
   await t.step("progressive results, cancel kill, dealer-enforced timeout", async () => {
