@@ -1,7 +1,8 @@
 /**
  * Calls and registrations across router processes joined by a real nats-server
  * (`tests/_cluster.ts` starts everything and always stops it), with clients on different
- * nodes: AutobahnJS for args/kwargs/binary, callee errors, progressive results, cancel `kill`,
+ * nodes: Autobahn|Python for the standard payload and an application error on three
+ * serializers; AutobahnJS for args/kwargs/binary, callee errors, progressive results, cancel `kill`,
  * the dealer-enforced timeout, caller disclosure, the `single` race, roundrobin spread and
  * pattern resolution; raw WAMP clients over real WebSockets for what AutobahnJS cannot do as
  * a client (progressive call invocations, cancel `skip`/`killnowait` and the INTERRUPT a
