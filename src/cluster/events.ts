@@ -20,6 +20,7 @@
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Realm } from "../router/realm.ts";
+import type { DealerLink } from "../router/dealer_link.ts";
 import type { PublicationRecord, RealmLink, RetainedRecord } from "../router/realm_link.ts";
 import type { MatchPolicy } from "../wamp/uris.ts";
 import { CodecError, decode, encode } from "./codec.ts";
@@ -83,6 +84,8 @@ export class RealmEvents implements RealmLink {
   received = 0;
   /** Local publications sent on to the cluster. */
   sent = 0;
+  /** The realm's registrations link (set by the node: registrations are not events). */
+  dealer?: DealerLink;
 
   constructor(realm: Realm, options: RealmEventsOptions) {
     this.#realm = realm;

@@ -120,6 +120,9 @@ export interface KvBucket {
   ): Promise<KvWatch>;
 }
 
+/** nats-server's default `max_payload` (bytes). */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
 /** Whether the link reaches the engine now. */
 export type LinkStatus = "connected" | "disconnected" | "closed";
 
@@ -139,6 +142,12 @@ export interface ClusterLink {
   readonly servers: readonly string[];
   /** The link's state now. */
   readonly status: LinkStatus;
+  /**
+   * The largest payload (bytes) the engine takes in one message: the `max_payload` of the NATS
+   * server connected to (1 MiB unless configured otherwise). Publishing or requesting with a
+   * larger one throws.
+   */
+  readonly maxPayload: number;
   /**
    * Called on every status change. After a reconnection (`disconnected` → `connected`), core
    * subscriptions are active again, but messages published meanwhile may have been lost.

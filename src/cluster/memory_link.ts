@@ -31,6 +31,7 @@
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import {
   type ClusterLink,
+  DEFAULT_MAX_PAYLOAD,
   type KvBucket,
   type KvBucketOptions,
   KvConflictError,
@@ -56,6 +57,8 @@ export interface MemoryClusterOptions {
    * uncaught (in its microtask), so a test sees it fail.
    */
   readonly logger?: Logger;
+  /** The engine's payload limit in bytes, as NATS's `max_payload` (default 1 MiB). */
+  readonly maxPayload?: number;
 }
 
 interface Sub {
@@ -125,7 +128,11 @@ export class MemoryCluster {
   constructor(options: MemoryClusterOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger;
+    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
   }
+
+  /** The payload limit of every link (bytes). */
+  readonly maxPayload: number;
 
   /** A new link named `name` (unique among the links not closed or killed), connected. */
   link(name: string): ClusterLink {
@@ -270,6 +277,10 @@ class MemoryLink implements ClusterLink {
     return this.#status;
   }
 
+  get maxPayload(): number {
+    return this.cluster.maxPayload;
+  }
+
   onStatus(listener: (status: LinkStatus) => void): void {
     this.#listeners.push(listener);
   }
@@ -294,8 +305,16 @@ class MemoryLink implements ClusterLink {
   publish(subject: string, data: Uint8Array): void {
     this.#checkOpen();
     if (!isValidSubject(subject, false)) throw new Error(`invalid subject: ${subject}`);
+    this.#checkSize(data);
     if (this.#dead) return;
     if (this.#status === "connected") this.#send(subject, data.slice(), undefined);
+  }
+
+  /** A payload over the limit throws, as nats.js does (MAX_PAYLOAD_EXCEEDED). */
+  #checkSize(data: Uint8Array): void {
+    if (data.byteLength > this.maxPayload) {
+      throw new Error(`MAX_PAYLOAD_EXCEEDED: ${data.byteLength} > ${this.maxPayload} bytes`);
+    }
   }
 
   #send(subject: string, data: Uint8Array, respond: ((data: Uint8Array) => void) | undefined) {
@@ -342,6 +361,7 @@ class MemoryLink implements ClusterLink {
         throw new LinkRequestError("closed", `link ${this.name} is closed`);
       }
       if (!isValidSubject(subject, false)) throw new Error(`invalid subject: ${subject}`);
+      this.#checkSize(data);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -48,6 +48,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import {
   type ClusterLink,
+  DEFAULT_MAX_PAYLOAD,
   type KvBucket,
   type KvBucketOptions,
   KvConflictError,
@@ -248,6 +249,10 @@ class NatsLink implements ClusterLink {
       }
       await new Promise<void>((resolve) => this.#reconnected.push(resolve));
     }
+  }
+
+  get maxPayload(): number {
+    return this.#nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
   }
 
   publish(subject: string, data: Uint8Array): void {

@@ -20,6 +20,8 @@ import { RealmEvents } from "./events.ts";
 import { Membership } from "./membership.ts";
 import { nodeMetricsText, RttSampler } from "./node_metrics.ts";
 import { RETAINED_BUCKET, RetainedStore } from "./retained.ts";
+import { ClusterRegistrations } from "./cluster_registrations.ts";
+import { RemoteCalls } from "./remote_calls.ts";
 
 /** What a test (or an embedding program) may hand the node instead of NATS. */
 export interface ClusterNodeDeps {
@@ -38,6 +40,10 @@ export class ClusterNode implements RouterExtension {
   readonly meta: ClusterMeta;
   /** The link's round trip, sampled. */
   readonly rtt: RttSampler;
+  /** Calls between this node and the others. */
+  readonly calls: RemoteCalls;
+  /** Registrations agreed with the other nodes. */
+  readonly registrations: ClusterRegistrations;
   readonly router: Router;
   /** The event link of each realm. */
   readonly realms: Map<string, RealmEvents> = new Map();
@@ -51,6 +57,8 @@ export class ClusterNode implements RouterExtension {
     membership: Membership,
     retained: RetainedStore,
     meta: ClusterMeta,
+    calls: RemoteCalls,
+    registrations: ClusterRegistrations,
   ) {
     this.router = router;
     this.config = config;
@@ -60,6 +68,8 @@ export class ClusterNode implements RouterExtension {
     this.retained = retained;
     this.meta = meta;
     this.rtt = new RttSampler(link, router.clock, router.logger);
+    this.calls = calls;
+    this.registrations = registrations;
     link.onStatus((status) => {
       if (status === "disconnected") this.disconnects++;
       router.logger.info(`cluster: link ${status}`);
@@ -88,6 +98,8 @@ export class ClusterNode implements RouterExtension {
     });
     this.realms.set(realm.name, events);
     this.meta.realm(realm);
+    events.dealer = this.registrations.linkFor(realm.name);
+    this.registrations.applyRealm(realm.name);
     return events;
   }
 
@@ -117,6 +129,15 @@ export class ClusterNode implements RouterExtension {
       "# HELP switchboard_cluster_events_received_total Publications of other nodes delivered here.",
       "# TYPE switchboard_cluster_events_received_total counter",
       `switchboard_cluster_events_received_total{node=${node}} ${received}`,
+      "# HELP switchboard_cluster_calls_forwarded_total Calls of this node's callers run by another node.",
+      "# TYPE switchboard_cluster_calls_forwarded_total counter",
+      `switchboard_cluster_calls_forwarded_total{node=${node}} ${this.calls.forwarded}`,
+      "# HELP switchboard_cluster_calls_served_total Calls of other nodes' callers run here.",
+      "# TYPE switchboard_cluster_calls_served_total counter",
+      `switchboard_cluster_calls_served_total{node=${node}} ${this.calls.served}`,
+      "# HELP switchboard_cluster_remote_callees Callees of other nodes in this node's registrations.",
+      "# TYPE switchboard_cluster_remote_callees gauge",
+      `switchboard_cluster_remote_callees{node=${node}} ${this.registrations.sizes.remoteCallees}`,
       "",
     ].join("\n") + nodeMetricsText(this.node, this.link, this.meta, this.rtt.lastMs);
   }
@@ -129,11 +150,16 @@ export class ClusterNode implements RouterExtension {
       link: this.link.status,
       servers: [...this.link.servers],
       peers: this.membership.peers,
+      calls: { forwarded: this.calls.forwarded, served: this.calls.served },
+      registrations: this.registrations.sizes,
     };
   }
 
   async close(): Promise<void> {
     this.#removeReadiness();
+    await this.registrations.drain(2_000);
+    this.registrations.stop();
+    this.calls.stop();
     for (const r of this.realms.values()) r.close();
     this.realms.clear();
     this.rtt.stop();
@@ -197,8 +223,35 @@ export async function startClusterNode(
       cleanupDelayMs: config.heartbeat_interval,
       nodeTimeoutMs: config.node_timeout,
     });
+    const host = { realm: (name: string) => routerInternals(router).realm(name) };
+    const calls = new RemoteCalls(link, config.node, host, router.logger);
+    await calls.start();
+    const registrations = new ClusterRegistrations(
+      link,
+      config.node,
+      membership.incarnation,
+      host,
+      calls,
+      router.clock,
+      router.logger,
+    );
+    await registrations.start();
+    membership.onChange((event) => {
+      if (event.kind !== "down") return;
+      calls.nodeDown(event.peer.node);
+      registrations.nodeDown(event.peer.node, event.peer.incarnation);
+    });
     router.logger.info("cluster: node joined", { number: membership.number, servers });
-    return new ClusterNode(router, config, link, membership, retained, meta);
+    return new ClusterNode(
+      router,
+      config,
+      link,
+      membership,
+      retained,
+      meta,
+      calls,
+      registrations,
+    );
   } catch (e) {
     await membership.stop();
     await link.close();

@@ -19,6 +19,7 @@ import type { Dict, Message, Publish } from "../wamp/messages.ts";
 import { type MatchPolicy, Uri } from "../wamp/uris.ts";
 import { Broker } from "./broker.ts";
 import { Dealer } from "./dealer.ts";
+import { agreedLink, dispatchAgreed } from "./agreed_dispatch.ts";
 import { observationEvents } from "./observation_events.ts";
 import { reauthorize } from "./reauthorize.ts";
 import type { Session } from "./session.ts";
@@ -166,13 +167,8 @@ export class Realm {
   deliverRemote(record: PublicationRecord): void {
     const delivery = record.triggersStats ? undefined : STATS_DELIVERY;
     try {
-      this.broker.publish(
-        remotePublisher(record),
-        remotePublish(record),
-        record.disclose,
-        delivery,
-        record,
-      );
+      const [publisher, msg] = [remotePublisher(record), remotePublish(record)];
+      this.broker.publish(publisher, msg, record.disclose, delivery, record);
     } catch (e) {
       if (!(e instanceof WampError)) throw e;
       this.logger.warn("remote publication dropped", { topic: record.topic, error: e.uri });
@@ -307,6 +303,7 @@ export class Realm {
     this.sessions.delete(session.id);
     this.broker.removeSession(session);
     this.dealer.removeSession(session);
+    this.#link?.dealer?.sessionLeft(session);
     this.publishTestaments(session, this.#testaments.take(session.id));
     this.#members.delete(session);
     this.#authorizer.forget(session.id);
@@ -401,18 +398,24 @@ export class Realm {
   /** Handles one message of an established session. */
   dispatch(session: Session, msg: Message): void {
     const member = this.#members.get(session);
-    if (!member || (member.chain === null && !this.#authorizer.isDynamic(session.authrole))) {
+    const link = agreedLink(this.#link?.dealer, session, msg, this.dealer);
+    const dynamic = this.#authorizer.isDynamic(session.authrole);
+    if (!member || (member.chain === null && !link && !dynamic)) {
       return this.#dispatchNow(session, msg, null);
     }
-    // A role with a dynamic authorizer: messages of the session are handled in order, each
-    // after its authorization decision (from the cache or the authorizer procedure).
+    // Handled in order, each after its decision (dynamic authorizer) or agreement (cluster).
     const previous = member.chain ?? Promise.resolve();
     const chain: Promise<void> = previous.then(async () => {
       if (session.closed || session.realm !== this) return;
       const decision = await this.#decide(session, msg);
       if (session.closed || session.realm !== this) return;
       try {
-        this.#dispatchNow(session, msg, decision);
+        if (!link) return this.#dispatchNow(session, msg, decision);
+        await dispatchAgreed(link, this.dealer, session, msg, {
+          check: (uri, match) => this.#checkUri(session, uri, match, "register", decision),
+          afterReply: (fn) => this.#afterReply(fn),
+          realm: this,
+        });
       } catch (e) {
         if (e instanceof ProtocolError) return session.protocolViolation(e.message);
         this.logger.error("internal error while handling a message", { error: String(e) });
