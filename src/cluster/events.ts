@@ -26,7 +26,7 @@ import type { MatchPolicy } from "../wamp/uris.ts";
 import { CodecError, decode, encode } from "./codec.ts";
 import type { ClusterLink, LinkSubscription } from "./link.ts";
 import type { RetainedStore } from "./retained.ts";
-import { eventSubject, subscriptionPattern } from "./subjects.ts";
+import { eventSubject, MAX_SUBJECT_BYTES, subscriptionPattern } from "./subjects.ts";
 
 /** The subject prefix of events: `sb.ev.<realm>.<c1>.<c2>…`. */
 export const EVENT_PREFIX = "sb.ev";
@@ -95,6 +95,16 @@ export class RealmEvents implements RealmLink {
   /** What the link holds now: (uri, match) interests and NATS subscriptions (for tests). */
   get held(): { interests: number; subjects: number } {
     return { interests: this.#interests.size, subjects: this.#subjects.size };
+  }
+
+  uriRefused(uri: string, match: MatchPolicy): string | null {
+    const subject = match === "exact"
+      ? eventSubject(EVENT_PREFIX, this.#realm.name, uri)
+      : subscriptionPattern(EVENT_PREFIX, this.#realm.name, uri, match).subject;
+    const bytes = new TextEncoder().encode(subject).byteLength;
+    if (bytes <= MAX_SUBJECT_BYTES) return null;
+    return `the URI is too long for the cluster (${bytes} bytes as a NATS subject, at most ` +
+      `${MAX_SUBJECT_BYTES})`;
   }
 
   interest(uri: string, match: MatchPolicy): Promise<void> | null {

@@ -566,14 +566,11 @@ export class Realm {
     decided: Decision | null = null,
   ): Decision {
     const strict = this.#config.options.uri_check === "strict";
-    return checkUri(
-      session,
-      uri,
-      match,
-      action,
-      strict,
-      () => decided ?? this.#authorizeNow(session, uri, action, match),
-    );
+    const authorize = () => decided ?? this.#authorizeNow(session, uri, action, match);
+    const decision = checkUri(session, uri, match, action, strict, authorize);
+    const tooLong = this.#link?.uriRefused?.(uri, match);
+    if (tooLong) throw new WampError(Uri.INVALID_URI, tooLong);
+    return decision;
   }
 
   #publish(

@@ -70,6 +70,12 @@ export interface RealmLink {
    * node on matching topics reach this realm, and not wait unboundedly.
    */
   interest?(uri: string, match: MatchPolicy): Promise<void> | null;
+  /**
+   * Why (uri, match) cannot be routed through the cluster (a reason for
+   * `wamp.error.invalid_uri`), or null; asked for every PUBLISH, SUBSCRIBE and REGISTER before
+   * anything else happens.
+   */
+  uriRefused?(uri: string, match: MatchPolicy): string | null;
   /** The last local subscriber of (uri, match) left: the subscription is gone here. */
   interestRemoved?(uri: string, match: MatchPolicy): void;
   /**
