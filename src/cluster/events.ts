@@ -68,6 +68,12 @@ export interface RealmEventsOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly retained: RetainedStore;
+  /**
+   * The queue group of every event subscription of this node (unique to the node's life): NATS
+   * delivers each publication to one of them only, and the realm's broker fans it out to every
+   * local subscription it matches, so a publication crosses to a node exactly once.
+   */
+  readonly queue?: string;
 }
 
 /** The cluster's link of one realm: events and retained events. */
@@ -84,6 +90,8 @@ export class RealmEvents implements RealmLink {
   received = 0;
   /** Local publications sent on to the cluster. */
   sent = 0;
+  /** Copies of a remote publication that arrived again (dropped; 0 with the node's queue). */
+  duplicates = 0;
   /** The realm's registrations link (set by the node: registrations are not events). */
   dealer?: DealerLink;
 
@@ -150,6 +158,7 @@ export class RealmEvents implements RealmLink {
     (state as { ready: Promise<void> }).ready = this.#o.link.subscribe(
       subject,
       (m) => this.#received(m.subject, m.data),
+      this.#o.queue,
     ).then((sub) => {
       state.settled = true;
       if (state.dropped) sub.unsubscribe();
@@ -208,7 +217,10 @@ export class RealmEvents implements RealmLink {
       this.#o.logger.warn("cluster: malformed event ignored", { subject });
       return;
     }
-    if (this.#seen.has(record.publication)) return;
+    if (this.#seen.has(record.publication)) {
+      this.duplicates++;
+      return;
+    }
     this.#seen.add(record.publication);
     if (this.#seen.size > DEDUPE_WINDOW) {
       this.#seen.delete(this.#seen.values().next().value!);

@@ -162,9 +162,16 @@ export interface ClusterLink {
   /**
    * Subscribes to a subject pattern. The promise resolves once the engine has registered the
    * interest: a message published by any node after that is delivered. While the link is
-   * disconnected, that is once it has reconnected. A handler's exception is logged.
+   * disconnected, that is once it has reconnected. A handler's exception is logged. With
+   * `queue`, a message reaching several subscriptions of one queue group is delivered to one
+   * of them only (NATS queue groups), so a node whose subscriptions all share its own group
+   * gets each message once, however many of its patterns match.
    */
-  subscribe(subject: string, handler: (message: LinkMessage) => void): Promise<LinkSubscription>;
+  subscribe(
+    subject: string,
+    handler: (message: LinkMessage) => void,
+    queue?: string,
+  ): Promise<LinkSubscription>;
   /**
    * Publishes a request and waits for the first reply.
    * @throws {LinkRequestError} `no_responders` at once when no node subscribes to the subject,

@@ -65,6 +65,7 @@ interface Sub {
   readonly link: MemoryLink;
   readonly subject: string;
   readonly handler: (message: LinkMessage) => void;
+  readonly queue: string | undefined;
 }
 
 interface Stored {
@@ -214,8 +215,10 @@ export class MemoryCluster {
 
   /** The subscriptions, of other links that are connected, that `subject` reaches. @internal */
   route(from: MemoryLink, subject: string): Sub[] {
+    const groups = new Set<string>(); // one member of each queue group, as NATS picks one
     return [...this.#subs].filter((s) =>
-      s.link !== from && s.link.status === "connected" && natsMatch(s.subject, subject)
+      s.link !== from && s.link.status === "connected" && natsMatch(s.subject, subject) &&
+      (s.queue === undefined || (!groups.has(s.queue) && groups.add(s.queue) !== undefined))
     );
   }
 
@@ -331,14 +334,18 @@ class MemoryLink implements ClusterLink {
     return subs.length;
   }
 
-  subscribe(subject: string, handler: (message: LinkMessage) => void): Promise<LinkSubscription> {
+  subscribe(
+    subject: string,
+    handler: (message: LinkMessage) => void,
+    queue?: string,
+  ): Promise<LinkSubscription> {
     try {
       this.#checkOpen();
       if (!isValidSubject(subject, true)) throw new Error(`invalid subject: ${subject}`);
     } catch (error) {
       return Promise.reject(error);
     }
-    const sub: Sub = { link: this, subject, handler };
+    const sub: Sub = { link: this, subject, handler, queue };
     const subscription: LinkSubscription = {
       subject,
       unsubscribe: () => {

@@ -264,11 +264,13 @@ class NatsLink implements ClusterLink {
   async subscribe(
     subject: string,
     handler: (message: LinkMessage) => void,
+    queue?: string,
   ): Promise<LinkSubscription> {
     this.#checkOpen();
     if (!isValidSubject(subject, true)) throw new Error(`invalid subject: ${subject}`);
     let active = true;
     const sub = this.#nc.subscribe(subject, {
+      ...(queue === undefined ? {} : { queue }),
       callback: (error, msg) => {
         if (error) {
           this.#log.warn("cluster subscription error", { subject, error: describe(error) });

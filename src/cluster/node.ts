@@ -95,6 +95,7 @@ export class ClusterNode implements RouterExtension {
       clock: this.router.clock,
       logger: this.router.logger,
       retained: this.retained,
+      queue: `sb-ev-${this.node}-${this.membership.incarnation}`,
     });
     this.realms.set(realm.name, events);
     this.meta.realm(realm);
