@@ -116,8 +116,24 @@ export class RealmEvents implements RealmLink {
   }
 
   interest(uri: string, match: MatchPolicy): Promise<void> | null {
+    return this.#hold(`${match} ${uri}`, uri, match);
+  }
+
+  /**
+   * Receives the publications of every node to the realm's event-history entries, whether or
+   * not a local session subscribes, so this node's broker records the whole history (asked when
+   * the realm starts and at each reload; an entry dropped by a reload is let go).
+   */
+  historyChanged(entries: readonly { readonly uri: string; readonly match: MatchPolicy }[]): void {
+    const keep = new Set(entries.map((h) => `history ${h.match} ${h.uri}`));
+    for (const key of [...this.#interests.keys()]) {
+      if (key.startsWith("history ") && !keep.has(key)) this.#release(key);
+    }
+    for (const h of entries) this.#hold(`history ${h.match} ${h.uri}`, h.uri, h.match);
+  }
+
+  #hold(key: string, uri: string, match: MatchPolicy): Promise<void> | null {
     if (this.#closed) return null;
-    const key = `${match} ${uri}`;
     let subject = this.#interests.get(key);
     if (subject === undefined) {
       subject = subscriptionPattern(EVENT_PREFIX, this.#realm.name, uri, match).subject;
@@ -171,7 +187,10 @@ export class RealmEvents implements RealmLink {
   }
 
   interestRemoved(uri: string, match: MatchPolicy): void {
-    const key = `${match} ${uri}`;
+    this.#release(`${match} ${uri}`);
+  }
+
+  #release(key: string): void {
     const subject = this.#interests.get(key);
     if (subject === undefined) return;
     this.#interests.delete(key);

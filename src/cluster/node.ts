@@ -98,6 +98,7 @@ export class ClusterNode implements RouterExtension {
       queue: `sb-ev-${this.node}-${this.membership.incarnation}`,
     });
     this.realms.set(realm.name, events);
+    events.historyChanged(realm.config.history);
     this.meta.realm(realm);
     events.dealer = this.registrations.linkFor(realm.name);
     this.registrations.applyRealm(realm.name);

@@ -456,7 +456,8 @@ export class Broker {
   /**
    * Delivers a publication to every matching subscription and returns its publication id.
    * `remote`: a publication made on another node, delivered here with its own publication id;
-   * it is neither retained nor recorded in the event history here (its node does that).
+   * it is not retained here (its node does that, in the cluster's bucket) but is recorded in the
+   * event history, so every node keeps the whole history of the topics configured for one.
    * @throws {WampError} `wamp.error.invalid_argument` for malformed black/white lists.
    */
   publish(
@@ -493,7 +494,7 @@ export class Broker {
         retainedAfter(this.#retained.get(msg.topic), record).map((r) => withFilter(r)!),
       );
     }
-    if (this.#history.length > 0 && !remote) this.#record(msg.topic, publication, msg);
+    if (this.#history.length > 0) this.#record(msg.topic, publication, msg);
     // The filtered subscribers' answers for this topic, by authrole (made when first needed).
     let receives: Map<string, boolean> | null = null;
     this.#index.forEachMatch(msg.topic, (sub) => {

@@ -210,6 +210,7 @@ export class Realm {
       }
     }
     this.broker.setHistory(config.history);
+    this.#link?.historyChanged?.(config.history);
     reauthorize(
       [...this.sessions.values()],
       this.broker,

@@ -76,6 +76,11 @@ export interface RealmLink {
    * anything else happens.
    */
   uriRefused?(uri: string, match: MatchPolicy): string | null;
+  /**
+   * The realm's event-history entries, after a reload (at start the link reads them from the
+   * realm): a cluster node receives every node's publications to them, to record them too.
+   */
+  historyChanged?(entries: readonly { readonly uri: string; readonly match: MatchPolicy }[]): void;
   /** The last local subscriber of (uri, match) left: the subscription is gone here. */
   interestRemoved?(uri: string, match: MatchPolicy): void;
   /**
