@@ -23,6 +23,47 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** A running (or stopped) nats-server. */
+/**
+ * True once the server's JetStream API answers a request (`$JS.API.INFO`, in the raw client
+ * protocol): a server greets clients a moment before JetStream serves, and a node started in
+ * that moment cannot join (`jetstream is not enabled`).
+ */
+async function jetStreamAnswers(port: number): Promise<boolean> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const request = 'CONNECT {"verbose":false,"headers":true,"no_responders":true}\r\n' +
+      "SUB _INBOX.sbready 1\r\nPUB $JS.API.INFO _INBOX.sbready 0\r\n\r\nPING\r\n";
+    await conn.write(new TextEncoder().encode(request));
+    const decoder = new TextDecoder();
+    let text = "";
+    const buf = new Uint8Array(4096);
+    const end = Date.now() + 1000;
+    while (Date.now() < end) {
+      const timer = setTimeout(() => conn.close(), Math.max(1, end - Date.now()));
+      let n: number | null = null;
+      try {
+        n = await conn.read(buf);
+      } catch {
+        return false; // closed by the timer
+      } finally {
+        clearTimeout(timer);
+      }
+      if (n === null) return false;
+      text += decoder.decode(buf.subarray(0, n));
+      // a JetStream reply is a MSG with a body; "no responders" comes as HMSG with status 503
+      if (text.includes("MSG _INBOX.sbready") && !text.includes("HMSG")) return true;
+      if (text.includes("HMSG _INBOX.sbready")) return false;
+    }
+    return false;
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed by the timer already
+    }
+  }
+}
+
 export class NatsServer implements AsyncDisposable {
   readonly port: number;
   readonly dir: string;
@@ -84,7 +125,11 @@ export class NatsServer implements AsyncDisposable {
         const buf = new Uint8Array(4);
         const n = await conn.read(buf);
         conn.close();
-        if (n === 4 && new TextDecoder().decode(buf) === "INFO") return;
+        if (
+          n === 4 && new TextDecoder().decode(buf) === "INFO" && await jetStreamAnswers(this.port)
+        ) {
+          return;
+        }
       } catch {
         // not listening yet
       }
