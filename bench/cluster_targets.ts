@@ -116,6 +116,11 @@ export class BenchNats {
     return `nats://127.0.0.1:${this.port}`;
   }
 
+  /** The JetStream store directory (removed by `close()`). */
+  get storeDir(): string {
+    return this.#dir;
+  }
+
   /** Process id of the server. */
   get pid(): number {
     return this.#child.pid;
