@@ -12,7 +12,9 @@
 
 import {
   CLUSTER_ROWS,
-  expectedNatsPerPublication,
+  type ClusterLoadName,
+  expectedNats,
+  type Placement,
   selectRows,
   subscriberPorts,
   SUBSCRIBERS,
@@ -70,10 +72,13 @@ Deno.test("cluster placements: where the subscribers connect, the NATS count exp
   const split = subscriberPorts("split", ports);
   assertEquals(split.filter((p) => p === 2).length, SUBSCRIBERS / 2, "split: half on A");
   assertEquals(split.filter((p) => p === 3).length, SUBSCRIBERS / 2, "split: half on B");
-  assertEquals(expectedNatsPerPublication("single"), null, "no NATS without a cluster");
-  assertEquals(expectedNatsPerPublication("local"), { in: 1, out: 0 }, "nobody else listens");
-  assertEquals(expectedNatsPerPublication("cross"), { in: 1, out: 1 }, "one node listens");
-  assertEquals(expectedNatsPerPublication("split"), { in: 1, out: 1 }, "one other node");
+  const nats = (load: ClusterLoadName, placement: Placement) => expectedNats({ load, placement });
+  assertEquals(nats("fanout", "single"), null, "no NATS without a cluster");
+  assertEquals(nats("fanout", "local"), { in: 1, out: 0 }, "nobody else listens");
+  assertEquals(nats("fanout", "cross"), { in: 1, out: 1 }, "one node listens");
+  assertEquals(nats("fanout-w256", "split"), { in: 1, out: 1 }, "one other node");
+  assertEquals(nats("nats-1x1", "bare"), { in: 2, out: 2 }, "request and reply");
+  assertEquals(nats("rpc", "cross"), null, "a call's count is reported, not checked");
 });
 
 Deno.test("latency samples: quantiles of what was recorded while on", () => {

@@ -7,9 +7,9 @@
  */
 
 /** Where the clients of a row connect. */
-export type Placement = "single" | "local" | "cross" | "split";
+export type Placement = "single" | "local" | "cross" | "split" | "bare";
 /** The loads of the cluster benchmark. */
-export type ClusterLoadName = "fanout" | "fanout-w256" | "rpc" | "rpc-1x1";
+export type ClusterLoadName = "fanout" | "fanout-w256" | "rpc" | "rpc-1x1" | "nats-1x1";
 
 /** Flow-control window of each fan-out load. */
 export const FANOUT_WINDOWS: Readonly<Record<string, number>> = { fanout: 32, "fanout-w256": 256 };
@@ -36,6 +36,7 @@ export const CLUSTER_ROWS: readonly ClusterRow[] = [
   { load: "rpc-1x1", placement: "single" },
   { load: "rpc-1x1", placement: "local" },
   { load: "rpc-1x1", placement: "cross" },
+  { load: "nats-1x1", placement: "bare" },
 ];
 
 export const SUBSCRIBERS = 10;
@@ -78,15 +79,16 @@ export function subscriberPorts(placement: Placement, ports: Ports): number[] {
 }
 
 /**
- * NATS messages per publication the fan-out of a placement should take: one in (node A
- * publishes once) and one out per other node with subscribers (`local`: none; `cross` and
- * `split`: node B), whatever the number of subscribers. Null for the single-node router.
+ * NATS messages per publication (call) a row should take, where the design fixes it: a fan-out
+ * takes one in (node A publishes once) and one out per other node with subscribers (`local`: none;
+ * `cross` and `split`: node B), whatever the number of subscribers; the plain NATS round trip
+ * takes two each way (request and reply), which checks the counting itself. Null for the other
+ * rows (the single-node router has no NATS; a call's count is reported, not checked).
  */
-export function expectedNatsPerPublication(
-  placement: Placement,
-): { in: number; out: number } | null {
-  if (placement === "single") return null;
-  return { in: 1, out: placement === "local" ? 0 : 1 };
+export function expectedNats(row: ClusterRow): { in: number; out: number } | null {
+  if (row.load === "nats-1x1") return { in: 2, out: 2 };
+  if (FANOUT_WINDOWS[row.load] === undefined || row.placement === "single") return null;
+  return { in: 1, out: row.placement === "local" ? 0 : 1 };
 }
 
 /** WebSocket ports of the three routers. */

@@ -12,12 +12,16 @@
  * - RPC: one callee echoes its args; each caller runs `inFlight` call-await-call loops; each call's
  *   round trip is recorded while recording is on.
  *
+ * - NATS round trip: two plain nats.js connections, request → reply, as the floor of a cross-node
+ *   call ({@linkcode prepareNatsRoundTrip}).
+ *
  * Latencies are kept as raw samples (at most {@linkcode MAX_SAMPLES} per window), so the p50 and
  * p99 are exact.
  *
  * @module
  */
 
+import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Serializer } from "../src/serializer/serializer.ts";
 import { WampClient } from "./wamp_client.ts";
 
@@ -285,5 +289,72 @@ export async function preparePlacedRpc(ser: Serializer, load: PlacedRpc): Promis
       if (failure !== null) throw failure;
     },
     close: () => leaveAll(sessions),
+  };
+}
+
+/**
+ * The floor of a call between two nodes: two plain nats.js connections (no router), one
+ * answering requests with their payload, the other making `inFlight` requests at a time. A
+ * cross-node call takes at least this round trip (its CALL and its RESULT each cross NATS once)
+ * on top of what a single-node call costs.
+ */
+export async function prepareNatsRoundTrip(
+  url: string,
+  load: { readonly inFlight: number; readonly payloadBytes: number },
+): Promise<PlacedLoad> {
+  const subject = uniqueName("bench.floor.");
+  const data = new TextEncoder().encode(payloadOf(load.payloadBytes));
+  const latency = new LatencySamples();
+  // The node's connection options that bear on speed (src/cluster/nats_link.ts).
+  const options = { servers: url, noEcho: true, noAsyncTraces: true };
+  const responder = await connect(options);
+  let requester: NatsConnection;
+  try {
+    responder.subscribe(subject, {
+      callback: (_err, msg) => {
+        msg.respond(msg.data);
+      },
+    });
+    await responder.flush();
+    requester = await connect(options);
+  } catch (err) {
+    await responder.close();
+    throw err;
+  }
+  let completed = 0;
+  let started = 0;
+  let running = false;
+  let loops: Promise<void>[] = [];
+  let failure: unknown = null;
+  const loop = async (): Promise<void> => {
+    try {
+      while (running) {
+        started++;
+        const t0 = performance.now();
+        await requester.request(subject, data, { timeout: 5000 });
+        latency.add(performance.now() - t0);
+        completed++;
+      }
+    } catch (err) {
+      failure ??= err;
+      running = false;
+    }
+  };
+  return {
+    start() {
+      running = true;
+      loops = Array.from({ length: load.inFlight }, loop);
+    },
+    deliveries: () => completed,
+    sent: () => started,
+    latency,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      if (failure !== null) throw failure;
+    },
+    async close() {
+      await Promise.all([requester.close(), responder.close()]);
+    },
   };
 }

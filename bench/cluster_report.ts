@@ -8,8 +8,7 @@
 import {
   type ClusterLoadName,
   type ClusterRow,
-  expectedNatsPerPublication,
-  FANOUT_WINDOWS,
+  expectedNats,
   median,
   type Placement,
   type RowResult,
@@ -39,12 +38,14 @@ export function fmtMs(ms: number | null): string {
 }
 
 export function fmtCpu(cpu: Record<string, number | null>): string {
+  if (Object.keys(cpu).length === 0) return "-";
   return Object.entries(cpu).map(([k, v]) => `${k} ${v === null ? "n/a" : v.toFixed(2)}`)
     .join(" ");
 }
 
 export function fmtPer(a: number | null, b: number | null): string {
-  const f = (x: number | null) => x === null ? "n/a" : x.toFixed(2);
+  // The idle-rate correction can leave a hair below zero: show it as 0.00, not -0.00.
+  const f = (x: number | null) => x === null ? "n/a" : (Math.abs(x) < 0.005 ? 0 : x).toFixed(2);
   return `${f(a)}/${f(b)}`;
 }
 
@@ -140,6 +141,7 @@ export function checks(
         { op: "≤", bound: 1.5 },
       ));
     }
+    out.push(floorCheck(results, s));
     for (const load of ["fanout", "fanout-w256"] as const) {
       const label = `${load} 1→10`;
       const fan = (
@@ -168,11 +170,37 @@ export function checks(
   });
 }
 
+/**
+ * The floor of the cross-node RPC target: (single-node 1×1 p50 + plain NATS request/reply p50) ÷
+ * single-node 1×1 p50, the best ratio a call whose CALL and RESULT each cross NATS once can reach.
+ */
+function floorCheck(results: readonly RowResult[], serializer: string): TargetCheck | null {
+  const find = (load: ClusterLoadName, placement: Placement) =>
+    results.find((r) =>
+      r.serializer === serializer && r.load === load && r.placement === placement
+    );
+  const single = find("rpc-1x1", "single");
+  const nats = find("nats-1x1", "bare");
+  if (single === undefined || nats === undefined) return null;
+  const ps = summarize(single).p50;
+  const pn = summarize(nats).p50;
+  const paired: number[] = [];
+  for (const a of single.samples) {
+    const b = nats.samples.find((x) => x.round === a.round);
+    if (a.p50 !== null && b?.p50 != null && a.p50 > 0) paired.push((a.p50 + b.p50) / a.p50);
+  }
+  return {
+    what: `RPC 1×1 floor: (single-node p50 + NATS request/reply p50) ÷ single-node (${serializer})`,
+    value: ps !== null && pn !== null && ps > 0 ? (ps + pn) / ps : null,
+    perRound: median(paired),
+    target: "-",
+    met: null,
+  };
+}
+
 /** Whether a fan-out row's NATS count is one message per interested node (±0.05). */
 export function natsCountOk(s: Summary): boolean | null {
-  const expected = FANOUT_WINDOWS[s.row.load] !== undefined
-    ? expectedNatsPerPublication(s.row.placement)
-    : null;
+  const expected = expectedNats(s.row);
   if (expected === null || s.natsIn === null || s.natsOut === null) return null;
   return Math.abs(s.natsIn - expected.in) <= 0.05 && Math.abs(s.natsOut - expected.out) <= 0.05;
 }
@@ -237,7 +265,7 @@ export function printReport(
   console.log(
     "single = the single-node router (no cluster); local = every client on node A; cross =" +
       " publisher/callers on A, subscribers/callee on B; split = publisher on A, 5 subscribers" +
-      " on A and 5 on B.",
+      " on A and 5 on B; bare = two plain nats.js connections, no router.",
   );
   console.log(
     "p50/p99: publish → EVENT at each subscriber (fanout, under the window-32 load), CALL →" +
@@ -247,7 +275,7 @@ export function printReport(
     `NATS in/out per msg: messages nats-server received/sent per publication or call, idle rate` +
       ` (${info.idle.in.toFixed(1)}/${
         info.idle.out.toFixed(1)
-      } per s) removed; count (fanout): in = 1, out = other nodes with subscribers.`,
+      } per s) removed; count: fan-out in = 1, out = other nodes with subscribers; nats-1x1 2 and 2.`,
   );
   console.log("\nTargets (issue 12)");
   printTable([
@@ -272,6 +300,7 @@ export function printReport(
 
 function cpuMedians(samples: readonly Sample[]): string {
   const names = samples[0] === undefined ? [] : Object.keys(samples[0].routerCpu);
+  if (names.length === 0) return "-";
   const parts = names.map((n) => median(samples.map((s) => s.routerCpu[n] ?? null)));
   if (parts.length === 0 || parts.some((p) => p === null)) return "n/a";
   return parts.map((p) => p!.toFixed(2)).join("+");

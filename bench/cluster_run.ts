@@ -10,7 +10,9 @@
  * Loads (`cluster_loads.ts`): `fanout` (1 publisher → 10 subscribers, 128 B, window 32, as in
  * `deno task bench`), `fanout-w256` (the same with window 256: deep enough that the processes,
  * not the round trip, bound the rate), `rpc` (8 callers × 4 calls in flight → 1 echoing callee,
- * 128 B) and `rpc-1x1` (1 caller, 1 call in flight: the unloaded round trip). Placements:
+ * 128 B), `rpc-1x1` (1 caller, 1 call in flight: the unloaded round trip) and `nats-1x1` (plain
+ * nats.js request → reply between two connections, no router: the floor a cross-node call adds to
+ * a single-node one, placement `bare`). Placements:
  *
  * - `single`: every client on the single-node router (no cluster; the reference);
  * - `local`: every client on node A of the cluster;
@@ -47,7 +49,12 @@ import {
   selectRows,
   subscriberPorts,
 } from "./cluster_cases.ts";
-import { type PlacedLoad, preparePlacedPubSub, preparePlacedRpc } from "./cluster_loads.ts";
+import {
+  type PlacedLoad,
+  prepareNatsRoundTrip,
+  preparePlacedPubSub,
+  preparePlacedRpc,
+} from "./cluster_loads.ts";
 import {
   checks,
   fmtCpu,
@@ -149,8 +156,12 @@ interface Servers {
   readonly idle: { in: number; out: number };
 }
 
-function prepare(row: ClusterRow, ser: Serializer, ports: Ports): Promise<PlacedLoad> {
+function prepare(row: ClusterRow, ser: Serializer, servers: Servers): Promise<PlacedLoad> {
   const { placement } = row;
+  const { ports } = servers;
+  if (row.load === "nats-1x1") {
+    return prepareNatsRoundTrip(servers.cluster.nats.url, { inFlight: 1, payloadBytes: PAYLOAD });
+  }
   const near = placement === "single" ? ports.single : ports.a;
   const far = placement === "single" ? ports.single : placement === "local" ? ports.a : ports.b;
   const window = FANOUT_WINDOWS[row.load];
@@ -180,7 +191,9 @@ async function measure(
   round: number,
 ): Promise<Sample> {
   const clustered = row.placement !== "single";
-  const routers: Array<[string, ServerProcess]> = clustered
+  const routers: Array<[string, ServerProcess]> = row.placement === "bare"
+    ? []
+    : clustered
     ? [["A", servers.cluster.nodes.get(NODE_A)!], ["B", servers.cluster.nodes.get(NODE_B)!]]
     : [["single", servers.single]];
   const nats = servers.cluster.nats;
@@ -189,7 +202,7 @@ async function measure(
       clustered ? nats.cpuSeconds() : Promise.resolve(null),
       ...routers.map(([, s]) => cpuOf(s)),
     ]);
-  const load = await prepare(row, ser, servers.ports);
+  const load = await prepare(row, ser, servers);
   try {
     // NATS messages are counted over the load's whole life, from before its first publication
     // (call) to after the last has arrived, so none is in flight at either reading.
