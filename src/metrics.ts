@@ -67,6 +67,30 @@ export interface MetricsSource {
   /** Sum of bytes waiting in the sessions' outgoing WebSocket buffers. */
   readonly queuedBytes: number;
   readonly droppedEvents: number;
+  /** The cluster node this router is (a `node` label on every series), if any. */
+  readonly node?: string | undefined;
+}
+
+/**
+ * `lines` of the text exposition with `name="value"` added first to the labels of every
+ * sample (comment lines are kept as they are).
+ */
+export function withLabel(lines: readonly string[], name: string, value: string): string[] {
+  const label = `${name}="${escapeLabel(value)}"`;
+  return lines.map((line) => {
+    if (line.startsWith("#") || line === "") return line;
+    const brace = line.indexOf("{");
+    const space = line.indexOf(" ");
+    if (brace !== -1 && brace < space) {
+      return `${line.slice(0, brace + 1)}${label},${line.slice(brace + 1)}`;
+    }
+    return `${line.slice(0, space)}{${label}}${line.slice(space)}`;
+  });
+}
+
+/** A label value escaped for the text exposition. */
+export function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
 /** The router's counters. */
@@ -117,7 +141,7 @@ export class RouterMetrics {
     const head = (name: string, type: string, help: string) => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     };
-    const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+    const esc = escapeLabel;
 
     head("switchboard_realms", "gauge", "Realms served.");
     out.push(`switchboard_realms ${source.realms.length}`);
@@ -207,6 +231,7 @@ export class RouterMetrics {
     out.push(`switchboard_call_duration_seconds_bucket{le="+Inf"} ${cumulative}`);
     out.push(`switchboard_call_duration_seconds_sum ${this.#latencySum}`);
     out.push(`switchboard_call_duration_seconds_count ${this.#latencyCount}`);
-    return out.join("\n") + "\n";
+    const lines = source.node === undefined ? out : withLabel(out, "node", source.node);
+    return lines.join("\n") + "\n";
   }
 }

@@ -20,12 +20,13 @@
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Realm } from "../router/realm.ts";
+import type { DealerLink } from "../router/dealer_link.ts";
 import type { PublicationRecord, RealmLink, RetainedRecord } from "../router/realm_link.ts";
 import type { MatchPolicy } from "../wamp/uris.ts";
 import { CodecError, decode, encode } from "./codec.ts";
 import type { ClusterLink, LinkSubscription } from "./link.ts";
 import type { RetainedStore } from "./retained.ts";
-import { eventSubject, subscriptionPattern } from "./subjects.ts";
+import { eventSubject, MAX_SUBJECT_BYTES, subscriptionPattern } from "./subjects.ts";
 
 /** The subject prefix of events: `sb.ev.<realm>.<c1>.<c2>…`. */
 export const EVENT_PREFIX = "sb.ev";
@@ -67,6 +68,12 @@ export interface RealmEventsOptions {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly retained: RetainedStore;
+  /**
+   * The queue group of every event subscription of this node (unique to the node's life): NATS
+   * delivers each publication to one of them only, and the realm's broker fans it out to every
+   * local subscription it matches, so a publication crosses to a node exactly once.
+   */
+  readonly queue?: string;
 }
 
 /** The cluster's link of one realm: events and retained events. */
@@ -83,6 +90,10 @@ export class RealmEvents implements RealmLink {
   received = 0;
   /** Local publications sent on to the cluster. */
   sent = 0;
+  /** Copies of a remote publication that arrived again (dropped; 0 with the node's queue). */
+  duplicates = 0;
+  /** The realm's registrations link (set by the node: registrations are not events). */
+  dealer?: DealerLink;
 
   constructor(realm: Realm, options: RealmEventsOptions) {
     this.#realm = realm;
@@ -92,6 +103,16 @@ export class RealmEvents implements RealmLink {
   /** What the link holds now: (uri, match) interests and NATS subscriptions (for tests). */
   get held(): { interests: number; subjects: number } {
     return { interests: this.#interests.size, subjects: this.#subjects.size };
+  }
+
+  uriRefused(uri: string, match: MatchPolicy): string | null {
+    const subject = match === "exact"
+      ? eventSubject(EVENT_PREFIX, this.#realm.name, uri)
+      : subscriptionPattern(EVENT_PREFIX, this.#realm.name, uri, match).subject;
+    const bytes = new TextEncoder().encode(subject).byteLength;
+    if (bytes <= MAX_SUBJECT_BYTES) return null;
+    return `the URI is too long for the cluster (${bytes} bytes as a NATS subject, at most ` +
+      `${MAX_SUBJECT_BYTES})`;
   }
 
   interest(uri: string, match: MatchPolicy): Promise<void> | null {
@@ -137,6 +158,7 @@ export class RealmEvents implements RealmLink {
     (state as { ready: Promise<void> }).ready = this.#o.link.subscribe(
       subject,
       (m) => this.#received(m.subject, m.data),
+      this.#o.queue,
     ).then((sub) => {
       state.settled = true;
       if (state.dropped) sub.unsubscribe();
@@ -195,7 +217,10 @@ export class RealmEvents implements RealmLink {
       this.#o.logger.warn("cluster: malformed event ignored", { subject });
       return;
     }
-    if (this.#seen.has(record.publication)) return;
+    if (this.#seen.has(record.publication)) {
+      this.duplicates++;
+      return;
+    }
     this.#seen.add(record.publication);
     if (this.#seen.size > DEDUPE_WINDOW) {
       this.#seen.delete(this.#seen.values().next().value!);

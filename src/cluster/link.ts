@@ -120,8 +120,21 @@ export interface KvBucket {
   ): Promise<KvWatch>;
 }
 
+/** nats-server's default `max_payload` (bytes). */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
 /** Whether the link reaches the engine now. */
 export type LinkStatus = "connected" | "disconnected" | "closed";
+
+/** What a link counted since it was made (NATS: the connection's own counters). */
+export interface LinkStats {
+  readonly inMsgs: number;
+  readonly outMsgs: number;
+  readonly inBytes: number;
+  readonly outBytes: number;
+  /** Times the link reconnected after a loss. */
+  readonly reconnects: number;
+}
 
 /** A node's connection to the cluster engine. */
 export interface ClusterLink {
@@ -129,6 +142,12 @@ export interface ClusterLink {
   readonly servers: readonly string[];
   /** The link's state now. */
   readonly status: LinkStatus;
+  /**
+   * The largest payload (bytes) the engine takes in one message: the `max_payload` of the NATS
+   * server connected to (1 MiB unless configured otherwise). Publishing or requesting with a
+   * larger one throws.
+   */
+  readonly maxPayload: number;
   /**
    * Called on every status change. After a reconnection (`disconnected` → `connected`), core
    * subscriptions are active again, but messages published meanwhile may have been lost.
@@ -143,9 +162,16 @@ export interface ClusterLink {
   /**
    * Subscribes to a subject pattern. The promise resolves once the engine has registered the
    * interest: a message published by any node after that is delivered. While the link is
-   * disconnected, that is once it has reconnected. A handler's exception is logged.
+   * disconnected, that is once it has reconnected. A handler's exception is logged. With
+   * `queue`, a message reaching several subscriptions of one queue group is delivered to one
+   * of them only (NATS queue groups), so a node whose subscriptions all share its own group
+   * gets each message once, however many of its patterns match.
    */
-  subscribe(subject: string, handler: (message: LinkMessage) => void): Promise<LinkSubscription>;
+  subscribe(
+    subject: string,
+    handler: (message: LinkMessage) => void,
+    queue?: string,
+  ): Promise<LinkSubscription>;
   /**
    * Publishes a request and waits for the first reply.
    * @throws {LinkRequestError} `no_responders` at once when no node subscribes to the subject,
@@ -160,4 +186,11 @@ export interface ClusterLink {
   bucket(name: string, options?: KvBucketOptions): Promise<KvBucket>;
   /** Closes the link: subscriptions and watches end, pending requests fail with `closed`. */
   close(): Promise<void>;
+  /** Messages and bytes in and out so far, and reconnections (for `/metrics`), if counted. */
+  stats?(): LinkStats;
+  /**
+   * The round trip to the engine now, in ms (for `/metrics`), if the engine measures it.
+   * Rejects while the link is disconnected.
+   */
+  rtt?(): Promise<number>;
 }

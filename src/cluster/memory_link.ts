@@ -31,6 +31,7 @@
 import { type Clock, systemClock, type TimerId } from "../clock.ts";
 import {
   type ClusterLink,
+  DEFAULT_MAX_PAYLOAD,
   type KvBucket,
   type KvBucketOptions,
   KvConflictError,
@@ -56,12 +57,15 @@ export interface MemoryClusterOptions {
    * uncaught (in its microtask), so a test sees it fail.
    */
   readonly logger?: Logger;
+  /** The engine's payload limit in bytes, as NATS's `max_payload` (default 1 MiB). */
+  readonly maxPayload?: number;
 }
 
 interface Sub {
   readonly link: MemoryLink;
   readonly subject: string;
   readonly handler: (message: LinkMessage) => void;
+  readonly queue: string | undefined;
 }
 
 interface Stored {
@@ -125,7 +129,11 @@ export class MemoryCluster {
   constructor(options: MemoryClusterOptions = {}) {
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger;
+    this.maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
   }
+
+  /** The payload limit of every link (bytes). */
+  readonly maxPayload: number;
 
   /** A new link named `name` (unique among the links not closed or killed), connected. */
   link(name: string): ClusterLink {
@@ -207,8 +215,10 @@ export class MemoryCluster {
 
   /** The subscriptions, of other links that are connected, that `subject` reaches. @internal */
   route(from: MemoryLink, subject: string): Sub[] {
+    const groups = new Set<string>(); // one member of each queue group, as NATS picks one
     return [...this.#subs].filter((s) =>
-      s.link !== from && s.link.status === "connected" && natsMatch(s.subject, subject)
+      s.link !== from && s.link.status === "connected" && natsMatch(s.subject, subject) &&
+      (s.queue === undefined || (!groups.has(s.queue) && groups.add(s.queue) !== undefined))
     );
   }
 
@@ -270,6 +280,10 @@ class MemoryLink implements ClusterLink {
     return this.#status;
   }
 
+  get maxPayload(): number {
+    return this.cluster.maxPayload;
+  }
+
   onStatus(listener: (status: LinkStatus) => void): void {
     this.#listeners.push(listener);
   }
@@ -294,8 +308,16 @@ class MemoryLink implements ClusterLink {
   publish(subject: string, data: Uint8Array): void {
     this.#checkOpen();
     if (!isValidSubject(subject, false)) throw new Error(`invalid subject: ${subject}`);
+    this.#checkSize(data);
     if (this.#dead) return;
     if (this.#status === "connected") this.#send(subject, data.slice(), undefined);
+  }
+
+  /** A payload over the limit throws, as nats.js does (MAX_PAYLOAD_EXCEEDED). */
+  #checkSize(data: Uint8Array): void {
+    if (data.byteLength > this.maxPayload) {
+      throw new Error(`MAX_PAYLOAD_EXCEEDED: ${data.byteLength} > ${this.maxPayload} bytes`);
+    }
   }
 
   #send(subject: string, data: Uint8Array, respond: ((data: Uint8Array) => void) | undefined) {
@@ -312,14 +334,18 @@ class MemoryLink implements ClusterLink {
     return subs.length;
   }
 
-  subscribe(subject: string, handler: (message: LinkMessage) => void): Promise<LinkSubscription> {
+  subscribe(
+    subject: string,
+    handler: (message: LinkMessage) => void,
+    queue?: string,
+  ): Promise<LinkSubscription> {
     try {
       this.#checkOpen();
       if (!isValidSubject(subject, true)) throw new Error(`invalid subject: ${subject}`);
     } catch (error) {
       return Promise.reject(error);
     }
-    const sub: Sub = { link: this, subject, handler };
+    const sub: Sub = { link: this, subject, handler, queue };
     const subscription: LinkSubscription = {
       subject,
       unsubscribe: () => {
@@ -342,6 +368,7 @@ class MemoryLink implements ClusterLink {
         throw new LinkRequestError("closed", `link ${this.name} is closed`);
       }
       if (!isValidSubject(subject, false)) throw new Error(`invalid subject: ${subject}`);
+      this.#checkSize(data);
     } catch (error) {
       return Promise.reject(error);
     }

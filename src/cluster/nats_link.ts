@@ -48,6 +48,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { type Logger, silentLogger } from "../log.ts";
 import {
   type ClusterLink,
+  DEFAULT_MAX_PAYLOAD,
   type KvBucket,
   type KvBucketOptions,
   KvConflictError,
@@ -55,6 +56,7 @@ import {
   type KvWatch,
   type LinkMessage,
   LinkRequestError,
+  type LinkStats,
   type LinkStatus,
   type LinkSubscription,
 } from "./link.ts";
@@ -138,6 +140,7 @@ class NatsLink implements ClusterLink {
   #status: LinkStatus = "connected";
   #closing = false;
   #downSince = 0;
+  #reconnects = 0;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #kvm: Kvm;
@@ -168,6 +171,15 @@ class NatsLink implements ClusterLink {
     return this.#status;
   }
 
+  stats(): LinkStats {
+    const { inMsgs, outMsgs, inBytes, outBytes } = this.#nc.stats();
+    return { inMsgs, outMsgs, inBytes, outBytes, reconnects: this.#reconnects };
+  }
+
+  rtt(): Promise<number> {
+    return this.#nc.rtt();
+  }
+
   onStatus(listener: (status: LinkStatus) => void): void {
     this.#listeners.push(listener);
   }
@@ -196,6 +208,7 @@ class NatsLink implements ClusterLink {
           this.#setStatus("disconnected");
           break;
         case "reconnect":
+          this.#reconnects++;
           this.#log.info("reconnected to NATS", {
             node: this.#name,
             server: s.server,
@@ -241,6 +254,10 @@ class NatsLink implements ClusterLink {
     }
   }
 
+  get maxPayload(): number {
+    return this.#nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+  }
+
   publish(subject: string, data: Uint8Array): void {
     this.#checkOpen();
     if (!isValidSubject(subject, false)) throw new Error(`invalid subject: ${subject}`);
@@ -250,11 +267,13 @@ class NatsLink implements ClusterLink {
   async subscribe(
     subject: string,
     handler: (message: LinkMessage) => void,
+    queue?: string,
   ): Promise<LinkSubscription> {
     this.#checkOpen();
     if (!isValidSubject(subject, true)) throw new Error(`invalid subject: ${subject}`);
     let active = true;
     const sub = this.#nc.subscribe(subject, {
+      ...(queue === undefined ? {} : { queue }),
       callback: (error, msg) => {
         if (error) {
           this.#log.warn("cluster subscription error", { subject, error: describe(error) });

@@ -15,9 +15,13 @@ import { ClusterStartError, type RouterExtension } from "../router/extension.ts"
 import type { Realm } from "../router/realm.ts";
 import { type Router, routerInternals } from "../router/router.ts";
 import type { ClusterLink } from "./link.ts";
+import { ClusterMeta } from "./cluster_meta.ts";
 import { RealmEvents } from "./events.ts";
 import { Membership } from "./membership.ts";
+import { nodeMetricsText, RttSampler } from "./node_metrics.ts";
 import { RETAINED_BUCKET, RetainedStore } from "./retained.ts";
+import { ClusterRegistrations } from "./cluster_registrations.ts";
+import { RemoteCalls } from "./remote_calls.ts";
 
 /** What a test (or an embedding program) may hand the node instead of NATS. */
 export interface ClusterNodeDeps {
@@ -32,6 +36,14 @@ export class ClusterNode implements RouterExtension {
   readonly link: ClusterLink;
   readonly membership: Membership;
   readonly retained: RetainedStore;
+  /** Sessions, testaments and subscriptions of the cluster for the meta API. */
+  readonly meta: ClusterMeta;
+  /** The link's round trip, sampled. */
+  readonly rtt: RttSampler;
+  /** Calls between this node and the others. */
+  readonly calls: RemoteCalls;
+  /** Registrations agreed with the other nodes. */
+  readonly registrations: ClusterRegistrations;
   readonly router: Router;
   /** The event link of each realm. */
   readonly realms: Map<string, RealmEvents> = new Map();
@@ -44,6 +56,9 @@ export class ClusterNode implements RouterExtension {
     link: ClusterLink,
     membership: Membership,
     retained: RetainedStore,
+    meta: ClusterMeta,
+    calls: RemoteCalls,
+    registrations: ClusterRegistrations,
   ) {
     this.router = router;
     this.config = config;
@@ -51,6 +66,10 @@ export class ClusterNode implements RouterExtension {
     this.link = link;
     this.membership = membership;
     this.retained = retained;
+    this.meta = meta;
+    this.rtt = new RttSampler(link, router.clock, router.logger);
+    this.calls = calls;
+    this.registrations = registrations;
     link.onStatus((status) => {
       if (status === "disconnected") this.disconnects++;
       router.logger.info(`cluster: link ${status}`);
@@ -76,8 +95,12 @@ export class ClusterNode implements RouterExtension {
       clock: this.router.clock,
       logger: this.router.logger,
       retained: this.retained,
+      queue: `sb-ev-${this.node}-${this.membership.incarnation}`,
     });
     this.realms.set(realm.name, events);
+    this.meta.realm(realm);
+    events.dealer = this.registrations.linkFor(realm.name);
+    this.registrations.applyRealm(realm.name);
     return events;
   }
 
@@ -107,8 +130,17 @@ export class ClusterNode implements RouterExtension {
       "# HELP switchboard_cluster_events_received_total Publications of other nodes delivered here.",
       "# TYPE switchboard_cluster_events_received_total counter",
       `switchboard_cluster_events_received_total{node=${node}} ${received}`,
+      "# HELP switchboard_cluster_calls_forwarded_total Calls of this node's callers run by another node.",
+      "# TYPE switchboard_cluster_calls_forwarded_total counter",
+      `switchboard_cluster_calls_forwarded_total{node=${node}} ${this.calls.forwarded}`,
+      "# HELP switchboard_cluster_calls_served_total Calls of other nodes' callers run here.",
+      "# TYPE switchboard_cluster_calls_served_total counter",
+      `switchboard_cluster_calls_served_total{node=${node}} ${this.calls.served}`,
+      "# HELP switchboard_cluster_remote_callees Callees of other nodes in this node's registrations.",
+      "# TYPE switchboard_cluster_remote_callees gauge",
+      `switchboard_cluster_remote_callees{node=${node}} ${this.registrations.sizes.remoteCallees}`,
       "",
-    ].join("\n");
+    ].join("\n") + nodeMetricsText(this.node, this.link, this.meta, this.rtt.lastMs);
   }
 
   status(): Record<string, unknown> {
@@ -119,13 +151,20 @@ export class ClusterNode implements RouterExtension {
       link: this.link.status,
       servers: [...this.link.servers],
       peers: this.membership.peers,
+      calls: { forwarded: this.calls.forwarded, served: this.calls.served },
+      registrations: this.registrations.sizes,
     };
   }
 
   async close(): Promise<void> {
     this.#removeReadiness();
+    await this.registrations.drain(2_000);
+    this.registrations.stop();
+    this.calls.stop();
     for (const r of this.realms.values()) r.close();
     this.realms.clear();
+    this.rtt.stop();
+    await this.meta.close();
     await this.membership.stop();
     await this.link.close();
   }
@@ -176,8 +215,44 @@ export async function startClusterNode(
   try {
     await membership.start();
     const retained = new RetainedStore(await link.bucket(RETAINED_BUCKET), router.logger);
+    const meta = await ClusterMeta.start({
+      link,
+      membership,
+      realm: (name) => routerInternals(router).realm(name),
+      clock: router.clock,
+      logger: router.logger,
+      cleanupDelayMs: config.heartbeat_interval,
+      nodeTimeoutMs: config.node_timeout,
+    });
+    const host = { realm: (name: string) => routerInternals(router).realm(name) };
+    const calls = new RemoteCalls(link, config.node, host, router.logger);
+    await calls.start();
+    const registrations = new ClusterRegistrations(
+      link,
+      config.node,
+      membership.incarnation,
+      host,
+      calls,
+      router.clock,
+      router.logger,
+    );
+    await registrations.start();
+    membership.onChange((event) => {
+      if (event.kind !== "down") return;
+      calls.nodeDown(event.peer.node);
+      registrations.nodeDown(event.peer.node, event.peer.incarnation);
+    });
     router.logger.info("cluster: node joined", { number: membership.number, servers });
-    return new ClusterNode(router, config, link, membership, retained);
+    return new ClusterNode(
+      router,
+      config,
+      link,
+      membership,
+      retained,
+      meta,
+      calls,
+      registrations,
+    );
   } catch (e) {
     await membership.stop();
     await link.close();

@@ -153,6 +153,15 @@ function uriTokens(uri: string): string {
 }
 
 /** The subject an event on `topic` of `realm` is published to: `<prefix>.<realm>.<c1>.<c2>…`. */
+/**
+ * The longest subject a node sends or subscribes to, in bytes. nats-server ends a connection
+ * whose protocol line exceeds `max_control_line` (4,096 bytes by default), which a topic long
+ * enough to encode past it would do to the whole node; a URI whose subject would be longer is
+ * refused (`wamp.error.invalid_uri`) before anything is sent. The margin leaves room for the
+ * verb, the subscription id, a reply subject and the size on the same line.
+ */
+export const MAX_SUBJECT_BYTES = 3584;
+
 export function eventSubject(prefix: string, realm: string, topic: string): string {
   return `${prefix}.${encodeToken(realm)}.${uriTokens(topic)}`;
 }

@@ -216,6 +216,7 @@ export function publisherRecord(s: SessionRef): PublisherRecord {
 export class Broker {
   readonly #index = new UriIndex<Subscription>();
   readonly #byId = new Map<number, Subscription>();
+  #ids: ((uri: string, match: MatchPolicy) => number) | null = null;
 
   readonly #retained = new Map<string, Retained[]>();
   #history: { config: EventHistoryConfig; events: HistoryEvent[] }[];
@@ -375,7 +376,7 @@ export class Broker {
     let created = false;
     if (!sub) {
       sub = {
-        id: freshId(this.#byId),
+        id: this.#newId(uri, match),
         uri,
         match,
         created: isoTime(this.#clock),
@@ -395,6 +396,19 @@ export class Broker {
     if (created) this.observer.onCreate?.(session, sub);
     this.observer.onSubscribe?.(session, sub);
     return sub;
+  }
+
+  /**
+   * Names new subscriptions with `ids` (a cluster: the same id for (uri, match) on every node)
+   * instead of random ids; an id taken here already falls back to a random one.
+   */
+  setSubscriptionIds(ids: ((uri: string, match: MatchPolicy) => number) | null): void {
+    this.#ids = ids;
+  }
+
+  #newId(uri: string, match: MatchPolicy): number {
+    const id = this.#ids?.(uri, match);
+    return id !== undefined && !this.#byId.has(id) ? id : freshId(this.#byId);
   }
 
   /**

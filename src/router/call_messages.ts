@@ -121,3 +121,14 @@ export function invocation(
   if (kwargs !== undefined) inv.kwargs = kwargs;
   return inv;
 }
+
+/** `message` with the `args` and `kwargs` of `from` that are present. */
+export function payload<M extends object>(
+  message: M,
+  from: { readonly args?: Args; readonly kwargs?: Kwargs },
+): M & { args?: Args; kwargs?: Kwargs } {
+  const out: M & { args?: Args; kwargs?: Kwargs } = message;
+  if (from.args !== undefined) out.args = from.args;
+  if (from.kwargs !== undefined) out.kwargs = from.kwargs;
+  return out;
+}

@@ -1,134 +1,82 @@
 /**
  * Remote procedure calls for one realm: registrations keyed by (procedure, match) with shared
  * invocation policies, CALL → INVOCATION → YIELD/ERROR → RESULT/ERROR routing, progressive
- * results, cancelation, dealer-side timeouts, call re-routing (`reroute.ts`) and cleanup when
- * callers or callees leave.
+ * results, cancelation, dealer-side timeouts, call re-routing (`callee_choice.ts`) and cleanup
+ * when callers or callees leave. In a
+ * cluster, callees of other nodes sit in the registrations as `RemoteSessionRef`s: a call the
+ * policy gives to one is forwarded to its node, which runs it (dealer_types.ts).
  *
  * @module
  */
 
-import { type Clock, isoTime, MAX_TIMER_MS, type TimerId } from "../clock.ts";
+import { type Clock, MAX_TIMER_MS } from "../clock.ts";
 import type { MatchPolicy } from "../config/types.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
-import { freshId, SequentialIds } from "../wamp/ids.ts";
+import { SequentialIds } from "../wamp/ids.ts";
 import { MessageType as T } from "../wamp/message_type.ts";
-import type { Call, Cancel, Dict, ErrorMessage, Invocation, Yield } from "../wamp/messages.ts";
+import type {
+  Args,
+  Call,
+  Cancel,
+  Dict,
+  ErrorMessage,
+  Invocation,
+  Result,
+  Yield,
+} from "../wamp/messages.ts";
 import { pptKeys } from "../wamp/ppt.ts";
-import { UriIndex } from "../wamp/uri_index.ts";
 import { Uri } from "../wamp/uris.ts";
+import {
+  type Callee,
+  type CallForwarder,
+  type DealerObserver,
+  isRemote,
+  type PendingCall,
+  type Registration,
+  type RegistrationState,
+  type Reroute,
+} from "./dealer_types.ts";
 import {
   invocation,
   invocationDetails,
   type InvocationRequest,
   notSent,
+  payload,
   sendError,
   unsupported,
 } from "./call_messages.ts";
-import { nextCallee, pickCallee } from "./callee_choice.ts";
+import { nextCallee } from "./callee_choice.ts";
+import { Registrations } from "./registrations.ts";
 import type { SessionRef } from "./session_ref.ts";
+
+export type {
+  Callee,
+  CallForwarder,
+  DealerObserver,
+  ForwardedCall,
+  InvokePolicy,
+  PendingCall,
+  Registration,
+  RegistrationState,
+  RemoteSessionRef,
+} from "./dealer_types.ts";
+export { DEALER_FEATURES, isRemote } from "./dealer_types.ts";
 
 /** A session's side of the dealer. */
 interface SessionCalls {
-  readonly registrations: Set<Registration>;
   /** Calls it made that are still open, by CALL request id. */
   readonly asCaller: Map<number, PendingCall>;
   /** Invocations sent to it that are still open, by INVOCATION id. */
   readonly asCallee: Map<number, PendingCall>;
   /** Router → callee INVOCATION ids (session scope). */
   readonly invocationIds: SequentialIds;
+  /** The forwarders its calls went to (told when it leaves). */
+  readonly forwarders: Set<CallForwarder>;
 }
-
-/** Invocation policies of shared registrations. */
-export type InvokePolicy = "single" | "roundrobin" | "random" | "first" | "last";
-const POLICIES: ReadonlySet<string> = new Set(["single", "roundrobin", "random", "first", "last"]);
-
-/** One callee of a registration, with its REGISTER options. */
-export interface Callee {
-  readonly session: SessionRef;
-  readonly discloseCaller: boolean;
-  readonly forwardTimeout: boolean;
-}
-
-/** A registration: one per (procedure, match), holding its callees in registration order. */
-export interface Registration {
-  readonly id: number;
-  readonly uri: string;
-  readonly match: MatchPolicy;
-  readonly invoke: InvokePolicy;
-  readonly created: string;
-  readonly callees: Callee[];
-  next: number;
-}
-
-/** An open call. */
-export interface PendingCall {
-  readonly caller: SessionRef;
-  readonly callerRequest: number;
-  /** The procedure the CALL named (a progressive invocation's later chunks must name it too). */
-  readonly procedure: string;
-  /** The callee now serving the call (a re-routed call moves to another). */
-  callee: SessionRef;
-  /** The INVOCATION id the current callee knows the call by. */
-  invocation: number;
-  readonly registration: Registration;
-  /** The caller asked for progressive results and the current callee supports them. */
-  progress: boolean;
-  timer: TimerId | null;
-  /** `clock.nowMs()` when the call started (for the latency histogram). */
-  readonly started: number;
-  /** Set by CANCEL mode `kill`: the callee's answer is forwarded when it comes. */
-  killed: boolean;
-  /** A progressive call invocation whose final chunk has not been sent yet. */
-  invoking: boolean;
-  /** `ppt_*` keys of the call, copied into INVOCATION details. */
-  readonly ppt: Dict | null;
-  /**
-   * What re-routing needs while the call can still move: the callees tried and the first
-   * INVOCATION's request and payload. Null once the callee sent a progressive result or got a
-   * later chunk of a progressive invocation (the call cannot move without them).
-   */
-  reroute: Reroute | null;
-}
-
-/** A call's re-routing state (see `reroute.ts`). */
-interface Reroute {
-  readonly tried: Set<SessionRef>;
-  readonly request: InvocationRequest;
-  readonly args: Call["args"];
-  readonly kwargs: Call["kwargs"];
-}
-
-/** Hooks the realm uses to publish registration meta events. */
-export interface DealerObserver {
-  onCreate?(session: SessionRef, reg: Registration): void;
-  onRegister?(session: SessionRef, reg: Registration): void;
-  onUnregister?(session: SessionRef, reg: Registration): void;
-  onDelete?(session: SessionRef, reg: Registration): void;
-  /** A call ended with its final RESULT or ERROR after `ms` milliseconds. */
-  onCallDone?(ms: number): void;
-}
-
-/** Features this dealer implements, as announced in WELCOME. */
-export const DEALER_FEATURES = {
-  caller_identification: true,
-  pattern_based_registration: true,
-  shared_registration: true,
-  progressive_call_results: true,
-  progressive_call_invocations: true,
-  call_canceling: true,
-  call_timeout: true,
-  call_reroute: true,
-  session_meta_api: true,
-  registration_meta_api: true,
-  registration_revocation: true,
-  testament_meta_api: true,
-  payload_passthru_mode: true,
-} as const;
 
 /** The dealer of one realm. */
 export class Dealer {
-  readonly #index = new UriIndex<Registration>();
-  readonly #byId = new Map<number, Registration>();
+  readonly #regs: Registrations;
   /**
    * Per caller, the request ids of progressive call invocations that were refused or ended
    * before the caller's final chunk: their remaining chunks are dropped, never a new call.
@@ -137,26 +85,92 @@ export class Dealer {
   /** Per session: its registrations, open calls and INVOCATION ids (written by the dealer only). */
   readonly #sessions = new Map<SessionRef, SessionCalls>();
 
-  constructor(readonly clock: Clock, readonly observer: DealerObserver = {}) {}
+  constructor(readonly clock: Clock, readonly observer: DealerObserver = {}) {
+    this.#regs = new Registrations(clock, observer);
+  }
+
+  /** The registrations `session` is a callee of. */
+  registrationsOf(session: SessionRef): readonly Registration[] {
+    return this.#regs.registrationsOf(session);
+  }
+
+  /** The registration with `id`. */
+  get(id: number): Registration | undefined {
+    return this.#regs.get(id);
+  }
+
+  /** The registration for (uri, match). */
+  lookup(uri: string, match: MatchPolicy): Registration | undefined {
+    return this.#regs.lookup(uri, match);
+  }
+
+  /** The registration a CALL to `procedure` would use. */
+  match(procedure: string): Registration | undefined {
+    return this.#regs.match(procedure);
+  }
+
+  /** All registrations. */
+  all(): IterableIterator<Registration> {
+    return this.#regs.all();
+  }
+
+  /**
+   * Registers `session` for (uri, match).
+   * @throws {WampError} `procedure_already_exists`, `procedure_exists_with_different_invocation_policy`,
+   *   `invalid_argument`.
+   */
+  register(session: SessionRef, uri: string, match: MatchPolicy, options: Dict): Registration {
+    return this.#regs.register(session, uri, match, options);
+  }
+
+  /**
+   * Removes `session` as a callee of registration `id`.
+   * @throws {WampError} `wamp.error.no_such_registration`.
+   */
+  unregister(session: SessionRef, id: number): Registration {
+    return this.#regs.unregister(session, id);
+  }
+
+  /** Sets the registration of (uri, match) to what a cluster agreed (Registrations.sync). */
+  sync(uri: string, match: MatchPolicy, state: RegistrationState | null): Registration | null {
+    return this.#regs.sync(uri, match, state);
+  }
+
+  /**
+   * Router-initiated removal of a callee (`wamp.registration.remove_callee`): the session gets
+   * `UNREGISTERED [0, {registration, reason}]` if it announced `registration_revocation`.
+   */
+  revoke(session: SessionRef, reg: Registration, reason?: string): void {
+    if (!reg.callees.some((c) => c.session === session)) return;
+    this.#regs.revoke(session, reg, reason);
+    this.onRevoked?.(session, reg);
+  }
+
+  /**
+   * Told of every revocation (`wamp.registration.remove_callee`, a reload's permissions), so a
+   * cluster withdraws the callee everywhere.
+   */
+  onRevoked: ((session: SessionRef, reg: Registration) => void) | null = null;
+
+  /**
+   * Asked when a CALL (not a progressive invocation) finds no registration: true when it takes
+   * the call over (a cluster looks the procedure up, then calls again).
+   */
+  onMiss: ((caller: SessionRef, msg: Call, disclose: boolean) => boolean) | null = null;
 
   /** The dealer's state of `session` (created on first use). */
   #of(session: SessionRef): SessionCalls {
     let mine = this.#sessions.get(session);
     if (!mine) {
       mine = {
-        registrations: new Set(),
         asCaller: new Map(),
         asCallee: new Map(),
         invocationIds: new SequentialIds(),
+        forwarders: new Set(),
       };
       this.#sessions.set(session, mine);
     }
     return mine;
-  }
-
-  /** The registrations `session` is a callee of. */
-  registrationsOf(session: SessionRef): readonly Registration[] {
-    return [...this.#sessions.get(session)?.registrations ?? []];
   }
 
   /** True while `caller` has an open call with CALL request id `request`. */
@@ -176,117 +190,49 @@ export class Dealer {
     set.add(request);
   }
 
-  /** The registration with `id`. */
-  get(id: number): Registration | undefined {
-    return this.#byId.get(id);
-  }
-
-  /** The registration for (uri, match). */
-  lookup(uri: string, match: MatchPolicy): Registration | undefined {
-    return this.#index.get(uri, match);
-  }
-
-  /** The registration a CALL to `procedure` would use. */
-  match(procedure: string): Registration | undefined {
-    return this.#index.best(procedure)?.value;
-  }
-
-  /** All registrations. */
-  all(): IterableIterator<Registration> {
-    return this.#byId.values();
-  }
-
-  /**
-   * Registers `session` for (uri, match).
-   * @throws {WampError} `procedure_already_exists`, `procedure_exists_with_different_invocation_policy`,
-   *   `invalid_argument`.
-   */
-  register(session: SessionRef, uri: string, match: MatchPolicy, options: Dict): Registration {
-    const invoke = options.invoke ?? "single";
-    if (typeof invoke !== "string" || !POLICIES.has(invoke)) {
-      throw new WampError(
-        Uri.INVALID_ARGUMENT,
-        `REGISTER.Options.invoke must be one of single, roundrobin, random, first, last`,
-      );
-    }
-    const callee: Callee = {
-      session,
-      discloseCaller: options.disclose_caller === true,
-      forwardTimeout: options.forward_timeout === true,
-    };
-    let reg = this.#index.get(uri, match);
-    if (reg) {
-      if (reg.invoke === "single") {
-        throw new WampError(
-          Uri.PROCEDURE_ALREADY_EXISTS,
-          `procedure "${uri}" is already registered`,
-        );
-      }
-      if (reg.invoke !== invoke) {
-        throw new WampError(
-          Uri.PROCEDURE_EXISTS_WITH_DIFFERENT_INVOCATION_POLICY,
-          `procedure "${uri}" is registered with invoke "${reg.invoke}", not "${invoke}"`,
-        );
-      }
-      if (reg.callees.some((c) => c.session === session)) return reg;
-      reg.callees.push(callee);
-      this.#of(session).registrations.add(reg);
-      this.observer.onRegister?.(session, reg);
-      return reg;
-    }
-    reg = {
-      id: freshId(this.#byId),
-      uri,
-      match,
-      invoke: invoke as InvokePolicy,
-      created: isoTime(this.clock),
-      callees: [callee],
-      next: 0,
-    };
-    this.#index.set(uri, match, reg);
-    this.#byId.set(reg.id, reg);
-    this.#of(session).registrations.add(reg);
-    this.observer.onCreate?.(session, reg);
-    this.observer.onRegister?.(session, reg);
-    return reg;
-  }
-
-  /**
-   * Removes `session` as a callee of registration `id`.
-   * @throws {WampError} `wamp.error.no_such_registration`.
-   */
-  unregister(session: SessionRef, id: number): Registration {
-    const reg = this.#byId.get(id);
-    if (!reg || !reg.callees.some((c) => c.session === session)) {
-      throw new WampError(Uri.NO_SUCH_REGISTRATION, `no registration with id ${id}`);
-    }
-    this.#removeCallee(session, reg);
-    return reg;
-  }
-
-  #removeCallee(session: SessionRef, reg: Registration): void {
-    const i = reg.callees.findIndex((c) => c.session === session);
-    if (i >= 0) reg.callees.splice(i, 1);
-    this.#sessions.get(session)?.registrations.delete(reg);
-    this.observer.onUnregister?.(session, reg);
-    if (reg.callees.length === 0) {
-      this.#index.delete(reg.uri, reg.match);
-      this.#byId.delete(reg.id);
-      this.observer.onDelete?.(session, reg);
-    }
-  }
-
-  #pick(reg: Registration): Callee {
-    const picked = pickCallee(reg.invoke, reg.callees, reg.next, Math.random);
-    reg.next = picked.position;
-    return picked.callee;
-  }
-
   /**
    * Routes a CALL to a callee.
    * @throws {WampError} `wamp.error.no_such_procedure`, `wamp.error.invalid_argument`.
    */
   call(caller: SessionRef, msg: Call, disclose: boolean): void {
+    this.#call(caller, msg, disclose, null);
+  }
+
+  /**
+   * Routes a CALL another node forwarded (`caller` stands for its caller) to the callee that
+   * node picked, a local session of registration `registration`; later chunks and CANCELs of
+   * the call come through {@linkcode call} and {@linkcode cancel} as for a local caller.
+   * @throws {WampError} `wamp.error.no_such_procedure` when that callee is no longer
+   *   registered there, and what {@linkcode call} throws.
+   */
+  callFor(
+    caller: SessionRef,
+    msg: Call,
+    disclose: boolean,
+    registration: number,
+    callee: number,
+  ): void {
+    if (this.#sessions.get(caller)?.asCaller.has(msg.request)) {
+      return this.#call(caller, msg, disclose, null);
+    }
+    const reg = this.#regs.get(registration);
+    const target = reg?.callees.find((c) => c.session.id === callee && !isRemote(c.session));
+    if (!reg || !target) {
+      if (msg.options.progress === true) this.#abandon(caller, msg.request);
+      throw new WampError(
+        Uri.NO_SUCH_PROCEDURE,
+        `no callee registered for "${msg.procedure}" (it left the node it was on)`,
+      );
+    }
+    this.#call(caller, msg, disclose, { reg, callee: target });
+  }
+
+  #call(
+    caller: SessionRef,
+    msg: Call,
+    disclose: boolean,
+    target: { reg: Registration; callee: Callee } | null,
+  ): void {
     const open = this.#sessions.get(caller)?.asCaller.get(msg.request);
     if (open) {
       if (!open.invoking) {
@@ -306,7 +252,7 @@ export class Dealer {
       return;
     }
     try {
-      this.#start(caller, msg, disclose);
+      this.#start(caller, msg, disclose, target);
     } catch (e) {
       if (msg.options.progress === true) this.#abandon(caller, msg.request);
       throw e;
@@ -314,10 +260,16 @@ export class Dealer {
   }
 
   /** Starts a new call: the only CALL of a request id, or the first chunk of a progressive one. */
-  #start(caller: SessionRef, msg: Call, disclose: boolean): void {
+  #start(
+    caller: SessionRef,
+    msg: Call,
+    disclose: boolean,
+    target: { reg: Registration; callee: Callee } | null,
+  ): void {
     const ppt = pptKeys(msg.options);
-    const found = this.#index.best(msg.procedure);
-    if (!found) {
+    const reg = target?.reg ?? this.#regs.match(msg.procedure);
+    if (!reg) {
+      if (!target && msg.options.progress !== true && this.onMiss?.(caller, msg, disclose)) return;
       throw new WampError(Uri.NO_SUCH_PROCEDURE, `no callee registered for "${msg.procedure}"`);
     }
     const timeout = msg.options.timeout ?? 0;
@@ -327,7 +279,6 @@ export class Dealer {
         "CALL.Options.timeout must be a non-negative integer (milliseconds)",
       );
     }
-    const reg = found.value;
     const request: InvocationRequest = {
       caller,
       procedure: msg.procedure,
@@ -338,10 +289,13 @@ export class Dealer {
       invoking: msg.options.progress === true,
       ppt,
     };
-    const callee = this.#pick(reg);
+    const callee = target?.callee ?? this.#regs.pick(reg);
     const refused = unsupported(callee.session, request);
     if (refused) throw new WampError(Uri.FEATURE_NOT_SUPPORTED, refused);
     const { details, progress } = invocationDetails(callee, request);
+    if (isRemote(callee.session)) {
+      return this.#forward(caller, msg, disclose, reg, callee.session, progress, request.invoking);
+    }
     const pending: PendingCall = {
       caller,
       callerRequest: msg.request,
@@ -355,6 +309,7 @@ export class Dealer {
       killed: false,
       invoking: request.invoking,
       ppt,
+      forwarded: false,
       reroute: { tried: new Set(), request, args: msg.args, kwargs: msg.kwargs },
     };
     this.#of(caller).asCaller.set(msg.request, pending);
@@ -377,42 +332,99 @@ export class Dealer {
     sendError(p.caller, T.CALL, p.callerRequest, failed.uri, [failed.why]);
   }
 
+  /** Hands a new call to the node of its callee, which runs it. */
+  #forward(
+    caller: SessionRef,
+    msg: Call,
+    disclose: boolean,
+    reg: Registration,
+    callee: SessionRef & { forwarder: CallForwarder },
+    progress: boolean,
+    invoking: boolean,
+  ): void {
+    const pending: PendingCall = {
+      caller,
+      callerRequest: msg.request,
+      procedure: msg.procedure,
+      callee,
+      invocation: this.#of(callee).invocationIds.next(),
+      registration: reg,
+      progress,
+      timer: null,
+      started: this.clock.nowMs(),
+      killed: false,
+      invoking,
+      ppt: null,
+      forwarded: true,
+      reroute: null,
+    };
+    const mine = this.#of(caller);
+    mine.asCaller.set(msg.request, pending);
+    mine.forwarders.add(callee.forwarder);
+    this.#of(callee).asCallee.set(pending.invocation, pending);
+    callee.forwarder.start({
+      caller,
+      call: msg,
+      disclose,
+      registration: reg.id,
+      callee: callee.id,
+    });
+  }
+
+  /**
+   * The RESULT or ERROR of a forwarded call, as the callee's node sent it for `caller` (its
+   * request id is the caller's). Answers to calls that already ended here are dropped.
+   */
+  forwardedReply(caller: SessionRef, msg: Result | ErrorMessage): void {
+    const p = this.#sessions.get(caller)?.asCaller.get(msg.request);
+    if (!p?.forwarded || !isRemote(p.callee)) return;
+    const progressive = msg.type === T.RESULT && msg.details.progress === true;
+    if (!progressive) {
+      this.#end(p);
+      this.observer.onCallDone?.(this.clock.nowMs() - p.started);
+    }
+    const failed = notSent(msg.type === T.RESULT ? "RESULT" : "ERROR", caller.send(msg));
+    if (!failed) return;
+    if (progressive) {
+      this.#end(p);
+      p.callee.forwarder.cancel(caller, {
+        type: T.CANCEL,
+        request: p.callerRequest,
+        options: { mode: "killnowait" },
+      });
+    }
+    sendError(caller, T.CALL, p.callerRequest, failed.uri, [failed.why]);
+  }
+
+  /** A forwarded call could not be handed on (its node is gone, or refused it): ERROR. */
+  forwardFailed(caller: SessionRef, request: number, error: string, args?: Args): void {
+    const p = this.#sessions.get(caller)?.asCaller.get(request);
+    if (!p?.forwarded) return;
+    this.#end(p);
+    sendError(caller, T.CALL, request, error, args);
+  }
+
   /** A further chunk of a progressive call invocation: same callee, same INVOCATION id. */
   #continueInvocation(p: PendingCall, msg: Call): void {
     p.reroute = null;
     const more = msg.options.progress === true;
     if (!more) p.invoking = false;
+    if (p.forwarded) {
+      if (isRemote(p.callee)) p.callee.forwarder.chunk(p.caller, msg);
+      return;
+    }
     const details: Dict = more ? { progress: true } : {};
     if (p.ppt) Object.assign(details, p.ppt);
-    const inv: Invocation = {
-      type: T.INVOCATION,
-      request: p.invocation,
-      registration: p.registration.id,
-      details,
-    };
-    if (msg.args !== undefined) inv.args = msg.args;
-    if (msg.kwargs !== undefined) inv.kwargs = msg.kwargs;
-    this.#invoke(p, inv);
-  }
-
-  /**
-   * Router-initiated removal of a callee (`wamp.registration.remove_callee`): the session gets
-   * `UNREGISTERED [0, {registration, reason}]` if it announced `registration_revocation`.
-   */
-  revoke(session: SessionRef, reg: Registration, reason?: string): void {
-    if (!reg.callees.some((c) => c.session === session)) return;
-    this.#removeCallee(session, reg);
-    if (session.hasFeature("callee", "registration_revocation")) {
-      const details: Dict = { registration: reg.id };
-      if (reason) details.reason = reason;
-      session.send({ type: T.UNREGISTERED, request: 0, details });
-    }
+    this.#invoke(p, invocation(p.invocation, p.registration.id, details, msg.args, msg.kwargs));
   }
 
   #end(p: PendingCall): void {
     if (p.invoking) this.#abandon(p.caller, p.callerRequest);
     this.#sessions.get(p.caller)?.asCaller.delete(p.callerRequest);
-    this.#sessions.get(p.callee)?.asCallee.delete(p.invocation);
+    const callee = this.#sessions.get(p.callee);
+    callee?.asCallee.delete(p.invocation);
+    // A callee of another node has no state here beyond its open calls.
+    if (p.forwarded && callee?.asCallee.size === 0) this.#sessions.delete(p.callee);
     if (p.timer !== null) this.clock.clearTimer(p.timer);
     p.timer = null;
   }
@@ -466,16 +478,10 @@ export class Dealer {
       }
       Object.assign(details, ppt);
     }
-    const result = {
-      type: T.RESULT,
-      request: p.callerRequest,
-      details,
-      args: msg.args,
-      kwargs: msg.kwargs,
-    };
-    if (result.args === undefined) delete result.args;
-    if (result.kwargs === undefined) delete result.kwargs;
-    const failed = notSent("RESULT", p.caller.send(result));
+    const failed = notSent(
+      "RESULT",
+      p.caller.send(payload({ type: T.RESULT, request: p.callerRequest, details }, msg)),
+    );
     if (!failed) return;
     // A RESULT the caller cannot be sent ends its call with the error instead; a callee still
     // producing progressive results is told to stop.
@@ -493,23 +499,12 @@ export class Dealer {
     if (msg.error === Uri.UNAVAILABLE && p.reroute && !p.killed) return this.#reroute(p, p.reroute);
     this.#end(p);
     this.observer.onCallDone?.(this.clock.nowMs() - p.started);
-    const ppt = pptKeys(msg.details);
-    p.caller.send({
-      type: T.ERROR,
-      requestType: T.CALL,
-      request: p.callerRequest,
-      details: ppt ?? {},
-      error: msg.error,
-      ...(msg.args !== undefined ? { args: msg.args } : {}),
-      ...(msg.kwargs !== undefined ? { kwargs: msg.kwargs } : {}),
-    });
+    const details = pptKeys(msg.details) ?? {};
+    const error = { type: T.ERROR, requestType: T.CALL, request: p.callerRequest, details };
+    p.caller.send(payload({ ...error, error: msg.error }, msg));
   }
 
-  /**
-   * The current callee answered `wamp.error.unavailable`: the call moves to the next callee
-   * (`reroute.ts`) with a fresh INVOCATION and what is left of its timeout, or, when every
-   * callee has been tried, ends with `wamp.error.no_available_callee`.
-   */
+  /** `wamp.error.unavailable`: to the next callee here with the time left, else no_available_callee. */
   #reroute(p: PendingCall, r: Reroute): void {
     this.#sessions.get(p.callee)?.asCallee.delete(p.invocation);
     r.tried.add(p.callee);
@@ -517,21 +512,16 @@ export class Dealer {
     const elapsed = this.clock.nowMs() - p.started;
     const left = r.request.timeout > 0 ? Math.max(1, r.request.timeout - elapsed) : 0;
     const request = { ...r.request, timeout: left };
-    const next = nextCallee(
-      reg.invoke,
-      reg.callees,
-      reg.next,
-      r.tried,
-      (c) => unsupported(c.session, request) === null,
-      Math.random,
-    );
+    // callees of other nodes run their calls there: a call moves among this node's callees
+    const eligible = (c: Callee) =>
+      !isRemote(c.session) && unsupported(c.session, request) === null;
+    const next = nextCallee(reg.invoke, reg.callees, reg.next, r.tried, eligible, Math.random);
     if (!next) {
       this.#end(p);
       this.observer.onCallDone?.(elapsed);
-      sendError(p.caller, T.CALL, p.callerRequest, Uri.NO_AVAILABLE_CALLEE, [
+      return sendError(p.caller, T.CALL, p.callerRequest, Uri.NO_AVAILABLE_CALLEE, [
         `every callee of "${reg.uri}" is unavailable`,
       ]);
-      return;
     }
     if (reg.invoke === "roundrobin") reg.next = next.position;
     const { details, progress } = invocationDetails(next.callee, request);
@@ -561,6 +551,8 @@ export class Dealer {
         `CANCEL.Options.mode must be skip, kill or killnowait`,
       );
     }
+    // The callee's node runs the call and answers the CANCEL (with the call's ERROR).
+    if (p.forwarded) return isRemote(p.callee) ? p.callee.forwarder.cancel(caller, msg) : undefined;
     const canInterrupt = p.callee.hasFeature("callee", "call_canceling");
     if (mode === "kill" && canInterrupt) {
       p.killed = true;
@@ -572,21 +564,36 @@ export class Dealer {
     sendError(caller, T.CALL, p.callerRequest, Uri.CANCELED, ["call canceled by the caller"]);
   }
 
+  /**
+   * The node behind `forwarder` is gone: its callees leave every registration here and the
+   * calls forwarded to them end with ERROR.
+   */
+  removeForwarder(forwarder: CallForwarder): void {
+    const gone = new Set<SessionRef>();
+    const mine = (s: SessionRef) => isRemote(s) && s.forwarder === forwarder;
+    for (const s of this.#sessions.keys()) if (mine(s)) gone.add(s);
+    for (const reg of this.#regs.all()) {
+      for (const c of reg.callees) if (mine(c.session)) gone.add(c.session);
+    }
+    for (const s of gone) this.removeSession(s);
+  }
+
   /** Cleans up after a leaving session: its registrations, its calls and calls made to it. */
   removeSession(session: SessionRef): void {
     const mine = this.#sessions.get(session);
-    if (!mine) return;
+    if (!mine) return this.#regs.removeSession(session);
     for (const p of [...mine.asCaller.values()]) {
       this.#end(p);
-      this.#interrupt(p, "killnowait", Uri.CANCELED);
+      if (!p.forwarded) this.#interrupt(p, "killnowait", Uri.CANCELED);
     }
+    for (const forwarder of mine.forwarders) forwarder.callerGone(session);
     for (const p of [...mine.asCallee.values()]) {
       this.#end(p);
       sendError(p.caller, T.CALL, p.callerRequest, Uri.CANCELED, [
         "the callee left before answering",
       ]);
     }
-    for (const reg of [...mine.registrations]) this.#removeCallee(session, reg);
+    this.#regs.removeSession(session);
     this.#sessions.delete(session);
   }
 }

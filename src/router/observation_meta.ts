@@ -15,8 +15,16 @@ import type { Args, Dict, Kwargs } from "../wamp/messages.ts";
 import { isMatchPolicy, isReservedUri, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
 import type { Subscription } from "./broker.ts";
 import type { Registration } from "./dealer.ts";
+import { uriMatches } from "../wamp/uri_index.ts";
+import type { RemoteSubscriptionInfo } from "./meta_link.ts";
 import { regInfo, subInfo } from "./observation_events.ts";
 import type { Realm } from "./realm.ts";
+
+/** A subscription as this node and the other nodes of a cluster know it (one at least). */
+interface SubscriptionView {
+  readonly local: Subscription | undefined;
+  readonly remote: RemoteSubscriptionInfo | undefined;
+}
 
 function idArg(args: Args, what: string, index = 0): number {
   const id = args[index];
@@ -63,13 +71,16 @@ function callerIsTrusted(realm: Realm, details: Dict): boolean {
 /** Registers the subscription and registration meta procedures on the service session. */
 export async function registerObservationMeta(realm: Realm, service: WampClient): Promise<void> {
   const opts = { disclose_caller: true };
-  const visibleSub = (id: number, details: Dict): Subscription => {
-    const sub = realm.broker.get(id);
+  /** Subscription `id` here and on other nodes (a cluster), if the caller may see it. */
+  const visibleSub = (id: number, details: Dict): SubscriptionView => {
+    const local = realm.broker.get(id);
+    const remote = realm.metaLink?.remoteSubscription(id);
+    const sub = local ?? remote;
     if (!sub) throw new WampError(Uri.NO_SUCH_SUBSCRIPTION, `no subscription with id ${id}`);
     if (isReservedUri(sub.uri) && !callerIsTrusted(realm, details)) {
       throw new WampError(Uri.NOT_AUTHORIZED, "wamp.* subscriptions are not visible");
     }
-    return sub;
+    return { local, remote };
   };
   const visibleReg = (id: number, details: Dict): Registration => {
     const reg = realm.dealer.get(id);
@@ -79,34 +90,55 @@ export async function registerObservationMeta(realm: Realm, service: WampClient)
     }
     return reg;
   };
-  const visibleSubscribers = (sub: Subscription) =>
-    [...sub.subscribers].filter((s) => !realm.isInternal(s));
+  /** The subscribers of a subscription on every node (the router's own sessions excepted). */
+  const visibleSubscribers = ({ local, remote }: SubscriptionView): number[] => {
+    const ids = local
+      ? [...local.subscribers].filter((s) => !realm.isInternal(s)).map((s) => s.id)
+      : [];
+    return remote ? [...ids, ...remote.subscribers] : ids;
+  };
+  /** Every subscription of the cluster (local ones first), once each. */
+  const allSubs = (): Iterable<{ id: number; uri: string; match: MatchPolicy }> => {
+    const local = [...realm.broker.all()];
+    const remote = [...realm.metaLink?.remoteSubscriptions() ?? []];
+    if (remote.length === 0) return local;
+    const ids = new Set(local.map((s) => s.id));
+    return [...local, ...remote.filter((r) => !ids.has(r.id))];
+  };
   const group = <T extends { id: number; uri: string; match: MatchPolicy }>(items: Iterable<T>) => {
     const out: Record<MatchPolicy, number[]> = { exact: [], prefix: [], wildcard: [] };
     for (const x of items) if (!isReservedUri(x.uri)) out[x.match].push(x.id);
     return out;
   };
   await Promise.all([
-    service.register("wamp.subscription.list", () => group(realm.broker.all()), opts),
+    service.register("wamp.subscription.list", () => group(allSubs()), opts),
     service.register("wamp.subscription.lookup", (args) => {
-      const sub = realm.broker.lookup(uriArg(args), matchArg(args));
+      const uri = uriArg(args);
+      const match = matchArg(args);
+      const sub = realm.broker.lookup(uri, match) ??
+        [...realm.metaLink?.remoteSubscriptions() ?? []].find((r) =>
+          r.uri === uri && r.match === match
+        );
       return sub && !isReservedUri(sub.uri) ? sub.id : null;
     }, opts),
     service.register("wamp.subscription.match", (args) => {
-      const ids = realm.broker.match(uriArg(args)).filter((s) => !isReservedUri(s.uri)).map((s) =>
-        s.id
-      );
-      return ids.length ? ids : null;
+      const topic = uriArg(args);
+      const ids = new Set(realm.broker.match(topic).map((s) => s.id));
+      for (const r of realm.metaLink?.remoteSubscriptions() ?? []) {
+        if (uriMatches(r.uri, r.match, topic)) ids.add(r.id);
+      }
+      const visible = [...allSubs()].filter((s) => ids.has(s.id) && !isReservedUri(s.uri));
+      return visible.length ? visible.map((s) => s.id) : null;
+    }, opts),
+    service.register("wamp.subscription.get", (args, _kw, d) => {
+      const { local, remote } = visibleSub(idArg(args, "a subscription"), d);
+      return local
+        ? subInfo(local)
+        : subInfo({ ...remote!, subscribers: new Set(), filtered: null });
     }, opts),
     service.register(
-      "wamp.subscription.get",
-      (args, _kw, d) => subInfo(visibleSub(idArg(args, "a subscription"), d)),
-      opts,
-    ),
-    service.register(
       "wamp.subscription.list_subscribers",
-      (args, _kw, d) =>
-        visibleSubscribers(visibleSub(idArg(args, "a subscription"), d)).map((s) => s.id),
+      (args, _kw, d) => visibleSubscribers(visibleSub(idArg(args, "a subscription"), d)),
       opts,
     ),
     service.register(
@@ -115,9 +147,9 @@ export async function registerObservationMeta(realm: Realm, service: WampClient)
       opts,
     ),
     service.register("wamp.subscription.remove_subscriber", (args, kwargs, d) => {
-      const sub = visibleSub(idArg(args, "a subscription"), d);
+      const sub = visibleSub(idArg(args, "a subscription"), d).local;
       const target = realm.sessions.get(idArg(args, "a session", 1));
-      if (!target || !sub.subscribers.has(target)) {
+      if (!sub || !target || !sub.subscribers.has(target)) {
         throw new WampError(
           Uri.NO_SUCH_SESSION,
           "that session is not subscribed to this subscription",
@@ -127,12 +159,12 @@ export async function registerObservationMeta(realm: Realm, service: WampClient)
       return null;
     }, opts),
     service.register("wamp.subscription.get_events", (args, _kw, d) => {
-      const sub = visibleSub(idArg(args, "a subscription"), d);
+      const sub = visibleSub(idArg(args, "a subscription"), d).local;
       const limit = args[1] ?? 10;
       if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0) {
         throw new WampError(Uri.INVALID_ARGUMENT, "limit must be a non-negative integer");
       }
-      return realm.broker.history(sub, limit);
+      return sub ? realm.broker.history(sub, limit) : [];
     }, opts),
     service.register("wamp.registration.list", () => group(realm.dealer.all()), opts),
     service.register("wamp.registration.lookup", (args) => {

@@ -7,7 +7,7 @@
  */
 
 import { AUTHORIZER_TIMEOUT } from "../config/defaults.ts";
-import { type AuthorizationRequest, type Decision, RealmAuthorizer } from "../auth/authorizer.ts";
+import { type Decision, RealmAuthorizer } from "../auth/authorizer.ts";
 import type { WampClient } from "../client.ts";
 import type { Clock } from "../clock.ts";
 import type { Action, RealmConfig } from "../config/types.ts";
@@ -16,10 +16,12 @@ import { type StatsSnapshot, StatsTracker } from "../stats/session_stats.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
 import { messageName, MessageType as T } from "../wamp/message_type.ts";
 import type { Dict, Message, Publish } from "../wamp/messages.ts";
-import { type MatchPolicy, TRUSTED_ROLE, Uri } from "../wamp/uris.ts";
+import { type MatchPolicy, Uri } from "../wamp/uris.ts";
 import { Broker } from "./broker.ts";
 import { Dealer } from "./dealer.ts";
+import { agreedLink, dispatchAgreed } from "./agreed_dispatch.ts";
 import { observationEvents } from "./observation_events.ts";
+import { reauthorize } from "./reauthorize.ts";
 import type { Session } from "./session.ts";
 import {
   type PublicationRecord,
@@ -29,6 +31,7 @@ import {
   remotePublisher,
   replyWhenReady,
 } from "./realm_link.ts";
+import { type MetaLink, withNode } from "./meta_link.ts";
 import type { Delivery, SessionRef } from "./session_ref.ts";
 import { type Testament, Testaments, type TestamentScope } from "./testaments.ts";
 import {
@@ -51,6 +54,8 @@ interface Member {
   chain: Promise<void> | null;
 }
 
+/** Who asks for an authorization: a session here, or of a dead node (its testaments). */
+type Asker = SessionRef & { details(): unknown };
 /** A publication's id, and what its PUBLISHED waits for (see `RealmLink.published`). */
 type Delivered = [number, Promise<void> | null];
 
@@ -74,6 +79,8 @@ export class Realm {
   readonly #testaments = new Testaments();
   /** Where publications and interest go beyond this router (a cluster), if anywhere. */
   #link: RealmLink | null = null;
+  /** What the meta API sees beyond this router (a cluster), if anything. */
+  #metaLink: MetaLink | null = null;
   /** Meta events raised while a request is handled, held until its reply is out (see #afterReply). */
   #heldMeta: [string, unknown[], typeof STATS_DELIVERY | undefined][] | null = null;
 
@@ -87,13 +94,21 @@ export class Realm {
     this.#config = config;
     this.#authorizer = this.#newAuthorizer(config);
     const events = observationEvents(
-      (topic, args) => this.#meta(topic, args),
+      (topic, args) => this.publishMeta(topic, args),
       (s) => this.isInternal(s),
     );
     this.broker = new Broker(
       clock,
       {
         ...events.broker,
+        onSubscribe: (s, sub) => {
+          events.broker.onSubscribe?.(s, sub);
+          this.#metaLink?.subscriptionChanged(sub);
+        },
+        onUnsubscribe: (s, sub) => {
+          events.broker.onUnsubscribe?.(s, sub);
+          this.#metaLink?.subscriptionChanged(sub);
+        },
         onDelete: (s, sub) => {
           events.broker.onDelete?.(s, sub);
           this.#link?.interestRemoved?.(sub.uri, sub.match);
@@ -135,6 +150,16 @@ export class Realm {
     this.#link = link;
   }
 
+  /** What the meta API sees beyond this router (see meta_link.ts), or null. */
+  get metaLink(): MetaLink | null {
+    return this.#metaLink;
+  }
+
+  /** Connects the meta API to a {@link MetaLink} (a cluster); null disconnects it. */
+  setMetaLink(link: MetaLink | null): void {
+    this.#metaLink = link;
+  }
+
   /**
    * Delivers a publication made elsewhere (another node) to this realm's subscribers, under the
    * rules of a local one; malformed black/white lists drop it (logged).
@@ -142,13 +167,8 @@ export class Realm {
   deliverRemote(record: PublicationRecord): void {
     const delivery = record.triggersStats ? undefined : STATS_DELIVERY;
     try {
-      this.broker.publish(
-        remotePublisher(record),
-        remotePublish(record),
-        record.disclose,
-        delivery,
-        record,
-      );
+      const [publisher, msg] = [remotePublisher(record), remotePublish(record)];
+      this.broker.publish(publisher, msg, record.disclose, delivery, record);
     } catch (e) {
       if (!(e instanceof WampError)) throw e;
       this.logger.warn("remote publication dropped", { topic: record.topic, error: e.uri });
@@ -156,7 +176,7 @@ export class Realm {
   }
 
   /** Publishes here, then through the link; the id, and what PUBLISHED waits for. */
-  #deliver(publisher: Session, msg: Publish, disclose: boolean, delivery?: Delivery): Delivered {
+  #deliver(publisher: SessionRef, msg: Publish, disclose: boolean, delivery?: Delivery): Delivered {
     const publication = this.broker.publish(publisher, msg, disclose, delivery);
     const record = publicationRecord(publication, msg, publisher, disclose, delivery);
     return [publication, this.#link?.published?.(record) ?? null];
@@ -190,37 +210,13 @@ export class Realm {
       }
     }
     this.broker.setHistory(config.history);
-    this.#reauthorize();
-  }
-
-  /**
-   * Authorizes every subscription and registration of every session with a static role again
-   * under the current permissions: what is no longer allowed is revoked (the session gets
-   * UNSUBSCRIBED / UNREGISTERED if it announced revocation; the meta events fire), and pattern
-   * subscriptions are filtered or not as their coverage now says. Sessions of the `trusted`
-   * role and of roles with a dynamic authorizer keep theirs.
-   */
-  #reauthorize(): void {
-    const decisions = new Map<string, Decision>();
-    const decide = (session: Session, uri: string, match: MatchPolicy, action: Action) => {
-      const key = `${session.authrole}\n${action} ${match} ${uri}`;
-      let d = decisions.get(key);
-      if (d === undefined) decisions.set(key, d = this.#authorizeNow(session, uri, action, match));
-      return d;
-    };
-    for (const s of [...this.sessions.values()]) {
-      if (s.authrole === TRUSTED_ROLE || this.#authorizer.isDynamic(s.authrole)) continue;
-      for (const sub of this.broker.subscriptionsOf(s)) {
-        const d = decide(s, sub.uri, sub.match, "subscribe");
-        if (d.allowed) this.broker.setFiltered(s, sub, d.filtered === true);
-        else this.broker.revoke(s, sub, Uri.NOT_AUTHORIZED);
-      }
-      for (const reg of this.dealer.registrationsOf(s)) {
-        if (!decide(s, reg.uri, reg.match, "register").allowed) {
-          this.dealer.revoke(s, reg, Uri.NOT_AUTHORIZED);
-        }
-      }
-    }
+    reauthorize(
+      [...this.sessions.values()],
+      this.broker,
+      this.dealer,
+      (role) => this.#authorizer.isDynamic(role),
+      (s, uri, action, match) => this.#authorizeNow(s, uri, action, match),
+    );
   }
 
   /** True for the router's own sessions (hidden from the meta API). */
@@ -246,24 +242,13 @@ export class Realm {
     this.#service = service;
   }
 
-  /** The authorization request for `session` doing `action` on `uri`. */
-  #request(
-    session: Session,
-    uri: string,
-    action: Action,
-    match: MatchPolicy,
-    options: Dict = {},
-    wait = true,
-  ): AuthorizationRequest {
-    return { session, uri, action, match, options, wait };
-  }
-
   /**
    * A decision that cannot wait for an authorizer procedure: static roles are decided at
    * once, dynamic roles by what their authorizer asked to cache, else denied.
    */
-  #authorizeNow(session: Session, uri: string, action: Action, match: MatchPolicy): Decision {
-    const d = this.#authorizer.authorize(this.#request(session, uri, action, match, {}, false));
+  #authorizeNow(session: Asker, uri: string, action: Action, match: MatchPolicy): Decision {
+    const request = { session, uri, action, match, options: {}, wait: false };
+    const d = this.#authorizer.authorize(request);
     // with wait: false the authorizer never asks a procedure
     return d as Decision;
   }
@@ -288,8 +273,10 @@ export class Realm {
       serializer: session.serializerName,
       peer: session.peer.details.peer,
     });
-    this.#meta("wamp.session.on_join", [session.details()]);
-    this.#link?.sessionJoined?.(session, session.details());
+    const details = withNode(session.details(), this.#metaLink);
+    this.publishMeta("wamp.session.on_join", [details]);
+    this.#link?.sessionJoined?.(session, details);
+    this.#metaLink?.sessionJoined(session, details);
     member.stats = this.#track(session);
     member.stats?.join();
   }
@@ -316,7 +303,8 @@ export class Realm {
     this.sessions.delete(session.id);
     this.broker.removeSession(session);
     this.dealer.removeSession(session);
-    this.#publishTestaments(session, this.#testaments.take(session.id));
+    this.#link?.dealer?.sessionLeft(session);
+    this.publishTestaments(session, this.#testaments.take(session.id));
     this.#members.delete(session);
     this.#authorizer.forget(session.id);
     if (session.internal) {
@@ -325,6 +313,7 @@ export class Realm {
     }
     this.logger.info("session left", { session: session.id, realm: this.name });
     this.#link?.sessionLeft?.(session);
+    this.#metaLink?.sessionLeft(session);
     const tracker = member?.stats ?? null;
     // decisions.md: the final on_stats goes out before on_leave, so a monitor still knows
     // the session when its last figures arrive.
@@ -332,21 +321,28 @@ export class Realm {
     if (final) this.#publishStats(this.#statsInfo(session), final);
     // exactly [session_id], as Crossbar sends it (decisions.md): Autobahn|Python passes every
     // positional argument to the handler, and Crossbar-era handlers take one
-    this.#meta("wamp.session.on_leave", [session.id]);
+    this.publishMeta("wamp.session.on_leave", [session.id]);
   }
 
   /** Adds a testament of session `id`; false when it is not joined here. */
   addTestament(id: number, scope: TestamentScope, testament: Testament): boolean {
-    return this.#testaments.add(id, scope, testament);
+    const added = this.#testaments.add(id, scope, testament);
+    if (added) this.#metaLink?.testaments(id, this.#testaments.peek(id));
+    return added;
   }
 
   /** Drops the testaments of session `id` in `scope`; their number, or null when not joined. */
   flushTestaments(id: number, scope: TestamentScope): number | null {
-    return this.#testaments.flush(id, scope);
+    const n = this.#testaments.flush(id, scope);
+    if (n) this.#metaLink?.testaments(id, this.#testaments.peek(id));
+    return n;
   }
 
-  /** Publishes a leaving session's testaments as its own publications. */
-  #publishTestaments(session: Session, all: readonly Testament[]): void {
+  /**
+   * Publishes the testaments of a session that ended, as its own publications; a session of
+   * another node (whose node died) is identified by `session` and its stored `details`.
+   */
+  publishTestaments(session: Asker, all: readonly Testament[]): void {
     for (const t of all) {
       const msg: Message = { type: T.PUBLISH, request: 0, options: t.options, topic: t.topic };
       if (t.args) msg.args = t.args;
@@ -358,11 +354,8 @@ export class Realm {
         this.#deliver(session, msg, disclose || t.options.disclose_me === true);
       } catch (e) {
         if (!(e instanceof WampError)) throw e;
-        this.logger.warn("testament not published", {
-          session: session.id,
-          topic: t.topic,
-          error: e.uri,
-        });
+        const fields = { session: session.id, topic: t.topic, error: e.uri };
+        this.logger.warn("testament not published", fields);
       }
     }
   }
@@ -371,14 +364,14 @@ export class Realm {
     // Stats events are counted like any traffic for their receivers, but never trigger a
     // new stats publication by themselves: monitors subscribed to on_stats (their own or
     // each other's) cannot feed back into an endless chain.
-    this.#meta("wamp.session.on_stats", [info, snap], STATS_DELIVERY);
+    this.publishMeta("wamp.session.on_stats", [info, snap], STATS_DELIVERY);
   }
 
   /**
    * Publishes a meta event, as the realm's service session (disclosed, like every publication
-   * of the `trusted` role), through the broker like any event.
+   * of the `trusted` role), through the broker (and the link) like any event.
    */
-  #meta(topic: string, args: unknown[], delivery?: typeof STATS_DELIVERY): void {
+  publishMeta(topic: string, args: unknown[], delivery?: typeof STATS_DELIVERY): void {
     if (this.#heldMeta !== null) {
       this.#heldMeta.push([topic, args, delivery]);
       return;
@@ -405,18 +398,24 @@ export class Realm {
   /** Handles one message of an established session. */
   dispatch(session: Session, msg: Message): void {
     const member = this.#members.get(session);
-    if (!member || (member.chain === null && !this.#authorizer.isDynamic(session.authrole))) {
+    const link = agreedLink(this.#link?.dealer, session, msg, this.dealer);
+    const dynamic = this.#authorizer.isDynamic(session.authrole);
+    if (!member || (member.chain === null && !link && !dynamic)) {
       return this.#dispatchNow(session, msg, null);
     }
-    // A role with a dynamic authorizer: messages of the session are handled in order, each
-    // after its authorization decision (from the cache or the authorizer procedure).
+    // Handled in order, each after its decision (dynamic authorizer) or agreement (cluster).
     const previous = member.chain ?? Promise.resolve();
     const chain: Promise<void> = previous.then(async () => {
       if (session.closed || session.realm !== this) return;
       const decision = await this.#decide(session, msg);
       if (session.closed || session.realm !== this) return;
       try {
-        this.#dispatchNow(session, msg, decision);
+        if (!link) return this.#dispatchNow(session, msg, decision);
+        await dispatchAgreed(link, this.dealer, session, msg, {
+          check: (uri, match) => this.#checkUri(session, uri, match, "register", decision),
+          afterReply: (fn) => this.#afterReply(fn),
+          realm: this,
+        });
       } catch (e) {
         if (e instanceof ProtocolError) return session.protocolViolation(e.message);
         this.logger.error("internal error while handling a message", { error: String(e) });
@@ -434,7 +433,7 @@ export class Realm {
     if (!what) return null;
     const [uri, action, match] = what;
     const options = "options" in msg ? msg.options : {};
-    return await this.#authorizer.authorize(this.#request(session, uri, action, match, options));
+    return await this.#authorizer.authorize({ session, uri, action, match, options, wait: true });
   }
 
   /**
@@ -540,7 +539,7 @@ export class Realm {
       fn();
     } finally {
       this.#heldMeta = outer;
-      for (const [topic, args, delivery] of held) this.#meta(topic, args, delivery);
+      for (const [topic, args, delivery] of held) this.publishMeta(topic, args, delivery);
     }
   }
 
@@ -560,21 +559,18 @@ export class Realm {
    * @throws {WampError} `invalid_uri` or `not_authorized` (or the authorizer's error).
    */
   #checkUri(
-    session: Session,
+    session: Asker,
     uri: string,
     match: MatchPolicy,
     action: Action,
     decided: Decision | null = null,
   ): Decision {
     const strict = this.#config.options.uri_check === "strict";
-    return checkUri(
-      session,
-      uri,
-      match,
-      action,
-      strict,
-      () => decided ?? this.#authorizeNow(session, uri, action, match),
-    );
+    const authorize = () => decided ?? this.#authorizeNow(session, uri, action, match);
+    const decision = checkUri(session, uri, match, action, strict, authorize);
+    const tooLong = this.#link?.uriRefused?.(uri, match);
+    if (tooLong) throw new WampError(Uri.INVALID_URI, tooLong);
+    return decision;
   }
 
   #publish(

@@ -12,6 +12,7 @@ import { MessageType as T } from "../wamp/message_type.ts";
 import type { Args, Dict, Kwargs, Publish } from "../wamp/messages.ts";
 import type { MatchPolicy } from "../wamp/uris.ts";
 import type { SessionDetails } from "./session.ts";
+import type { DealerLink } from "./dealer_link.ts";
 import type { Delivery, SessionRef } from "./session_ref.ts";
 
 /** Who published: enough for another node's broker to apply exclusion and eligibility. */
@@ -69,6 +70,12 @@ export interface RealmLink {
    * node on matching topics reach this realm, and not wait unboundedly.
    */
   interest?(uri: string, match: MatchPolicy): Promise<void> | null;
+  /**
+   * Why (uri, match) cannot be routed through the cluster (a reason for
+   * `wamp.error.invalid_uri`), or null; asked for every PUBLISH, SUBSCRIBE and REGISTER before
+   * anything else happens.
+   */
+  uriRefused?(uri: string, match: MatchPolicy): string | null;
   /** The last local subscriber of (uri, match) left: the subscription is gone here. */
   interestRemoved?(uri: string, match: MatchPolicy): void;
   /**
@@ -90,6 +97,8 @@ export interface RealmLink {
   sessionLeft?(session: SessionRef): void;
   /** The realm is going away (removed by a reload, or the router closes). */
   close?(): void;
+  /** Makes the realm's registrations cluster-wide (see dealer_link.ts); none: local only. */
+  readonly dealer?: DealerLink;
 }
 
 /** The record of a publication delivered locally (see {@link RealmLink.published}). */

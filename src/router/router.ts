@@ -364,18 +364,18 @@ export class Router {
     return { realms: this.realmNames, wampPath, version: ROUTER_VERSION };
   }
 
-  /** The Prometheus text exposition of the router's metrics. */
+  /** The Prometheus text of the router's metrics (its own wamp.* procedures not counted). */
   metricsText(): string {
     return this.#metrics.render({
       realms: [...this.#realms.values()].map((r) => ({
         name: r.name,
         sessions: [...r.sessions.values()].filter((s) => !s.internal).length,
-        // the router's own wamp.* meta procedures are not counted, as in the meta API lists
         subscriptions: [...r.broker.all()].filter((x) => !isReservedUri(x.uri)).length,
         registrations: [...r.dealer.all()].filter((x) => !isReservedUri(x.uri)).length,
       })),
       queuedBytes: this.queuedBytes,
       droppedEvents: this.#connections.droppedEvents,
+      node: this.#extension?.node,
     }) + (this.#extension?.metricsText?.() ?? "");
   }
 

@@ -90,6 +90,8 @@ export interface SessionDetails {
   authextra: Dict;
   serializer: string;
   transport: Dict;
+  /** The cluster node the session is joined on (only in a cluster). */
+  node?: string;
 }
 
 /**

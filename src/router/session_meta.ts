@@ -10,6 +10,7 @@ import type { WampClient } from "../client.ts";
 import { WampError } from "../wamp/errors.ts";
 import type { Args, Dict, Kwargs } from "../wamp/messages.ts";
 import { isValidUri, Uri } from "../wamp/uris.ts";
+import { type RemoteSessionInfo, withNode } from "./meta_link.ts";
 import type { Realm } from "./realm.ts";
 import type { Session } from "./session.ts";
 
@@ -28,6 +29,15 @@ function visible(realm: Realm, filter: ReadonlySet<string> | null): Session[] {
     if (s.internal) continue;
     if (filter && !filter.has(s.authrole)) continue;
     out.push(s);
+  }
+  return out;
+}
+
+/** The sessions of other nodes (a cluster) that pass `filter`. */
+function remote(realm: Realm, filter: ReadonlySet<string> | null): RemoteSessionInfo[] {
+  const out: RemoteSessionInfo[] = [];
+  for (const s of realm.metaLink?.remoteSessions() ?? []) {
+    if (!filter || filter.has(s.authrole)) out.push(s);
   }
   return out;
 }
@@ -75,33 +85,56 @@ function callerOf(details: Dict): number {
 /** Registers the session meta procedures of `realm` on its service session. */
 export async function registerSessionMeta(realm: Realm, service: WampClient): Promise<void> {
   const opts = { disclose_caller: true };
-  const kill = (targets: Session[], kwargs: Kwargs): number[] => {
+  /**
+   * Ends the local `targets` and the sessions of other nodes `others` (on their nodes);
+   * resolves with the ids ended, local ones first.
+   */
+  const kill = async (
+    targets: Session[],
+    others: readonly RemoteSessionInfo[],
+    kwargs: Kwargs,
+  ): Promise<number[]> => {
     const { reason, message } = killOptions(kwargs);
     const ids = targets.map((s) => s.id);
     for (const s of targets) s.goodbye(reason, message);
-    return ids;
+    const link = realm.metaLink;
+    if (!link || others.length === 0) return ids;
+    const { killed } = await link.kill(others.map((s) => s.id), reason, message);
+    return [...ids, ...killed];
   };
+  const count = (args: Args) => {
+    const filter = roleFilter(args);
+    return visible(realm, filter).length + remote(realm, filter).length;
+  };
+  const list = (args: Args) => {
+    const filter = roleFilter(args);
+    return [...visible(realm, filter).map((s) => s.id), ...remote(realm, filter).map((s) => s.id)];
+  };
+  const cluster = realm.metaLink;
   await Promise.all([
-    service.register("wamp.session.count", (args) => visible(realm, roleFilter(args)).length, opts),
-    service.register(
-      "wamp.session.list",
-      (args) => visible(realm, roleFilter(args)).map((s) => s.id),
-      opts,
-    ),
+    // a cluster node says which nodes there are (the status page lists them)
+    ...(cluster
+      ? [service.register("switchboard.cluster.nodes", () => cluster.nodes(), opts)]
+      : []),
+    service.register("wamp.session.count", count, opts),
+    service.register("wamp.session.list", list, opts),
     service.register("wamp.session.get", (args) => {
-      const s = realm.sessions.get(sessionArg(args));
-      if (!s || s.internal) {
-        throw new WampError(Uri.NO_SUCH_SESSION, "no session with this id on this realm");
-      }
-      return s.details();
-    }, opts),
-    service.register("wamp.session.kill", (args, kwargs, details) => {
       const id = sessionArg(args);
       const s = realm.sessions.get(id);
-      if (!s || s.internal || id === callerOf(details)) {
-        throw new WampError(Uri.NO_SUCH_SESSION, "no session with this id that can be killed");
-      }
-      kill([s], kwargs);
+      if (s && !s.internal) return withNode(s.details(), realm.metaLink);
+      const other = realm.metaLink?.remoteSession(id);
+      if (other) return other.details;
+      throw new WampError(Uri.NO_SUCH_SESSION, "no session with this id on this realm");
+    }, opts),
+    service.register("wamp.session.kill", async (args, kwargs, details) => {
+      const id = sessionArg(args);
+      const s = realm.sessions.get(id);
+      const other = s ? undefined : realm.metaLink?.remoteSession(id);
+      const none = () =>
+        new WampError(Uri.NO_SUCH_SESSION, "no session with this id that can be killed");
+      if (id === callerOf(details) || (s ? s.internal : !other)) throw none();
+      const killed = await kill(s ? [s] : [], other ? [other] : [], kwargs);
+      if (killed.length === 0) throw none();
       return null;
     }, opts),
     service.register("wamp.session.kill_by_authid", (args, kwargs, details) => {
@@ -109,17 +142,19 @@ export async function registerSessionMeta(realm: Realm, service: WampClient): Pr
       const caller = callerOf(details);
       return kill(
         visible(realm, null).filter((s) => s.authid === authid && s.id !== caller),
+        remote(realm, null).filter((s) => s.authid === authid && s.id !== caller),
         kwargs,
       );
     }, opts),
-    service.register("wamp.session.kill_by_authrole", (args, kwargs, details) => {
+    service.register("wamp.session.kill_by_authrole", async (args, kwargs, details) => {
       const authrole = stringArg(args, "an authrole");
       const caller = callerOf(details);
-      return kill(
+      const killed = await kill(
         visible(realm, null).filter((s) => s.authrole === authrole && s.id !== caller),
+        remote(realm, null).filter((s) => s.authrole === authrole && s.id !== caller),
         kwargs,
-      )
-        .length;
+      );
+      return killed.length;
     }, opts),
     service.register("wamp.session.add_testament", (args, kwargs, details) => {
       const session = realm.sessions.get(callerOf(details));
@@ -160,9 +195,14 @@ export async function registerSessionMeta(realm: Realm, service: WampClient): Pr
       if (n === null) throw new WampError(Uri.NO_SUCH_SESSION, "the calling session is unknown");
       return n;
     }, opts),
-    service.register("wamp.session.kill_all", (_args, kwargs, details) => {
+    service.register("wamp.session.kill_all", async (_args, kwargs, details) => {
       const caller = callerOf(details);
-      return kill(visible(realm, null).filter((s) => s.id !== caller), kwargs).length;
+      const killed = await kill(
+        visible(realm, null).filter((s) => s.id !== caller),
+        remote(realm, null).filter((s) => s.id !== caller),
+        kwargs,
+      );
+      return killed.length;
     }, opts),
   ]);
 }

@@ -50,6 +50,12 @@ export class Testaments {
     return n;
   }
 
+  /** The testaments session `id` holds now, in publication order (detached, then destroyed). */
+  peek(id: number): Testament[] {
+    const entry = this.#bySession.get(id);
+    return entry ? [...entry.detached, ...entry.destroyed] : [];
+  }
+
   /** Session `id` leaves: its testaments in publication order (detached, then destroyed). */
   take(id: number): Testament[] {
     const entry = this.#bySession.get(id);

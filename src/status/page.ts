@@ -1,7 +1,8 @@
 /**
  * The live status page served on `/status` of web transports: one self-contained HTML page
  * (no external assets) that connects back to the router over WAMP (JSON) and shows realms,
- * sessions, their latest statistics, subscriptions and registrations, live.
+ * sessions, their latest statistics, subscriptions and registrations, live; in a cluster, the
+ * nodes and which node each session is on.
  *
  * This module is the page's HTML shell (markup, style sheet, the embedded info) and its
  * headers. The script is the browser client in `src/status/client/` (TypeScript), bundled at
@@ -134,6 +135,7 @@ const BODY = String.raw`<header>
     <h1>Switchboard</h1>
     <span class="muted">version <span id="version"></span></span>
     <span class="muted">realms: <span id="realms"></span></span>
+    <span class="muted" id="nodes-line" hidden>cluster nodes: <span id="nodes"></span></span>
   </div>
   <div class="controls">
     <label>Realm <select id="realm"></select></label>
@@ -147,7 +149,7 @@ const BODY = String.raw`<header>
     <p id="sessions-error" class="section-error" hidden></p>
     <div class="table-wrap"><table id="sessions">
       <thead>
-        <tr><th rowspan="2">Session</th><th rowspan="2">Authid</th><th rowspan="2">Role</th><th rowspan="2">Serializer</th><th rowspan="2">Peer</th><th colspan="5" class="group" title="Figures of the latest window reported by wamp.session.on_stats (per-window counts, both directions)">Latest statistics window</th></tr>
+        <tr><th rowspan="2">Session</th><th rowspan="2">Authid</th><th rowspan="2">Role</th><th rowspan="2" id="node-col" hidden title="The cluster node the session is joined on">Node</th><th rowspan="2">Serializer</th><th rowspan="2">Peer</th><th colspan="5" class="group" title="Figures of the latest window reported by wamp.session.on_stats (per-window counts, both directions)">Latest statistics window</th></tr>
         <tr><th class="num first-stat">Messages</th><th class="num">Bytes</th><th class="num">Rated msgs</th><th class="num">Cycle</th><th>Reported</th></tr>
       </thead>
       <tbody id="sessions-body"></tbody>

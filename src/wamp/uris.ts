@@ -137,6 +137,8 @@ export const Uri = {
   INVALID_ARGUMENT: "wamp.error.invalid_argument",
   /** Call canceled (CANCEL, callee gone, call timeout). */
   CANCELED: "wamp.error.canceled",
+  /** A call could not reach the node of its callee (cluster; spec: a network failure). */
+  NETWORK_FAILURE: "wamp.error.network_failure",
   /** Call timeout (spec). */
   TIMEOUT: "wamp.error.timeout",
   /** ABORT reason for protocol errors. */

@@ -64,7 +64,30 @@ class Refresher {
   }
 }
 
+/** Errors of `switchboard.cluster.nodes` that only mean there is no list to show. */
+const NO_NODES = new Set(["wamp.error.no_such_procedure", "wamp.error.not_authorized"]);
+
+/**
+ * The cluster's nodes, if the router is a cluster node (else the procedure does not exist);
+ * a role that may not call it sees no list, and no error for an optional extra.
+ */
+async function syncNodes(host: LoaderHost, c: Connection): Promise<void> {
+  let nodes: Dict[] | null = null;
+  try {
+    const list = (await c.call("switchboard.cluster.nodes")).args[0];
+    nodes = Array.isArray(list) ? list.map(dict) : null;
+  } catch (e) {
+    if (!(e instanceof RequestFailed && NO_NODES.has(e.uri ?? ""))) {
+      if (c === host.conn()) host.model().setError("sessions.nodes", e);
+    }
+  }
+  if (c !== host.conn()) return;
+  if (nodes) host.model().setError("sessions.nodes", null);
+  host.model().nodes = nodes;
+}
+
 async function syncSessions(host: LoaderHost, c: Connection): Promise<void> {
+  await syncNodes(host, c);
   const known = new Set(host.model().sessions.keys());
   let ids: unknown;
   try {

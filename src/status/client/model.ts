@@ -58,6 +58,11 @@ export class PageModel {
   readonly stats = new Map<number, Dict>();
   /** Ids that left (late answers for them are ignored). */
   readonly left = new Set<number>();
+  /**
+   * The cluster's nodes (`switchboard.cluster.nodes`: `{node, self, ...}` each), or null when
+   * the router is not a cluster node (or has not said yet).
+   */
+  nodes: Dict[] | null = null;
   /** Null until listed. */
   subs: ObjectRow[] | null = null;
   /** Null until listed. */

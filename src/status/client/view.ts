@@ -86,8 +86,25 @@ function statsCells(st: Dict | undefined): HTMLTableCellElement[] {
   ];
 }
 
+/** Whether the page shows a Node column: a cluster's nodes are known, or sessions name theirs. */
+function hasNodes(model: PageModel): boolean {
+  if (model.nodes !== null) return true;
+  for (const d of model.sessions.values()) if (typeof d.node === "string") return true;
+  return false;
+}
+
+/** The cluster's nodes in the header ("n1 (this one), n2"), hidden on a single router. */
+function drawNodes(model: PageModel): void {
+  const nodes = model.nodes;
+  byId("nodes-line").hidden = nodes === null;
+  byId("node-col").hidden = !hasNodes(model);
+  byId("nodes").textContent = (nodes ?? []).map((n) => text(n.node) + (n.self ? " (this one)" : ""))
+    .join(", ");
+}
+
 function drawSessions(model: PageModel, joined: boolean): void {
   const rows: HTMLTableRowElement[] = [];
+  const cluster = hasNodes(model);
   for (const [id, d] of model.sessions) {
     const transport = dict(d.transport);
     const idCell = h("td", { cls: "mono", data: { field: "session" } }, [String(id)]);
@@ -96,6 +113,7 @@ function drawSessions(model: PageModel, joined: boolean): void {
       idCell,
       td(text(d.authid), "mono", "authid"),
       td(text(d.authrole), "", "authrole"),
+      ...(cluster ? [td(text(d.node), "", "node")] : []),
       td(text(d.serializer), "", "serializer"),
       td(text(transport.peer), "mono muted", "peer"),
       ...statsCells(model.stats.get(id)),
@@ -103,7 +121,7 @@ function drawSessions(model: PageModel, joined: boolean): void {
   }
   if (rows.length === 0) {
     rows.push(emptyRow(
-      10,
+      cluster ? 11 : 10,
       !joined
         ? "Not connected."
         : model.listed
@@ -162,6 +180,7 @@ function drawObjects(model: PageModel, kind: ObjectKind, joined: boolean): void 
 
 /** Draws everything from `model`. */
 export function draw(model: PageModel, ctx: DrawContext): void {
+  drawNodes(model);
   drawSessions(model, ctx.joined);
   drawObjects(model, "subs", ctx.joined);
   drawObjects(model, "regs", ctx.joined);

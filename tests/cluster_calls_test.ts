@@ -1,0 +1,920 @@
+/**
+ * Calls and registrations across nodes, in-process: two or three nodes, each a real `Dealer`
+ * with fake sessions, joined by the in-memory twin of NATS (MemoryCluster) on a FakeClock.
+ * What a cluster must agree on (single races, policies, order, pattern resolution) and what
+ * a forwarded call must keep (payloads, errors, progressive results and invocations, cancel
+ * modes, timeouts, disclosure), plus failure: a dead node, no responders, a node cut off whose
+ * exclusive registration is taken meanwhile, and hostile messages on the bus.
+ */
+
+import assert from "node:assert/strict";
+import { FakeClock } from "../src/clock.ts";
+import {
+  ClusterRegistrations,
+  REVOKED_REASON,
+  TOMBSTONE_MS,
+} from "../src/cluster/cluster_registrations.ts";
+import { decode, encode } from "../src/cluster/codec.ts";
+import { nodeSubject } from "../src/cluster/call_wire.ts";
+import type { ClusterLink } from "../src/cluster/link.ts";
+import { MemoryCluster } from "../src/cluster/memory_link.ts";
+import { registrationId } from "../src/cluster/registration_wire.ts";
+import { uriKey } from "../src/cluster/subjects.ts";
+import { FORWARD_TIMEOUT_MS, RemoteCalls } from "../src/cluster/remote_calls.ts";
+import type { Logger } from "../src/log.ts";
+import { agreedLink } from "../src/router/agreed_dispatch.ts";
+import { Dealer } from "../src/router/dealer.ts";
+import type { DealerLink } from "../src/router/dealer_link.ts";
+import type { Session } from "../src/router/session.ts";
+import type { SessionRef } from "../src/router/session_ref.ts";
+import { WampError } from "../src/wamp/errors.ts";
+import { MessageType as T } from "../src/wamp/message_type.ts";
+import type { Dict, ErrorMessage, Invocation, Message, Result } from "../src/wamp/messages.ts";
+import type { MatchPolicy } from "../src/wamp/uris.ts";
+import { type FakeSession, fakeSession } from "./_session_ref.ts";
+
+const CALLEE = [
+  "callee.progressive_call_results",
+  "callee.progressive_call_invocations",
+  "callee.call_canceling",
+  "callee.registration_revocation",
+];
+const CALLER = [
+  "caller.progressive_call_results",
+  "caller.progressive_call_invocations",
+  "caller.call_canceling",
+];
+
+interface TestLogger extends Logger {
+  readonly lines: string[];
+}
+
+function testLogger(): TestLogger {
+  const lines: string[] = [];
+  const log = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    lines.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
+  };
+  return { lines, error: log("error"), warn: log("warn"), info: log("info"), debug: log("debug") };
+}
+
+let nextSession = 1;
+
+class TestNode {
+  readonly dealer: Dealer;
+  readonly sessions = new Map<number, SessionRef>();
+  readonly calls: RemoteCalls;
+  readonly regs: ClusterRegistrations;
+  readonly dealerLink: DealerLink;
+  readonly logger = testLogger();
+  /** The registration meta events this node's dealer raised, as `kind session`. */
+  readonly meta: string[] = [];
+
+  constructor(readonly name: string, readonly link: ClusterLink, clock: FakeClock) {
+    const note = (kind: string) => (s: SessionRef) => this.meta.push(`${kind} ${s.id}`);
+    this.dealer = new Dealer(clock, {
+      onCreate: note("create"),
+      onRegister: note("register"),
+      onUnregister: note("unregister"),
+      onDelete: note("delete"),
+    });
+    const realm = { dealer: this.dealer, sessions: this.sessions };
+    const host = { realm: (n: string) => n === "r" ? realm : undefined };
+    this.calls = new RemoteCalls(link, name, host, this.logger);
+    this.regs = new ClusterRegistrations(
+      link,
+      name,
+      `${name}-1`,
+      host,
+      this.calls,
+      clock,
+      this.logger,
+    );
+    this.dealerLink = this.regs.linkFor("r");
+  }
+
+  async start(): Promise<this> {
+    await this.calls.start();
+    await this.regs.start();
+    this.regs.applyRealm("r");
+    return this;
+  }
+
+  join(features: string[] = [...CALLEE, ...CALLER]): FakeSession {
+    const s = fakeSession(nextSession++ * 1000 + this.name.length, { features });
+    this.sessions.set(s.id, s);
+    return s;
+  }
+
+  /** REGISTER as the realm does it: agree, then commit; the id, or the refusing error. */
+  async register(
+    s: SessionRef,
+    uri: string,
+    options: Dict = {},
+    match: MatchPolicy = "exact",
+  ): Promise<number | WampError> {
+    try {
+      const commit = await this.dealerLink.register(s, uri, match, options);
+      return commit().id;
+    } catch (e) {
+      if (e instanceof WampError) return e;
+      throw e;
+    }
+  }
+
+  async unregister(s: SessionRef, id: number): Promise<void> {
+    const reg = this.dealer.get(id)!;
+    (await this.dealerLink.unregister(s, reg))();
+  }
+
+  leave(s: SessionRef): void {
+    this.sessions.delete(s.id);
+    this.dealer.removeSession(s);
+    this.dealerLink.sessionLeft(s);
+    // as a router session does once it ended (src/router/session.ts)
+    (s as { id: number }).id = 0;
+  }
+
+  call(s: SessionRef, request: number, procedure: string, options: Dict = {}, more: Dict = {}) {
+    this.dealer.call(s, { type: T.CALL, request, options, procedure, ...more }, false);
+  }
+}
+
+async function cluster(...names: string[]) {
+  return await clusterWith({}, ...names);
+}
+
+async function clusterWith(options: { maxPayload?: number }, ...names: string[]) {
+  const clock = new FakeClock();
+  const mem = new MemoryCluster({ clock, ...options });
+  const nodes = await Promise.all(
+    names.map((n) => new TestNode(n, mem.link(n), clock).start()),
+  );
+  const settle = async () => {
+    for (let i = 0; i < 5; i++) {
+      await mem.settle();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  };
+  return { clock, mem, nodes, settle };
+}
+
+function last<M extends Message>(s: FakeSession, type: number): M {
+  const all = s.of(type);
+  assert.ok(all.length > 0, `no message of type ${type} in ${JSON.stringify(s.sent)}`);
+  return all[all.length - 1] as M;
+}
+
+Deno.test("a single registration is exclusive across nodes: of two racing, exactly one wins", async () => {
+  for (let round = 0; round < 10; round++) {
+    const { nodes: [a, b], settle } = await cluster("a", "b");
+    const [ra, rb] = await Promise.all([
+      a!.register(a!.join(), "com.p"),
+      b!.register(b!.join(), "com.p"),
+    ]);
+    const won = [ra, rb].filter((r) => typeof r === "number");
+    const lost = [ra, rb].filter((r) => r instanceof WampError) as WampError[];
+    assert.equal(won.length, 1, `round ${round}: ${String(ra)} ${String(rb)}`);
+    assert.equal(lost[0]!.uri, "wamp.error.procedure_already_exists");
+    await settle();
+    // Both dealers agree on the one registration and its id.
+    const id = registrationId("r", "exact", "com.p");
+    assert.equal(won[0], id);
+    assert.equal(a!.dealer.lookup("com.p", "exact")?.id, id);
+    assert.equal(b!.dealer.lookup("com.p", "exact")?.id, id);
+    assert.equal(a!.dealer.lookup("com.p", "exact")?.callees.length, 1);
+    assert.equal(b!.dealer.lookup("com.p", "exact")?.callees.length, 1);
+  }
+});
+
+Deno.test("one invoke policy cluster-wide: another policy on another node is refused", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  assert.equal(typeof await a!.register(a!.join(), "com.p", { invoke: "roundrobin" }), "number");
+  await settle();
+  const r = await b!.register(b!.join(), "com.p", { invoke: "random" });
+  assert.ok(r instanceof WampError);
+  assert.equal(r.uri, "wamp.error.procedure_exists_with_different_invocation_policy");
+  const bad = await b!.register(b!.join(), "com.q", { invoke: "sometimes" });
+  assert.ok(bad instanceof WampError);
+  assert.equal(bad.uri, "wamp.error.invalid_argument");
+});
+
+Deno.test("a call reaches a callee on another node: args, kwargs, binary, disclosure, callee error", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  const id = await b!.register(callee, "com.echo", { disclose_caller: true });
+  await settle();
+  const caller = a!.join();
+  const bytes = new Uint8Array([0, 1, 2, 255]);
+  a!.call(caller, 7, "com.echo", {}, { args: [1, "x", bytes], kwargs: { k: bytes } });
+  await settle();
+  const inv = last<Invocation>(callee, T.INVOCATION);
+  assert.equal(inv.registration, id);
+  assert.deepEqual(inv.args, [1, "x", bytes]);
+  assert.ok(inv.args![2] instanceof Uint8Array);
+  assert.deepEqual(inv.kwargs, { k: bytes });
+  assert.equal(inv.details.caller, caller.id);
+  assert.equal(inv.details.caller_authid, caller.authid);
+  b!.dealer.yield(callee, {
+    type: T.YIELD,
+    request: inv.request,
+    options: {},
+    args: [bytes],
+    kwargs: { ok: true },
+  });
+  await settle();
+  const res = last<Result>(caller, T.RESULT);
+  assert.equal(res.request, 7);
+  assert.deepEqual(res.args, [bytes]);
+  assert.ok(res.args![0] instanceof Uint8Array);
+  assert.deepEqual(res.kwargs, { ok: true });
+  assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+
+  a!.call(caller, 8, "com.echo", {}, { args: [2] });
+  await settle();
+  const inv2 = last<Invocation>(callee, T.INVOCATION);
+  b!.dealer.error(callee, {
+    type: T.ERROR,
+    requestType: T.INVOCATION,
+    request: inv2.request,
+    details: {},
+    error: "com.error.bad",
+    args: ["nope"],
+    kwargs: { why: 1 },
+  });
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.equal(err.request, 8);
+  assert.equal(err.error, "com.error.bad");
+  assert.deepEqual(err.args, ["nope"]);
+  assert.deepEqual(err.kwargs, { why: 1 });
+});
+
+Deno.test("progressive results and progressive invocations cross nodes", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.stream");
+  await settle();
+  const caller = a!.join();
+  a!.call(caller, 1, "com.stream", { receive_progress: true, progress: true }, { args: [1] });
+  await settle();
+  const first = last<Invocation>(callee, T.INVOCATION);
+  assert.equal(first.details.receive_progress, true);
+  assert.equal(first.details.progress, true);
+  a!.call(caller, 1, "com.stream", { progress: true }, { args: [2] });
+  a!.call(caller, 1, "com.stream", {}, { args: [3] });
+  await settle();
+  const invs = callee.of(T.INVOCATION) as Invocation[];
+  assert.deepEqual(invs.map((i) => i.args), [[1], [2], [3]]);
+  assert.ok(invs.every((i) => i.request === first.request));
+  assert.deepEqual(invs.map((i) => i.details.progress === true), [true, true, false]);
+  for (const n of [10, 20]) {
+    b!.dealer.yield(callee, {
+      type: T.YIELD,
+      request: first.request,
+      options: { progress: true },
+      args: [n],
+    });
+  }
+  b!.dealer.yield(callee, { type: T.YIELD, request: first.request, options: {}, args: [30] });
+  await settle();
+  const results = caller.of(T.RESULT) as Result[];
+  assert.deepEqual(results.map((r) => [r.args, r.details.progress === true]), [
+    [[10], true],
+    [[20], true],
+    [[30], false],
+  ]);
+});
+
+Deno.test("cancel across nodes: skip, kill and killnowait behave as on one node", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.slow");
+  await settle();
+  const caller = a!.join();
+  const cancel = (request: number, mode: string) =>
+    a!.dealer.cancel(caller, { type: T.CANCEL, request, options: { mode } });
+
+  a!.call(caller, 1, "com.slow");
+  await settle();
+  cancel(1, "skip");
+  await settle();
+  assert.equal(last<ErrorMessage>(caller, T.ERROR).error, "wamp.error.canceled");
+  assert.equal(callee.of(T.INTERRUPT).length, 0);
+
+  a!.call(caller, 2, "com.slow");
+  await settle();
+  cancel(2, "killnowait");
+  await settle();
+  assert.equal(last<ErrorMessage>(caller, T.ERROR).request, 2);
+  assert.deepEqual((last(callee, T.INTERRUPT) as { options: Dict }).options.mode, "killnowait");
+
+  a!.call(caller, 3, "com.slow");
+  await settle();
+  const inv = last<Invocation>(callee, T.INVOCATION);
+  cancel(3, "kill");
+  await settle();
+  assert.equal((last(callee, T.INTERRUPT) as { options: Dict }).options.mode, "kill");
+  assert.equal(caller.of(T.ERROR).length, 2, "kill waits for the callee's answer");
+  b!.dealer.error(callee, {
+    type: T.ERROR,
+    requestType: T.INVOCATION,
+    request: inv.request,
+    details: {},
+    error: "wamp.error.canceled",
+  });
+  await settle();
+  assert.equal(last<ErrorMessage>(caller, T.ERROR).request, 3);
+  assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+});
+
+Deno.test("the dealer-enforced timeout of a forwarded call runs on the callee's node", async () => {
+  const { clock, nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.slow", { forward_timeout: false });
+  await settle();
+  const caller = a!.join();
+  a!.call(caller, 1, "com.slow", { timeout: 500 });
+  await settle();
+  assert.equal(last<Invocation>(callee, T.INVOCATION).details.timeout, undefined);
+  clock.advance(499);
+  await settle();
+  assert.equal(caller.of(T.ERROR).length, 0);
+  clock.advance(1);
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.equal(err.error, "wamp.error.canceled");
+  assert.match(String(err.args?.[0]), /timed out after 500 ms/);
+  assert.equal((last(callee, T.INTERRUPT) as { options: Dict }).options.mode, "killnowait");
+});
+
+Deno.test("roundrobin spreads over callees of every node; first/last follow one cluster-wide order", async () => {
+  const { nodes: [a, b, c], settle } = await cluster("a", "b", "c");
+  const ca = a!.join(), cb = b!.join(), cc = c!.join();
+  await a!.register(ca, "com.rr", { invoke: "roundrobin" });
+  await settle();
+  await b!.register(cb, "com.rr", { invoke: "roundrobin" });
+  await settle();
+  await c!.register(cc, "com.rr", { invoke: "roundrobin" });
+  await settle();
+  const caller = a!.join();
+  for (let i = 1; i <= 6; i++) a!.call(caller, i, "com.rr");
+  await settle();
+  assert.deepEqual([ca, cb, cc].map((s) => s.of(T.INVOCATION).length), [2, 2, 2]);
+
+  // first/last: every node's dealer has the callees in the same (registration) order.
+  const f1 = c!.join(), f2 = a!.join(), f3 = b!.join();
+  await c!.register(f1, "com.first", { invoke: "first" });
+  await settle();
+  await a!.register(f2, "com.first", { invoke: "first" });
+  await settle();
+  await b!.register(f3, "com.first", { invoke: "first" });
+  await settle();
+  for (const n of [a!, b!, c!]) {
+    assert.deepEqual(n.dealer.lookup("com.first", "exact")!.callees.map((x) => x.session.id), [
+      f1.id,
+      f2.id,
+      f3.id,
+    ]);
+  }
+  b!.call(b!.join(), 1, "com.first");
+  await settle();
+  assert.equal(f1.of(T.INVOCATION).length, 1);
+});
+
+Deno.test("pattern registrations resolve exact > longest prefix > wildcard over the whole cluster", async () => {
+  const { nodes: [a, b, c], settle } = await cluster("a", "b", "c");
+  const wild = a!.join(), short = b!.join(), long = c!.join(), exact = a!.join();
+  await a!.register(wild, "org..x", {}, "wildcard");
+  await b!.register(short, "com.", {}, "prefix");
+  await c!.register(long, "com.app.", {}, "prefix");
+  await a!.register(exact, "com.app.x", {});
+  await settle();
+  const caller = b!.join();
+  b!.call(caller, 1, "com.app.x");
+  b!.call(caller, 2, "com.app.y");
+  b!.call(caller, 3, "com.other.x");
+  b!.call(caller, 4, "org.z.x");
+  await settle();
+  assert.equal(exact.of(T.INVOCATION).length, 1);
+  assert.equal(long.of(T.INVOCATION).length, 1);
+  assert.equal((long.of(T.INVOCATION)[0] as Invocation).details.procedure, "com.app.y");
+  assert.equal(short.of(T.INVOCATION).length, 1);
+  assert.equal(wild.of(T.INVOCATION).length, 1);
+  assert.equal((wild.of(T.INVOCATION)[0] as Invocation).details.procedure, "org.z.x");
+  b!.call(caller, 5, "net.q");
+  await settle();
+  const none = last<ErrorMessage>(caller, T.ERROR);
+  assert.deepEqual([none.request, none.error], [5, "wamp.error.no_such_procedure"]);
+  assert.match(String(none.args?.[0]), /no callee registered/);
+});
+
+Deno.test("unregister and leave on one node free a single registration for another", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const s1 = a!.join();
+  const id = await a!.register(s1, "com.p") as number;
+  await settle();
+  assert.ok(await b!.register(b!.join(), "com.p") instanceof WampError);
+  await a!.unregister(s1, id);
+  await settle();
+  assert.equal(b!.dealer.lookup("com.p", "exact"), undefined);
+  const s2 = b!.join();
+  assert.equal(await b!.register(s2, "com.p"), id);
+  await settle();
+  b!.leave(s2);
+  await settle();
+  assert.equal(a!.dealer.lookup("com.p", "exact"), undefined);
+  assert.equal(await a!.register(a!.join(), "com.p"), id);
+  await settle();
+  assert.equal(a!.regs.sizes.remoteCallees, 0);
+  assert.equal(b!.regs.sizes.remoteCallees, 1);
+});
+
+Deno.test("callee or caller leaving mid-call: the other side hears of it", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.slow", { invoke: "roundrobin" });
+  await settle();
+  const caller = a!.join();
+  a!.call(caller, 1, "com.slow");
+  await settle();
+  b!.leave(callee);
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.equal(err.error, "wamp.error.canceled");
+  assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+
+  const callee2 = b!.join();
+  await b!.register(callee2, "com.slow", { invoke: "roundrobin" });
+  await settle();
+  a!.call(caller, 2, "com.slow");
+  await settle();
+  assert.equal(callee2.of(T.INVOCATION).length, 1);
+  a!.leave(caller);
+  await settle();
+  assert.equal((last(callee2, T.INTERRUPT) as { options: Dict }).options.mode, "killnowait");
+  assert.deepEqual(b!.dealer.openCalls(callee2), { asCaller: 0, asCallee: 0 });
+});
+
+Deno.test("a dead node: its in-flight calls end with ERROR, its single registration can be taken", async () => {
+  const { mem, nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.p");
+  await settle();
+  const caller = a!.join();
+  a!.call(caller, 1, "com.p");
+  await settle();
+  assert.equal(callee.of(T.INVOCATION).length, 1);
+  mem.kill("b");
+  // a call made after the kill, before the node is declared dead: no responders
+  a!.call(caller, 2, "com.p");
+  await settle();
+  const noResponders = last<ErrorMessage>(caller, T.ERROR);
+  assert.equal(noResponders.request, 2);
+  assert.equal(noResponders.error, "wamp.error.network_failure");
+  // membership declares b dead
+  a!.calls.nodeDown("b");
+  a!.regs.nodeDown("b", "b-1");
+  await settle();
+  const err = caller.of(T.ERROR).find((m) => (m as ErrorMessage).request === 1) as ErrorMessage;
+  assert.equal(err?.error, "wamp.error.canceled");
+  assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+  assert.equal(a!.dealer.lookup("com.p", "exact"), undefined);
+  assert.equal(typeof await a!.register(a!.join(), "com.p"), "number");
+});
+
+Deno.test("a node cut off whose exclusive registration is taken meanwhile revokes its own", async () => {
+  const { mem, nodes: [a, b], settle } = await cluster("a", "b");
+  const held = a!.join();
+  const id = await a!.register(held, "com.p") as number;
+  await settle();
+  mem.disconnect("a");
+  // b takes a for dead (its heartbeats stopped), cleans up, and takes the registration
+  b!.calls.nodeDown("a");
+  b!.regs.nodeDown("a", "a-1");
+  await settle();
+  const taker = b!.join();
+  assert.equal(await b!.register(taker, "com.p"), id);
+  await settle();
+  // a kept serving its local callee meanwhile
+  assert.equal(a!.dealer.lookup("com.p", "exact")?.callees[0]?.session, held);
+  mem.reconnect("a");
+  await settle();
+  const revoked = last(held, T.UNREGISTERED) as { request: number; details: Dict };
+  assert.equal(revoked.request, 0);
+  assert.deepEqual(revoked.details, { registration: id, reason: REVOKED_REASON });
+  await settle();
+  assert.deepEqual(a!.dealer.lookup("com.p", "exact")?.callees.map((c) => c.session.id), [
+    taker.id,
+  ]);
+  assert.equal(b!.dealer.lookup("com.p", "exact")?.callees.length, 1);
+});
+
+Deno.test("a node cut off re-asserts its registrations when nothing was taken", async () => {
+  const { mem, nodes: [a, b], settle } = await cluster("a", "b");
+  const held = a!.join();
+  await a!.register(held, "com.p", { invoke: "roundrobin" });
+  await settle();
+  mem.disconnect("a");
+  b!.calls.nodeDown("a");
+  b!.regs.nodeDown("a", "a-1");
+  await settle();
+  assert.equal(b!.dealer.lookup("com.p", "exact"), undefined);
+  mem.reconnect("a");
+  await settle();
+  assert.deepEqual(b!.dealer.lookup("com.p", "exact")?.callees.map((c) => c.session.id), [held.id]);
+  assert.equal(held.of(T.UNREGISTERED).length, 0);
+});
+
+Deno.test("hostile bus messages are dropped and logged; the node goes on routing", async () => {
+  const { mem, nodes: [a, b], settle } = await cluster("a", "b");
+  const evil = mem.link("evil");
+  const callee = b!.join();
+  await b!.register(callee, "com.p");
+  await settle();
+  for (
+    const junk of [
+      new Uint8Array([0xc1]),
+      encode({ k: "start" }),
+      encode([1, 2]),
+      encode({ k: "gone", realm: 1 }),
+    ]
+  ) {
+    evil.publish(nodeSubject("b", "call"), junk);
+    evil.publish(nodeSubject("a", "res"), junk);
+  }
+  const reply = await evil.request(nodeSubject("b", "call"), encode({ k: "chunk" }), 1000);
+  assert.ok(reply.byteLength > 0);
+  await settle();
+  assert.ok(b!.logger.lines.some((l) => l.includes("malformed call message")));
+  assert.ok(a!.logger.lines.some((l) => l.includes("malformed call reply")));
+  const caller = a!.join();
+  a!.call(caller, 1, "com.p");
+  await settle();
+  assert.equal(callee.of(T.INVOCATION).length, 1);
+});
+
+Deno.test("messages larger than the cluster passes end the call with payload_size_exceeded", async () => {
+  const { nodes: [a, b], settle } = await clusterWith({ maxPayload: 4096 }, "a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.big");
+  await settle();
+  const caller = a!.join();
+  const big = "x".repeat(8192);
+  const errorOf = (request: number) =>
+    caller.of(T.ERROR).find((m) => (m as ErrorMessage).request === request) as ErrorMessage;
+
+  a!.call(caller, 1, "com.big", {}, { args: [big] });
+  await settle();
+  assert.equal(errorOf(1)?.error, "wamp.error.payload_size_exceeded");
+  assert.equal(callee.of(T.INVOCATION).length, 0);
+
+  a!.call(caller, 2, "com.big", {}, { args: ["small"] });
+  await settle();
+  const inv = last<Invocation>(callee, T.INVOCATION);
+  b!.dealer.yield(callee, { type: T.YIELD, request: inv.request, options: {}, args: [big] });
+  await settle();
+  assert.equal(errorOf(2)?.error, "wamp.error.payload_size_exceeded");
+
+  a!.call(caller, 3, "com.big");
+  await settle();
+  const inv3 = last<Invocation>(callee, T.INVOCATION);
+  b!.dealer.error(callee, {
+    type: T.ERROR,
+    requestType: T.INVOCATION,
+    request: inv3.request,
+    details: {},
+    error: "com.error.huge",
+    args: [big],
+  });
+  await settle();
+  assert.equal(errorOf(3)?.error, "wamp.error.payload_size_exceeded");
+
+  a!.call(caller, 4, "com.big", { progress: true }, { args: ["first"] });
+  await settle();
+  a!.call(caller, 4, "com.big", { progress: true }, { args: [big] });
+  await settle();
+  assert.equal(errorOf(4)?.error, "wamp.error.payload_size_exceeded");
+  assert.equal((last(callee, T.INTERRUPT) as { options: Dict }).options.mode, "killnowait");
+  assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+  assert.deepEqual(b!.dealer.openCalls(callee), { asCaller: 0, asCallee: 0 });
+  // later chunks of the ended call are dropped, never a new call
+  a!.call(caller, 4, "com.big", {}, { args: ["last"] });
+  await settle();
+  assert.equal(callee.of(T.INVOCATION).length, 3);
+});
+
+Deno.test("a callee revoked on its node (remove_callee, a reload) leaves the registration everywhere", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const ca = a!.join(), cb = b!.join();
+  await a!.register(ca, "com.rr", { invoke: "roundrobin" });
+  await b!.register(cb, "com.rr", { invoke: "roundrobin" });
+  await settle();
+  const reg = a!.dealer.lookup("com.rr", "exact")!;
+  assert.equal(reg.callees.length, 2);
+  a!.dealer.revoke(ca, reg, "wamp.error.not_authorized");
+  await settle();
+  assert.deepEqual(last(ca, T.UNREGISTERED), {
+    type: T.UNREGISTERED,
+    request: 0,
+    details: { registration: reg.id, reason: "wamp.error.not_authorized" },
+  });
+  for (const n of [a!, b!]) {
+    assert.deepEqual(n.dealer.lookup("com.rr", "exact")?.callees.map((c) => c.session.id), [cb.id]);
+  }
+  // a later change of the key does not bring it back
+  await b!.register(b!.join(), "com.rr", { invoke: "roundrobin" });
+  await settle();
+  assert.ok(!a!.dealer.lookup("com.rr", "exact")!.callees.some((c) => c.session === ca));
+});
+
+Deno.test("a session leaving while its REGISTER is being agreed leaves no entry behind", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const s = a!.join();
+  const pending = a!.dealerLink.register(s, "com.p", "exact", {});
+  a!.leave(s);
+  await pending; // agreed, but never committed: the realm does not reply to a gone session
+  await settle();
+  assert.equal(a!.dealer.lookup("com.p", "exact"), undefined);
+  assert.equal(b!.dealer.lookup("com.p", "exact"), undefined);
+  assert.equal(typeof await b!.register(b!.join(), "com.p"), "number");
+});
+
+Deno.test("a REGISTER while NATS is out of reach is decided locally and agreed on reconnection", async () => {
+  const { mem, nodes: [a, b], settle } = await cluster("a", "b");
+  mem.disconnect("a");
+  const s = a!.join();
+  const id = await a!.register(s, "com.offline", { invoke: "roundrobin" });
+  assert.equal(id, registrationId("r", "exact", "com.offline"));
+  assert.equal(a!.dealer.lookup("com.offline", "exact")?.callees[0]?.session, s);
+  assert.ok(a!.logger.lines.some((l) => l.includes("registration not agreed")));
+  mem.reconnect("a");
+  await settle();
+  assert.deepEqual(b!.dealer.lookup("com.offline", "exact")?.callees.map((c) => c.session.id), [
+    s.id,
+  ]);
+});
+
+Deno.test("registration meta events come from the node of the callee, once", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const ca = a!.join(), cb = b!.join();
+  await a!.register(ca, "com.m", { invoke: "roundrobin" });
+  await settle();
+  await b!.register(cb, "com.m", { invoke: "roundrobin" });
+  await settle();
+  assert.deepEqual(a!.meta, [`create ${ca.id}`, `register ${ca.id}`]);
+  assert.deepEqual(b!.meta, [`register ${cb.id}`]);
+  const [ida, idb] = [ca.id, cb.id];
+  a!.leave(ca);
+  await settle();
+  b!.leave(cb);
+  await settle();
+  assert.deepEqual(a!.meta.slice(2), [`unregister ${ida}`]);
+  assert.deepEqual(b!.meta.slice(1), [`unregister ${idb}`, `delete ${idb}`]);
+});
+
+Deno.test("the caller's node dies: the callees of its calls are interrupted", async () => {
+  const { mem, nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.slow");
+  await settle();
+  const caller = a!.join();
+  a!.call(caller, 1, "com.slow");
+  await settle();
+  const inv = last<Invocation>(callee, T.INVOCATION);
+  mem.kill("a");
+  b!.calls.nodeDown("a");
+  b!.regs.nodeDown("a", "a-1");
+  await settle();
+  const interrupt = last(callee, T.INTERRUPT) as { request: number; options: Dict };
+  assert.equal(interrupt.request, inv.request);
+  assert.equal(interrupt.options.mode, "killnowait");
+  assert.deepEqual(b!.dealer.openCalls(callee), { asCaller: 0, asCallee: 0 });
+});
+
+Deno.test("callee churn across nodes leaves nothing behind", async () => {
+  const { clock, nodes: [a, b], settle } = await cluster("a", "b");
+  const caller = a!.join();
+  for (let round = 0; round < 3; round++) {
+    const sessions = Array.from({ length: 100 }, () => b!.join());
+    await Promise.all(
+      sessions.map((s, i) =>
+        b!.register(s, i % 2 ? `com.churn.${round}.${i}` : "com.shared", { invoke: "random" })
+      ),
+    );
+    await settle();
+    assert.equal(a!.regs.sizes.remoteCallees, 100);
+    a!.call(caller, round + 1, "com.shared");
+    for (const s of sessions) b!.leave(s);
+    await settle();
+  }
+  for (const n of [a!, b!]) {
+    assert.deepEqual([...n.dealer.all()], []);
+    const { held, sessions, remoteCallees } = n.regs.sizes;
+    assert.deepEqual({ held, sessions, remoteCallees }, { held: 0, sessions: 0, remoteCallees: 0 });
+  }
+  assert.ok(a!.regs.sizes.keys > 0, "deleted keys are remembered for a while");
+  clock.advance(TOMBSTONE_MS);
+  await settle();
+  assert.equal(a!.regs.sizes.keys, 0);
+  assert.equal(b!.regs.sizes.keys, 0);
+  assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+});
+
+Deno.test("a callee node that does not take a call in time: network_failure, and the call is canceled there", async () => {
+  const { clock, mem, nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.p");
+  await settle();
+  // b stops answering (its handlers are gone) but something still listens on its subject
+  b!.calls.stop();
+  const mute = mem.link("mute");
+  const heard: unknown[] = [];
+  await mute.subscribe(nodeSubject("b", "call"), (m) => heard.push(decode(m.data)));
+  const caller = a!.join();
+  a!.call(caller, 1, "com.p");
+  await settle();
+  assert.equal(caller.of(T.ERROR).length, 0);
+  clock.advance(FORWARD_TIMEOUT_MS);
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.equal(err.error, "wamp.error.network_failure");
+  assert.deepEqual(heard.map((m) => (m as { k: string }).k), ["start", "cancel"]);
+});
+
+Deno.test("a call to a callee that just left its node, before this node heard: no_such_procedure", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.p", { invoke: "first" });
+  await settle();
+  const caller = a!.join();
+  b!.leave(callee);
+  a!.call(caller, 1, "com.p", { progress: true }, { args: [1] });
+  a!.call(caller, 1, "com.p", {}, { args: [2] });
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.equal(err.error, "wamp.error.no_such_procedure");
+  assert.equal(caller.of(T.ERROR).length, 1, "the later chunk is dropped, not a new call");
+  assert.equal(a!.dealer.lookup("com.p", "exact"), undefined);
+});
+
+Deno.test("disclose_me, forward_timeout and payload passthru cross nodes", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join([...CALLEE, "callee.payload_passthru_mode"]);
+  await b!.register(callee, "com.p", { forward_timeout: true });
+  await settle();
+  const caller = a!.join([...CALLER, "caller.payload_passthru_mode"]);
+  // the realm decided to disclose the caller (disclose_me, or its role's rule)
+  a!.dealer.call(caller, {
+    type: T.CALL,
+    request: 1,
+    options: { timeout: 1000, ppt_scheme: "x_custom", ppt_serializer: "native" },
+    procedure: "com.p",
+    args: [new Uint8Array([1, 2])],
+  }, true);
+  await settle();
+  const inv = last<Invocation>(callee, T.INVOCATION);
+  assert.equal(inv.details.caller, caller.id);
+  assert.equal(inv.details.timeout, 1000);
+  assert.equal(inv.details.ppt_scheme, "x_custom");
+  assert.equal(inv.details.ppt_serializer, "native");
+  b!.dealer.yield(callee, {
+    type: T.YIELD,
+    request: inv.request,
+    options: { ppt_scheme: "x_custom", ppt_serializer: "native" },
+    args: [new Uint8Array([3])],
+  });
+  await settle();
+  const res = last<Result>(caller, T.RESULT);
+  assert.equal(res.details.ppt_scheme, "x_custom");
+  assert.deepEqual(res.args, [new Uint8Array([3])]);
+
+  // a caller without passthru gets the callee's passthru result refused, as on one node
+  const plain = a!.join();
+  a!.call(plain, 2, "com.p");
+  await settle();
+  const inv2 = last<Invocation>(callee, T.INVOCATION);
+  b!.dealer.yield(callee, {
+    type: T.YIELD,
+    request: inv2.request,
+    options: { ppt_scheme: "x_custom" },
+    args: [],
+  });
+  await settle();
+  assert.equal(last<ErrorMessage>(plain, T.ERROR).error, "wamp.error.feature_not_supported");
+});
+
+Deno.test("reserved URIs stay node-local: not agreed, and never taken from the bucket", async () => {
+  const { mem, nodes: [a], settle } = await cluster("a");
+  const link = a!.dealerLink;
+  const client = { internal: false } as unknown as Session;
+  const service = { internal: true } as unknown as Session;
+  const register = (procedure: string): Message => ({
+    type: T.REGISTER,
+    request: 1,
+    options: {},
+    procedure,
+  });
+  assert.equal(agreedLink(link, client, register("com.x"), a!.dealer), link);
+  assert.equal(agreedLink(link, client, register("wamp.session.count"), a!.dealer), null);
+  assert.equal(agreedLink(link, client, register("switchboard.reload_config"), a!.dealer), null);
+  assert.equal(agreedLink(link, service, register("com.x"), a!.dealer), null);
+  assert.equal(agreedLink(undefined, client, register("com.x"), a!.dealer), null);
+
+  // a node's own procedure is not replaced by what a peer writes in the bucket
+  const own = a!.join();
+  a!.dealer.register(own, "wamp.session.count", "exact", {});
+  const evil = mem.link("evil");
+  const bucket = await evil.bucket("sb_regs");
+  await bucket.put(
+    uriKey("r", "exact", "wamp.session.count"),
+    encode({
+      id: 1,
+      invoke: "single",
+      created: "x",
+      callees: [{
+        node: "evil",
+        incarnation: "1",
+        session: 5,
+        authid: "x",
+        authrole: "x",
+        features: 0,
+        disclose_caller: false,
+        forward_timeout: false,
+      }],
+    }),
+  );
+  await settle();
+  assert.deepEqual(
+    a!.dealer.lookup("wamp.session.count", "exact")?.callees.map((c) => c.session),
+    [own],
+  );
+});
+
+Deno.test("a registration with more callees than one bucket entry holds refuses the next one", async () => {
+  const { nodes: [a, b], settle } = await clusterWith({ maxPayload: 2000 }, "a", "b");
+  const results: (number | WampError)[] = [];
+  for (let i = 0; i < 30; i++) {
+    const n = i % 2 ? a! : b!;
+    results.push(await n.register(n.join(), "com.crowd", { invoke: "roundrobin" }));
+  }
+  await settle();
+  const refused = results.filter((r) => r instanceof WampError) as WampError[];
+  const taken = results.length - refused.length;
+  assert.ok(taken > 5 && refused.length > 0, `${taken} taken, ${refused.length} refused`);
+  assert.equal(refused[0]!.uri, "wamp.error.runtime_error");
+  assert.match(refused[0]!.message, /more than the cluster can store/);
+  for (const n of [a!, b!]) {
+    assert.equal(n.dealer.lookup("com.crowd", "exact")?.callees.length, taken);
+  }
+  assert.ok(!a!.logger.lines.some((l) => l.includes("not agreed")));
+});
+
+Deno.test("a call that overtakes the watch (an event announced the registration) still reaches the callee", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  // a's watch lags: stopped here, so only a direct read of the bucket can tell
+  a!.regs.stop();
+  const callee = b!.join();
+  await b!.register(callee, "com.fresh");
+  await settle();
+  assert.equal(a!.dealer.lookup("com.fresh", "exact"), undefined);
+  const caller = a!.join();
+  a!.call(caller, 1, "com.fresh", {}, { args: ["hi"] });
+  await settle();
+  const inv = last<Invocation>(callee, T.INVOCATION);
+  assert.deepEqual(inv.args, ["hi"]);
+  b!.dealer.yield(callee, { type: T.YIELD, request: inv.request, options: {}, args: ["ok"] });
+  await settle();
+  assert.deepEqual(last<Result>(caller, T.RESULT).args, ["ok"]);
+  // what is not in the bucket either: no_such_procedure, once
+  a!.call(caller, 2, "com.never");
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.deepEqual([err.request, err.error], [2, "wamp.error.no_such_procedure"]);
+  assert.equal(caller.of(T.ERROR).length, 1);
+  // a progressive call invocation is not looked up (its chunks would race the lookup)
+  const other = b!.join();
+  await b!.register(other, "com.fresh2");
+  await settle();
+  assert.throws(
+    () => a!.call(caller, 3, "com.fresh2", { progress: true }),
+    /no callee registered for "com.fresh2"/,
+  );
+});
+
+Deno.test("a procedure too long for a bucket key is refused, and a call to one is not looked up", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const long = `com.${"x".repeat(3000)}`;
+  const r = await b!.register(b!.join(), long);
+  assert.ok(r instanceof WampError);
+  assert.equal(r.uri, "wamp.error.invalid_uri");
+  assert.match(r.message, /too long/);
+  const caller = a!.join();
+  assert.throws(() => a!.call(caller, 1, long), /no callee registered/);
+  // routing goes on
+  const callee = b!.join();
+  await b!.register(callee, "com.ok");
+  await settle();
+  a!.call(caller, 2, "com.ok");
+  await settle();
+  assert.equal(callee.of(T.INVOCATION).length, 1);
+});
