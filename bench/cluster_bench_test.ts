@@ -1,8 +1,9 @@
 /**
  * Tests of the cluster benchmark's pieces (no timing assertions): the row table and placements,
  * the latency quantiles, and a smoke run of the cluster target — a nats-server and two router
- * nodes start, a fan-out from node A reaches subscribers on node B, nats-server counts one
- * message in and one out per publication (not one per subscriber), and every process stops.
+ * nodes start, a fan-out from node A reaches subscribers on node B (exact, prefix and wildcard
+ * subscriptions, all matching), nats-server counts one message in and one out per publication
+ * (not one per subscriber or per pattern), and every process stops.
  *
  * Run: `deno test --allow-net=127.0.0.1 --allow-read --allow-run --allow-env --allow-write=/tmp
  * bench/cluster_bench_test.ts`
@@ -19,7 +20,13 @@ import {
   subscriberPorts,
   SUBSCRIBERS,
 } from "./cluster_cases.ts";
-import { LatencySamples, preparePlacedPubSub } from "./cluster_loads.ts";
+import {
+  LatencySamples,
+  MIXED_MATCHES,
+  mixedSubscription,
+  preparePlacedPubSub,
+} from "./cluster_loads.ts";
+import { uriMatches } from "../src/wamp/uri_index.ts";
 import { clusterNodeConfig, startBenchCluster } from "./cluster_targets.ts";
 import { BENCH_SERIALIZERS } from "./serializers.ts";
 
@@ -81,6 +88,14 @@ Deno.test("cluster placements: where the subscribers connect, the NATS count exp
   assertEquals(nats("rpc", "cross"), null, "a call's count is reported, not checked");
 });
 
+Deno.test("mixed fan-out: exact, prefix and wildcard in turn, each matching the topic", () => {
+  const topic = "bench.cluster.t1x2";
+  const subs = Array.from({ length: 6 }, (_, i) => mixedSubscription(topic, i));
+  assertEquals(subs.map((x) => x.match), [...MIXED_MATCHES, ...MIXED_MATCHES], "in turn");
+  assertEquals(subs[2], { uri: "bench.cluster.", match: "wildcard" }, "last component empty");
+  for (const x of subs) assert(uriMatches(x.uri, x.match, topic), `${x.match} ${x.uri} matches`);
+});
+
 Deno.test("latency samples: quantiles of what was recorded while on", () => {
   const s = new LatencySamples();
   s.add(1000); // not recording yet
@@ -122,6 +137,8 @@ Deno.test({
         subscriberPorts: new Array(SUBSCRIBERS).fill(b),
         payloadBytes: 16,
         window: 8,
+        // Exact, prefix and wildcard subscriptions on B, all matching: still one message per node.
+        mixed: true,
       });
       try {
         const v0 = await cluster.nats.varz();

@@ -9,10 +9,20 @@
 /** Where the clients of a row connect. */
 export type Placement = "single" | "local" | "cross" | "split" | "bare";
 /** The loads of the cluster benchmark. */
-export type ClusterLoadName = "fanout" | "fanout-w256" | "rpc" | "rpc-1x1" | "nats-1x1";
+export type ClusterLoadName =
+  | "fanout"
+  | "fanout-w256"
+  | "fanout-mixed"
+  | "rpc"
+  | "rpc-1x1"
+  | "nats-1x1";
 
 /** Flow-control window of each fan-out load. */
-export const FANOUT_WINDOWS: Readonly<Record<string, number>> = { fanout: 32, "fanout-w256": 256 };
+export const FANOUT_WINDOWS: Readonly<Record<string, number>> = {
+  fanout: 32,
+  "fanout-w256": 256,
+  "fanout-mixed": 32,
+};
 
 /** One row of the benchmark: a load on a placement. */
 export interface ClusterRow {
@@ -30,6 +40,9 @@ export const CLUSTER_ROWS: readonly ClusterRow[] = [
   { load: "fanout-w256", placement: "local" },
   { load: "fanout-w256", placement: "cross" },
   { load: "fanout-w256", placement: "split" },
+  { load: "fanout-mixed", placement: "single" },
+  { load: "fanout-mixed", placement: "cross" },
+  { load: "fanout-mixed", placement: "split" },
   { load: "rpc", placement: "single" },
   { load: "rpc", placement: "local" },
   { load: "rpc", placement: "cross" },

@@ -103,6 +103,25 @@ export interface PlacedPubSub {
   readonly subscriberPorts: readonly number[];
   readonly payloadBytes: number;
   readonly window: number;
+  /**
+   * Mixed subscriptions: subscriber `i` subscribes with match policy `MIXED_MATCHES[i % 3]`
+   * (exact topic; prefix = the topic; wildcard = the topic with its last component empty), so a
+   * node holds overlapping patterns that all match every event. Default: all exact.
+   */
+  readonly mixed?: boolean;
+}
+
+/** The match policies of a mixed fan-out, in turn. */
+export const MIXED_MATCHES = ["exact", "prefix", "wildcard"] as const;
+
+/** The URI subscriber `i` of a mixed fan-out subscribes to, for `topic` (`a.b.c`), and how. */
+export function mixedSubscription(
+  topic: string,
+  i: number,
+): { uri: string; match: (typeof MIXED_MATCHES)[number] } {
+  const match = MIXED_MATCHES[i % MIXED_MATCHES.length]!;
+  const uri = match === "wildcard" ? topic.slice(0, topic.lastIndexOf(".") + 1) : topic;
+  return { uri, match };
 }
 
 /** An RPC load: one callee, `callers` callers, each with `inFlight` calls outstanding. */
@@ -174,11 +193,14 @@ export async function preparePlacedPubSub(
       const c = await session(port, ser);
       sessions.push(c);
       const pace = tracked.includes(s);
-      await c.subscribe(topic, (ev) => {
+      const { uri, match } = load.mixed
+        ? mixedSubscription(topic, s)
+        : { uri: topic, match: "exact" };
+      await c.subscribe(uri, (ev) => {
         counts[s]!++;
         latency.add(performance.now() - sentAtOf(ev.args));
         if (pace) pump();
-      });
+      }, match === "exact" ? {} : { match });
     }
     publisher = await session(load.publisherPort, ser);
     sessions.push(publisher);

@@ -142,7 +142,7 @@ export function checks(
       ));
     }
     out.push(floorCheck(results, s));
-    for (const load of ["fanout", "fanout-w256"] as const) {
+    for (const load of ["fanout", "fanout-w256", "fanout-mixed"] as const) {
       const label = `${load} 1→10`;
       const fan = (
         what: string,

@@ -10,7 +10,9 @@
  * Loads (`cluster_loads.ts`): `fanout` (1 publisher → 10 subscribers, 128 B, window 32, as in
  * `deno task bench`), `fanout-w256` (the same with window 256: deep enough that the processes,
  * not the round trip, bound the rate), `rpc` (8 callers × 4 calls in flight → 1 echoing callee,
- * 128 B), `rpc-1x1` (1 caller, 1 call in flight: the unloaded round trip) and `nats-1x1` (plain
+ * 128 B), `fanout-mixed` (`fanout` with the subscribers' match policies exact, prefix and wildcard
+ * in turn, every pattern matching every event: overlapping patterns on a node must still take one
+ * NATS message per node), `rpc-1x1` (1 caller, 1 call in flight: the unloaded round trip) and `nats-1x1` (plain
  * nats.js request → reply between two connections, no router: the floor a cross-node call adds to
  * a single-node one, placement `bare`). Placements:
  *
@@ -171,6 +173,7 @@ function prepare(row: ClusterRow, ser: Serializer, servers: Servers): Promise<Pl
       subscriberPorts: subscriberPorts(placement, ports),
       payloadBytes: PAYLOAD,
       window,
+      mixed: row.load === "fanout-mixed",
     });
   }
   const [callers, inFlight] = row.load === "rpc" ? [8, 4] : [1, 1];
