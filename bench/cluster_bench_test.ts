@@ -27,7 +27,7 @@ import {
   preparePlacedPubSub,
 } from "./cluster_loads.ts";
 import { uriMatches } from "../src/wamp/uri_index.ts";
-import { clusterNodeConfig, startBenchCluster } from "./cluster_targets.ts";
+import { BenchNats, clusterNodeConfig, startBenchCluster } from "./cluster_targets.ts";
 import { BENCH_SERIALIZERS } from "./serializers.ts";
 
 function assert(cond: unknown, message: string): asserts cond {
@@ -168,4 +168,62 @@ Deno.test({
     }
     assert(gone, "the JetStream store is removed");
   },
+});
+
+Deno.test("nats-server does not outlive a benchmark killed with SIGKILL; its store goes too", async () => {
+  const module = new URL("./cluster_targets.ts", import.meta.url).href;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { BenchNats } from ${JSON.stringify(module)};
+       const n = await BenchNats.start();
+       console.log(JSON.stringify({ port: n.port, dir: n.storeDir, pid: n.pid }));
+       await new Promise(() => {});`,
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  const { port, dir, pid } = JSON.parse(text) as { port: number; dir: string; pid: number };
+  assert(pid > 0, "the shell reported nats-server's pid");
+  assert(!(await refused(port)), "nats-server listens");
+  child.kill("SIGKILL");
+  await child.status;
+  await reader.cancel();
+  // Bounded wait for the outcome (no timing assertion: 20 s is far beyond what it takes).
+  let closed = false;
+  for (let i = 0; i < 400 && !closed; i++) {
+    closed = await refused(port);
+    if (!closed) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert(closed, `nats-server on port ${port} stopped after its parent was killed`);
+  let gone = false;
+  for (let i = 0; i < 100 && !gone; i++) {
+    try {
+      await Deno.stat(dir);
+      await new Promise((r) => setTimeout(r, 50));
+    } catch (err) {
+      gone = err instanceof Deno.errors.NotFound;
+    }
+  }
+  assert(gone, "its store was removed");
+});
+
+Deno.test("BenchNats: /varz counters and the server's own CPU time", async () => {
+  const nats = await BenchNats.start();
+  try {
+    const v = await nats.varz();
+    assert(v.inMsgs >= 0 && v.outMsgs >= 0, "counters");
+    const cpu = await nats.cpuSeconds();
+    assert(cpu !== null && cpu >= 0, `cpu seconds of pid ${nats.pid}: ${cpu}`);
+  } finally {
+    await nats.close();
+  }
 });

@@ -11,7 +11,10 @@
  *   block naming the node. Started through `targets.ts` like every bench router, so each follows
  *   the control protocol of `server_control.ts` and exits when its stdin closes.
  *
- * Everything started is stopped by `close()`, also when a later start fails.
+ * Everything started is stopped by `close()`, also when a later start fails. If this process ends
+ * without it (Ctrl-C, a crash, SIGKILL), every child sees its stdin close and stops all the same:
+ * the routers by the control protocol, nats-server through the shell it runs under, which also
+ * removes the store.
  *
  * @module
  */
@@ -53,6 +56,8 @@ export class BenchNats {
   readonly #dir: string;
   readonly #child: Deno.ChildProcess;
   readonly #drained: Promise<void>;
+  readonly #pid: Promise<number>;
+  #serverPid = 0;
   #log = "";
   #closed = false;
 
@@ -60,8 +65,18 @@ export class BenchNats {
     this.port = port;
     this.monitorPort = monitorPort;
     this.#dir = dir;
-    this.#child = new Deno.Command(NATS_SERVER, {
+    // nats-server runs under a small shell that stops it and removes its store when its stdin
+    // closes (close() below, or this process ending in any way), like the router children of
+    // server_control.ts, so no server outlives the benchmark. The shell prints the server's pid
+    // first; the server's own output follows.
+    this.#child = new Deno.Command("sh", {
       args: [
+        "-c",
+        'dir="$1"; shift; "$@" & pid=$!; echo "$pid"; read -r _; kill "$pid"; wait "$pid"; ' +
+        'rm -rf "$dir"',
+        "sh",
+        dir,
+        NATS_SERVER,
         "-js",
         "-a",
         "127.0.0.1",
@@ -72,17 +87,32 @@ export class BenchNats {
         "-sd",
         dir,
       ],
-      stdin: "null",
+      stdin: "piped",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const drain = async (stream: ReadableStream<Uint8Array>) => {
+    let gotPid!: (pid: number) => void;
+    this.#pid = new Promise((resolve) => (gotPid = resolve));
+    const drain = async (stream: ReadableStream<Uint8Array>, firstLinePid: boolean) => {
+      let first = firstLinePid;
       for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-        this.#log = (this.#log + chunk).slice(-10_000);
+        let text = chunk;
+        if (first) {
+          const nl = text.indexOf("\n");
+          if (nl >= 0) {
+            gotPid(Number(text.slice(0, nl)));
+            text = text.slice(nl + 1);
+            first = false;
+          }
+        }
+        this.#log = (this.#log + text).slice(-10_000);
       }
+      if (first) gotPid(0);
     };
-    this.#drained = Promise.all([drain(this.#child.stdout), drain(this.#child.stderr)])
-      .then(() => {});
+    this.#drained = Promise.all([
+      drain(this.#child.stdout, true),
+      drain(this.#child.stderr, false),
+    ]).then(() => {});
   }
 
   /**
@@ -99,6 +129,7 @@ export class BenchNats {
     while (!exited && Date.now() < deadline) {
       try {
         await nats.varz();
+        nats.#serverPid = await nats.#pid;
         return nats;
       } catch (err) {
         // Not up yet (connection refused): try again shortly.
@@ -121,9 +152,9 @@ export class BenchNats {
     return this.#dir;
   }
 
-  /** Process id of the server. */
+  /** Process id of nats-server itself. */
   get pid(): number {
-    return this.#child.pid;
+    return this.#serverPid;
   }
 
   /** Reads `/varz` of the monitoring port. */
@@ -163,26 +194,33 @@ export class BenchNats {
     return Number.isFinite(ticks) ? ticks / 100 : null;
   }
 
-  /** Stops the server (SIGTERM, SIGKILL after 3 s) and removes its store. */
+  /**
+   * Stops the server: closes the shell's stdin, so it stops nats-server (SIGTERM) and removes the
+   * store; kills the shell if it has not ended within 5 s.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     try {
-      this.#child.kill("SIGTERM");
+      await this.#child.stdin.close();
     } catch (err) {
-      if (!(err instanceof TypeError)) throw err; // already exited
+      // The shell may already be gone; its exit status below tells what happened.
+      if (!(err instanceof Error)) throw err;
     }
     const timer = setTimeout(() => {
       try {
         this.#child.kill("SIGKILL");
       } catch (err) {
-        if (!(err instanceof TypeError)) throw err;
+        if (!(err instanceof TypeError)) throw err; // already exited
       }
-    }, 3000);
+    }, 5000);
     await this.#child.status;
     clearTimeout(timer);
     await this.#drained;
-    await Deno.remove(this.#dir, { recursive: true });
+    // The shell removed it, unless it was killed.
+    await Deno.remove(this.#dir, { recursive: true }).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
   }
 }
 
