@@ -12,6 +12,7 @@ import {
   natsMatch,
   parseEventSubject,
   parseUriKey,
+  subjectBound,
   SubjectEncodingError,
   subscriptionPattern,
   uriKey,
@@ -188,4 +189,25 @@ Deno.test("subjects: NATS subject matching and validity", () => {
   assert.ok(!isValidSubject("a b", false));
   assert.ok(!isValidSubject("a.b*", true));
   assert.ok(!isValidSubject("", false));
+});
+
+Deno.test("subjects: subjectBound is never below a subject's UTF-8 length (seeded)", () => {
+  const rng = new Rng(4242);
+  const bytes = (t: string) => new TextEncoder().encode(t).byteLength;
+  // long runs of one piece too, so the per-character factor is what decides
+  const long = () =>
+    Array.from({ length: 1 + rng.int(3) }, () => rng.pick(PIECES).repeat(1 + rng.int(60)))
+      .join(".");
+  for (let i = 0; i < 5000; i++) {
+    const realm = rng.pick(REALMS);
+    for (const match of ["exact", "prefix", "wildcard"] as const) {
+      const uri = i % 2 === 0 ? pattern(rng, match) : long();
+      const bound = subjectBound(PREFIX, realm, uri);
+      if (match === "exact") {
+        assert.ok(bytes(eventSubject(PREFIX, realm, uri)) <= bound, `${uri}: event subject`);
+      }
+      const sub = subscriptionPattern(PREFIX, realm, uri, match).subject;
+      assert.ok(bytes(sub) <= bound, `${uri} (${match}): subscription subject`);
+    }
+  }
 });

@@ -26,7 +26,7 @@ import type { MatchPolicy } from "../wamp/uris.ts";
 import { CodecError, decode, encode } from "./codec.ts";
 import type { ClusterLink, LinkSubscription } from "./link.ts";
 import type { RetainedStore } from "./retained.ts";
-import { eventSubject, MAX_SUBJECT_BYTES, subscriptionPattern } from "./subjects.ts";
+import { eventSubject, MAX_SUBJECT_BYTES, subjectBound, subscriptionPattern } from "./subjects.ts";
 
 /** The subject prefix of events: `sb.ev.<realm>.<c1>.<c2>…`. */
 export const EVENT_PREFIX = "sb.ev";
@@ -85,6 +85,9 @@ export class RealmEvents implements RealmLink {
   readonly #subjects = new Map<string, SubjectState>();
   /** Recently delivered remote publication ids, oldest first. */
   readonly #seen = new Set<number>();
+  /** The ids in `#seen`, oldest at `#seenNext` once the window is full (a ring). */
+  readonly #seenRing: number[] = [];
+  #seenNext = 0;
   #closed = false;
   /** Remote publications received and delivered (after deduplication). */
   received = 0;
@@ -106,6 +109,8 @@ export class RealmEvents implements RealmLink {
   }
 
   uriRefused(uri: string, match: MatchPolicy): string | null {
+    const bound = subjectBound(EVENT_PREFIX, this.#realm.name, uri);
+    if (bound <= MAX_SUBJECT_BYTES) return null;
     const subject = match === "exact"
       ? eventSubject(EVENT_PREFIX, this.#realm.name, uri)
       : subscriptionPattern(EVENT_PREFIX, this.#realm.name, uri, match).subject;
@@ -241,8 +246,11 @@ export class RealmEvents implements RealmLink {
       return;
     }
     this.#seen.add(record.publication);
-    if (this.#seen.size > DEDUPE_WINDOW) {
-      this.#seen.delete(this.#seen.values().next().value!);
+    if (this.#seenRing.length < DEDUPE_WINDOW) this.#seenRing.push(record.publication);
+    else {
+      this.#seen.delete(this.#seenRing[this.#seenNext]!);
+      this.#seenRing[this.#seenNext] = record.publication;
+      this.#seenNext = (this.#seenNext + 1) % DEDUPE_WINDOW;
     }
     this.received++;
     this.#realm.deliverRemote(record);

@@ -162,6 +162,16 @@ function uriTokens(uri: string): string {
  */
 export const MAX_SUBJECT_BYTES = 3584;
 
+/**
+ * An upper bound of the UTF-8 length of any subject of `uri` under (prefix, realm): event and
+ * subscription subjects alike, computed without encoding. An encoded component is at most "_"
+ * and base32 of 3 UTF-8 bytes per UTF-16 unit (4.8×, rounded up per component), so with the
+ * separators under 6× (`tests/cluster_subjects_test.ts` checks it on random URIs).
+ */
+export function subjectBound(prefix: string, realm: string, uri: string): number {
+  return prefix.length + 6 * (realm.length + uri.length) + 8;
+}
+
 export function eventSubject(prefix: string, realm: string, topic: string): string {
   return `${prefix}.${encodeToken(realm)}.${uriTokens(topic)}`;
 }
