@@ -25,12 +25,17 @@
  *   --sessions N       idle sessions for the memory case (default 5,000)
  *   --stats N          router config: realms[0].stats.trigger_after_rated_messages = N
  *   --set PATH=JSON    router config override, repeatable (path from the node config root)
+ *   --cpu-prof DIR     write a V8 CPU profile of each router process into DIR (written when
+ *                      the process ends; summarize with bench/profile_summary.ts)
+ *   --heap-snapshot DIR  idle-memory: write a V8 heap snapshot of the router after GC, before
+ *                      and after opening the sessions, into DIR
  *   --json             print one JSON document instead of tables
  *   --list             list the cases and exit
  *
  * @module
  */
 
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Serializer } from "../src/serializer/serializer.ts";
 import {
@@ -48,6 +53,7 @@ import {
   openFileLimit,
   ownCpuSeconds,
   type ServerProcess,
+  type StartOptions,
   startTarget,
   type TargetName,
   TargetStartError,
@@ -66,6 +72,10 @@ interface Options {
   readonly quick: boolean;
   readonly json: boolean;
   readonly overrides: ConfigOverride[];
+  /** `--cpu-prof`: directory for the router processes' CPU profiles. */
+  readonly cpuProfDir: string | undefined;
+  /** `--heap-snapshot`: directory for the idle-memory router's heap snapshots. */
+  readonly heapSnapshotDir: string | undefined;
 }
 
 /** One measurement. */
@@ -131,6 +141,12 @@ interface MemoryResult {
   readonly rssBeforeKb: number;
   readonly rssAfterKb: number;
   readonly kbPerSession: number;
+  /** Growth of the V8 heap (`heapUsed`, after GC) per session, in bytes. */
+  readonly heapBytesPerSession: number;
+  /** Growth of V8 external memory (buffers) per session, in bytes. */
+  readonly externalBytesPerSession: number;
+  /** `--heap-snapshot`: the snapshots written (before, after). */
+  readonly snapshots?: readonly string[];
   /** `proc`: VmRSS of /proc/<pid>/status; `self-report`: the child's Deno.memoryUsage().rss. */
   readonly rssSource: "proc" | "self-report";
   readonly gc: boolean;
@@ -141,7 +157,8 @@ interface MemoryResult {
 
 const HELP = `deno task bench [flags]   (see the module doc of bench/run.ts)
   --quick  --case LIST  --serializer LIST  --targets LIST  --rounds N  --duration S
-  --warmup S  --sessions N  --stats N  --set PATH=JSON (repeatable)  --json  --list`;
+  --warmup S  --sessions N  --stats N  --set PATH=JSON (repeatable)  --cpu-prof DIR
+  --heap-snapshot DIR  --json  --list`;
 
 function positiveNumber(flag: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -164,6 +181,8 @@ function parseOptions(argv: string[]): Options | null {
       sessions: { type: "string" },
       stats: { type: "string" },
       set: { type: "string", multiple: true },
+      "cpu-prof": { type: "string" },
+      "heap-snapshot": { type: "string" },
       json: { type: "boolean", default: false },
       list: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -213,6 +232,27 @@ function parseOptions(argv: string[]): Options | null {
     quick,
     json: values.json,
     overrides,
+    cpuProfDir: absoluteDir(values["cpu-prof"]),
+    heapSnapshotDir: absoluteDir(values["heap-snapshot"]),
+  };
+}
+
+/**
+ * A directory flag made absolute (the children run with another working directory). The
+ * children create it (this process has no write permission).
+ */
+function absoluteDir(raw: string | undefined): string | undefined {
+  return raw === undefined ? undefined : resolve(raw);
+}
+
+/** Start options of a target: profiling flags apply to the router only. */
+function startOptionsFor(target: TargetName, options: Options, memory = false): StartOptions {
+  if (target !== "router") return {};
+  return {
+    ...(options.cpuProfDir === undefined ? {} : { cpuProfDir: options.cpuProfDir }),
+    ...(!memory || options.heapSnapshotDir === undefined
+      ? {}
+      : { heapSnapshotDir: options.heapSnapshotDir }),
   };
 }
 
@@ -264,6 +304,11 @@ function lagMonitor(): { stop(): number } {
 class ServerPool {
   readonly #servers = new Map<string, ServerProcess>();
   readonly #failed = new Map<string, string>();
+  readonly #options: Options;
+
+  constructor(options: Options) {
+    this.#options = options;
+  }
 
   /** The server for a target and config, or the reason it is unavailable. */
   async get(target: TargetName, config: unknown): Promise<ServerProcess | string> {
@@ -273,7 +318,7 @@ class ServerPool {
     const failed = this.#failed.get(key);
     if (failed !== undefined) return failed;
     try {
-      const server = await startTarget(target, config);
+      const server = await startTarget(target, config, startOptionsFor(target, this.#options));
       this.#servers.set(key, server);
       return server;
     } catch (err) {
@@ -466,10 +511,12 @@ async function measureMemory(
   sessions: number,
   config: unknown,
   note: string | undefined,
+  options: Options,
 ): Promise<MemoryResult | string> {
   let server: ServerProcess;
+  const startOptions = startOptionsFor(target, options, true);
   try {
-    server = await startTarget(target, config);
+    server = await startTarget(target, config, startOptions);
   } catch (err) {
     if (!(err instanceof TargetStartError)) throw err;
     log(`\n*** ${target} target unavailable for idle-memory.\n${err.message}\n`);
@@ -480,6 +527,9 @@ async function measureMemory(
     await sleep(300);
     const gc = await server.gc();
     const before = await server.rss();
+    const heapBefore = await server.heap();
+    const snapshots: string[] = [];
+    if (startOptions.heapSnapshotDir !== undefined) snapshots.push(await server.heapSnapshot());
     const endpoint = { target, port: server.port };
     let retries = 0;
     const open = async (): Promise<WampTransport> => {
@@ -497,6 +547,8 @@ async function measureMemory(
     await server.gc();
     await sleep(100);
     const after = await server.rss();
+    const heapAfter = await server.heap();
+    if (startOptions.heapSnapshotDir !== undefined) snapshots.push(await server.heapSnapshot());
     const rssBeforeKb = before.kb;
     const rssAfterKb = after.kb;
     const result: MemoryResult = {
@@ -506,6 +558,9 @@ async function measureMemory(
       rssBeforeKb,
       rssAfterKb,
       kbPerSession: (rssAfterKb - rssBeforeKb) / sessions,
+      heapBytesPerSession: (heapAfter.heapUsed - heapBefore.heapUsed) / sessions,
+      externalBytesPerSession: (heapAfter.external - heapBefore.external) / sessions,
+      ...(snapshots.length === 0 ? {} : { snapshots }),
       rssSource: after.source,
       gc,
       retries,
@@ -515,7 +570,9 @@ async function measureMemory(
       `idle-memory ${
         target.padEnd(6)
       } ${sessions} sessions: RSS ${rssBeforeKb} → ${rssAfterKb} KiB` +
-        ` = ${result.kbPerSession.toFixed(2)} KiB/session${gc ? " (after GC)" : ""}`,
+        ` = ${result.kbPerSession.toFixed(2)} KiB/session${gc ? " (after GC)" : ""}, heap ` +
+        `${result.heapBytesPerSession.toFixed(0)} B/session, external ` +
+        `${result.externalBytesPerSession.toFixed(0)} B/session`,
     );
     return result;
   } finally {
@@ -553,6 +610,7 @@ async function runMemory(
         sessions,
         routerConfigFor(c, options),
         note,
+        options,
       );
       if (typeof r === "string") errors.push(`${target}: did not start`);
       else results.push(r);
@@ -646,15 +704,29 @@ function printTables(
   if (memory.length > 0) {
     console.log("\nIdle memory (fresh process, RSS after GC)");
     printRows([
-      ["target", "sessions", "RSS before KiB", "RSS after KiB", "KiB/session"],
+      [
+        "target",
+        "sessions",
+        "RSS before KiB",
+        "RSS after KiB",
+        "KiB/session",
+        "heap B/s",
+        "ext B/s",
+      ],
       ...memory.map((m) => [
         m.target,
         String(m.sessions),
         String(m.rssBeforeKb),
         String(m.rssAfterKb),
         m.kbPerSession.toFixed(2),
+        m.heapBytesPerSession.toFixed(0),
+        m.externalBytesPerSession.toFixed(0),
       ]),
     ]);
+    console.log("heap/ext B/s = growth of V8 heapUsed / external memory per session (after GC)");
+    for (const m of memory) {
+      for (const path of m.snapshots ?? []) console.log(`heap snapshot: ${path}`);
+    }
     for (const m of memory) if (m.note !== undefined) console.log(`note: ${m.note}`);
   }
 }
@@ -695,7 +767,7 @@ async function main(): Promise<number> {
         : ""),
   );
   const startedAt = performance.now();
-  const pool = new ServerPool();
+  const pool = new ServerPool(options);
   let throughput: ThroughputResult[];
   try {
     throughput = await runThroughput(options, pool);
