@@ -45,9 +45,18 @@ import {
   COMPARISONS,
   type MemoryLoad,
   selectCases,
+  type StormLoad,
 } from "./cases.ts";
 import { buildNodeConfig, type ConfigOverride, parseOverride, statsOverride } from "./config.ts";
-import { inBatches, openIdle, type PreparedLoad, preparePubSub, prepareRpc } from "./loads.ts";
+import {
+  type Endpoint,
+  inBatches,
+  openIdle,
+  type PreparedLoad,
+  preparePubSub,
+  prepareRpc,
+} from "./loads.ts";
+import { percentile, prepareLatency, runStorm } from "./session_loads.ts";
 import { BENCH_SERIALIZERS } from "./serializers.ts";
 import {
   openFileLimit,
@@ -94,12 +103,18 @@ interface Sample {
    * values mean the machine (or this process) stalled and the sample is suspect.
    */
   readonly loadgenMaxLagMs: number;
+  /** Latency cases: median round trip time of the calls completed in the window, in ms. */
+  readonly p50Ms?: number;
+  /** Latency cases: 99th percentile round trip time, in ms. */
+  readonly p99Ms?: number;
 }
 
 /** Results of one throughput case over one serializer. */
 interface ThroughputResult {
   readonly case: string;
   readonly description: string;
+  /** The case's load kind (`latency` results get their own table). */
+  readonly kind: string;
   readonly serializer: string;
   /** Targets the case ran against (router-only variants: just the router). */
   readonly targets: TargetName[];
@@ -351,10 +366,18 @@ async function measureThroughput(
   const port = server.ports[transport];
   if (port === undefined) throw new Error(`${server.name} reported no ${transport} port`);
   const endpoint = { target: server.name, port, transport, batched: c.batched ?? false };
+  if (c.load.kind === "storm") {
+    return await measureStorm(server, endpoint, ser, c.load, options, round);
+  }
   let load: PreparedLoad;
+  let latencies: readonly number[] | null = null;
   if (c.load.kind === "pubsub") load = await preparePubSub(endpoint, ser, c.load);
   else if (c.load.kind === "rpc") load = await prepareRpc(endpoint, ser, c.load);
-  else throw new Error(`case ${c.name} is not a throughput case`);
+  else if (c.load.kind === "latency") {
+    const prepared = await prepareLatency(endpoint, ser, c.load);
+    latencies = prepared.latencies;
+    load = prepared;
+  } else throw new Error(`case ${c.name} is not a throughput case`);
   try {
     load.start();
     await sleep(options.warmupS * 1000);
@@ -371,7 +394,11 @@ async function measureThroughput(
     const s1 = await serverCpu(server);
     await load.stop();
     const seconds = (t1 - t0) / 1000;
+    const window = latencies?.slice(d0, d1).sort((a, b) => a - b) ?? [];
+    const p50 = percentile(window, 0.5);
+    const p99 = percentile(window, 0.99);
     return {
+      ...(p50 === null || p99 === null ? {} : { p50Ms: p50, p99Ms: p99 }),
       round,
       rate: (d1 - d0) / seconds,
       deliveries: d1 - d0,
@@ -383,6 +410,54 @@ async function measureThroughput(
   } finally {
     await load.close();
   }
+}
+
+/** Sessions opened before the timed storm, to warm the code paths up. */
+const STORM_WARMUP_SESSIONS = 200;
+
+/**
+ * The session storm: sessions opened per second (`rate`), the server's CPU over the timed part;
+ * a warm-up storm of {@linkcode STORM_WARMUP_SESSIONS} first. The sessions are closed after.
+ */
+async function measureStorm(
+  server: ServerProcess,
+  endpoint: Endpoint,
+  ser: Serializer,
+  load: StormLoad,
+  options: Options,
+  round: number,
+): Promise<Sample> {
+  if (options.warmupS > 0) {
+    const warm = await runStorm(endpoint, ser, {
+      ...load,
+      sessions: Math.min(load.sessions, STORM_WARMUP_SESSIONS),
+    });
+    await warm.close();
+    await sleep(200);
+  }
+  let s0: number | null = null;
+  let l0 = 0;
+  const lag = lagMonitor();
+  const storm = await runStorm(endpoint, ser, load, async () => {
+    s0 = await serverCpu(server);
+    l0 = ownCpuSeconds();
+  });
+  const l1 = ownCpuSeconds();
+  const loadgenMaxLagMs = lag.stop();
+  const s1 = await serverCpu(server);
+  await storm.close();
+  // let the server finish ending the sessions before the next measurement
+  await sleep(500);
+  const seconds = storm.seconds;
+  return {
+    round,
+    rate: storm.sessions / seconds,
+    deliveries: storm.sessions,
+    seconds,
+    serverCpu: s0 === null || s1 === null ? null : (s1 - s0) / seconds,
+    loadgenCpu: (l1 - l0) / seconds,
+    loadgenMaxLagMs,
+  };
 }
 
 /** The `--targets` a case runs against (router-only cases: the router, if selected). */
@@ -400,6 +475,7 @@ async function runThroughput(options: Options, pool: ServerPool): Promise<Throug
       results.set(`${c.name}/${serName}`, {
         case: c.name,
         description: c.description,
+        kind: c.load.kind,
         serializer: serName,
         targets: targetsFor(c, options),
         samples: { router: [], relay: [] },
@@ -660,6 +736,12 @@ function printTables(
       "cpu = median cores used by server/loadgen in the window; both well under 1.0 means the" +
         " machine was busy with other work (or the load is latency-bound): compare ratios only",
     );
+    if (throughput.some((r) => r.kind === "storm")) {
+      console.log("storm cases: sessions opened per second (not deliveries)");
+    }
+    if (throughput.some((r) => r.kind === "latency")) {
+      console.log("latency cases: calls per second at the fixed rate; round trip times below");
+    }
     if (throughput.some((r) => r.targets.length < options.targets.length)) {
       console.log("-  = router-only variant of another case: see the comparison tables below");
     }
@@ -667,6 +749,7 @@ function printTables(
       for (const e of r.errors) console.log(`FAILED ${r.case}/${r.serializer} ${e}`);
     }
   }
+  printLatency(throughput);
   for (const comparison of COMPARISONS) {
     const rows = comparisons.filter((x) => x.title === comparison.title);
     if (rows.length === 0) continue;
@@ -729,6 +812,38 @@ function printTables(
     }
     for (const m of memory) if (m.note !== undefined) console.log(`note: ${m.note}`);
   }
+}
+
+/** The latency cases' round trip times: medians over rounds of each round's p50 and p99. */
+function printLatency(throughput: readonly ThroughputResult[]): void {
+  const rows = throughput.filter((r) => r.kind === "latency");
+  if (rows.length === 0) return;
+  const ms = (samples: readonly Sample[], key: "p50Ms" | "p99Ms") =>
+    median(samples.flatMap((s) => s[key] === undefined ? [] : [s[key]!]));
+  const cell = (x: number | null) => x === null ? "n/a" : x.toFixed(2);
+  const ratio = (a: number | null, b: number | null) =>
+    a === null || b === null || b <= 0 ? "n/a" : (a / b).toFixed(2);
+  console.log("\nRPC latency (ms, median over rounds of each round's percentile)");
+  printRows([
+    ["case", "serializer", "router p50", "router p99", "relay p50", "relay p99", "p50 ×", "p99 ×"],
+    ...rows.map((r) => {
+      const a50 = ms(r.samples.router, "p50Ms");
+      const a99 = ms(r.samples.router, "p99Ms");
+      const b50 = ms(r.samples.relay, "p50Ms");
+      const b99 = ms(r.samples.relay, "p99Ms");
+      return [
+        r.case,
+        r.serializer,
+        cell(a50),
+        cell(a99),
+        cell(b50),
+        cell(b99),
+        ratio(a50, b50),
+        ratio(a99, b99),
+      ];
+    }),
+  ]);
+  console.log("× = router ÷ relay (target ≤ 1.1)");
 }
 
 function cpuCell(samples: readonly Sample[]): string {
