@@ -107,6 +107,11 @@ interface Sample {
   readonly p50Ms?: number;
   /** Latency cases: 99th percentile round trip time, in ms. */
   readonly p99Ms?: number;
+  /**
+   * Storm cases: the server's CPU time per session from the start of the timed storm until its
+   * sessions are closed and 0.5 s passed (open and close), in µs.
+   */
+  readonly lifecycleCpuUs?: number;
 }
 
 /** Results of one throughput case over one serializer. */
@@ -448,8 +453,10 @@ async function measureStorm(
   await storm.close();
   // let the server finish ending the sessions before the next measurement
   await sleep(500);
+  const s2 = await serverCpu(server);
   const seconds = storm.seconds;
   return {
+    ...(s0 === null || s2 === null ? {} : { lifecycleCpuUs: (s2 - s0) / storm.sessions * 1e6 }),
     round,
     rate: storm.sessions / seconds,
     deliveries: storm.sessions,
@@ -514,6 +521,12 @@ async function runThroughput(options: Options, pool: ServerPool): Promise<Throug
               `${target.padEnd(6)} ${fmtRate(sample.rate).padStart(9)}/s  ` +
               `cpu server ${sample.serverCpu?.toFixed(2) ?? "n/a"} ` +
               `loadgen ${sample.loadgenCpu.toFixed(2)}` +
+              (sample.serverCpu === null || sample.rate <= 0
+                ? ""
+                : `  server CPU ${(sample.serverCpu / sample.rate * 1e6).toFixed(1)} µs each`) +
+              (sample.lifecycleCpuUs === undefined
+                ? ""
+                : ` (open + close ${sample.lifecycleCpuUs.toFixed(0)} µs)`) +
               (sample.loadgenMaxLagMs > 100
                 ? `  (loadgen stalled ${sample.loadgenMaxLagMs.toFixed(0)} ms)`
                 : ""),

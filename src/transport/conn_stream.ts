@@ -197,6 +197,17 @@ export class ConnStream extends Duplex {
     while (written < data.byteLength) written += await this.conn.write(data.subarray(written));
   }
 
+  /**
+   * A repeated `end()` without data or callback returns at once. `ws` ends the socket again when
+   * the peer's FIN arrives, after Switchboard ended it: Node's `end()` would build an
+   * `ERR_STREAM_ALREADY_FINISHED` error (with a stack trace) only to drop it, 8 % of the
+   * router's CPU in a session storm (see `ws_receiver_end.ts` for the same on `ws`'s receiver).
+   */
+  override end(...args: unknown[]): this {
+    if (args.length === 0 && this.writableEnded) return this;
+    return (super.end as (...a: unknown[]) => this)(...args);
+  }
+
   override _final(callback: Callback): void {
     if (this.#closed) return callback();
     this.#flush();

@@ -23,6 +23,7 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { SerializerName } from "../serializer/serializer.ts";
 import { ConnStream } from "./conn_stream.ts";
+import "./ws_receiver_end.ts";
 import type { CookieStore } from "./cookie_store.ts";
 import { clientAddress, type TrustedProxies } from "./forwarded.ts";
 import type { Accepted } from "./listener.ts";
