@@ -28,15 +28,8 @@ import type { CookieStore } from "./cookie_store.ts";
 import { clientAddress, type TrustedProxies } from "./forwarded.ts";
 import type { Accepted } from "./listener.ts";
 import { type PeerCertificate, peerString, type TransportDetails } from "./peer.ts";
-import {
-  chooseSerializer,
-  type FrameMaker,
-  type LinkStream,
-  WebSocketPeer,
-  type WebSocketPeerOptions,
-  wsLink,
-  type WsSocket,
-} from "./websocket.ts";
+import { chooseSerializer, WebSocketPeer, type WebSocketPeerOptions } from "./websocket.ts";
+import { type FrameMaker, type LinkStream, wsLink, type WsSocket } from "./ws_link.ts";
 
 const { WebSocketServer } = ws;
 type WebSocketServer = ws.WebSocketServer;
