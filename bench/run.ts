@@ -729,7 +729,17 @@ function printTables(
       `\nDeliveries per second, median of ${options.rounds} round(s) of ${options.durationS} s ` +
         `(router and relay interleaved in the same run)`,
     );
-    const head = ["case", "serializer", "router", "relay", "ratio", "router cpu", "relay cpu"];
+    const head = [
+      "case",
+      "serializer",
+      "router",
+      "relay",
+      "ratio",
+      "router cpu",
+      "relay cpu",
+      "router µs",
+      "relay µs",
+    ];
     const rows = throughput.map((r) => {
       // "-": the case does not run against that target (router-only variants).
       const ran = (t: TargetName) => r.targets.includes(t);
@@ -742,9 +752,15 @@ function printTables(
         !both ? "-" : r.ratio === null ? "n/a" : r.ratio.toFixed(2),
         ran("router") ? cpuCell(r.samples.router) : "-",
         ran("relay") ? cpuCell(r.samples.relay) : "-",
+        ran("router") ? cpuPerDelivery(r.samples.router) : "-",
+        ran("relay") ? cpuPerDelivery(r.samples.relay) : "-",
       ];
     });
     printRows([head, ...rows]);
+    console.log(
+      "µs = median server CPU time per delivery (per session for storm cases): cores used ÷ rate," +
+        " which other work on the machine disturbs less than the rate",
+    );
     console.log(
       "cpu = median cores used by server/loadgen in the window; both well under 1.0 means the" +
         " machine was busy with other work (or the load is latency-bound): compare ratios only",
@@ -857,6 +873,14 @@ function printLatency(throughput: readonly ThroughputResult[]): void {
     }),
   ]);
   console.log("× = router ÷ relay (target ≤ 1.1)");
+}
+
+/** Median server CPU µs per delivery of the samples. */
+function cpuPerDelivery(samples: readonly Sample[]): string {
+  const m = median(
+    samples.flatMap((x) => x.serverCpu === null || x.rate <= 0 ? [] : [x.serverCpu / x.rate * 1e6]),
+  );
+  return m === null ? "n/a" : m.toFixed(2);
 }
 
 function cpuCell(samples: readonly Sample[]): string {
