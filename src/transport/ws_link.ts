@@ -56,32 +56,63 @@ export function wsLink(ws: WsSocket, stream: LinkStream, frame: FrameMaker): Web
   return new WsLink(ws, stream, frame);
 }
 
+/** Where a `ws` socket keeps its link's events and its own close(), for the shared listeners. */
+const EVENTS = Symbol("link events");
+const WS_CLOSE = Symbol("ws close");
+
+/** A `ws` socket as {@linkcode WsLink} tags it. */
+type Tagged = WsSocket & {
+  [EVENTS]?: LinkEvents;
+  [WS_CLOSE]: WsSocket["close"];
+};
+
+// The socket's listeners and close wrapper: one function each for every connection (`ws` calls
+// them with the socket as `this`), not closures made per connection (idle memory, issue 14).
+
+function onMessage(this: Tagged, data: Buffer, isBinary: boolean): void {
+  // ws has validated the text's UTF-8 already; Buffer's decoder is the faster one
+  this[EVENTS]?.message(isBinary ? data : data.toString("utf8"), data.byteLength);
+}
+
+function onPong(this: Tagged): void {
+  this[EVENTS]?.pong();
+}
+
+function onClose(this: Tagged, code: number, reason: Uint8Array): void {
+  this[EVENTS]?.closed(code, utf8Decoder.decode(reason));
+}
+
+function onError(this: Tagged, e: Error): void {
+  this[EVENTS]?.failed(e.message);
+}
+
+/**
+ * `ws` answers a client's close frame (and fails the connection on a protocol error) by calling
+ * the socket's own close(), but tells only once the TCP connection is gone: this wrapper tells
+ * the link at once, so a session ends when its client says so, as with Deno's server.
+ */
+function closeAndTell(this: Tagged, code?: number, reason?: string): void {
+  this[EVENTS]?.closing();
+  this[WS_CLOSE](code, reason);
+}
+
 /**
  * {@linkcode wsLink}'s link: a class, so its methods live on the prototype, not in closures
  * made for every connection (idle memory, issue 14).
  */
 class WsLink implements WebSocketLink {
   readonly sendsBytes = true;
-  readonly #ws: WsSocket;
+  readonly #ws: Tagged;
   readonly #stream: LinkStream;
   readonly #frame: FrameMaker;
-  /** `ws`'s own close(), which the socket's close() now wraps. */
-  readonly #close: WsSocket["close"];
-  #onClosing: (() => void) | null = null;
 
   constructor(ws: WsSocket, stream: LinkStream, frame: FrameMaker) {
-    this.#ws = ws;
+    const tagged = ws as Tagged;
+    tagged[WS_CLOSE] = ws.close;
+    (tagged as { close: WsSocket["close"] }).close = closeAndTell;
+    this.#ws = tagged;
     this.#stream = stream;
     this.#frame = frame;
-    // `ws` answers a client's close frame (and fails the connection on a protocol error) by
-    // calling the socket's own close(), but tells only once the TCP connection is gone: the
-    // wrapper learns at once, so a session ends when its client says so, as with Deno's server.
-    const close = ws.close.bind(ws);
-    this.#close = close;
-    (ws as { close: WsSocket["close"] }).close = (code, reason) => {
-      this.#onClosing?.();
-      close(code, reason);
-    };
   }
 
   get open(): boolean {
@@ -116,7 +147,7 @@ class WsLink implements WebSocketLink {
   }
 
   close(code: number, reason: string): void {
-    this.#close(code, reason);
+    this.#ws[WS_CLOSE](code, reason);
   }
 
   terminate(): void {
@@ -136,15 +167,10 @@ class WsLink implements WebSocketLink {
 
   listen(events: LinkEvents): void {
     const ws = this.#ws;
-    this.#onClosing = () => events.closing();
-    ws.on(
-      "message",
-      (data, isBinary) =>
-        // ws has validated the text's UTF-8 already; Buffer's decoder is the faster one
-        events.message(isBinary ? data : data.toString("utf8"), data.byteLength),
-    );
-    ws.on("pong", () => events.pong());
-    ws.on("close", (code, reason) => events.closed(code, utf8Decoder.decode(reason)));
-    ws.on("error", (e) => events.failed(e.message));
+    ws[EVENTS] = events;
+    ws.on("message", onMessage);
+    ws.on("pong", onPong);
+    ws.on("close", onClose);
+    ws.on("error", onError);
   }
 }
