@@ -19,6 +19,7 @@ import {
 } from "./config.ts";
 import { uriMatches } from "../src/wamp/uri_index.ts";
 import { backgroundSubscriptions, inBatches, openIdle } from "./loads.ts";
+import { percentile, prepareLatency, runStorm } from "./session_loads.ts";
 import { startRelay } from "./targets.ts";
 import { WampClient } from "./wamp_client.ts";
 import { connectWebSocket, type WsMessage } from "./ws_client.ts";
@@ -162,6 +163,18 @@ Deno.test("relay: an unknown path is closed with 4404; control commands answer",
     const rss = await relay.rss();
     assert(rss.kb > 1000, `plausible RSS, got ${rss.kb} KiB`);
     assert((await relay.cpuSeconds()) > 0, "cpu time reported");
+    const heap = await relay.heap();
+    assert(heap.heapUsed > 0 && heap.external >= 0, `heap figures, got ${JSON.stringify(heap)}`);
+    let refused: unknown = null;
+    try {
+      await relay.heapSnapshot();
+    } catch (err) {
+      refused = err;
+    }
+    assert(
+      refused instanceof Error && refused.message.includes("BENCH_HEAP_SNAPSHOT_DIR"),
+      "no heap snapshot without a directory",
+    );
   } finally {
     await relay.close();
   }
@@ -265,4 +278,50 @@ Deno.test("background subscriptions: counts, distinct, none matches the topic, s
     ),
     "a wildcard pattern as long as the topic, sharing its first component",
   );
+});
+
+Deno.test("percentile: nearest rank of sorted values", () => {
+  assertEquals(percentile([], 0.5), null);
+  assertEquals(percentile([7], 0.99), 7);
+  const xs = Array.from({ length: 100 }, (_, i) => i + 1);
+  assertEquals(percentile(xs, 0.5), 50);
+  assertEquals(percentile(xs, 0.99), 99);
+  assertEquals(percentile(xs, 1), 100);
+});
+
+Deno.test("session storm and latency loads run against the relay", async () => {
+  const relay = await startRelay();
+  try {
+    const endpoint = { target: "relay" as const, port: relay.port };
+    let started = 0;
+    const storm = await runStorm(
+      endpoint,
+      testJson,
+      { kind: "storm", sessions: 12, concurrency: 5 },
+      () => Promise.resolve(void started++),
+    );
+    assertEquals(storm.sessions, 12);
+    assertEquals(started, 1, "onStart runs once, before the timed part");
+    assert(storm.seconds > 0, "timed");
+    await storm.close();
+
+    const load = await prepareLatency(endpoint, testJson, {
+      kind: "latency",
+      callsPerSecond: 400,
+      callers: 2,
+      payloadBytes: 16,
+    });
+    try {
+      load.start();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await load.stop();
+      assert(load.deliveries() > 0, "calls completed");
+      assertEquals(load.latencies.length, load.deliveries(), "one round trip time per call");
+      assert(load.latencies.every((ms) => ms >= 0), "round trip times are durations");
+    } finally {
+      await load.close();
+    }
+  } finally {
+    await relay.close();
+  }
 });

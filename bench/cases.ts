@@ -69,8 +69,30 @@ export interface MemoryLoad {
   readonly batch: number;
 }
 
+/**
+ * Session storm: open `sessions` sessions, `concurrency` at a time, and count sessions opened
+ * per second (router: TCP + WebSocket upgrade + HELLO/WELCOME; relay: TCP + upgrade + one
+ * echoed HELLO-sized frame). The sessions are closed after the timed part.
+ */
+export interface StormLoad {
+  readonly kind: "storm";
+  readonly sessions: number;
+  readonly concurrency: number;
+}
+
+/**
+ * RPC latency: `callers` callers issue calls open-loop at a fixed total rate to one echoing
+ * callee; each call's round trip time is recorded (p50/p99 over the measured window).
+ */
+export interface LatencyLoad {
+  readonly kind: "latency";
+  readonly callsPerSecond: number;
+  readonly callers: number;
+  readonly payloadBytes: number;
+}
+
 /** Any load. */
-export type Load = PubSubLoad | RpcLoad | MemoryLoad;
+export type Load = PubSubLoad | RpcLoad | MemoryLoad | StormLoad | LatencyLoad;
 
 /** One benchmark case. */
 export interface BenchCase {
@@ -182,6 +204,16 @@ export const CASES: readonly BenchCase[] = [
     name: "rpc",
     description: "8 callers × 4 calls in flight → 1 callee, 128-byte args",
     load: { kind: "rpc", callers: 8, inFlight: 4, payloadBytes: 128 },
+  },
+  {
+    name: "session-storm",
+    description: "open 2,000 sessions, 50 at a time (TCP + upgrade + HELLO/WELCOME); sessions/s",
+    load: { kind: "storm", sessions: 2000, concurrency: 50 },
+  },
+  {
+    name: "rpc-latency",
+    description: "1,000 calls/s open-loop, 4 callers → 1 callee, 128-byte args; p50/p99",
+    load: { kind: "latency", callsPerSecond: 1000, callers: 4, payloadBytes: 128 },
   },
   {
     name: "fanout-manysubs",

@@ -46,12 +46,13 @@ export interface PreparedLoad {
 let uniqueCounter = 0;
 
 /** A name no earlier measurement of this process used (topics, procedures, relay channels). */
-function uniqueName(prefix: string): string {
+export function uniqueName(prefix: string): string {
   uniqueCounter++;
   return `${prefix}${uniqueCounter}x${Math.floor(Math.random() * 1e9).toString(36)}`;
 }
 
-function payloadOf(bytes: number): string {
+/** An ASCII string of `bytes` characters. */
+export function payloadOf(bytes: number): string {
   const unit = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
   return unit.repeat(Math.ceil(bytes / unit.length)).slice(0, bytes);
 }
@@ -84,14 +85,20 @@ export async function inBatches<R>(
   return out;
 }
 
-function relaySocket(endpoint: Endpoint, path: string, ser: Serializer): Promise<WebSocketClient> {
+/** A WebSocket to the relay on `path` (the relay speaks WebSocket only). */
+export function relaySocket(
+  endpoint: Endpoint,
+  path: string,
+  ser: Serializer,
+): Promise<WebSocketClient> {
   if ((endpoint.transport ?? "websocket") !== "websocket") {
     throw new Error(`the relay speaks WebSocket only, not ${endpoint.transport}`);
   }
   return connectWebSocket({ port: endpoint.port, path, protocols: [ser.subprotocol] });
 }
 
-function wampSession(endpoint: Endpoint, ser: Serializer): Promise<WampClient> {
+/** A WAMP session (HELLO/WELCOME done) on the router. */
+export function wampSession(endpoint: Endpoint, ser: Serializer): Promise<WampClient> {
   return WampClient.connect({
     port: endpoint.port,
     transport: endpoint.transport ?? "websocket",
@@ -300,15 +307,24 @@ export async function preparePubSub(
  * Sets up an RPC load: one callee echoes its args; every caller runs `inFlight` loops of
  * call-await-call.
  */
-export async function prepareRpc(
+/** Callers of an echoing callee, set up on a target; `close` ends every connection. */
+export interface RpcSetup {
+  /** One function per caller: makes one call, resolves with its result. */
+  readonly callFns: ReadonlyArray<() => Promise<unknown>>;
+  close(): Promise<void>;
+}
+
+/**
+ * Sets up one echoing callee and `callers` callers (router: WAMP sessions; relay: sockets on a
+ * channel, the callee decoding each CALL and answering a RESULT).
+ */
+export async function setUpRpc(
   endpoint: Endpoint,
   ser: Serializer,
-  load: RpcLoad,
-): Promise<PreparedLoad> {
-  const args = [payloadOf(load.payloadBytes)];
-  let completed = 0;
-  let running = false;
-  let loops: Promise<void>[] = [];
+  callers: number,
+  payloadBytes: number,
+): Promise<RpcSetup> {
+  const args = [payloadOf(payloadBytes)];
   const callFns: Array<() => Promise<unknown>> = [];
   const sockets: WebSocketClient[] = [];
   const sessions: WampClient[] = [];
@@ -318,7 +334,7 @@ export async function prepareRpc(
       const callee = await wampSession(endpoint, ser);
       sessions.push(callee);
       await callee.register(procedure, (inv) => inv.args);
-      for (let i = 0; i < load.callers; i++) {
+      for (let i = 0; i < callers; i++) {
         const c = await wampSession(endpoint, ser);
         sessions.push(c);
         callFns.push(() => c.call(procedure, args));
@@ -343,7 +359,7 @@ export async function prepareRpc(
           callee.send(out);
         }
       };
-      for (let i = 0; i < load.callers; i++) {
+      for (let i = 0; i < callers; i++) {
         const ws = await relaySocket(endpoint, `/caller/${channel}`, ser);
         sockets.push(ws);
         const c = WampClient.attach(ws, ser);
@@ -355,7 +371,24 @@ export async function prepareRpc(
     await Promise.all([...sessions.map((c) => c.leave(500)), closeAll(sockets)]);
     throw err;
   }
+  return {
+    callFns,
+    async close() {
+      await Promise.all([...sessions.map((c) => c.leave(1000)), closeAll(sockets)]);
+    },
+  };
+}
 
+/** The `rpc` load: each caller keeps `inFlight` calls outstanding. */
+export async function prepareRpc(
+  endpoint: Endpoint,
+  ser: Serializer,
+  load: RpcLoad,
+): Promise<PreparedLoad> {
+  const { callFns, close } = await setUpRpc(endpoint, ser, load.callers, load.payloadBytes);
+  let completed = 0;
+  let running = false;
+  let loops: Promise<void>[] = [];
   let failure: unknown = null;
   const loop = async (call: () => Promise<unknown>): Promise<void> => {
     try {
@@ -386,9 +419,7 @@ export async function prepareRpc(
       if (!settled) console.error("  warning: calls still outstanding 3 s after the load stopped");
       if (failure !== null) throw failure;
     },
-    async close() {
-      await Promise.all([...sessions.map((c) => c.leave(1000)), closeAll(sockets)]);
-    },
+    close,
   };
 }
 

@@ -25,12 +25,17 @@
  *   --sessions N       idle sessions for the memory case (default 5,000)
  *   --stats N          router config: realms[0].stats.trigger_after_rated_messages = N
  *   --set PATH=JSON    router config override, repeatable (path from the node config root)
+ *   --cpu-prof DIR     write a V8 CPU profile of each router process into DIR (written when
+ *                      the process ends; summarize with bench/profile_summary.ts)
+ *   --heap-snapshot DIR  idle-memory: write a V8 heap snapshot of the router after GC, before
+ *                      and after opening the sessions, into DIR
  *   --json             print one JSON document instead of tables
  *   --list             list the cases and exit
  *
  * @module
  */
 
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Serializer } from "../src/serializer/serializer.ts";
 import {
@@ -40,14 +45,24 @@ import {
   COMPARISONS,
   type MemoryLoad,
   selectCases,
+  type StormLoad,
 } from "./cases.ts";
 import { buildNodeConfig, type ConfigOverride, parseOverride, statsOverride } from "./config.ts";
-import { inBatches, openIdle, type PreparedLoad, preparePubSub, prepareRpc } from "./loads.ts";
+import {
+  type Endpoint,
+  inBatches,
+  openIdle,
+  type PreparedLoad,
+  preparePubSub,
+  prepareRpc,
+} from "./loads.ts";
+import { percentile, prepareLatency, runStorm } from "./session_loads.ts";
 import { BENCH_SERIALIZERS } from "./serializers.ts";
 import {
   openFileLimit,
   ownCpuSeconds,
   type ServerProcess,
+  type StartOptions,
   startTarget,
   type TargetName,
   TargetStartError,
@@ -66,6 +81,10 @@ interface Options {
   readonly quick: boolean;
   readonly json: boolean;
   readonly overrides: ConfigOverride[];
+  /** `--cpu-prof`: directory for the router processes' CPU profiles. */
+  readonly cpuProfDir: string | undefined;
+  /** `--heap-snapshot`: directory for the idle-memory router's heap snapshots. */
+  readonly heapSnapshotDir: string | undefined;
 }
 
 /** One measurement. */
@@ -84,12 +103,23 @@ interface Sample {
    * values mean the machine (or this process) stalled and the sample is suspect.
    */
   readonly loadgenMaxLagMs: number;
+  /** Latency cases: median round trip time of the calls completed in the window, in ms. */
+  readonly p50Ms?: number;
+  /** Latency cases: 99th percentile round trip time, in ms. */
+  readonly p99Ms?: number;
+  /**
+   * Storm cases: the server's CPU time per session from the start of the timed storm until its
+   * sessions are closed and 0.5 s passed (open and close), in µs.
+   */
+  readonly lifecycleCpuUs?: number;
 }
 
 /** Results of one throughput case over one serializer. */
 interface ThroughputResult {
   readonly case: string;
   readonly description: string;
+  /** The case's load kind (`latency` results get their own table). */
+  readonly kind: string;
   readonly serializer: string;
   /** Targets the case ran against (router-only variants: just the router). */
   readonly targets: TargetName[];
@@ -131,6 +161,12 @@ interface MemoryResult {
   readonly rssBeforeKb: number;
   readonly rssAfterKb: number;
   readonly kbPerSession: number;
+  /** Growth of the V8 heap (`heapUsed`, after GC) per session, in bytes. */
+  readonly heapBytesPerSession: number;
+  /** Growth of V8 external memory (buffers) per session, in bytes. */
+  readonly externalBytesPerSession: number;
+  /** `--heap-snapshot`: the snapshots written (before, after). */
+  readonly snapshots?: readonly string[];
   /** `proc`: VmRSS of /proc/<pid>/status; `self-report`: the child's Deno.memoryUsage().rss. */
   readonly rssSource: "proc" | "self-report";
   readonly gc: boolean;
@@ -141,7 +177,8 @@ interface MemoryResult {
 
 const HELP = `deno task bench [flags]   (see the module doc of bench/run.ts)
   --quick  --case LIST  --serializer LIST  --targets LIST  --rounds N  --duration S
-  --warmup S  --sessions N  --stats N  --set PATH=JSON (repeatable)  --json  --list`;
+  --warmup S  --sessions N  --stats N  --set PATH=JSON (repeatable)  --cpu-prof DIR
+  --heap-snapshot DIR  --json  --list`;
 
 function positiveNumber(flag: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -164,6 +201,8 @@ function parseOptions(argv: string[]): Options | null {
       sessions: { type: "string" },
       stats: { type: "string" },
       set: { type: "string", multiple: true },
+      "cpu-prof": { type: "string" },
+      "heap-snapshot": { type: "string" },
       json: { type: "boolean", default: false },
       list: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -213,6 +252,27 @@ function parseOptions(argv: string[]): Options | null {
     quick,
     json: values.json,
     overrides,
+    cpuProfDir: absoluteDir(values["cpu-prof"]),
+    heapSnapshotDir: absoluteDir(values["heap-snapshot"]),
+  };
+}
+
+/**
+ * A directory flag made absolute (the children run with another working directory). The
+ * children create it (this process has no write permission).
+ */
+function absoluteDir(raw: string | undefined): string | undefined {
+  return raw === undefined ? undefined : resolve(raw);
+}
+
+/** Start options of a target: profiling flags apply to the router only. */
+function startOptionsFor(target: TargetName, options: Options, memory = false): StartOptions {
+  if (target !== "router") return {};
+  return {
+    ...(options.cpuProfDir === undefined ? {} : { cpuProfDir: options.cpuProfDir }),
+    ...(!memory || options.heapSnapshotDir === undefined
+      ? {}
+      : { heapSnapshotDir: options.heapSnapshotDir }),
   };
 }
 
@@ -264,6 +324,11 @@ function lagMonitor(): { stop(): number } {
 class ServerPool {
   readonly #servers = new Map<string, ServerProcess>();
   readonly #failed = new Map<string, string>();
+  readonly #options: Options;
+
+  constructor(options: Options) {
+    this.#options = options;
+  }
 
   /** The server for a target and config, or the reason it is unavailable. */
   async get(target: TargetName, config: unknown): Promise<ServerProcess | string> {
@@ -273,7 +338,7 @@ class ServerPool {
     const failed = this.#failed.get(key);
     if (failed !== undefined) return failed;
     try {
-      const server = await startTarget(target, config);
+      const server = await startTarget(target, config, startOptionsFor(target, this.#options));
       this.#servers.set(key, server);
       return server;
     } catch (err) {
@@ -306,10 +371,18 @@ async function measureThroughput(
   const port = server.ports[transport];
   if (port === undefined) throw new Error(`${server.name} reported no ${transport} port`);
   const endpoint = { target: server.name, port, transport, batched: c.batched ?? false };
+  if (c.load.kind === "storm") {
+    return await measureStorm(server, endpoint, ser, c.load, options, round);
+  }
   let load: PreparedLoad;
+  let latencies: readonly number[] | null = null;
   if (c.load.kind === "pubsub") load = await preparePubSub(endpoint, ser, c.load);
   else if (c.load.kind === "rpc") load = await prepareRpc(endpoint, ser, c.load);
-  else throw new Error(`case ${c.name} is not a throughput case`);
+  else if (c.load.kind === "latency") {
+    const prepared = await prepareLatency(endpoint, ser, c.load);
+    latencies = prepared.latencies;
+    load = prepared;
+  } else throw new Error(`case ${c.name} is not a throughput case`);
   try {
     load.start();
     await sleep(options.warmupS * 1000);
@@ -326,7 +399,11 @@ async function measureThroughput(
     const s1 = await serverCpu(server);
     await load.stop();
     const seconds = (t1 - t0) / 1000;
+    const window = latencies?.slice(d0, d1).sort((a, b) => a - b) ?? [];
+    const p50 = percentile(window, 0.5);
+    const p99 = percentile(window, 0.99);
     return {
+      ...(p50 === null || p99 === null ? {} : { p50Ms: p50, p99Ms: p99 }),
       round,
       rate: (d1 - d0) / seconds,
       deliveries: d1 - d0,
@@ -338,6 +415,56 @@ async function measureThroughput(
   } finally {
     await load.close();
   }
+}
+
+/** Sessions opened before the timed storm, to warm the code paths up. */
+const STORM_WARMUP_SESSIONS = 200;
+
+/**
+ * The session storm: sessions opened per second (`rate`), the server's CPU over the timed part;
+ * a warm-up storm of {@linkcode STORM_WARMUP_SESSIONS} first. The sessions are closed after.
+ */
+async function measureStorm(
+  server: ServerProcess,
+  endpoint: Endpoint,
+  ser: Serializer,
+  load: StormLoad,
+  options: Options,
+  round: number,
+): Promise<Sample> {
+  if (options.warmupS > 0) {
+    const warm = await runStorm(endpoint, ser, {
+      ...load,
+      sessions: Math.min(load.sessions, STORM_WARMUP_SESSIONS),
+    });
+    await warm.close();
+    await sleep(200);
+  }
+  let s0: number | null = null;
+  let l0 = 0;
+  const lag = lagMonitor();
+  const storm = await runStorm(endpoint, ser, load, async () => {
+    s0 = await serverCpu(server);
+    l0 = ownCpuSeconds();
+  });
+  const l1 = ownCpuSeconds();
+  const loadgenMaxLagMs = lag.stop();
+  const s1 = await serverCpu(server);
+  await storm.close();
+  // let the server finish ending the sessions before the next measurement
+  await sleep(500);
+  const s2 = await serverCpu(server);
+  const seconds = storm.seconds;
+  return {
+    ...(s0 === null || s2 === null ? {} : { lifecycleCpuUs: (s2 - s0) / storm.sessions * 1e6 }),
+    round,
+    rate: storm.sessions / seconds,
+    deliveries: storm.sessions,
+    seconds,
+    serverCpu: s0 === null || s1 === null ? null : (s1 - s0) / seconds,
+    loadgenCpu: (l1 - l0) / seconds,
+    loadgenMaxLagMs,
+  };
 }
 
 /** The `--targets` a case runs against (router-only cases: the router, if selected). */
@@ -355,6 +482,7 @@ async function runThroughput(options: Options, pool: ServerPool): Promise<Throug
       results.set(`${c.name}/${serName}`, {
         case: c.name,
         description: c.description,
+        kind: c.load.kind,
         serializer: serName,
         targets: targetsFor(c, options),
         samples: { router: [], relay: [] },
@@ -393,6 +521,12 @@ async function runThroughput(options: Options, pool: ServerPool): Promise<Throug
               `${target.padEnd(6)} ${fmtRate(sample.rate).padStart(9)}/s  ` +
               `cpu server ${sample.serverCpu?.toFixed(2) ?? "n/a"} ` +
               `loadgen ${sample.loadgenCpu.toFixed(2)}` +
+              (sample.serverCpu === null || sample.rate <= 0
+                ? ""
+                : `  server CPU ${(sample.serverCpu / sample.rate * 1e6).toFixed(1)} µs each`) +
+              (sample.lifecycleCpuUs === undefined
+                ? ""
+                : ` (open + close ${sample.lifecycleCpuUs.toFixed(0)} µs)`) +
               (sample.loadgenMaxLagMs > 100
                 ? `  (loadgen stalled ${sample.loadgenMaxLagMs.toFixed(0)} ms)`
                 : ""),
@@ -466,10 +600,12 @@ async function measureMemory(
   sessions: number,
   config: unknown,
   note: string | undefined,
+  options: Options,
 ): Promise<MemoryResult | string> {
   let server: ServerProcess;
+  const startOptions = startOptionsFor(target, options, true);
   try {
-    server = await startTarget(target, config);
+    server = await startTarget(target, config, startOptions);
   } catch (err) {
     if (!(err instanceof TargetStartError)) throw err;
     log(`\n*** ${target} target unavailable for idle-memory.\n${err.message}\n`);
@@ -480,6 +616,9 @@ async function measureMemory(
     await sleep(300);
     const gc = await server.gc();
     const before = await server.rss();
+    const heapBefore = await server.heap();
+    const snapshots: string[] = [];
+    if (startOptions.heapSnapshotDir !== undefined) snapshots.push(await server.heapSnapshot());
     const endpoint = { target, port: server.port };
     let retries = 0;
     const open = async (): Promise<WampTransport> => {
@@ -497,6 +636,8 @@ async function measureMemory(
     await server.gc();
     await sleep(100);
     const after = await server.rss();
+    const heapAfter = await server.heap();
+    if (startOptions.heapSnapshotDir !== undefined) snapshots.push(await server.heapSnapshot());
     const rssBeforeKb = before.kb;
     const rssAfterKb = after.kb;
     const result: MemoryResult = {
@@ -506,6 +647,9 @@ async function measureMemory(
       rssBeforeKb,
       rssAfterKb,
       kbPerSession: (rssAfterKb - rssBeforeKb) / sessions,
+      heapBytesPerSession: (heapAfter.heapUsed - heapBefore.heapUsed) / sessions,
+      externalBytesPerSession: (heapAfter.external - heapBefore.external) / sessions,
+      ...(snapshots.length === 0 ? {} : { snapshots }),
       rssSource: after.source,
       gc,
       retries,
@@ -515,7 +659,9 @@ async function measureMemory(
       `idle-memory ${
         target.padEnd(6)
       } ${sessions} sessions: RSS ${rssBeforeKb} → ${rssAfterKb} KiB` +
-        ` = ${result.kbPerSession.toFixed(2)} KiB/session${gc ? " (after GC)" : ""}`,
+        ` = ${result.kbPerSession.toFixed(2)} KiB/session${gc ? " (after GC)" : ""}, heap ` +
+        `${result.heapBytesPerSession.toFixed(0)} B/session, external ` +
+        `${result.externalBytesPerSession.toFixed(0)} B/session`,
     );
     return result;
   } finally {
@@ -553,6 +699,7 @@ async function runMemory(
         sessions,
         routerConfigFor(c, options),
         note,
+        options,
       );
       if (typeof r === "string") errors.push(`${target}: did not start`);
       else results.push(r);
@@ -582,7 +729,17 @@ function printTables(
       `\nDeliveries per second, median of ${options.rounds} round(s) of ${options.durationS} s ` +
         `(router and relay interleaved in the same run)`,
     );
-    const head = ["case", "serializer", "router", "relay", "ratio", "router cpu", "relay cpu"];
+    const head = [
+      "case",
+      "serializer",
+      "router",
+      "relay",
+      "ratio",
+      "router cpu",
+      "relay cpu",
+      "router µs",
+      "relay µs",
+    ];
     const rows = throughput.map((r) => {
       // "-": the case does not run against that target (router-only variants).
       const ran = (t: TargetName) => r.targets.includes(t);
@@ -595,13 +752,25 @@ function printTables(
         !both ? "-" : r.ratio === null ? "n/a" : r.ratio.toFixed(2),
         ran("router") ? cpuCell(r.samples.router) : "-",
         ran("relay") ? cpuCell(r.samples.relay) : "-",
+        ran("router") ? cpuPerDelivery(r.samples.router) : "-",
+        ran("relay") ? cpuPerDelivery(r.samples.relay) : "-",
       ];
     });
     printRows([head, ...rows]);
     console.log(
+      "µs = median server CPU time per delivery (per session for storm cases): cores used ÷ rate," +
+        " which other work on the machine disturbs less than the rate",
+    );
+    console.log(
       "cpu = median cores used by server/loadgen in the window; both well under 1.0 means the" +
         " machine was busy with other work (or the load is latency-bound): compare ratios only",
     );
+    if (throughput.some((r) => r.kind === "storm")) {
+      console.log("storm cases: sessions opened per second (not deliveries)");
+    }
+    if (throughput.some((r) => r.kind === "latency")) {
+      console.log("latency cases: calls per second at the fixed rate; round trip times below");
+    }
     if (throughput.some((r) => r.targets.length < options.targets.length)) {
       console.log("-  = router-only variant of another case: see the comparison tables below");
     }
@@ -609,6 +778,7 @@ function printTables(
       for (const e of r.errors) console.log(`FAILED ${r.case}/${r.serializer} ${e}`);
     }
   }
+  printLatency(throughput);
   for (const comparison of COMPARISONS) {
     const rows = comparisons.filter((x) => x.title === comparison.title);
     if (rows.length === 0) continue;
@@ -646,17 +816,71 @@ function printTables(
   if (memory.length > 0) {
     console.log("\nIdle memory (fresh process, RSS after GC)");
     printRows([
-      ["target", "sessions", "RSS before KiB", "RSS after KiB", "KiB/session"],
+      [
+        "target",
+        "sessions",
+        "RSS before KiB",
+        "RSS after KiB",
+        "KiB/session",
+        "heap B/s",
+        "ext B/s",
+      ],
       ...memory.map((m) => [
         m.target,
         String(m.sessions),
         String(m.rssBeforeKb),
         String(m.rssAfterKb),
         m.kbPerSession.toFixed(2),
+        m.heapBytesPerSession.toFixed(0),
+        m.externalBytesPerSession.toFixed(0),
       ]),
     ]);
+    console.log("heap/ext B/s = growth of V8 heapUsed / external memory per session (after GC)");
+    for (const m of memory) {
+      for (const path of m.snapshots ?? []) console.log(`heap snapshot: ${path}`);
+    }
     for (const m of memory) if (m.note !== undefined) console.log(`note: ${m.note}`);
   }
+}
+
+/** The latency cases' round trip times: medians over rounds of each round's p50 and p99. */
+function printLatency(throughput: readonly ThroughputResult[]): void {
+  const rows = throughput.filter((r) => r.kind === "latency");
+  if (rows.length === 0) return;
+  const ms = (samples: readonly Sample[], key: "p50Ms" | "p99Ms") =>
+    median(samples.flatMap((s) => s[key] === undefined ? [] : [s[key]!]));
+  const cell = (x: number | null) => x === null ? "n/a" : x.toFixed(2);
+  const ratio = (a: number | null, b: number | null) =>
+    a === null || b === null || b <= 0 ? "n/a" : (a / b).toFixed(2);
+  console.log("\nRPC latency (ms, median over rounds of each round's percentile)");
+  printRows([
+    ["case", "serializer", "router p50", "router p99", "relay p50", "relay p99", "p50 ×", "p99 ×"],
+    ...rows.map((r) => {
+      const a50 = ms(r.samples.router, "p50Ms");
+      const a99 = ms(r.samples.router, "p99Ms");
+      const b50 = ms(r.samples.relay, "p50Ms");
+      const b99 = ms(r.samples.relay, "p99Ms");
+      return [
+        r.case,
+        r.serializer,
+        cell(a50),
+        cell(a99),
+        cell(b50),
+        cell(b99),
+        ratio(a50, b50),
+        ratio(a99, b99),
+      ];
+    }),
+  ]);
+  console.log("× = router ÷ relay (target ≤ 1.1)");
+}
+
+/** Median server CPU µs per delivery of the samples. */
+function cpuPerDelivery(samples: readonly Sample[]): string {
+  const m = median(
+    samples.flatMap((x) => x.serverCpu === null || x.rate <= 0 ? [] : [x.serverCpu / x.rate * 1e6]),
+  );
+  return m === null ? "n/a" : m.toFixed(2);
 }
 
 function cpuCell(samples: readonly Sample[]): string {
@@ -695,7 +919,7 @@ async function main(): Promise<number> {
         : ""),
   );
   const startedAt = performance.now();
-  const pool = new ServerPool();
+  const pool = new ServerPool(options);
   let throughput: ThroughputResult[];
   try {
     throughput = await runThroughput(options, pool);

@@ -7,7 +7,9 @@
  * line that carries the same `id` (so a late answer cannot be taken for a later one): `gc`
  * runs a full garbage collection when the child was started with `--v8-flags=--expose-gc` and
  * answers `{"gc": true|false}`; `rss` answers `{"rss": <bytes>}` (`Deno.memoryUsage().rss`);
- * `cpu` answers `{"cpu": <seconds>}` (user + system CPU time of the process). These need no
+ * `cpu` answers `{"cpu": <seconds>}` (user + system CPU time of the process); `heap` answers
+ * `{"heapUsed": <bytes>, "external": <bytes>}`; `snapshot` writes a V8 heap snapshot into the
+ * directory named by `BENCH_HEAP_SNAPSHOT_DIR` and answers `{"path": <file>}`. These need no
  * permissions, whereas reading `/proc/<pid>/*` from Deno requires `--allow-all`. End of input
  * (the parent exited or closed the pipe) shuts the server down (at most 1 s) and ends the
  * process, so no server outlives its benchmark.
@@ -16,6 +18,13 @@
  */
 
 import process from "node:process";
+import { writeHeapSnapshot } from "node:v8";
+
+/**
+ * Environment variable naming the directory the `snapshot` command writes heap snapshots to
+ * (set by `targets.ts`, which also grants the child write access to it).
+ */
+export const HEAP_SNAPSHOT_ENV = "BENCH_HEAP_SNAPSHOT_DIR";
 
 const encoder = new TextEncoder();
 
@@ -57,6 +66,18 @@ export async function serveControl(shutdown: () => Promise<void>): Promise<never
       } else if (command === "cpu") {
         const { user, system } = process.cpuUsage();
         reply({ id, cpu: (user + system) / 1e6 });
+      } else if (command === "heap") {
+        const { heapUsed, external } = Deno.memoryUsage();
+        reply({ id, heapUsed, external });
+      } else if (command === "snapshot") {
+        const dir = Deno.env.get(HEAP_SNAPSHOT_ENV);
+        if (dir === undefined) {
+          reply({ id, error: `snapshot: ${HEAP_SNAPSHOT_ENV} not set` });
+        } else {
+          Deno.mkdirSync(dir, { recursive: true });
+          const path = writeHeapSnapshot(`${dir}/heap-${Deno.pid}-${id}.heapsnapshot`);
+          reply({ id, path });
+        }
       } else if (command !== "") {
         reply({ id, error: `unknown command: ${command}` });
       }

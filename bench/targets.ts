@@ -11,6 +11,7 @@
  * @module
  */
 
+import { HEAP_SNAPSHOT_ENV } from "./server_control.ts";
 import type { TransportKind } from "./wamp_client.ts";
 
 /** Which server a measurement runs against. */
@@ -39,6 +40,13 @@ export interface ServerProcess {
   rss(): Promise<RssReading>;
   /** CPU time of the child so far (user + system), in seconds, as the child reports it. */
   cpuSeconds(): Promise<number>;
+  /** The child's `Deno.memoryUsage()` (bytes): V8 heap used and external memory. */
+  heap(): Promise<HeapReading>;
+  /**
+   * Writes a V8 heap snapshot of the child (only when started with `heapSnapshotDir`); returns
+   * its path.
+   */
+  heapSnapshot(): Promise<string>;
   /** Ends the child: closes its stdin, then kills it if it has not exited within 3 s. */
   close(): Promise<void>;
 }
@@ -49,12 +57,29 @@ export interface RssReading {
   readonly source: "proc" | "self-report";
 }
 
+/** The child's own `Deno.memoryUsage()` figures, in bytes. */
+export interface HeapReading {
+  readonly heapUsed: number;
+  readonly external: number;
+}
+
 /** Options shared by both targets. */
 export interface StartOptions {
   /** Start the child with `--v8-flags=--expose-gc` so `gc()` works. Default true. */
   readonly exposeGc?: boolean;
   /** How long to wait for the port announcement; default 30 s. */
   readonly startTimeoutMs?: number;
+  /**
+   * Write a V8 CPU profile of the child into this directory (`--cpu-prof --cpu-prof-dir`): one
+   * `CPU.<time>.<pid>.cpuprofile` per process, written when the child exits (through
+   * `Deno.exit`, on end of its stdin). Summarize it with `profile_summary.ts`.
+   */
+  readonly cpuProfDir?: string;
+  /**
+   * Let the child write V8 heap snapshots into this directory on the `snapshot` control
+   * command (the child also gets `--allow-write` for that directory).
+   */
+  readonly heapSnapshotDir?: string;
 }
 
 /** Raised when a child server fails to start. */
@@ -154,12 +179,20 @@ async function spawnServer(
 ): Promise<ServerProcess> {
   const flags = [...CHILD_PERMISSIONS];
   if (options.exposeGc ?? true) flags.push("--v8-flags=--expose-gc");
+  if (options.cpuProfDir !== undefined) {
+    flags.push("--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`);
+  }
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  if (options.heapSnapshotDir !== undefined) {
+    flags.push(`--allow-write=${options.heapSnapshotDir}`);
+    env[HEAP_SNAPSHOT_ENV] = options.heapSnapshotDir;
+  }
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, new URL(script, BENCH_DIR).pathname, ...args],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env,
   }).spawn();
   const stdin = child.stdin.getWriter();
 
@@ -316,6 +349,17 @@ async function spawnServer(
     },
     async cpuSeconds() {
       return numberOf(await command("cpu"), "cpu");
+    },
+    async heap() {
+      const r = await command("heap");
+      return { heapUsed: numberOf(r, "heapUsed"), external: numberOf(r, "external") };
+    },
+    async heapSnapshot() {
+      const r = await command("snapshot");
+      if (typeof r.path !== "string") {
+        throw new Error(`${name}: no heap snapshot: ${JSON.stringify(r)}`);
+      }
+      return r.path;
     },
     close,
   };

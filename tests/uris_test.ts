@@ -54,6 +54,24 @@ Deno.test("isValidUri: loose and strict case table", () => {
   }
 });
 
+Deno.test("isValidUri: a URI found valid under one rule set stays checked under the others", () => {
+  // isValidUri remembers the URI it last found valid per match policy and strictness; asking
+  // again under other rules, or right after it, must still give each rule's own answer
+  for (let round = 0; round < 3; round++) {
+    for (const [uri, match, loose, strict] of CASES) {
+      assert.equal(isValidUri(uri, match, false), loose, `loose ${match} ${JSON.stringify(uri)}`);
+      assert.equal(isValidUri(uri, match, true), strict, `strict ${match} ${JSON.stringify(uri)}`);
+      assert.equal(isValidUri(uri, match, false), loose, `loose again ${JSON.stringify(uri)}`);
+    }
+  }
+  assert.equal(isValidUri("a..b", "wildcard", false), true);
+  assert.equal(isValidUri("a..b", "exact", false), false, "valid as a pattern, not exact");
+  assert.equal(isValidUri("Com.x", "exact", false), true);
+  assert.equal(isValidUri("Com.x", "exact", true), false, "loose-valid, not strict");
+  assert.equal(isValidUri("a.b.", "prefix", true), true);
+  assert.equal(isValidUri("a.b.", "exact", true), false, "prefix-valid, not exact");
+});
+
 Deno.test("isValidUri: long URIs are checked without pathological backtracking", () => {
   // Correctness only (no timing): a long valid and a long invalid URI of each form.
   const long = Array.from({ length: 5000 }, (_, i) => `c${i}`).join(".");

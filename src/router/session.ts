@@ -483,6 +483,8 @@ export class Session implements PeerHandler, SessionRef {
     this.id = id;
     this.realm = realm;
     this.state = "established";
+    // the handshake is settled: an idle session need not keep it (and its callbacks) alive
+    this.#handshake = null;
     this.meter?.beginSession();
     this.send({
       type: T.WELCOME,

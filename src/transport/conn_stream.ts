@@ -67,12 +67,22 @@ export class ConnStream extends Duplex {
     return a.transport === "tcp" ? a.port : undefined;
   }
 
-  /** Disables Nagle's algorithm on TCP connections (a no-op elsewhere). */
+  /**
+   * Disables Nagle's algorithm on TCP connections (a no-op elsewhere). Setting the value it
+   * already set makes no system call: the HTTP server sets it on accept and `ws` again on the
+   * upgrade (each was 2.5 % of the router's CPU in a session storm).
+   */
   setNoDelay(noDelay = true): this {
     const conn = this.conn as Partial<Deno.TcpConn>;
-    if (typeof conn.setNoDelay === "function" && !this.#closed) conn.setNoDelay(noDelay);
+    if (typeof conn.setNoDelay === "function" && !this.#closed && this.#noDelay !== noDelay) {
+      conn.setNoDelay(noDelay);
+      this.#noDelay = noDelay;
+    }
     return this;
   }
+
+  /** The `TCP_NODELAY` value this stream last set (null: never set). */
+  #noDelay: boolean | null = null;
 
   /** Accepted for `node:http`/`ws`; Switchboard's own deadlines bound idle connections. */
   setTimeout(_ms: number, _callback?: () => void): this {
@@ -195,6 +205,17 @@ export class ConnStream extends Duplex {
   async #writeAll(data: Uint8Array): Promise<void> {
     let written = 0;
     while (written < data.byteLength) written += await this.conn.write(data.subarray(written));
+  }
+
+  /**
+   * A repeated `end()` without data or callback returns at once. `ws` ends the socket again when
+   * the peer's FIN arrives, after Switchboard ended it: Node's `end()` would build an
+   * `ERR_STREAM_ALREADY_FINISHED` error (with a stack trace) only to drop it, 8 % of the
+   * router's CPU in a session storm (see `ws_receiver_end.ts` for the same on `ws`'s receiver).
+   */
+  override end(...args: unknown[]): this {
+    if (args.length === 0 && this.writableEnded) return this;
+    return (super.end as (...a: unknown[]) => this)(...args);
   }
 
   override _final(callback: Callback): void {

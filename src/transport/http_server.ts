@@ -23,19 +23,13 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { SerializerName } from "../serializer/serializer.ts";
 import { ConnStream } from "./conn_stream.ts";
+import "./ws_receiver_end.ts";
 import type { CookieStore } from "./cookie_store.ts";
 import { clientAddress, type TrustedProxies } from "./forwarded.ts";
 import type { Accepted } from "./listener.ts";
 import { type PeerCertificate, peerString, type TransportDetails } from "./peer.ts";
-import {
-  chooseSerializer,
-  type FrameMaker,
-  type LinkStream,
-  WebSocketPeer,
-  type WebSocketPeerOptions,
-  wsLink,
-  type WsSocket,
-} from "./websocket.ts";
+import { chooseSerializer, WebSocketPeer, type WebSocketPeerOptions } from "./websocket.ts";
+import { type FrameMaker, type LinkStream, wsLink, type WsSocket } from "./ws_link.ts";
 
 const { WebSocketServer } = ws;
 type WebSocketServer = ws.WebSocketServer;

@@ -6,14 +6,13 @@
  * - the `ws` package on connections Switchboard accepted itself (every listener it serves):
  *   frames are limited while they arrive (`maxPayload`), protocol errors end with the close
  *   codes of RFC 6455 (1002, 1007, 1009), writes of one turn are batched, and keepalive pings
- *   and the close handshake run on the injected clock;
+ *   and the close handshake run on the injected clock (its link: `ws_link.ts`);
  * - Deno's built-in WebSocket, for a router mounted in someone else's `Deno.serve` through
  *   `Router.handler()`, where Deno's server owns the connection.
  *
  * @module
  */
 
-import type { Buffer } from "node:buffer";
 import type { Clock, TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import {
@@ -28,7 +27,7 @@ import { MessageType } from "../wamp/message_type.ts";
 import type { Message } from "../wamp/messages.ts";
 import type { ConnectionCookie } from "./cookie_store.ts";
 import type { Deadline } from "./deadline.ts";
-import { OutgoingBound, type SlowConsumerLimits } from "./outgoing_bound.ts";
+import { type BoundHooks, OutgoingBound, type SlowConsumerLimits } from "./outgoing_bound.ts";
 import { OutgoingBatch } from "./outgoing_batch.ts";
 import { batchOut, type BatchPart } from "./batch_frames.ts";
 import {
@@ -37,8 +36,7 @@ import {
   RECORD_SEPARATOR,
   splitBatch,
 } from "../serializer/batched.ts";
-import { concatInSlab } from "../serializer/slab.ts";
-import { type EncodeCache, encodeFor, FRAME_SLOT } from "../serializer/encode_cache.ts";
+import { type EncodeCache, encodeFor } from "../serializer/encode_cache.ts";
 import { type Peer, type PeerHandler, type TransportDetails, UNENCODABLE } from "./peer.ts";
 
 /** What a {@linkcode WebSocketPeer} enforces and how it keeps the connection alive. */
@@ -115,104 +113,7 @@ export interface WebSocketLink {
   listen(events: LinkEvents): void;
 }
 
-/** The subset of a `ws` WebSocket that {@linkcode wsLink} uses. */
-export interface WsSocket {
-  readonly readyState: number;
-  readonly bufferedAmount: number;
-  send(data: string | Uint8Array, options: { binary: boolean }): void;
-  close(code?: number, reason?: string): void;
-  terminate(): void;
-  ping(data?: Uint8Array): void;
-  on(event: "message", fn: (data: Buffer, isBinary: boolean) => void): void;
-  on(event: "pong", fn: () => void): void;
-  on(event: "close", fn: (code: number, reason: Uint8Array) => void): void;
-  on(event: "error", fn: (e: Error) => void): void;
-}
-
 const utf8Decoder = new TextDecoder();
-
-/** The stream under a `ws` WebSocket: per-turn queued writes, a shutdown after a protocol error. */
-export interface LinkStream {
-  /** Queues bytes to leave with the rest of this turn's output in one write. */
-  queue(bytes: Uint8Array): void;
-  /** Bytes queued and not yet written. */
-  readonly queued: number;
-  end(): void;
-  destroy(): void;
-  once(event: "finish", fn: () => void): void;
-}
-
-/** Frames a server message the way `ws` does (`Sender.frame`, unmasked, one frame). */
-export type FrameMaker = (
-  data: Uint8Array,
-  options: { fin: true; opcode: number; mask: false; readOnly: true; rsv1: false },
-) => Uint8Array[];
-
-const encoder = new TextEncoder();
-
-/**
- * A `ws` WebSocket on a connection whose writes are batched per turn. Messages are framed with
- * `ws`'s own `Sender.frame` and queued on the connection, so a turn's messages leave in one
- * write without going through `ws`'s and Node's per-write bookkeeping; `ws` itself still reads
- * and answers control frames, through the same ordered writes.
- */
-export function wsLink(ws: WsSocket, stream: LinkStream, frame: FrameMaker): WebSocketLink {
-  /** The whole frame of `data` in one array (header and payload, built with ws's framing). */
-  const framed = (opcode: number, data: Uint8Array): Uint8Array =>
-    concatInSlab(frame(data, { fin: true, opcode, mask: false, readOnly: true, rsv1: false }));
-  // `ws` answers a client's close frame (and fails the connection on a protocol error) by
-  // calling the socket's own close(), but tells only once the TCP connection is gone: the
-  // wrapper learns at once, so a session ends when its client says so, as with Deno's server.
-  const close = ws.close.bind(ws);
-  let onClosing: (() => void) | null = null;
-  (ws as { close: WsSocket["close"] }).close = (code, reason) => {
-    onClosing?.();
-    close(code, reason);
-  };
-  return {
-    get open() {
-      return ws.readyState === 1;
-    },
-    get bufferedAmount() {
-      return ws.bufferedAmount + stream.queued;
-    },
-    sendsBytes: true,
-    send(text, bytes, cache, slot) {
-      let out = cache?.[FRAME_SLOT + slot] as Uint8Array | undefined;
-      if (out === undefined) {
-        out = text === null ? framed(2, bytes!) : framed(1, bytes ?? encoder.encode(text));
-        if (cache) cache[FRAME_SLOT + slot] = out;
-      }
-      stream.queue(out);
-    },
-    close(code, reason) {
-      close(code, reason);
-    },
-    terminate() {
-      ws.terminate();
-    },
-    ping(payload) {
-      ws.ping(payload);
-      return true;
-    },
-    shutAfterFlush() {
-      stream.once("finish", () => stream.destroy());
-      stream.end();
-    },
-    listen(events) {
-      onClosing = () => events.closing();
-      ws.on(
-        "message",
-        (data, isBinary) =>
-          // ws has validated the text's UTF-8 already; Buffer's decoder is the faster one
-          events.message(isBinary ? data : data.toString("utf8"), data.byteLength),
-      );
-      ws.on("pong", () => events.pong());
-      ws.on("close", (code, reason) => events.closed(code, utf8Decoder.decode(reason)));
-      ws.on("error", (e) => events.failed(e.message));
-    },
-  };
-}
 
 /** Deno's built-in WebSocket (a router mounted with `Router.handler()`). */
 export function nativeLink(socket: WebSocket): WebSocketLink {
@@ -309,31 +210,58 @@ export class WebSocketPeer implements Peer {
     this.#clock = clock;
     this.#deadline = deadline;
     this.#batch = serializer.batched ? new OutgoingBatch((parts) => this.#sendBatch(parts)) : null;
-    this.#bound = new OutgoingBound(options.slowConsumer, clock, {
-      queued: () => this.bufferedAmount,
-      ping: () => link.ping(),
-      stalled: () => {
-        this.#logger.info("slow consumer stayed at its queue bound without answering; closing", {
-          peer: details.peer,
-          queued_bytes: link.bufferedAmount,
-        });
-        this.#giveUp();
-      },
-    });
-    link.listen({
-      message: (data, bytes) => this.#onMessage(data, bytes),
-      pong: () => {
-        this.#heard = true;
-        this.#bound.answered();
-      },
-      closing: () => this.#onClosing(),
-      closed: () => this.#onClosed(),
-      failed: (error) => {
-        this.#logger.debug("websocket failed", { peer: details.peer, error });
-        link.shutAfterFlush();
-      },
-    });
+    const hooks = new WebSocketPeer.#Hooks(this);
+    this.#bound = new OutgoingBound(options.slowConsumer, clock, hooks);
+    link.listen(hooks);
   }
+
+  /**
+   * The link's events and the slow-consumer bound's hooks of one peer, as one object whose
+   * methods are shared by every peer (not eight closures per connection: idle memory, issue 14).
+   * Nested in the class body, so it may call the peer's private methods.
+   */
+  static readonly #Hooks = class implements LinkEvents, BoundHooks {
+    constructor(readonly peer: WebSocketPeer) {}
+
+    message(data: string | Uint8Array, bytes: number): void {
+      this.peer.#onMessage(data, bytes);
+    }
+
+    pong(): void {
+      this.peer.#heard = true;
+      this.peer.#bound.answered();
+    }
+
+    closing(): void {
+      this.peer.#onClosing();
+    }
+
+    closed(): void {
+      this.peer.#onClosed();
+    }
+
+    failed(error: string): void {
+      this.peer.#logger.debug("websocket failed", { peer: this.peer.details.peer, error });
+      this.peer.#link.shutAfterFlush();
+    }
+
+    queued(): number {
+      return this.peer.bufferedAmount;
+    }
+
+    ping(): boolean {
+      return this.peer.#link.ping();
+    }
+
+    stalled(): void {
+      const peer = this.peer;
+      peer.#logger.info("slow consumer stayed at its queue bound without answering; closing", {
+        peer: peer.details.peer,
+        queued_bytes: peer.#link.bufferedAmount,
+      });
+      peer.#giveUp();
+    }
+  };
 
   /** Connects the session that handles this peer's messages and starts the keepalive. */
   attach(handler: PeerHandler): void {
