@@ -105,6 +105,9 @@ Deno.test("cluster remove processes: remove_subscriber and remove_callee of anot
       async () => (await admin.session.call("wamp.subscription.count_subscribers", [s.id])) === 2,
       "both subscribers seen on r1",
     );
+    // r2 answered the two removals (and the failed second remove_callee)
+    const metrics = await cluster.metrics("r2");
+    assert.match(metrics, /^switchboard_cluster_remove_requests_total\{node="r2"\} 3$/m);
     const farId = far.id; // gone with its session once its node is killed
     await cluster.kill("r2");
     await assert.rejects(
