@@ -5,8 +5,9 @@
  * - Opens buckets `sb_sessions`, `sb_testaments` and `sb_subs`, and watches the first and the
  *   last into {@link SessionView} and {@link SubscriptionView}; each realm's
  *   {@link RealmMeta} writes this node's own keys through latest-wins writers.
- * - Answers kill requests for its sessions on `sb.node.<node>.meta`, and sends them for the
- *   sessions of other nodes (no responders: the node is gone, nothing was killed).
+ * - Answers kill and removal (`remove_subscriber`, `remove_callee`) requests for its sessions
+ *   on `sb.node.<node>.meta`, and sends them for the sessions of other nodes (no responders:
+ *   the node is gone, nothing was killed or removed).
  * - When a node is declared down, hides its entries at once; one survivor, elected by `create`
  *   of `dead.<node>.<incarnation>` in `sb_nodes`, publishes the dead node's sessions'
  *   testaments and `wamp.session.on_leave` events (in that order per session, as a leaving
@@ -28,6 +29,8 @@ import type { KvEntry, KvWatch, LinkMessage, LinkStatus, LinkSubscription } from
 import { type Membership, NODE_CLAIM_MAX_AGE, NODES_BUCKET, type PeerNode } from "./membership.ts";
 import { SessionView, SubscriptionView } from "./meta_views.ts";
 import { RealmMeta } from "./realm_meta.ts";
+import { removeLocal, requestRemove } from "./remote_remove.ts";
+import { asRemoveRequest, isRemoveOp, type RemoveRequest } from "./remove_wire.ts";
 import {
   asKillReply,
   asKillRequest,
@@ -100,6 +103,7 @@ export class ClusterMeta {
   /** Dead lives this node cleaned up (elected), and kill requests answered, for `/metrics`. */
   cleanedUp = 0;
   killsAnswered = 0;
+  removalsAnswered = 0;
 
   private constructor(
     o: ClusterMetaOptions,
@@ -269,6 +273,7 @@ export class ClusterMeta {
     },
     kill: (realm: string, ids: readonly number[], reason: string, message?: string) =>
       self.kill(realm, ids, reason, message),
+    remove: (r: RemoveRequest) => self.remove(r),
     nodes: () => self.nodes(),
   }))(this);
 
@@ -326,8 +331,21 @@ export class ClusterMeta {
     return { killed };
   }
 
+  /**
+   * Removes a session of another node from a subscription or registration, on its node.
+   * Resolves with whether it was removed (false: the session is not known, its node is gone,
+   * or it is not in that subscription or registration there).
+   */
+  remove(r: RemoveRequest): Promise<boolean> {
+    const s = this.sessionView.session(r.realm, r.session);
+    if (!s) return Promise.resolve(false);
+    return requestRemove(this.#o.link, this.#o.logger, s.node, metaSubject(s.node), r);
+  }
+
   #request(m: LinkMessage): void {
-    const request = asKillRequest(decodeOrNull(m.data));
+    const data = decodeOrNull(m.data);
+    if (isRemoveOp(data)) return this.#remove(m, data);
+    const request = asKillRequest(data);
     if (!request) {
       this.#o.logger.warn("cluster: malformed meta request ignored", { subject: m.subject });
       return;
@@ -342,6 +360,17 @@ export class ClusterMeta {
     }
     this.killsAnswered++;
     m.respond?.(encode({ killed }));
+  }
+
+  #remove(m: LinkMessage, data: unknown): void {
+    const request = asRemoveRequest(data);
+    if (!request) {
+      this.#o.logger.warn("cluster: malformed meta request ignored", { subject: m.subject });
+      return;
+    }
+    const removed = removeLocal(this.#o.realm(request.realm), request);
+    this.removalsAnswered++;
+    m.respond?.(encode({ removed }));
   }
 
   // ---- failure ----------------------------------------------------------------------------

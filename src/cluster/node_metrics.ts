@@ -118,5 +118,11 @@ export function nodeMetricsText(
     "Kill requests of other nodes' meta API answered here.",
     [["", meta.killsAnswered]],
   );
+  series(
+    "switchboard_cluster_remove_requests_total",
+    "counter",
+    "remove_subscriber/remove_callee requests of other nodes' meta API answered here.",
+    [["", meta.removalsAnswered]],
+  );
   return out.join("\n") + "\n";
 }

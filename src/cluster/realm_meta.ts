@@ -25,6 +25,7 @@ import type { Testament } from "../router/testaments.ts";
 import { encode } from "./codec.ts";
 import type { KeyedWriter } from "./keyed_writer.ts";
 import type { SessionView, SubscriptionView } from "./meta_views.ts";
+import { type RemoveKind, type RemoveRequest, removeRequest } from "./remove_wire.ts";
 import {
   ownerKey,
   type SessionWire,
@@ -55,6 +56,8 @@ export interface RealmMetaHost {
     reason: string,
     message?: string,
   ): Promise<RemoteKill>;
+  /** Removes a session of another node from a subscription or registration, on its node. */
+  remove(r: RemoveRequest): Promise<boolean>;
   nodes(): ClusterNodeInfo[];
 }
 
@@ -179,6 +182,16 @@ export class RealmMeta implements MetaLink {
 
   nodes(): ClusterNodeInfo[] {
     return this.#host.nodes();
+  }
+
+  removeRemote(
+    kind: "subscriber" | "callee",
+    id: number,
+    session: number,
+    reason: string | undefined,
+  ): Promise<boolean> {
+    const op: RemoveKind = kind === "subscriber" ? "remove_subscriber" : "remove_callee";
+    return this.#host.remove(removeRequest(op, this.#realm.name, id, session, reason));
   }
 
   remoteSubscriptions(): Iterable<RemoteSubscriptionInfo> {

@@ -80,6 +80,18 @@ export interface MetaLink {
    * now, in publication order, so that another node can publish them if this one dies.
    */
   testaments(id: number, all: readonly Testament[]): void;
+  /**
+   * Removes session `session` of another node from subscription (`subscriber`) or registration
+   * (`callee`) `id` on its node, as a local `remove_subscriber`/`remove_callee` does there
+   * (with `reason`). Resolves with whether it was removed: false for a session no node has,
+   * one whose node is gone, or one not in that subscription or registration on its node.
+   */
+  removeRemote(
+    kind: "subscriber" | "callee",
+    id: number,
+    session: number,
+    reason: string | undefined,
+  ): Promise<boolean>;
   /** The nodes this node hears from, itself first. */
   nodes(): ClusterNodeInfo[];
   /** A local session subscribed to or left `sub` (its subscribers here changed). */

@@ -1,7 +1,8 @@
 /**
  * The subscription and registration meta API: meta events published when subscriptions and
  * registrations are created, joined, left and deleted, and the procedures that list, look up,
- * match and inspect them, and revoke subscribers and callees. `wamp.*` subscriptions and
+ * match and inspect them, and revoke subscribers and callees (of other nodes too, in a cluster:
+ * through the realm's meta link, by the session's own node). `wamp.*` subscriptions and
  * registrations are never reported (no events, hidden from list/lookup/match, refused by
  * the get, list_subscribers, count_subscribers, remove_subscriber (and registration twins) procedures for non-trusted callers).
  *
@@ -146,16 +147,23 @@ export async function registerObservationMeta(realm: Realm, service: WampClient)
       (args, _kw, d) => visibleSubscribers(visibleSub(idArg(args, "a subscription"), d)).length,
       opts,
     ),
-    service.register("wamp.subscription.remove_subscriber", (args, kwargs, d) => {
-      const sub = visibleSub(idArg(args, "a subscription"), d).local;
-      const target = realm.sessions.get(idArg(args, "a session", 1));
-      if (!sub || !target || !sub.subscribers.has(target)) {
+    service.register("wamp.subscription.remove_subscriber", async (args, kwargs, d) => {
+      const subId = idArg(args, "a subscription");
+      const sub = visibleSub(subId, d).local;
+      const sessionId = idArg(args, "a session", 1);
+      const reason = reasonArg(args, kwargs, 2);
+      const target = realm.sessions.get(sessionId);
+      // a session of another node (a cluster) is removed by its node
+      const removed = target
+        ? sub !== undefined && sub.subscribers.has(target) &&
+          (realm.broker.revoke(target, sub, reason), true)
+        : await realm.metaLink?.removeRemote("subscriber", subId, sessionId, reason) === true;
+      if (!removed) {
         throw new WampError(
           Uri.NO_SUCH_SESSION,
           "that session is not subscribed to this subscription",
         );
       }
-      realm.broker.revoke(target, sub, reasonArg(args, kwargs, 2));
       return null;
     }, opts),
     service.register("wamp.subscription.get_events", (args, _kw, d) => {
@@ -191,16 +199,22 @@ export async function registerObservationMeta(realm: Realm, service: WampClient)
       (args, _kw, d) => visibleReg(idArg(args, "a registration"), d).callees.length,
       opts,
     ),
-    service.register("wamp.registration.remove_callee", (args, kwargs, d) => {
+    service.register("wamp.registration.remove_callee", async (args, kwargs, d) => {
       const reg = visibleReg(idArg(args, "a registration"), d);
-      const target = realm.sessions.get(idArg(args, "a session", 1));
-      if (!target || !reg.callees.some((c) => c.session === target)) {
+      const sessionId = idArg(args, "a session", 1);
+      const reason = reasonArg(args, kwargs, 2);
+      const target = realm.sessions.get(sessionId);
+      // a callee of another node (a cluster) is removed by its node
+      const removed = target
+        ? reg.callees.some((c) => c.session === target) &&
+          (realm.dealer.revoke(target, reg, reason), true)
+        : await realm.metaLink?.removeRemote("callee", reg.id, sessionId, reason) === true;
+      if (!removed) {
         throw new WampError(
           Uri.NO_SUCH_SESSION,
           "that session is not a callee of this registration",
         );
       }
-      realm.dealer.revoke(target, reg, reasonArg(args, kwargs, 2));
       return null;
     }, opts),
   ]);
