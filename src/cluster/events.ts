@@ -22,7 +22,8 @@ import type { Logger } from "../log.ts";
 import type { Realm } from "../router/realm.ts";
 import type { DealerLink } from "../router/dealer_link.ts";
 import type { PublicationRecord, RealmLink, RetainedRecord } from "../router/realm_link.ts";
-import type { MatchPolicy } from "../wamp/uris.ts";
+import { WampError } from "../wamp/errors.ts";
+import { type MatchPolicy, Uri } from "../wamp/uris.ts";
 import { CodecError, decode, encode } from "./codec.ts";
 import type { ClusterLink, LinkSubscription } from "./link.ts";
 import type { RetainedStore } from "./retained.ts";
@@ -93,6 +94,8 @@ export class RealmEvents implements RealmLink {
   received = 0;
   /** Local publications sent on to the cluster. */
   sent = 0;
+  /** Local publications too large to cross (delivered on this node only). */
+  tooLarge = 0;
   /** Copies of a remote publication that arrived again (dropped; 0 with the node's queue). */
   duplicates = 0;
   /** The realm's registrations link (set by the node: registrations are not events). */
@@ -211,10 +214,18 @@ export class RealmEvents implements RealmLink {
   published(record: PublicationRecord): Promise<void> | null {
     if (this.#closed) return null;
     if (this.#o.link.status === "connected") {
-      this.#o.link.publish(
-        eventSubject(EVENT_PREFIX, this.#realm.name, record.topic),
-        encode(record),
-      );
+      const data = encode(record);
+      // nats.js would throw for it (and a hostile publisher would end its own session so): the
+      // node's subscribers have it, the other nodes cannot; an acknowledged publisher is told
+      if (data.byteLength > this.#o.link.maxPayload) {
+        this.tooLarge++;
+        throw new WampError(
+          Uri.PAYLOAD_SIZE_EXCEEDED,
+          `the publication is ${data.byteLength} bytes between nodes, more than the cluster ` +
+            `carries (${this.#o.link.maxPayload}): delivered to this node's subscribers only`,
+        );
+      }
+      this.#o.link.publish(eventSubject(EVENT_PREFIX, this.#realm.name, record.topic), data);
       this.sent++;
     }
     // while NATS is out of reach a retained event stays this node's (its broker keeps it)

@@ -109,9 +109,11 @@ export class ClusterNode implements RouterExtension {
     const node = JSON.stringify(this.node);
     let sent = 0;
     let received = 0;
+    let tooLarge = 0;
     for (const r of this.realms.values()) {
       sent += r.sent;
       received += r.received;
+      tooLarge += r.tooLarge;
     }
     return [
       "# HELP switchboard_cluster_link_connected 1 while this node reaches the cluster engine (NATS).",
@@ -131,6 +133,9 @@ export class ClusterNode implements RouterExtension {
       "# HELP switchboard_cluster_events_received_total Publications of other nodes delivered here.",
       "# TYPE switchboard_cluster_events_received_total counter",
       `switchboard_cluster_events_received_total{node=${node}} ${received}`,
+      "# HELP switchboard_cluster_events_too_large_total Local publications too large to cross (this node's subscribers got them).",
+      "# TYPE switchboard_cluster_events_too_large_total counter",
+      `switchboard_cluster_events_too_large_total{node=${node}} ${tooLarge}`,
       "# HELP switchboard_cluster_calls_forwarded_total Calls of this node's callers run by another node.",
       "# TYPE switchboard_cluster_calls_forwarded_total counter",
       `switchboard_cluster_calls_forwarded_total{node=${node}} ${this.calls.forwarded}`,
