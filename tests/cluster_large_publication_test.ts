@@ -66,6 +66,15 @@ Deno.test("cluster: a publication too large to cross is delivered locally, ERROR
     assert.deepEqual(near, ["large", "quiet", "small"], "the node's own subscribers get all three");
     assert.deepEqual(far, ["small"], "the other node gets what fits");
     assert.match(a.metricsText(), /switchboard_cluster_events_too_large_total\{node="big1"\} 2/);
+
+    // a meta event too large to cross (on_join of a session with a 3,000-byte authid): the
+    // session joins, the node's own monitors get it, nothing is thrown into the join
+    const joins: unknown[] = [];
+    await pub.subscribe("wamp.session.on_join", (args) => joins.push(args[0]));
+    const long = await a.session("realm1", { authrole: "anonymous", authid: "x".repeat(3000) });
+    await settle();
+    assert.equal(joins.length, 1);
+    assert.ok(long.sessionId > 0);
   } finally {
     for (const r of routers) await r.close(0);
   }

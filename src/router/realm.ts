@@ -368,10 +368,7 @@ export class Realm {
     this.publishMeta("wamp.session.on_stats", [info, snap], STATS_DELIVERY);
   }
 
-  /**
-   * Publishes a meta event, as the realm's service session (disclosed, like every publication
-   * of the `trusted` role), through the broker (and the link) like any event.
-   */
+  /** Publishes a meta event as the realm's service session (disclosed), like any event. */
   publishMeta(topic: string, args: unknown[], delivery?: typeof STATS_DELIVERY): void {
     if (this.#heldMeta !== null) {
       this.#heldMeta.push([topic, args, delivery]);
@@ -380,7 +377,12 @@ export class Realm {
     const publisher = this.#serviceSession;
     if (!publisher || !this.#config.options.enable_meta_api || publisher.closed) return;
     const msg: Message = { type: T.PUBLISH, request: 0, options: {}, topic, args };
-    this.#deliver(publisher, msg, true, delivery);
+    try {
+      this.#deliver(publisher, msg, true, delivery); // the link may refuse it (too large)
+    } catch (e) {
+      if (!(e instanceof WampError)) throw e;
+      this.logger.warn("meta event not sent on", { topic, error: e.uri });
+    }
   }
 
   /** Ends every session of the realm with GOODBYE `reason`; returns those sessions. */
