@@ -23,8 +23,9 @@ import type { Realm } from "../router/realm.ts";
 import type { DealerLink } from "../router/dealer_link.ts";
 import type { PublicationRecord, RealmLink, RetainedRecord } from "../router/realm_link.ts";
 import type { MatchPolicy } from "../wamp/uris.ts";
-import { CodecError, decode, encode } from "./codec.ts";
+import { CodecError, decode, encodeView } from "./codec.ts";
 import type { ClusterLink, LinkSubscription } from "./link.ts";
+import { StringMemo } from "./memo.ts";
 import type { RetainedStore } from "./retained.ts";
 import { eventSubject, MAX_SUBJECT_BYTES, subjectBound, subscriptionPattern } from "./subjects.ts";
 
@@ -35,12 +36,15 @@ export const INTEREST_WAIT_MS = 2000;
 /** Publication ids remembered per realm to deliver each remote publication once. */
 export const DEDUPE_WINDOW = 4096;
 
+function isDict(x: unknown): boolean {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
 /** `value` as a publication record, or null when it is not one (the bus is hostile). */
 export function asPublicationRecord(value: unknown): PublicationRecord | null {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
   const v = value as Record<string, unknown>;
   const p = v.publisher as Record<string, unknown> | null;
-  const isDict = (x: unknown) => typeof x === "object" && x !== null && !Array.isArray(x);
   if (
     !Number.isSafeInteger(v.publication) || typeof v.topic !== "string" ||
     !isDict(v.options) || !isDict(p) || !Number.isSafeInteger(p!.id) ||
@@ -89,6 +93,8 @@ export class RealmEvents implements RealmLink {
   readonly #seenRing: number[] = [];
   #seenNext = 0;
   #closed = false;
+  /** The subject of each recent topic (every publication, sent or received, needs it). */
+  readonly #topicSubjects: StringMemo<string>;
   /** Remote publications received and delivered (after deduplication). */
   received = 0;
   /** Local publications sent on to the cluster. */
@@ -101,6 +107,7 @@ export class RealmEvents implements RealmLink {
   constructor(realm: Realm, options: RealmEventsOptions) {
     this.#realm = realm;
     this.#o = options;
+    this.#topicSubjects = new StringMemo((topic) => eventSubject(EVENT_PREFIX, realm.name, topic));
   }
 
   /** What the link holds now: (uri, match) interests and NATS subscriptions (for tests). */
@@ -212,8 +219,8 @@ export class RealmEvents implements RealmLink {
     if (this.#closed) return null;
     if (this.#o.link.status === "connected") {
       this.#o.link.publish(
-        eventSubject(EVENT_PREFIX, this.#realm.name, record.topic),
-        encode(record),
+        this.#topicSubjects.get(record.topic),
+        encodeView(record),
       );
       this.sent++;
     }
@@ -237,7 +244,7 @@ export class RealmEvents implements RealmLink {
       record = null;
     }
     // the subject must be the topic's own: a peer cannot smuggle a topic past a pattern
-    if (!record || eventSubject(EVENT_PREFIX, this.#realm.name, record.topic) !== subject) {
+    if (!record || this.#topicSubjects.get(record.topic) !== subject) {
       this.#o.logger.warn("cluster: malformed event ignored", { subject });
       return;
     }
