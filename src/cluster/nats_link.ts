@@ -303,15 +303,20 @@ class NatsLink implements ClusterLink {
   }
 
   #handle(pattern: string, msg: Msg, handler: (message: LinkMessage) => void): void {
-    const message: LinkMessage = msg.reply
-      ? {
-        subject: msg.subject,
-        data: bytes(msg.data),
-        respond: (data) => {
-          if (!this.#nc.isClosed()) msg.respond(data);
-        },
-      }
-      : { subject: msg.subject, data: bytes(msg.data) };
+    // `respond` is looked up only by handlers that answer requests: nats.js decodes the reply
+    // subject anew at every read of `msg.reply` (an empty one too), so events never read it.
+    const nc = this.#nc;
+    const message: LinkMessage = {
+      subject: msg.subject,
+      data: bytes(msg.data),
+      get respond() {
+        return msg.reply
+          ? (data: Uint8Array) => {
+            if (!nc.isClosed()) msg.respond(data);
+          }
+          : undefined;
+      },
+    };
     try {
       handler(message);
     } catch (error) {
