@@ -32,11 +32,14 @@
  *
  * Flags: `--quick` (1 round, 0.2 s warm-up + 0.5 s), `--rounds N` (3), `--duration S` (2),
  * `--warmup S` (0.5), `--serializer LIST` (json; json,msgpack,cbor), `--case LIST` (load names,
- * or `load/placement`, e.g. `fanout,rpc/cross`), `--json`.
+ * or `load/placement`, e.g. `fanout,rpc/cross`), `--json`, `--cpu-prof DIR` (a V8 CPU profile of
+ * each router process, nodes and single-node router, into DIR, written when they stop; summarize
+ * with `profile_summary.ts`).
  *
  * @module
  */
 
+import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Serializer } from "../src/serializer/serializer.ts";
 import {
@@ -79,6 +82,8 @@ interface Options {
   readonly durationS: number;
   readonly warmupS: number;
   readonly json: boolean;
+  /** `--cpu-prof`: directory for the router processes' CPU profiles (absolute). */
+  readonly cpuProfDir: string | undefined;
 }
 
 function positiveNumber(flag: string, raw: string | undefined, fallback: number): number {
@@ -99,6 +104,7 @@ function parseOptions(argv: string[]): Options {
       duration: { type: "string" },
       warmup: { type: "string" },
       json: { type: "boolean", default: false },
+      "cpu-prof": { type: "string" },
     },
     strict: true,
     allowPositionals: false,
@@ -116,6 +122,8 @@ function parseOptions(argv: string[]): Options {
     durationS: positiveNumber("--duration", values.duration, quick ? 0.5 : 2),
     warmupS: positiveNumber("--warmup", values.warmup, quick ? 0.2 : 0.5),
     json: values.json,
+    // the children run with another working directory, and create it themselves
+    cpuProfDir: values["cpu-prof"] === undefined ? undefined : resolve(values["cpu-prof"]),
   };
 }
 
@@ -258,11 +266,12 @@ async function measure(
 }
 
 /** Starts the single-node router, the cluster, and measures NATS's idle message rate. */
-async function startServers(): Promise<Servers> {
-  const single = await startRouter(buildNodeConfig([]));
+async function startServers(cpuProfDir: string | undefined): Promise<Servers> {
+  const start = cpuProfDir === undefined ? {} : { cpuProfDir };
+  const single = await startRouter(buildNodeConfig([]), start);
   let cluster: BenchCluster;
   try {
-    cluster = await startBenchCluster([NODE_A, NODE_B]);
+    cluster = await startBenchCluster([NODE_A, NODE_B], [], start);
   } catch (err) {
     await single.close();
     throw err;
@@ -338,7 +347,7 @@ async function main(): Promise<number> {
       `${options.warmupS} s warm-up + ${options.durationS} s each`,
   );
   const startedAt = performance.now();
-  const servers = await startServers();
+  const servers = await startServers(options.cpuProfDir);
   let results: RowResult[];
   try {
     log(

@@ -20,7 +20,7 @@
  */
 
 import { buildNodeConfig, type ConfigOverride, type JsonObject } from "./config.ts";
-import { type ServerProcess, startRouter, TargetStartError } from "./targets.ts";
+import { type ServerProcess, type StartOptions, startRouter, TargetStartError } from "./targets.ts";
 
 /** Where the Debian package installs the server. */
 export const NATS_SERVER = "/usr/sbin/nats-server";
@@ -254,6 +254,7 @@ export interface BenchCluster {
 export async function startBenchCluster(
   names: readonly string[],
   overrides: readonly ConfigOverride[] = [],
+  start: StartOptions = {},
 ): Promise<BenchCluster> {
   const nats = await BenchNats.start();
   const nodes = new Map<string, ServerProcess>();
@@ -263,7 +264,7 @@ export async function startBenchCluster(
   };
   try {
     for (const name of names) {
-      nodes.set(name, await startRouter(clusterNodeConfig([nats.url], name, overrides)));
+      nodes.set(name, await startRouter(clusterNodeConfig([nats.url], name, overrides), start));
     }
   } catch (err) {
     await close();

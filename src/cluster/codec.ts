@@ -60,8 +60,23 @@ export function encode(value: unknown): Uint8Array {
   } catch (error) {
     throw new CodecError(`cannot encode cluster message: ${message(error)}`, { cause: error });
   }
-  // msgpackr returns a view of its reused buffer: copy it out before the next pack.
+  // msgpackr returns a view of its shared buffer: a copy of its own does not keep that alive.
   return new Uint8Array(packed);
+}
+
+/**
+ * Encodes `value` like {@link encode}, without copying it out of the encoder's buffer: for bytes
+ * handed on at once (a message published on the bus; nats.js copies what it sends before the next
+ * task). The view stays intact (the encoder writes each value after the last and starts a new
+ * buffer when one is full: `tests/cluster_codec_view_test.ts`), but it keeps that buffer (8 KiB)
+ * alive, so values held for long (bucket values, kept copies) go through {@link encode}.
+ */
+export function encodeView(value: unknown): Uint8Array {
+  try {
+    return packr.pack(value);
+  } catch (error) {
+    throw new CodecError(`cannot encode cluster message: ${message(error)}`, { cause: error });
+  }
 }
 
 /**

@@ -24,8 +24,9 @@ import type { DealerLink } from "../router/dealer_link.ts";
 import type { PublicationRecord, RealmLink, RetainedRecord } from "../router/realm_link.ts";
 import { WampError } from "../wamp/errors.ts";
 import { type MatchPolicy, Uri } from "../wamp/uris.ts";
-import { CodecError, decode, encode } from "./codec.ts";
+import { CodecError, decode, encodeView } from "./codec.ts";
 import type { ClusterLink, LinkSubscription } from "./link.ts";
+import { StringMemo } from "./memo.ts";
 import type { RetainedStore } from "./retained.ts";
 import { eventSubject, MAX_SUBJECT_BYTES, subjectBound, subscriptionPattern } from "./subjects.ts";
 
@@ -36,12 +37,15 @@ export const INTEREST_WAIT_MS = 2000;
 /** Publication ids remembered per realm to deliver each remote publication once. */
 export const DEDUPE_WINDOW = 4096;
 
+function isDict(x: unknown): boolean {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+
 /** `value` as a publication record, or null when it is not one (the bus is hostile). */
 export function asPublicationRecord(value: unknown): PublicationRecord | null {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
   const v = value as Record<string, unknown>;
   const p = v.publisher as Record<string, unknown> | null;
-  const isDict = (x: unknown) => typeof x === "object" && x !== null && !Array.isArray(x);
   if (
     !Number.isSafeInteger(v.publication) || typeof v.topic !== "string" ||
     !isDict(v.options) || !isDict(p) || !Number.isSafeInteger(p!.id) ||
@@ -90,6 +94,8 @@ export class RealmEvents implements RealmLink {
   readonly #seenRing: number[] = [];
   #seenNext = 0;
   #closed = false;
+  /** The subject of each recent topic (every publication, sent or received, needs it). */
+  readonly #topicSubjects: StringMemo<string>;
   /** Remote publications received and delivered (after deduplication). */
   received = 0;
   /** Local publications sent on to the cluster. */
@@ -104,6 +110,7 @@ export class RealmEvents implements RealmLink {
   constructor(realm: Realm, options: RealmEventsOptions) {
     this.#realm = realm;
     this.#o = options;
+    this.#topicSubjects = new StringMemo((topic) => eventSubject(EVENT_PREFIX, realm.name, topic));
   }
 
   /** What the link holds now: (uri, match) interests and NATS subscriptions (for tests). */
@@ -214,7 +221,7 @@ export class RealmEvents implements RealmLink {
   published(record: PublicationRecord): Promise<void> | null {
     if (this.#closed) return null;
     if (this.#o.link.status === "connected") {
-      const data = encode(record);
+      const data = encodeView(record);
       // nats.js would throw for it (and a hostile publisher would end its own session so): the
       // node's subscribers have it, the other nodes cannot; an acknowledged publisher is told
       if (data.byteLength > this.#o.link.maxPayload) {
@@ -225,7 +232,7 @@ export class RealmEvents implements RealmLink {
             `carries (${this.#o.link.maxPayload}): delivered to this node's subscribers only`,
         );
       }
-      this.#o.link.publish(eventSubject(EVENT_PREFIX, this.#realm.name, record.topic), data);
+      this.#o.link.publish(this.#topicSubjects.get(record.topic), data);
       this.sent++;
     }
     // while NATS is out of reach a retained event stays this node's (its broker keeps it)
@@ -248,7 +255,7 @@ export class RealmEvents implements RealmLink {
       record = null;
     }
     // the subject must be the topic's own: a peer cannot smuggle a topic past a pattern
-    if (!record || eventSubject(EVENT_PREFIX, this.#realm.name, record.topic) !== subject) {
+    if (!record || this.#topicSubjects.get(record.topic) !== subject) {
       this.#o.logger.warn("cluster: malformed event ignored", { subject });
       return;
     }

@@ -60,6 +60,7 @@ import {
   type LinkStatus,
   type LinkSubscription,
 } from "./link.ts";
+import { StringMemo } from "./memo.ts";
 import { isValidSubject } from "./subjects.ts";
 
 /** Options of {@link connectNats}. */
@@ -142,6 +143,8 @@ class NatsLink implements ClusterLink {
   #downSince = 0;
   #reconnects = 0;
   readonly #nc: NatsConnection;
+  /** Whether a subject is valid to publish to (a node publishes to the same few again and again). */
+  readonly #publishable = new StringMemo((subject) => isValidSubject(subject, false));
   readonly #js: JetStreamClient;
   readonly #kvm: Kvm;
   readonly #clock: Clock;
@@ -260,7 +263,7 @@ class NatsLink implements ClusterLink {
 
   publish(subject: string, data: Uint8Array): void {
     this.#checkOpen();
-    if (!isValidSubject(subject, false)) throw new Error(`invalid subject: ${subject}`);
+    if (!this.#publishable.get(subject)) throw new Error(`invalid subject: ${subject}`);
     this.#nc.publish(subject, data);
   }
 
@@ -300,15 +303,20 @@ class NatsLink implements ClusterLink {
   }
 
   #handle(pattern: string, msg: Msg, handler: (message: LinkMessage) => void): void {
-    const message: LinkMessage = msg.reply
-      ? {
-        subject: msg.subject,
-        data: bytes(msg.data),
-        respond: (data) => {
-          if (!this.#nc.isClosed()) msg.respond(data);
-        },
-      }
-      : { subject: msg.subject, data: bytes(msg.data) };
+    // `respond` is looked up only by handlers that answer requests: nats.js decodes the reply
+    // subject anew at every read of `msg.reply` (an empty one too), so events never read it.
+    const nc = this.#nc;
+    const message: LinkMessage = {
+      subject: msg.subject,
+      data: bytes(msg.data),
+      get respond() {
+        return msg.reply
+          ? (data: Uint8Array) => {
+            if (!nc.isClosed()) msg.respond(data);
+          }
+          : undefined;
+      },
+    };
     try {
       handler(message);
     } catch (error) {
