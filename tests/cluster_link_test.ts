@@ -595,3 +595,26 @@ Deno.test("nats link: a failed first connection names the server", async () => {
     (error) => error instanceof Error && error.message.includes(`127.0.0.1:${port}`),
   );
 });
+
+Deno.test("nats link: nodes opening the same buckets at the same moment all get them (stream creation race; 24 links fail without the retry)", async () => {
+  const { connectNats } = await import("../src/cluster/nats_link.ts");
+  await using server = await NatsServer.start();
+  const links = await Promise.all(
+    Array.from({ length: 24 }, (_, i) => connectNats([server.url], { name: `racer${i}` })),
+  );
+  try {
+    for (let round = 0; round < 15; round++) {
+      const names = [`race_a${round}`, `race_b${round}`, `race_c${round}`];
+      // every link opens every bucket at once, as nodes starting together do
+      const buckets = await Promise.all(
+        links.flatMap((l) => names.map((n) => l.bucket(n, { maxAgeMs: 10_000 }))),
+      );
+      assert.equal(buckets.length, links.length * names.length);
+      await buckets[0]!.put("k", new TextEncoder().encode("v"));
+      const other = buckets[buckets.length - 3]!; // the last link's handle of the same bucket
+      assert.deepEqual((await other.get("k"))?.value, new TextEncoder().encode("v"));
+    }
+  } finally {
+    for (const l of links) await l.close();
+  }
+});

@@ -64,6 +64,11 @@ import { StringMemo } from "./memo.ts";
 import { isValidSubject } from "./subjects.ts";
 
 /** Options of {@link connectNats}. */
+/** Tries to open a bucket whose stream another node is creating at the same moment. */
+const BUCKET_CREATE_ATTEMPTS = 5;
+/** Milliseconds between those tries (times the attempt number). */
+const BUCKET_CREATE_RETRY_MS = 50;
+
 export interface NatsLinkOptions {
   /** The node's name, given to the server as the connection name. */
   readonly name: string;
@@ -358,11 +363,23 @@ class NatsLink implements ClusterLink {
   async bucket(name: string, options: KvBucketOptions = {}): Promise<KvBucket> {
     this.#checkOpen();
     const maxAgeMs = options.maxAgeMs ?? 0;
-    const kv = await this.#kvm.create(name, {
-      history: 1,
-      ...(maxAgeMs > 0 ? { ttl: maxAgeMs } : {}),
-    });
-    return new NatsBucket(name, kv, this.#js, this.#log, this.#watches);
+    const config = { history: 1, ...(maxAgeMs > 0 ? { ttl: maxAgeMs } : {}) };
+    // Nodes starting together race to create the bucket's stream: the loser's create fails
+    // ("subjects overlap with an existing stream") while the winner's is being set up; once it
+    // exists, create binds to it. A few tries, BUCKET_CREATE_RETRY_MS apart.
+    for (let attempt = 1;; attempt++) {
+      try {
+        const kv = await this.#kvm.create(name, config);
+        return new NatsBucket(name, kv, this.#js, this.#log, this.#watches);
+      } catch (error) {
+        const racing = error instanceof Error && /overlap|already in use/.test(error.message);
+        if (!racing || attempt >= BUCKET_CREATE_ATTEMPTS) throw error;
+        this.#log.debug("cluster bucket created concurrently; binding again", { name, attempt });
+        await new Promise<void>((resume) =>
+          this.#clock.setTimer(resume, BUCKET_CREATE_RETRY_MS * attempt)
+        );
+      }
+    }
   }
 
   async close(): Promise<void> {
