@@ -6,47 +6,15 @@
  */
 
 import assert from "node:assert/strict";
-import { FakeClock } from "../src/clock.ts";
-import { MemoryCluster } from "../src/cluster/memory_link.ts";
-import { startClusterNode } from "../src/cluster/node.ts";
 import { parseConfig } from "../src/config/config.ts";
 import type { RouterConfig } from "../src/config/types.ts";
-import { type Router, routerWithExtension } from "../src/router/router.ts";
-
-const ALL = { call: true, register: true, publish: true, subscribe: true };
+import type { Router } from "../src/router/router.ts";
+import { nodeConfig, twinCluster } from "./_cluster_inproc.ts";
 
 function config(node: string, history: unknown[]): RouterConfig {
-  return parseConfig({
-    version: 2,
-    workers: [{
-      type: "router",
-      realms: [{
-        name: "realm1",
-        roles: [{ name: "anonymous", permissions: [{ uri: "", match: "prefix", allow: ALL }] }],
-        store: { type: "memory", "event-history": history },
-      }],
-      transports: [],
-      cluster: { type: "nats", servers: ["nats://127.0.0.1:4222"], node },
-    }],
-  });
-}
-
-async function twoNodes(history: unknown[]) {
-  const clock = new FakeClock();
-  const twin = new MemoryCluster({ clock });
-  const routers: Router[] = ["h1", "h2"].map((name) =>
-    routerWithExtension(
-      config(name, history),
-      { clock },
-      (router) => startClusterNode(router, router.config.cluster!, { link: twin.link(name) }),
-    )
+  return parseConfig(
+    nodeConfig(node, undefined, { store: { type: "memory", "event-history": history } }),
   );
-  await Promise.all(routers.map((r) => r.ready));
-  const settle = async () => {
-    for (let i = 0; i < 5; i++) await twin.settle();
-  };
-  await settle();
-  return { routers, settle, clock };
 }
 
 async function eventsOn(router: Router, uri: string, match: string): Promise<unknown[]> {
@@ -61,36 +29,31 @@ async function eventsOn(router: Router, uri: string, match: string): Promise<unk
 }
 
 Deno.test("cluster: the event history of every node's publications is on every node", async () => {
-  const { routers, settle } = await twoNodes([{ uri: "com.hist", match: "prefix", limit: 10 }]);
-  const [a, b] = routers as [Router, Router];
-  try {
-    const pa = await a.session("realm1", { authrole: "anonymous" });
-    const pb = await b.session("realm1", { authrole: "anonymous" });
-    // nobody subscribes anywhere while these are published
-    await pa.publish("com.hist.x", ["a1"], {}, { acknowledge: true });
-    await pb.publish("com.hist.y", ["b1"], {}, { acknowledge: true });
-    await pa.publish("com.hist.x", ["a2"], {}, { acknowledge: true });
-    await pa.publish("com.other", ["not kept"], {}, { acknowledge: true });
-    await settle();
-    assert.deepEqual((await eventsOn(a, "com.hist", "prefix")).sort(), ["a1", "a2", "b1"]);
-    assert.deepEqual((await eventsOn(b, "com.hist", "prefix")).sort(), ["a1", "a2", "b1"]);
-  } finally {
-    for (const r of routers) await r.close(0);
-  }
+  const history = [{ uri: "com.hist", match: "prefix", limit: 10 }];
+  await using cluster = await twinCluster(["h1", "h2"], (name) => config(name, history));
+  const { settle } = cluster;
+  const [a, b] = cluster.routers as [Router, Router];
+  const pa = await a.session("realm1", { authrole: "anonymous" });
+  const pb = await b.session("realm1", { authrole: "anonymous" });
+  // nobody subscribes anywhere while these are published
+  await pa.publish("com.hist.x", ["a1"], {}, { acknowledge: true });
+  await pb.publish("com.hist.y", ["b1"], {}, { acknowledge: true });
+  await pa.publish("com.hist.x", ["a2"], {}, { acknowledge: true });
+  await pa.publish("com.other", ["not kept"], {}, { acknowledge: true });
+  await settle();
+  assert.deepEqual((await eventsOn(a, "com.hist", "prefix")).sort(), ["a1", "a2", "b1"]);
+  assert.deepEqual((await eventsOn(b, "com.hist", "prefix")).sort(), ["a1", "a2", "b1"]);
 });
 
 Deno.test("cluster: an event-history entry a reload adds is held across nodes from then on", async () => {
-  const { routers, settle } = await twoNodes([]);
-  const [a, b] = routers as [Router, Router];
-  try {
-    const added = [{ uri: "com.late", match: "exact", limit: 5 }];
-    for (const [r, name] of [[a, "h1"], [b, "h2"]] as const) await r.reload(config(name, added));
-    await settle();
-    const pa = await a.session("realm1", { authrole: "anonymous" });
-    await pa.publish("com.late", ["after reload"], {}, { acknowledge: true });
-    await settle();
-    assert.deepEqual(await eventsOn(b, "com.late", "exact"), ["after reload"]);
-  } finally {
-    for (const r of routers) await r.close(0);
-  }
+  await using cluster = await twinCluster(["h1", "h2"], (name) => config(name, []));
+  const { settle } = cluster;
+  const [a, b] = cluster.routers as [Router, Router];
+  const added = [{ uri: "com.late", match: "exact", limit: 5 }];
+  for (const [r, name] of [[a, "h1"], [b, "h2"]] as const) await r.reload(config(name, added));
+  await settle();
+  const pa = await a.session("realm1", { authrole: "anonymous" });
+  await pa.publish("com.late", ["after reload"], {}, { acknowledge: true });
+  await settle();
+  assert.deepEqual(await eventsOn(b, "com.late", "exact"), ["after reload"]);
 });

@@ -6,76 +6,40 @@
  */
 
 import assert from "node:assert/strict";
-import { FakeClock } from "../src/clock.ts";
-import { MemoryCluster } from "../src/cluster/memory_link.ts";
-import { startClusterNode } from "../src/cluster/node.ts";
-import { parseConfig } from "../src/config/config.ts";
-import { type Router, routerWithExtension } from "../src/router/router.ts";
+import type { Router } from "../src/router/router.ts";
 import { WampError } from "../src/wamp/errors.ts";
-
-const ALL = { call: true, register: true, publish: true, subscribe: true };
-
-function config(node: string) {
-  return parseConfig({
-    version: 2,
-    workers: [{
-      type: "router",
-      realms: [{
-        name: "realm1",
-        roles: [{ name: "anonymous", permissions: [{ uri: "", match: "prefix", allow: ALL }] }],
-      }],
-      transports: [],
-      cluster: { type: "nats", servers: ["nats://127.0.0.1:4222"], node },
-    }],
-  });
-}
+import { twinCluster } from "./_cluster_inproc.ts";
 
 Deno.test("cluster: a publication too large to cross is delivered locally, ERROR to an acknowledged publisher, the session lives", async () => {
-  const clock = new FakeClock();
-  const twin = new MemoryCluster({ clock, maxPayload: 2000 });
-  const routers: Router[] = ["big1", "big2"].map((name) =>
-    routerWithExtension(
-      config(name),
-      { clock },
-      (r) => startClusterNode(r, r.config.cluster!, { link: twin.link(name) }),
-    )
+  await using cluster = await twinCluster(["big1", "big2"], undefined, { maxPayload: 2000 });
+  const { settle } = cluster;
+  const [a, b] = cluster.routers as [Router, Router];
+  const far: string[] = [];
+  const near: string[] = [];
+  const remote = await b.session("realm1", { authrole: "anonymous" });
+  await remote.subscribe("com.big", (args) => far.push(String(args[0]).slice(0, 5)));
+  const pub = await a.session("realm1", { authrole: "anonymous" });
+  await pub.subscribe("com.big", (args) => near.push(String(args[0]).slice(0, 5)), {});
+  await settle();
+
+  await assert.rejects(
+    pub.publish("com.big", ["large".repeat(1000)], {}, { acknowledge: true, exclude_me: false }),
+    (e: unknown) => e instanceof WampError && e.uri === "wamp.error.payload_size_exceeded",
   );
-  const settle = async () => {
-    for (let i = 0; i < 5; i++) await twin.settle();
-  };
-  try {
-    await Promise.all(routers.map((r) => r.ready));
-    await settle();
-    const [a, b] = routers as [Router, Router];
-    const far: string[] = [];
-    const near: string[] = [];
-    const remote = await b.session("realm1", { authrole: "anonymous" });
-    await remote.subscribe("com.big", (args) => far.push(String(args[0]).slice(0, 5)));
-    const pub = await a.session("realm1", { authrole: "anonymous" });
-    await pub.subscribe("com.big", (args) => near.push(String(args[0]).slice(0, 5)), {});
-    await settle();
+  // unacknowledged: no answer, and still no session ended
+  await pub.publish("com.big", ["quiet".repeat(1000)], {}, { exclude_me: false });
+  await pub.publish("com.big", ["small"], {}, { acknowledge: true, exclude_me: false });
+  await settle();
+  assert.deepEqual(near, ["large", "quiet", "small"], "the node's own subscribers get all three");
+  assert.deepEqual(far, ["small"], "the other node gets what fits");
+  assert.match(a.metricsText(), /switchboard_cluster_events_too_large_total\{node="big1"\} 2/);
 
-    await assert.rejects(
-      pub.publish("com.big", ["large".repeat(1000)], {}, { acknowledge: true, exclude_me: false }),
-      (e: unknown) => e instanceof WampError && e.uri === "wamp.error.payload_size_exceeded",
-    );
-    // unacknowledged: no answer, and still no session ended
-    await pub.publish("com.big", ["quiet".repeat(1000)], {}, { exclude_me: false });
-    await pub.publish("com.big", ["small"], {}, { acknowledge: true, exclude_me: false });
-    await settle();
-    assert.deepEqual(near, ["large", "quiet", "small"], "the node's own subscribers get all three");
-    assert.deepEqual(far, ["small"], "the other node gets what fits");
-    assert.match(a.metricsText(), /switchboard_cluster_events_too_large_total\{node="big1"\} 2/);
-
-    // a meta event too large to cross (on_join of a session with a 3,000-byte authid): the
-    // session joins, the node's own monitors get it, nothing is thrown into the join
-    const joins: unknown[] = [];
-    await pub.subscribe("wamp.session.on_join", (args) => joins.push(args[0]));
-    const long = await a.session("realm1", { authrole: "anonymous", authid: "x".repeat(3000) });
-    await settle();
-    assert.equal(joins.length, 1);
-    assert.ok(long.sessionId > 0);
-  } finally {
-    for (const r of routers) await r.close(0);
-  }
+  // a meta event too large to cross (on_join of a session with a 3,000-byte authid): the
+  // session joins, the node's own monitors get it, nothing is thrown into the join
+  const joins: unknown[] = [];
+  await pub.subscribe("wamp.session.on_join", (args) => joins.push(args[0]));
+  const long = await a.session("realm1", { authrole: "anonymous", authid: "x".repeat(3000) });
+  await settle();
+  assert.equal(joins.length, 1);
+  assert.ok(long.sessionId > 0);
 });

@@ -9,37 +9,14 @@
 import assert from "node:assert/strict";
 import { clusterNodeOf } from "../src/cluster/node.ts";
 import { MAX_SUBJECT_BYTES } from "../src/cluster/subjects.ts";
-import { createRouter } from "../src/create_router.ts";
-import type { Router } from "../src/router/router.ts";
 import { WampError } from "../src/wamp/errors.ts";
+import { natsNode } from "./_cluster_inproc.ts";
 import { NatsServer } from "./_nats.ts";
-
-function node(name: string, url: string): Router {
-  return createRouter({
-    version: 2,
-    workers: [{
-      type: "router",
-      realms: [{
-        name: "realm1",
-        roles: [{
-          name: "anonymous",
-          permissions: [{
-            uri: "",
-            match: "prefix",
-            allow: { call: true, register: true, publish: true, subscribe: true },
-          }],
-        }],
-      }],
-      transports: [],
-      cluster: { type: "nats", servers: [url], node: name },
-    }],
-  });
-}
 
 Deno.test("cluster: a topic too long for a NATS subject is refused with invalid_uri, the node stays on NATS", async () => {
   await using nats = await NatsServer.start();
-  const a = node("long-a", nats.url);
-  const b = node("long-b", nats.url);
+  const a = natsNode("long-a", nats.url);
+  const b = natsNode("long-b", nats.url);
   try {
     await Promise.all([a.ready, b.ready]);
     const pub = await a.session("realm1", { authrole: "anonymous" });

@@ -7,36 +7,13 @@
 
 import assert from "node:assert/strict";
 import { clusterNodeOf } from "../src/cluster/node.ts";
-import { createRouter } from "../src/create_router.ts";
-import type { Router } from "../src/router/router.ts";
+import { natsNode } from "./_cluster_inproc.ts";
 import { NatsServer } from "./_nats.ts";
-
-function node(name: string, url: string): Router {
-  return createRouter({
-    version: 2,
-    workers: [{
-      type: "router",
-      realms: [{
-        name: "realm1",
-        roles: [{
-          name: "anonymous",
-          permissions: [{
-            uri: "",
-            match: "prefix",
-            allow: { call: true, register: true, publish: true, subscribe: true },
-          }],
-        }],
-      }],
-      transports: [],
-      cluster: { type: "nats", servers: [url], node: name },
-    }],
-  });
-}
 
 Deno.test("cluster: overlapping patterns on one node get each publication once from NATS, every subscription its event", async () => {
   await using nats = await NatsServer.start();
-  const a = node("once-a", nats.url);
-  const b = node("once-b", nats.url);
+  const a = natsNode("once-a", nats.url);
+  const b = natsNode("once-b", nats.url);
   try {
     await Promise.all([a.ready, b.ready]);
     const pub = await a.session("realm1", { authrole: "anonymous" });
