@@ -289,6 +289,43 @@ Deno.test("cluster events: while NATS is out of reach local subscriptions work a
   assert.deepEqual(got.map((g) => g.args[0]), ["local", "remote"]);
 });
 
+Deno.test("cluster events: a retained event published while NATS is out of reach reaches the cluster when it is back", async () => {
+  await using c = await cluster("a", "b");
+  const [a, b] = c.routers as [Router, Router];
+  const cut = await b.session("realm1");
+  const pa = await a.session("realm1");
+  c.twin.disconnect("b");
+  await c.settle();
+  await cut.publish("cut.x", [1], undefined, { retain: true, acknowledge: true });
+  await cut.publish("cut.x", [2], undefined, { retain: true, acknowledge: true });
+  // both nodes retain on cut.z while apart: b's write lands after a's, so b's wins
+  await pa.publish("cut.z", ["a"], undefined, { retain: true, acknowledge: true });
+  await cut.publish("cut.z", ["b"], undefined, { retain: true, acknowledge: true });
+  const near = await listen(await b.session("realm1"), "cut.x", { get_retained: true });
+  const far = await listen(await a.session("realm1"), "cut.x", { get_retained: true });
+  await c.settle();
+  assert.deepEqual(near.map((g) => g.args), [[2]], "the cut-off node's own broker has it");
+  assert.deepEqual(far, [], "the other node cannot have it yet");
+  const events = clusterNodeOf(b)!.realms.get("realm1")!;
+  assert.equal(events.unstoredRetained, 2);
+  // back, and at once gone again: the write fails and the events are kept for the next time
+  c.twin.reconnect("b");
+  c.twin.disconnect("b");
+  await c.settle();
+  await c.settle(); // the failed bucket calls
+  assert.equal(events.unstoredRetained, 2);
+  c.twin.reconnect("b");
+  await c.settle();
+  assert.equal(events.unstoredRetained, 0);
+  const later = await listen(await a.session("realm1"), "cut.x", { get_retained: true });
+  const z = await listen(await a.session("realm1"), "cut.z", { get_retained: true });
+  const zb = await listen(await b.session("realm1"), "cut.z", { get_retained: true });
+  await c.settle();
+  assert.deepEqual(later.map((g) => g.args), [[2]]);
+  assert.deepEqual(z.map((g) => g.args), [["b"]]);
+  assert.deepEqual(zb.map((g) => g.args), [["b"]]);
+});
+
 Deno.test("cluster events: hostile messages on event subjects are ignored; routing goes on", async () => {
   await using c = await cluster("a", "b");
   const [a, b] = c.routers as [Router, Router];

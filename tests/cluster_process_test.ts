@@ -260,6 +260,7 @@ Deno.test("cluster processes: NATS killed and restarted: local routing goes on, 
       .test(await cluster.metrics(node));
   await eventually(linked("k1", 0), "k1 shows the loss");
   await pub.session.publish("com.outage", ["during"], {}, { acknowledge: true });
+  await pub.session.publish("com.outage.ret", ["cut off"], {}, { retain: true, acknowledge: true });
   const localDuring = await listen(near, "com.outage.local");
   await pub.session.publish("com.outage.local", ["sub made during"], {}, { acknowledge: true });
   await until(localDuring, 1, "a subscription made during the outage works locally");
@@ -278,5 +279,12 @@ Deno.test("cluster processes: NATS killed and restarted: local routing goes on, 
     return remote.some((g) => g.args[0] === "after");
   }, "events cross again");
   assert.ok(!remote.some((g) => g.args[0] === "during"), "what was published meanwhile is lost");
+  // but not what was retained meanwhile: k1 stored it when NATS was back
+  await eventually(async () => {
+    await using late = await AutobahnClient.join(cluster.node("k2").url, "json");
+    const got = await listen(late, "com.outage.ret", { get_retained: true });
+    await pause(100);
+    return got.length === 1 && got[0]!.args[0] === "cut off";
+  }, "the retained event of the outage on the other node");
   assert.deepEqual(local.slice(0, 2).map((g) => g.args[0]), ["before", "during"]);
 });

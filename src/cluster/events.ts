@@ -12,7 +12,11 @@
  *   A node receiving it delivers it once to its local subscribers (copies that arrive through
  *   several of its NATS subscriptions are recognised by their publication id), with the rules
  *   of a local publication.
- * - Retained events are kept in bucket `sb_retained` (see `retained.ts`).
+ * - Retained events are kept in bucket `sb_retained` (see `retained.ts`). One published while
+ *   NATS is out of reach is this node's broker's only; the node keeps it aside too (per topic as
+ *   the broker keeps it, so no more than the broker holds) and writes it to the bucket when the
+ *   link is back, after whatever other nodes retained on the topic meanwhile: the latest write
+ *   wins, as between two connected nodes.
  *
  * @module
  */
@@ -21,6 +25,7 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Realm } from "../router/realm.ts";
 import type { DealerLink } from "../router/dealer_link.ts";
+import { retainedAfter, retainedRecordOf } from "../router/broker.ts";
 import type { PublicationRecord, RealmLink, RetainedRecord } from "../router/realm_link.ts";
 import { WampError } from "../wamp/errors.ts";
 import { type MatchPolicy, Uri } from "../wamp/uris.ts";
@@ -94,6 +99,8 @@ export class RealmEvents implements RealmLink {
   readonly #seenRing: number[] = [];
   #seenNext = 0;
   #closed = false;
+  /** Retained events published while NATS was out of reach, per topic, not yet in the bucket. */
+  #unstored = new Map<string, RetainedRecord[]>();
   /** The subject of each recent topic (every publication, sent or received, needs it). */
   readonly #topicSubjects: StringMemo<string>;
   /** Remote publications received and delivered (after deduplication). */
@@ -111,6 +118,29 @@ export class RealmEvents implements RealmLink {
     this.#realm = realm;
     this.#o = options;
     this.#topicSubjects = new StringMemo((topic) => eventSubject(EVENT_PREFIX, realm.name, topic));
+    options.link.onStatus((status) => {
+      if (status === "connected") this.#storeUnstored();
+    });
+  }
+
+  /** Retained events of this node waiting for NATS (topics; for tests and `/status`). */
+  get unstoredRetained(): number {
+    return this.#unstored.size;
+  }
+
+  /** Writes the retained events kept while NATS was out of reach; a failed topic is kept. */
+  #storeUnstored(): void {
+    if (this.#closed || this.#unstored.size === 0) return;
+    const batch = this.#unstored;
+    this.#unstored = new Map();
+    for (const [topic, records] of batch) {
+      this.#o.retained.storeAll(this.#realm.name, topic, records).then((stored) => {
+        if (stored || this.#closed) return;
+        // the link went again: kept for the next time, before what was retained since
+        const later = this.#unstored.get(topic) ?? [];
+        this.#unstored.set(topic, later.reduce<RetainedRecord[]>(retainedAfter, records));
+      });
+    }
   }
 
   /** What the link holds now: (uri, match) interests and NATS subscriptions (for tests). */
@@ -235,9 +265,16 @@ export class RealmEvents implements RealmLink {
       this.#o.link.publish(this.#topicSubjects.get(record.topic), data);
       this.sent++;
     }
-    // while NATS is out of reach a retained event stays this node's (its broker keeps it)
-    if (record.options.retain !== true || this.#o.link.status !== "connected") return null;
-    return this.#o.retained.store(this.#realm.name, record);
+    if (record.options.retain !== true) return null;
+    if (this.#o.link.status === "connected") {
+      return this.#o.retained.store(this.#realm.name, record);
+    }
+    // its broker has it for this node's subscribers; the bucket gets it when NATS is back
+    this.#unstored.set(
+      record.topic,
+      retainedAfter(this.#unstored.get(record.topic), retainedRecordOf(record)),
+    );
+    return null;
   }
 
   retained(uri: string, match: MatchPolicy): Promise<readonly RetainedRecord[]> | null {
@@ -283,5 +320,6 @@ export class RealmEvents implements RealmLink {
     }
     this.#subjects.clear();
     this.#interests.clear();
+    this.#unstored.clear();
   }
 }

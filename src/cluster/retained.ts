@@ -52,27 +52,38 @@ export class RetainedStore {
    * failure logged: never rejects).
    */
   store(realm: string, publication: PublicationRecord): Promise<void> {
+    return this.storeAll(realm, publication.topic, [retainedRecordOf(publication)]).then(() => {});
+  }
+
+  /**
+   * Records retained events of one topic of `realm`, oldest first, in one compare-and-set (each
+   * applied as if just published, after what the bucket holds); resolves true once stored,
+   * false when the write failed (logged: never rejects).
+   */
+  storeAll(realm: string, topic: string, records: readonly RetainedRecord[]): Promise<boolean> {
     let pending = this.#pending.get(realm);
     if (!pending) this.#pending.set(realm, pending = new Set());
-    const write = this.#write(realm, retainedRecordOf(publication)).catch((e) => {
+    const write = this.#write(realm, topic, records).then(() => true, (e) => {
       this.#logger.warn("cluster: retained event not stored", {
         realm,
-        topic: publication.topic,
+        topic,
         error: String(e),
       });
+      return false;
     }).finally(() => {
-      pending.delete(write);
+      pending.delete(done);
     });
-    pending.add(write);
+    const done = write.then(() => {});
+    pending.add(done);
     return write;
   }
 
-  async #write(realm: string, record: RetainedRecord): Promise<void> {
-    const key = uriKey(realm, "exact", record.topic);
+  async #write(realm: string, topic: string, records: readonly RetainedRecord[]): Promise<void> {
+    const key = uriKey(realm, "exact", topic);
     for (let attempt = 0; attempt < RETAINED_WRITE_ATTEMPTS; attempt++) {
       const entry = await this.#bucket.get(key);
       const old = entry ? this.#decode(entry.value) ?? [] : [];
-      const value = encode(retainedAfter(old, record));
+      const value = encode(records.reduce<RetainedRecord[]>(retainedAfter, old));
       try {
         if (entry) await this.#bucket.update(key, value, entry.revision);
         else await this.#bucket.create(key, value);
