@@ -10,7 +10,6 @@
  */
 
 import { type Clock, MAX_TIMER_MS } from "../clock.ts";
-import type { MatchPolicy } from "../config/types.ts";
 import { ProtocolError, WampError } from "../wamp/errors.ts";
 import { SequentialIds } from "../wamp/ids.ts";
 import { MessageType as T } from "../wamp/message_type.ts";
@@ -33,7 +32,6 @@ import {
   isRemote,
   type PendingCall,
   type Registration,
-  type RegistrationState,
   type Reroute,
 } from "./dealer_types.ts";
 import {
@@ -46,6 +44,7 @@ import {
   unsupported,
 } from "./call_messages.ts";
 import { nextCallee } from "./callee_choice.ts";
+import { DealerRegistrations } from "./dealer_registrations.ts";
 import { Registrations } from "./registrations.ts";
 import type { SessionRef } from "./session_ref.ts";
 
@@ -74,9 +73,8 @@ interface SessionCalls {
   readonly forwarders: Set<CallForwarder>;
 }
 
-/** The dealer of one realm. */
-export class Dealer {
-  readonly #regs: Registrations;
+/** The dealer of one realm: its calls (its registrations: {@link DealerRegistrations}). */
+export class Dealer extends DealerRegistrations {
   /**
    * Per caller, the request ids of progressive call invocations that were refused or ended
    * before the caller's final chunk: their remaining chunks are dropped, never a new call.
@@ -86,77 +84,8 @@ export class Dealer {
   readonly #sessions = new Map<SessionRef, SessionCalls>();
 
   constructor(readonly clock: Clock, readonly observer: DealerObserver = {}) {
-    this.#regs = new Registrations(clock, observer);
+    super(new Registrations(clock, observer));
   }
-
-  /** The registrations `session` is a callee of. */
-  registrationsOf(session: SessionRef): readonly Registration[] {
-    return this.#regs.registrationsOf(session);
-  }
-
-  /** The registration with `id`. */
-  get(id: number): Registration | undefined {
-    return this.#regs.get(id);
-  }
-
-  /** The registration for (uri, match). */
-  lookup(uri: string, match: MatchPolicy): Registration | undefined {
-    return this.#regs.lookup(uri, match);
-  }
-
-  /** The registration a CALL to `procedure` would use. */
-  match(procedure: string): Registration | undefined {
-    return this.#regs.match(procedure);
-  }
-
-  /** All registrations. */
-  all(): IterableIterator<Registration> {
-    return this.#regs.all();
-  }
-
-  /**
-   * Registers `session` for (uri, match).
-   * @throws {WampError} `procedure_already_exists`, `procedure_exists_with_different_invocation_policy`,
-   *   `invalid_argument`.
-   */
-  register(session: SessionRef, uri: string, match: MatchPolicy, options: Dict): Registration {
-    return this.#regs.register(session, uri, match, options);
-  }
-
-  /**
-   * Removes `session` as a callee of registration `id`.
-   * @throws {WampError} `wamp.error.no_such_registration`.
-   */
-  unregister(session: SessionRef, id: number): Registration {
-    return this.#regs.unregister(session, id);
-  }
-
-  /** Sets the registration of (uri, match) to what a cluster agreed (Registrations.sync). */
-  sync(uri: string, match: MatchPolicy, state: RegistrationState | null): Registration | null {
-    return this.#regs.sync(uri, match, state);
-  }
-
-  /**
-   * Router-initiated removal of a callee (`wamp.registration.remove_callee`): the session gets
-   * `UNREGISTERED [0, {registration, reason}]` if it announced `registration_revocation`.
-   */
-  revoke(session: SessionRef, reg: Registration, reason?: string): void {
-    if (!reg.callees.some((c) => c.session === session)) return;
-    this.#regs.revoke(session, reg, reason);
-    this.onRevoked?.(session, reg);
-  }
-
-  /**
-   * Told of every revocation (`wamp.registration.remove_callee`, a reload's permissions), so a
-   * cluster withdraws the callee everywhere.
-   */
-  onRevoked: ((session: SessionRef, reg: Registration) => void) | null = null;
-
-  /**
-   * Asked when a CALL (not a progressive invocation) finds no registration: true when it takes
-   * the call over (a cluster looks the procedure up, then calls again).
-   */
-  onMiss: ((caller: SessionRef, msg: Call, disclose: boolean) => boolean) | null = null;
 
   /** The dealer's state of `session` (created on first use). */
   #of(session: SessionRef): SessionCalls {
@@ -215,7 +144,7 @@ export class Dealer {
     if (this.#sessions.get(caller)?.asCaller.has(msg.request)) {
       return this.#call(caller, msg, disclose, null);
     }
-    const reg = this.#regs.get(registration);
+    const reg = this.regs.get(registration);
     const target = reg?.callees.find((c) => c.session.id === callee && !isRemote(c.session));
     if (!reg || !target) {
       if (msg.options.progress === true) this.#abandon(caller, msg.request);
@@ -267,7 +196,7 @@ export class Dealer {
     target: { reg: Registration; callee: Callee } | null,
   ): void {
     const ppt = pptKeys(msg.options);
-    const reg = target?.reg ?? this.#regs.match(msg.procedure);
+    const reg = target?.reg ?? this.regs.match(msg.procedure);
     if (!reg) {
       if (!target && msg.options.progress !== true && this.onMiss?.(caller, msg, disclose)) return;
       throw new WampError(Uri.NO_SUCH_PROCEDURE, `no callee registered for "${msg.procedure}"`);
@@ -289,7 +218,7 @@ export class Dealer {
       invoking: msg.options.progress === true,
       ppt,
     };
-    const callee = target?.callee ?? this.#regs.pick(reg);
+    const callee = target?.callee ?? this.regs.pick(reg);
     const refused = unsupported(callee.session, request);
     if (refused) throw new WampError(Uri.FEATURE_NOT_SUPPORTED, refused);
     const { details, progress } = invocationDetails(callee, request);
@@ -572,7 +501,7 @@ export class Dealer {
     const gone = new Set<SessionRef>();
     const mine = (s: SessionRef) => isRemote(s) && s.forwarder === forwarder;
     for (const s of this.#sessions.keys()) if (mine(s)) gone.add(s);
-    for (const reg of this.#regs.all()) {
+    for (const reg of this.regs.all()) {
       for (const c of reg.callees) if (mine(c.session)) gone.add(c.session);
     }
     for (const s of gone) this.removeSession(s);
@@ -581,7 +510,7 @@ export class Dealer {
   /** Cleans up after a leaving session: its registrations, its calls and calls made to it. */
   removeSession(session: SessionRef): void {
     const mine = this.#sessions.get(session);
-    if (!mine) return this.#regs.removeSession(session);
+    if (!mine) return this.regs.removeSession(session);
     for (const p of [...mine.asCaller.values()]) {
       this.#end(p);
       if (!p.forwarded) this.#interrupt(p, "killnowait", Uri.CANCELED);
@@ -593,7 +522,7 @@ export class Dealer {
         "the callee left before answering",
       ]);
     }
-    this.#regs.removeSession(session);
+    this.regs.removeSession(session);
     this.#sessions.delete(session);
   }
 }
