@@ -304,6 +304,50 @@ Deno.test("cluster processes: calls and registrations across nodes", async (t) =
     }
   });
 
+  await t.step(
+    "call re-routing: an unavailable callee's call moves to other nodes' callees",
+    async () => {
+      // "first" order: n2's, n1's, n3's callee; the first two answer wamp.error.unavailable
+      const clients = await Promise.all(["n2", "n1", "n3"].map((n) => join(n)));
+      try {
+        await using caller = await join("n1");
+        const tried: string[] = [];
+        for (const [i, c] of clients.entries()) {
+          const name = ["n2", "n1", "n3"][i]!;
+          await c.session.register("com.reroute", (args) => {
+            tried.push(name);
+            if (name !== "n3") throw new autobahn.Error("wamp.error.unavailable", ["busy"]);
+            return `n3 got ${args?.[0]}`;
+          }, { invoke: "first" });
+          await until(
+            () => callees(caller, "com.reroute").then((n) => n === i + 1),
+            `n1 sees ${i + 1} callees`,
+          );
+        }
+        assert.equal(await caller.session.call("com.reroute", ["x"]), "n3 got x");
+        assert.deepEqual(tried, ["n2", "n1", "n3"]);
+        // from n3 the same cluster-wide order
+        await using far = await join("n3");
+        tried.length = 0;
+        assert.equal(await far.session.call("com.reroute", ["y"]), "n3 got y");
+        assert.deepEqual(tried, ["n2", "n1", "n3"]);
+        // every callee unavailable: no_available_callee
+        await using lonely = await join("n2");
+        await lonely.session.register("com.busy", () => {
+          throw new autobahn.Error("wamp.error.unavailable");
+        }, { invoke: "roundrobin" });
+        await clients[1]!.session.register("com.busy", () => {
+          throw new autobahn.Error("wamp.error.unavailable");
+        }, { invoke: "roundrobin" });
+        await until(() => callees(caller, "com.busy").then((n) => n === 2), "n1 sees 2 callees");
+        const e = await wampError(() => caller.session.call("com.busy", []), "all unavailable");
+        assert.equal(e.error, "wamp.error.no_available_callee");
+      } finally {
+        for (const c of clients) await c[Symbol.asyncDispose]();
+      }
+    },
+  );
+
   await t.step("roundrobin spreads calls over callees of every node", async () => {
     const clients = await Promise.all(["n1", "n2", "n3"].map((n) => join(n)));
     try {

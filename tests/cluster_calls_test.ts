@@ -381,6 +381,154 @@ Deno.test("roundrobin spreads over callees of every node; first/last follow one 
   assert.equal(f1.of(T.INVOCATION).length, 1);
 });
 
+Deno.test("call re-routing: a call moves over the callees of every node, by the cluster-wide policy", async () => {
+  const { clock, nodes: [a, b, c], settle } = await cluster("a", "b", "c");
+  const unavailable = (node: TestNode, s: FakeSession) => {
+    node.dealer.error(s, {
+      type: T.ERROR,
+      requestType: T.INVOCATION,
+      request: last<Invocation>(s, T.INVOCATION).request,
+      details: {},
+      error: "wamp.error.unavailable",
+      args: ["busy"],
+    });
+  };
+  // "first": b1, b2, a1, c1 in the cluster-wide order; the caller is on a
+  const b1 = b!.join(), b2 = b!.join(), a1 = a!.join(), c1 = c!.join();
+  for (const [node, s] of [[b!, b1], [b!, b2], [a!, a1], [c!, c1]] as const) {
+    await node.register(s, "com.busy", { invoke: "first", forward_timeout: false });
+    await settle();
+  }
+  const caller = a!.join();
+  a!.call(caller, 1, "com.busy", { timeout: 1000 }, { args: ["x"], kwargs: { k: 1 } });
+  await settle();
+  const order: number[] = [];
+  for (const [node, s] of [[b!, b1], [b!, b2], [a!, a1]] as const) {
+    assert.equal(s.of(T.INVOCATION).length, 1, `callee ${s.id} invoked`);
+    order.push(s.id);
+    clock.advance(100);
+    unavailable(node, s);
+    await settle();
+  }
+  const inv = last<Invocation>(c1, T.INVOCATION);
+  assert.deepEqual([inv.args, inv.kwargs], [["x"], { k: 1 }]);
+  assert.equal(caller.of(T.ERROR).length, 0, "the caller never sees unavailable");
+  c!.dealer.yield(c1, { type: T.YIELD, request: inv.request, options: {}, args: ["done"] });
+  await settle();
+  assert.deepEqual(last<Result>(caller, T.RESULT).args, ["done"]);
+  assert.deepEqual(order, [b1.id, b2.id, a1.id]);
+  assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+  for (const [node, s] of [[b!, b1], [b!, b2], [a!, a1], [c!, c1]] as const) {
+    assert.deepEqual(node.dealer.openCalls(s), { asCaller: 0, asCallee: 0 });
+  }
+
+  // every callee unavailable: no_available_callee once, each tried once
+  a!.call(caller, 2, "com.busy");
+  await settle();
+  for (const [node, s] of [[b!, b1], [b!, b2], [a!, a1], [c!, c1]] as const) {
+    assert.equal(s.of(T.INVOCATION).length, 2);
+    unavailable(node, s);
+    await settle();
+  }
+  const none = last<ErrorMessage>(caller, T.ERROR);
+  assert.deepEqual([none.request, none.error], [2, "wamp.error.no_available_callee"]);
+  assert.equal(caller.of(T.ERROR).length, 1);
+
+  // the time left goes along: 1000 ms in all, 400 spent on slow1 and slow2, the rest on slow3
+  const slow1 = b!.join(), slow2 = a!.join(), slow3 = c!.join();
+  for (const [node, s] of [[b!, slow1], [a!, slow2], [c!, slow3]] as const) {
+    await node.register(s, "com.slow", { invoke: "first", forward_timeout: false });
+    await settle();
+  }
+  a!.call(caller, 4, "com.slow", { timeout: 1000 });
+  await settle();
+  clock.advance(300);
+  unavailable(b!, slow1);
+  await settle();
+  clock.advance(100);
+  unavailable(a!, slow2);
+  await settle();
+  assert.equal(slow3.of(T.INVOCATION).length, 1);
+  clock.advance(599);
+  await settle();
+  assert.equal(caller.of(T.ERROR).length, 1, "not yet");
+  clock.advance(1);
+  await settle();
+  const late = last<ErrorMessage>(caller, T.ERROR);
+  assert.deepEqual([late.request, late.error], [4, "wamp.error.canceled"]);
+  assert.equal((last(slow3, T.INTERRUPT) as { options: Dict }).options.mode, "killnowait");
+});
+
+Deno.test("call re-routing across nodes: roundrobin moves on; a call canceled with kill does not move", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  const rb = b!.join(), ra = a!.join();
+  await b!.register(rb, "com.rr", { invoke: "roundrobin" });
+  await settle();
+  await a!.register(ra, "com.rr", { invoke: "roundrobin" });
+  await settle();
+  const caller = a!.join();
+  a!.call(caller, 1, "com.rr");
+  await settle();
+  assert.equal(rb.of(T.INVOCATION).length, 1);
+  b!.dealer.error(rb, {
+    type: T.ERROR,
+    requestType: T.INVOCATION,
+    request: last<Invocation>(rb, T.INVOCATION).request,
+    details: {},
+    error: "wamp.error.unavailable",
+  });
+  await settle();
+  assert.equal(ra.of(T.INVOCATION).length, 1, "moved to a's callee");
+  a!.dealer.error(ra, {
+    type: T.ERROR,
+    requestType: T.INVOCATION,
+    request: last<Invocation>(ra, T.INVOCATION).request,
+    details: {},
+    error: "wamp.error.unavailable",
+  });
+  await settle();
+  assert.equal(last<ErrorMessage>(caller, T.ERROR).error, "wamp.error.no_available_callee");
+  // a local callee unavailable moves the call to the other node's
+  a!.call(caller, 2, "com.rr");
+  await settle();
+  const first = ra.of(T.INVOCATION).length === 2 ? ra : rb;
+  const [here, there] = first === ra ? [a!, b!] : [b!, a!];
+  here.dealer.error(first, {
+    type: T.ERROR,
+    requestType: T.INVOCATION,
+    request: last<Invocation>(first, T.INVOCATION).request,
+    details: {},
+    error: "wamp.error.unavailable",
+  });
+  await settle();
+  const other = first === ra ? rb : ra;
+  const inv = last<Invocation>(other, T.INVOCATION);
+  there.dealer.yield(other, { type: T.YIELD, request: inv.request, options: {}, args: [2] });
+  await settle();
+  assert.deepEqual(last<Result>(caller, T.RESULT).args, [2]);
+  // kill: the callee's unavailable goes to the caller unchanged, as on one node
+  const kb = b!.join();
+  await b!.register(kb, "com.kill", { invoke: "roundrobin" });
+  await settle();
+  await a!.register(a!.join(), "com.kill", { invoke: "roundrobin" });
+  await settle();
+  a!.call(caller, 3, "com.kill");
+  await settle();
+  assert.equal(kb.of(T.INVOCATION).length, 1, "roundrobin starts at b's callee, registered first");
+  a!.dealer.cancel(caller, { type: T.CANCEL, request: 3, options: { mode: "kill" } });
+  await settle();
+  b!.dealer.error(kb, {
+    type: T.ERROR,
+    requestType: T.INVOCATION,
+    request: last<Invocation>(kb, T.INVOCATION).request,
+    details: {},
+    error: "wamp.error.unavailable",
+  });
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.deepEqual([err.request, err.error], [3, "wamp.error.unavailable"]);
+});
+
 Deno.test("pattern registrations resolve exact > longest prefix > wildcard over the whole cluster", async () => {
   const { nodes: [a, b, c], settle } = await cluster("a", "b", "c");
   const wild = a!.join(), short = b!.join(), long = c!.join(), exact = a!.join();

@@ -32,6 +32,7 @@ import {
   isRemote,
   type PendingCall,
   type Registration,
+  type RemoteSessionRef,
   type Reroute,
 } from "./dealer_types.ts";
 import {
@@ -223,7 +224,8 @@ export class Dealer extends DealerRegistrations {
     if (refused) throw new WampError(Uri.FEATURE_NOT_SUPPORTED, refused);
     const { details, progress } = invocationDetails(callee, request);
     if (isRemote(callee.session)) {
-      return this.#forward(caller, msg, disclose, reg, callee.session, progress, request.invoking);
+      const reroute = { tried: new Set<SessionRef>(), request, call: msg };
+      return this.#forward(caller, msg, reg, callee.session, progress, reroute);
     }
     const pending: PendingCall = {
       caller,
@@ -239,7 +241,8 @@ export class Dealer extends DealerRegistrations {
       invoking: request.invoking,
       ppt,
       forwarded: false,
-      reroute: { tried: new Set(), request, args: msg.args, kwargs: msg.kwargs },
+      // a call another node forwarded is moved by that node
+      reroute: target ? null : { tried: new Set(), request, call: msg },
     };
     this.#of(caller).asCaller.set(msg.request, pending);
     this.#of(callee.session).asCallee.set(pending.invocation, pending);
@@ -265,37 +268,43 @@ export class Dealer extends DealerRegistrations {
   #forward(
     caller: SessionRef,
     msg: Call,
-    disclose: boolean,
     reg: Registration,
-    callee: SessionRef & { forwarder: CallForwarder },
+    callee: RemoteSessionRef,
     progress: boolean,
-    invoking: boolean,
+    reroute: Reroute,
   ): void {
     const pending: PendingCall = {
       caller,
       callerRequest: msg.request,
       procedure: msg.procedure,
       callee,
-      invocation: this.#of(callee).invocationIds.next(),
+      invocation: 0,
       registration: reg,
       progress,
       timer: null,
       started: this.clock.nowMs(),
       killed: false,
-      invoking,
-      ppt: null,
+      invoking: reroute.request.invoking,
+      ppt: reroute.request.ppt,
       forwarded: true,
-      reroute: null,
+      reroute,
     };
-    const mine = this.#of(caller);
-    mine.asCaller.set(msg.request, pending);
-    mine.forwarders.add(callee.forwarder);
-    this.#of(callee).asCallee.set(pending.invocation, pending);
+    this.#of(caller).asCaller.set(msg.request, pending);
+    this.#handOn(pending, callee, msg);
+  }
+
+  /** Makes `callee`, of another node, serve `p` from `msg` (its CALL, or a moved call's). */
+  #handOn(p: PendingCall, callee: RemoteSessionRef, msg: Call): void {
+    p.callee = callee;
+    p.forwarded = true;
+    p.invocation = this.#of(callee).invocationIds.next();
+    this.#of(callee).asCallee.set(p.invocation, p);
+    this.#of(p.caller).forwarders.add(callee.forwarder);
     callee.forwarder.start({
-      caller,
+      caller: p.caller,
       call: msg,
-      disclose,
-      registration: reg.id,
+      disclose: p.reroute?.request.disclose ?? false,
+      registration: p.registration.id,
       callee: callee.id,
     });
   }
@@ -307,7 +316,11 @@ export class Dealer extends DealerRegistrations {
   forwardedReply(caller: SessionRef, msg: Result | ErrorMessage): void {
     const p = this.#sessions.get(caller)?.asCaller.get(msg.request);
     if (!p?.forwarded || !isRemote(p.callee)) return;
+    if (msg.type === T.ERROR && msg.error === Uri.UNAVAILABLE && p.reroute) {
+      return this.#reroute(p, p.reroute);
+    }
     const progressive = msg.type === T.RESULT && msg.details.progress === true;
+    if (progressive) p.reroute = null;
     if (!progressive) {
       this.#end(p);
       this.observer.onCallDone?.(this.clock.nowMs() - p.started);
@@ -350,12 +363,17 @@ export class Dealer extends DealerRegistrations {
   #end(p: PendingCall): void {
     if (p.invoking) this.#abandon(p.caller, p.callerRequest);
     this.#sessions.get(p.caller)?.asCaller.delete(p.callerRequest);
+    this.#release(p);
+    if (p.timer !== null) this.clock.clearTimer(p.timer);
+    p.timer = null;
+  }
+
+  /** Takes `p` off its current callee's open invocations. */
+  #release(p: PendingCall): void {
     const callee = this.#sessions.get(p.callee);
     callee?.asCallee.delete(p.invocation);
     // A callee of another node has no state here beyond its open calls.
     if (p.forwarded && callee?.asCallee.size === 0) this.#sessions.delete(p.callee);
-    if (p.timer !== null) this.clock.clearTimer(p.timer);
-    p.timer = null;
   }
 
   #interrupt(p: PendingCall, mode: string, reason?: string): boolean {
@@ -433,17 +451,18 @@ export class Dealer extends DealerRegistrations {
     p.caller.send(payload({ ...error, error: msg.error }, msg));
   }
 
-  /** `wamp.error.unavailable`: to the next callee here with the time left, else no_available_callee. */
+  /**
+   * `wamp.error.unavailable`: to the next callee by policy with the time left (a callee of
+   * another node: forwarded there, which then enforces the time left), else no_available_callee.
+   */
   #reroute(p: PendingCall, r: Reroute): void {
-    this.#sessions.get(p.callee)?.asCallee.delete(p.invocation);
+    this.#release(p);
     r.tried.add(p.callee);
     const reg = p.registration;
     const elapsed = this.clock.nowMs() - p.started;
     const left = r.request.timeout > 0 ? Math.max(1, r.request.timeout - elapsed) : 0;
     const request = { ...r.request, timeout: left };
-    // callees of other nodes run their calls there: a call moves among this node's callees
-    const eligible = (c: Callee) =>
-      !isRemote(c.session) && unsupported(c.session, request) === null;
+    const eligible = (c: Callee) => unsupported(c.session, request) === null;
     const next = nextCallee(reg.invoke, reg.callees, reg.next, r.tried, eligible, Math.random);
     if (!next) {
       this.#end(p);
@@ -454,11 +473,20 @@ export class Dealer extends DealerRegistrations {
     }
     if (reg.invoke === "roundrobin") reg.next = next.position;
     const { details, progress } = invocationDetails(next.callee, request);
-    p.callee = next.callee.session;
     p.progress = progress;
-    p.invocation = this.#of(p.callee).invocationIds.next();
-    this.#of(p.callee).asCallee.set(p.invocation, p);
-    this.#invoke(p, invocation(p.invocation, reg.id, details, r.args, r.kwargs));
+    const session = next.callee.session;
+    if (isRemote(session)) {
+      if (p.timer !== null) this.clock.clearTimer(p.timer);
+      p.timer = null;
+      const options = left > 0 ? { ...r.call.options, timeout: left } : r.call.options;
+      return this.#handOn(p, session, { ...r.call, options });
+    }
+    p.callee = session;
+    p.forwarded = false;
+    p.invocation = this.#of(session).invocationIds.next();
+    this.#of(session).asCallee.set(p.invocation, p);
+    if (left > 0 && p.timer === null) this.#armTimeout(p, left, r.request.timeout);
+    this.#invoke(p, invocation(p.invocation, reg.id, details, r.call.args, r.call.kwargs));
   }
 
   #unknownInvocation(callee: SessionRef, request: number, what: string): void {
@@ -481,7 +509,10 @@ export class Dealer extends DealerRegistrations {
       );
     }
     // The callee's node runs the call and answers the CANCEL (with the call's ERROR).
-    if (p.forwarded) return isRemote(p.callee) ? p.callee.forwarder.cancel(caller, msg) : undefined;
+    if (p.forwarded) {
+      p.reroute = null; // a canceled call does not move
+      return isRemote(p.callee) ? p.callee.forwarder.cancel(caller, msg) : undefined;
+    }
     const canInterrupt = p.callee.hasFeature("callee", "call_canceling");
     if (mode === "kill" && canInterrupt) {
       p.killed = true;

@@ -74,14 +74,16 @@ export interface PendingCall {
   /** A progressive call invocation whose final chunk has not been sent yet. */
   invoking: boolean;
   /** `ppt_*` keys of the call, copied into INVOCATION details. */
-  readonly ppt: Dict | null;
+  ppt: Dict | null;
   /** Run by the callee's node: this dealer only relays its chunks, cancels and answers. */
-  readonly forwarded: boolean;
+  forwarded: boolean;
   /**
-   * What re-routing needs while the call can still move: the callees tried and the first
-   * INVOCATION's request and payload. Null once the callee sent a progressive result or got a
-   * later chunk of a progressive invocation (the call cannot move without them), and for a
-   * forwarded call (its node re-routes it).
+   * What re-routing needs while the call can still move: the callees tried, the first
+   * INVOCATION's request and the caller's first CALL. Null once the callee sent a progressive
+   * result or got a later chunk of a progressive invocation (the call cannot move without
+   * them), once a forwarded call is canceled, and on the callee's node for a call another node
+   * forwarded (its `wamp.error.unavailable` goes back: the caller's node moves the call, over
+   * the callees of every node).
    */
   reroute: Reroute | null;
 }
@@ -90,8 +92,7 @@ export interface PendingCall {
 export interface Reroute {
   readonly tried: Set<SessionRef>;
   readonly request: InvocationRequest;
-  readonly args: Call["args"];
-  readonly kwargs: Call["kwargs"];
+  readonly call: Call;
 }
 
 /** Hooks the realm uses to publish registration meta events (local callees only). */
