@@ -32,9 +32,6 @@ import {
   connect,
   type Msg,
   type NatsConnection,
-  NoRespondersError,
-  RequestError,
-  TimeoutError,
 } from "@nats-io/transport-node";
 import {
   DeliverPolicy,
@@ -61,6 +58,7 @@ import {
   type LinkSubscription,
 } from "./link.ts";
 import { StringMemo } from "./memo.ts";
+import { NatsRequests } from "./nats_requests.ts";
 import { isValidSubject } from "./subjects.ts";
 
 /** Options of {@link connectNats}. */
@@ -109,8 +107,7 @@ export async function connectNats(
       servers,
       name: options.name,
       noEcho: true,
-      // No Error object (with its stack) made up front for every request and its timer: they
-      // were a fifth of the caller node's busy CPU in a cross-node call (bench:cluster profile).
+      // No Error object (with its stack) made up front for every subscription and call.
       noAsyncTraces: true,
       reconnect: true,
       maxReconnectAttempts: -1,
@@ -159,6 +156,7 @@ class NatsLink implements ClusterLink {
   readonly #reconnected: (() => void)[] = [];
   readonly #watches = new Set<() => Promise<void>>();
   readonly #statusLoop: Promise<void>;
+  readonly #requests: NatsRequests;
 
   constructor(nc: NatsConnection, servers: readonly string[], options: NatsLinkOptions) {
     this.#nc = nc;
@@ -169,6 +167,7 @@ class NatsLink implements ClusterLink {
     this.#log = options.logger ?? silentLogger;
     this.#name = options.name;
     this.#statusLoop = this.#watchStatus();
+    this.#requests = new NatsRequests(nc, this.#clock);
     nc.closed().then((error) => {
       if (error) this.#log.error("NATS connection ended", { error: describe(error) });
       this.#setStatus("closed");
@@ -336,28 +335,14 @@ class NatsLink implements ClusterLink {
     if (this.#closing) throw new LinkRequestError("closed", "cluster link closed");
     if (!isValidSubject(subject, false)) throw new Error(`invalid subject: ${subject}`);
     try {
-      const reply = await this.#nc.request(subject, data, { timeout: Math.max(1, timeoutMs) });
-      return bytes(reply.data);
+      return bytes(await this.#requests.request(subject, data, timeoutMs));
     } catch (error) {
-      throw this.#requestError(subject, error);
+      if (error instanceof LinkRequestError) throw error;
+      if (this.#closing || this.#nc.isClosed() || error instanceof ClosedConnectionError) {
+        throw new LinkRequestError("closed", `cluster link closed during request to ${subject}`);
+      }
+      throw error;
     }
-  }
-
-  #requestError(subject: string, error: unknown): unknown {
-    const cause = error instanceof Error ? error.cause : undefined;
-    if (
-      error instanceof NoRespondersError || cause instanceof NoRespondersError ||
-      (error instanceof RequestError && error.isNoResponders())
-    ) {
-      return new LinkRequestError("no_responders", `no responders on ${subject}`);
-    }
-    if (this.#closing || this.#nc.isClosed() || error instanceof ClosedConnectionError) {
-      return new LinkRequestError("closed", `cluster link closed during request to ${subject}`);
-    }
-    if (error instanceof TimeoutError || cause instanceof TimeoutError) {
-      return new LinkRequestError("timeout", `request to ${subject} timed out`);
-    }
-    return error;
   }
 
   async bucket(name: string, options: KvBucketOptions = {}): Promise<KvBucket> {
@@ -386,6 +371,7 @@ class NatsLink implements ClusterLink {
     if (this.#closing) return;
     this.#closing = true;
     await Promise.all([...this.#watches].map((stop) => stop()));
+    this.#requests.close();
     if (!this.#nc.isClosed()) await this.#nc.close();
     await this.#statusLoop;
     this.#setStatus("closed");
