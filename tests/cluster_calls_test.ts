@@ -16,9 +16,10 @@ import {
 } from "../src/cluster/cluster_registrations.ts";
 import { decode, encode } from "../src/cluster/codec.ts";
 import { nodeSubject } from "../src/cluster/call_wire.ts";
-import type { ClusterLink } from "../src/cluster/link.ts";
+import { PATTERN_LISTING_BURST, PATTERN_LISTING_INTERVAL_MS } from "../src/cluster/call_miss.ts";
+import type { ClusterLink, KvBucket, KvBucketOptions } from "../src/cluster/link.ts";
 import { MemoryCluster } from "../src/cluster/memory_link.ts";
-import { registrationId } from "../src/cluster/registration_wire.ts";
+import { MAX_KEY_LENGTH, registrationId } from "../src/cluster/registration_wire.ts";
 import { uriKey } from "../src/cluster/subjects.ts";
 import { FORWARD_TIMEOUT_MS, RemoteCalls } from "../src/cluster/remote_calls.ts";
 import type { Logger } from "../src/log.ts";
@@ -143,11 +144,15 @@ async function cluster(...names: string[]) {
   return await clusterWith({}, ...names);
 }
 
-async function clusterWith(options: { maxPayload?: number }, ...names: string[]) {
+async function clusterWith(
+  options: { maxPayload?: number; wrap?: (name: string, link: ClusterLink) => ClusterLink },
+  ...names: string[]
+) {
   const clock = new FakeClock();
-  const mem = new MemoryCluster({ clock, ...options });
+  const mem = new MemoryCluster({ clock, maxPayload: options.maxPayload });
+  const wrap = options.wrap ?? ((_: string, link: ClusterLink) => link);
   const nodes = await Promise.all(
-    names.map((n) => new TestNode(n, mem.link(n), clock).start()),
+    names.map((n) => new TestNode(n, wrap(n, mem.link(n)), clock).start()),
   );
   const settle = async () => {
     for (let i = 0; i < 5; i++) {
@@ -1049,15 +1054,25 @@ Deno.test("a call that overtakes the watch (an event announced the registration)
   );
 });
 
-Deno.test("a procedure too long for a bucket key is refused, and a call to one is not looked up", async () => {
-  const { nodes: [a, b], settle } = await cluster("a", "b");
+Deno.test("a procedure too long for a bucket key is refused; a call to one finds only patterns (no exact key to read)", async () => {
+  const log: string[] = [];
+  const { nodes: [a, b], settle } = await clusterWith(
+    { wrap: (name, link) => name === "a" ? recorded(link, log) : link },
+    "a",
+    "b",
+  );
   const long = `com.${"x".repeat(3000)}`;
   const r = await b!.register(b!.join(), long);
   assert.ok(r instanceof WampError);
   assert.equal(r.uri, "wamp.error.invalid_uri");
   assert.match(r.message, /too long/);
   const caller = a!.join();
-  assert.throws(() => a!.call(caller, 1, long), /no callee registered/);
+  a!.call(caller, 1, long);
+  await settle();
+  assert.deepEqual(
+    caller.of(T.ERROR).map((m) => (m as ErrorMessage).error),
+    ["wamp.error.no_such_procedure"],
+  );
   // routing goes on
   const callee = b!.join();
   await b!.register(callee, "com.ok");
@@ -1065,4 +1080,220 @@ Deno.test("a procedure too long for a bucket key is refused, and a call to one i
   a!.call(caller, 2, "com.ok");
   await settle();
   assert.equal(callee.of(T.INVOCATION).length, 1);
+  // a long procedure a pattern matches, registered elsewhere an instant ago (a's watch lags)
+  a!.regs.stop();
+  const pre = b!.join();
+  await b!.register(pre, "com.x", {}, "prefix");
+  await settle();
+  assert.equal(a!.dealer.match(long), undefined);
+  a!.call(caller, 3, long);
+  await settle();
+  assert.equal(last<Invocation>(pre, T.INVOCATION).details.procedure, long);
+  assert.ok(log.some((l) => l.startsWith("keys ")));
+  assert.ok(!log.some((l) => l.startsWith("get ") && l.length > 4 + MAX_KEY_LENGTH));
+});
+
+/**
+ * `link` whose buckets record their `get` and `keys` calls in `log` (`get <key>`, `keys <prefix>`);
+ * a listing, once it has read the bucket, waits for `gate()` before it answers.
+ */
+function recorded(
+  link: ClusterLink,
+  log: string[],
+  gate: () => Promise<void> = () => Promise.resolve(),
+): ClusterLink {
+  const bucket = async (name: string, options?: KvBucketOptions): Promise<KvBucket> => {
+    const b = await link.bucket(name, options);
+    return {
+      get: (key) => (log.push(`get ${key}`), b.get(key)),
+      put: (key, value) => b.put(key, value),
+      create: (key, value) => b.create(key, value),
+      update: (key, value, revision) => b.update(key, value, revision),
+      delete: (key, revision) => b.delete(key, revision),
+      keys: async (prefix) => {
+        log.push(`keys ${prefix}`);
+        const keys = await b.keys(prefix);
+        await gate();
+        return keys;
+      },
+      watch: (onEntry, options) => b.watch(onEntry, options),
+    };
+  };
+  return new Proxy(link, {
+    get: (target, p) => {
+      if (p === "bucket") return bucket;
+      const v = Reflect.get(target, p);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
+Deno.test("a call that overtakes the watch finds prefix and wildcard registrations made on another node", async () => {
+  const { nodes: [a, b], settle } = await cluster("a", "b");
+  // a's watch lags: stopped here, so only a read of the bucket can tell
+  a!.regs.stop();
+  const pre = b!.join();
+  await b!.register(pre, "com.pre", {}, "prefix");
+  const wild = b!.join();
+  await b!.register(wild, "org..run", {}, "wildcard");
+  await settle();
+  assert.equal(a!.dealer.lookup("com.pre", "prefix"), undefined);
+  assert.equal(a!.dealer.lookup("org..run", "wildcard"), undefined);
+  const caller = a!.join();
+  a!.call(caller, 1, "com.prefixed.x", {}, { args: ["p"] });
+  a!.call(caller, 2, "org.z.run", {}, { args: ["w"] });
+  await settle();
+  const ip = last<Invocation>(pre, T.INVOCATION);
+  const iw = last<Invocation>(wild, T.INVOCATION);
+  assert.deepEqual([ip.args, ip.details.procedure], [["p"], "com.prefixed.x"]);
+  assert.deepEqual([iw.args, iw.details.procedure], [["w"], "org.z.run"]);
+  b!.dealer.yield(pre, { type: T.YIELD, request: ip.request, options: {}, args: ["P"] });
+  b!.dealer.yield(wild, { type: T.YIELD, request: iw.request, options: {}, args: ["W"] });
+  await settle();
+  assert.deepEqual(
+    caller.of(T.RESULT).map((m) => [(m as Result).request, (m as Result).args]),
+    [[1, ["P"]], [2, ["W"]]],
+  );
+  // a procedure no pattern matches: no_such_procedure, once
+  a!.call(caller, 3, "org.z.walk");
+  await settle();
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.deepEqual([err.request, err.error], [3, "wamp.error.no_such_procedure"]);
+  assert.equal(caller.of(T.ERROR).length, 1);
+});
+
+Deno.test("a call that overtakes the watch resolves exact > longest prefix > wildcard, as a watched one", async () => {
+  const registered: [string, string, MatchPolicy][] = [
+    ["exact", "com.app.x.go", "exact"],
+    ["prefix", "com.app", "prefix"],
+    ["longer prefix", "com.app.x", "prefix"],
+    ["wildcard", "com.app..go", "wildcard"],
+    ["other wildcard", "com..y.go", "wildcard"],
+  ];
+  /** Which callee a CALL on a to `procedure` reaches, all registered on b, a's watch lagging. */
+  const route = async (procedure: string, lagging: boolean) => {
+    const { nodes: [a, b], settle } = await cluster("a", "b");
+    if (lagging) a!.regs.stop();
+    const callees = new Map<string, FakeSession>();
+    for (const [name, uri, match] of registered) {
+      const s = b!.join();
+      callees.set(name, s);
+      assert.equal(typeof await b!.register(s, uri, {}, match), "number");
+    }
+    await settle();
+    assert.equal(a!.dealer.match(procedure) === undefined, lagging);
+    const caller = a!.join();
+    a!.call(caller, 1, procedure);
+    await settle();
+    assert.equal(caller.of(T.ERROR).length, 0, procedure);
+    return [...callees].filter(([, s]) => s.of(T.INVOCATION).length > 0).map(([n]) => n);
+  };
+  for (
+    const [procedure, expected] of [
+      ["com.app.x.go", "exact"], // exact, both prefixes, the wildcard
+      ["com.app.x.stop", "longer prefix"], // both prefixes
+      ["com.app.y.go", "prefix"], // a prefix, both wildcards
+      ["com.b.y.go", "other wildcard"], // a wildcard only
+      ["com.apple", "prefix"], // a string prefix
+    ]
+  ) {
+    assert.deepEqual(await route(procedure!, true), [expected], procedure);
+    assert.deepEqual(await route(procedure!, false), [expected], procedure);
+  }
+});
+
+Deno.test("a burst of calls to unknown procedures lists the bucket a bounded number of times; every caller gets no_such_procedure, other calls go on", async () => {
+  const log: string[] = [];
+  const { nodes: [a, b], settle, clock } = await clusterWith(
+    { wrap: (name, link) => name === "a" ? recorded(link, log) : link },
+    "a",
+    "b",
+  );
+  const known = b!.join();
+  await b!.register(known, "com.known");
+  await settle();
+  // a's watch lags from here on: what b registers now, a can learn of only from the bucket
+  a!.regs.stop();
+  const fresh = b!.join();
+  await b!.register(fresh, "com.fresh", {}, "prefix");
+  for (let i = 0; i < 20; i++) await b!.register(b!.join(), `net.n${i}`, {}, "prefix");
+  await settle();
+  log.length = 0;
+  const listings = () => log.filter((l) => l.startsWith("keys ")).length;
+  const hostile = Array.from({ length: 10 }, () => a!.join());
+  let sent = 0;
+  const spam = (n: number) => {
+    for (let i = 0; i < n; i++, sent++) a!.call(hostile[sent % 10]!, sent + 1, `com.nope.${sent}`);
+  };
+  const errors = () => hostile.flatMap((s) => s.of(T.ERROR) as ErrorMessage[]);
+  const friend = a!.join();
+  spam(1000);
+  // meanwhile: a call a's dealer can route, and a miss that the bucket answers
+  a!.call(friend, 1, "com.known");
+  a!.call(friend, 2, "com.fresh.x");
+  await settle();
+  const burst = listings();
+  assert.ok(burst > 0 && burst <= 4, `${burst} listings for 1,000 misses (at most two rounds)`);
+  assert.equal(errors().length, 1000);
+  assert.ok(errors().every((e) => e.error === "wamp.error.no_such_procedure"));
+  assert.deepEqual(
+    errors().map((e) => e.request).sort((x, y) => x - y),
+    [...Array(1000).keys()].map((i) => i + 1),
+  );
+  assert.equal(known.of(T.INVOCATION).length, 1);
+  assert.equal(last<Invocation>(fresh, T.INVOCATION).details.procedure, "com.fresh.x");
+  assert.equal(friend.of(T.ERROR).length, 0);
+  // sustained misses (the clock does not move): the burst allowance is spent, then they wait
+  for (let wave = 0; wave < 2 * PATTERN_LISTING_BURST; wave++) {
+    spam(100);
+    await settle();
+  }
+  assert.ok(listings() <= 2 * PATTERN_LISTING_BURST, `${listings()} listings`);
+  assert.ok(errors().length < sent, "some misses wait for the next round");
+  // a call the dealer can route is not held up meanwhile
+  a!.call(friend, 3, "com.known");
+  await settle();
+  assert.equal(known.of(T.INVOCATION).length, 2);
+  // one round per interval answers them all
+  let rounds = 0;
+  for (; rounds < 5 && errors().length < sent; rounds++) {
+    clock.advance(PATTERN_LISTING_INTERVAL_MS);
+    await settle();
+  }
+  assert.equal(errors().length, sent);
+  assert.ok(errors().every((e) => e.error === "wamp.error.no_such_procedure"));
+  assert.ok(listings() <= 2 * (PATTERN_LISTING_BURST + rounds), `${listings()} listings`);
+  assert.ok(!a!.logger.lines.some((l) => l.startsWith("warn")), a!.logger.lines.join("\n"));
+});
+
+Deno.test("a miss that arrives while a listing of the patterns runs waits for the next one, which sees what was registered meanwhile", async () => {
+  const log: string[] = [];
+  let open!: () => void;
+  let gate = new Promise<void>((resolve) => open = resolve);
+  const { nodes: [a, b], settle } = await clusterWith(
+    { wrap: (name, link) => name === "a" ? recorded(link, log, () => gate) : link },
+    "a",
+    "b",
+  );
+  a!.regs.stop();
+  const caller = a!.join();
+  a!.call(caller, 1, "com.late.x");
+  await settle();
+  assert.equal(log.filter((l) => l.startsWith("keys ")).length, 2, "a round is listing");
+  // registered after that round read the bucket's keys (held here), before the next miss
+  const late = b!.join();
+  await b!.register(late, "com.late", {}, "prefix");
+  a!.call(caller, 2, "com.late.y");
+  const held = gate;
+  gate = Promise.resolve();
+  open();
+  await held;
+  await settle();
+  assert.equal(log.filter((l) => l.startsWith("keys ")).length, 4, "then one more round");
+  // the first call came before the registration, the second after it
+  const err = last<ErrorMessage>(caller, T.ERROR);
+  assert.deepEqual([err.request, err.error], [1, "wamp.error.no_such_procedure"]);
+  assert.deepEqual(late.of(T.INVOCATION).map((m) => (m as Invocation).details.procedure), [
+    "com.late.y",
+  ]);
 });

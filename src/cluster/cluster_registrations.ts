@@ -185,7 +185,7 @@ export class ClusterRegistrations {
   applyRealm(realm: string): void {
     const dealer = this.host.realm(realm)?.dealer;
     if (dealer) dealer.onRevoked = (session, reg) => this.#revoked(realm, session, reg);
-    if (dealer) dealer.onMiss = lookupOnMiss(this, realm, this.host, this.logger);
+    if (dealer) dealer.onMiss = lookupOnMiss(this, realm, () => this.#bucket);
     for (const key of this.#view.keys()) {
       if (key.startsWith(`${encodeToken(realm)}.`)) this.#apply(key);
     }
