@@ -21,7 +21,7 @@ import type { ClusterLink, KvBucket, KvBucketOptions } from "../src/cluster/link
 import { MemoryCluster } from "../src/cluster/memory_link.ts";
 import { MAX_KEY_LENGTH, registrationId } from "../src/cluster/registration_wire.ts";
 import { uriKey } from "../src/cluster/subjects.ts";
-import { FORWARD_TIMEOUT_MS, RemoteCalls } from "../src/cluster/remote_calls.ts";
+import { ACK_AFTER_MS, FORWARD_TIMEOUT_MS, RemoteCalls } from "../src/cluster/remote_calls.ts";
 import type { Logger } from "../src/log.ts";
 import { agreedLink } from "../src/router/agreed_dispatch.ts";
 import { Dealer } from "../src/router/dealer.ts";
@@ -80,7 +80,7 @@ class TestNode {
     });
     const realm = { dealer: this.dealer, sessions: this.sessions };
     const host = { realm: (n: string) => n === "r" ? realm : undefined };
-    this.calls = new RemoteCalls(link, name, host, this.logger);
+    this.calls = new RemoteCalls(link, name, host, this.logger, clock);
     this.regs = new ClusterRegistrations(
       link,
       name,
@@ -871,6 +871,46 @@ Deno.test("callee churn across nodes leaves nothing behind", async () => {
   assert.equal(a!.regs.sizes.keys, 0);
   assert.equal(b!.regs.sizes.keys, 0);
   assert.deepEqual(a!.dealer.openCalls(caller), { asCaller: 0, asCallee: 0 });
+});
+
+Deno.test("a forwarded call is two NATS messages: its answer acknowledges the start; a long one is acknowledged with ok", async () => {
+  const { clock, mem, nodes: [a, b], settle } = await cluster("a", "b");
+  const callee = b!.join();
+  await b!.register(callee, "com.p");
+  await settle();
+  // what crosses to b's call subject besides the calls themselves (a's cancels)
+  const spy = mem.link("spy");
+  const toB: string[] = [];
+  await spy.subscribe(
+    nodeSubject("b", "call"),
+    (m) => toB.push((decode(m.data) as { k: string }).k),
+  );
+  const caller = a!.join();
+  a!.call(caller, 1, "com.p");
+  await settle();
+  const inv = last<Invocation>(callee, T.INVOCATION);
+  b!.dealer.yield(callee, { type: T.YIELD, request: inv.request, options: {}, args: ["quick"] });
+  await settle();
+  assert.deepEqual(last<Result>(caller, T.RESULT).args, ["quick"]);
+  // a dropped its wait for the start's reply: nothing times out, nothing is canceled at b
+  clock.advance(FORWARD_TIMEOUT_MS + ACK_AFTER_MS);
+  await settle();
+  assert.equal(caller.of(T.ERROR).length, 0);
+  assert.deepEqual(toB, ["start"]);
+
+  // a call running longer than the forward timeout: b's ok keeps a waiting for its answer
+  a!.call(caller, 2, "com.p");
+  await settle();
+  for (let t = 0; t < FORWARD_TIMEOUT_MS * 2; t += 250) {
+    clock.advance(250);
+    await settle();
+  }
+  assert.equal(caller.of(T.ERROR).length, 0, "no network_failure: b acknowledged the call");
+  const inv2 = last<Invocation>(callee, T.INVOCATION);
+  b!.dealer.yield(callee, { type: T.YIELD, request: inv2.request, options: {}, args: ["slow"] });
+  await settle();
+  assert.deepEqual(last<Result>(caller, T.RESULT).args, ["slow"]);
+  assert.deepEqual(toB, ["start", "start"]);
 });
 
 Deno.test("a callee node that does not take a call in time: network_failure, and the call is canceled there", async () => {

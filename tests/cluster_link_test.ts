@@ -224,6 +224,30 @@ conformance("request: reply, no responders, timeout", async (e) => {
   assert.equal(error.kind, "timeout");
 });
 
+conformance("ask: after cancel neither the reply nor the timeout settles it", async (e) => {
+  const a = await e.link("a");
+  const b = await e.link("b");
+  const asked = new Inbox<(data: Uint8Array) => void>();
+  await b.subscribe("svc.later", (m) => asked.push(m.respond!));
+  const dropped = a.ask("svc.later", enc("x"), 300);
+  const timedOut = a.ask("svc.later", enc("y"), 300);
+  let settled = 0;
+  const note = () => void settled++;
+  dropped.reply.then(note, note);
+  timedOut.reply.then(note, note);
+  await asked.waitFor(2);
+  dropped.cancel();
+  timedOut.cancel();
+  asked.items[0]!(enc("late"));
+  await e.passTime(400);
+  assert.equal(settled, 0);
+  // one not canceled is answered as a request is
+  const kept = a.ask("svc.later", enc("z"), 5000);
+  await asked.waitFor(3);
+  asked.items[2]!(enc("answer"));
+  assert.equal(dec(await kept.reply), "answer");
+});
+
 conformance("unsubscribe stops delivery", async (e) => {
   const a = await e.link("a");
   const b = await e.link("b");

@@ -519,12 +519,13 @@ export class ClusterMeta {
     if (this.#closed) return;
     for (const r of this.#realms.values()) r.close();
     this.#realms.clear();
+    if (this.#o.link.status === "connected") await this.settled();
+    // after the wait: a node heard going meanwhile may have armed a timer again
+    this.#closed = true;
     if (this.#timer !== null) this.#o.clock.clearTimer(this.#timer);
     if (this.#deferTimer !== null) this.#o.clock.clearTimer(this.#deferTimer);
     if (this.#sweepTimer !== null) this.#o.clock.clearTimer(this.#sweepTimer);
     this.#deferred.clear();
-    if (this.#o.link.status === "connected") await this.settled();
-    this.#closed = true;
     this.#sub?.unsubscribe();
     for (const w of this.#watches) w.stop();
   }

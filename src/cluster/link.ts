@@ -21,6 +21,14 @@ export interface LinkMessage {
   respond?(data: Uint8Array): void;
 }
 
+/** A request in flight (see {@link ClusterLink.ask}). */
+export interface LinkRequest {
+  /** The first reply; rejects as {@link ClusterLink.request} does. */
+  readonly reply: Promise<Uint8Array>;
+  /** Stops waiting: nothing more happens to this request. */
+  cancel(): void;
+}
+
 /** An active subscription; `unsubscribe` is idempotent. */
 export interface LinkSubscription {
   /** The subscription's subject pattern. */
@@ -179,6 +187,12 @@ export interface ClusterLink {
    *   the link is closed or closes meanwhile.
    */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /**
+   * {@link request}, with a handle to stop waiting: after `cancel()` the reply (or timeout) is
+   * dropped and `reply` never settles. For a requester that may learn otherwise that it needs no
+   * reply (the callee's node's first answer to a forwarded call tells that it took the call).
+   */
+  ask(subject: string, data: Uint8Array, timeoutMs: number): LinkRequest;
   /**
    * Opens (creating if needed) a key-value bucket. The options apply when this call creates
    * it; a bucket that exists keeps the options it was created with.

@@ -14,13 +14,14 @@
  *
  * Faults, as NATS shows them to a node:
  * - `disconnect(name)`: the link reports `disconnected`. Messages addressed to it meanwhile,
- *   and those still queued for it, are lost, and so are its own publications (nats.js drops
- *   what it buffered while disconnected). Its requests time out; its bucket calls fail at once with an
- *   Error (NATS fails them after the JetStream timeout); a `subscribe` resolves only once it is
- *   connected again.
- * - `reconnect(name)`: reports `connected`; its subscriptions are active again, and each of its watches receives what changed meanwhile (the current
- *   entry of each key changed since the last one it saw, deletions included, in revision
- *   order; entries that expired meanwhile are gone), as a JetStream ordered consumer resumes.
+ *   and those still queued for it, are lost, and so are its own publications (nats.js drops what
+ *   it buffered while disconnected). Its requests time out; its bucket calls fail at once with
+ *   an Error (NATS fails them after the JetStream timeout); a `subscribe` resolves only once it
+ *   is connected again.
+ * - `reconnect(name)`: reports `connected`; its subscriptions are active again, and each of its
+ *   watches receives what changed meanwhile (the current entry of each key changed since the
+ *   last one it saw, deletions included, in revision order; entries that expired meanwhile are
+ *   gone), as a JetStream ordered consumer resumes.
  * - `kill(name)`: the link dies silently, as a SIGKILLed process: its subscriptions and watches
  *   vanish from the "server", its pending requests never settle, and nothing more is delivered
  *   to it or reported by it; what it wrote to buckets stays until it expires.
@@ -38,6 +39,7 @@ import {
   type KvEntry,
   type KvWatch,
   type LinkMessage,
+  type LinkRequest,
   LinkRequestError,
   type LinkStatus,
   type LinkSubscription,
@@ -107,13 +109,8 @@ function checkKey(key: string): void {
   }
 }
 
-function toEntry(key: string, stored: Stored): KvEntry {
-  return {
-    key,
-    value: stored.value.slice(),
-    revision: stored.revision,
-    operation: stored.operation,
-  };
+function toEntry(key: string, { value, revision, operation }: Stored): KvEntry {
+  return { key, value: value.slice(), revision, operation };
 }
 
 /** The shared "server" of a set of in-memory links. */
@@ -227,13 +224,8 @@ export class MemoryCluster {
     let state = this.#buckets.get(name);
     if (state === undefined) {
       // The first opening sets the options; later ones get the bucket as it is (as with NATS).
-      state = {
-        name,
-        maxAgeMs: options.maxAgeMs ?? 0,
-        revision: 0,
-        entries: new Map(),
-        watchers: new Set(),
-      };
+      const maxAgeMs = options.maxAgeMs ?? 0;
+      state = { name, maxAgeMs, revision: 0, entries: new Map(), watchers: new Set() };
       this.#buckets.set(name, state);
     }
     return state;
@@ -363,6 +355,10 @@ class MemoryLink implements ClusterLink {
   }
 
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    return this.ask(subject, data, timeoutMs).reply;
+  }
+
+  ask(subject: string, data: Uint8Array, timeoutMs: number): LinkRequest {
     try {
       if (this.#status === "closed") {
         throw new LinkRequestError("closed", `link ${this.name} is closed`);
@@ -370,34 +366,41 @@ class MemoryLink implements ClusterLink {
       if (!isValidSubject(subject, false)) throw new Error(`invalid subject: ${subject}`);
       this.#checkSize(data);
     } catch (error) {
-      return Promise.reject(error);
+      return { reply: Promise.reject(error), cancel: () => {} };
     }
-    if (this.#dead) return new Promise(() => {});
-    return new Promise((resolve, reject) => {
-      const pending: PendingRequest = {
+    if (this.#dead) return { reply: new Promise(() => {}), cancel: () => {} };
+    let pending: PendingRequest | undefined;
+    const reply = new Promise<Uint8Array>((resolve, reject) => {
+      const p: PendingRequest = pending = {
         settle: (reply) => {
-          if (!this.#requests.delete(pending)) return;
-          this.clock.clearTimer(pending.timer);
+          if (!this.#requests.delete(p)) return;
+          this.clock.clearTimer(p.timer);
           if (reply instanceof LinkRequestError) reject(reply);
           else resolve(reply);
         },
         timer: this.clock.setTimer(() => {
-          pending.settle(new LinkRequestError("timeout", `request to ${subject} timed out`));
+          p.settle(new LinkRequestError("timeout", `request to ${subject} timed out`));
         }, timeoutMs),
       };
-      this.#requests.add(pending);
+      this.#requests.add(p);
       // A disconnected link's request goes nowhere: it times out.
       if (this.#status !== "connected") return;
       const respond = (reply: Uint8Array) => {
         const copy = reply.slice();
-        this.#deliver(() => pending.settle(copy));
+        this.#deliver(() => p.settle(copy));
       };
       if (this.#send(subject, data.slice(), respond) === 0) {
         this.#deliver(() =>
-          pending.settle(new LinkRequestError("no_responders", `no responders on ${subject}`))
+          p.settle(new LinkRequestError("no_responders", `no responders on ${subject}`))
         );
       }
     });
+    return {
+      reply,
+      cancel: () => {
+        if (pending && this.#requests.delete(pending)) this.clock.clearTimer(pending.timer);
+      },
+    };
   }
 
   bucket(name: string, options: KvBucketOptions = {}): Promise<KvBucket> {

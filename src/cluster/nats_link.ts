@@ -52,6 +52,7 @@ import {
   type KvEntry,
   type KvWatch,
   type LinkMessage,
+  type LinkRequest,
   LinkRequestError,
   type LinkStats,
   type LinkStatus,
@@ -331,18 +332,27 @@ class NatsLink implements ClusterLink {
     }
   }
 
-  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    if (this.#closing) throw new LinkRequestError("closed", "cluster link closed");
-    if (!isValidSubject(subject, false)) throw new Error(`invalid subject: ${subject}`);
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    return this.ask(subject, data, timeoutMs).reply;
+  }
+
+  ask(subject: string, data: Uint8Array, timeoutMs: number): LinkRequest {
+    let asked: LinkRequest;
     try {
-      return bytes(await this.#requests.request(subject, data, timeoutMs));
+      if (this.#closing) throw new LinkRequestError("closed", "cluster link closed");
+      if (!isValidSubject(subject, false)) throw new Error(`invalid subject: ${subject}`);
+      asked = this.#requests.ask(subject, data, timeoutMs);
     } catch (error) {
+      return { reply: Promise.reject(error), cancel: () => {} };
+    }
+    const reply = asked.reply.then(bytes, (error) => {
       if (error instanceof LinkRequestError) throw error;
       if (this.#closing || this.#nc.isClosed() || error instanceof ClosedConnectionError) {
         throw new LinkRequestError("closed", `cluster link closed during request to ${subject}`);
       }
       throw error;
-    }
+    });
+    return { reply, cancel: asked.cancel };
   }
 
   async bucket(name: string, options: KvBucketOptions = {}): Promise<KvBucket> {

@@ -18,7 +18,7 @@
 
 import { createInbox, type Msg, type NatsConnection } from "@nats-io/transport-node";
 import type { Clock, TimerId } from "../clock.ts";
-import { LinkRequestError } from "./link.ts";
+import { type LinkRequest, LinkRequestError } from "./link.ts";
 
 /** How often pending requests are checked for their timeout (ms). */
 export const SWEEP_MS = 50;
@@ -52,19 +52,21 @@ export class NatsRequests {
   }
 
   /**
-   * Publishes `data` to `subject` with a reply subject of this connection's inbox; resolves
-   * with the reply, rejects with a {@link LinkRequestError} (`no_responders`, `timeout`, `closed`).
+   * Publishes `data` to `subject` with a reply subject of this connection's inbox; `reply`
+   * resolves with the reply, rejects with a {@link LinkRequestError} (`no_responders`,
+   * `timeout`, `closed`) or what nats.js's publish threw; after `cancel()` it never settles.
    */
-  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+  ask(subject: string, data: Uint8Array, timeoutMs: number): LinkRequest {
     if (this.#closed) {
-      return Promise.reject(new LinkRequestError("closed", "cluster link closed"));
+      const reply = Promise.reject(new LinkRequestError("closed", "cluster link closed"));
+      return { reply, cancel: () => {} };
     }
     if (!this.#subscribed) {
       this.#subscribed = true;
       this.#nc.subscribe(`${this.#inbox}.*`, { callback: (_e, msg) => this.#reply(msg) });
     }
     const token = (this.#next++).toString(36);
-    return new Promise<Uint8Array>((resolve, reject) => {
+    const reply = new Promise<Uint8Array>((resolve, reject) => {
       const deadline = this.#clock.nowMs() + Math.max(1, timeoutMs);
       this.#waiting.set(token, { subject, deadline, resolve, reject });
       this.#arm();
@@ -72,9 +74,10 @@ export class NatsRequests {
         this.#nc.publish(subject, data, { reply: `${this.#inbox}.${token}` });
       } catch (error) {
         this.#waiting.delete(token);
-        reject(this.#closed ? new LinkRequestError("closed", "cluster link closed") : error);
+        reject(error);
       }
     });
+    return { reply, cancel: () => void this.#waiting.delete(token) };
   }
 
   #reply(msg: Msg | null): void {

@@ -231,7 +231,7 @@ export async function startClusterNode(
       nodeTimeoutMs: config.node_timeout,
     });
     const host = { realm: (name: string) => routerInternals(router).realm(name) };
-    const calls = new RemoteCalls(link, config.node, host, router.logger);
+    const calls = new RemoteCalls(link, config.node, host, router.logger, router.clock);
     await calls.start();
     const registrations = new ClusterRegistrations(
       link,

@@ -9,9 +9,16 @@
  * and ends the call with ERROR when the callee's node cannot be reached ("no responders":
  * `wamp.error.network_failure`) or is declared gone (`wamp.error.canceled`).
  *
+ * A `start` is a NATS request, but the callee's node answers it at once only to refuse the call;
+ * a call it took is acknowledged by the call's first RESULT or ERROR, or, for a call still
+ * running after {@link ACK_AFTER_MS}, by an `ok` reply then. So a call is two NATS messages, not
+ * three, and "no responders" and the {@link FORWARD_TIMEOUT_MS} wait for a node that does not
+ * take the call work as before.
+ *
  * @module
  */
 
+import type { Clock, TimerId } from "../clock.ts";
 import type { Logger } from "../log.ts";
 import type { Dealer } from "../router/dealer.ts";
 import type { CallForwarder, ForwardedCall } from "../router/dealer_types.ts";
@@ -34,12 +41,15 @@ import { decode, encode } from "./codec.ts";
 import {
   type ClusterLink,
   type LinkMessage,
+  type LinkRequest,
   LinkRequestError,
   type LinkSubscription,
 } from "./link.ts";
 
 /** How long the caller's node waits for the callee's node to take a call (ms). */
 export const FORWARD_TIMEOUT_MS = 5_000;
+/** A call still running this long (ms) on the callee's node is acknowledged with `ok` then. */
+export const ACK_AFTER_MS = 1_000;
 
 /** Caller features the callee's dealer looks at (sent along with a forwarded call). */
 const CALLER_FEATURES = [
@@ -76,11 +86,15 @@ class CallerStandIn implements SessionRef {
     this.authrole = wire.authrole;
     this.#features = new Set(wire.features);
   }
+  /** The `start` replies owed for calls taken, by CALL request id (see {@link ACK_AFTER_MS}). */
+  readonly unacked = new Map<number, { respond: (data: Uint8Array) => void; at: number }>();
   hasFeature(role: string, feature: string): boolean {
     return role === "caller" && this.#features.has(feature);
   }
   send(message: Message): SendOutcome {
     if (message.type !== T.RESULT && message.type !== T.ERROR) return "dropped";
+    // an answer tells the caller's node that the call was taken: no `ok` is owed any more
+    if (this.unacked.size > 0) this.unacked.delete(message.request);
     const outcome = this.reply(this.node, {
       k: "reply",
       realm: this.realm,
@@ -110,6 +124,11 @@ export class RemoteCalls {
   forwarded = 0;
   /** Calls of other nodes' callers this node's dealers took. */
   served = 0;
+  /** Stand-ins owing `start` replies, and the timer that sends them. */
+  readonly #owing = new Set<CallerStandIn>();
+  #ackTimer: TimerId | null = null;
+  /** Per caller of this node, the `start` of each forwarded call not yet answered. */
+  readonly #asked = new WeakMap<SessionRef, Map<number, LinkRequest>>();
 
   constructor(
     readonly link: ClusterLink,
@@ -117,6 +136,7 @@ export class RemoteCalls {
     readonly node: string,
     readonly host: CallsHost,
     readonly logger: Logger,
+    readonly clock: Clock,
   ) {}
 
   /** Starts serving calls from other nodes; resolves once the subscriptions are in place. */
@@ -131,6 +151,45 @@ export class RemoteCalls {
   stop(): void {
     for (const sub of this.#subs) sub.unsubscribe();
     this.#subs = [];
+    if (this.#ackTimer !== null) this.clock.clearTimer(this.#ackTimer);
+    this.#ackTimer = null;
+    this.#owing.clear();
+  }
+
+  /** Owes `ok` for a call `caller` made, taken now, if it still runs after ACK_AFTER_MS. */
+  #owe(caller: CallerStandIn, request: number, respond: (data: Uint8Array) => void): void {
+    caller.unacked.set(request, { respond, at: this.clock.nowMs() });
+    this.#owing.add(caller);
+    if (this.#ackTimer === null) {
+      this.#ackTimer = this.clock.setTimer(() => this.#acknowledge(), ACK_AFTER_MS / 2);
+    }
+  }
+
+  /** Sends the `ok` owed for calls taken at least ACK_AFTER_MS ago and still running. */
+  #acknowledge(): void {
+    this.#ackTimer = null;
+    const due = this.clock.nowMs() - ACK_AFTER_MS;
+    for (const caller of this.#owing) {
+      const dealer = this.host.realm(caller.realm)?.dealer;
+      for (const [request, owed] of caller.unacked) {
+        if (owed.at > due) continue;
+        caller.unacked.delete(request);
+        if (dealer?.hasOpenCall(caller, request)) owed.respond(encode({ ok: true }));
+      }
+      if (caller.unacked.size === 0) this.#owing.delete(caller);
+    }
+    if (this.#owing.size > 0) {
+      this.#ackTimer = this.clock.setTimer(() => this.#acknowledge(), ACK_AFTER_MS / 2);
+    }
+  }
+
+  /** The first answer for `caller`'s call `request` came: its `start` needs no reply. */
+  #answered(caller: SessionRef, request: number): void {
+    const asked = this.#asked.get(caller);
+    const start = asked?.get(request);
+    if (!start) return;
+    start.cancel();
+    asked!.delete(request);
   }
 
   /** Where calls of realm `realm` to callees of node `node` go (one per pair). */
@@ -154,6 +213,7 @@ export class RemoteCalls {
     for (const [key, standIn] of [...this.#standIns]) {
       if (standIn.node !== node) continue;
       this.#standIns.delete(key);
+      this.#owing.delete(standIn);
       this.host.realm(standIn.realm)?.dealer.removeSession(standIn);
     }
   }
@@ -197,16 +257,28 @@ export class RemoteCalls {
       },
       cancel: (caller: SessionRef, cancel: Cancel) =>
         send({ k: "cancel", realm, from, caller: caller.id, cancel }),
-      callerGone: (caller: SessionRef) => send({ k: "gone", realm, from, caller: caller.id }),
+      callerGone: (caller: SessionRef) => {
+        // its calls end there without an answer: their `start`s are not waited for
+        for (const start of this.#asked.get(caller)?.values() ?? []) start.cancel();
+        this.#asked.delete(caller);
+        send({ k: "gone", realm, from, caller: caller.id });
+      },
     };
   }
 
   #start(realm: string, node: string, subject: string, f: ForwardedCall, msg: ToCallee): void {
     const encoded = this.#encode(msg);
     if ("uri" in encoded) return this.#failed(realm, f, encoded.uri, encoded.text);
-    const data = encoded.data;
-    this.link.request(subject, data, FORWARD_TIMEOUT_MS).then(
+    const start = this.link.ask(subject, encoded.data, FORWARD_TIMEOUT_MS);
+    let asked = this.#asked.get(f.caller);
+    if (!asked) this.#asked.set(f.caller, asked = new Map());
+    asked.set(f.call.request, start);
+    const settled = () => {
+      if (asked.get(f.call.request) === start) asked.delete(f.call.request);
+    };
+    start.reply.then(
       (bytes) => {
+        settled();
         let reply: StartReply;
         try {
           reply = startReply(decode(bytes));
@@ -219,6 +291,7 @@ export class RemoteCalls {
         this.host.realm(realm)?.dealer.forwardFailed(f.caller, f.call.request, reply.error, args);
       },
       (e) => {
+        settled();
         const gone = e instanceof LinkRequestError && e.kind === "no_responders";
         const why = gone
           ? `the callee's node ${node} is gone`
@@ -319,6 +392,10 @@ export class RemoteCalls {
         try {
           realm.dealer.callFor(caller, msg.call, msg.disclose, msg.registration, msg.callee);
           this.served++;
+          // taken: answered by the call's first RESULT or ERROR (or `ok` if it runs long)
+          const respond = m.respond;
+          const open = realm.dealer.hasOpenCall(caller, msg.call.request);
+          if (respond && open) return this.#owe(caller, msg.call.request, respond);
         } catch (e) {
           if (e instanceof WampError) {
             reply = {
@@ -346,6 +423,7 @@ export class RemoteCalls {
           return realm.dealer.cancel(caller, msg.cancel);
         case "gone":
           this.#standIns.delete(`${msg.from} ${msg.realm} ${msg.caller}`);
+          this.#owing.delete(caller);
           return realm.dealer.removeSession(caller);
       }
     } catch (e) {
@@ -364,6 +442,8 @@ export class RemoteCalls {
     }
     const realm = this.host.realm(msg.realm);
     const caller = realm?.sessions.get(msg.caller);
-    if (realm && caller) realm.dealer.forwardedReply(caller, msg.msg);
+    if (!realm || !caller) return;
+    this.#answered(caller, msg.msg.request);
+    realm.dealer.forwardedReply(caller, msg.msg);
   }
 }
