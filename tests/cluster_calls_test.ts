@@ -386,18 +386,20 @@ Deno.test("roundrobin spreads over callees of every node; first/last follow one 
   assert.equal(f1.of(T.INVOCATION).length, 1);
 });
 
+/** `s`, a callee of `node`, answers its last INVOCATION with `wamp.error.unavailable`. */
+function unavailable(node: TestNode, s: FakeSession): void {
+  node.dealer.error(s, {
+    type: T.ERROR,
+    requestType: T.INVOCATION,
+    request: last<Invocation>(s, T.INVOCATION).request,
+    details: {},
+    error: "wamp.error.unavailable",
+    args: ["busy"],
+  });
+}
+
 Deno.test("call re-routing: a call moves over the callees of every node, by the cluster-wide policy", async () => {
   const { clock, nodes: [a, b, c], settle } = await cluster("a", "b", "c");
-  const unavailable = (node: TestNode, s: FakeSession) => {
-    node.dealer.error(s, {
-      type: T.ERROR,
-      requestType: T.INVOCATION,
-      request: last<Invocation>(s, T.INVOCATION).request,
-      details: {},
-      error: "wamp.error.unavailable",
-      args: ["busy"],
-    });
-  };
   // "first": b1, b2, a1, c1 in the cluster-wide order; the caller is on a
   const b1 = b!.join(), b2 = b!.join(), a1 = a!.join(), c1 = c!.join();
   for (const [node, s] of [[b!, b1], [b!, b2], [a!, a1], [c!, c1]] as const) {
@@ -475,22 +477,10 @@ Deno.test("call re-routing across nodes: roundrobin moves on; a call canceled wi
   a!.call(caller, 1, "com.rr");
   await settle();
   assert.equal(rb.of(T.INVOCATION).length, 1);
-  b!.dealer.error(rb, {
-    type: T.ERROR,
-    requestType: T.INVOCATION,
-    request: last<Invocation>(rb, T.INVOCATION).request,
-    details: {},
-    error: "wamp.error.unavailable",
-  });
+  unavailable(b!, rb);
   await settle();
   assert.equal(ra.of(T.INVOCATION).length, 1, "moved to a's callee");
-  a!.dealer.error(ra, {
-    type: T.ERROR,
-    requestType: T.INVOCATION,
-    request: last<Invocation>(ra, T.INVOCATION).request,
-    details: {},
-    error: "wamp.error.unavailable",
-  });
+  unavailable(a!, ra);
   await settle();
   assert.equal(last<ErrorMessage>(caller, T.ERROR).error, "wamp.error.no_available_callee");
   // a local callee unavailable moves the call to the other node's
@@ -498,13 +488,7 @@ Deno.test("call re-routing across nodes: roundrobin moves on; a call canceled wi
   await settle();
   const first = ra.of(T.INVOCATION).length === 2 ? ra : rb;
   const [here, there] = first === ra ? [a!, b!] : [b!, a!];
-  here.dealer.error(first, {
-    type: T.ERROR,
-    requestType: T.INVOCATION,
-    request: last<Invocation>(first, T.INVOCATION).request,
-    details: {},
-    error: "wamp.error.unavailable",
-  });
+  unavailable(here, first);
   await settle();
   const other = first === ra ? rb : ra;
   const inv = last<Invocation>(other, T.INVOCATION);
@@ -522,13 +506,7 @@ Deno.test("call re-routing across nodes: roundrobin moves on; a call canceled wi
   assert.equal(kb.of(T.INVOCATION).length, 1, "roundrobin starts at b's callee, registered first");
   a!.dealer.cancel(caller, { type: T.CANCEL, request: 3, options: { mode: "kill" } });
   await settle();
-  b!.dealer.error(kb, {
-    type: T.ERROR,
-    requestType: T.INVOCATION,
-    request: last<Invocation>(kb, T.INVOCATION).request,
-    details: {},
-    error: "wamp.error.unavailable",
-  });
+  unavailable(b!, kb);
   await settle();
   const err = last<ErrorMessage>(caller, T.ERROR);
   assert.deepEqual([err.request, err.error], [3, "wamp.error.unavailable"]);
