@@ -463,6 +463,8 @@ Deno.test("call re-routing: a call moves over the callees of every node, by the 
   await settle();
   const late = last<ErrorMessage>(caller, T.ERROR);
   assert.deepEqual([late.request, late.error], [4, "wamp.error.canceled"]);
+  // c enforced it (a's own timer for slow2 was dropped when the call left a): the time left
+  assert.match(String(late.args?.[0]), /timed out after 600 ms/);
   assert.equal((last(slow3, T.INTERRUPT) as { options: Dict }).options.mode, "killnowait");
 });
 
