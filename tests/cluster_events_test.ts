@@ -9,81 +9,40 @@
  */
 
 import assert from "node:assert/strict";
-import { FakeClock } from "../src/clock.ts";
 import { encode } from "../src/cluster/codec.ts";
 import { EVENT_PREFIX } from "../src/cluster/events.ts";
-import { MemoryCluster } from "../src/cluster/memory_link.ts";
 import { nodeNumberOf } from "../src/cluster/membership.ts";
-import { clusterNodeOf, startClusterNode } from "../src/cluster/node.ts";
+import { clusterNodeOf } from "../src/cluster/node.ts";
 import { eventSubject } from "../src/cluster/subjects.ts";
 import type { WampClient } from "../src/client.ts";
 import { parseConfig } from "../src/config/config.ts";
-import { type Router, routerInternals, routerWithExtension } from "../src/router/router.ts";
+import { type Router, routerInternals } from "../src/router/router.ts";
 import type { Args, Dict } from "../src/wamp/messages.ts";
-
-const ALL = { call: true, register: true, publish: true, subscribe: true };
+import { ALL, allowAllRole, nodeConfig, type TwinCluster, twinCluster } from "./_cluster_inproc.ts";
 
 function config(node: string, stats = false) {
-  return parseConfig({
-    version: 2,
-    workers: [{
-      type: "router",
-      realms: [{
-        name: "realm1",
-        ...(stats ? { stats: { trigger_on_join: true, trigger_on_leave: true } } : {}),
-        roles: [
-          { name: "anonymous", permissions: [{ uri: "", match: "prefix", allow: ALL }] },
-          {
-            name: "partial",
-            permissions: [
-              { uri: "", match: "prefix", allow: { ...ALL, subscribe: false } },
-              { uri: "com.", match: "prefix", allow: ALL },
-              { uri: "com.secret.", match: "prefix", allow: { ...ALL, subscribe: false } },
-            ],
-          },
+  return parseConfig(nodeConfig(node, undefined, {
+    ...(stats ? { stats: { trigger_on_join: true, trigger_on_leave: true } } : {}),
+    roles: [
+      allowAllRole("anonymous"),
+      {
+        name: "partial",
+        permissions: [
+          { uri: "", match: "prefix", allow: { ...ALL, subscribe: false } },
+          { uri: "com.", match: "prefix", allow: ALL },
+          { uri: "com.secret.", match: "prefix", allow: { ...ALL, subscribe: false } },
         ],
-      }],
-      transports: [],
-      cluster: { type: "nats", servers: ["nats://127.0.0.1:4222"], node },
-    }],
-  });
+      },
+    ],
+  }));
 }
 
-interface Cluster extends AsyncDisposable {
-  readonly twin: MemoryCluster;
-  readonly clock: FakeClock;
-  readonly routers: Router[];
-  settle(): Promise<void>;
-}
-
-async function cluster(...names: string[]): Promise<Cluster> {
+async function cluster(...names: string[]): Promise<TwinCluster> {
   return await clusterWith(false, names);
 }
 
-async function clusterWith(stats: boolean, names: string[]): Promise<Cluster> {
-  const clock = new FakeClock();
-  const twin = new MemoryCluster({ clock });
-  const routers = names.map((name) =>
-    routerWithExtension(
-      config(name, stats),
-      { clock },
-      (router) => startClusterNode(router, router.config.cluster!, { link: twin.link(name) }),
-    )
-  );
-  await Promise.all(routers.map((r) => r.ready));
-  const settle = async () => {
-    for (let i = 0; i < 5; i++) await twin.settle();
-  };
-  await settle();
-  return {
-    twin,
-    clock,
-    routers,
-    settle,
-    async [Symbol.asyncDispose]() {
-      for (const r of routers) await r.close(0);
-    },
-  };
+async function clusterWith(stats: boolean, names: string[]): Promise<TwinCluster> {
+  return await twinCluster(names, (name) => config(name, stats));
 }
 
 interface Got {

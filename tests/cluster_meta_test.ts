@@ -26,92 +26,31 @@ import type { WampClient } from "../src/client.ts";
 import { parseConfig } from "../src/config/config.ts";
 import { type Router, routerWithExtension } from "../src/router/router.ts";
 import type { Args, Dict } from "../src/wamp/messages.ts";
-
-const ALL = { call: true, register: true, publish: true, subscribe: true };
+import {
+  ALL,
+  allowAllRole,
+  call,
+  nodeConfig,
+  rejectsWith,
+  type TwinCluster,
+  twinCluster,
+} from "./_cluster_inproc.ts";
 
 function config(node: string) {
-  return parseConfig({
-    version: 2,
-    workers: [{
-      type: "router",
-      realms: [{
-        name: "realm1",
-        roles: [
-          { name: "anonymous", permissions: [{ uri: "", match: "prefix", allow: ALL }] },
-          { name: "user", permissions: [{ uri: "", match: "prefix", allow: ALL }] },
-          {
-            name: "monitor",
-            permissions: [{ uri: "", match: "prefix", allow: ALL }],
-          },
-        ],
-      }],
-      transports: [],
-      cluster: { type: "nats", servers: ["nats://127.0.0.1:4222"], node },
-    }],
-  });
-}
-
-interface Cluster extends AsyncDisposable {
-  readonly twin: MemoryCluster;
-  readonly clock: FakeClock;
-  readonly routers: Router[];
-  settle(): Promise<void>;
-  /** Advances the clock by `ms` in heartbeat-sized steps, settling after each. */
-  run(ms: number): Promise<void>;
-}
-
-async function cluster(...names: string[]): Promise<Cluster> {
-  const clock = new FakeClock();
-  const twin = new MemoryCluster({ clock });
-  const routers = names.map((name) =>
-    routerWithExtension(
-      config(name),
-      { clock },
-      (router) => startClusterNode(router, router.config.cluster!, { link: twin.link(name) }),
-    )
+  return parseConfig(
+    nodeConfig(node, undefined, { roles: ["anonymous", "user", "monitor"].map(allowAllRole) }),
   );
-  await Promise.all(routers.map((r) => r.ready));
-  const settle = async () => {
-    for (let i = 0; i < 5; i++) {
-      await twin.settle();
-      for (const r of routers) await clusterNodeOf(r)?.meta.settled();
-      await twin.settle();
-    }
-  };
-  const run = async (ms: number) => {
-    for (let t = 0; t < ms; t += 250) {
-      clock.advance(250);
-      await settle();
-    }
-  };
-  await run(1500);
-  return {
-    twin,
-    clock,
-    routers,
-    settle,
-    run,
-    async [Symbol.asyncDispose]() {
-      for (const r of routers) await r.close(0);
-    },
-  };
+}
+
+/** A cluster of `names` whose settling includes the meta state, after 1.5 s of heartbeats. */
+async function cluster(...names: string[]): Promise<TwinCluster> {
+  return await twinCluster(names, config, { meta: true, warmUp: 1500 });
 }
 
 async function listen(client: WampClient, topic: string, options: Dict = {}): Promise<Args[]> {
   const got: Args[] = [];
   await client.subscribe(topic, (args) => got.push(args), options);
   return got;
-}
-
-async function call(client: WampClient, procedure: string, args: Args = [], kwargs?: Dict) {
-  return (await client.call(procedure, args, kwargs)).args[0];
-}
-
-async function rejectsWith(p: Promise<unknown>, uri: string): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.equal((e as { uri?: string }).uri, uri);
-    return true;
-  });
 }
 
 async function keys(twin: MemoryCluster, bucket: string, probe: string): Promise<string[]> {

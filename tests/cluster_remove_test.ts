@@ -10,89 +10,18 @@
  */
 
 import assert from "node:assert/strict";
-import { FakeClock } from "../src/clock.ts";
 import { decode, encode } from "../src/cluster/codec.ts";
 import { metaSubject } from "../src/cluster/cluster_meta.ts";
-import { MemoryCluster } from "../src/cluster/memory_link.ts";
-import { clusterNodeOf, startClusterNode } from "../src/cluster/node.ts";
+import { clusterNodeOf } from "../src/cluster/node.ts";
 import { registrationId } from "../src/cluster/registration_wire.ts";
 import { subscriptionId } from "../src/cluster/session_wire.ts";
-import type { WampClient } from "../src/client.ts";
-import { parseConfig } from "../src/config/config.ts";
-import { type Router, routerWithExtension } from "../src/router/router.ts";
-import type { Args, Dict } from "../src/wamp/messages.ts";
+import type { Router } from "../src/router/router.ts";
+import type { Args } from "../src/wamp/messages.ts";
+import { call, rejectsWith, type TwinCluster, twinCluster } from "./_cluster_inproc.ts";
 
-const ALL = { call: true, register: true, publish: true, subscribe: true };
-
-function config(node: string) {
-  return parseConfig({
-    version: 2,
-    workers: [{
-      type: "router",
-      realms: [{
-        name: "realm1",
-        roles: [
-          { name: "anonymous", permissions: [{ uri: "", match: "prefix", allow: ALL }] },
-        ],
-      }],
-      transports: [],
-      cluster: { type: "nats", servers: ["nats://127.0.0.1:4222"], node },
-    }],
-  });
-}
-
-interface Cluster extends AsyncDisposable {
-  readonly twin: MemoryCluster;
-  readonly routers: Router[];
-  settle(): Promise<void>;
-  run(ms: number): Promise<void>;
-}
-
-async function cluster(...names: string[]): Promise<Cluster> {
-  const clock = new FakeClock();
-  const twin = new MemoryCluster({ clock });
-  const routers = names.map((name) =>
-    routerWithExtension(
-      config(name),
-      { clock },
-      (router) => startClusterNode(router, router.config.cluster!, { link: twin.link(name) }),
-    )
-  );
-  await Promise.all(routers.map((r) => r.ready));
-  const settle = async () => {
-    for (let i = 0; i < 5; i++) {
-      await twin.settle();
-      for (const r of routers) await clusterNodeOf(r)?.meta.settled();
-      await twin.settle();
-    }
-  };
-  const run = async (ms: number) => {
-    for (let t = 0; t < ms; t += 250) {
-      clock.advance(250);
-      await settle();
-    }
-  };
-  await run(1500);
-  return {
-    twin,
-    routers,
-    settle,
-    run,
-    async [Symbol.asyncDispose]() {
-      for (const r of routers) await r.close(0);
-    },
-  };
-}
-
-async function call(client: WampClient, procedure: string, args: Args = [], kwargs?: Dict) {
-  return (await client.call(procedure, args, kwargs)).args[0];
-}
-
-async function rejectsWith(p: Promise<unknown>, uri: string): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.equal((e as { uri?: string }).uri, uri);
-    return true;
-  });
+/** A cluster of `names` whose settling includes the meta state, after 1.5 s of heartbeats. */
+async function cluster(...names: string[]): Promise<TwinCluster> {
+  return await twinCluster(names, undefined, { meta: true, warmUp: 1500 });
 }
 
 Deno.test("cluster remove: remove_subscriber of a session of another node is done by its node", async () => {
