@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import { autobahn as autobahnModule } from "./_npm.ts";
+import { selfSigned } from "./_certificates.ts";
 import { ALLOW_ALL, hex, startRouter, unhex } from "./_helpers.ts";
 import { deadline, deferred, show } from "./interop/common.ts";
 import { python, runPython } from "./interop/auth_client.ts";
@@ -452,49 +453,6 @@ Deno.test("auth interop: AutobahnJS", async (t) => {
 
 // ---------------------------------------------------------------------------------------------
 // TLS
-
-/**
- * A self-signed certificate for IP 127.0.0.1 in `dir` (cert.pem, key.pem). `CA:FALSE` is
- * needed by Deno's client (rustls/webpki refuses a certificate marked as a CA as the server's
- * own certificate: `CaUsedAsEndEntity`); OpenSSL's `req -x509` marks it CA:TRUE by default.
- */
-async function selfSigned(dir: string): Promise<{ certificate: string; key: string }> {
-  const certificate = `${dir}/cert.pem`;
-  const key = `${dir}/key.pem`;
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-addext",
-        "basicConstraints=critical,CA:FALSE",
-        "-days",
-        "1",
-        "-keyout",
-        key,
-        "-out",
-        certificate,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-  } catch (e) {
-    throw new Error(`cannot run openssl (apt-get install -y openssl): ${e}`);
-  }
-  assert.ok(out.success, `openssl failed: ${new TextDecoder().decode(out.stderr)}`);
-  return { certificate, key };
-}
 
 /**
  * Opens a Deno WebSocket (wamp.2.json) with `client` and joins realm1 with a ticket; returns

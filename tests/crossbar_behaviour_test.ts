@@ -19,6 +19,7 @@ import {
 } from "../mod.ts";
 import { deriveScramCredential } from "../src/auth/scram_kdf.ts";
 import { joinedRealm } from "../src/auth/step.ts";
+import { selfSigned } from "./_certificates.ts";
 import { craSign } from "./_cra.ts";
 import type { WebTransportConfig } from "../src/config/types.ts";
 import {
@@ -285,37 +286,6 @@ Deno.test('5. cryptosign with channel_binding "tls-unique" on a plain transport 
 
 // ---- 6. relative paths resolve against the config file's directory --------------------------
 
-/** A self-signed certificate for 127.0.0.1 (CA:FALSE, as Deno's client needs) at cert/key. */
-async function selfSigned(certificate: string, key: string): Promise<void> {
-  const out = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-      "-days",
-      "1",
-      "-keyout",
-      key,
-      "-out",
-      certificate,
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, `openssl failed: ${new TextDecoder().decode(out.stderr)}`);
-}
-
 /** The next message on a JSON WebSocket, or null when it closes first. */
 function nextJson(ws: WebSocket): Promise<unknown[] | null> {
   return new Promise((resolve) => {
@@ -331,7 +301,7 @@ Deno.test("6. TLS files and a Unix socket written relative resolve against the c
   const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "sb_cb_paths_" });
   try {
     await Deno.mkdir(`${dir}/tls`);
-    await selfSigned(`${dir}/tls/cert.pem`, `${dir}/tls/key.pem`);
+    await selfSigned(`${dir}/tls`);
     const dave = await newEdKey();
     const scram = await deriveScramCredential("carl-pw", { kdf: "pbkdf2", iterations: 1000 });
     const roles = [{ name: "frontend", permissions: [] }];

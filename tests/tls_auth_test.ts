@@ -8,89 +8,35 @@
 
 import assert from "node:assert/strict";
 import { parseConfig } from "../src/config/config.ts";
+import { type CertFiles, openssl, root, signed } from "./_certificates.ts";
 import { ALLOW_ALL, startRouter } from "./_helpers.ts";
 import { python, runPython } from "./interop/auth_client.ts";
 
 type D = Record<string, unknown>;
 
-async function openssl(args: string[]): Promise<string> {
-  const out = await new Deno.Command("openssl", {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  assert.ok(out.success, `openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  return new TextDecoder().decode(out.stdout);
-}
-
 const DIR = await Deno.makeTempDir({ prefix: "switchboard-tls-auth-" });
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 
 /** A self-signed CA. */
-async function ca(name: string) {
-  const cert = `${DIR}/${name}.pem`;
-  const key = `${DIR}/${name}.key`;
-  await openssl([
-    "req",
-    "-x509",
-    ...EC,
-    "-subj",
-    `/CN=${name}`,
+async function ca(name: string): Promise<CertFiles> {
+  return await root(DIR, name, [
     "-addext",
     "basicConstraints=critical,CA:TRUE",
     "-addext",
     "keyUsage=critical,keyCertSign",
-    "-days",
-    "1",
-    "-keyout",
-    key,
-    "-out",
-    cert,
   ]);
-  return { cert, key };
 }
 
 /** A certificate signed by `issuer` (`server`: for 127.0.0.1, else a client certificate). */
-async function leaf(name: string, issuer: { cert: string; key: string }, server = false) {
-  const cert = `${DIR}/${name}.pem`;
-  const key = `${DIR}/${name}.key`;
-  const ext = `${DIR}/${name}.ext`;
-  await Deno.writeTextFile(
-    ext,
+async function leaf(name: string, issuer: CertFiles, server = false) {
+  const { cert, key } = await signed(
+    DIR,
+    name,
+    issuer,
     "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n" +
       (server
         ? "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n"
         : "extendedKeyUsage=clientAuth\n"),
   );
-  await openssl([
-    "req",
-    ...EC,
-    "-subj",
-    `/CN=${name}`,
-    "-keyout",
-    key,
-    "-out",
-    `${DIR}/${name}.csr`,
-  ]);
-  await openssl([
-    "x509",
-    "-req",
-    "-in",
-    `${DIR}/${name}.csr`,
-    "-CA",
-    issuer.cert,
-    "-CAkey",
-    issuer.key,
-    "-CAcreateserial",
-    "-days",
-    "1",
-    "-extfile",
-    ext,
-    "-out",
-    cert,
-  ]);
   const fp = async (alg: string) =>
     (await openssl(["x509", "-in", cert, "-noout", "-fingerprint", `-${alg}`])).trim().split(
       "=",

@@ -9,79 +9,18 @@
 
 import assert from "node:assert/strict";
 import { checkServedFiles, ConfigError, createRouter, parseConfig, systemClock } from "../mod.ts";
+import { type CertFiles, root, signed } from "./_certificates.ts";
 import { ALLOW_ALL, startRouter } from "./_helpers.ts";
 import { python, runPython } from "./interop/auth_client.ts";
 
 type D = Record<string, unknown>;
 
 const DIR = await Deno.makeTempDir({ prefix: "switchboard-tls-transports-" });
-const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-
-async function openssl(args: string[]): Promise<void> {
-  const out = await new Deno.Command("openssl", {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .output();
-  assert.ok(out.success, `openssl ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-}
 
 /** A certificate for `name`: self-signed (`issuer` null) or signed by `issuer`. */
-async function cert(name: string, issuer: { cert: string; key: string } | null, ext: string) {
-  const c = `${DIR}/${name}.pem`;
-  const k = `${DIR}/${name}.key`;
-  const extFile = `${DIR}/${name}.ext`;
-  await Deno.writeTextFile(extFile, ext);
-  if (issuer === null) {
-    await openssl([
-      "req",
-      "-x509",
-      ...EC,
-      "-subj",
-      `/CN=${name}`,
-      "-days",
-      "1",
-      "-keyout",
-      k,
-      "-out",
-      c,
-      "-extensions",
-      "v3",
-      "-config",
-      await opensslConfig(ext),
-    ]);
-  } else {
-    await openssl([
-      "req",
-      ...EC,
-      "-subj",
-      `/CN=${name}`,
-      "-keyout",
-      k,
-      "-out",
-      `${DIR}/${name}.csr`,
-    ]);
-    await openssl([
-      "x509",
-      "-req",
-      "-in",
-      `${DIR}/${name}.csr`,
-      "-CA",
-      issuer.cert,
-      "-CAkey",
-      issuer.key,
-      "-CAcreateserial",
-      "-days",
-      "1",
-      "-extfile",
-      extFile,
-      "-out",
-      c,
-    ]);
-  }
-  return { cert: c, key: k };
+async function cert(name: string, issuer: CertFiles | null, ext: string): Promise<CertFiles> {
+  if (issuer !== null) return await signed(DIR, name, issuer, ext);
+  return await root(DIR, name, ["-extensions", "v3", "-config", await opensslConfig(ext)]);
 }
 
 async function opensslConfig(ext: string): Promise<string> {
