@@ -22,7 +22,8 @@
 import { Decoder, type Options as CborOptions } from "cbor-x/decode";
 import { Encoder } from "cbor-x/encode";
 import { utf8ByteLength } from "./json.ts";
-import { type Payload, SerializationError, type Serializer, tooDeep } from "./serializer.ts";
+import type { Payload, Serializer } from "./serializer.ts";
+import { describe, kindOf, SerializationError, tooDeep } from "./serializer.ts";
 
 const TWO_53 = 2 ** 53;
 const BIG_TWO_53 = 2n ** 53n;
@@ -75,16 +76,6 @@ function prepareForEncoding(value: unknown): unknown {
     }
   }
   return copy ?? value;
-}
-
-/** Name of a value's class for error messages. */
-function kindOf(value: object): string {
-  const prototype: unknown = Object.getPrototypeOf(value);
-  if (typeof prototype === "object" && prototype !== null && "constructor" in prototype) {
-    const constructor: unknown = prototype.constructor;
-    if (typeof constructor === "function" && constructor.name !== "") return constructor.name;
-  }
-  return "object";
 }
 
 /**
@@ -147,11 +138,6 @@ const options: CborOptions = {
 };
 const encoder = new Encoder(options);
 const decoder = new Decoder(options);
-
-/** Readable text of an unknown thrown value. */
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** The WAMP CBOR serializer: binary payloads, index 2. */
 export const cborSerializer: Serializer = Object.freeze<Serializer>({

@@ -27,7 +27,8 @@
  * @module
  */
 
-import { type Payload, SerializationError, type Serializer, tooDeep } from "./serializer.ts";
+import type { Payload, Serializer } from "./serializer.ts";
+import { describe, SerializationError, tooDeep } from "./serializer.ts";
 
 /** 2^53: integers up to this magnitude are exact as `number`. */
 const TWO_53 = 2 ** 53;
@@ -215,11 +216,6 @@ function checkDepth(value: object, depth: number, maxDepth: number): void {
   for (const item of Array.isArray(value) ? value : Object.values(value)) {
     if (typeof item === "object" && item !== null) checkDepth(item, depth + 1, maxDepth);
   }
-}
-
-/** Readable text of an unknown thrown value. */
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The WAMP JSON serializer: text payloads, index 0. */

@@ -30,7 +30,8 @@ import { Encoder } from "@msgpack/msgpack";
 import { type Options as UnpackrOptions, Unpackr } from "msgpackr/unpack";
 import { utf8ByteLength } from "./json.ts";
 import { copyToSlab } from "./slab.ts";
-import { type Payload, SerializationError, type Serializer, tooDeep } from "./serializer.ts";
+import type { Payload, Serializer } from "./serializer.ts";
+import { describe, kindOf, SerializationError, tooDeep } from "./serializer.ts";
 
 const TWO_53 = 2 ** 53;
 const UINT64_END = 2n ** 64n;
@@ -133,16 +134,6 @@ const unpackr = new Unpackr(
   } as unknown as UnpackrOptions,
 );
 
-/** Name of a value's class for error messages. */
-function kindOf(value: object): string {
-  const prototype: unknown = Object.getPrototypeOf(value);
-  if (typeof prototype === "object" && prototype !== null && "constructor" in prototype) {
-    const constructor: unknown = prototype.constructor;
-    if (typeof constructor === "function" && constructor.name !== "") return constructor.name;
-  }
-  return "object";
-}
-
 /**
  * Keeps decoded values inside the WAMP data model, in place: byte strings become plain
  * `Uint8Array`, and what msgpackr makes of extension types (a timestamp `Date`, typed arrays,
@@ -181,11 +172,6 @@ function checkDecoded(value: unknown, depth: number, maxDepth: number): unknown 
     }
   }
   return value;
-}
-
-/** Readable text of an unknown thrown value. */
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** The WAMP MessagePack serializer: binary payloads, index 1. */

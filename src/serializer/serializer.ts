@@ -1,5 +1,6 @@
 /**
- * The one small interface every WAMP serializer implements.
+ * The one small interface every WAMP serializer implements, and the error it throws (with the
+ * helpers its messages are built with).
  *
  * A serializer turns a WAMP message array into a WebSocket/RawSocket payload and back.
  * JSON produces text (`string`, sent as a text frame); MessagePack and CBOR produce bytes
@@ -53,4 +54,19 @@ export function tooDeep(maxDepth: number): SerializationError {
   return new SerializationError(
     `the message nests arrays/objects deeper than the limit of ${maxDepth} levels`,
   );
+}
+
+/** Readable text of an unknown thrown value, for the message of a wrapping SerializationError. */
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Name of a value's class, for the message of a SerializationError refusing it. */
+export function kindOf(value: object): string {
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (typeof prototype === "object" && prototype !== null && "constructor" in prototype) {
+    const constructor: unknown = prototype.constructor;
+    if (typeof constructor === "function" && constructor.name !== "") return constructor.name;
+  }
+  return "object";
 }

@@ -14,6 +14,7 @@ import { ProtocolError } from "../wamp/errors.ts";
 import { messageName, MessageType } from "../wamp/message_type.ts";
 import type { Message } from "../wamp/messages.ts";
 import type { Deadline } from "./deadline.ts";
+import { Keepalive } from "./keepalive.ts";
 import { OutgoingBound, type SlowConsumerLimits } from "./outgoing_bound.ts";
 import { type EncodeCache, encodeFor } from "../serializer/encode_cache.ts";
 import {
@@ -102,8 +103,8 @@ export class RawSocketPeer implements Peer {
   /** A graceful close is under way (see {@linkcode RawSocketPeer.close}). */
   #closing = false;
   #lingerTimer: TimerId | null = null;
-  #pingTimer: TimerId | null = null;
-  #pongTimer: TimerId | null = null;
+  /** The keepalive PINGs, where `pingIntervalMs` asks for them. */
+  readonly #keepalive: Keepalive | null;
   /** Whether any frame arrived since the last PING went out. */
   #heard = true;
 
@@ -141,12 +142,30 @@ export class RawSocketPeer implements Peer {
         this.#giveUp();
       },
     });
+    this.#keepalive = options.pingIntervalMs > 0
+      ? new Keepalive(clock, options.pingIntervalMs, options.pingTimeoutMs, {
+        keepalivePing: () => {
+          if (this.#closed || this.#closing) return false;
+          this.#heard = false;
+          this.#write(FRAME_PING, crypto.getRandomValues(new Uint8Array(4)));
+          return true;
+        },
+        keepaliveAnswered: () => this.#heard || this.#closed,
+        keepaliveTimedOut: () => {
+          this.#logger.info("rawsocket peer did not answer PING; closing the connection", {
+            peer: this.details.peer,
+            timeout_ms: this.#options.pingTimeoutMs,
+          });
+          this.#shutdown();
+        },
+      })
+      : null;
   }
 
   /** Connects the session, starts reading and, if configured, the keepalive PINGs. */
   attach(handler: PeerHandler, initial: Uint8Array): void {
     this.#handler = handler;
-    if (this.#options.pingIntervalMs > 0) this.#schedulePing();
+    this.#keepalive?.start();
     this.#read(initial).catch((e) => {
       this.#logger.debug("rawsocket read ended", { peer: this.details.peer, error: String(e) });
     }).finally(() => this.#shutdown());
@@ -253,7 +272,7 @@ export class RawSocketPeer implements Peer {
   close(): void {
     if (this.#closed || this.#closing) return;
     this.#closing = true;
-    this.#stopKeepalive();
+    this.#keepalive?.stop();
     this.#lingerTimer = this.#clock.setTimer(() => {
       this.#lingerTimer = null;
       this.#shutdown();
@@ -266,40 +285,10 @@ export class RawSocketPeer implements Peer {
       });
   }
 
-  /**
-   * Every `pingIntervalMs`: a PING goes out, and a connection that sends nothing (not even the
-   * PONG) within `pingTimeoutMs` of it is dead and is closed.
-   */
-  #schedulePing(): void {
-    this.#pingTimer = this.#clock.setTimer(() => {
-      this.#pingTimer = null;
-      if (this.#closed || this.#closing) return;
-      this.#heard = false;
-      this.#write(FRAME_PING, crypto.getRandomValues(new Uint8Array(4)));
-      this.#pongTimer = this.#clock.setTimer(() => {
-        this.#pongTimer = null;
-        if (this.#heard || this.#closed) return;
-        this.#logger.info("rawsocket peer did not answer PING; closing the connection", {
-          peer: this.details.peer,
-          timeout_ms: this.#options.pingTimeoutMs,
-        });
-        this.#shutdown();
-      }, this.#options.pingTimeoutMs);
-      this.#schedulePing();
-    }, this.#options.pingIntervalMs);
-  }
-
-  #stopKeepalive(): void {
-    if (this.#pingTimer !== null) this.#clock.clearTimer(this.#pingTimer);
-    if (this.#pongTimer !== null) this.#clock.clearTimer(this.#pongTimer);
-    this.#pingTimer = null;
-    this.#pongTimer = null;
-  }
-
   #shutdown(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stopKeepalive();
+    this.#keepalive?.stop();
     this.#bound.dispose();
     this.#deadline?.clear();
     if (this.#lingerTimer !== null) this.#clock.clearTimer(this.#lingerTimer);

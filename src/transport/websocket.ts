@@ -27,6 +27,7 @@ import { MessageType } from "../wamp/message_type.ts";
 import type { Message } from "../wamp/messages.ts";
 import type { ConnectionCookie } from "./cookie_store.ts";
 import type { Deadline } from "./deadline.ts";
+import { Keepalive, type KeepaliveHooks } from "./keepalive.ts";
 import { type BoundHooks, OutgoingBound, type SlowConsumerLimits } from "./outgoing_bound.ts";
 import { OutgoingBatch } from "./outgoing_batch.ts";
 import { batchOut, type BatchPart } from "./batch_frames.ts";
@@ -176,8 +177,8 @@ export class WebSocketPeer implements Peer {
   readonly #deadline: Deadline | null;
   readonly #bound: OutgoingBound;
   #handler: PeerHandler | null = null;
-  #pingTimer: TimerId | null = null;
-  #pongTimer: TimerId | null = null;
+  /** The keepalive pings, where `pingIntervalMs` asks for them. */
+  readonly #keepalive: Keepalive | null;
   #closeTimer: TimerId | null = null;
   /** Something arrived since the last ping (a pong or any message). */
   #heard = true;
@@ -212,15 +213,18 @@ export class WebSocketPeer implements Peer {
     this.#batch = serializer.batched ? new OutgoingBatch((parts) => this.#sendBatch(parts)) : null;
     const hooks = new WebSocketPeer.#Hooks(this);
     this.#bound = new OutgoingBound(options.slowConsumer, clock, hooks);
+    this.#keepalive = options.pingIntervalMs > 0
+      ? new Keepalive(clock, options.pingIntervalMs, options.pingTimeoutMs, hooks)
+      : null;
     link.listen(hooks);
   }
 
   /**
-   * The link's events and the slow-consumer bound's hooks of one peer, as one object whose
-   * methods are shared by every peer (not eight closures per connection: idle memory, issue 14).
-   * Nested in the class body, so it may call the peer's private methods.
+   * The link's events, the slow-consumer bound's and the keepalive's hooks of one peer, as one
+   * object whose methods are shared by every peer (not eleven closures per connection: idle
+   * memory, issue 14). Nested in the class body, so it may call the peer's private methods.
    */
-  static readonly #Hooks = class implements LinkEvents, BoundHooks {
+  static readonly #Hooks = class implements LinkEvents, BoundHooks, KeepaliveHooks {
     constructor(readonly peer: WebSocketPeer) {}
 
     message(data: string | Uint8Array, bytes: number): void {
@@ -261,12 +265,32 @@ export class WebSocketPeer implements Peer {
       });
       peer.#giveUp();
     }
+
+    keepalivePing(): boolean {
+      const peer = this.peer;
+      if (peer.#closed) return false;
+      peer.#heard = false;
+      const size = peer.#options.pingSize ?? 0;
+      return peer.#link.ping(size > 0 ? crypto.getRandomValues(new Uint8Array(size)) : undefined);
+    }
+
+    keepaliveAnswered(): boolean {
+      return this.peer.#heard || this.peer.#closed;
+    }
+
+    keepaliveTimedOut(): void {
+      this.peer.#logger.info("websocket peer did not answer a ping; closing the connection", {
+        peer: this.peer.details.peer,
+        timeout_ms: this.peer.#options.pingTimeoutMs,
+      });
+      this.peer.#terminate();
+    }
   };
 
   /** Connects the session that handles this peer's messages and starts the keepalive. */
   attach(handler: PeerHandler): void {
     this.#handler = handler;
-    if (this.#options.pingIntervalMs > 0) this.#schedulePing();
+    this.#keepalive?.start();
   }
 
   get bufferedAmount(): number {
@@ -318,7 +342,7 @@ export class WebSocketPeer implements Peer {
 
   close(code = 1000, reason = ""): void {
     if (this.#closed || this.#closeTimer !== null) return;
-    this.#stopKeepalive();
+    this.#keepalive?.stop();
     this.#batch?.flush();
     this.#link.close(code, closeReason(reason));
     this.#armCloseTimer();
@@ -354,35 +378,6 @@ export class WebSocketPeer implements Peer {
     this.#terminate();
   }
 
-  #schedulePing(): void {
-    this.#pingTimer = this.#clock.setTimer(() => {
-      this.#pingTimer = null;
-      if (this.#closed) return;
-      this.#heard = false;
-      const size = this.#options.pingSize ?? 0;
-      if (!this.#link.ping(size > 0 ? crypto.getRandomValues(new Uint8Array(size)) : undefined)) {
-        return;
-      }
-      this.#pongTimer = this.#clock.setTimer(() => {
-        this.#pongTimer = null;
-        if (this.#heard || this.#closed) return;
-        this.#logger.info("websocket peer did not answer a ping; closing the connection", {
-          peer: this.details.peer,
-          timeout_ms: this.#options.pingTimeoutMs,
-        });
-        this.#terminate();
-      }, this.#options.pingTimeoutMs);
-      this.#schedulePing();
-    }, this.#options.pingIntervalMs);
-  }
-
-  #stopKeepalive(): void {
-    if (this.#pingTimer !== null) this.#clock.clearTimer(this.#pingTimer);
-    if (this.#pongTimer !== null) this.#clock.clearTimer(this.#pongTimer);
-    this.#pingTimer = null;
-    this.#pongTimer = null;
-  }
-
   /** The client began the close handshake: the session ends now, the socket soon. */
   #onClosing(): void {
     if (this.#closed) return;
@@ -400,7 +395,7 @@ export class WebSocketPeer implements Peer {
   #end(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stopKeepalive();
+    this.#keepalive?.stop();
     this.#batch?.discard();
     this.#bound.dispose();
     this.#deadline?.clear();

@@ -241,8 +241,8 @@ export class UriIndex<T> {
     this.#visited++;
     const exact = this.#exact.get(topic);
     if (exact !== undefined) fn(exact.value, exact.uri, exact.match);
-    if (this.#prefixes.size > 0) this.#prefixWalk(topic, fn);
-    if (this.#wildcards.size > 0) this.#wildcardWalk(topic, fn);
+    if (this.#prefixes.size > 0) this.#prefixSearch(topic, fn);
+    if (this.#wildcards.size > 0) this.#wildcardSearch(topic, fn);
   }
 
   /**
@@ -292,18 +292,7 @@ export class UriIndex<T> {
    */
   longestPrefix(topic: string): UriMatch<T> | undefined {
     if (this.#prefixes.size === 0) return undefined;
-    let found: UriMatch<T> | undefined;
-    let node: PrefixNode<T> = this.#prefixRoot;
-    let pos = 0;
-    for (;;) {
-      this.#visited++;
-      if (node.entry !== undefined) found = node.entry;
-      if (node.children === undefined || pos >= topic.length) return found;
-      const child = node.children.get(topic.charCodeAt(pos));
-      if (child === undefined || !topic.startsWith(child.label, pos)) return found;
-      pos += child.label.length;
-      node = child;
-    }
+    return this.#prefixSearch(topic, undefined);
   }
 
   /**
@@ -316,50 +305,30 @@ export class UriIndex<T> {
    */
   bestWildcard(topic: string): UriMatch<T> | undefined {
     if (this.#wildcards.size === 0) return undefined;
-    const components = topic.split(".");
-    const depthTarget = components.length;
-    // Depth-first, concrete child before the empty-component child: the first complete match is
-    // the best one. Explicit stacks, so deep patterns cannot overflow the call stack.
-    const nodes: WildcardNode<T>[] = [this.#wildcardRoot];
-    const depths: number[] = [0];
-    while (nodes.length > 0) {
-      const node = nodes.pop() as WildcardNode<T>;
-      const depth = depths.pop() as number;
-      this.#visited++;
-      if (depth === depthTarget) {
-        if (node.entry !== undefined) return node.entry;
-        continue;
-      }
-      const children = node.children;
-      if (children === undefined) continue;
-      const component = components[depth]!;
-      const any = children.get("");
-      if (any !== undefined) {
-        nodes.push(any);
-        depths.push(depth + 1);
-      }
-      if (component !== "") {
-        const concrete = children.get(component);
-        if (concrete !== undefined) {
-          nodes.push(concrete);
-          depths.push(depth + 1);
-        }
-      }
-    }
-    return undefined;
+    return this.#wildcardSearch(topic, undefined);
   }
 
   // ---------------------------------------------------------------- prefix radix tree
 
-  #prefixWalk(topic: string, fn: UriMatchCallback<T>): void {
+  /**
+   * Walks the radix tree along `topic`, through every prefix entry of it, shortest first:
+   * calls `fn` (where given) for each, and returns the last one met, the longest prefix.
+   * `forEachMatch` and `longestPrefix` share this walk; without `fn` it calls nothing.
+   */
+  #prefixSearch(topic: string, fn: UriMatchCallback<T> | undefined): UriMatch<T> | undefined {
+    let found: UriMatch<T> | undefined;
     let node: PrefixNode<T> = this.#prefixRoot;
     let pos = 0;
     for (;;) {
       this.#visited++;
-      if (node.entry !== undefined) fn(node.entry.value, node.entry.uri, node.entry.match);
-      if (node.children === undefined || pos >= topic.length) return;
+      const entry = node.entry;
+      if (entry !== undefined) {
+        found = entry;
+        if (fn !== undefined) fn(entry.value, entry.uri, entry.match);
+      }
+      if (node.children === undefined || pos >= topic.length) return found;
       const child = node.children.get(topic.charCodeAt(pos));
-      if (child === undefined || !topic.startsWith(child.label, pos)) return;
+      if (child === undefined || !topic.startsWith(child.label, pos)) return found;
       pos += child.label.length;
       node = child;
     }
@@ -432,9 +401,16 @@ export class UriIndex<T> {
 
   // ---------------------------------------------------------------- wildcard component trie
 
-  #wildcardWalk(topic: string, fn: UriMatchCallback<T>): void {
+  /**
+   * Finds the wildcard entries matching `topic`, best first (see {@link UriIndex.bestWildcard}):
+   * with `fn`, calls it for every one and returns undefined; without, returns the first, the
+   * best, and stops there. `forEachMatch` and `bestWildcard` share this walk.
+   */
+  #wildcardSearch(topic: string, fn: UriMatchCallback<T> | undefined): UriMatch<T> | undefined {
     const components = topic.split(".");
     const depthTarget = components.length;
+    // Depth-first, concrete child before the empty-component child: the first complete match is
+    // the best one. Explicit stacks, so deep patterns cannot overflow the call stack.
     const nodes: WildcardNode<T>[] = [this.#wildcardRoot];
     const depths: number[] = [0];
     while (nodes.length > 0) {
@@ -442,7 +418,11 @@ export class UriIndex<T> {
       const depth = depths.pop() as number;
       this.#visited++;
       if (depth === depthTarget) {
-        if (node.entry !== undefined) fn(node.entry.value, node.entry.uri, node.entry.match);
+        const entry = node.entry;
+        if (entry !== undefined) {
+          if (fn === undefined) return entry;
+          fn(entry.value, entry.uri, entry.match);
+        }
         continue;
       }
       const children = node.children;
@@ -461,6 +441,7 @@ export class UriIndex<T> {
         }
       }
     }
+    return undefined;
   }
 
   #wildcardInsert(entry: UriMatch<T>): void {
