@@ -123,7 +123,7 @@ export class RealmEvents implements RealmLink {
     });
   }
 
-  /** Retained events of this node waiting for NATS (topics; for tests and `/status`). */
+  /** Topics with retained events of this node waiting for NATS (for tests). */
   get unstoredRetained(): number {
     return this.#unstored.size;
   }

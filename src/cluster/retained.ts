@@ -40,7 +40,7 @@ export class RetainedStore {
   readonly #bucket: KvBucket;
   readonly #logger: Logger;
   /** This node's writes in flight, per realm: reads wait for them. */
-  readonly #pending = new Map<string, Set<Promise<void>>>();
+  readonly #pending = new Map<string, Set<Promise<unknown>>>();
 
   constructor(bucket: KvBucket, logger: Logger) {
     this.#bucket = bucket;
@@ -71,10 +71,9 @@ export class RetainedStore {
       });
       return false;
     }).finally(() => {
-      pending.delete(done);
+      pending.delete(write);
     });
-    const done = write.then(() => {});
-    pending.add(done);
+    pending.add(write);
     return write;
   }
 
