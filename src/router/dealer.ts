@@ -225,7 +225,7 @@ export class Dealer extends DealerRegistrations {
     const { details, progress } = invocationDetails(callee, request);
     if (isRemote(callee.session)) {
       const reroute = { tried: new Set<SessionRef>(), request, call: msg };
-      return this.#forward(caller, msg, reg, callee.session, progress, reroute);
+      return this.#forward(caller, reg, callee.session, progress, reroute);
     }
     const pending: PendingCall = {
       caller,
@@ -267,12 +267,12 @@ export class Dealer extends DealerRegistrations {
   /** Hands a new call to the node of its callee, which runs it. */
   #forward(
     caller: SessionRef,
-    msg: Call,
     reg: Registration,
     callee: RemoteSessionRef,
     progress: boolean,
     reroute: Reroute,
   ): void {
+    const msg = reroute.call;
     const pending: PendingCall = {
       caller,
       callerRequest: msg.request,
