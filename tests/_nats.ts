@@ -148,9 +148,12 @@ export class NatsServer implements AsyncDisposable {
     this.#child = null;
     try {
       child.kill(signal);
+      // a paused server would not act on SIGTERM until it runs again
+      if (this.#paused) child.kill("SIGCONT");
     } catch {
       // already gone
     }
+    this.#paused = false;
     await child.status;
     await this.#drained;
   }
@@ -163,6 +166,22 @@ export class NatsServer implements AsyncDisposable {
   /** Kills the server (SIGKILL), as a crash, and waits for it to exit. */
   kill(): Promise<void> {
     return this.#end("SIGKILL");
+  }
+
+  #paused = false;
+
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void {
+    if (this.#child === null) throw new Error("nats-server is not running");
+    this.#child.kill("SIGSTOP");
+    this.#paused = true;
+  }
+
+  /** Lets a paused server run on (SIGCONT). */
+  resume(): void {
+    if (this.#child === null || !this.#paused) return;
+    this.#child.kill("SIGCONT");
+    this.#paused = false;
   }
 
   /** Starts the server again (stopping it first if it runs): same port, same store. */

@@ -620,6 +620,29 @@ Deno.test("nats link: a failed first connection names the server", async () => {
   );
 });
 
+Deno.test("nats link: a bucket create that times out (server frozen past the API timeout) is tried again and succeeds", async () => {
+  const { connectNats } = await import("../src/cluster/nats_link.ts");
+  await using server = await NatsServer.start();
+  const link = await connectNats([server.url], { name: "patient", apiTimeoutMs: 300 });
+  try {
+    server.pause();
+    // frozen for longer than one API request may take: the first create times out
+    const thawed = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        server.resume();
+        resolve();
+      }, 450)
+    );
+    const bucket = await link.bucket("slow_start", { maxAgeMs: 10_000 });
+    await thawed;
+    await bucket.put("k", new TextEncoder().encode("v"));
+    assert.deepEqual((await bucket.get("k"))?.value, new TextEncoder().encode("v"));
+  } finally {
+    server.resume();
+    await link.close();
+  }
+});
+
 Deno.test("nats link: nodes opening the same buckets at the same moment all get them (stream creation race; 24 links fail without the retry)", async () => {
   const { connectNats } = await import("../src/cluster/nats_link.ts");
   await using server = await NatsServer.start();

@@ -62,12 +62,17 @@ import { StringMemo } from "./memo.ts";
 import { NatsRequests } from "./nats_requests.ts";
 import { isValidSubject } from "./subjects.ts";
 
-/** Options of {@link connectNats}. */
-/** Tries to open a bucket whose stream another node is creating at the same moment. */
+/**
+ * Tries to open a bucket: its stream may be being created by another node at the same moment,
+ * or a fresh server's JetStream may not answer within the API timeout yet.
+ */
 const BUCKET_CREATE_ATTEMPTS = 5;
 /** Milliseconds between those tries (times the attempt number). */
 const BUCKET_CREATE_RETRY_MS = 50;
+/** How long one JetStream API request (bucket create, get, put) may take, by default. */
+const JETSTREAM_API_TIMEOUT_MS = 5000;
 
+/** Options of {@link connectNats}. */
 export interface NatsLinkOptions {
   /** The node's name, given to the server as the connection name. */
   readonly name: string;
@@ -79,6 +84,8 @@ export interface NatsLinkOptions {
   readonly connectTimeoutMs?: number;
   /** The wait between rounds of reconnection attempts (default 500 ms). */
   readonly reconnectWaitMs?: number;
+  /** How long one JetStream API request may take (default `JETSTREAM_API_TIMEOUT_MS`). */
+  readonly apiTimeoutMs?: number;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -162,7 +169,7 @@ class NatsLink implements ClusterLink {
   constructor(nc: NatsConnection, servers: readonly string[], options: NatsLinkOptions) {
     this.#nc = nc;
     this.servers = [...servers];
-    this.#js = jetstream(nc);
+    this.#js = jetstream(nc, { timeout: options.apiTimeoutMs ?? JETSTREAM_API_TIMEOUT_MS });
     this.#kvm = new Kvm(this.#js);
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? silentLogger;
@@ -361,15 +368,23 @@ class NatsLink implements ClusterLink {
     const config = { history: 1, ...(maxAgeMs > 0 ? { ttl: maxAgeMs } : {}) };
     // Nodes starting together race to create the bucket's stream: the loser's create fails
     // ("subjects overlap with an existing stream") while the winner's is being set up; once it
-    // exists, create binds to it. A few tries, BUCKET_CREATE_RETRY_MS apart.
+    // exists, create binds to it. A fresh server under load may also let the request time out
+    // (it may still have created the stream: create binds to it then). A few tries,
+    // BUCKET_CREATE_RETRY_MS apart.
     for (let attempt = 1;; attempt++) {
       try {
         const kv = await this.#kvm.create(name, config);
         return new NatsBucket(name, kv, this.#js, this.#log, this.#watches);
       } catch (error) {
         const racing = error instanceof Error && /overlap|already in use/.test(error.message);
-        if (!racing || attempt >= BUCKET_CREATE_ATTEMPTS) throw error;
-        this.#log.debug("cluster bucket created concurrently; binding again", { name, attempt });
+        const slow = error instanceof Error && error.name === "TimeoutError";
+        if (!(racing || slow) || attempt >= BUCKET_CREATE_ATTEMPTS) throw error;
+        this.#log.debug(
+          racing
+            ? "cluster bucket created concurrently; binding again"
+            : "cluster bucket create timed out; trying again",
+          { name, attempt },
+        );
         await new Promise<void>((resume) =>
           this.#clock.setTimer(resume, BUCKET_CREATE_RETRY_MS * attempt)
         );
