@@ -20,7 +20,7 @@ import {
 import { uriMatches } from "../src/wamp/uri_index.ts";
 import { backgroundSubscriptions, inBatches, openIdle } from "./loads.ts";
 import { percentile, prepareLatency, runStorm } from "./session_loads.ts";
-import { startRelay } from "./targets.ts";
+import { startRelay, startRouter } from "./targets.ts";
 import { WampClient } from "./wamp_client.ts";
 import { connectWebSocket, type WsMessage } from "./ws_client.ts";
 
@@ -323,5 +323,44 @@ Deno.test("session storm and latency loads run against the relay", async () => {
     }
   } finally {
     await relay.close();
+  }
+});
+
+Deno.test("mounted cases: the base cases' loads against the router's Deno.serve mount, which serves WAMP", async () => {
+  const byName = (name: string) => CASES.find((c) => c.name === name)!;
+  for (const base of ["session-storm", "rpc-latency"]) {
+    const mounted = byName(`${base}-mounted`);
+    assertEquals(mounted.load, byName(base).load, `${base}-mounted: same load`);
+    assertEquals([mounted.mounted, mounted.targets], [true, ["router"]]);
+  }
+  const router = await startRouter(buildNodeConfig([]));
+  try {
+    const port = router.ports.mounted;
+    assert(port !== undefined && port !== router.ports.websocket, "a port of its own");
+    const endpoint = { target: "router" as const, port };
+    const storm = await runStorm(
+      endpoint,
+      testJson,
+      { kind: "storm", sessions: 6, concurrency: 3 },
+      () => Promise.resolve(),
+    );
+    assertEquals(storm.sessions, 6, "WAMP sessions opened on the mount");
+    await storm.close();
+    const load = await prepareLatency(endpoint, testJson, {
+      kind: "latency",
+      callsPerSecond: 400,
+      callers: 2,
+      payloadBytes: 16,
+    });
+    try {
+      load.start();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      await load.stop();
+      assert(load.deliveries() > 0, "calls through the mount completed");
+    } finally {
+      await load.close();
+    }
+  } finally {
+    await router.close();
   }
 });

@@ -120,6 +120,12 @@ export interface BenchCase {
    */
   readonly transport?: TransportKind;
   /**
+   * Every client connects to the router mounted in `Deno.serve` through `router.handler()`
+   * (Deno's own HTTP server and WebSocket, as the relay's) instead of the router's own listener
+   * (its accept loop, `node:http` and `ws`). Router only.
+   */
+  readonly mounted?: boolean;
+  /**
    * Every client offers only the batched WebSocket subprotocol of the serializer
    * (`wamp.2.json.batched`, ...): the router sends several messages per frame. Router only.
    */
@@ -141,6 +147,17 @@ const FANOUT: PubSubLoad = {
   subscribers: 10,
   payloadBytes: 128,
   window: 32,
+};
+
+/** The session storm's load (`session-storm`, `session-storm-mounted`). */
+const STORM: StormLoad = { kind: "storm", sessions: 2000, concurrency: 50 };
+
+/** The RPC latency load (`rpc-latency`, `rpc-latency-mounted`). */
+const LATENCY: LatencyLoad = {
+  kind: "latency",
+  callsPerSecond: 1000,
+  callers: 4,
+  payloadBytes: 128,
 };
 
 /** All cases, in run order. */
@@ -208,12 +225,26 @@ export const CASES: readonly BenchCase[] = [
   {
     name: "session-storm",
     description: "open 2,000 sessions, 50 at a time (TCP + upgrade + HELLO/WELCOME); sessions/s",
-    load: { kind: "storm", sessions: 2000, concurrency: 50 },
+    load: STORM,
   },
   {
     name: "rpc-latency",
     description: "1,000 calls/s open-loop, 4 callers → 1 callee, 128-byte args; p50/p99",
-    load: { kind: "latency", callsPerSecond: 1000, callers: 4, payloadBytes: 128 },
+    load: LATENCY,
+  },
+  {
+    name: "session-storm-mounted",
+    description: "session-storm against the router mounted in Deno.serve (router only)",
+    load: STORM,
+    mounted: true,
+    targets: ["router"],
+  },
+  {
+    name: "rpc-latency-mounted",
+    description: "rpc-latency against the router mounted in Deno.serve (router only)",
+    load: LATENCY,
+    mounted: true,
+    targets: ["router"],
   },
   {
     name: "fanout-manysubs",
@@ -286,6 +317,20 @@ export const COMPARISONS: readonly Comparison[] = [
       "fanout-batched = fanout with every client on wamp.2.<serializer>.batched: the router sends",
       "the events of one task to a subscriber as one WebSocket message (issue 13); same router",
       "process, config, load and serializer as fanout",
+    ],
+  },
+  {
+    title: "The router's own listener vs Deno's WebSocket",
+    cases: ["session-storm", "session-storm-mounted"],
+    ratio: {
+      label: "mounted/own",
+      numerator: "session-storm-mounted",
+      denominator: "session-storm",
+    },
+    note: [
+      "session-storm-mounted / rpc-latency-mounted = the same load against the same router process",
+      "mounted in Deno.serve through router.handler() (Deno's HTTP server and WebSocket, as the",
+      "relay's), instead of its own listener (accept loop, node:http, ws); latency rows below",
     ],
   },
   {

@@ -6,13 +6,15 @@
  *
  * The only argument is a Crossbar-shaped node config (see `config.ts` in this folder for the one
  * the benchmark uses: a `websocket` and a `rawsocket` transport on 127.0.0.1, port 0 each). The
- * router serves it, this prints
- * `{"port": <websocket port>, "ports": {"websocket": <n>, "rawsocket": <n>}, "pid": <n>}` with
- * the ports actually bound (the first TCP listener of each transport type), and then follows the
- * control protocol of `server_control.ts`.
+ * router serves it, and also mounts its first transport in a `Deno.serve` server of its own on
+ * 127.0.0.1 (`router.handler()`: Deno's HTTP server and WebSocket instead of the router's own
+ * listener, for the `-mounted` cases). This prints
+ * `{"port": <websocket port>, "ports": {"websocket": <n>, "rawsocket": <n>, "mounted": <n>},
+ * "pid": <n>}` with the ports actually bound (the first TCP listener of each transport type), and
+ * then follows the control protocol of `server_control.ts`.
  *
  * Uses the public API of `mod.ts`: `createRouter(config)`, `router.serve()` → listeners,
- * `router.close()`. This is the file to adapt if that API changes.
+ * `router.handler()`, `router.close()`. This is the file to adapt if that API changes.
  *
  * @module
  */
@@ -44,7 +46,15 @@ if (import.meta.main) {
   for (const l of listeners) {
     if (l.port > 0) ports[l.transport.type] ??= l.port;
   }
+  const mounted = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    router.handler(),
+  );
+  ports.mounted = mounted.addr.port;
   const main = ports.websocket ?? listeners[0]!.port;
   announce(main, ports);
-  await serveControl(() => router.close());
+  await serveControl(async () => {
+    await router.close();
+    await mounted.shutdown();
+  });
 }

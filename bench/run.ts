@@ -368,8 +368,9 @@ async function measureThroughput(
   round: number,
 ): Promise<Sample> {
   const transport = c.transport ?? "websocket";
-  const port = server.ports[transport];
-  if (port === undefined) throw new Error(`${server.name} reported no ${transport} port`);
+  const listener = c.mounted ? "mounted" : transport;
+  const port = server.ports[listener];
+  if (port === undefined) throw new Error(`${server.name} reported no ${listener} port`);
   const endpoint = { target: server.name, port, transport, batched: c.batched ?? false };
   if (c.load.kind === "storm") {
     return await measureStorm(server, endpoint, ser, c.load, options, round);

@@ -25,9 +25,10 @@ export interface ServerProcess {
   readonly port: number;
   /**
    * Port of each transport the server listens on, by type (the relay: `websocket` only; the
-   * router: also `rawsocket` when its config has one).
+   * router: also `rawsocket` when its config has one, and `mounted`: the router mounted in
+   * `Deno.serve` through `router.handler()`, so on Deno's own WebSocket).
    */
-  readonly ports: Readonly<Partial<Record<TransportKind, number>>>;
+  readonly ports: Readonly<Partial<Record<ListenerKind, number>>>;
   /** Process id of the child (the Deno process itself). */
   readonly pid: number;
   /** Runs a full GC in the child; false when the child has no `gc()`. */
@@ -62,6 +63,12 @@ export interface HeapReading {
   readonly heapUsed: number;
   readonly external: number;
 }
+
+/**
+ * A listener of a server: a transport type, or `mounted` (the router's WebSocket transport
+ * served by `Deno.serve` through `router.handler()`, which a WebSocket client reaches).
+ */
+export type ListenerKind = TransportKind | "mounted";
 
 /** Options shared by both targets. */
 export interface StartOptions {
@@ -284,7 +291,7 @@ async function spawnServer(
   };
 
   let port: number;
-  const ports: Partial<Record<TransportKind, number>> = {};
+  const ports: Partial<Record<ListenerKind, number>> = {};
   try {
     const hello = await nextReply(options.startTimeoutMs ?? 30_000, "port announcement");
     if (typeof hello.port !== "number") {
@@ -295,7 +302,7 @@ async function spawnServer(
     const announced = typeof hello.ports === "object" && hello.ports !== null
       ? hello.ports as Record<string, unknown>
       : { websocket: port };
-    for (const kind of ["websocket", "rawsocket"] as const) {
+    for (const kind of ["websocket", "rawsocket", "mounted"] as const) {
       const p = announced[kind];
       if (typeof p === "number") ports[kind] = p;
     }
