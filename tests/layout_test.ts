@@ -15,7 +15,7 @@ const MAX_LINES = 600;
  */
 const LAYERS: readonly (readonly string[])[] = [
   ["wamp", "clock.ts", "log_format.ts", "net"],
-  ["log.ts"],
+  ["log.ts", "coarse_timers.ts"],
   ["serializer"],
   ["transport", "http"],
   ["client.ts", "config"],

@@ -8,6 +8,7 @@
  */
 
 import type { Clock } from "../clock.ts";
+import { CoarseTimers } from "../coarse_timers.ts";
 import { ConfigError } from "../config/config.ts";
 import { DEFAULT_OPEN_HANDSHAKE_TIMEOUT } from "../config/defaults.ts";
 import type { TlsConfig, TransportConfig, WebSocketEndpointConfig } from "../config/types.ts";
@@ -111,6 +112,8 @@ function closeQuietly(conn: Deno.Conn): void {
 /** A transport being served. */
 export class TransportServer {
   readonly #host: ServingHost;
+  /** Timers of this transport's connections (see `coarse_timers.ts`). */
+  readonly #timers: CoarseTimers;
   readonly #transport: TransportConfig;
   readonly #listener: Listener;
   readonly #http: HttpServer<EndpointRoute> | null;
@@ -127,10 +130,12 @@ export class TransportServer {
     this.#host = host;
     this.#transport = transport;
     this.#tls = tls !== null || clientCertificates !== null;
+    // the connections' deadlines, keepalives and close waits: coarse, on one timer
+    this.#timers = new CoarseTimers(host.clock);
     const t = transport;
     const handshakeMs = transportHandshakeMs(t, DEFAULT_OPEN_HANDSHAKE_TIMEOUT);
     this.#http = http === null ? null : new http<EndpointRoute>({
-      clock: host.clock,
+      clock: this.#timers,
       logger: host.logger,
       secure: this.#tls,
       clientCertificates,
@@ -157,7 +162,7 @@ export class TransportServer {
       tls: clientCertificates ? null : tls,
       maxConnections: e.max_connections,
       handshakeMs,
-      clock: host.clock,
+      clock: this.#timers,
       logger: host.logger,
       name: t.type,
       refusal: t.type === "rawsocket"
@@ -315,7 +320,7 @@ export class TransportServer {
           is_secure: secure,
         }),
         logger: host.logger,
-        clock: host.clock,
+        clock: this.#timers,
         deadline: accepted.deadline,
       }, head);
       if (!peer) return accepted.release();
