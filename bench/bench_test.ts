@@ -289,6 +289,26 @@ Deno.test("percentile: nearest rank of sorted values", () => {
   assertEquals(percentile(xs, 1), 100);
 });
 
+/** Runs the latency load for 150 ms at 400 calls/s: calls complete, each with its time. */
+async function latencySmoke(endpoint: { target: "router" | "relay"; port: number }): Promise<void> {
+  const load = await prepareLatency(endpoint, testJson, {
+    kind: "latency",
+    callsPerSecond: 400,
+    callers: 2,
+    payloadBytes: 16,
+  });
+  try {
+    load.start();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    await load.stop();
+    assert(load.deliveries() > 0, "calls completed");
+    assertEquals(load.latencies.length, load.deliveries(), "one round trip time per call");
+    assert(load.latencies.every((ms) => ms >= 0), "round trip times are durations");
+  } finally {
+    await load.close();
+  }
+}
+
 Deno.test("session storm and latency loads run against the relay", async () => {
   const relay = await startRelay();
   try {
@@ -305,22 +325,7 @@ Deno.test("session storm and latency loads run against the relay", async () => {
     assert(storm.seconds > 0, "timed");
     await storm.close();
 
-    const load = await prepareLatency(endpoint, testJson, {
-      kind: "latency",
-      callsPerSecond: 400,
-      callers: 2,
-      payloadBytes: 16,
-    });
-    try {
-      load.start();
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      await load.stop();
-      assert(load.deliveries() > 0, "calls completed");
-      assertEquals(load.latencies.length, load.deliveries(), "one round trip time per call");
-      assert(load.latencies.every((ms) => ms >= 0), "round trip times are durations");
-    } finally {
-      await load.close();
-    }
+    await latencySmoke(endpoint);
   } finally {
     await relay.close();
   }
@@ -346,20 +351,7 @@ Deno.test("mounted cases: the base cases' loads against the router's Deno.serve 
     );
     assertEquals(storm.sessions, 6, "WAMP sessions opened on the mount");
     await storm.close();
-    const load = await prepareLatency(endpoint, testJson, {
-      kind: "latency",
-      callsPerSecond: 400,
-      callers: 2,
-      payloadBytes: 16,
-    });
-    try {
-      load.start();
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      await load.stop();
-      assert(load.deliveries() > 0, "calls through the mount completed");
-    } finally {
-      await load.close();
-    }
+    await latencySmoke(endpoint);
   } finally {
     await router.close();
   }
