@@ -24,11 +24,15 @@ export const CONNECTION_TIMER_RESOLUTION_MS = 20;
 export class CoarseTimers implements Clock {
   readonly #base: Clock;
   readonly #resolutionMs: number;
-  /** Pending timers by tick (a tick is `ceil(time / resolution)`), each in the order set. */
+  /**
+   * Pending timers by tick (a tick is `ceil(time / resolution)`), each in the order set. A
+   * bucket stays, empty, until its tick comes once its timers are cleared: so each tick is in
+   * the heap once, however often connections set and clear timers on it.
+   */
   readonly #buckets = new Map<number, Map<TimerId, () => void>>();
   /** The tick of each pending timer. */
   readonly #tickOf = new Map<TimerId, number>();
-  /** Min-heap of the ticks that have (or had: emptied ones are skipped) a bucket. */
+  /** Min-heap of the ticks that have a bucket, each once. */
   readonly #ticks: number[] = [];
   #nextId = 1;
   /** The base timer, and the tick it is armed for. */
@@ -58,6 +62,11 @@ export class CoarseTimers implements Clock {
     return this.#tickOf.size;
   }
 
+  /** Ticks waited for (buckets, empty ones included); for tests of the bound. */
+  get scheduledTicks(): number {
+    return this.#ticks.length;
+  }
+
   setTimer(fn: () => void, ms: number): TimerId {
     const id = this.#nextId++;
     const tick = Math.ceil((this.#base.nowMs() + Math.max(0, ms)) / this.#resolutionMs);
@@ -78,8 +87,7 @@ export class CoarseTimers implements Clock {
     if (tick === undefined) return;
     this.#tickOf.delete(id);
     // (while its tick fires, the bucket is out of the map already)
-    const bucket = this.#buckets.get(tick);
-    if (bucket !== undefined && bucket.delete(id) && bucket.size === 0) this.#buckets.delete(tick);
+    this.#buckets.get(tick)?.delete(id);
     if (this.#tickOf.size === 0) this.#disarm(); // nothing left to wait for
   }
 
@@ -91,11 +99,13 @@ export class CoarseTimers implements Clock {
     this.#timer = this.#base.setTimer(() => this.#fire(), delay);
   }
 
+  /** Nothing is pending: drops the (empty) buckets and the base timer. */
   #disarm(): void {
     if (this.#timer !== null) this.#base.clearTimer(this.#timer);
     this.#timer = null;
     this.#armedTick = Infinity;
     this.#ticks.length = 0;
+    this.#buckets.clear();
   }
 
   /** Runs every timer of the ticks that have come, then arms for the next tick. */
@@ -106,7 +116,7 @@ export class CoarseTimers implements Clock {
     while (this.#ticks.length > 0 && this.#ticks[0]! <= now) {
       const tick = this.#pop();
       const bucket = this.#buckets.get(tick);
-      if (bucket === undefined) continue; // every timer of it was cleared
+      if (bucket === undefined) continue; // dropped by #disarm from a callback
       this.#buckets.delete(tick);
       for (const [id, fn] of bucket) {
         // an earlier callback of this tick may have cleared it
@@ -115,9 +125,11 @@ export class CoarseTimers implements Clock {
         fn();
       }
     }
-    // skip ticks whose timers were all cleared, then wait for the next one (a callback may
-    // have armed the base timer for a later tick already)
-    while (this.#ticks.length > 0 && !this.#buckets.has(this.#ticks[0]!)) this.#pop();
+    // drop the next ticks whose timers were all cleared, then wait for the next one (a callback
+    // may have armed the base timer for a later tick already)
+    while (this.#ticks.length > 0 && (this.#buckets.get(this.#ticks[0]!)?.size ?? 0) === 0) {
+      this.#buckets.delete(this.#pop());
+    }
     if (this.#ticks.length > 0 && this.#ticks[0]! < this.#armedTick) this.#arm(this.#ticks[0]!);
   }
 

@@ -111,3 +111,20 @@ Deno.test("coarse timers: the resolution must be positive; time comes from the b
   assert.equal(timers.nowMs(), 5);
   assert.equal(timers.nowNs(), base.nowNs());
 });
+
+Deno.test("coarse timers: setting and clearing timers on the same ticks over and over keeps one entry per tick", () => {
+  const base = new FakeClock(0);
+  const timers = new CoarseTimers(base, 20);
+  const keep = timers.setTimer(() => {}, 60_000); // something stays pending throughout
+  for (let i = 0; i < 50_000; i++) {
+    // a connection's deadline, set and cleared at once, as in a session storm
+    timers.clearTimer(timers.setTimer(() => assert.fail("cleared"), 10_000 + (i % 100)));
+    if (i % 1000 === 0) base.advance(1);
+  }
+  // the deadlines fall on the ticks of 10.0–10.15 s from each moment: a few dozen at most
+  assert(timers.scheduledTicks <= 20, `${timers.scheduledTicks} ticks waited for`);
+  base.advance(30_000);
+  assert.equal(timers.scheduledTicks, 1, "only the pending timer's tick is left");
+  timers.clearTimer(keep);
+  assert.equal(timers.scheduledTicks, 0);
+});
