@@ -115,7 +115,18 @@ export class ConnStream extends Duplex {
         return;
       }
       this.#adapt(n);
-      if (!this.push(Buffer.from(buf.buffer, 0, n))) {
+      const chunk = Buffer.from(buf.buffer, 0, n);
+      // What push() would do at once here (flowing, nothing buffered, someone listening),
+      // without its bookkeeping (the chunk accounting and a nextTick with an async id per read);
+      // paused or with data buffered, push() keeps the order and the backpressure.
+      if (
+        this.readableFlowing === true && this.readableLength === 0 && !this.destroyed &&
+        this.listenerCount("data") > 0
+      ) {
+        this.emit("data", chunk);
+        continue;
+      }
+      if (!this.push(chunk)) {
         this.#reading = false;
         return;
       }
