@@ -221,6 +221,7 @@ Deno.test("case filter: names, prefixes, opt-in cases and unknown names", () => 
       "fanout-subs-10k",
       "fanout-stalled",
       "fanout-4k",
+      "fanout-4k-mounted",
       "fanout-manysubs",
     ],
   );
@@ -333,7 +334,7 @@ Deno.test("session storm and latency loads run against the relay", async () => {
 
 Deno.test("mounted cases: the base cases' loads against the router's Deno.serve mount, which serves WAMP", async () => {
   const byName = (name: string) => CASES.find((c) => c.name === name)!;
-  for (const base of ["session-storm", "rpc-latency"]) {
+  for (const base of ["session-storm", "rpc-latency", "fanout-4k"]) {
     const mounted = byName(`${base}-mounted`);
     assertEquals(mounted.load, byName(base).load, `${base}-mounted: same load`);
     assertEquals([mounted.mounted, mounted.targets], [true, ["router"]]);

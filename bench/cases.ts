@@ -149,6 +149,15 @@ const FANOUT: PubSubLoad = {
   window: 32,
 };
 
+/** The 4 KiB fan-out's load (`fanout-4k`, `fanout-4k-mounted`). */
+const FANOUT_4K: PubSubLoad = {
+  kind: "pubsub",
+  publishers: 1,
+  subscribers: 10,
+  payloadBytes: 4096,
+  window: 16,
+};
+
 /** The session storm's load (`session-storm`, `session-storm-mounted`). */
 const STORM: StormLoad = { kind: "storm", sessions: 2000, concurrency: 50 };
 
@@ -215,7 +224,14 @@ export const CASES: readonly BenchCase[] = [
   {
     name: "fanout-4k",
     description: "1 publisher → 10 subscribers, 4 KiB payload",
-    load: { kind: "pubsub", publishers: 1, subscribers: 10, payloadBytes: 4096, window: 16 },
+    load: FANOUT_4K,
+  },
+  {
+    name: "fanout-4k-mounted",
+    description: "fanout-4k against the router mounted in Deno.serve (router only)",
+    load: FANOUT_4K,
+    mounted: true,
+    targets: ["router"],
   },
   {
     name: "rpc",
@@ -331,6 +347,15 @@ export const COMPARISONS: readonly Comparison[] = [
       "session-storm-mounted / rpc-latency-mounted = the same load against the same router process",
       "mounted in Deno.serve through router.handler() (Deno's HTTP server and WebSocket, as the",
       "relay's), instead of its own listener (accept loop, node:http, ws); latency rows below",
+    ],
+  },
+  {
+    title: "4 KiB fan-out: the router's own listener vs Deno's WebSocket",
+    cases: ["fanout-4k", "fanout-4k-mounted"],
+    ratio: { label: "mounted/own", numerator: "fanout-4k-mounted", denominator: "fanout-4k" },
+    note: [
+      "fanout-4k-mounted = fanout-4k against the same router process mounted in Deno.serve",
+      "(Deno's WebSocket writes each frame from Rust; the router's own listener writes with conn.write)",
     ],
   },
   {
