@@ -169,6 +169,30 @@ const LATENCY: LatencyLoad = {
   payloadBytes: 128,
 };
 
+/** A router-only case: the load of case `base` against the router mounted in `Deno.serve`. */
+function mountedVariant(base: string, load: Load): BenchCase {
+  return {
+    name: `${base}-mounted`,
+    description: `${base} against the router mounted in Deno.serve (router only)`,
+    load,
+    mounted: true,
+    targets: ["router"],
+  };
+}
+
+/**
+ * The comparison of case `base` with its {@linkcode mountedVariant}: the router's own listener
+ * against Deno's WebSocket, same router process.
+ */
+function mountedComparison(base: string, title: string, note: readonly string[]): Comparison {
+  return {
+    title,
+    cases: [base, `${base}-mounted`],
+    ratio: { label: "mounted/own", numerator: `${base}-mounted`, denominator: base },
+    note,
+  };
+}
+
 /** All cases, in run order. */
 export const CASES: readonly BenchCase[] = [
   {
@@ -226,13 +250,7 @@ export const CASES: readonly BenchCase[] = [
     description: "1 publisher → 10 subscribers, 4 KiB payload",
     load: FANOUT_4K,
   },
-  {
-    name: "fanout-4k-mounted",
-    description: "fanout-4k against the router mounted in Deno.serve (router only)",
-    load: FANOUT_4K,
-    mounted: true,
-    targets: ["router"],
-  },
+  mountedVariant("fanout-4k", FANOUT_4K),
   {
     name: "rpc",
     description: "8 callers × 4 calls in flight → 1 callee, 128-byte args",
@@ -248,20 +266,8 @@ export const CASES: readonly BenchCase[] = [
     description: "1,000 calls/s open-loop, 4 callers → 1 callee, 128-byte args; p50/p99",
     load: LATENCY,
   },
-  {
-    name: "session-storm-mounted",
-    description: "session-storm against the router mounted in Deno.serve (router only)",
-    load: STORM,
-    mounted: true,
-    targets: ["router"],
-  },
-  {
-    name: "rpc-latency-mounted",
-    description: "rpc-latency against the router mounted in Deno.serve (router only)",
-    load: LATENCY,
-    mounted: true,
-    targets: ["router"],
-  },
+  mountedVariant("session-storm", STORM),
+  mountedVariant("rpc-latency", LATENCY),
   {
     name: "fanout-manysubs",
     description: "fanout with 1,000 extra subscriptions per subscriber on other topics",
@@ -335,29 +341,15 @@ export const COMPARISONS: readonly Comparison[] = [
       "process, config, load and serializer as fanout",
     ],
   },
-  {
-    title: "The router's own listener vs Deno's WebSocket",
-    cases: ["session-storm", "session-storm-mounted"],
-    ratio: {
-      label: "mounted/own",
-      numerator: "session-storm-mounted",
-      denominator: "session-storm",
-    },
-    note: [
-      "session-storm-mounted / rpc-latency-mounted = the same load against the same router process",
-      "mounted in Deno.serve through router.handler() (Deno's HTTP server and WebSocket, as the",
-      "relay's), instead of its own listener (accept loop, node:http, ws); latency rows below",
-    ],
-  },
-  {
-    title: "4 KiB fan-out: the router's own listener vs Deno's WebSocket",
-    cases: ["fanout-4k", "fanout-4k-mounted"],
-    ratio: { label: "mounted/own", numerator: "fanout-4k-mounted", denominator: "fanout-4k" },
-    note: [
-      "fanout-4k-mounted = fanout-4k against the same router process mounted in Deno.serve",
-      "(Deno's WebSocket writes each frame from Rust; the router's own listener writes with conn.write)",
-    ],
-  },
+  mountedComparison("session-storm", "The router's own listener vs Deno's WebSocket", [
+    "session-storm-mounted / rpc-latency-mounted = the same load against the same router process",
+    "mounted in Deno.serve through router.handler() (Deno's HTTP server and WebSocket, as the",
+    "relay's), instead of its own listener (accept loop, node:http, ws); latency rows below",
+  ]),
+  mountedComparison("fanout-4k", "4 KiB fan-out: the router's own listener vs Deno's WebSocket", [
+    "fanout-4k-mounted = fanout-4k against the same router process mounted in Deno.serve",
+    "(Deno's WebSocket writes each frame from Rust; the router's own listener writes with conn.write)",
+  ]),
   {
     title: "RawSocket vs WebSocket",
     cases: ["fanout", "fanout-rawsocket"],
