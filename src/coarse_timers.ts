@@ -108,8 +108,13 @@ export class CoarseTimers implements Clock {
     this.#buckets.clear();
   }
 
-  /** Runs every timer of the ticks that have come, then arms for the next tick. */
+  /**
+   * Runs every timer of the ticks that have come, then arms for the next tick. A callback that
+   * throws does not stop the others: the first error is thrown on once all have run and the next
+   * tick is armed (an uncaught error of a timer, as with `setTimeout`).
+   */
   #fire(): void {
+    let failure: { error: unknown } | null = null;
     this.#timer = null;
     this.#armedTick = Infinity;
     const now = this.#base.nowMs() / this.#resolutionMs;
@@ -122,7 +127,11 @@ export class CoarseTimers implements Clock {
         // an earlier callback of this tick may have cleared it
         if (this.#tickOf.get(id) !== tick) continue;
         this.#tickOf.delete(id);
-        fn();
+        try {
+          fn();
+        } catch (error) {
+          failure ??= { error };
+        }
       }
     }
     // drop the next ticks whose timers were all cleared, then wait for the next one (a callback
@@ -131,6 +140,7 @@ export class CoarseTimers implements Clock {
       this.#buckets.delete(this.#pop());
     }
     if (this.#ticks.length > 0 && this.#ticks[0]! < this.#armedTick) this.#arm(this.#ticks[0]!);
+    if (failure !== null) throw failure.error;
   }
 
   #push(tick: number): void {

@@ -128,3 +128,18 @@ Deno.test("coarse timers: setting and clearing timers on the same ticks over and
   timers.clearTimer(keep);
   assert.equal(timers.scheduledTicks, 0);
 });
+
+Deno.test("coarse timers: a callback that throws does not stop the others, and its error is thrown on", () => {
+  const base = new FakeClock(0);
+  const timers = new CoarseTimers(base, 10);
+  const fired: string[] = [];
+  timers.setTimer(() => {
+    throw new Error("boom");
+  }, 5);
+  timers.setTimer(() => fired.push("same tick"), 5);
+  timers.setTimer(() => fired.push("later"), 50);
+  assert.throws(() => base.advance(10), /boom/, "the error reaches the clock's caller");
+  assert.deepEqual(fired, ["same tick"]);
+  base.advance(100);
+  assert.deepEqual(fired, ["same tick", "later"], "the next tick was armed");
+});
