@@ -32,7 +32,7 @@ export class CoarseTimers implements Clock {
   readonly #buckets = new Map<number, Map<TimerId, () => void>>();
   /** The tick of each pending timer. */
   readonly #tickOf = new Map<TimerId, number>();
-  /** Min-heap of the ticks that have a bucket, each once. */
+  /** Min-heap of the ticks that have a bucket, each once (a tick leaves both together). */
   readonly #ticks: number[] = [];
   #nextId = 1;
   /** The base timer, and the tick it is armed for. */
@@ -120,8 +120,7 @@ export class CoarseTimers implements Clock {
     const now = this.#base.nowMs() / this.#resolutionMs;
     while (this.#ticks.length > 0 && this.#ticks[0]! <= now) {
       const tick = this.#pop();
-      const bucket = this.#buckets.get(tick);
-      if (bucket === undefined) continue; // dropped by #disarm from a callback
+      const bucket = this.#buckets.get(tick)!;
       this.#buckets.delete(tick);
       for (const [id, fn] of bucket) {
         // an earlier callback of this tick may have cleared it
@@ -136,7 +135,7 @@ export class CoarseTimers implements Clock {
     }
     // drop the next ticks whose timers were all cleared, then wait for the next one (a callback
     // may have armed the base timer for a later tick already)
-    while (this.#ticks.length > 0 && (this.#buckets.get(this.#ticks[0]!)?.size ?? 0) === 0) {
+    while (this.#ticks.length > 0 && this.#buckets.get(this.#ticks[0]!)!.size === 0) {
       this.#buckets.delete(this.#pop());
     }
     if (this.#ticks.length > 0 && this.#ticks[0]! < this.#armedTick) this.#arm(this.#ticks[0]!);
