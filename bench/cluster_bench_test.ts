@@ -40,6 +40,8 @@ function assertEquals<T>(actual: T, expected: T, message = ""): void {
   if (a !== e) throw new Error(`assertion failed: ${message}\n  actual:   ${a}\n  expected: ${e}`);
 }
 
+/** True once nothing listens on `port`. A connection reset counts as "not yet": a server
+ * that is closing its listener can still accept from the backlog and then reset. */
 async function refused(port: number): Promise<boolean> {
   try {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -47,6 +49,7 @@ async function refused(port: number): Promise<boolean> {
     return false;
   } catch (err) {
     if (err instanceof Deno.errors.ConnectionRefused) return true;
+    if (err instanceof Deno.errors.ConnectionReset) return false;
     throw err;
   }
 }

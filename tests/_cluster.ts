@@ -200,7 +200,9 @@ export class DelayProxy implements AsyncDisposable {
         server = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
       } catch (e) {
         client.close();
+        // A server that is stopping can also reset a connection it accepted from its backlog.
         if (e instanceof Deno.errors.ConnectionRefused) continue;
+        if (e instanceof Deno.errors.ConnectionReset) continue;
         throw e;
       }
       this.#conns.add(client);
