@@ -108,3 +108,13 @@ Deno.test("conn stream: handed over as at an upgrade, reads are kept for the nex
   assert.deepEqual(numbers(first), range(0, 5));
   assert.deepEqual(numbers(second), range(5, 35));
 });
+
+Deno.test("conn stream: with setEncoding, flowing reads arrive as text", async () => {
+  await using c = await connected();
+  c.stream.setEncoding("utf8");
+  const got: unknown[] = [];
+  c.stream.on("data", (chunk: unknown) => got.push(chunk));
+  await c.client.write(new TextEncoder().encode("grüße"));
+  await until(() => got.join("") === "grüße", "the text arrived");
+  assert.ok(got.every((chunk) => typeof chunk === "string"), "every chunk is a string");
+});

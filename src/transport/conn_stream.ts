@@ -116,12 +116,13 @@ export class ConnStream extends Duplex {
       }
       this.#adapt(n);
       const chunk = Buffer.from(buf.buffer, 0, n);
-      // What push() would do at once here (flowing, nothing buffered, someone listening),
-      // without its bookkeeping (the chunk accounting and a nextTick with an async id per read);
-      // paused or with data buffered, push() keeps the order and the backpressure.
+      // What push() would do at once here (flowing, nothing buffered, someone listening, bytes
+      // not decoded to text), without its bookkeeping (the chunk accounting and a nextTick with
+      // an async id per read); otherwise push() keeps the order, the backpressure and the
+      // encoding set with setEncoding().
       if (
         this.readableFlowing === true && this.readableLength === 0 && !this.destroyed &&
-        this.listenerCount("data") > 0
+        this.readableEncoding === null && this.listenerCount("data") > 0
       ) {
         this.emit("data", chunk);
         continue;
