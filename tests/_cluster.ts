@@ -201,8 +201,11 @@ export class DelayProxy implements AsyncDisposable {
       } catch (e) {
         client.close();
         // A server that is stopping can also reset a connection it accepted from its backlog.
-        if (e instanceof Deno.errors.ConnectionRefused) continue;
-        if (e instanceof Deno.errors.ConnectionReset) continue;
+        if (
+          e instanceof Deno.errors.ConnectionRefused || e instanceof Deno.errors.ConnectionReset
+        ) {
+          continue;
+        }
         throw e;
       }
       this.#conns.add(client);
